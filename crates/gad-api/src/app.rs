@@ -1,0 +1,167 @@
+//! Builds the router (routes + OpenAPI from one source) and serves it with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::middleware;
+use crate::routes;
+use crate::state::AppState;
+
+/// 10 MiB, by Content-Length or counted while streaming (contract §1).
+pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "GRUPO_GAD API", description = "GAD: field operations, tasks, efectivos and emergency dispatch. Each operation states the minimum level (1 efectivo, 2 supervisor, 3 administrador)."),
+    modifiers(&SecurityAddon),
+    security(("OAuth2PasswordBearer" = []))
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "OAuth2PasswordBearer",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/api/v1/auth/login",
+                Scopes::new(),
+            ))])),
+        );
+    }
+}
+
+/// Every documented route.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::health::router())
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        // emergency before tasks: /tasks/emergency is a static segment beside /tasks/{task_id}
+        .merge(routes::emergency::router())
+        .merge(routes::tasks::router())
+        .merge(routes::stats::router())
+        .merge(routes::efectivos::router())
+        .merge(routes::geo::router())
+        .merge(routes::cache_admin::router())
+        .merge(routes::admin::router())
+}
+
+/// The OpenAPI document (also used by the snapshot test and `gad smoke`).
+pub fn openapi(state: Option<&AppState>) -> utoipa::openapi::OpenApi {
+    let (_, mut api) = api_router().split_for_parts();
+    api.info.version = state
+        .map(|s| s.config.project_version.clone())
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+    if let Some(s) = state {
+        api.info.title = format!("{} API", s.config.project_name);
+    }
+    api
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let (api_routes, _) = api_router().split_for_parts();
+    let api = openapi(Some(&state));
+    let router = Router::new()
+        .merge(api_routes)
+        .merge(routes::health::aliases())
+        .merge(crate::realtime::router())
+        .merge(routes::docs::router(api))
+        .route_layer(axum::middleware::from_fn(middleware::record_matched_path));
+
+    router
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(cors_layer(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::gateway,
+        ))
+        .with_state(state)
+}
+
+fn cors_layer(state: &AppState) -> CorsLayer {
+    let origins = &state.config.cors_allowed_origins;
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    let layer = CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        layer
+    } else {
+        layer.allow_credentials(true)
+    }
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish (graceful shutdown).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = build_router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; draining connections");
+}

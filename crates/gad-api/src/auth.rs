@@ -1,0 +1,360 @@
+//! Authentication: JWT (HS256 pinned), password hashing off the async runtime, and the
+//! `AuthUser` / `RequireLevel` extractors every protected route uses.
+
+use axum::extract::FromRequestParts;
+use axum::http::{Method, header, request::Parts};
+use chrono::{DateTime, Utc};
+use gad_core::Nivel;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const ISSUER: &str = "gad";
+pub const COOKIE_NAME: &str = "access_token";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub nivel: i16,
+    pub iss: String,
+}
+
+/// Issues a token for a user; returns (token, claims).
+pub fn issue_token(
+    state: &AppState,
+    user_id: i64,
+    nivel: Nivel,
+) -> Result<(String, Claims), ApiError> {
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        sub: user_id.to_string(),
+        iat: now,
+        exp: now + state.config.access_token_expire_minutes * 60,
+        jti: Uuid::new_v4().to_string(),
+        nivel: nivel.as_i16(),
+        iss: ISSUER.into(),
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(state.config.jwt_secret.as_bytes()),
+    )
+    .map_err(ApiError::internal)?;
+    Ok((token, claims))
+}
+
+/// Decodes and validates a token (signature, algorithm, exp, iss). Any failure → 401.
+pub fn decode_token(secret: &str, token: &str) -> Result<Claims, ApiError> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_issuer(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "sub", "iss", "iat"]);
+    v.leeway = 0;
+    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
+        .map(|d| d.claims)
+        .map_err(|_| ApiError::InvalidCredentials)
+}
+
+/// Where the token came from; cookie-borne unsafe requests need an Origin check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Header,
+    Cookie,
+    Query,
+}
+
+/// Finds a token in the Authorization header or the `access_token` cookie.
+pub fn token_from_parts(parts: &Parts) -> Option<(String, TokenSource)> {
+    if let Some(h) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let mut it = h.splitn(2, ' ');
+        if let (Some(scheme), Some(tok)) = (it.next(), it.next()) {
+            if scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty() {
+                return Some((tok.trim().to_string(), TokenSource::Header));
+            }
+        }
+    }
+    cookie_value(&parts.headers, COOKIE_NAME).map(|t| (t, TokenSource::Cookie))
+}
+
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.split(';').find_map(|kv| {
+                let (k, v) = kv.trim().split_once('=')?;
+                (k == name && !v.is_empty()).then(|| v.to_string())
+            })
+        })
+}
+
+/// True when `origin` is allowed: listed in CORS_ALLOWED_ORIGINS or the server's own origin
+/// (same host as the request's Host header).
+pub fn origin_allowed(state: &AppState, headers: &axum::http::HeaderMap, origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if state
+        .config
+        .cors_allowed_origins
+        .iter()
+        .any(|o| o == origin || o == "*")
+    {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+}
+
+/// An authenticated, active user, loaded fresh from the database on every request so that a
+/// demotion, deletion or logout takes effect at once on every instance.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: i64,
+    pub nivel: Nivel,
+    pub jti: Uuid,
+    pub exp: DateTime<Utc>,
+    /// The user's efectivo record, if they are an officer.
+    pub efectivo_id: Option<i64>,
+}
+
+impl AuthUser {
+    pub fn is_supervisor(&self) -> bool {
+        self.nivel >= Nivel::Supervisor
+    }
+    pub fn is_admin(&self) -> bool {
+        self.nivel >= Nivel::Administrador
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    nivel: String,
+    verificado: bool,
+    deleted: bool,
+    tokens_valid_after: Option<DateTime<Utc>>,
+    revoked: bool,
+    efectivo_id: Option<i64>,
+}
+
+/// Validates a raw token and loads the user (shared by HTTP and WebSocket authentication).
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = decode_token(&state.config.jwt_secret, token)?;
+    let user_id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::InvalidCredentials)?;
+    let jti = Uuid::parse_str(&claims.jti).map_err(|_| ApiError::InvalidCredentials)?;
+    let row: Option<AuthRow> = sqlx::query_as(
+        "SELECT u.nivel::text AS nivel, u.verificado, (u.deleted_at IS NOT NULL) AS deleted,
+                u.tokens_valid_after,
+                EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
+                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
+         FROM usuarios u WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .bind(jti)
+    .fetch_optional(&state.db)
+    .await?;
+    let row = row.ok_or(ApiError::InvalidCredentials)?;
+    if row.revoked {
+        return Err(ApiError::InvalidCredentials);
+    }
+    if let Some(after) = row.tokens_valid_after {
+        if claims.iat <= after.timestamp() {
+            return Err(ApiError::InvalidCredentials);
+        }
+    }
+    if row.deleted || !row.verificado {
+        return Err(ApiError::InactiveUser);
+    }
+    let nivel = Nivel::from_db(&row.nivel).ok_or(ApiError::InvalidCredentials)?;
+    Ok(AuthUser {
+        id: user_id,
+        nivel,
+        jti,
+        exp: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
+        efectivo_id: row.efectivo_id,
+    })
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(u) = parts.extensions.get::<AuthUser>() {
+            return Ok(u.clone());
+        }
+        let (token, source) = token_from_parts(parts).ok_or(ApiError::NotAuthenticated)?;
+        let user = authenticate_token(state, &token).await?;
+        if source == TokenSource::Cookie && !is_safe(&parts.method) {
+            let origin = parts
+                .headers
+                .get(header::ORIGIN)
+                .and_then(|o| o.to_str().ok());
+            if !origin.is_some_and(|o| origin_allowed(state, &parts.headers, o)) {
+                return Err(ApiError::Forbidden("Cross-site request refused".into()));
+            }
+        }
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+fn is_safe(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// An authenticated user with at least level `N` (1–3); otherwise 403.
+pub struct RequireLevel<const N: i16>(pub AuthUser);
+
+pub type Supervisor = RequireLevel<2>;
+pub type Admin = RequireLevel<3>;
+
+impl<const N: i16> FromRequestParts<AppState> for RequireLevel<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.nivel.as_i16() < N {
+            return Err(ApiError::InsufficientLevel);
+        }
+        Ok(RequireLevel(user))
+    }
+}
+
+pub mod password {
+    //! argon2id for new hashes (OWASP minimum m=19 MiB, t=2, p=1); legacy bcrypt verifies.
+    //! Hashing runs on the blocking pool behind a semaphore.
+
+    use argon2::password_hash::{
+        PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+    };
+    use argon2::{Algorithm, Argon2, Params, Version};
+
+    use crate::error::ApiError;
+    use crate::state::AppState;
+
+    fn argon() -> Argon2<'static> {
+        let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    pub fn hash_blocking(password: &str) -> Result<String, String> {
+        let salt = SaltString::generate(&mut OsRng);
+        argon()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    /// (matches, needs_rehash)
+    pub fn verify_blocking(password: &str, hash: &str) -> (bool, bool) {
+        if hash.starts_with("$2b$") || hash.starts_with("$2a$") || hash.starts_with("$2y$") {
+            return (bcrypt::verify(password, hash).unwrap_or(false), true);
+        }
+        match PasswordHash::new(hash) {
+            Ok(parsed) => {
+                let ok = argon()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok();
+                (ok, ok && parsed.algorithm.as_str() != "argon2id")
+            }
+            Err(_) => (false, false),
+        }
+    }
+
+    /// A valid argon2id hash of nothing useful: verified against when the user does not exist,
+    /// so response time does not reveal which e-mails are registered.
+    pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZP4ryzY+2dO1bm4BvVnGr+Jvt5dnl1gP1hKXJqVqUx8";
+
+    pub async fn hash(state: &AppState, password: String) -> Result<String, ApiError> {
+        let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+
+    pub async fn verify(
+        state: &AppState,
+        password: String,
+        hash: String,
+    ) -> Result<(bool, bool), ApiError> {
+        let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(move || verify_blocking(&password, &hash))
+            .await
+            .map_err(ApiError::internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_is_pinned() {
+        // A token signed with HS512 using the same secret must be refused.
+        let claims = Claims {
+            sub: "1".into(),
+            exp: Utc::now().timestamp() + 60,
+            iat: 0,
+            jti: Uuid::new_v4().to_string(),
+            nivel: 3,
+            iss: ISSUER.into(),
+        };
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(decode_token("k", &t).is_err());
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(decode_token("k", &t).is_ok());
+        assert!(decode_token("other", &t).is_err());
+    }
+
+    #[test]
+    fn passwords_hash_and_verify_including_bcrypt() {
+        let h = password::hash_blocking("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(
+            password::verify_blocking("correct horse", &h),
+            (true, false)
+        );
+        assert_eq!(password::verify_blocking("wrong", &h).0, false);
+        let b = bcrypt::hash("legacy-pass", 4).unwrap();
+        assert_eq!(password::verify_blocking("legacy-pass", &b), (true, true));
+        assert!(PasswordHashCheck::dummy_parses());
+    }
+
+    struct PasswordHashCheck;
+    impl PasswordHashCheck {
+        fn dummy_parses() -> bool {
+            argon2::password_hash::PasswordHash::new(password::DUMMY_HASH).is_ok()
+        }
+    }
+}

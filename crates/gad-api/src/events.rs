@@ -1,0 +1,142 @@
+//! Domain events: one internal publisher that every producer (tasks, dispatch, efectivos, admin)
+//! calls. Sinks registered at start-up deliver them (the realtime hub); every event is also logged.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    SystemStatus,
+    UserActivity,
+    DashboardUpdate,
+    MetricsUpdate,
+    TaskCreated,
+    TaskUpdated,
+    TaskStatusChanged,
+    TaskAssigned,
+    EfectivoStatusChanged,
+    EfectivoLocationUpdate,
+    Notification,
+    Alert,
+    Warning,
+    Error,
+    ConnectionAck,
+    Ping,
+    Pong,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 17] = [
+        EventType::SystemStatus,
+        EventType::UserActivity,
+        EventType::DashboardUpdate,
+        EventType::MetricsUpdate,
+        EventType::TaskCreated,
+        EventType::TaskUpdated,
+        EventType::TaskStatusChanged,
+        EventType::TaskAssigned,
+        EventType::EfectivoStatusChanged,
+        EventType::EfectivoLocationUpdate,
+        EventType::Notification,
+        EventType::Alert,
+        EventType::Warning,
+        EventType::Error,
+        EventType::ConnectionAck,
+        EventType::Ping,
+        EventType::Pong,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::SystemStatus => "system_status",
+            EventType::UserActivity => "user_activity",
+            EventType::DashboardUpdate => "dashboard_update",
+            EventType::MetricsUpdate => "metrics_update",
+            EventType::TaskCreated => "task_created",
+            EventType::TaskUpdated => "task_updated",
+            EventType::TaskStatusChanged => "task_status_changed",
+            EventType::TaskAssigned => "task_assigned",
+            EventType::EfectivoStatusChanged => "efectivo_status_changed",
+            EventType::EfectivoLocationUpdate => "efectivo_location_update",
+            EventType::Notification => "notification",
+            EventType::Alert => "alert",
+            EventType::Warning => "warning",
+            EventType::Error => "error",
+            EventType::ConnectionAck => "connection_ack",
+            EventType::Ping => "ping",
+            EventType::Pong => "pong",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.iter().copied().find(|e| e.as_str() == s)
+    }
+}
+
+/// Who may receive an event (contract §13, Routing).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Audience {
+    /// Every connected user.
+    Everyone,
+    /// Level 2 and 3 only.
+    Supervisors,
+    /// Level 1 only.
+    Efectivos,
+    /// Level-1 users whose efectivo belongs to this unidad, plus level 2+.
+    Unidad { name: String, user_ids: Vec<i64> },
+    /// These users (delegado, assigned officers…) plus every level 2+.
+    Involved { user_ids: Vec<i64> },
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct DomainEvent {
+    pub event_type: EventType,
+    pub data: Value,
+    pub audience: Audience,
+    /// Topics this event belongs to (`task:<id>`, `efectivo:<id>`, `emergencias`).
+    pub topics: Vec<String>,
+}
+
+impl DomainEvent {
+    pub fn new(event_type: EventType, data: Value, audience: Audience) -> DomainEvent {
+        DomainEvent {
+            event_type,
+            data,
+            audience,
+            topics: Vec::new(),
+        }
+    }
+    pub fn topic(mut self, t: impl Into<String>) -> DomainEvent {
+        self.topics.push(t.into());
+        self
+    }
+}
+
+/// Something that delivers events (the WebSocket hub).
+pub trait EventSink: Send + Sync {
+    fn deliver(&self, event: &DomainEvent);
+}
+
+#[derive(Default)]
+pub struct EventBus {
+    sinks: RwLock<Vec<Arc<dyn EventSink>>>,
+}
+
+impl EventBus {
+    pub fn register(&self, sink: Arc<dyn EventSink>) {
+        self.sinks.write().push(sink);
+    }
+
+    /// Publishes after the transaction that produced the event has committed.
+    pub fn publish(&self, event: DomainEvent) {
+        tracing::info!(event_type = event.event_type.as_str(), topics = ?event.topics, "domain event");
+        for s in self.sinks.read().iter() {
+            s.deliver(&event);
+        }
+    }
+}

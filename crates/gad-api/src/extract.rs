@@ -1,0 +1,409 @@
+//! Request extractors that turn bad input into the contract's 422 body (`loc` starting with
+//! `body`, `query` or `path`). Put them after the auth extractor in a handler's arguments so
+//! authentication is checked before the body is validated.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldError};
+
+/// Field-level rules that serde cannot express (lengths, ranges, cross-field checks).
+pub trait Validate {
+    fn validate(&self, _errors: &mut Vec<FieldError>) {}
+}
+
+/// JSON body, parsed and validated.
+pub struct ValidJson<T>(pub T);
+
+/// Query string, parsed and validated.
+pub struct ValidQuery<T>(pub T);
+
+/// Path parameters, parsed.
+pub struct ValidPath<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("Could not read request body".into())
+            }
+        })?;
+        parse_json_body(&bytes).map(ValidJson)
+    }
+}
+
+/// Parses and validates a JSON body from bytes (also used by handlers accepting several formats).
+pub fn parse_json_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::validation(FieldError::new(
+            "missing",
+            &["body"],
+            "Field required",
+            Value::Null,
+        )));
+    }
+    let raw: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::validation(FieldError::new(
+            "json_invalid",
+            &["body"],
+            format!("JSON decode error: {e}"),
+            Value::Null,
+        ))
+    })?;
+    if !raw.is_object() {
+        return Err(ApiError::validation(FieldError::new(
+            "model_attributes_type",
+            &["body"],
+            "Input should be a valid dictionary or object",
+            raw,
+        )));
+    }
+    let value = deserialize_value::<T>(&raw, "body")?;
+    run_validate(value)
+}
+
+fn run_validate<T: Validate>(value: T) -> Result<T, ApiError> {
+    let mut errors = Vec::new();
+    value.validate(&mut errors);
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Deserializes a JSON value, reporting the failing field's path under `root`.
+pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize::<_, T>(raw).map_err(|e| {
+        let mut loc: Vec<Value> = vec![Value::String(root.to_string())];
+        let mut input = raw.clone();
+        for seg in e.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Map { key } => {
+                    loc.push(Value::String(key.clone()));
+                    input = input.get(key).cloned().unwrap_or(Value::Null);
+                }
+                serde_path_to_error::Segment::Seq { index } => {
+                    loc.push(Value::from(*index as u64));
+                    input = input.get(*index).cloned().unwrap_or(Value::Null);
+                }
+                _ => {}
+            }
+        }
+        let (kind, msg) = classify(&e.inner().to_string());
+        // serde reports a missing field at its parent: add the field name to `loc`.
+        if kind == "missing" {
+            if let Some(field) = missing_field_name(&e.inner().to_string()) {
+                loc.push(Value::String(field));
+                input = Value::Null;
+            }
+        }
+        ApiError::Validation(vec![FieldError {
+            kind,
+            loc,
+            msg,
+            input,
+        }])
+    })
+}
+
+/// Turns a serde message into (type, msg) in the contract's vocabulary.
+fn classify(serde_msg: &str) -> (String, String) {
+    let clean = serde_msg
+        .split(" at line ")
+        .next()
+        .unwrap_or(serde_msg)
+        .to_string();
+    if let Some(rest) = clean.strip_prefix("enum: ") {
+        return ("enum".into(), rest.to_string());
+    }
+    if let Some(rest) = clean.strip_prefix("value_error: ") {
+        return ("value_error".into(), rest.to_string());
+    }
+    if clean.starts_with("missing field") {
+        return ("missing".into(), "Field required".into());
+    }
+    if clean.starts_with("unknown variant") {
+        return ("enum".into(), clean);
+    }
+    if clean.starts_with("invalid type") || clean.starts_with("invalid value") {
+        return ("type_error".into(), clean);
+    }
+    if clean.contains("premature end") || clean.contains("trailing") {
+        return ("json_invalid".into(), clean);
+    }
+    ("value_error".into(), clean)
+}
+
+fn missing_field_name(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    Some(msg[start..end].to_string())
+}
+
+impl<S, T> FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        parse_query(query).map(ValidQuery)
+    }
+}
+
+/// Parses a query string into `T`; a bad value is a 422 at ["query", field]. Empty values
+/// (`?estado=`) count as absent, as browsers send them for blank form fields.
+pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let filtered: String = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("&");
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(filtered.as_bytes()));
+    let value = serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let field = e.path().iter().find_map(|seg| match seg {
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            _ => None,
+        });
+        let inner = e.inner().to_string();
+        let (kind, msg) = classify(&inner);
+        let field = field
+            .or_else(|| missing_field_name(&inner))
+            .unwrap_or_default();
+        let input = form_urlencoded::parse(filtered.as_bytes())
+            .find(|(k, _)| *k == field)
+            .map(|(_, v)| Value::String(v.into_owned()))
+            .unwrap_or(Value::Null);
+        ApiError::validation(FieldError::new(&kind, &["query", &field], msg, input))
+    })?;
+    run_validate(value)
+}
+
+impl<S, T> FromRequestParts<S> for ValidPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::Path;
+        use axum::extract::path::ErrorKind;
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ValidPath(v)),
+            Err(axum::extract::rejection::PathRejection::FailedToDeserializePathParams(e)) => {
+                let (field, input, msg) = match e.kind() {
+                    ErrorKind::ParseErrorAtKey {
+                        key,
+                        value,
+                        expected_type,
+                    } => (
+                        key.clone(),
+                        Value::String(value.clone()),
+                        format!("Input should be a valid {expected_type}"),
+                    ),
+                    ErrorKind::ParseError {
+                        value,
+                        expected_type,
+                    } => (
+                        "id".to_string(),
+                        Value::String(value.clone()),
+                        format!("Input should be a valid {expected_type}"),
+                    ),
+                    other => ("id".to_string(), Value::Null, other.to_string()),
+                };
+                Err(ApiError::validation(FieldError::new(
+                    "type_error",
+                    &["path", &field],
+                    msg,
+                    input,
+                )))
+            }
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+}
+
+/// Helpers for `Validate` impls.
+pub mod rules {
+    use super::*;
+
+    pub fn len(errors: &mut Vec<FieldError>, field: &str, v: &str, min: usize, max: usize) {
+        let n = v.chars().count();
+        if n < min {
+            errors.push(FieldError::body(
+                field,
+                "string_too_short",
+                format!(
+                    "String should have at least {min} character{}",
+                    if min == 1 { "" } else { "s" }
+                ),
+                Value::String(v.to_string()),
+            ));
+        } else if n > max {
+            errors.push(FieldError::body(
+                field,
+                "string_too_long",
+                format!("String should have at most {max} characters"),
+                Value::String(v.to_string()),
+            ));
+        }
+    }
+
+    pub fn opt_len(
+        errors: &mut Vec<FieldError>,
+        field: &str,
+        v: &Option<String>,
+        min: usize,
+        max: usize,
+    ) {
+        if let Some(v) = v {
+            len(errors, field, v, min, max);
+        }
+    }
+
+    pub fn range_at(
+        errors: &mut Vec<FieldError>,
+        root: &str,
+        field: &str,
+        v: f64,
+        min: f64,
+        max: f64,
+    ) {
+        if !v.is_finite() || v < min || v > max {
+            errors.push(FieldError::new(
+                "value_error",
+                &[root, field],
+                format!("Input should be between {min} and {max}"),
+                serde_json::json!(v),
+            ));
+        }
+    }
+
+    pub fn range(errors: &mut Vec<FieldError>, field: &str, v: f64, min: f64, max: f64) {
+        range_at(errors, "body", field, v, min, max);
+    }
+
+    pub fn opt_range(
+        errors: &mut Vec<FieldError>,
+        field: &str,
+        v: Option<f64>,
+        min: f64,
+        max: f64,
+    ) {
+        if let Some(v) = v {
+            range(errors, field, v, min, max);
+        }
+    }
+
+    pub fn email(errors: &mut Vec<FieldError>, field: &str, v: &str) {
+        let ok = v.len() <= 254
+            && v.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !v.contains(char::is_whitespace)
+                    && v.matches('@').count() == 1
+            });
+        if !ok {
+            errors.push(FieldError::body(
+                field,
+                "value_error",
+                "value is not a valid email address",
+                Value::String(v.to_string()),
+            ));
+        }
+    }
+
+    /// Pagination shared by every list (contract §1): skip ≥ 0, limit 1–500.
+    pub fn pagination(errors: &mut Vec<FieldError>, skip: Option<i64>, limit: Option<i64>) {
+        if let Some(s) = skip {
+            if s < 0 {
+                errors.push(FieldError::query(
+                    "skip",
+                    "greater_than_equal",
+                    "Input should be greater than or equal to 0",
+                    Value::from(s),
+                ));
+            }
+        }
+        if let Some(l) = limit {
+            if !(1..=500).contains(&l) {
+                errors.push(FieldError::query(
+                    "limit",
+                    "value_error",
+                    "Input should be between 1 and 500",
+                    Value::from(l),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        lat: f64,
+        estado: gad_core::EstadoTarea,
+    }
+    impl Validate for Body {}
+
+    fn errors(r: Result<Body, ApiError>) -> Vec<FieldError> {
+        match r {
+            Err(ApiError::Validation(e)) => e,
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_field_has_loc_body_field() {
+        let e = errors(parse_json_body::<Body>(br#"{"estado":"programada"}"#));
+        assert_eq!(e[0].loc, vec![Value::from("body"), Value::from("lat")]);
+        assert_eq!(e[0].kind, "missing");
+    }
+
+    #[test]
+    fn enum_error_lists_allowed_values() {
+        let e = errors(parse_json_body::<Body>(br#"{"lat":1.0,"estado":"x"}"#));
+        assert_eq!(e[0].loc, vec![Value::from("body"), Value::from("estado")]);
+        assert_eq!(e[0].kind, "enum");
+        assert!(e[0].msg.contains("'en_curso'"));
+    }
+
+    #[test]
+    fn query_numbers_are_coerced_and_reported() {
+        #[derive(Deserialize)]
+        struct Q {
+            #[allow(dead_code)]
+            limit: Option<i64>,
+        }
+        impl Validate for Q {}
+        assert!(parse_query::<Q>("limit=5").is_ok());
+        match parse_query::<Q>("limit=abc") {
+            Err(ApiError::Validation(e)) => {
+                assert_eq!(e[0].loc, vec![Value::from("query"), Value::from("limit")])
+            }
+            _ => panic!("expected 422"),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! GAD HTTP/WebSocket service: configuration, state, routes and the shared-state layers.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod ratelimit;
+pub mod ratelimit_state;
+pub mod realtime;
+pub mod redis_conn;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod time;
+
+pub use config::Config;
+pub use state::AppState;

@@ -1,0 +1,194 @@
+//! The gateway middleware wraps every request, matched or not: request id, rate limiting,
+//! metrics by route template, the contract's error bodies for framework-made responses
+//! (404/405/413/500), and the security headers. One layer, so the order of these concerns is
+//! explicit and every response — including the ones axum makes itself — gets all of them.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::{InternalErrorCause, json_response};
+use crate::ratelimit::{self, LimitOutcome};
+use crate::state::AppState;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id of the current request, available to handlers and logs.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Route template recorded by `record_matched_path` so the outer layer can label metrics.
+#[derive(Clone)]
+struct MatchedRoute(String);
+
+/// Inner `route_layer`: copies the matched route template into the response.
+pub async fn record_matched_path(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let mut resp = next.run(req).await;
+    if let Some(r) = route {
+        resp.extensions_mut().insert(MatchedRoute(r));
+    }
+    resp
+}
+
+fn valid_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| s.to_string())
+}
+
+pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+
+    let (mut resp, admitted) = match ratelimit::check(&state, peer, req.headers(), &path).await {
+        LimitOutcome::Rejected(r) => (r, None),
+        LimitOutcome::Admitted { limit, remaining } => {
+            (next.run(req).await, Some((limit, remaining)))
+        }
+        LimitOutcome::Exempt => (next.run(req).await, None),
+    };
+
+    let status = resp.status();
+    normalize_body(&mut resp, &request_id, &method, &path);
+    let route = resp
+        .extensions()
+        .get::<MatchedRoute>()
+        .map(|m| m.0.clone())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let elapsed = start.elapsed().as_secs_f64();
+    state
+        .metrics
+        .record_http(&method, &route, status.as_u16(), elapsed);
+
+    let h = resp.headers_mut();
+    if let Some((limit, remaining)) = admitted {
+        h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        h.insert("x-ratelimit-window", HeaderValue::from_static("60"));
+        h.insert(
+            "x-government-service",
+            HeaderValue::from_static("GRUPO_GAD"),
+        );
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(X_REQUEST_ID.clone(), v);
+    }
+    security_headers(h, path.starts_with("/api/"), state.config.hsts_enabled);
+    if status.is_server_error() {
+        tracing::warn!(%request_id, %method, route, status = status.as_u16(), elapsed_ms = elapsed * 1e3, "request failed");
+    } else {
+        tracing::debug!(%request_id, %method, route, status = status.as_u16(), elapsed_ms = elapsed * 1e3, "request");
+    }
+    resp
+}
+
+/// Replaces framework-made bodies with the contract's, and writes the 500 body with the
+/// request id (the cause goes to the log only).
+fn normalize_body(resp: &mut Response, request_id: &str, method: &str, path: &str) {
+    let status = resp.status();
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let cause = resp
+            .extensions()
+            .get::<InternalErrorCause>()
+            .map(|c| c.0.clone());
+        tracing::error!(%request_id, %method, %path, cause = cause.as_deref().unwrap_or("unknown (panic or framework error)"), "internal error");
+        *resp = rebuild(
+            resp,
+            json!({"detail": "Internal Server Error", "request_id": request_id}),
+        );
+        return;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json {
+        return;
+    }
+    let detail = match status {
+        StatusCode::NOT_FOUND => "Not Found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported Media Type",
+        _ => return,
+    };
+    *resp = rebuild(resp, json!({"detail": detail}));
+}
+
+fn rebuild(old: &Response, body: serde_json::Value) -> Response {
+    let mut new = json_response(old.status(), &body);
+    for (k, v) in old.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            new.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    new
+}
+
+pub fn security_headers(h: &mut axum::http::HeaderMap, api: bool, hsts: bool) {
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "x-xss-protection",
+        HeaderValue::from_static("1; mode=block"),
+    );
+    h.insert(
+        "referrer-policy",
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("geolocation=(), microphone=(), camera=()"),
+    );
+    if api {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none';"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+}
+
+/// Turns a panic into a plain 500 that `gateway` then dresses in the contract's body.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into());
+    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    r.extensions_mut()
+        .insert(InternalErrorCause(format!("panic: {msg}")));
+    r
+}

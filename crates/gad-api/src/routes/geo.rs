@@ -1,0 +1,9 @@
+//! Routes: geo (placeholder until its issue lands).
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}

@@ -1,0 +1,262 @@
+//! Health, readiness and metrics (contract §12). Public, never rate limited, and every
+//! figure here is measured, never hard-coded.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::json_response;
+use crate::state::AppState;
+use crate::time::now_rfc3339;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(detailed))
+        .routes(routes!(performance))
+        .routes(routes!(government))
+        .routes(routes!(prometheus))
+}
+
+/// Root aliases (`/health`, `/health/live`, `/health/ready`, `/metrics`), outside the OpenAPI document.
+pub fn aliases() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/health", get(health))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/health/detailed", get(detailed))
+        .route("/metrics", get(prometheus))
+}
+
+static OK_BODY: &str = r#"{"status":"ok"}"#;
+
+/// Process alive. Body exactly `{"status":"ok"}`.
+#[utoipa::path(get, path = "/api/v1/health", tag = "health",
+    description = "Level: public. Liveness of the process; body exactly {\"status\":\"ok\"}.",
+    responses((status = 200, description = "alive", body = Value)))]
+pub async fn health() -> Response {
+    let mut r = OK_BODY.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+#[utoipa::path(get, path = "/api/v1/health/live", tag = "health",
+    description = "Level: public. Liveness with a timestamp.",
+    responses((status = 200, description = "alive", body = Value)))]
+pub async fn live() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "alive", "timestamp": now_rfc3339()}),
+    )
+}
+
+fn redis_status(state: &AppState) -> &'static str {
+    if !state.redis.configured() {
+        "not_configured"
+    } else if state.redis.is_up() {
+        "ok"
+    } else {
+        "degraded"
+    }
+}
+
+/// Ready to serve: database reachable and every migration applied. Redis down is "degraded", not 503.
+#[utoipa::path(get, path = "/api/v1/health/ready", tag = "health",
+    description = "Level: public. 200 when the database is reachable and migrated; 503 otherwise.",
+    responses((status = 200, description = "ready", body = Value), (status = 503, description = "not ready", body = Value)))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let check = async {
+        crate::db::ping(&state.db).await?;
+        crate::db::migrations_applied(&state.db).await
+    };
+    match check.await {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &json!({"status": "ready", "database": "ok", "migrations": "ok",
+                    "redis": redis_status(&state), "timestamp": now_rfc3339()}),
+        ),
+        Err(e) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"detail": {"status": "not_ready", "error": e, "timestamp": now_rfc3339()}}),
+        ),
+    }
+}
+
+/// Resident set size of this process, from /proc (Linux).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+async fn redis_check(state: &AppState) -> Value {
+    if !state.redis.configured() {
+        return json!({"status": "not_configured", "response_time_ms": null});
+    }
+    let t = std::time::Instant::now();
+    let ok = match state.redis.conn() {
+        Some(mut c) => crate::redis_conn::with_timeout(
+            &state.redis,
+            redis::cmd("PING").query_async::<String>(&mut c),
+        )
+        .await
+        .is_some(),
+        None => false,
+    };
+    json!({"status": if ok { "ok" } else { "degraded" },
+           "response_time_ms": if ok { json!(round2(t.elapsed().as_secs_f64() * 1e3)) } else { Value::Null }})
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Every dependency with measured figures.
+#[utoipa::path(get, path = "/api/v1/health/detailed", tag = "health",
+    description = "Level: public. Database, Redis, limiter, WebSocket and process checks; 503 when the database is down.",
+    responses((status = 200, description = "checks", body = Value), (status = 503, description = "database down", body = Value)))]
+pub async fn detailed(State(state): State<AppState>) -> Response {
+    let t = std::time::Instant::now();
+    let db = crate::db::ping(&state.db).await;
+    let redis = redis_check(&state).await;
+    let db_ok = db.is_ok();
+    let database = match &db {
+        Ok(ms) => json!({"status": "ok", "response_time_ms": round2(*ms),
+                         "pool_size": state.db.size(), "pool_idle": state.db.num_idle()}),
+        Err(e) => json!({"status": "down", "error": e, "response_time_ms": null,
+                         "pool_size": state.db.size(), "pool_idle": state.db.num_idle()}),
+    };
+    let redis_degraded = redis["status"] == "degraded";
+    let limiter_backend = if state.redis.conn().is_some() {
+        "redis"
+    } else {
+        "memory"
+    };
+    let body = json!({
+        "status": if db_ok && !redis_degraded { "ok" } else { "degraded" },
+        "timestamp": now_rfc3339(),
+        "response_time_ms": round2(t.elapsed().as_secs_f64() * 1e3),
+        "checks": {
+            "database": database,
+            "redis": redis,
+            "rate_limiter": {"backend": limiter_backend, "enabled": state.config.rate_limits.enabled},
+            "websocket": {"connections": state.hub.connections(), "fanout": state.hub.fanout_mode()},
+            "system": {"uptime_seconds": round2(state.metrics.uptime_seconds()), "rss_bytes": rss_bytes()},
+        }
+    });
+    if db_ok {
+        json_response(StatusCode::OK, &body)
+    } else {
+        json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"detail": body}))
+    }
+}
+
+/// Per route template: count, errors and latency quantiles since start.
+#[utoipa::path(get, path = "/api/v1/health/performance", tag = "health",
+    description = "Level: public. Request counts, error counts and p50/p95/p99 (ms) per route template since start.",
+    responses((status = 200, description = "figures", body = Value)))]
+pub async fn performance(State(state): State<AppState>) -> Response {
+    let (total, errors) = state.metrics.http_totals();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "timestamp": now_rfc3339(),
+            "uptime_seconds": round2(state.metrics.uptime_seconds()),
+            "total_requests": total,
+            "total_errors": errors,
+            "routes": state.metrics.performance(),
+        }),
+    )
+}
+
+/// Government service status with real checks and SLA figures computed since start.
+#[utoipa::path(get, path = "/api/v1/health/government", tag = "health",
+    description = "Level: public. Service status for government monitoring; 503 when unhealthy.",
+    responses((status = 200, description = "status", body = Value), (status = 503, description = "unhealthy", body = Value)))]
+pub async fn government(State(state): State<AppState>) -> Response {
+    let t = std::time::Instant::now();
+    let db = crate::db::ping(&state.db).await;
+    let migrations = if db.is_ok() {
+        crate::db::migrations_applied(&state.db).await
+    } else {
+        Err("database down".into())
+    };
+    let redis = redis_check(&state).await;
+    let redis_degraded = redis["status"] == "degraded";
+    let (total, errors) = state.metrics.http_totals();
+    let availability = if total == 0 {
+        100.0
+    } else {
+        100.0 * (total - errors) as f64 / total as f64
+    };
+    let p95_ms = state.metrics.http_quantile_all(0.95) * 1000.0;
+    let core_ok = db.is_ok() && migrations.is_ok();
+    let status = match (core_ok, redis_degraded) {
+        (false, _) => "unhealthy",
+        (true, true) => "degraded",
+        (true, false) if !state.redis.configured() => "healthy_with_warnings",
+        _ => "healthy",
+    };
+    let body = json!({
+        "government_instance": "GRUPO_GAD",
+        "version": state.config.project_version,
+        "status": status,
+        "checks": {
+            "database": match &db { Ok(ms) => json!({"status": "ok", "response_time_ms": round2(*ms)}),
+                                    Err(e) => json!({"status": "down", "error": e}) },
+            "migrations": match &migrations { Ok(()) => json!({"status": "ok"}), Err(e) => json!({"status": "error", "error": e}) },
+            "redis": redis,
+            "websocket": {"connections": state.hub.connections(), "fanout": state.hub.fanout_mode()},
+        },
+        "citizen_service_availability": {
+            "status": if !core_ok { "degraded" } else if redis_degraded { "limited" } else { "full" },
+            "core_services_available": core_ok,
+        },
+        "sla_compliance": {
+            "availability_percentage_since_start": round2(availability),
+            "p95_response_time_ms": round2(p95_ms),
+            "target_availability": 99.5,
+            "target_response_time_ms": 500,
+            "meeting_targets": availability >= 99.5 && p95_ms <= 500.0,
+        },
+        "uptime_seconds": round2(state.metrics.uptime_seconds()),
+        "total_check_time_ms": round2(t.elapsed().as_secs_f64() * 1e3),
+    });
+    let code = if status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    json_response(code, &body)
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/api/v1/metrics/prometheus", tag = "health",
+    description = "Level: public. Prometheus text format 0.0.4 (alias /metrics).",
+    responses((status = 200, description = "metrics", content_type = "text/plain")))]
+pub async fn prometheus(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(
+        state.config.environment.as_str(),
+        (state.db.size(), state.db.num_idle() as u32),
+    );
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}

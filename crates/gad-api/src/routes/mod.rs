@@ -1,0 +1,14 @@
+//! One module per resource; each exposes `router()` returning its routes with their OpenAPI
+//! operations, so routes and documentation come from one source.
+
+pub mod admin;
+pub mod auth;
+pub mod cache_admin;
+pub mod docs;
+pub mod efectivos;
+pub mod emergency;
+pub mod geo;
+pub mod health;
+pub mod stats;
+pub mod tasks;
+pub mod users;

@@ -1,0 +1,80 @@
+//! Application state shared by every handler. Cheap to clone (one Arc).
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::realtime::Hub;
+use crate::redis_conn::RedisHandle;
+
+pub struct Inner {
+    pub config: Config,
+    pub db: PgPool,
+    pub redis: Arc<RedisHandle>,
+    pub metrics: Arc<Metrics>,
+    pub cache: Cache,
+    pub events: EventBus,
+    pub hub: Arc<Hub>,
+    /// Bounds concurrent password hashing so a login storm cannot starve the blocking pool.
+    pub hashing: Semaphore,
+    pub started_at: Instant,
+    /// Identifies this process in cross-instance messages (own echoes are dropped).
+    pub instance_id: String,
+    pub ratelimit: crate::ratelimit_state::LimiterState,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state and starts its background tasks (Redis monitor, realtime fan-out).
+    pub fn new(config: Config, db: PgPool) -> AppState {
+        let metrics = Arc::new(Metrics::new());
+        let redis = RedisHandle::new(config.redis_url.clone(), Arc::clone(&metrics));
+        redis.spawn_monitor();
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let hub = Hub::new(
+            Arc::clone(&metrics),
+            Arc::clone(&redis),
+            instance_id.clone(),
+            config.environment.as_str(),
+        );
+        let state = AppState(Arc::new(Inner {
+            cache: Cache::new(Arc::clone(&redis), Arc::clone(&metrics)),
+            events: EventBus::default(),
+            hashing: Semaphore::new(hashing_permits()),
+            started_at: Instant::now(),
+            ratelimit: crate::ratelimit_state::LimiterState::new(&config),
+            config,
+            db,
+            redis,
+            metrics,
+            hub: Arc::clone(&hub),
+            instance_id,
+        }));
+        state.events.register(hub.clone());
+        hub.start(state.clone());
+        state
+    }
+}
+
+fn hashing_permits() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(1)
+}

@@ -1,0 +1,5 @@
+//! Black-box tests: the real app on a real socket, its own PostgreSQL+PostGIS database, and
+//! (where stated) real Redis. One binary; each test is independent and runs in parallel.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod foundation;

@@ -1,0 +1,128 @@
+//! `gad`: the single binary. Every subcommand exits non-zero with a one-line reason on failure.
+
+mod admin;
+mod seed;
+
+use clap::{Parser, Subcommand};
+use gad_api::Config;
+
+#[derive(Parser)]
+#[command(name = "gad", version, about = "GAD field operations platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP and WebSocket (configuration from the environment).
+    Serve,
+    /// Apply database migrations (idempotent; safe to run from several instances at once).
+    Migrate,
+    /// Validate the configuration and print a summary without secrets.
+    CheckConfig,
+    /// Create or reset a verified level-3 user.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "Admin")]
+        nombre: String,
+        #[arg(long, default_value = "GAD")]
+        apellido: String,
+        #[arg(long)]
+        dni: Option<String>,
+    },
+    /// Load demo data (idempotent: existing demo rows are kept).
+    Seed(seed::SeedArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => fail(format!("cannot start runtime: {e}")),
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        fail(format!("{e:#}"));
+    }
+}
+
+fn fail(msg: String) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1);
+}
+
+fn load_config() -> anyhow::Result<Config> {
+    Config::from_env().map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => serve().await,
+        Command::Migrate => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            gad_api::db::migrate(&pool).await?;
+            println!(
+                "migrations applied ({} known)",
+                gad_api::db::MIGRATOR.iter().count()
+            );
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let config = load_config()?;
+            println!("configuration ok: {}", config.describe());
+            Ok(())
+        }
+        Command::CreateAdmin {
+            email,
+            password,
+            nombre,
+            apellido,
+            dni,
+        } => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            let id =
+                admin::create_admin(&pool, &email, &password, &nombre, &apellido, dni.as_deref())
+                    .await?;
+            println!("admin ready: id={id} email={}", email.to_lowercase());
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            gad_api::db::migrate(&pool).await?;
+            seed::run(&pool, &args).await
+        }
+    }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size.min(8))?;
+    gad_api::db::ping(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(pool)
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = load_config()?;
+    gad_api::telemetry::init(&config);
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size)?;
+    tracing::info!(config = %config.describe(), "starting gad serve");
+    let state = gad_api::AppState::new(config, pool);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    gad_api::app::serve(listener, state, gad_api::app::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs GAD locally: installs what is missing, creates and migrates the database, seeds demo
+# data, and serves on :8000 (Ctrl-C stops it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-services.sh
+
+DB_NAME="${GAD_DEV_DB:-gad}"
+PORT="${PORT:-8000}"
+if [ ! -f .env ]; then
+  umask 077
+  printf 'JWT_SECRET_KEY=%s\n' "$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n' | head -c 48)" > .env
+fi
+set -a; . ./.env; set +a
+export ENVIRONMENT="${ENVIRONMENT:-development}"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${DB_NAME}}"
+if redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"; fi
+export PORT HOST="${HOST:-0.0.0.0}"
+
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='${DB_NAME}'" | grep -q 1 ||
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"${DB_NAME}\""
+
+echo "==> building gad (release)"
+cargo build --release --locked -p gad-cli
+GAD=./target/release/gad
+$GAD check-config
+$GAD migrate
+$GAD seed --quiet
+cat <<TXT
+
+GAD is starting on http://localhost:${PORT}
+  API docs (Swagger UI)  http://localhost:${PORT}/docs
+  ReDoc                  http://localhost:${PORT}/redoc
+  Health                 http://localhost:${PORT}/api/v1/health   (ready: /api/v1/health/ready)
+  Metrics                http://localhost:${PORT}/metrics
+  WebSocket              ws://localhost:${PORT}/ws/connect
+Demo logins: see the seed output above (admin@gad.local / GadAdmin2026!).
+TXT
+exec $GAD serve
