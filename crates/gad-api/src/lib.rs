@@ -17,6 +17,7 @@ pub mod realtime;
 pub mod redis_conn;
 pub mod routes;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod time;
 
