@@ -222,8 +222,24 @@ fn is_safe(m: &Method) -> bool {
 /// An authenticated user with at least level `N` (1–3); otherwise 403.
 pub struct RequireLevel<const N: i16>(pub AuthUser);
 
-pub type Supervisor = RequireLevel<2>;
-pub type Admin = RequireLevel<3>;
+/// Level 2 or higher (`Supervisor(user): Supervisor` in handler arguments).
+pub struct Supervisor(pub AuthUser);
+/// Level 3 (`Admin(user): Admin`).
+pub struct Admin(pub AuthUser);
+
+impl FromRequestParts<AppState> for Supervisor {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        RequireLevel::<2>::from_request_parts(parts, state).await.map(|r| Supervisor(r.0))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        RequireLevel::<3>::from_request_parts(parts, state).await.map(|r| Admin(r.0))
+    }
+}
 
 impl<const N: i16> FromRequestParts<AppState> for RequireLevel<N> {
     type Rejection = ApiError;

@@ -1,9 +1,157 @@
-//! Routes: auth (placeholder until its issue lands).
+//! Login and logout (contract §3).
 
-use utoipa_axum::router::OpenApiRouter;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use gad_core::Nivel;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::audit::{self, AuditEntry, RequestContext};
+use crate::auth::{self, AuthUser, password};
+use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::extract::{Validate, parse_json_body};
 use crate::state::AppState;
+use crate::store::usuarios;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout))
+}
+
+/// Login body: form (`username`, `password`, OAuth2 extras ignored) or JSON (`username` or `email`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Validate for LoginBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if self.username.as_deref().or(self.email.as_deref()).is_none_or(str::is_empty) {
+            errors.push(FieldError::body("username", "missing", "Field required", Value::Null));
+        }
+        if self.password.as_deref().is_none_or(str::is_empty) {
+            errors.push(FieldError::body("password", "missing", "Field required", Value::Null));
+        }
+    }
+}
+
+fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, String)> {
+    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let parsed: LoginBody = if ctype.starts_with("application/json") {
+        parse_json_body(body)?
+    } else {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let b = LoginBody { username: get("username"), email: get("email"), password: get("password") };
+        let mut errors = Vec::new();
+        b.validate(&mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        b
+    };
+    let email = parsed.username.filter(|s| !s.is_empty()).or(parsed.email).unwrap_or_default();
+    Ok((email.trim().to_string(), parsed.password.unwrap_or_default()))
+}
+
+fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.environment.is_development() { "" } else { "; Secure" };
+    let v = format!("{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}", auth::COOKIE_NAME);
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("access_token=; Max-Age=0; Path=/"))
+}
+
+/// Exchanges e-mail and password for a bearer token (also set as an HttpOnly cookie).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    description = "Level: public. Form (`username`, `password`) or JSON body. 401 on wrong credentials; the 5th consecutive failure locks the account for 30 minutes (423).",
+    request_body(content = LoginBody, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "token", body = Value), (status = 401, description = "wrong credentials", body = Value),
+              (status = 403, description = "inactive user", body = Value), (status = 422, description = "missing fields", body = Value),
+              (status = 423, description = "locked", body = Value)))]
+pub async fn login(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let (email, pass) = parse_login(&headers, &body)?;
+    let Some(user) = usuarios::for_login(&state.db, &email).await? else {
+        // Same work as a real check, so timing does not reveal which e-mails exist.
+        let _ = password::verify(&state, pass, password::DUMMY_HASH.to_string()).await?;
+        let entry = AuditEntry::new("login_failed", None)
+            .describe(format!("unknown e-mail {}", email.chars().take(254).collect::<String>()))
+            .failed(401)
+            .context(&ctx);
+        audit::record(&state.db, &entry).await?;
+        return Err(ApiError::IncorrectLogin);
+    };
+    if let Some(until) = user.bloqueado_hasta.filter(|u| *u > Utc::now()) {
+        let entry = AuditEntry::new("login_locked", Some(user.id)).resource("usuario", user.id).failed(423).context(&ctx);
+        audit::record(&state.db, &entry).await?;
+        return Err(ApiError::Locked { until });
+    }
+    let (ok, needs_rehash) = password::verify(&state, pass.clone(), user.hashed_password.clone()).await?;
+    if !ok {
+        let mut tx = state.db.begin().await?;
+        let (failures, locked) = usuarios::record_failed_login(&mut *tx, user.id).await?;
+        let mut entry = AuditEntry::new("login_failed", Some(user.id))
+            .resource("usuario", user.id)
+            .describe(format!("wrong password ({failures} consecutive)"))
+            .failed(401)
+            .context(&ctx);
+        if let Some(until) = locked.filter(|u| *u > Utc::now()) {
+            entry = entry.describe(format!("account locked until {} after {failures} failures", crate::time::rfc3339(until)));
+            entry.event_type = "account_locked".into();
+            entry.severity = "critical";
+        }
+        audit::record(&mut *tx, &entry).await?;
+        tx.commit().await?;
+        return Err(ApiError::IncorrectLogin);
+    }
+    if !user.verificado || user.deleted {
+        let entry = AuditEntry::new("login_inactive", Some(user.id)).resource("usuario", user.id).failed(403).context(&ctx);
+        audit::record(&state.db, &entry).await?;
+        return Err(ApiError::InactiveUser);
+    }
+    let new_hash = if needs_rehash { Some(password::hash(&state, pass).await?) } else { None };
+    let nivel = Nivel::from_db(&user.nivel).ok_or_else(|| ApiError::internal("unknown nivel label"))?;
+    let mut tx = state.db.begin().await?;
+    usuarios::record_successful_login(&mut *tx, user.id, new_hash.as_deref()).await?;
+    let mut entry = AuditEntry::new("login_success", Some(user.id)).resource("usuario", user.id).status(200).context(&ctx);
+    if new_hash.is_some() {
+        entry = entry.describe("legacy bcrypt hash replaced by argon2id");
+    }
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+
+    let (token, claims) = auth::issue_token(&state, user.id, nivel)?;
+    let expires_in = claims.exp - claims.iat;
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}),
+    );
+    resp.headers_mut().insert(header::SET_COOKIE, cookie(&state, &token, expires_in));
+    Ok(resp)
+}
+
+/// Revokes the current token on every instance and clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    description = "Level: 1. Revokes the presented token until it expires (every instance honours it) and clears the cookie.",
+    responses((status = 200, description = "logged out", body = Value), (status = 401, description = "not authenticated", body = Value)))]
+pub async fn logout(State(state): State<AppState>, user: AuthUser, ctx: RequestContext) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING")
+        .bind(user.jti)
+        .bind(user.id)
+        .bind(user.exp)
+        .execute(&mut *tx)
+        .await?;
+    // Expired revocations are useless: prune a few on each logout so the table stays small.
+    sqlx::query("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < now() LIMIT 100)")
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut *tx, &AuditEntry::new("logout", Some(user.id)).resource("usuario", user.id).status(200).context(&ctx)).await?;
+    tx.commit().await?;
+    let mut resp = json_response(StatusCode::OK, &json!({"status": "logged_out"}));
+    resp.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", 0));
+    Ok(resp.into_response())
 }

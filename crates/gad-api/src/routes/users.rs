@@ -1,9 +1,406 @@
-//! Routes: users (placeholder until its issue lands).
+//! Users API (contract §5). Level rules: list/get others = 2, create/update/delete = 3, `me` = 1.
+//! Server-set fields never come from the body; nobody raises their own level.
 
-use utoipa_axum::router::OpenApiRouter;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use gad_core::Nivel;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::audit::{self, AuditEntry, RequestContext};
+use crate::auth::{Admin, AuthUser, Supervisor, password};
+use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::extract::{Validate, ValidJson, ValidPath, ValidQuery, rules};
 use crate::state::AppState;
+use crate::store::usuarios::{self, USUARIO_COLUMNS, Usuario};
+
+pub const USER_NOT_FOUND: &str = "The user with this id does not exist in the system";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(telegram_link))
+        .routes(routes!(get_user, update_user, delete_user))
+        .route("/api/v1/users/", axum::routing::get(list_users).post(create_user))
+}
+
+fn to_json(u: &Usuario) -> Value {
+    serde_json::to_value(u).unwrap_or(Value::Null)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+    /// Filter by level (1–3).
+    pub nivel: Option<i64>,
+    /// Name or e-mail contains (case-insensitive).
+    pub q: Option<String>,
+    /// Include soft-deleted users (level 3 only).
+    pub include_deleted: Option<bool>,
+}
+
+impl Validate for ListQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::pagination(errors, self.skip, self.limit);
+        if let Some(n) = self.nivel {
+            if Nivel::from_i64(n).is_none() {
+                errors.push(FieldError::query("nivel", "enum", Nivel::allowed_message(), json!(n)));
+            }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery),
+    description = "Level: 2. Lists users (newest first), excluding deleted ones unless include_deleted (level 3).",
+    responses((status = 200, description = "users", body = [Usuario])))]
+pub async fn list_users(State(state): State<AppState>, Supervisor(me): Supervisor, ValidQuery(q): ValidQuery<ListQuery>) -> ApiResult<Response> {
+    let include_deleted = q.include_deleted.unwrap_or(false);
+    if include_deleted && !me.is_admin() {
+        return Err(ApiError::InsufficientLevel);
+    }
+    let nivel = q.nivel.and_then(Nivel::from_i64).map(|n| n.as_db());
+    let pattern = q.q.as_deref().map(|s| format!("%{}%", escape_like(s)));
+    let sql = format!(
+        "SELECT {USUARIO_COLUMNS} FROM usuarios
+         WHERE ($1 OR deleted_at IS NULL)
+           AND ($2::text IS NULL OR nivel = $2::nivel_usuario)
+           AND ($3::text IS NULL OR nombre ILIKE $3 OR apellido ILIKE $3 OR email ILIKE $3)
+         ORDER BY created_at DESC, id DESC OFFSET $4 LIMIT $5"
+    );
+    let rows: Vec<Usuario> = sqlx::query_as(&sql)
+        .bind(include_deleted)
+        .bind(nivel)
+        .bind(pattern)
+        .bind(q.skip.unwrap_or(0))
+        .bind(q.limit.unwrap_or(100))
+        .fetch_all(&state.db)
+        .await?;
+    Ok(json_response(StatusCode::OK, &serde_json::to_value(rows).unwrap_or_default()))
+}
+
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateUser {
+    pub email: String,
+    pub password: String,
+    pub nombre: String,
+    pub apellido: String,
+    pub dni: String,
+    pub telefono: Option<String>,
+    pub telegram_id: Option<i64>,
+    #[schema(value_type = Option<i16>, minimum = 1, maximum = 3)]
+    pub nivel: Option<Nivel>,
+    pub verificado: Option<bool>,
+}
+
+fn check_password(errors: &mut Vec<FieldError>, field: &str, p: &str) {
+    rules::len(errors, field, p, 8, 128);
+}
+
+impl Validate for CreateUser {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::email(errors, "email", &self.email);
+        check_password(errors, "password", &self.password);
+        rules::len(errors, "nombre", &self.nombre, 1, 100);
+        rules::len(errors, "apellido", &self.apellido, 1, 100);
+        rules::len(errors, "dni", &self.dni, 1, 20);
+        rules::opt_len(errors, "telefono", &self.telefono, 0, 20);
+    }
+}
+
+fn location(id: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/v1/users/{id}")).unwrap_or_else(|_| HeaderValue::from_static("/api/v1/users"))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    description = "Level: 3. Creates a user (201 + Location). Duplicate email, dni or telegram_id → 409 naming the field.",
+    responses((status = 201, description = "created", body = Usuario), (status = 409, description = "duplicate", body = Value)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidJson(body): ValidJson<CreateUser>,
+) -> ApiResult<Response> {
+    let nivel = body.nivel.unwrap_or(Nivel::Efectivo);
+    if !gad_core::permissions::can_grant_level(me.nivel, nivel) {
+        return Err(ApiError::InsufficientLevel);
+    }
+    let hash = password::hash(&state, body.password.clone()).await?;
+    let mut tx = state.db.begin().await?;
+    let sql = format!(
+        "INSERT INTO usuarios (email, dni, nombre, apellido, telefono, telegram_id, nivel, hashed_password, verificado)
+         VALUES (lower($1), $2, $3, $4, $5, $6, $7::nivel_usuario, $8, $9) RETURNING {USUARIO_COLUMNS}"
+    );
+    let user: Usuario = sqlx::query_as(&sql)
+        .bind(body.email.trim())
+        .bind(body.dni.trim())
+        .bind(&body.nombre)
+        .bind(&body.apellido)
+        .bind(&body.telefono)
+        .bind(body.telegram_id)
+        .bind(nivel.as_db())
+        .bind(&hash)
+        .bind(body.verificado.unwrap_or(false))
+        .fetch_one(&mut *tx)
+        .await?;
+    let entry = AuditEntry::new("user_created", Some(me.id))
+        .resource("usuario", user.id)
+        .values(None, Some(to_json(&user)))
+        .status(201)
+        .context(&ctx);
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    let mut resp = json_response(StatusCode::CREATED, &to_json(&user));
+    resp.headers_mut().insert(header::LOCATION, location(user.id));
+    Ok(resp)
+}
+
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
+    description = "Level: 1. The caller's own profile.",
+    responses((status = 200, description = "me", body = Usuario)))]
+pub async fn get_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
+    let u = usuarios::by_id(&state.db, me.id, false).await?.ok_or(ApiError::InvalidCredentials)?;
+    Ok(json_response(StatusCode::OK, &to_json(&u)))
+}
+
+/// Fields a user may change on their own profile. Anything else in the body (nivel, email…)
+/// is ignored: nobody raises their own level.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdateMe {
+    pub telefono: Option<String>,
+    pub nombre: Option<String>,
+    pub apellido: Option<String>,
+    pub current_password: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Validate for UpdateMe {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::opt_len(errors, "telefono", &self.telefono, 0, 20);
+        rules::opt_len(errors, "nombre", &self.nombre, 1, 100);
+        rules::opt_len(errors, "apellido", &self.apellido, 1, 100);
+        if let Some(p) = &self.password {
+            check_password(errors, "password", p);
+            if self.current_password.is_none() {
+                errors.push(FieldError::body("current_password", "missing", "Field required", Value::Null));
+            }
+        }
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/users/me", tag = "users", request_body = UpdateMe,
+    description = "Level: 1. Updates telefono, nombre, apellido; a password change needs current_password (400 if wrong).",
+    responses((status = 200, description = "updated", body = Usuario), (status = 400, description = "wrong current password", body = Value)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ctx: RequestContext,
+    ValidJson(body): ValidJson<UpdateMe>,
+) -> ApiResult<Response> {
+    let new_hash = match (&body.password, &body.current_password) {
+        (Some(new), Some(current)) => {
+            let stored: String = sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE id = $1")
+                .bind(me.id)
+                .fetch_one(&state.db)
+                .await?;
+            let (ok, _) = password::verify(&state, current.clone(), stored).await?;
+            if !ok {
+                return Err(ApiError::BadRequest("Current password is incorrect".into()));
+            }
+            Some(password::hash(&state, new.clone()).await?)
+        }
+        _ => None,
+    };
+    let mut tx = state.db.begin().await?;
+    let old = usuarios::by_id(&mut *tx, me.id, false).await?.ok_or(ApiError::InvalidCredentials)?;
+    let sql = format!(
+        "UPDATE usuarios SET telefono = COALESCE($2, telefono), nombre = COALESCE($3, nombre),
+                apellido = COALESCE($4, apellido), hashed_password = COALESCE($5, hashed_password)
+         WHERE id = $1 RETURNING {USUARIO_COLUMNS}"
+    );
+    let user: Usuario = sqlx::query_as(&sql)
+        .bind(me.id)
+        .bind(&body.telefono)
+        .bind(&body.nombre)
+        .bind(&body.apellido)
+        .bind(&new_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut entry = AuditEntry::new("user_updated", Some(me.id))
+        .resource("usuario", me.id)
+        .values(Some(to_json(&old)), Some(to_json(&user)))
+        .status(200)
+        .context(&ctx);
+    if new_hash.is_some() {
+        entry = entry.describe("own profile updated; password changed");
+    }
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    Ok(json_response(StatusCode::OK, &to_json(&user)))
+}
+
+#[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users",
+    description = "Level: 1. One-time 8-character code (valid 10 minutes) that links a Telegram account through the bot.",
+    responses((status = 201, description = "code", body = Value)))]
+pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let code: String = {
+        let mut rng = rand::thread_rng();
+        (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    };
+    let expires_at = Utc::now() + Duration::minutes(10);
+    sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(&code)
+        .bind(me.id)
+        .bind(expires_at)
+        .execute(&state.db)
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"code": code, "expires_at": crate::time::rfc3339(expires_at)}),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = i64, Path, description = "user id")),
+    description = "Level: 1 (own). Self, or any user for level 2+; others get 404.",
+    responses((status = 200, description = "user", body = Usuario), (status = 404, description = "not found", body = Value)))]
+pub async fn get_user(State(state): State<AppState>, me: AuthUser, ValidPath(user_id): ValidPath<i64>) -> ApiResult<Response> {
+    if user_id != me.id && !me.is_supervisor() {
+        return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
+    }
+    let u = usuarios::by_id(&state.db, user_id, me.is_admin())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
+    Ok(json_response(StatusCode::OK, &to_json(&u)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdateUser {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub nombre: Option<String>,
+    pub apellido: Option<String>,
+    pub dni: Option<String>,
+    pub telefono: Option<String>,
+    pub telegram_id: Option<i64>,
+    #[schema(value_type = Option<i16>, minimum = 1, maximum = 3)]
+    pub nivel: Option<Nivel>,
+    pub verificado: Option<bool>,
+}
+
+impl Validate for UpdateUser {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if let Some(e) = &self.email {
+            rules::email(errors, "email", e);
+        }
+        if let Some(p) = &self.password {
+            check_password(errors, "password", p);
+        }
+        rules::opt_len(errors, "nombre", &self.nombre, 1, 100);
+        rules::opt_len(errors, "apellido", &self.apellido, 1, 100);
+        rules::opt_len(errors, "dni", &self.dni, 1, 20);
+        rules::opt_len(errors, "telefono", &self.telefono, 0, 20);
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{user_id}", tag = "users", request_body = UpdateUser,
+    params(("user_id" = i64, Path, description = "user id")),
+    description = "Level: 3. Partial update of any field (password re-hashed). Nobody raises their own level.",
+    responses((status = 200, description = "updated", body = Usuario), (status = 404, description = "not found", body = Value),
+              (status = 409, description = "duplicate", body = Value)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidPath(user_id): ValidPath<i64>,
+    ValidJson(body): ValidJson<UpdateUser>,
+) -> ApiResult<Response> {
+    if let Some(n) = body.nivel {
+        let allowed = if user_id == me.id {
+            gad_core::permissions::can_change_own_level(me.nivel, n)
+        } else {
+            gad_core::permissions::can_grant_level(me.nivel, n)
+        };
+        if !allowed {
+            return Err(ApiError::InsufficientLevel);
+        }
+    }
+    let new_hash = match &body.password {
+        Some(p) => Some(password::hash(&state, p.clone()).await?),
+        None => None,
+    };
+    let mut tx = state.db.begin().await?;
+    let old = usuarios::by_id(&mut *tx, user_id, false)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
+    let sql = format!(
+        "UPDATE usuarios SET email = COALESCE(lower($2), email), hashed_password = COALESCE($3, hashed_password),
+                nombre = COALESCE($4, nombre), apellido = COALESCE($5, apellido), dni = COALESCE($6, dni),
+                telefono = COALESCE($7, telefono), telegram_id = COALESCE($8, telegram_id),
+                nivel = COALESCE($9::nivel_usuario, nivel), verificado = COALESCE($10, verificado),
+                tokens_valid_after = CASE WHEN $3 IS NOT NULL THEN now() ELSE tokens_valid_after END
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
+    );
+    let user: Usuario = sqlx::query_as(&sql)
+        .bind(user_id)
+        .bind(body.email.as_deref().map(str::trim))
+        .bind(&new_hash)
+        .bind(&body.nombre)
+        .bind(&body.apellido)
+        .bind(body.dni.as_deref().map(str::trim))
+        .bind(&body.telefono)
+        .bind(body.telegram_id)
+        .bind(body.nivel.map(|n| n.as_db()))
+        .bind(body.verificado)
+        .fetch_one(&mut *tx)
+        .await?;
+    let entry = AuditEntry::new("user_updated", Some(me.id))
+        .resource("usuario", user_id)
+        .values(Some(to_json(&old)), Some(to_json(&user)))
+        .status(200)
+        .context(&ctx);
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    Ok(json_response(StatusCode::OK, &to_json(&user)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = i64, Path, description = "user id")),
+    description = "Level: 3. Soft delete; every token of the user stops working at once.",
+    responses((status = 200, description = "deleted user", body = Usuario), (status = 404, description = "not found", body = Value)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidPath(user_id): ValidPath<i64>,
+) -> ApiResult<impl IntoResponse> {
+    let mut tx = state.db.begin().await?;
+    let sql = format!(
+        "UPDATE usuarios SET deleted_at = now(), tokens_valid_after = now()
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
+    );
+    let user: Usuario = sqlx::query_as(&sql)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
+    let entry = AuditEntry::new("user_deleted", Some(me.id))
+        .resource("usuario", user_id)
+        .values(None, Some(to_json(&user)))
+        .severity("warning")
+        .status(200)
+        .context(&ctx);
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    Ok(json_response(StatusCode::OK, &to_json(&user)))
 }
