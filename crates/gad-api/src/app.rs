@@ -58,6 +58,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::geo::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
+        .merge(crate::realtime::api_router())
 }
 
 /// The OpenAPI document (also used by the snapshot test and `gad smoke`).

@@ -76,10 +76,11 @@ pub fn token_from_parts(parts: &Parts) -> Option<(String, TokenSource)> {
         .and_then(|v| v.to_str().ok())
     {
         let mut it = h.splitn(2, ' ');
-        if let (Some(scheme), Some(tok)) = (it.next(), it.next()) {
-            if scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty() {
-                return Some((tok.trim().to_string(), TokenSource::Header));
-            }
+        if let (Some(scheme), Some(tok)) = (it.next(), it.next())
+            && scheme.eq_ignore_ascii_case("bearer")
+            && !tok.trim().is_empty()
+        {
+            return Some((tok.trim().to_string(), TokenSource::Header));
         }
     }
     cookie_value(&parts.headers, COOKIE_NAME).map(|t| (t, TokenSource::Cookie))
@@ -171,10 +172,10 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
     if row.revoked {
         return Err(ApiError::InvalidCredentials);
     }
-    if let Some(after) = row.tokens_valid_after {
-        if claims.iat <= after.timestamp() {
-            return Err(ApiError::InvalidCredentials);
-        }
+    if let Some(after) = row.tokens_valid_after
+        && claims.iat <= after.timestamp()
+    {
+        return Err(ApiError::InvalidCredentials);
     }
     if row.deleted || !row.verificado {
         return Err(ApiError::InactiveUser);
@@ -229,15 +230,25 @@ pub struct Admin(pub AuthUser);
 
 impl FromRequestParts<AppState> for Supervisor {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        RequireLevel::<2>::from_request_parts(parts, state).await.map(|r| Supervisor(r.0))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        RequireLevel::<2>::from_request_parts(parts, state)
+            .await
+            .map(|r| Supervisor(r.0))
     }
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        RequireLevel::<3>::from_request_parts(parts, state).await.map(|r| Admin(r.0))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        RequireLevel::<3>::from_request_parts(parts, state)
+            .await
+            .map(|r| Admin(r.0))
     }
 }
 
@@ -258,7 +269,7 @@ impl<const N: i16> FromRequestParts<AppState> for RequireLevel<N> {
 
 pub mod password {
     //! argon2id for new hashes (OWASP minimum m=19 MiB, t=2, p=1); legacy bcrypt verifies.
-    //! Hashing runs on the blocking pool behind a semaphore.
+    //! Hashing runs on `HashPool` threads, off the async runtime.
 
     use argon2::password_hash::{
         PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -302,10 +313,10 @@ pub mod password {
     pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZP4ryzY+2dO1bm4BvVnGr+Jvt5dnl1gP1hKXJqVqUx8";
 
     pub async fn hash(state: &AppState, password: String) -> Result<String, ApiError> {
-        let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .map_err(ApiError::internal)?
+        state
+            .hasher
+            .run(move || hash_blocking(&password))
+            .await?
             .map_err(ApiError::internal)
     }
 
@@ -314,10 +325,65 @@ pub mod password {
         password: String,
         hash: String,
     ) -> Result<(bool, bool), ApiError> {
-        let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(move || verify_blocking(&password, &hash))
+        state
+            .hasher
+            .run(move || verify_blocking(&password, &hash))
             .await
-            .map_err(ApiError::internal)
+    }
+}
+
+/// A small pool of low-priority OS threads for password hashing. Requests wait in a bounded
+/// queue; the threads run at the lowest scheduling priority, so a login storm uses idle CPU
+/// and never delays the async runtime (health checks, dispatch) on a busy machine.
+pub struct HashPool {
+    tx: tokio::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl HashPool {
+    pub fn new(threads: usize, queue: usize) -> HashPool {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>(queue);
+        let rx = std::sync::Arc::new(parking_lot::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = std::sync::Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("gad-hash-{i}"))
+                .spawn(move || {
+                    if let Err(e) = thread_priority::set_current_thread_priority(
+                        thread_priority::ThreadPriority::Min,
+                    ) {
+                        tracing::debug!(error = ?e, "could not lower hashing thread priority");
+                    }
+                    loop {
+                        let job = rx.lock().blocking_recv();
+                        match job {
+                            Some(job) => job(),
+                            None => break,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start hashing thread");
+            }
+        }
+        HashPool { tx }
+    }
+
+    /// Runs `f` on a hashing thread and returns its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let _ = done_tx.send(f());
+        });
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| ApiError::internal("hashing pool stopped"))?;
+        done_rx
+            .await
+            .map_err(|_| ApiError::internal("hashing job dropped"))
     }
 }
 
@@ -361,7 +427,7 @@ mod tests {
             password::verify_blocking("correct horse", &h),
             (true, false)
         );
-        assert_eq!(password::verify_blocking("wrong", &h).0, false);
+        assert!(!password::verify_blocking("wrong", &h).0);
         let b = bcrypt::hash("legacy-pass", 4).unwrap();
         assert_eq!(password::verify_blocking("legacy-pass", &b), (true, true));
         assert!(PasswordHashCheck::dummy_parses());

@@ -133,12 +133,12 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
         match &e {
             sqlx::Error::Database(db) => {
-                if let Some(field) = db.constraint().and_then(constraint_field) {
-                    if db.is_unique_violation() {
-                        return ApiError::Conflict {
-                            field: field.to_string(),
-                        };
-                    }
+                if let Some(field) = db.constraint().and_then(constraint_field)
+                    && db.is_unique_violation()
+                {
+                    return ApiError::Conflict {
+                        field: field.to_string(),
+                    };
                 }
                 ApiError::Internal(e.into())
             }

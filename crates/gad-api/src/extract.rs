@@ -103,11 +103,11 @@ pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result
         }
         let (kind, msg) = classify(&e.inner().to_string());
         // serde reports a missing field at its parent: add the field name to `loc`.
-        if kind == "missing" {
-            if let Some(field) = missing_field_name(&e.inner().to_string()) {
-                loc.push(Value::String(field));
-                input = Value::Null;
-            }
+        if kind == "missing"
+            && let Some(field) = missing_field_name(&e.inner().to_string())
+        {
+            loc.push(Value::String(field));
+            input = Value::Null;
         }
         ApiError::Validation(vec![FieldError {
             kind,
@@ -220,7 +220,7 @@ where
                         value,
                         expected_type,
                     } => (
-                        "id".to_string(),
+                        param_name_for(parts, value),
                         Value::String(value.clone()),
                         format!("Input should be a valid {expected_type}"),
                     ),
@@ -236,6 +236,20 @@ where
             Err(e) => Err(ApiError::internal(e)),
         }
     }
+}
+
+/// Name of the path parameter holding `value` (axum reports single-value errors without it).
+fn param_name_for(parts: &Parts, value: &str) -> String {
+    let Some(template) = parts.extensions.get::<axum::extract::MatchedPath>() else {
+        return "id".to_string();
+    };
+    template
+        .as_str()
+        .split('/')
+        .zip(parts.uri.path().split('/'))
+        .find(|(t, v)| t.starts_with('{') && *v == value)
+        .map(|(t, _)| t.trim_matches(|c| c == '{' || c == '}').to_string())
+        .unwrap_or_else(|| "id".to_string())
 }
 
 /// Helpers for `Validate` impls.
@@ -332,25 +346,25 @@ pub mod rules {
 
     /// Pagination shared by every list (contract §1): skip ≥ 0, limit 1–500.
     pub fn pagination(errors: &mut Vec<FieldError>, skip: Option<i64>, limit: Option<i64>) {
-        if let Some(s) = skip {
-            if s < 0 {
-                errors.push(FieldError::query(
-                    "skip",
-                    "greater_than_equal",
-                    "Input should be greater than or equal to 0",
-                    Value::from(s),
-                ));
-            }
+        if let Some(s) = skip
+            && s < 0
+        {
+            errors.push(FieldError::query(
+                "skip",
+                "greater_than_equal",
+                "Input should be greater than or equal to 0",
+                Value::from(s),
+            ));
         }
-        if let Some(l) = limit {
-            if !(1..=500).contains(&l) {
-                errors.push(FieldError::query(
-                    "limit",
-                    "value_error",
-                    "Input should be between 1 and 500",
-                    Value::from(l),
-                ));
-            }
+        if let Some(l) = limit
+            && !(1..=500).contains(&l)
+        {
+            errors.push(FieldError::query(
+                "limit",
+                "value_error",
+                "Input should be between 1 and 500",
+                Value::from(l),
+            ));
         }
     }
 }

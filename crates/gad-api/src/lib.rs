@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod jobs;
 pub mod metrics;
 pub mod middleware;
 pub mod ratelimit;

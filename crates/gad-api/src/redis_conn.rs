@@ -77,7 +77,13 @@ impl RedisHandle {
         let Some(url) = self.url.clone() else { return };
         let this = Arc::clone(self);
         tokio::spawn(async move {
+            let mut failures = 0u32;
             loop {
+                if failures >= 3 {
+                    // The manager keeps failing: start over with a fresh connection.
+                    *this.conn.write() = None;
+                    failures = 0;
+                }
                 let existing = this.conn.read().clone();
                 match existing {
                     None => match connect(&url).await {
@@ -94,9 +100,18 @@ impl RedisHandle {
                         )
                         .await;
                         match ping {
-                            Ok(Ok(_)) => this.mark_up(),
-                            Ok(Err(e)) => this.mark_down(&e),
-                            Err(_) => this.mark_down(&"ping timed out"),
+                            Ok(Ok(_)) => {
+                                failures = 0;
+                                this.mark_up();
+                            }
+                            Ok(Err(e)) => {
+                                failures += 1;
+                                this.mark_down(&e);
+                            }
+                            Err(_) => {
+                                failures += 1;
+                                this.mark_down(&"ping timed out");
+                            }
                         }
                     }
                 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
 
 use crate::cache::Cache;
 use crate::config::Config;
@@ -22,8 +21,8 @@ pub struct Inner {
     pub cache: Cache,
     pub events: EventBus,
     pub hub: Arc<Hub>,
-    /// Bounds concurrent password hashing so a login storm cannot starve the blocking pool.
-    pub hashing: Semaphore,
+    /// Low-priority threads for password hashing, so a login storm cannot starve requests.
+    pub hasher: crate::auth::HashPool,
     pub started_at: Instant,
     /// Identifies this process in cross-instance messages (own echoes are dropped).
     pub instance_id: String,
@@ -54,9 +53,13 @@ impl AppState {
             config.environment.as_str(),
         );
         let state = AppState(Arc::new(Inner {
-            cache: Cache::new(Arc::clone(&redis), Arc::clone(&metrics)),
+            cache: Cache::new(
+                Arc::clone(&redis),
+                Arc::clone(&metrics),
+                &config.redis_namespace,
+            ),
             events: EventBus::default(),
-            hashing: Semaphore::new(hashing_permits()),
+            hasher: crate::auth::HashPool::new(hashing_threads(), 1024),
             started_at: Instant::now(),
             ratelimit: crate::ratelimit_state::LimiterState::new(&config),
             config,
@@ -68,13 +71,15 @@ impl AppState {
         }));
         state.events.register(hub.clone());
         hub.start(state.clone());
+        crate::jobs::spawn(state.clone());
         state
     }
 }
 
-fn hashing_permits() -> usize {
+/// One hashing thread per core: they run at the lowest priority, so they only take CPU the
+/// request path does not need.
+fn hashing_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
-        .max(1)
 }

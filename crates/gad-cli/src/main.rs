@@ -1,7 +1,9 @@
 //! `gad`: the single binary. Every subcommand exits non-zero with a one-line reason on failure.
 
 mod admin;
+mod backup;
 mod seed;
+mod smoke;
 
 use clap::{Parser, Subcommand};
 use gad_api::Config;
@@ -36,6 +38,12 @@ enum Command {
     },
     /// Load demo data (idempotent: existing demo rows are kept).
     Seed(seed::SeedArgs),
+    /// Post-deploy checks against a running deployment (exit 1 if any check fails).
+    Smoke(smoke::SmokeArgs),
+    /// Compressed pg_dump of the database with .sha256 and .meta.json.
+    Backup(backup::BackupArgs),
+    /// Verify a backup and restore it into the database (--verify-only changes nothing).
+    Restore(backup::RestoreArgs),
 }
 
 fn main() {
@@ -100,6 +108,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             gad_api::db::migrate(&pool).await?;
             seed::run(&pool, &args).await
         }
+        Command::Smoke(args) => {
+            let failed = smoke::run(args).await?;
+            if failed > 0 {
+                fail(format!("smoke: {failed} check(s) failed"));
+            }
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let dump = backup::backup(args).await?;
+            println!("backup written: {} (+ .sha256, .meta.json)", dump.display());
+            Ok(())
+        }
+        Command::Restore(args) => backup::restore(args).await,
     }
 }
 

@@ -53,10 +53,10 @@ pub fn transition(
     }
     let mut next = clock.clone();
     // Leaving a pause (resume, or cancel while paused) closes the pause interval.
-    if from == Pausada {
-        if let Some(p) = next.pausado_en.take() {
-            next.tiempo_pausado_segundos += (now - p).num_seconds().max(0);
-        }
+    if from == Pausada
+        && let Some(p) = next.pausado_en.take()
+    {
+        next.tiempo_pausado_segundos += (now - p).num_seconds().max(0);
     }
     match to {
         EnCurso => {
@@ -146,6 +146,41 @@ mod tests {
                 if let Some(h) = clock.duracion_real_horas { prop_assert!(h >= 0.0); }
                 if let (Some(i), Some(f)) = (clock.inicio_real, clock.fin_real) { prop_assert!(f >= i); }
                 if state == Finalizada { prop_assert!(clock.duracion_real_horas.is_some()); }
+            }
+        }
+
+        /// With time moving forward, pause time is exactly the sum of the pause intervals
+        /// (an independent model), inicio_real is the first start, and the final duration is
+        /// elapsed time minus pauses.
+        #[test]
+        fn pause_time_is_accounted_exactly(
+            steps in prop::collection::vec((estado(), 0i64..7200), 0..40)
+        ) {
+            let mut state = Programada;
+            let mut clock = TaskClock::default();
+            let mut now = t0();
+            let mut first_start = None;
+            let mut paused_since: Option<DateTime<Utc>> = None;
+            let mut paused_total = 0i64;
+            for (to, dt) in steps {
+                now += Duration::seconds(dt);
+                let Ok(next) = transition(state, to, &clock, now) else { continue };
+                if state == Pausada && let Some(p) = paused_since.take() {
+                    paused_total += (now - p).num_seconds();
+                }
+                if to == Pausada { paused_since = Some(now); }
+                if to == EnCurso && first_start.is_none() { first_start = Some(now); }
+                state = to;
+                clock = next;
+                prop_assert_eq!(clock.tiempo_pausado_segundos, paused_total);
+                prop_assert_eq!(clock.inicio_real, first_start);
+                if state == Finalizada {
+                    let (Some(i), Some(f), Some(h)) = (clock.inicio_real, clock.fin_real, clock.duracion_real_horas)
+                        else { return Err(TestCaseError::fail("finished without times")) };
+                    let worked = (f - i).num_seconds() - paused_total;
+                    prop_assert!(worked >= 0);
+                    prop_assert!((h * 3600.0 - worked as f64).abs() < 1e-6);
+                }
             }
         }
     }

@@ -1,24 +1,189 @@
-//! Realtime: authenticated WebSocket live updates (contract §13). Placeholder hub until the
-//! realtime issue lands: counts nothing and logs events.
+//! Realtime: authenticated WebSocket live updates (contract §13).
+//!
+//! One `Hub` per process keeps a registry of local sockets. A domain event is serialised once
+//! into the contract's envelope (one `message_id` per event), delivered to every matching local
+//! socket at once, and published on the Redis channel `{namespace}ws` with this instance's id.
+//! Other instances deliver it to their own sockets; an instance drops its own echoes, so every
+//! socket receives each event exactly once. Without Redis (or while it is down) delivery is local.
+//!
+//! Each socket is one task with a small bounded queue; a full queue closes that socket (1013)
+//! and never blocks the publisher.
 
-use std::sync::Arc;
+mod data;
+mod routes;
+mod socket;
 
-use axum::Router;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use crate::events::{DomainEvent, EventSink};
+use axum::extract::ws::Utf8Bytes;
+use chrono::Utc;
+use futures::StreamExt;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+use crate::events::{Audience, DomainEvent, EventSink, EventType};
 use crate::metrics::Metrics;
 use crate::redis_conn::RedisHandle;
 use crate::state::AppState;
 
+pub use routes::{api_router, router};
+
+/// Per-socket send queue capacity; overflow closes the socket with 1013.
+pub const SEND_QUEUE: usize = 256;
+/// Default server heartbeat interval (contract: 30 s).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+/// Bound of the queue feeding the Redis publisher task.
+const PUBLISH_QUEUE: usize = 10_000;
+
+/// Event types always delivered, whatever the subscription.
+const ALWAYS: [EventType; 4] = [
+    EventType::Alert,
+    EventType::Error,
+    EventType::Ping,
+    EventType::ConnectionAck,
+];
+
+fn bit(t: EventType) -> u32 {
+    let i = EventType::ALL.iter().position(|e| *e == t).unwrap_or(0);
+    1u32 << i
+}
+
+const ALL_EVENTS: u32 = u32::MAX;
+
+/// One frame queued for a socket: the shared text and when its event was published.
+pub(crate) struct Out {
+    pub text: Utf8Bytes,
+    pub published: Option<Instant>,
+}
+
+/// The hub's view of one local socket. Kept small: many thousands exist at once.
+pub(crate) struct Conn {
+    pub user_id: Option<i64>,
+    pub nivel: u8,
+    tx: mpsc::Sender<Out>,
+    /// Milliseconds since the hub started when the client last sent a frame.
+    last_seen: AtomicU64,
+    /// Close code requested by the hub (0 = open).
+    close_code: AtomicU16,
+    kill: Notify,
+    /// Subscribed event types (bit per `EventType::ALL` index).
+    events: AtomicU32,
+    /// Subscribed topics (`None` = every topic). Boxed: one pointer per idle socket.
+    #[allow(clippy::box_collection)]
+    topics: Mutex<Option<Box<HashSet<String>>>>,
+}
+
+impl Conn {
+    fn accepts(&self, audience: &Audience, event_type: EventType, topics: &[String]) -> bool {
+        let supervisor = self.nivel >= 2;
+        let audience_ok = match audience {
+            Audience::Everyone => true,
+            Audience::Supervisors => supervisor,
+            Audience::Efectivos => self.nivel == 1,
+            Audience::Unidad { user_ids, .. } | Audience::Involved { user_ids } => {
+                supervisor || self.user_id.is_some_and(|u| user_ids.contains(&u))
+            }
+        };
+        if !audience_ok {
+            return false;
+        }
+        if ALWAYS.contains(&event_type) {
+            return true;
+        }
+        if self.events.load(Ordering::Relaxed) & bit(event_type) == 0 {
+            return false;
+        }
+        match self.topics.lock().as_deref() {
+            None => true,
+            Some(set) => topics.iter().any(|t| set.contains(t)),
+        }
+    }
+
+    /// Asks the socket task to close with `code`.
+    pub(crate) fn close(&self, code: u16) {
+        if self
+            .close_code
+            .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.kill.notify_one();
+        }
+    }
+
+    pub(crate) fn close_code(&self) -> u16 {
+        self.close_code.load(Ordering::Relaxed)
+    }
+
+    /// Subscribes to event types (added to the current set) and topics; returns how many event
+    /// types the request named.
+    pub(crate) fn subscribe(&self, events: &[EventType], topics: Option<Vec<String>>) -> usize {
+        if !events.is_empty() {
+            let mask = events.iter().fold(0u32, |m, e| m | bit(*e));
+            let cur = self.events.load(Ordering::Relaxed);
+            // The first explicit subscription narrows "everything" to the named types.
+            let base = if cur == ALL_EVENTS { 0 } else { cur };
+            self.events.store(base | mask, Ordering::Relaxed);
+        }
+        if let Some(t) = topics.filter(|t| !t.is_empty()) {
+            let mut g = self.topics.lock();
+            match g.as_mut() {
+                Some(set) => set.extend(t),
+                None => *g = Some(Box::new(t.into_iter().collect())),
+            }
+        }
+        events.len()
+    }
+
+    pub(crate) fn unsubscribe(&self, events: &[EventType], topics: &[String]) {
+        let mask = events.iter().fold(0u32, |m, e| m | bit(*e));
+        self.events.fetch_and(!mask, Ordering::Relaxed);
+        if !topics.is_empty()
+            && let Some(set) = self.topics.lock().as_mut()
+        {
+            for t in topics {
+                set.remove(t);
+            }
+        }
+    }
+}
+
+/// A message on the Redis channel.
+#[derive(Serialize, Deserialize)]
+struct Remote {
+    /// Origin instance id.
+    o: String,
+    e: EventType,
+    a: Audience,
+    #[serde(default)]
+    t: Vec<String>,
+    /// Publish time, microseconds since the epoch.
+    ts: i64,
+    /// The envelope, already serialised.
+    p: String,
+}
+
 pub struct Hub {
-    #[allow(dead_code)]
     metrics: Arc<Metrics>,
-    #[allow(dead_code)]
     redis: Arc<RedisHandle>,
-    #[allow(dead_code)]
     instance_id: String,
-    #[allow(dead_code)]
     env: String,
+    started: Instant,
+    conns: RwLock<HashMap<u64, Arc<Conn>>>,
+    users: Mutex<HashMap<i64, u32>>,
+    next_id: AtomicU64,
+    fanout_up: AtomicBool,
+    heartbeat_ms: AtomicU64,
+    heartbeat_changed: Notify,
+    heartbeat_running: AtomicBool,
+    last_broadcast_ms: AtomicI64,
+    channel: OnceLock<String>,
+    publish_tx: OnceLock<mpsc::Sender<String>>,
+    state: OnceLock<std::sync::Weak<crate::state::Inner>>,
 }
 
 impl Hub {
@@ -33,27 +198,377 @@ impl Hub {
             redis,
             instance_id,
             env: env.to_string(),
+            started: Instant::now(),
+            conns: RwLock::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            fanout_up: AtomicBool::new(false),
+            heartbeat_ms: AtomicU64::new(HEARTBEAT_INTERVAL.as_millis() as u64),
+            heartbeat_changed: Notify::new(),
+            heartbeat_running: AtomicBool::new(false),
+            last_broadcast_ms: AtomicI64::new(0),
+            channel: OnceLock::new(),
+            publish_tx: OnceLock::new(),
+            state: OnceLock::new(),
         })
     }
 
-    /// Starts background tasks (heartbeat, Redis fan-out subscriber).
-    pub fn start(&self, _state: AppState) {}
+    /// Starts background tasks (heartbeat, Redis fan-out publisher and subscriber).
+    pub fn start(self: &Arc<Self>, state: AppState) {
+        let _ = self.state.set(Arc::downgrade(&state.0));
+        let channel = format!("{}ws", state.config.redis_namespace);
+        let _ = self.channel.set(channel.clone());
+        if !self.heartbeat_running.swap(true, Ordering::SeqCst) {
+            tokio::spawn(heartbeat_loop(Arc::clone(self)));
+        }
+        if let Some(url) = self.redis.url().map(str::to_string) {
+            let (tx, rx) = mpsc::channel::<String>(PUBLISH_QUEUE);
+            if self.publish_tx.set(tx).is_ok() {
+                tokio::spawn(publisher_loop(Arc::clone(self), channel.clone(), rx));
+                tokio::spawn(subscriber_loop(Arc::clone(self), url, channel));
+            }
+        }
+    }
 
     pub fn connections(&self) -> usize {
-        0
+        self.conns.read().len()
     }
 
     /// "redis" when cross-instance fan-out is active, else "local".
     pub fn fanout_mode(&self) -> &'static str {
-        "local"
+        if self.fanout_up.load(Ordering::Relaxed) && self.redis.is_up() {
+            "redis"
+        } else {
+            "local"
+        }
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    pub fn env(&self) -> &str {
+        &self.env
+    }
+
+    /// Server heartbeat interval (tests shorten it).
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed).max(1))
+    }
+
+    /// True once the heartbeat task runs.
+    pub fn heartbeat_running(&self) -> bool {
+        self.heartbeat_running.load(Ordering::Relaxed)
+    }
+
+    pub fn set_heartbeat_interval(&self, d: Duration) {
+        self.heartbeat_ms
+            .store((d.as_millis() as u64).max(10), Ordering::Relaxed);
+        self.heartbeat_changed.notify_one();
+    }
+
+    /// Time of the last event fanned out to local sockets (RFC 3339), if any.
+    pub fn last_broadcast_at(&self) -> Option<String> {
+        let ms = self.last_broadcast_ms.load(Ordering::Relaxed);
+        (ms > 0)
+            .then(|| chrono::DateTime::from_timestamp_millis(ms))
+            .flatten()
+            .map(crate::time::rfc3339)
+    }
+
+    /// Connections by level and distinct users.
+    pub fn breakdown(&self) -> ([usize; 3], usize) {
+        let mut by = [0usize; 3];
+        for c in self.conns.read().values() {
+            let i = (c.nivel.clamp(1, 3) - 1) as usize;
+            by[i] += 1;
+        }
+        (by, self.users.lock().len())
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn touch(&self, c: &Conn) {
+        c.last_seen.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Registers a socket; returns its id, shared state and queue receiver.
+    pub(crate) fn register(
+        &self,
+        user_id: Option<i64>,
+        nivel: u8,
+    ) -> (u64, Arc<Conn>, mpsc::Receiver<Out>) {
+        let (tx, rx) = mpsc::channel(SEND_QUEUE);
+        let conn = Arc::new(Conn {
+            user_id,
+            nivel,
+            tx,
+            last_seen: AtomicU64::new(self.now_ms()),
+            close_code: AtomicU16::new(0),
+            kill: Notify::new(),
+            events: AtomicU32::new(ALL_EVENTS),
+            topics: Mutex::new(None),
+        });
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.conns.write().insert(id, Arc::clone(&conn));
+        if let Some(u) = user_id {
+            let mut users = self.users.lock();
+            *users.entry(u).or_insert(0) += 1;
+            self.metrics
+                .ws_users_active
+                .store(users.len() as i64, Ordering::Relaxed);
+        }
+        let m = &self.metrics;
+        m.ws_connections_active.fetch_add(1, Ordering::Relaxed);
+        m.ws_connections_total.fetch_add(1, Ordering::Relaxed);
+        m.ws_role_connections[(nivel.clamp(1, 3) - 1) as usize].fetch_add(1, Ordering::Relaxed);
+        (id, conn, rx)
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        let Some(conn) = self.conns.write().remove(&id) else {
+            return;
+        };
+        if let Some(u) = conn.user_id {
+            let mut users = self.users.lock();
+            if let Some(n) = users.get_mut(&u) {
+                *n -= 1;
+                if *n == 0 {
+                    users.remove(&u);
+                }
+            }
+            self.metrics
+                .ws_users_active
+                .store(users.len() as i64, Ordering::Relaxed);
+        }
+        let m = &self.metrics;
+        m.ws_connections_active.fetch_sub(1, Ordering::Relaxed);
+        m.ws_role_connections[(conn.nivel.clamp(1, 3) - 1) as usize]
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Queues a frame for one socket without waiting; a full queue closes the socket (1013).
+    fn push(&self, c: &Conn, text: &Utf8Bytes, published: Option<Instant>) -> bool {
+        match c.tx.try_send(Out {
+            text: text.clone(),
+            published,
+        }) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if c.close_code() == 0 {
+                    self.metrics.ws_send_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                c.close(1013);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Delivers one serialised envelope to every matching local socket; returns how many.
+    fn deliver_local(
+        &self,
+        event_type: EventType,
+        audience: &Audience,
+        topics: &[String],
+        text: &Utf8Bytes,
+        published: Instant,
+    ) -> usize {
+        let mut n = 0;
+        {
+            let conns = self.conns.read();
+            for c in conns.values() {
+                if c.accepts(audience, event_type, topics) && self.push(c, text, Some(published)) {
+                    n += 1;
+                }
+            }
+        }
+        self.metrics.ws_broadcasts.fetch_add(1, Ordering::Relaxed);
+        self.last_broadcast_ms
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+        n
+    }
+
+    /// Publishes an event: local sockets now, other instances through Redis. Returns the number
+    /// of local sockets it was queued for.
+    pub fn broadcast(&self, event: &DomainEvent) -> usize {
+        let published = Instant::now();
+        let target_user = match &event.audience {
+            Audience::Involved { user_ids } if user_ids.len() == 1 => json!(user_ids[0]),
+            _ => Value::Null,
+        };
+        let target_role = match &event.audience {
+            Audience::Everyone | Audience::Involved { .. } => Value::Null,
+            Audience::Supervisors => json!("supervisor"),
+            Audience::Efectivos => json!("efectivo"),
+            Audience::Unidad { name, .. } => json!(format!("unidad:{name}")),
+        };
+        let text = envelope(
+            event.event_type,
+            &event.data,
+            target_user,
+            target_role,
+            event.topics.first().map(String::as_str),
+        );
+        let n = self.deliver_local(
+            event.event_type,
+            &event.audience,
+            &event.topics,
+            &text,
+            published,
+        );
+        if let Some(tx) = self.publish_tx.get() {
+            let remote = Remote {
+                o: self.instance_id.clone(),
+                e: event.event_type,
+                a: event.audience.clone(),
+                t: event.topics.clone(),
+                ts: Utc::now().timestamp_micros(),
+                p: text.as_str().to_string(),
+            };
+            if let Ok(s) = serde_json::to_string(&remote)
+                && tx.try_send(s).is_err()
+            {
+                tracing::warn!("realtime: redis publish queue full; event delivered locally only");
+            }
+        }
+        n
+    }
+
+    /// Handles one message from the Redis channel.
+    fn on_remote(&self, payload: &[u8]) {
+        let Ok(r) = serde_json::from_slice::<Remote>(payload) else {
+            tracing::warn!("realtime: unreadable fan-out message dropped");
+            return;
+        };
+        if r.o == self.instance_id {
+            return; // own echo: already delivered locally
+        }
+        let age_us = (Utc::now().timestamp_micros() - r.ts).max(0) as u64;
+        let published = Instant::now()
+            .checked_sub(Duration::from_micros(age_us))
+            .unwrap_or_else(Instant::now);
+        self.deliver_local(r.e, &r.a, &r.t, &Utf8Bytes::from(r.p), published);
+    }
+
+    fn app_state(&self) -> Option<AppState> {
+        self.state.get().and_then(|w| w.upgrade()).map(AppState)
     }
 }
 
 impl EventSink for Hub {
-    fn deliver(&self, _event: &DomainEvent) {}
+    fn deliver(&self, event: &DomainEvent) {
+        self.broadcast(event);
+    }
 }
 
-/// `/ws/connect`, `/ws/stats`, `/ws/_test/broadcast`, `/api/v1/ws/ticket`.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The contract's envelope, serialised (one fresh `message_id`).
+pub(crate) fn envelope(
+    event_type: EventType,
+    data: &Value,
+    target_user_id: Value,
+    target_role: Value,
+    topic: Option<&str>,
+) -> Utf8Bytes {
+    let v = json!({
+        "event_type": event_type.as_str(),
+        "data": data,
+        "timestamp": crate::time::now_rfc3339(),
+        "message_id": uuid::Uuid::new_v4().to_string(),
+        "target_user_id": target_user_id,
+        "target_role": target_role,
+        "topic": topic,
+    });
+    Utf8Bytes::from(v.to_string())
+}
+
+async fn heartbeat_loop(hub: Arc<Hub>) {
+    loop {
+        let interval = hub.heartbeat_interval();
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = hub.heartbeat_changed.notified() => continue,
+        }
+        let interval_ms = hub.heartbeat_interval().as_millis() as u64;
+        let now = hub.now_ms();
+        let text = envelope(
+            EventType::Ping,
+            &json!({"server_time": crate::time::now_rfc3339()}),
+            Value::Null,
+            Value::Null,
+            None,
+        );
+        {
+            let conns = hub.conns.read();
+            for c in conns.values() {
+                let seen = c.last_seen.load(Ordering::Relaxed);
+                if now.saturating_sub(seen) > 2 * interval_ms {
+                    c.close(1001);
+                } else {
+                    hub.push(c, &text, None);
+                }
+            }
+        }
+        hub.metrics
+            .ws_heartbeat_last
+            .store(Utc::now().timestamp(), Ordering::Relaxed);
+        // One instance or many: expired tickets are cleaned up now and then.
+        if let Some(state) = hub.app_state() {
+            let _ = sqlx::query(
+                "DELETE FROM ws_tickets WHERE expires_at < now() - interval '1 minute'",
+            )
+            .execute(&state.db)
+            .await;
+        }
+    }
+}
+
+async fn publisher_loop(hub: Arc<Hub>, channel: String, mut rx: mpsc::Receiver<String>) {
+    while let Some(payload) = rx.recv().await {
+        let Some(mut c) = hub.redis.conn() else {
+            continue; // Redis down: local delivery only
+        };
+        let res = crate::redis_conn::with_timeout(
+            &hub.redis,
+            redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(payload)
+                .query_async::<i64>(&mut c),
+        )
+        .await;
+        if res.is_none() {
+            hub.metrics.ws_send_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn subscriber_loop(hub: Arc<Hub>, url: String, channel: String) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let client = redis::Client::open(url.as_str())?;
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(ps)
+        };
+        match tokio::time::timeout(Duration::from_secs(2), connected).await {
+            Ok(Ok(mut ps)) => {
+                backoff = Duration::from_millis(100);
+                hub.fanout_up.store(true, Ordering::Relaxed);
+                tracing::info!("realtime: redis fan-out subscribed");
+                let mut stream = ps.on_message();
+                while let Some(msg) = stream.next().await {
+                    hub.on_remote(msg.get_payload_bytes());
+                }
+                hub.fanout_up.store(false, Ordering::Relaxed);
+                tracing::warn!("realtime: redis fan-out lost; delivering locally only");
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "realtime: redis fan-out connect failed"),
+            Err(_) => tracing::debug!("realtime: redis fan-out connect timed out"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }

@@ -1,9 +1,332 @@
-//! Routes: admin (placeholder until its issue lands).
+//! Administration (contract §14), level 3 only: administrative commands and the audit trail.
 
-use utoipa_axum::router::OpenApiRouter;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::audit::{self, AuditEntry, RequestContext};
+use crate::auth::Admin;
+use crate::error::{ApiResult, FieldError, json_response};
+use crate::events::{Audience, DomainEvent, EventType};
+use crate::extract::{ValidJson, ValidQuery, Validate, rules};
 use crate::state::AppState;
+use crate::time::now_rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(agent_command))
+        .routes(routes!(audit_list))
+        .route("/api/v1/admin/audit/", axum::routing::get(audit_list))
+}
+
+pub const ACTIONS: [&str; 3] = ["broadcast", "cache_clear", "audit_purge"];
+const LEVELS: [&str; 4] = ["info", "warning", "alert", "critical"];
+
+/// `{"action", "payload"}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CommandBody {
+    pub action: String,
+    #[serde(default)]
+    pub payload: Value,
+}
+
+/// The broadcast payload, validated.
+struct Broadcast {
+    title: String,
+    content: String,
+    level: String,
+    audience: String,
+}
+
+fn payload_str<'a>(payload: &'a Value, field: &str) -> Option<&'a str> {
+    payload.get(field).and_then(Value::as_str)
+}
+
+fn payload_error(field: &str, kind: &str, msg: impl Into<String>, input: Value) -> FieldError {
+    FieldError::new(kind, &["body", "payload", field], msg, input)
+}
+
+fn check_broadcast(payload: &Value, errors: &mut Vec<FieldError>) -> Option<Broadcast> {
+    if !payload.is_object() {
+        errors.push(FieldError::body(
+            "payload",
+            "model_attributes_type",
+            "Input should be a valid dictionary or object",
+            payload.clone(),
+        ));
+        return None;
+    }
+    let before = errors.len();
+    let mut text = |field: &str, max: usize| -> String {
+        match payload.get(field) {
+            None | Some(Value::Null) => {
+                errors.push(payload_error(
+                    field,
+                    "missing",
+                    "Field required",
+                    Value::Null,
+                ));
+                String::new()
+            }
+            Some(Value::String(s)) => {
+                let n = s.trim().chars().count();
+                if n == 0 {
+                    errors.push(payload_error(
+                        field,
+                        "string_too_short",
+                        "String should have at least 1 character",
+                        Value::String(s.clone()),
+                    ));
+                } else if s.chars().count() > max {
+                    errors.push(payload_error(
+                        field,
+                        "string_too_long",
+                        format!("String should have at most {max} characters"),
+                        Value::String(s.clone()),
+                    ));
+                }
+                s.trim().to_string()
+            }
+            Some(other) => {
+                errors.push(payload_error(
+                    field,
+                    "string_type",
+                    "Input should be a valid string",
+                    other.clone(),
+                ));
+                String::new()
+            }
+        }
+    };
+    let title = text("title", 200);
+    let content = text("content", 4000);
+    let level = payload_str(payload, "level").unwrap_or("info").to_string();
+    if !LEVELS.contains(&level.as_str()) || payload.get("level").is_some_and(|v| !v.is_string()) {
+        errors.push(payload_error(
+            "level",
+            "enum",
+            "Input should be 'info', 'warning', 'alert' or 'critical'",
+            payload.get("level").cloned().unwrap_or(Value::Null),
+        ));
+    }
+    let audience = payload_str(payload, "audience")
+        .unwrap_or("all")
+        .to_string();
+    let valid_audience = matches!(audience.as_str(), "all" | "supervisores" | "efectivos")
+        || audience
+            .strip_prefix("unidad:")
+            .is_some_and(|u| !u.trim().is_empty() && u.chars().count() <= 100);
+    if !valid_audience || payload.get("audience").is_some_and(|v| !v.is_string()) {
+        errors.push(payload_error(
+            "audience",
+            "enum",
+            "Input should be 'all', 'supervisores', 'efectivos' or 'unidad:<name>'",
+            payload.get("audience").cloned().unwrap_or(Value::Null),
+        ));
+    }
+    (errors.len() == before).then_some(Broadcast {
+        title,
+        content,
+        level,
+        audience,
+    })
+}
+
+impl Validate for CommandBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if !ACTIONS.contains(&self.action.as_str()) {
+            errors.push(FieldError::body(
+                "action",
+                "enum",
+                "Input should be 'broadcast', 'cache_clear' or 'audit_purge'",
+                Value::String(self.action.clone()),
+            ));
+        } else if self.action == "broadcast" {
+            check_broadcast(&self.payload, errors);
+        }
+    }
+}
+
+/// Runs an administrative command and records it in the audit trail.
+#[utoipa::path(post, path = "/api/v1/admin/agent/command", tag = "admin",
+    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes audit rows past retention_until). 202 with the result; unknown action → 422 listing the allowed ones.",
+    request_body = CommandBody,
+    responses((status = 202, description = "accepted", body = Value), (status = 401, description = "not authenticated", body = Value),
+              (status = 403, description = "not level 3", body = Value), (status = 422, description = "unknown action or bad payload", body = Value)))]
+pub async fn agent_command(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ctx: RequestContext,
+    ValidJson(body): ValidJson<CommandBody>,
+) -> ApiResult<Response> {
+    let action = body.action.as_str();
+    let mut tx = state.db.begin().await?;
+    let mut event = None;
+    let result = match action {
+        "broadcast" => {
+            let mut errors = Vec::new();
+            let Some(b) = check_broadcast(&body.payload, &mut errors) else {
+                return Err(crate::error::ApiError::Validation(errors));
+            };
+            let (audience, recipients) = match b.audience.as_str() {
+                "all" => (Audience::Everyone, None),
+                "supervisores" => (Audience::Supervisors, None),
+                "efectivos" => (Audience::Efectivos, None),
+                other => {
+                    let name = other.trim_start_matches("unidad:").trim().to_string();
+                    let user_ids: Vec<i64> = sqlx::query_scalar(
+                        "SELECT e.usuario_id FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
+                         WHERE e.unidad = $1 AND e.deleted_at IS NULL AND u.deleted_at IS NULL
+                         ORDER BY e.usuario_id",
+                    )
+                    .bind(&name)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let n = user_ids.len();
+                    (Audience::Unidad { name, user_ids }, Some(n))
+                }
+            };
+            let data = json!({
+                "title": b.title, "content": b.content, "level": b.level,
+                "audience": b.audience, "from_user_id": user.id, "timestamp": now_rfc3339(),
+            });
+            event = Some(DomainEvent::new(EventType::Notification, data, audience));
+            json!({"event_type": "notification", "audience": b.audience, "title": b.title,
+                   "level": b.level, "unidad_recipients": recipients})
+        }
+        "cache_clear" => {
+            state.cache.clear().await;
+            json!({"cleared": true, "backend": state.cache.backend().as_str()})
+        }
+        _ => {
+            let n = sqlx::query("DELETE FROM audit_logs WHERE retention_until < now()")
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            json!({"deleted_count": n})
+        }
+    };
+    let entry = AuditEntry::new("admin_command", Some(user.id))
+        .resource("admin_command", action)
+        .describe(format!("Administrative command '{action}'"))
+        .values(
+            None,
+            Some(json!({"action": action, "payload": body.payload, "result": result})),
+        )
+        .status(202)
+        .context(&ctx);
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    if let Some(e) = event {
+        state.events.publish(e);
+    }
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({
+            "status": "accepted",
+            "message": format!("Administrative command '{action}' has been accepted and logged"),
+            "timestamp": now_rfc3339(),
+            "result": result,
+        }),
+    ))
+}
+
+/// Filters of the audit listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// From this instant (inclusive), RFC 3339.
+    pub desde: Option<DateTime<Utc>>,
+    /// Until this instant (inclusive), RFC 3339.
+    pub hasta: Option<DateTime<Utc>>,
+    pub user_id: Option<i64>,
+    pub event_type: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl Validate for AuditQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::pagination(errors, self.skip, self.limit);
+        if let (Some(d), Some(h)) = (self.desde, self.hasta)
+            && d > h
+        {
+            errors.push(FieldError::query(
+                "hasta",
+                "value_error",
+                "hasta must not be earlier than desde",
+                Value::String(crate::time::rfc3339(h)),
+            ));
+        }
+    }
+}
+
+/// One audit_logs row on the wire.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub uuid: String,
+    pub event_type: String,
+    pub severity: String,
+    pub user_id: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action_description: Option<String>,
+    pub old_values: Option<Value>,
+    pub new_values: Option<Value>,
+    pub success: bool,
+    pub response_status: Option<i32>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub retention_until: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The audit trail, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
+    description = "Level: 3. Audit entries, newest first, filtered by desde/hasta (RFC 3339), user_id, event_type, resource_type, resource_id; skip/limit pagination.",
+    params(AuditQuery),
+    responses((status = 200, description = "entries", body = Value), (status = 401, description = "not authenticated", body = Value),
+              (status = 403, description = "not level 3", body = Value), (status = 422, description = "bad filter", body = Value)))]
+pub async fn audit_list(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    ValidQuery(q): ValidQuery<AuditQuery>,
+) -> ApiResult<Response> {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT id, uuid::text AS uuid, event_type, severity, user_id, host(ip_address) AS ip_address,
+                user_agent, request_id, resource_type, resource_id, action_description, old_values,
+                new_values, success, response_status, retention_until, created_at, updated_at
+         FROM audit_logs
+         WHERE ($1::timestamptz IS NULL OR created_at >= $1)
+           AND ($2::timestamptz IS NULL OR created_at <= $2)
+           AND ($3::bigint IS NULL OR user_id = $3)
+           AND ($4::text IS NULL OR event_type = $4)
+           AND ($5::text IS NULL OR resource_type = $5)
+           AND ($6::text IS NULL OR resource_id = $6)
+         ORDER BY created_at DESC, id DESC
+         OFFSET $7 LIMIT $8",
+    )
+    .bind(q.desde)
+    .bind(q.hasta)
+    .bind(q.user_id)
+    .bind(&q.event_type)
+    .bind(&q.resource_type)
+    .bind(&q.resource_id)
+    .bind(q.skip.unwrap_or(0))
+    .bind(q.limit.unwrap_or(100))
+    .fetch_all(&state.db)
+    .await?;
+    Ok(json_response(StatusCode::OK, &json!(rows)))
 }

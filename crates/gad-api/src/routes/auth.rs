@@ -18,7 +18,9 @@ use crate::state::AppState;
 use crate::store::usuarios;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
 }
 
 /// Login body: form (`username`, `password`, OAuth2 extras ignored) or JSON (`username` or `email`).
@@ -31,23 +33,45 @@ pub struct LoginBody {
 
 impl Validate for LoginBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if self.username.as_deref().or(self.email.as_deref()).is_none_or(str::is_empty) {
-            errors.push(FieldError::body("username", "missing", "Field required", Value::Null));
+        if self
+            .username
+            .as_deref()
+            .or(self.email.as_deref())
+            .is_none_or(str::is_empty)
+        {
+            errors.push(FieldError::body(
+                "username",
+                "missing",
+                "Field required",
+                Value::Null,
+            ));
         }
         if self.password.as_deref().is_none_or(str::is_empty) {
-            errors.push(FieldError::body("password", "missing", "Field required", Value::Null));
+            errors.push(FieldError::body(
+                "password",
+                "missing",
+                "Field required",
+                Value::Null,
+            ));
         }
     }
 }
 
 fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, String)> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let parsed: LoginBody = if ctype.starts_with("application/json") {
         parse_json_body(body)?
     } else {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let b = LoginBody { username: get("username"), email: get("email"), password: get("password") };
+        let b = LoginBody {
+            username: get("username"),
+            email: get("email"),
+            password: get("password"),
+        };
         let mut errors = Vec::new();
         b.validate(&mut errors);
         if !errors.is_empty() {
@@ -55,14 +79,29 @@ fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, String)> 
         }
         b
     };
-    let email = parsed.username.filter(|s| !s.is_empty()).or(parsed.email).unwrap_or_default();
-    Ok((email.trim().to_string(), parsed.password.unwrap_or_default()))
+    let email = parsed
+        .username
+        .filter(|s| !s.is_empty())
+        .or(parsed.email)
+        .unwrap_or_default();
+    Ok((
+        email.trim().to_string(),
+        parsed.password.unwrap_or_default(),
+    ))
 }
 
 fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.environment.is_development() { "" } else { "; Secure" };
-    let v = format!("{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}", auth::COOKIE_NAME);
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("access_token=; Max-Age=0; Path=/"))
+    let secure = if state.config.environment.is_development() {
+        ""
+    } else {
+        "; Secure"
+    };
+    let v = format!(
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}",
+        auth::COOKIE_NAME
+    );
+    HeaderValue::from_str(&v)
+        .unwrap_or_else(|_| HeaderValue::from_static("access_token=; Max-Age=0; Path=/"))
 }
 
 /// Exchanges e-mail and password for a bearer token (also set as an HttpOnly cookie).
@@ -72,24 +111,36 @@ fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
     responses((status = 200, description = "token", body = Value), (status = 401, description = "wrong credentials", body = Value),
               (status = 403, description = "inactive user", body = Value), (status = 422, description = "missing fields", body = Value),
               (status = 423, description = "locked", body = Value)))]
-pub async fn login(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let (email, pass) = parse_login(&headers, &body)?;
     let Some(user) = usuarios::for_login(&state.db, &email).await? else {
         // Same work as a real check, so timing does not reveal which e-mails exist.
         let _ = password::verify(&state, pass, password::DUMMY_HASH.to_string()).await?;
         let entry = AuditEntry::new("login_failed", None)
-            .describe(format!("unknown e-mail {}", email.chars().take(254).collect::<String>()))
+            .describe(format!(
+                "unknown e-mail {}",
+                email.chars().take(254).collect::<String>()
+            ))
             .failed(401)
             .context(&ctx);
         audit::record(&state.db, &entry).await?;
         return Err(ApiError::IncorrectLogin);
     };
     if let Some(until) = user.bloqueado_hasta.filter(|u| *u > Utc::now()) {
-        let entry = AuditEntry::new("login_locked", Some(user.id)).resource("usuario", user.id).failed(423).context(&ctx);
+        let entry = AuditEntry::new("login_locked", Some(user.id))
+            .resource("usuario", user.id)
+            .failed(423)
+            .context(&ctx);
         audit::record(&state.db, &entry).await?;
         return Err(ApiError::Locked { until });
     }
-    let (ok, needs_rehash) = password::verify(&state, pass.clone(), user.hashed_password.clone()).await?;
+    let (ok, needs_rehash) =
+        password::verify(&state, pass.clone(), user.hashed_password.clone()).await?;
     if !ok {
         let mut tx = state.db.begin().await?;
         let (failures, locked) = usuarios::record_failed_login(&mut *tx, user.id).await?;
@@ -99,7 +150,10 @@ pub async fn login(State(state): State<AppState>, ctx: RequestContext, headers: 
             .failed(401)
             .context(&ctx);
         if let Some(until) = locked.filter(|u| *u > Utc::now()) {
-            entry = entry.describe(format!("account locked until {} after {failures} failures", crate::time::rfc3339(until)));
+            entry = entry.describe(format!(
+                "account locked until {} after {failures} failures",
+                crate::time::rfc3339(until)
+            ));
             entry.event_type = "account_locked".into();
             entry.severity = "critical";
         }
@@ -108,15 +162,26 @@ pub async fn login(State(state): State<AppState>, ctx: RequestContext, headers: 
         return Err(ApiError::IncorrectLogin);
     }
     if !user.verificado || user.deleted {
-        let entry = AuditEntry::new("login_inactive", Some(user.id)).resource("usuario", user.id).failed(403).context(&ctx);
+        let entry = AuditEntry::new("login_inactive", Some(user.id))
+            .resource("usuario", user.id)
+            .failed(403)
+            .context(&ctx);
         audit::record(&state.db, &entry).await?;
         return Err(ApiError::InactiveUser);
     }
-    let new_hash = if needs_rehash { Some(password::hash(&state, pass).await?) } else { None };
-    let nivel = Nivel::from_db(&user.nivel).ok_or_else(|| ApiError::internal("unknown nivel label"))?;
+    let new_hash = if needs_rehash {
+        Some(password::hash(&state, pass).await?)
+    } else {
+        None
+    };
+    let nivel =
+        Nivel::from_db(&user.nivel).ok_or_else(|| ApiError::internal("unknown nivel label"))?;
     let mut tx = state.db.begin().await?;
     usuarios::record_successful_login(&mut *tx, user.id, new_hash.as_deref()).await?;
-    let mut entry = AuditEntry::new("login_success", Some(user.id)).resource("usuario", user.id).status(200).context(&ctx);
+    let mut entry = AuditEntry::new("login_success", Some(user.id))
+        .resource("usuario", user.id)
+        .status(200)
+        .context(&ctx);
     if new_hash.is_some() {
         entry = entry.describe("legacy bcrypt hash replaced by argon2id");
     }
@@ -129,7 +194,8 @@ pub async fn login(State(state): State<AppState>, ctx: RequestContext, headers: 
         StatusCode::OK,
         &json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}),
     );
-    resp.headers_mut().insert(header::SET_COOKIE, cookie(&state, &token, expires_in));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, cookie(&state, &token, expires_in));
     Ok(resp)
 }
 
@@ -137,7 +203,11 @@ pub async fn login(State(state): State<AppState>, ctx: RequestContext, headers: 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     description = "Level: 1. Revokes the presented token until it expires (every instance honours it) and clears the cookie.",
     responses((status = 200, description = "logged out", body = Value), (status = 401, description = "not authenticated", body = Value)))]
-pub async fn logout(State(state): State<AppState>, user: AuthUser, ctx: RequestContext) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     sqlx::query("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING")
         .bind(user.jti)
@@ -149,9 +219,17 @@ pub async fn logout(State(state): State<AppState>, user: AuthUser, ctx: RequestC
     sqlx::query("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < now() LIMIT 100)")
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut *tx, &AuditEntry::new("logout", Some(user.id)).resource("usuario", user.id).status(200).context(&ctx)).await?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("logout", Some(user.id))
+            .resource("usuario", user.id)
+            .status(200)
+            .context(&ctx),
+    )
+    .await?;
     tx.commit().await?;
     let mut resp = json_response(StatusCode::OK, &json!({"status": "logged_out"}));
-    resp.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, cookie(&state, "", 0));
     Ok(resp.into_response())
 }

@@ -1,9 +1,85 @@
-//! Routes: cache_admin (placeholder until its issue lands).
+//! Cache administration (contract §11), level 3 only. Works on Redis when it is up and on the
+//! in-process cache otherwise; Redis trouble is never a 5xx.
 
-use utoipa_axum::router::OpenApiRouter;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::auth::Admin;
+use crate::error::{ApiError, ApiResult, json_response};
+use crate::extract::ValidPath;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(stats))
+        .routes(routes!(invalidate))
+        .routes(routes!(invalidate_pattern))
+        .routes(routes!(clear))
+}
+
+/// Cache figures.
+#[utoipa::path(get, path = "/api/v1/cache/stats", tag = "cache",
+    description = "Level: 3. Backend (redis|memory), key count in the GAD namespace, hits, misses, hit rate (%), evictions, prefix.",
+    responses((status = 200, description = "figures", body = Value), (status = 401, description = "not authenticated", body = Value),
+              (status = 403, description = "not level 3", body = Value)))]
+pub async fn stats(State(state): State<AppState>, Admin(_admin): Admin) -> ApiResult<Response> {
+    let s = state.cache.stats().await;
+    Ok(json_response(StatusCode::OK, &json!(s)))
+}
+
+/// Deletes one key.
+#[utoipa::path(post, path = "/api/v1/cache/invalidate/{key}", tag = "cache",
+    description = "Level: 3. Deletes one cache key (without the namespace prefix); 404 when it did not exist.",
+    params(("key" = String, Path, description = "cache key")),
+    responses((status = 200, description = "deleted", body = Value), (status = 404, description = "no such key", body = Value),
+              (status = 401, description = "not authenticated", body = Value), (status = 403, description = "not level 3", body = Value)))]
+pub async fn invalidate(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    ValidPath(key): ValidPath<String>,
+) -> ApiResult<Response> {
+    if state.cache.delete(&key).await {
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({"message": format!("Key '{key}' eliminada del caché")}),
+        ))
+    } else {
+        Err(ApiError::NotFound(format!(
+            "Key '{key}' no existía en el caché"
+        )))
+    }
+}
+
+/// Deletes every key matching a glob pattern.
+#[utoipa::path(post, path = "/api/v1/cache/invalidate-pattern/{pattern}", tag = "cache",
+    description = "Level: 3. Deletes the cache keys matching a glob pattern (`*`, `?`) inside the GAD namespace (SCAN, never KEYS).",
+    params(("pattern" = String, Path, description = "glob pattern, e.g. stats:*")),
+    responses((status = 200, description = "deleted", body = Value), (status = 401, description = "not authenticated", body = Value),
+              (status = 403, description = "not level 3", body = Value)))]
+pub async fn invalidate_pattern(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    ValidPath(pattern): ValidPath<String>,
+) -> ApiResult<Response> {
+    let n = state.cache.delete_pattern(&pattern).await;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": format!("Patrón '{pattern}' invalidado"), "deleted_count": n}),
+    ))
+}
+
+/// Empties the cache.
+#[utoipa::path(post, path = "/api/v1/cache/clear", tag = "cache",
+    description = "Level: 3. Deletes every cache entry of the GAD namespace.",
+    responses((status = 200, description = "cleared", body = Value), (status = 401, description = "not authenticated", body = Value),
+              (status = 403, description = "not level 3", body = Value)))]
+pub async fn clear(State(state): State<AppState>, Admin(_admin): Admin) -> ApiResult<Response> {
+    state.cache.clear().await;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Caché limpiado exitosamente"}),
+    ))
 }

@@ -1,9 +1,484 @@
-//! Routes: efectivos (placeholder until its issue lands).
+//! Efectivos API (contract §7): list/get for supervisors (an officer may read itself),
+//! create/update/delete for administrators, and location/availability updates by the officer
+//! itself or a supervisor.
 
-use utoipa_axum::router::OpenApiRouter;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use gad_core::EstadoDisponibilidad;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::audit::{self, AuditEntry, RequestContext};
+use crate::auth::{Admin, AuthUser, Supervisor};
+use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::events::{Audience, DomainEvent, EventType};
+use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
 use crate::state::AppState;
+use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND, EfectivoRow, ListFilter};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_efectivos, create_efectivo))
+        .routes(routes!(get_efectivo, update_efectivo, delete_efectivo))
+        .routes(routes!(update_ubicacion))
+        .routes(routes!(update_disponibilidad))
+        .route(
+            "/api/v1/efectivos/",
+            axum::routing::get(list_efectivos).post(create_efectivo),
+        )
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound(EFECTIVO_NOT_FOUND.into())
+}
+
+/// Own record or level 2+. Anyone else is refused before the body is read: a level-1 user
+/// gets 403 for another officer's record (the id is part of the URL they chose).
+fn may_act_on(me: &AuthUser, id: i64) -> bool {
+    me.is_supervisor() || me.efectivo_id == Some(id)
+}
+
+fn greater_equal_zero(errors: &mut Vec<FieldError>, field: &str, v: Option<f64>) {
+    if let Some(v) = v
+        && (!v.is_finite() || v < 0.0)
+    {
+        errors.push(FieldError::body(
+            field,
+            "greater_than_equal",
+            "Input should be greater than or equal to 0",
+            json!(v),
+        ));
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+    /// disponible | en_tarea | fuera_servicio | no_disponible
+    #[param(value_type = Option<String>)]
+    pub estado_disponibilidad: Option<EstadoDisponibilidad>,
+    pub unidad: Option<String>,
+    /// With near_lng: only efectivos within radius_m, nearest first, with distance_m.
+    pub near_lat: Option<f64>,
+    pub near_lng: Option<f64>,
+    /// 100–100 000 metres, default 10 000 (only with near_lat/near_lng).
+    pub radius_m: Option<f64>,
+}
+
+impl Validate for ListQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::pagination(errors, self.skip, self.limit);
+        if let Some(v) = self.near_lat {
+            rules::range_at(errors, "query", "near_lat", v, -90.0, 90.0);
+        }
+        if let Some(v) = self.near_lng {
+            rules::range_at(errors, "query", "near_lng", v, -180.0, 180.0);
+        }
+        if let Some(v) = self.radius_m {
+            rules::range_at(errors, "query", "radius_m", v, 100.0, 100_000.0);
+        }
+        match (self.near_lat, self.near_lng) {
+            (Some(_), None) => errors.push(FieldError::query(
+                "near_lng",
+                "missing",
+                "Field required (near_lat and near_lng go together)",
+                Value::Null,
+            )),
+            (None, Some(_)) => errors.push(FieldError::query(
+                "near_lat",
+                "missing",
+                "Field required (near_lat and near_lng go together)",
+                Value::Null,
+            )),
+            _ => {}
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/efectivos", tag = "efectivos", params(ListQuery),
+    description = "Level: 2. Lists efectivos (newest first); with near_lat+near_lng (+radius_m) only those within the radius, nearest first, with distance_m.",
+    responses((status = 200, description = "efectivos", body = Value)))]
+pub async fn list_efectivos(
+    State(state): State<AppState>,
+    Supervisor(_me): Supervisor,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let near = match (q.near_lat, q.near_lng) {
+        (Some(lat), Some(lng)) => Some((lat, lng, q.radius_m.unwrap_or(10_000.0))),
+        _ => None,
+    };
+    let filter = ListFilter {
+        estado: q.estado_disponibilidad,
+        unidad: q.unidad.as_deref(),
+        near,
+        skip: q.skip.unwrap_or(0),
+        limit: q.limit.unwrap_or(100),
+    };
+    let rows = store::list(&state.db, &filter).await?;
+    let body: Vec<Value> = rows.iter().map(EfectivoRow::to_json).collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(body)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateEfectivo {
+    pub usuario_id: i64,
+    pub codigo_interno: String,
+    pub rango: Option<String>,
+    pub unidad: Option<String>,
+    pub especialidad: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub estado_disponibilidad: Option<EstadoDisponibilidad>,
+}
+
+impl Validate for CreateEfectivo {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::len(errors, "codigo_interno", &self.codigo_interno, 1, 50);
+        rules::opt_len(errors, "rango", &self.rango, 0, 100);
+        rules::opt_len(errors, "unidad", &self.unidad, 0, 100);
+        rules::opt_len(errors, "especialidad", &self.especialidad, 0, 100);
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/efectivos", tag = "efectivos", request_body = CreateEfectivo,
+    description = "Level: 3. Creates the efectivo record of an existing usuario (1:1). Usuario already an efectivo or duplicate codigo_interno → 409.",
+    responses((status = 201, description = "created", body = Value), (status = 409, description = "conflict", body = Value)))]
+pub async fn create_efectivo(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidJson(b): ValidJson<CreateEfectivo>,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    // Lock the usuario so a concurrent soft delete cannot slip in between check and insert.
+    let exists: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM usuarios WHERE id = $1 AND deleted_at IS NULL FOR SHARE",
+    )
+    .bind(b.usuario_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if exists.is_none() {
+        return Err(ApiError::validation(FieldError::body(
+            "usuario_id",
+            "value_error",
+            "Usuario not found",
+            json!(b.usuario_id),
+        )));
+    }
+    let estado = b
+        .estado_disponibilidad
+        .unwrap_or(EstadoDisponibilidad::Disponible);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO efectivos (usuario_id, codigo_interno, rango, unidad, especialidad, estado_disponibilidad)
+         VALUES ($1, $2, $3, $4, $5, $6::estado_disponibilidad) RETURNING id",
+    )
+    .bind(b.usuario_id)
+    .bind(&b.codigo_interno)
+    .bind(&b.rango)
+    .bind(&b.unidad)
+    .bind(&b.especialidad)
+    .bind(estado.as_db())
+    .fetch_one(&mut *tx)
+    .await?;
+    let row = store::by_id(&mut *tx, id, false)
+        .await?
+        .ok_or_else(|| ApiError::internal("efectivo vanished after insert"))?;
+    let body = row.to_json();
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("efectivo_created", Some(me.id))
+            .resource("efectivo", id)
+            .values(None, Some(body.clone()))
+            .status(201)
+            .context(&ctx),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut resp = json_response(StatusCode::CREATED, &body);
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/efectivos/{id}")) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+#[utoipa::path(get, path = "/api/v1/efectivos/{id}", tag = "efectivos",
+    params(("id" = i64, Path, description = "efectivo id")),
+    description = "Level: 1 (own). An officer reads its own record; level 2+ reads any.",
+    responses((status = 200, description = "efectivo", body = Value), (status = 404, description = "not found", body = Value)))]
+pub async fn get_efectivo(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(id): ValidPath<i64>,
+) -> ApiResult<Response> {
+    if !may_act_on(&me, id) {
+        return Err(not_found());
+    }
+    let row = store::by_id(&state.db, id, false)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(json_response(StatusCode::OK, &row.to_json()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdateEfectivo {
+    pub codigo_interno: Option<String>,
+    pub rango: Option<String>,
+    pub unidad: Option<String>,
+    pub especialidad: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub estado_disponibilidad: Option<EstadoDisponibilidad>,
+}
+
+impl Validate for UpdateEfectivo {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::opt_len(errors, "codigo_interno", &self.codigo_interno, 1, 50);
+        rules::opt_len(errors, "rango", &self.rango, 0, 100);
+        rules::opt_len(errors, "unidad", &self.unidad, 0, 100);
+        rules::opt_len(errors, "especialidad", &self.especialidad, 0, 100);
+    }
+}
+
+fn status_event(row: &EfectivoRow, anterior: &str) -> DomainEvent {
+    let anterior = EstadoDisponibilidad::from_db(anterior)
+        .map(|e| e.as_wire())
+        .unwrap_or("no_disponible");
+    DomainEvent::new(
+        EventType::EfectivoStatusChanged,
+        json!({
+            "efectivo_id": row.id,
+            "usuario_id": row.usuario_id,
+            "estado_anterior": anterior,
+            "estado": row.estado_wire(),
+            "unidad": row.unidad,
+            "timestamp": crate::time::rfc3339(row.ultima_actualizacion_estado),
+        }),
+        Audience::Involved {
+            user_ids: vec![row.usuario_id],
+        },
+    )
+    .topic(format!("efectivo:{}", row.id))
+}
+
+#[utoipa::path(put, path = "/api/v1/efectivos/{id}", tag = "efectivos", request_body = UpdateEfectivo,
+    params(("id" = i64, Path, description = "efectivo id")),
+    description = "Level: 3. Partial update of an efectivo.",
+    responses((status = 200, description = "updated", body = Value), (status = 404, description = "not found", body = Value)))]
+pub async fn update_efectivo(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidPath(id): ValidPath<i64>,
+    ValidJson(b): ValidJson<UpdateEfectivo>,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let old = store::by_id(&mut *tx, id, false)
+        .await?
+        .ok_or_else(not_found)?;
+    sqlx::query(
+        "UPDATE efectivos SET codigo_interno = COALESCE($2, codigo_interno), rango = COALESCE($3, rango),
+                unidad = COALESCE($4, unidad), especialidad = COALESCE($5, especialidad),
+                ultima_actualizacion_estado = CASE WHEN $6::text IS NOT NULL
+                    AND estado_disponibilidad <> $6::estado_disponibilidad THEN now() ELSE ultima_actualizacion_estado END,
+                estado_disponibilidad = COALESCE($6::estado_disponibilidad, estado_disponibilidad)
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(&b.codigo_interno)
+    .bind(&b.rango)
+    .bind(&b.unidad)
+    .bind(&b.especialidad)
+    .bind(b.estado_disponibilidad.map(|e| e.as_db()))
+    .execute(&mut *tx)
+    .await?;
+    let row = store::by_id(&mut *tx, id, false)
+        .await?
+        .ok_or_else(not_found)?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("efectivo_updated", Some(me.id))
+            .resource("efectivo", id)
+            .values(Some(old.to_json()), Some(row.to_json()))
+            .status(200)
+            .context(&ctx),
+    )
+    .await?;
+    tx.commit().await?;
+    if old.estado != row.estado {
+        state.events.publish(status_event(&row, &old.estado));
+    }
+    Ok(json_response(StatusCode::OK, &row.to_json()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/efectivos/{id}", tag = "efectivos",
+    params(("id" = i64, Path, description = "efectivo id")),
+    description = "Level: 3. Soft-deletes an efectivo; returns the deleted object.",
+    responses((status = 200, description = "deleted", body = Value), (status = 404, description = "not found", body = Value)))]
+pub async fn delete_efectivo(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidPath(id): ValidPath<i64>,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let done: Option<i64> = sqlx::query_scalar(
+        "UPDATE efectivos SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if done.is_none() {
+        return Err(not_found());
+    }
+    let row = store::by_id(&mut *tx, id, true)
+        .await?
+        .ok_or_else(not_found)?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("efectivo_deleted", Some(me.id))
+            .resource("efectivo", id)
+            .values(None, Some(row.to_json()))
+            .status(200)
+            .context(&ctx),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(json_response(StatusCode::OK, &row.to_json()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UbicacionBody {
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: Option<f64>,
+    pub heading: Option<f64>,
+    pub speed: Option<f64>,
+}
+
+impl Validate for UbicacionBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::range(errors, "lat", self.lat, -90.0, 90.0);
+        rules::range(errors, "lng", self.lng, -180.0, 180.0);
+        greater_equal_zero(errors, "accuracy_m", self.accuracy_m);
+        rules::opt_range(errors, "heading", self.heading, 0.0, 360.0);
+        greater_equal_zero(errors, "speed", self.speed);
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/efectivos/{id}/ubicacion", tag = "efectivos", request_body = UbicacionBody,
+    params(("id" = i64, Path, description = "efectivo id")),
+    description = "Level: 1 (own). The officer itself or level 2+ reports a location; a history point is kept (LOCATION_RETENTION_DAYS).",
+    responses((status = 200, description = "efectivo", body = Value), (status = 403, description = "another officer", body = Value),
+              (status = 404, description = "not found", body = Value)))]
+pub async fn update_ubicacion(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(id): ValidPath<i64>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if !may_act_on(&me, id) {
+        return Err(ApiError::InsufficientLevel);
+    }
+    let b: UbicacionBody = parse_json_body(&body)?;
+    let mut tx = state.db.begin().await?;
+    let found = store::set_location(
+        &mut *tx,
+        id,
+        b.lat,
+        b.lng,
+        b.accuracy_m,
+        b.heading,
+        b.speed,
+        state.config.location_retention_days,
+    )
+    .await?;
+    if !found {
+        return Err(not_found());
+    }
+    let row = store::by_id(&mut *tx, id, false)
+        .await?
+        .ok_or_else(not_found)?;
+    tx.commit().await?;
+    let body = row.to_json();
+    state.events.publish(
+        DomainEvent::new(
+            EventType::EfectivoLocationUpdate,
+            json!({
+                "efectivo_id": row.id,
+                "usuario_id": row.usuario_id,
+                "lat": b.lat,
+                "lng": b.lng,
+                "accuracy_m": b.accuracy_m,
+                "heading": b.heading,
+                "speed": b.speed,
+                "estado": row.estado_wire(),
+                "updated_at": row.ubicacion_updated_at.map(crate::time::rfc3339),
+            }),
+            Audience::Involved {
+                user_ids: vec![row.usuario_id],
+            },
+        )
+        .topic(format!("efectivo:{id}")),
+    );
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DisponibilidadBody {
+    #[schema(value_type = String)]
+    pub estado: EstadoDisponibilidad,
+}
+
+impl Validate for DisponibilidadBody {}
+
+#[utoipa::path(put, path = "/api/v1/efectivos/{id}/disponibilidad", tag = "efectivos", request_body = DisponibilidadBody,
+    params(("id" = i64, Path, description = "efectivo id")),
+    description = "Level: 1 (own). The officer itself or level 2+ sets the availability.",
+    responses((status = 200, description = "efectivo", body = Value), (status = 403, description = "another officer", body = Value),
+              (status = 404, description = "not found", body = Value)))]
+pub async fn update_disponibilidad(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ctx: RequestContext,
+    ValidPath(id): ValidPath<i64>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if !may_act_on(&me, id) {
+        return Err(ApiError::InsufficientLevel);
+    }
+    let b: DisponibilidadBody = parse_json_body(&body)?;
+    let mut tx = state.db.begin().await?;
+    let anterior: Option<String> = sqlx::query_scalar(
+        "UPDATE efectivos e SET estado_disponibilidad = $2::estado_disponibilidad,
+                ultima_actualizacion_estado = now()
+         FROM (SELECT id, estado_disponibilidad AS old FROM efectivos
+               WHERE id = $1 AND deleted_at IS NULL FOR UPDATE) o
+         WHERE e.id = o.id
+         RETURNING o.old::text",
+    )
+    .bind(id)
+    .bind(b.estado.as_db())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let anterior = anterior.ok_or_else(not_found)?;
+    let row = store::by_id(&mut *tx, id, false)
+        .await?
+        .ok_or_else(not_found)?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("efectivo_disponibilidad", Some(me.id))
+            .resource("efectivo", id)
+            .values(
+                Some(json!({"estado_disponibilidad": EstadoDisponibilidad::from_db(&anterior)})),
+                Some(json!({"estado_disponibilidad": b.estado})),
+            )
+            .status(200)
+            .context(&ctx),
+    )
+    .await?;
+    tx.commit().await?;
+    state.events.publish(status_event(&row, &anterior));
+    Ok(json_response(StatusCode::OK, &row.to_json()))
 }

@@ -1,9 +1,251 @@
-//! Routes: stats (placeholder until its issue lands).
+//! Statistics (contract §9): per-user task statistics (cached 300 s in the shared cache,
+//! invalidated by every task write that touches the user) and the supervisors' overview.
 
-use utoipa_axum::router::OpenApiRouter;
+use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use gad_core::{EstadoDisponibilidad, EstadoTarea, Prioridad, TipoTarea};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::{AuthUser, Supervisor};
+use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::extract::{ValidPath, ValidQuery, Validate};
+use crate::routes::users::USER_NOT_FOUND;
 use crate::state::AppState;
+use crate::time::now_rfc3339;
+
+pub const STATS_TTL: Duration = Duration::from_secs(300);
+pub const FORBIDDEN_OTHER: &str = "No tienes permiso para ver estadísticas de otro usuario";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(user_stats))
+        .routes(routes!(invalidate_user))
+        .routes(routes!(overview))
+}
+
+/// Cache key of one user's statistics over `days`.
+pub fn user_key(user_id: i64, days: i64) -> String {
+    format!("stats:user:{user_id}:days:{days}")
+}
+
+/// Pattern matching every cached statistics entry of a user.
+pub fn user_pattern(user_id: i64) -> String {
+    format!("stats:user:{user_id}:*")
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UserStatsQuery {
+    /// 1–365, default 30.
+    pub days: Option<i64>,
+    /// Default true.
+    pub use_cache: Option<bool>,
+}
+
+impl Validate for UserStatsQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if let Some(d) = self.days
+            && !(1..=365).contains(&d)
+        {
+            errors.push(FieldError::query(
+                "days",
+                "value_error",
+                "Input should be between 1 and 365",
+                json!(d),
+            ));
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserStatsRow {
+    user_exists: bool,
+    total: i64,
+    completadas: i64,
+    en_progreso: i64,
+    programadas: i64,
+    canceladas: i64,
+    pausadas: i64,
+    promedio: Option<f64>,
+}
+
+async fn compute_user_stats(state: &AppState, user_id: i64, days: i64) -> ApiResult<Value> {
+    let r: UserStatsRow = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM usuarios WHERE id = $1 AND deleted_at IS NULL) AS user_exists,
+                count(t.id) AS total,
+                count(t.id) FILTER (WHERE t.estado = 'COMPLETED') AS completadas,
+                count(t.id) FILTER (WHERE t.estado = 'IN_PROGRESS') AS en_progreso,
+                count(t.id) FILTER (WHERE t.estado = 'PROGRAMMED') AS programadas,
+                count(t.id) FILTER (WHERE t.estado = 'CANCELLED') AS canceladas,
+                count(t.id) FILTER (WHERE t.estado = 'PAUSED') AS pausadas,
+                (avg(t.duracion_real_horas) FILTER (WHERE t.estado = 'COMPLETED'))::float8 AS promedio
+         FROM (SELECT 1) one
+         LEFT JOIN tareas t ON t.delegado_usuario_id = $1 AND t.deleted_at IS NULL
+              AND t.created_at >= now() - make_interval(days => $2::int)",
+    )
+    .bind(user_id)
+    .bind(days as i32)
+    .fetch_one(&state.db)
+    .await?;
+    if !r.user_exists {
+        return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
+    }
+    Ok(json!({
+        "user_id": user_id,
+        "period_days": days,
+        "total": r.total,
+        "completadas": r.completadas,
+        "en_progreso": r.en_progreso,
+        "programadas": r.programadas,
+        "canceladas": r.canceladas,
+        "pausadas": r.pausadas,
+        "promedio_duracion_horas": round2(r.promedio.unwrap_or(0.0)),
+        "productividad_diaria": round2(r.completadas as f64 / days as f64),
+        "estados": {
+            "COMPLETED": r.completadas,
+            "IN_PROGRESS": r.en_progreso,
+            "PROGRAMMED": r.programadas,
+            "CANCELLED": r.canceladas,
+            "PAUSED": r.pausadas,
+        },
+        "calculated_at": now_rfc3339(),
+    }))
+}
+
+fn with_cache_info(mut v: Value, info: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("_cache".into(), info);
+    }
+    v
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/user/{user_id}", tag = "stats", params(("user_id" = i64, Path, description = "user id"), UserStatsQuery),
+    description = "Level: 1 (own). Statistics of the tasks delegated to the user in the last `days` (self, or any user for level 2+). Cached 300 s; `_cache` tells whether the answer came from the cache.",
+    responses((status = 200, description = "statistics", body = Value), (status = 403, description = "other user at level 1", body = Value),
+              (status = 404, description = "unknown user", body = Value)))]
+pub async fn user_stats(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(user_id): ValidPath<i64>,
+    ValidQuery(q): ValidQuery<UserStatsQuery>,
+) -> ApiResult<Response> {
+    if user_id != me.id && !me.is_supervisor() {
+        return Err(ApiError::Forbidden(FORBIDDEN_OTHER.into()));
+    }
+    let days = q.days.unwrap_or(30);
+    let key = user_key(user_id, days);
+    if q.use_cache.unwrap_or(true)
+        && let Some((v, source)) = state.cache.get(&key).await
+        && v.is_object()
+    {
+        let body = with_cache_info(
+            v,
+            json!({"hit": true, "source": source.as_str(), "key": key}),
+        );
+        return Ok(json_response(StatusCode::OK, &body));
+    }
+    let stats = compute_user_stats(&state, user_id, days).await?;
+    state.cache.set(&key, &stats, STATS_TTL).await;
+    let body = with_cache_info(stats, json!({"hit": false, "source": "database"}));
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+#[utoipa::path(post, path = "/api/v1/stats/invalidate/user/{user_id}", tag = "stats", params(("user_id" = i64, Path, description = "user id")),
+    description = "Level: 1 (own). Drops the cached statistics of a user (self, or any user for level 2+).",
+    responses((status = 200, description = "invalidated", body = Value), (status = 403, description = "other user at level 1", body = Value)))]
+pub async fn invalidate_user(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(user_id): ValidPath<i64>,
+) -> ApiResult<Response> {
+    if user_id != me.id && !me.is_supervisor() {
+        return Err(ApiError::Forbidden(FORBIDDEN_OTHER.into()));
+    }
+    let pattern = user_pattern(user_id);
+    let deleted = state.cache.delete_pattern(&pattern).await;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "message": format!("Estadísticas del usuario {user_id} invalidadas"),
+            "deleted_keys": deleted,
+            "pattern": pattern,
+        }),
+    ))
+}
+
+#[derive(sqlx::FromRow)]
+struct OverviewRow {
+    por_estado: Value,
+    por_tipo: Value,
+    por_prioridad: Value,
+    por_disponibilidad: Value,
+    con_ubicacion: i64,
+    emergencias_24h: i64,
+    mediana: Option<f64>,
+}
+
+/// Maps `{db_label: n}` to `{key(label): n}` with every known label present (0 when absent).
+fn relabel<'a>(counts: &Value, labels: impl Iterator<Item = (&'a str, String)>) -> Value {
+    let mut out = Map::new();
+    for (db, key) in labels {
+        let n = counts.get(db).and_then(Value::as_i64).unwrap_or(0);
+        out.insert(key, json!(n));
+    }
+    Value::Object(out)
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats",
+    description = "Level: 2. Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located; emergencies of the last 24 h and their median dispatch distance.",
+    responses((status = 200, description = "overview", body = Value)))]
+pub async fn overview(
+    State(state): State<AppState>,
+    Supervisor(_me): Supervisor,
+) -> ApiResult<Response> {
+    let r: OverviewRow = sqlx::query_as(
+        "WITH live AS (SELECT estado, tipo, prioridad FROM tareas WHERE deleted_at IS NULL),
+              emg AS (
+                SELECT CASE WHEN jsonb_typeof(extra_data->'distance_m') = 'number'
+                            THEN (extra_data->>'distance_m')::float8 END AS d
+                FROM tareas
+                WHERE deleted_at IS NULL AND tipo = 'INTERVENCION' AND codigo LIKE 'EMG-%'
+                  AND created_at >= now() - interval '24 hours')
+         SELECT
+           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
+              (SELECT estado::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_estado,
+           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
+              (SELECT tipo::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_tipo,
+           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
+              (SELECT prioridad::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_prioridad,
+           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
+              (SELECT estado_disponibilidad::text AS k, count(*) AS n FROM efectivos
+               WHERE deleted_at IS NULL GROUP BY 1) s) AS por_disponibilidad,
+           (SELECT count(*) FROM efectivos WHERE deleted_at IS NULL AND geom IS NOT NULL) AS con_ubicacion,
+           (SELECT count(*) FROM emg) AS emergencias_24h,
+           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FROM emg WHERE d IS NOT NULL) AS mediana",
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let body = json!({
+        "tareas": {
+            "por_estado": relabel(&r.por_estado, EstadoTarea::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
+            "por_tipo": relabel(&r.por_tipo, TipoTarea::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
+            "por_prioridad": relabel(&r.por_prioridad, Prioridad::ALL.iter().map(|e| (e.as_db(), e.label().to_string()))),
+        },
+        "efectivos": {
+            "por_disponibilidad": relabel(&r.por_disponibilidad, EstadoDisponibilidad::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
+            "con_ubicacion": r.con_ubicacion,
+        },
+        "emergencias_24h": r.emergencias_24h,
+        "distancia_mediana_emergencias_m": r.mediana.map(round2),
+        "calculated_at": now_rfc3339(),
+    });
+    Ok(json_response(StatusCode::OK, &body))
 }

@@ -1,9 +1,836 @@
-//! Routes: tasks (placeholder until its issue lands).
+//! Tasks API (contract §6): CRUD, the state machine, history and assignment.
+//!
+//! Every write runs in one transaction that locks the task row (`SELECT … FOR UPDATE`), applies
+//! the change, the history row, the `tarea_efectivos` sync and the audit row, and commits; events
+//! are published and the affected users' stats caches invalidated only after the commit.
+//! Level 1 sees and moves only its own tasks (delegado or assigned efectivo); a task it may not
+//! see is a 404, never revealed.
 
-use utoipa_axum::router::OpenApiRouter;
+use std::collections::BTreeSet;
 
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use gad_core::state_machine;
+use gad_core::{EstadoTarea, Prioridad, TipoTarea};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::audit::{self, AuditEntry, RequestContext};
+use crate::auth::{Admin, AuthUser, Supervisor};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::events::{Audience, DomainEvent, EventType};
+use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
+use crate::routes::users::escape_like;
 use crate::state::AppState;
+use crate::store::tareas::{
+    self, Historial, Key, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND, Tarea,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_tasks, create_task))
+        .routes(routes!(get_task_by_code))
+        .routes(routes!(get_task, update_task, delete_task))
+        .routes(routes!(change_status))
+        .routes(routes!(task_history))
+        .route(
+            "/api/v1/tasks/",
+            axum::routing::get(list_tasks).post(create_task),
+        )
+}
+
+/// Serializes straight to the response body (no intermediate `Value`): lists are hot paths.
+fn json_body<T: Serialize>(status: StatusCode, v: &T) -> ApiResult<Response> {
+    let bytes = serde_json::to_vec(v).map_err(ApiError::internal)?;
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Body::from(bytes))
+        .map_err(ApiError::internal)
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound(TASK_NOT_FOUND.into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// List
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    pub skip: Option<i64>,
+    /// 1–500, default 100.
+    pub limit: Option<i64>,
+    #[param(value_type = Option<String>)]
+    pub estado: Option<EstadoTarea>,
+    #[param(value_type = Option<String>)]
+    pub tipo: Option<TipoTarea>,
+    /// 1–5.
+    #[param(value_type = Option<i16>)]
+    pub prioridad: Option<Prioridad>,
+    pub delegado_usuario_id: Option<i64>,
+    /// inicio_programado ≥ desde (RFC 3339).
+    pub desde: Option<DateTime<Utc>>,
+    /// inicio_programado ≤ hasta (RFC 3339).
+    pub hasta: Option<DateTime<Utc>>,
+    /// codigo or titulo contains (case-insensitive).
+    pub q: Option<String>,
+}
+
+impl Validate for ListQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::pagination(errors, self.skip, self.limit);
+        if let Some(q) = &self.q
+            && q.chars().count() > 200
+        {
+            errors.push(FieldError::query(
+                "q",
+                "string_too_long",
+                "String should have at most 200 characters",
+                json!(q),
+            ));
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListQuery),
+    description = "Level: 1 (scoped). Lists live tasks, newest first (created_at, id). Level 1 sees only tasks where it is the delegado or an assigned efectivo; level 2+ sees all.",
+    responses((status = 200, description = "tasks", body = [Tarea])))]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let pattern = q.q.as_deref().map(|s| format!("%{}%", escape_like(s)));
+    let f = ListFilter {
+        estado: q.estado,
+        tipo: q.tipo,
+        prioridad: q.prioridad,
+        delegado_usuario_id: q.delegado_usuario_id,
+        desde: q.desde,
+        hasta: q.hasta,
+        q: pattern.as_deref(),
+        skip: q.skip.unwrap_or(0),
+        limit: q.limit.unwrap_or(100),
+    };
+    let rows = tareas::list(&state.db, Scope::of(&me), &f).await?;
+    json_body(StatusCode::OK, &rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateTask {
+    pub codigo: String,
+    pub titulo: String,
+    #[schema(value_type = String, example = "patrullaje")]
+    pub tipo: TipoTarea,
+    pub inicio_programado: DateTime<Utc>,
+    pub delegado_usuario_id: i64,
+    pub descripcion: Option<String>,
+    /// 1–5, default 2.
+    #[schema(value_type = Option<i16>)]
+    pub prioridad: Option<Prioridad>,
+    pub fin_programado: Option<DateTime<Utc>>,
+    pub efectivos_asignados: Option<Vec<i64>>,
+    pub ubicacion_lat: Option<f64>,
+    pub ubicacion_lon: Option<f64>,
+    pub ubicacion_descripcion: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub notas: Option<Value>,
+}
+
+const MAX_EFECTIVOS: usize = 200;
+
+fn check_common(
+    errors: &mut Vec<FieldError>,
+    descripcion: Option<&str>,
+    ubicacion_descripcion: Option<&str>,
+    efectivos: Option<&[i64]>,
+    notas: Option<&Value>,
+) {
+    if let Some(d) = descripcion {
+        rules::len(errors, "descripcion", d, 0, 5000);
+    }
+    if let Some(d) = ubicacion_descripcion {
+        rules::len(errors, "ubicacion_descripcion", d, 0, 500);
+    }
+    if let Some(e) = efectivos
+        && e.len() > MAX_EFECTIVOS
+    {
+        errors.push(FieldError::body(
+            "efectivos_asignados",
+            "too_long",
+            format!("List should have at most {MAX_EFECTIVOS} items"),
+            json!(e),
+        ));
+    }
+    if let Some(n) = notas
+        && !n.is_object()
+    {
+        errors.push(FieldError::body(
+            "notas",
+            "dict_type",
+            "Input should be a valid dictionary",
+            n.clone(),
+        ));
+    }
+}
+
+fn check_location(errors: &mut Vec<FieldError>, lat: Option<f64>, lon: Option<f64>) {
+    rules::opt_range(errors, "ubicacion_lat", lat, -90.0, 90.0);
+    rules::opt_range(errors, "ubicacion_lon", lon, -180.0, 180.0);
+}
+
+fn fin_error(fin: DateTime<Utc>) -> FieldError {
+    FieldError::body(
+        "fin_programado",
+        "value_error",
+        "fin_programado must be later than inicio_programado",
+        json!(crate::time::rfc3339(fin)),
+    )
+}
+
+impl Validate for CreateTask {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::len(errors, "codigo", self.codigo.trim(), 1, 50);
+        rules::len(errors, "titulo", self.titulo.trim(), 1, 200);
+        check_common(
+            errors,
+            self.descripcion.as_deref(),
+            self.ubicacion_descripcion.as_deref(),
+            self.efectivos_asignados.as_deref(),
+            self.notas.as_ref(),
+        );
+        check_location(errors, self.ubicacion_lat, self.ubicacion_lon);
+        match (self.ubicacion_lat, self.ubicacion_lon) {
+            (Some(_), None) => errors.push(pair_missing("ubicacion_lon")),
+            (None, Some(_)) => errors.push(pair_missing("ubicacion_lat")),
+            _ => {}
+        }
+        if let Some(fin) = self.fin_programado
+            && fin <= self.inicio_programado
+        {
+            errors.push(fin_error(fin));
+        }
+    }
+}
+
+fn pair_missing(field: &str) -> FieldError {
+    FieldError::body(
+        field,
+        "missing",
+        "ubicacion_lat and ubicacion_lon must be given together",
+        Value::Null,
+    )
+}
+
+/// Removes duplicates, keeping the first occurrence's order.
+fn dedup(ids: &[i64]) -> Vec<i64> {
+    let mut seen = BTreeSet::new();
+    ids.iter().copied().filter(|i| seen.insert(*i)).collect()
+}
+
+/// Checks the delegado and efectivos exist and are live; returns the efectivos' usuario ids.
+async fn check_refs(
+    conn: &mut PgConnection,
+    delegado: i64,
+    efectivos: &[i64],
+) -> ApiResult<Vec<i64>> {
+    let refs = tareas::check_refs(&mut *conn, delegado, efectivos).await?;
+    let mut errors = Vec::new();
+    if !refs.delegado_ok {
+        errors.push(FieldError::body(
+            "delegado_usuario_id",
+            "value_error",
+            format!("Unknown delegado_usuario_id: user {delegado} does not exist"),
+            json!(delegado),
+        ));
+    }
+    let missing: Vec<i64> = efectivos
+        .iter()
+        .copied()
+        .filter(|e| !refs.efectivo_ids.contains(e))
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|m| m.to_string()).collect();
+        errors.push(FieldError::body(
+            "efectivos_asignados",
+            "value_error",
+            format!(
+                "Unknown efectivo id(s) in efectivos_asignados: {}",
+                list.join(", ")
+            ),
+            json!(missing),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(refs.efectivo_usuarios)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn location(id: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/v1/tasks/{id}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/api/v1/tasks"))
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask,
+    description = "Level: 2. Creates a task in estado programada (201 + Location); the creator is the caller. Duplicate codigo → 409; unknown delegado or efectivo → 422 naming it.",
+    responses((status = 201, description = "created", body = Tarea), (status = 409, description = "duplicate codigo", body = Value),
+              (status = 422, description = "validation", body = Value)))]
+pub async fn create_task(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ctx: RequestContext,
+    ValidJson(body): ValidJson<CreateTask>,
+) -> ApiResult<Response> {
+    let efectivos = dedup(body.efectivos_asignados.as_deref().unwrap_or(&[]));
+    let notas = body.notas.clone().unwrap_or_else(|| json!({}));
+    let mut tx = state.db.begin().await?;
+    let efectivo_usuarios = check_refs(&mut tx, body.delegado_usuario_id, &efectivos).await?;
+    let new = NewTarea {
+        codigo: body.codigo.trim(),
+        titulo: body.titulo.trim(),
+        descripcion: body.descripcion.as_deref(),
+        tipo: body.tipo,
+        prioridad: body.prioridad.unwrap_or(Prioridad::Media),
+        inicio_programado: body.inicio_programado,
+        fin_programado: body.fin_programado,
+        delegado_usuario_id: body.delegado_usuario_id,
+        creado_por_usuario_id: me.id,
+        efectivos: &efectivos,
+        lat: body.ubicacion_lat,
+        lon: body.ubicacion_lon,
+        ubicacion_descripcion: body.ubicacion_descripcion.as_deref(),
+        notas: &notas,
+    };
+    let tarea = tareas::insert(&mut *tx, &new).await?;
+    let task_json = tarea.to_json();
+    let entry = AuditEntry::new("task_created", Some(me.id))
+        .resource("tarea", tarea.id)
+        .values(None, Some(task_json.clone()))
+        .status(201)
+        .context(&ctx);
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+
+    let involved = involved(&[tarea.delegado_usuario_id], &efectivo_usuarios);
+    publish_task(
+        &state,
+        EventType::TaskCreated,
+        &tarea,
+        task_json.clone(),
+        &involved,
+    );
+    if !efectivos.is_empty() {
+        publish_task(
+            &state,
+            EventType::TaskAssigned,
+            &tarea,
+            json!({"task_id": tarea.id, "codigo": tarea.codigo, "efectivos_asignados": efectivos, "tarea": task_json}),
+            &involved,
+        );
+    }
+    invalidate_stats(&state, &involved, Some(me.id)).await;
+
+    let mut resp = json_body(StatusCode::CREATED, &tarea)?;
+    resp.headers_mut()
+        .insert(header::LOCATION, location(tarea.id));
+    Ok(resp)
+}
+
+/// The users an event about a task concerns: delegado(s) + assigned officers' users.
+fn involved(delegados: &[i64], efectivo_usuarios: &[i64]) -> Vec<i64> {
+    let set: BTreeSet<i64> = delegados
+        .iter()
+        .chain(efectivo_usuarios.iter())
+        .copied()
+        .collect();
+    set.into_iter().collect()
+}
+
+fn publish_task(state: &AppState, kind: EventType, t: &Tarea, data: Value, users: &[i64]) {
+    state.events.publish(
+        DomainEvent::new(
+            kind,
+            data,
+            Audience::Involved {
+                user_ids: users.to_vec(),
+            },
+        )
+        .topic(format!("task:{}", t.id)),
+    );
+}
+
+/// Drops the cached stats of every user a task write touched (contract §9).
+pub async fn invalidate_stats(state: &AppState, users: &[i64], extra: Option<i64>) {
+    let all: BTreeSet<i64> = users.iter().copied().chain(extra).collect();
+    for u in all {
+        state
+            .cache
+            .delete_pattern(&crate::routes::stats::user_pattern(u))
+            .await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read
+
+#[utoipa::path(get, path = "/api/v1/tasks/{task_id}", tag = "tasks",
+    params(("task_id" = i64, Path, description = "task id")),
+    description = "Level: 1 (scoped). One task; unknown, deleted or not visible to the caller → 404.",
+    responses((status = 200, description = "task", body = Tarea), (status = 404, description = "not found", body = Value)))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(task_id): ValidPath<i64>,
+) -> ApiResult<Response> {
+    let t = tareas::find(&state.db, Scope::of(&me), Key::Id(task_id), false)
+        .await?
+        .ok_or_else(not_found)?;
+    json_body(StatusCode::OK, &t)
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks/by-code/{codigo}", tag = "tasks",
+    params(("codigo" = String, Path, description = "task code")),
+    description = "Level: 1 (scoped). One task by codigo; unknown or not visible → 404.",
+    responses((status = 200, description = "task", body = Tarea), (status = 404, description = "not found", body = Value)))]
+pub async fn get_task_by_code(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(codigo): ValidPath<String>,
+) -> ApiResult<Response> {
+    let t = tareas::find(&state.db, Scope::of(&me), Key::Codigo(&codigo), false)
+        .await?
+        .ok_or_else(not_found)?;
+    json_body(StatusCode::OK, &t)
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks/{task_id}/history", tag = "tasks",
+    params(("task_id" = i64, Path, description = "task id")),
+    description = "Level: 1 (scoped). State history of a task, oldest first.",
+    responses((status = 200, description = "history", body = [Historial]), (status = 404, description = "not found", body = Value)))]
+pub async fn task_history(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(task_id): ValidPath<i64>,
+) -> ApiResult<Response> {
+    tareas::find(&state.db, Scope::of(&me), Key::Id(task_id), false)
+        .await?
+        .ok_or_else(not_found)?;
+    let rows = tareas::history(&state.db, task_id).await?;
+    json_body(StatusCode::OK, &rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// State machine
+
+/// What a transition did, for the events published after commit.
+struct Transitioned {
+    from: EstadoTarea,
+    to: EstadoTarea,
+    released: Vec<Released>,
+}
+
+/// Applies `cur.estado → to` on a task locked by the caller's transaction: new clock, history
+/// row, release of the task's `en_tarea` efectivos when it ends, and the audit row.
+async fn transition_locked(
+    conn: &mut PgConnection,
+    me: &AuthUser,
+    ctx: &RequestContext,
+    cur: &Tarea,
+    to: EstadoTarea,
+    nota: Option<&str>,
+) -> ApiResult<(Tarea, Transitioned)> {
+    let next =
+        state_machine::transition(cur.estado, to, &cur.clock(), Utc::now()).map_err(|e| {
+            ApiError::InvalidTransition {
+                from: e.from,
+                to: e.to,
+                allowed: e.allowed.to_vec(),
+            }
+        })?;
+    let t =
+        tareas::write_transition(&mut *conn, cur.id, cur.estado, to, &next, me.id, nota).await?;
+    let released = if state_machine::is_terminal(to) {
+        tareas::release_efectivos(&mut *conn, cur.id).await?
+    } else {
+        Vec::new()
+    };
+    let mut entry = AuditEntry::new("task_status_changed", Some(me.id))
+        .resource("tarea", cur.id)
+        .values(
+            Some(json!({"estado": cur.estado})),
+            Some(json!({"estado": to, "nota": nota})),
+        )
+        .describe(format!("{} → {}", cur.estado, to))
+        .status(200)
+        .context(ctx);
+    if !released.is_empty() {
+        let ids: Vec<i64> = released.iter().map(|r| r.id).collect();
+        entry = entry.describe(format!(
+            "{} → {}; efectivos returned to disponible: {ids:?}",
+            cur.estado, to
+        ));
+    }
+    audit::record(&mut *conn, &entry).await?;
+    Ok((
+        t,
+        Transitioned {
+            from: cur.estado,
+            to,
+            released,
+        },
+    ))
+}
+
+fn publish_transition(
+    state: &AppState,
+    me: &AuthUser,
+    t: &Tarea,
+    tr: &Transitioned,
+    nota: Option<&str>,
+    users: &[i64],
+) {
+    publish_task(
+        state,
+        EventType::TaskStatusChanged,
+        t,
+        json!({
+            "task_id": t.id,
+            "codigo": t.codigo,
+            "estado_anterior": tr.from,
+            "estado_nuevo": tr.to,
+            "usuario_id": me.id,
+            "nota": nota,
+            "tarea": t.to_json(),
+        }),
+        users,
+    );
+    for r in &tr.released {
+        state.events.publish(
+            DomainEvent::new(
+                EventType::EfectivoStatusChanged,
+                json!({
+                    "efectivo_id": r.id,
+                    "usuario_id": r.usuario_id,
+                    "estado_anterior": "en_tarea",
+                    "estado_nuevo": "disponible",
+                    "estado_disponibilidad": "disponible",
+                    "tarea_id": t.id,
+                }),
+                Audience::Involved {
+                    user_ids: vec![r.usuario_id],
+                },
+            )
+            .topic(format!("efectivo:{}", r.id)),
+        );
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusChange {
+    #[schema(value_type = String, example = "en_curso")]
+    pub estado: EstadoTarea,
+    pub nota: Option<String>,
+}
+
+impl Validate for StatusChange {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::opt_len(errors, "nota", &self.nota, 0, 2000);
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks/{task_id}/status", tag = "tasks", request_body = StatusChange,
+    params(("task_id" = i64, Path, description = "task id")),
+    description = "Level: 1 (own). Moves a task through the state machine (level 1: own tasks only; level 2: any). Invalid transition → 409 with the allowed targets.",
+    responses((status = 200, description = "task", body = Tarea), (status = 404, description = "not found", body = Value),
+              (status = 409, description = "invalid transition", body = Value)))]
+pub async fn change_status(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ctx: RequestContext,
+    ValidPath(task_id): ValidPath<i64>,
+    ValidJson(body): ValidJson<StatusChange>,
+) -> ApiResult<Response> {
+    let nota = body.nota.as_deref();
+    let mut tx = state.db.begin().await?;
+    let cur = tareas::find(&mut *tx, Scope::of(&me), Key::Id(task_id), true)
+        .await?
+        .ok_or_else(not_found)?;
+    let (t, tr) = transition_locked(&mut tx, &me, &ctx, &cur, body.estado, nota).await?;
+    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
+    tx.commit().await?;
+
+    let users = involved(&[t.delegado_usuario_id], &efectivo_usuarios);
+    publish_transition(&state, &me, &t, &tr, nota, &users);
+    invalidate_stats(&state, &users, t.creado_por_usuario_id).await;
+    json_body(StatusCode::OK, &t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Update
+
+/// `Some(None)` when the field is sent as null, `None` when it is absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdateTask {
+    pub codigo: Option<String>,
+    pub titulo: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub descripcion: Option<Option<String>>,
+    #[schema(value_type = Option<String>)]
+    pub tipo: Option<TipoTarea>,
+    #[schema(value_type = Option<i16>)]
+    pub prioridad: Option<Prioridad>,
+    pub inicio_programado: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub fin_programado: Option<Option<DateTime<Utc>>>,
+    pub delegado_usuario_id: Option<i64>,
+    pub efectivos_asignados: Option<Vec<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub ubicacion_lat: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub ubicacion_lon: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub ubicacion_descripcion: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub notas: Option<Value>,
+    /// Goes through the state machine like POST /status.
+    #[schema(value_type = Option<String>)]
+    pub estado: Option<EstadoTarea>,
+    /// Note for the history row when `estado` changes.
+    pub nota: Option<String>,
+}
+
+impl UpdateTask {
+    /// True when any field other than `estado`/`nota` was sent (level 1 may not).
+    fn touches_fields(&self) -> bool {
+        self.codigo.is_some()
+            || self.titulo.is_some()
+            || self.descripcion.is_some()
+            || self.tipo.is_some()
+            || self.prioridad.is_some()
+            || self.inicio_programado.is_some()
+            || self.fin_programado.is_some()
+            || self.delegado_usuario_id.is_some()
+            || self.efectivos_asignados.is_some()
+            || self.ubicacion_lat.is_some()
+            || self.ubicacion_lon.is_some()
+            || self.ubicacion_descripcion.is_some()
+            || self.notas.is_some()
+    }
+}
+
+impl Validate for UpdateTask {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if let Some(c) = &self.codigo {
+            rules::len(errors, "codigo", c.trim(), 1, 50);
+        }
+        if let Some(t) = &self.titulo {
+            rules::len(errors, "titulo", t.trim(), 1, 200);
+        }
+        check_common(
+            errors,
+            self.descripcion.as_ref().and_then(|d| d.as_deref()),
+            self.ubicacion_descripcion
+                .as_ref()
+                .and_then(|d| d.as_deref()),
+            self.efectivos_asignados.as_deref(),
+            self.notas.as_ref(),
+        );
+        check_location(
+            errors,
+            self.ubicacion_lat.flatten(),
+            self.ubicacion_lon.flatten(),
+        );
+        match (self.ubicacion_lat, self.ubicacion_lon) {
+            (Some(Some(_)), Some(Some(_))) | (Some(None), Some(None)) | (None, None) => {}
+            (_, Some(_)) => errors.push(pair_missing("ubicacion_lat")),
+            (Some(_), _) => errors.push(pair_missing("ubicacion_lon")),
+        }
+        if let (Some(inicio), Some(Some(fin))) = (self.inicio_programado, self.fin_programado)
+            && fin <= inicio
+        {
+            errors.push(fin_error(fin));
+        }
+        rules::opt_len(errors, "nota", &self.nota, 0, 2000);
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/tasks/{task_id}", tag = "tasks", request_body = UpdateTask,
+    params(("task_id" = i64, Path, description = "task id")),
+    description = "Level: 1 (own). Partial update (level 2+); only the fields sent change. Level 1 may send only `estado` (and `nota`) for its own tasks, otherwise 403. `estado` follows the state machine (invalid → 409).",
+    responses((status = 200, description = "task", body = Tarea), (status = 403, description = "not allowed", body = Value),
+              (status = 404, description = "not found", body = Value), (status = 409, description = "duplicate codigo or invalid transition", body = Value),
+              (status = 422, description = "validation", body = Value)))]
+pub async fn update_task(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ctx: RequestContext,
+    ValidPath(task_id): ValidPath<i64>,
+    ValidJson(body): ValidJson<UpdateTask>,
+) -> ApiResult<Response> {
+    if !me.is_supervisor() && body.touches_fields() {
+        return Err(ApiError::InsufficientLevel);
+    }
+    let mut tx = state.db.begin().await?;
+    let old = tareas::find(&mut *tx, Scope::of(&me), Key::Id(task_id), true)
+        .await?
+        .ok_or_else(not_found)?;
+
+    // References and cross-field rules against the merged row.
+    let new_efectivos = body.efectivos_asignados.as_deref().map(dedup);
+    let mut new_efectivo_usuarios = None;
+    if body.delegado_usuario_id.is_some() || new_efectivos.is_some() {
+        let delegado = body.delegado_usuario_id.unwrap_or(old.delegado_usuario_id);
+        let ids = new_efectivos.as_deref().unwrap_or(&[]);
+        let users = check_refs(&mut tx, delegado, ids).await?;
+        if new_efectivos.is_some() {
+            new_efectivo_usuarios = Some(users);
+        }
+    }
+    let inicio = body.inicio_programado.unwrap_or(old.inicio_programado);
+    let fin = body.fin_programado.unwrap_or(old.fin_programado);
+    if let Some(fin) = fin
+        && fin <= inicio
+    {
+        return Err(ApiError::validation(fin_error(fin)));
+    }
+
+    let patch = Patch {
+        codigo: body.codigo.as_deref().map(str::trim),
+        titulo: body.titulo.as_deref().map(str::trim),
+        descripcion: body.descripcion.as_ref().map(|d| d.as_deref()),
+        tipo: body.tipo,
+        prioridad: body.prioridad,
+        inicio_programado: body.inicio_programado,
+        fin_programado: body.fin_programado,
+        delegado_usuario_id: body.delegado_usuario_id,
+        efectivos: new_efectivos.as_deref(),
+        ubicacion: match (body.ubicacion_lat, body.ubicacion_lon) {
+            (Some(Some(lat)), Some(Some(lon))) => Some(Some((lat, lon))),
+            (Some(None), Some(None)) => Some(None),
+            _ => None,
+        },
+        ubicacion_descripcion: body.ubicacion_descripcion.as_ref().map(|d| d.as_deref()),
+        notas: body.notas.as_ref(),
+    };
+    let mut cur = if patch.is_empty() {
+        old.clone()
+    } else {
+        tareas::apply_patch(&mut *tx, task_id, &patch).await?
+    };
+    let mut transitioned = None;
+    if let Some(to) = body.estado {
+        let (t, tr) = transition_locked(&mut tx, &me, &ctx, &cur, to, body.nota.as_deref()).await?;
+        cur = t;
+        transitioned = Some(tr);
+    }
+    if !patch.is_empty() {
+        let entry = AuditEntry::new("task_updated", Some(me.id))
+            .resource("tarea", task_id)
+            .values(Some(old.to_json()), Some(cur.to_json()))
+            .status(200)
+            .context(&ctx);
+        audit::record(&mut *tx, &entry).await?;
+    }
+    let all_efectivos: Vec<i64> = dedup(
+        &old.efectivos_asignados
+            .iter()
+            .chain(cur.efectivos_asignados.iter())
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &all_efectivos).await?;
+    tx.commit().await?;
+
+    let users = involved(
+        &[old.delegado_usuario_id, cur.delegado_usuario_id],
+        &efectivo_usuarios,
+    );
+    let task_json = cur.to_json();
+    if !patch.is_empty() {
+        publish_task(
+            &state,
+            EventType::TaskUpdated,
+            &cur,
+            task_json.clone(),
+            &users,
+        );
+    }
+    let old_set: BTreeSet<i64> = old.efectivos_asignados.iter().copied().collect();
+    let new_set: BTreeSet<i64> = cur.efectivos_asignados.iter().copied().collect();
+    if new_efectivo_usuarios.is_some() && old_set != new_set {
+        publish_task(
+            &state,
+            EventType::TaskAssigned,
+            &cur,
+            json!({"task_id": cur.id, "codigo": cur.codigo, "efectivos_asignados": cur.efectivos_asignados, "tarea": task_json}),
+            &users,
+        );
+    }
+    if let Some(tr) = &transitioned {
+        publish_transition(&state, &me, &cur, tr, body.nota.as_deref(), &users);
+    }
+    invalidate_stats(&state, &users, cur.creado_por_usuario_id).await;
+    json_body(StatusCode::OK, &cur)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delete
+
+#[utoipa::path(delete, path = "/api/v1/tasks/{task_id}", tag = "tasks",
+    params(("task_id" = i64, Path, description = "task id")),
+    description = "Level: 3. Soft delete; answers the deleted task.",
+    responses((status = 200, description = "deleted task", body = Tarea), (status = 404, description = "not found", body = Value)))]
+pub async fn delete_task(
+    State(state): State<AppState>,
+    Admin(me): Admin,
+    ctx: RequestContext,
+    ValidPath(task_id): ValidPath<i64>,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let t = tareas::soft_delete(&mut *tx, task_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let task_json = t.to_json();
+    let entry = AuditEntry::new("task_deleted", Some(me.id))
+        .resource("tarea", task_id)
+        .values(None, Some(task_json.clone()))
+        .severity("warning")
+        .status(200)
+        .context(&ctx);
+    audit::record(&mut *tx, &entry).await?;
+    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
+    tx.commit().await?;
+
+    let users = involved(&[t.delegado_usuario_id], &efectivo_usuarios);
+    publish_task(
+        &state,
+        EventType::TaskUpdated,
+        &t,
+        json!({"task_id": t.id, "codigo": t.codigo, "deleted": true, "tarea": task_json}),
+        &users,
+    );
+    invalidate_stats(&state, &users, t.creado_por_usuario_id).await;
+    json_body(StatusCode::OK, &t)
 }

@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::{Admin, AuthUser, Supervisor, password};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
-use crate::extract::{Validate, ValidJson, ValidPath, ValidQuery, rules};
+use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
 use crate::state::AppState;
 use crate::store::usuarios::{self, USUARIO_COLUMNS, Usuario};
 
@@ -26,7 +26,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_me, update_me))
         .routes(routes!(telegram_link))
         .routes(routes!(get_user, update_user, delete_user))
-        .route("/api/v1/users/", axum::routing::get(list_users).post(create_user))
+        .route(
+            "/api/v1/users/",
+            axum::routing::get(list_users).post(create_user),
+        )
 }
 
 fn to_json(u: &Usuario) -> Value {
@@ -48,10 +51,15 @@ pub struct ListQuery {
 impl Validate for ListQuery {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         rules::pagination(errors, self.skip, self.limit);
-        if let Some(n) = self.nivel {
-            if Nivel::from_i64(n).is_none() {
-                errors.push(FieldError::query("nivel", "enum", Nivel::allowed_message(), json!(n)));
-            }
+        if let Some(n) = self.nivel
+            && Nivel::from_i64(n).is_none()
+        {
+            errors.push(FieldError::query(
+                "nivel",
+                "enum",
+                Nivel::allowed_message(),
+                json!(n),
+            ));
         }
     }
 }
@@ -59,7 +67,11 @@ impl Validate for ListQuery {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery),
     description = "Level: 2. Lists users (newest first), excluding deleted ones unless include_deleted (level 3).",
     responses((status = 200, description = "users", body = [Usuario])))]
-pub async fn list_users(State(state): State<AppState>, Supervisor(me): Supervisor, ValidQuery(q): ValidQuery<ListQuery>) -> ApiResult<Response> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> ApiResult<Response> {
     let include_deleted = q.include_deleted.unwrap_or(false);
     if include_deleted && !me.is_admin() {
         return Err(ApiError::InsufficientLevel);
@@ -81,11 +93,16 @@ pub async fn list_users(State(state): State<AppState>, Supervisor(me): Superviso
         .bind(q.limit.unwrap_or(100))
         .fetch_all(&state.db)
         .await?;
-    Ok(json_response(StatusCode::OK, &serde_json::to_value(rows).unwrap_or_default()))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::to_value(rows).unwrap_or_default(),
+    ))
 }
 
 pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -118,7 +135,8 @@ impl Validate for CreateUser {
 }
 
 fn location(id: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("/api/v1/users/{id}")).unwrap_or_else(|_| HeaderValue::from_static("/api/v1/users"))
+    HeaderValue::from_str(&format!("/api/v1/users/{id}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/api/v1/users"))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
@@ -160,7 +178,8 @@ pub async fn create_user(
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
     let mut resp = json_response(StatusCode::CREATED, &to_json(&user));
-    resp.headers_mut().insert(header::LOCATION, location(user.id));
+    resp.headers_mut()
+        .insert(header::LOCATION, location(user.id));
     Ok(resp)
 }
 
@@ -168,7 +187,9 @@ pub async fn create_user(
     description = "Level: 1. The caller's own profile.",
     responses((status = 200, description = "me", body = Usuario)))]
 pub async fn get_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
-    let u = usuarios::by_id(&state.db, me.id, false).await?.ok_or(ApiError::InvalidCredentials)?;
+    let u = usuarios::by_id(&state.db, me.id, false)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     Ok(json_response(StatusCode::OK, &to_json(&u)))
 }
 
@@ -191,7 +212,12 @@ impl Validate for UpdateMe {
         if let Some(p) = &self.password {
             check_password(errors, "password", p);
             if self.current_password.is_none() {
-                errors.push(FieldError::body("current_password", "missing", "Field required", Value::Null));
+                errors.push(FieldError::body(
+                    "current_password",
+                    "missing",
+                    "Field required",
+                    Value::Null,
+                ));
             }
         }
     }
@@ -208,10 +234,11 @@ pub async fn update_me(
 ) -> ApiResult<Response> {
     let new_hash = match (&body.password, &body.current_password) {
         (Some(new), Some(current)) => {
-            let stored: String = sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE id = $1")
-                .bind(me.id)
-                .fetch_one(&state.db)
-                .await?;
+            let stored: String =
+                sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE id = $1")
+                    .bind(me.id)
+                    .fetch_one(&state.db)
+                    .await?;
             let (ok, _) = password::verify(&state, current.clone(), stored).await?;
             if !ok {
                 return Err(ApiError::BadRequest("Current password is incorrect".into()));
@@ -221,7 +248,9 @@ pub async fn update_me(
         _ => None,
     };
     let mut tx = state.db.begin().await?;
-    let old = usuarios::by_id(&mut *tx, me.id, false).await?.ok_or(ApiError::InvalidCredentials)?;
+    let old = usuarios::by_id(&mut *tx, me.id, false)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     let sql = format!(
         "UPDATE usuarios SET telefono = COALESCE($2, telefono), nombre = COALESCE($3, nombre),
                 apellido = COALESCE($4, apellido), hashed_password = COALESCE($5, hashed_password)
@@ -255,7 +284,9 @@ pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiRe
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let code: String = {
         let mut rng = rand::thread_rng();
-        (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+        (0..8)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect()
     };
     let expires_at = Utc::now() + Duration::minutes(10);
     sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ($1, $2, $3)")
@@ -274,7 +305,11 @@ pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiRe
     params(("user_id" = i64, Path, description = "user id")),
     description = "Level: 1 (own). Self, or any user for level 2+; others get 404.",
     responses((status = 200, description = "user", body = Usuario), (status = 404, description = "not found", body = Value)))]
-pub async fn get_user(State(state): State<AppState>, me: AuthUser, ValidPath(user_id): ValidPath<i64>) -> ApiResult<Response> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    me: AuthUser,
+    ValidPath(user_id): ValidPath<i64>,
+) -> ApiResult<Response> {
     if user_id != me.id && !me.is_supervisor() {
         return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
     }

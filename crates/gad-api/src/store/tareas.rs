@@ -1,1 +1,603 @@
 //! Queries on the tareas aggregate.
+//!
+//! A task row is read with `TAREA_COLUMNS` (table alias `t`) into `Tarea`, which serializes
+//! straight to the contract's wire object (§6): enums as wire values, `prioridad` as 1–5,
+//! `tiempo_pausado` as whole seconds, times RFC 3339 `Z`.
+//!
+//! Visibility (contract §4): level 1 sees a task when it is the `delegado_usuario_id` or its
+//! efectivo is in `efectivos_asignados` (GIN-indexed array kept in sync with `tarea_efectivos`);
+//! level 2+ sees every live task. `VISIBLE_SQL` expresses that with parameters `$1` (caller id),
+//! `$2` (caller's efectivo id or NULL) and `$3` (true when the caller sees everything).
+
+use chrono::{DateTime, Utc};
+use gad_core::state_machine::TaskClock;
+use gad_core::{EstadoTarea, Prioridad, TipoTarea};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Row};
+
+use crate::auth::AuthUser;
+
+pub const TASK_NOT_FOUND: &str = "The task with this id does not exist in the system";
+
+/// The Tarea wire object (contract §6).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Tarea {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    pub codigo: String,
+    pub titulo: String,
+    pub descripcion: Option<String>,
+    #[schema(value_type = String, example = "patrullaje")]
+    pub tipo: TipoTarea,
+    /// 1 baja … 5 crítica.
+    #[schema(value_type = i16, minimum = 1, maximum = 5)]
+    pub prioridad: Prioridad,
+    #[schema(value_type = String, example = "programada")]
+    pub estado: EstadoTarea,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub inicio_programado: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub fin_programado: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub inicio_real: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub fin_real: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub pausado_en: Option<DateTime<Utc>>,
+    pub tiempo_pausado_segundos: i64,
+    pub duracion_real_horas: Option<f64>,
+    pub delegado_usuario_id: i64,
+    pub creado_por_usuario_id: Option<i64>,
+    pub efectivos_asignados: Vec<i64>,
+    pub ubicacion_lat: Option<f64>,
+    pub ubicacion_lon: Option<f64>,
+    pub ubicacion_descripcion: Option<String>,
+    #[schema(value_type = Object)]
+    pub notas: Value,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Columns read into `Tarea` (table alias `t`).
+pub const TAREA_COLUMNS: &str = "t.id, t.uuid, t.codigo, t.titulo, t.descripcion, t.tipo::text AS tipo,
+    t.prioridad::text AS prioridad, t.estado::text AS estado, t.inicio_programado, t.fin_programado,
+    t.inicio_real, t.fin_real, t.pausado_en,
+    EXTRACT(EPOCH FROM t.tiempo_pausado)::int8 AS tiempo_pausado_segundos,
+    t.duracion_real_horas::float8 AS duracion_real_horas, t.delegado_usuario_id, t.creado_por_usuario_id,
+    t.efectivos_asignados, t.ubicacion_lat, t.ubicacion_lon, t.ubicacion_descripcion, t.notas,
+    t.created_at, t.updated_at, t.deleted_at";
+
+/// Visibility predicate on alias `t` with `$1` = caller id, `$2` = caller efectivo id, `$3` = sees all.
+pub const VISIBLE_SQL: &str = "($3 OR t.delegado_usuario_id = $1 OR ($2::int8 IS NOT NULL AND t.efectivos_asignados @> ARRAY[$2::int8]))";
+
+fn decode_err(col: &str, v: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: format!("unexpected enum label {v:?}").into(),
+    }
+}
+
+impl<'r> FromRow<'r, PgRow> for Tarea {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let tipo: String = row.try_get("tipo")?;
+        let prioridad: String = row.try_get("prioridad")?;
+        let estado: String = row.try_get("estado")?;
+        Ok(Tarea {
+            id: row.try_get("id")?,
+            uuid: row.try_get("uuid")?,
+            codigo: row.try_get("codigo")?,
+            titulo: row.try_get("titulo")?,
+            descripcion: row.try_get("descripcion")?,
+            tipo: TipoTarea::from_db(&tipo).ok_or_else(|| decode_err("tipo", &tipo))?,
+            prioridad: Prioridad::from_db(&prioridad)
+                .ok_or_else(|| decode_err("prioridad", &prioridad))?,
+            estado: EstadoTarea::from_db(&estado).ok_or_else(|| decode_err("estado", &estado))?,
+            inicio_programado: row.try_get("inicio_programado")?,
+            fin_programado: row.try_get("fin_programado")?,
+            inicio_real: row.try_get("inicio_real")?,
+            fin_real: row.try_get("fin_real")?,
+            pausado_en: row.try_get("pausado_en")?,
+            tiempo_pausado_segundos: row
+                .try_get::<Option<i64>, _>("tiempo_pausado_segundos")?
+                .unwrap_or(0),
+            duracion_real_horas: row.try_get("duracion_real_horas")?,
+            delegado_usuario_id: row.try_get("delegado_usuario_id")?,
+            creado_por_usuario_id: row.try_get("creado_por_usuario_id")?,
+            efectivos_asignados: row.try_get("efectivos_asignados")?,
+            ubicacion_lat: row.try_get("ubicacion_lat")?,
+            ubicacion_lon: row.try_get("ubicacion_lon")?,
+            ubicacion_descripcion: row.try_get("ubicacion_descripcion")?,
+            notas: row.try_get("notas")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
+    }
+}
+
+impl Tarea {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    pub fn clock(&self) -> TaskClock {
+        TaskClock {
+            inicio_real: self.inicio_real,
+            fin_real: self.fin_real,
+            pausado_en: self.pausado_en,
+            tiempo_pausado_segundos: self.tiempo_pausado_segundos,
+            duracion_real_horas: self.duracion_real_horas,
+        }
+    }
+}
+
+/// The caller's scope, bound as `$1..$3` of `VISIBLE_SQL`.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub user_id: i64,
+    pub efectivo_id: Option<i64>,
+    pub all: bool,
+}
+
+impl Scope {
+    pub fn of(u: &AuthUser) -> Scope {
+        Scope {
+            user_id: u.id,
+            efectivo_id: u.efectivo_id,
+            all: u.is_supervisor(),
+        }
+    }
+}
+
+/// Which task to load.
+#[derive(Debug, Clone, Copy)]
+pub enum Key<'a> {
+    Id(i64),
+    Codigo(&'a str),
+}
+
+/// One live task visible to `scope`, optionally locked `FOR UPDATE` (inside a transaction).
+pub async fn find<'e, E: PgExecutor<'e>>(
+    exec: E,
+    scope: Scope,
+    key: Key<'_>,
+    lock: bool,
+) -> Result<Option<Tarea>, sqlx::Error> {
+    let lock_sql = if lock { " FOR UPDATE" } else { "" };
+    let cond = match key {
+        Key::Id(_) => "t.id = $4",
+        Key::Codigo(_) => "t.codigo = $4",
+    };
+    let sql = format!(
+        "SELECT {TAREA_COLUMNS} FROM tareas t
+         WHERE {cond} AND t.deleted_at IS NULL AND {VISIBLE_SQL}{lock_sql}"
+    );
+    let q = sqlx::query_as::<_, Tarea>(&sql)
+        .bind(scope.user_id)
+        .bind(scope.efectivo_id)
+        .bind(scope.all);
+    let q = match key {
+        Key::Id(id) => q.bind(id),
+        Key::Codigo(c) => q.bind(c),
+    };
+    q.fetch_optional(exec).await
+}
+
+/// Filters of the task list.
+#[derive(Debug, Default)]
+pub struct ListFilter<'a> {
+    pub estado: Option<EstadoTarea>,
+    pub tipo: Option<TipoTarea>,
+    pub prioridad: Option<Prioridad>,
+    pub delegado_usuario_id: Option<i64>,
+    pub desde: Option<DateTime<Utc>>,
+    pub hasta: Option<DateTime<Utc>>,
+    /// Already a LIKE pattern (escaped, with `%`).
+    pub q: Option<&'a str>,
+    pub skip: i64,
+    pub limit: i64,
+}
+
+/// One query, newest first (created_at DESC, id DESC), scoped and filtered. The SQL holds only
+/// the predicates in use, so the planner sees each combination plainly (a generic plan over
+/// `$n IS NULL OR …` predicates would scan the table): with no filters at level 2+ it walks the
+/// partial `(created_at DESC, id DESC) WHERE deleted_at IS NULL` index and stops after `limit`.
+pub async fn list<'e, E: PgExecutor<'e>>(
+    exec: E,
+    scope: Scope,
+    f: &ListFilter<'_>,
+) -> Result<Vec<Tarea>, sqlx::Error> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
+        "SELECT {TAREA_COLUMNS} FROM tareas t WHERE t.deleted_at IS NULL"
+    ));
+    if !scope.all {
+        qb.push(" AND (t.delegado_usuario_id = ")
+            .push_bind(scope.user_id);
+        if let Some(e) = scope.efectivo_id {
+            qb.push(" OR t.efectivos_asignados @> ARRAY[")
+                .push_bind(e)
+                .push("::int8]");
+        }
+        qb.push(")");
+    }
+    if let Some(e) = f.estado {
+        qb.push(" AND t.estado = ")
+            .push_bind(e.as_db())
+            .push("::estado_tarea");
+    }
+    if let Some(e) = f.tipo {
+        qb.push(" AND t.tipo = ")
+            .push_bind(e.as_db())
+            .push("::tipo_tarea");
+    }
+    if let Some(e) = f.prioridad {
+        qb.push(" AND t.prioridad = ")
+            .push_bind(e.as_db())
+            .push("::prioridad_tarea");
+    }
+    if let Some(d) = f.delegado_usuario_id {
+        qb.push(" AND t.delegado_usuario_id = ").push_bind(d);
+    }
+    if let Some(d) = f.desde {
+        qb.push(" AND t.inicio_programado >= ").push_bind(d);
+    }
+    if let Some(h) = f.hasta {
+        qb.push(" AND t.inicio_programado <= ").push_bind(h);
+    }
+    if let Some(q) = f.q {
+        qb.push(" AND (t.codigo ILIKE ")
+            .push_bind(q.to_string())
+            .push(" OR t.titulo ILIKE ")
+            .push_bind(q.to_string())
+            .push(")");
+    }
+    qb.push(" ORDER BY t.created_at DESC, t.id DESC OFFSET ")
+        .push_bind(f.skip)
+        .push(" LIMIT ")
+        .push_bind(f.limit);
+    qb.build_query_as::<Tarea>().fetch_all(exec).await
+}
+
+/// What the reference check of a write found.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Refs {
+    pub delegado_ok: bool,
+    /// Live efectivos among the requested ids.
+    pub efectivo_ids: Vec<i64>,
+    /// Their usuario ids (same order).
+    pub efectivo_usuarios: Vec<i64>,
+}
+
+/// Checks, in one round trip, that the delegado is a live user and which of `efectivos` are
+/// live efectivos (with their usuario ids).
+pub async fn check_refs<'e, E: PgExecutor<'e>>(
+    exec: E,
+    delegado: i64,
+    efectivos: &[i64],
+) -> Result<Refs, sqlx::Error> {
+    sqlx::query_as::<_, Refs>(
+        "SELECT EXISTS (SELECT 1 FROM usuarios WHERE id = $1 AND deleted_at IS NULL) AS delegado_ok,
+                COALESCE(array_agg(e.id ORDER BY e.id) FILTER (WHERE e.id IS NOT NULL), '{}') AS efectivo_ids,
+                COALESCE(array_agg(e.usuario_id ORDER BY e.id) FILTER (WHERE e.id IS NOT NULL), '{}') AS efectivo_usuarios
+         FROM (SELECT 1) one
+         LEFT JOIN efectivos e ON e.id = ANY($2) AND e.deleted_at IS NULL",
+    )
+    .bind(delegado)
+    .bind(efectivos)
+    .fetch_one(exec)
+    .await
+}
+
+/// Usuario ids of the given efectivos (any state).
+pub async fn usuarios_of_efectivos<'e, E: PgExecutor<'e>>(
+    exec: E,
+    efectivos: &[i64],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if efectivos.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT usuario_id FROM efectivos WHERE id = ANY($1)")
+        .bind(efectivos)
+        .fetch_all(exec)
+        .await
+}
+
+/// The fields of a new task.
+#[derive(Debug)]
+pub struct NewTarea<'a> {
+    pub codigo: &'a str,
+    pub titulo: &'a str,
+    pub descripcion: Option<&'a str>,
+    pub tipo: TipoTarea,
+    pub prioridad: Prioridad,
+    pub inicio_programado: DateTime<Utc>,
+    pub fin_programado: Option<DateTime<Utc>>,
+    pub delegado_usuario_id: i64,
+    pub creado_por_usuario_id: i64,
+    pub efectivos: &'a [i64],
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub ubicacion_descripcion: Option<&'a str>,
+    pub notas: &'a Value,
+}
+
+/// Inserts the task, its `tarea_efectivos` rows and the initial history row (NULL → programada)
+/// in one statement.
+pub async fn insert<'e, E: PgExecutor<'e>>(
+    exec: E,
+    n: &NewTarea<'_>,
+) -> Result<Tarea, sqlx::Error> {
+    let sql = format!(
+        "WITH t AS (
+            INSERT INTO tareas (codigo, titulo, descripcion, tipo, prioridad, estado, inicio_programado,
+                fin_programado, delegado_usuario_id, creado_por_usuario_id, efectivos_asignados,
+                ubicacion_lat, ubicacion_lon, ubicacion_descripcion, geom, notas)
+            VALUES ($1, $2, $3, $4::tipo_tarea, $5::prioridad_tarea, 'PROGRAMMED', $6, $7, $8, $9, $10,
+                $11, $12, $13,
+                CASE WHEN $11::float8 IS NULL OR $12::float8 IS NULL THEN NULL
+                     ELSE ST_SetSRID(ST_MakePoint($12::float8, $11::float8), 4326)::geography END,
+                $14)
+            RETURNING *),
+         te AS (
+            INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
+            SELECT t.id, x FROM t, unnest($10::int8[]) AS x RETURNING 1),
+         h AS (
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota)
+            SELECT t.id, NULL, 'PROGRAMMED', $9, 'Tarea creada' FROM t RETURNING 1)
+         SELECT {TAREA_COLUMNS} FROM t"
+    );
+    sqlx::query_as::<_, Tarea>(&sql)
+        .bind(n.codigo)
+        .bind(n.titulo)
+        .bind(n.descripcion)
+        .bind(n.tipo.as_db())
+        .bind(n.prioridad.as_db())
+        .bind(n.inicio_programado)
+        .bind(n.fin_programado)
+        .bind(n.delegado_usuario_id)
+        .bind(n.creado_por_usuario_id)
+        .bind(n.efectivos)
+        .bind(n.lat)
+        .bind(n.lon)
+        .bind(n.ubicacion_descripcion)
+        .bind(n.notas)
+        .fetch_one(exec)
+        .await
+}
+
+/// A partial update: `None` = unchanged; for nullable columns `Some(None)` clears.
+#[derive(Debug, Default)]
+pub struct Patch<'a> {
+    pub codigo: Option<&'a str>,
+    pub titulo: Option<&'a str>,
+    pub descripcion: Option<Option<&'a str>>,
+    pub tipo: Option<TipoTarea>,
+    pub prioridad: Option<Prioridad>,
+    pub inicio_programado: Option<DateTime<Utc>>,
+    pub fin_programado: Option<Option<DateTime<Utc>>>,
+    pub delegado_usuario_id: Option<i64>,
+    pub efectivos: Option<&'a [i64]>,
+    /// (lat, lon): both set, or both cleared.
+    pub ubicacion: Option<Option<(f64, f64)>>,
+    pub ubicacion_descripcion: Option<Option<&'a str>>,
+    pub notas: Option<&'a Value>,
+}
+
+impl Patch<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.codigo.is_none()
+            && self.titulo.is_none()
+            && self.descripcion.is_none()
+            && self.tipo.is_none()
+            && self.prioridad.is_none()
+            && self.inicio_programado.is_none()
+            && self.fin_programado.is_none()
+            && self.delegado_usuario_id.is_none()
+            && self.efectivos.is_none()
+            && self.ubicacion.is_none()
+            && self.ubicacion_descripcion.is_none()
+            && self.notas.is_none()
+    }
+}
+
+/// Applies a patch to a (locked) task and keeps `tarea_efectivos` in sync, in one statement.
+pub async fn apply_patch<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    p: &Patch<'_>,
+) -> Result<Tarea, sqlx::Error> {
+    let (set_loc, lat, lon) = match p.ubicacion {
+        None => (false, None, None),
+        Some(None) => (true, None, None),
+        Some(Some((lat, lon))) => (true, Some(lat), Some(lon)),
+    };
+    let sql = format!(
+        "WITH t AS (
+            UPDATE tareas SET
+                codigo = COALESCE($2, codigo),
+                titulo = COALESCE($3, titulo),
+                descripcion = CASE WHEN $4 THEN $5 ELSE descripcion END,
+                tipo = COALESCE($6::tipo_tarea, tipo),
+                prioridad = COALESCE($7::prioridad_tarea, prioridad),
+                inicio_programado = COALESCE($8, inicio_programado),
+                fin_programado = CASE WHEN $9 THEN $10 ELSE fin_programado END,
+                delegado_usuario_id = COALESCE($11, delegado_usuario_id),
+                efectivos_asignados = COALESCE($12::int8[], efectivos_asignados),
+                ubicacion_lat = CASE WHEN $13 THEN $14::float8 ELSE ubicacion_lat END,
+                ubicacion_lon = CASE WHEN $13 THEN $15::float8 ELSE ubicacion_lon END,
+                geom = CASE WHEN NOT $13 THEN geom
+                            WHEN $14::float8 IS NULL OR $15::float8 IS NULL THEN NULL
+                            ELSE ST_SetSRID(ST_MakePoint($15::float8, $14::float8), 4326)::geography END,
+                ubicacion_descripcion = CASE WHEN $16 THEN $17 ELSE ubicacion_descripcion END,
+                notas = COALESCE($18, notas)
+            WHERE id = $1 RETURNING *),
+         del AS (
+            DELETE FROM tarea_efectivos te
+            WHERE $12::int8[] IS NOT NULL AND te.tarea_id = $1 AND NOT (te.efectivo_id = ANY($12::int8[]))
+            RETURNING 1),
+         ins AS (
+            INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
+            SELECT $1, x FROM unnest(COALESCE($12::int8[], '{{}}')) AS x
+            ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT {TAREA_COLUMNS} FROM t"
+    );
+    sqlx::query_as::<_, Tarea>(&sql)
+        .bind(id)
+        .bind(p.codigo)
+        .bind(p.titulo)
+        .bind(p.descripcion.is_some())
+        .bind(p.descripcion.flatten())
+        .bind(p.tipo.map(|e| e.as_db()))
+        .bind(p.prioridad.map(|e| e.as_db()))
+        .bind(p.inicio_programado)
+        .bind(p.fin_programado.is_some())
+        .bind(p.fin_programado.flatten())
+        .bind(p.delegado_usuario_id)
+        .bind(p.efectivos)
+        .bind(set_loc)
+        .bind(lat)
+        .bind(lon)
+        .bind(p.ubicacion_descripcion.is_some())
+        .bind(p.ubicacion_descripcion.flatten())
+        .bind(p.notas)
+        .fetch_one(exec)
+        .await
+}
+
+/// Writes a transition's result (state + clock) and its history row, in one statement.
+pub async fn write_transition<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    from: EstadoTarea,
+    to: EstadoTarea,
+    clock: &TaskClock,
+    usuario_id: i64,
+    nota: Option<&str>,
+) -> Result<Tarea, sqlx::Error> {
+    let sql = format!(
+        "WITH t AS (
+            UPDATE tareas SET estado = $2::estado_tarea, inicio_real = $3, fin_real = $4, pausado_en = $5,
+                tiempo_pausado = make_interval(secs => $6::float8),
+                duracion_real_horas = $7::float8::numeric
+            WHERE id = $1 RETURNING *),
+         h AS (
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota)
+            SELECT t.id, $8::estado_tarea, $2::estado_tarea, $9, $10 FROM t RETURNING 1)
+         SELECT {TAREA_COLUMNS} FROM t"
+    );
+    sqlx::query_as::<_, Tarea>(&sql)
+        .bind(id)
+        .bind(to.as_db())
+        .bind(clock.inicio_real)
+        .bind(clock.fin_real)
+        .bind(clock.pausado_en)
+        .bind(clock.tiempo_pausado_segundos as f64)
+        .bind(clock.duracion_real_horas)
+        .bind(from.as_db())
+        .bind(usuario_id)
+        .bind(nota)
+        .fetch_one(exec)
+        .await
+}
+
+/// An efectivo returned to `disponible`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Released {
+    pub id: i64,
+    pub usuario_id: i64,
+}
+
+/// Returns the task's efectivos that are `en_tarea` to `disponible`.
+pub async fn release_efectivos<'e, E: PgExecutor<'e>>(
+    exec: E,
+    tarea_id: i64,
+) -> Result<Vec<Released>, sqlx::Error> {
+    sqlx::query_as::<_, Released>(
+        "UPDATE efectivos e SET estado_disponibilidad = 'DISPONIBLE', ultima_actualizacion_estado = now()
+         FROM tarea_efectivos te
+         WHERE te.tarea_id = $1 AND te.efectivo_id = e.id
+           AND e.estado_disponibilidad = 'EN_TAREA' AND e.deleted_at IS NULL
+         RETURNING e.id, e.usuario_id",
+    )
+    .bind(tarea_id)
+    .fetch_all(exec)
+    .await
+}
+
+/// Soft-deletes a live task.
+pub async fn soft_delete<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<Option<Tarea>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE tareas t SET deleted_at = now() WHERE t.id = $1 AND t.deleted_at IS NULL RETURNING {TAREA_COLUMNS}"
+    );
+    sqlx::query_as::<_, Tarea>(&sql)
+        .bind(id)
+        .fetch_optional(exec)
+        .await
+}
+
+/// One history row on the wire.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Historial {
+    pub id: i64,
+    #[schema(value_type = Option<String>)]
+    pub estado_anterior: Option<EstadoTarea>,
+    #[schema(value_type = String)]
+    pub estado_nuevo: EstadoTarea,
+    pub usuario_id: Option<i64>,
+    pub nota: Option<String>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct HistorialRow {
+    id: i64,
+    estado_anterior: Option<String>,
+    estado_nuevo: String,
+    usuario_id: Option<i64>,
+    nota: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// The task's history, oldest first.
+pub async fn history<'e, E: PgExecutor<'e>>(
+    exec: E,
+    tarea_id: i64,
+) -> Result<Vec<Historial>, sqlx::Error> {
+    let rows: Vec<HistorialRow> = sqlx::query_as(
+        "SELECT id, estado_anterior::text AS estado_anterior, estado_nuevo::text AS estado_nuevo,
+                usuario_id, nota, created_at
+         FROM historial_estados WHERE tarea_id = $1 ORDER BY id",
+    )
+    .bind(tarea_id)
+    .fetch_all(exec)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Historial {
+                id: r.id,
+                estado_anterior: match r.estado_anterior {
+                    Some(s) => Some(
+                        EstadoTarea::from_db(&s)
+                            .ok_or_else(|| decode_err("estado_anterior", &s))?,
+                    ),
+                    None => None,
+                },
+                estado_nuevo: EstadoTarea::from_db(&r.estado_nuevo)
+                    .ok_or_else(|| decode_err("estado_nuevo", &r.estado_nuevo))?,
+                usuario_id: r.usuario_id,
+                nota: r.nota,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}

@@ -33,11 +33,19 @@ pub struct Usuario {
 pub const USUARIO_COLUMNS: &str = "id, uuid, email, nombre, apellido, dni, telefono, telegram_id,
     (substr(nivel::text, 7))::int2 AS nivel, verificado, ultimo_acceso, created_at, updated_at, deleted_at";
 
-pub async fn by_id<'e, E: PgExecutor<'e>>(exec: E, id: i64, include_deleted: bool) -> Result<Option<Usuario>, sqlx::Error> {
+pub async fn by_id<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    include_deleted: bool,
+) -> Result<Option<Usuario>, sqlx::Error> {
     let sql = format!(
         "SELECT {USUARIO_COLUMNS} FROM usuarios WHERE id = $1 AND ($2 OR deleted_at IS NULL)"
     );
-    sqlx::query_as::<_, Usuario>(&sql).bind(id).bind(include_deleted).fetch_optional(exec).await
+    sqlx::query_as::<_, Usuario>(&sql)
+        .bind(id)
+        .bind(include_deleted)
+        .fetch_optional(exec)
+        .await
 }
 
 /// What login needs about a user.
@@ -51,7 +59,10 @@ pub struct LoginRow {
     pub bloqueado_hasta: Option<DateTime<Utc>>,
 }
 
-pub async fn for_login<'e, E: PgExecutor<'e>>(exec: E, email: &str) -> Result<Option<LoginRow>, sqlx::Error> {
+pub async fn for_login<'e, E: PgExecutor<'e>>(
+    exec: E,
+    email: &str,
+) -> Result<Option<LoginRow>, sqlx::Error> {
     sqlx::query_as::<_, LoginRow>(
         "SELECT id, nivel::text AS nivel, hashed_password, verificado, (deleted_at IS NOT NULL) AS deleted, bloqueado_hasta
          FROM usuarios WHERE lower(email) = lower($1)",
@@ -63,7 +74,10 @@ pub async fn for_login<'e, E: PgExecutor<'e>>(exec: E, email: &str) -> Result<Op
 
 /// Counts a failed login atomically; the 5th consecutive failure locks the account for
 /// 30 minutes. A lock that has expired starts a new count. Returns (failures, locked_until).
-pub async fn record_failed_login<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<(i32, Option<DateTime<Utc>>), sqlx::Error> {
+pub async fn record_failed_login<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<(i32, Option<DateTime<Utc>>), sqlx::Error> {
     sqlx::query_as(
         "UPDATE usuarios SET
             intentos_fallidos = CASE WHEN bloqueado_hasta IS NOT NULL AND bloqueado_hasta <= now() THEN 1
@@ -80,7 +94,11 @@ pub async fn record_failed_login<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Res
     .await
 }
 
-pub async fn record_successful_login<'e, E: PgExecutor<'e>>(exec: E, id: i64, new_hash: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn record_successful_login<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    new_hash: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE usuarios SET intentos_fallidos = 0, bloqueado_hasta = NULL, ultimo_acceso = now(),
                 hashed_password = COALESCE($2, hashed_password)

@@ -2,4 +2,17 @@
 //! (where stated) real Redis. One binary; each test is independent and runs in parallel.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
+mod auth;
+mod cache;
+mod efectivos;
+mod emergency;
 mod foundation;
+mod geo;
+mod jobs;
+mod matrix;
+mod ratelimit;
+mod realtime;
+mod stats;
+mod tasks;
+mod users;

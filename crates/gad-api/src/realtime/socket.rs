@@ -1,0 +1,393 @@
+//! `/ws/connect`: authentication before the upgrade, then one task per socket that writes
+//! queued frames and answers client messages.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use gad_core::Nivel;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Conn, Hub, Out, data, envelope};
+use crate::auth;
+use crate::error::ApiError;
+use crate::events::EventType;
+use crate::state::AppState;
+
+/// Frame and buffer limits: small buffers so many thousands of idle sockets stay cheap.
+const BUFFER: usize = 4 * 1024;
+const MAX_MESSAGE: usize = 64 * 1024;
+/// Time allowed to write a close frame before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Who is on the socket (user_id None = anonymous, development only).
+#[derive(Clone, Copy)]
+pub(crate) struct Identity {
+    pub user_id: Option<i64>,
+    pub nivel: Nivel,
+    pub efectivo_id: Option<i64>,
+}
+
+enum Rejection {
+    Close(u16, &'static str),
+}
+
+pub(crate) fn ticket_hash(ticket: &str) -> String {
+    hex::encode(Sha256::digest(ticket.as_bytes()))
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let h = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, tok) = h.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty())
+        .then(|| tok.trim().to_string())
+}
+
+fn from_auth(u: auth::AuthUser) -> Identity {
+    Identity {
+        user_id: Some(u.id),
+        nivel: u.nivel,
+        efectivo_id: u.efectivo_id,
+    }
+}
+
+fn map_err(e: ApiError) -> Rejection {
+    match e {
+        ApiError::InvalidCredentials | ApiError::InactiveUser | ApiError::NotAuthenticated => {
+            Rejection::Close(1008, "Invalid token")
+        }
+        other => {
+            tracing::warn!(error = %other, "realtime: authentication failed on a dependency");
+            Rejection::Close(1011, "Server error")
+        }
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Identity, Rejection> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin
+            .to_str()
+            .is_ok_and(|o| auth::origin_allowed(state, headers, o));
+        if !ok {
+            return Err(Rejection::Close(1008, "Origin not allowed"));
+        }
+    }
+    let token = bearer(headers).or_else(|| auth::cookie_value(headers, auth::COOKIE_NAME));
+    if let Some(t) = token {
+        return auth::authenticate_token(state, &t)
+            .await
+            .map(from_auth)
+            .map_err(map_err);
+    }
+    if let Some(ticket) = query_param(query, "ticket") {
+        return consume_ticket(state, &ticket).await;
+    }
+    if let Some(t) = query_param(query, "token") {
+        return auth::authenticate_token(state, &t)
+            .await
+            .map(from_auth)
+            .map_err(map_err);
+    }
+    if state.config.environment.is_development() {
+        return Ok(Identity {
+            user_id: None,
+            nivel: Nivel::Efectivo,
+            efectivo_id: None,
+        });
+    }
+    Err(Rejection::Close(1008, "Authentication required"))
+}
+
+#[derive(sqlx::FromRow)]
+struct TicketUser {
+    id: i64,
+    nivel: String,
+    active: bool,
+    efectivo_id: Option<i64>,
+}
+
+/// Single use: the row is deleted by the first instance that sees it.
+async fn consume_ticket(state: &AppState, ticket: &str) -> Result<Identity, Rejection> {
+    let row: Option<TicketUser> = sqlx::query_as(
+        "WITH t AS (DELETE FROM ws_tickets WHERE ticket = $1 RETURNING user_id, expires_at)
+         SELECT u.id, u.nivel::text AS nivel,
+                (u.verificado AND u.deleted_at IS NULL) AS active,
+                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
+         FROM t JOIN usuarios u ON u.id = t.user_id
+         WHERE t.expires_at > now()",
+    )
+    .bind(ticket_hash(ticket))
+    .fetch_optional(&state.db)
+    .await
+    .map_err(|e| map_err(ApiError::from(e)))?;
+    let row = row.ok_or(Rejection::Close(1008, "Invalid token"))?;
+    let nivel = Nivel::from_db(&row.nivel).ok_or(Rejection::Close(1008, "Invalid token"))?;
+    if !row.active {
+        return Err(Rejection::Close(1008, "Invalid token"));
+    }
+    Ok(Identity {
+        user_id: Some(row.id),
+        nivel,
+        efectivo_id: row.efectivo_id,
+    })
+}
+
+/// `GET /ws/connect`. The query string may carry a token: it is never logged.
+pub async fn connect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let who = authenticate(&state, &headers, query.as_deref()).await;
+    let ws = ws
+        .read_buffer_size(BUFFER)
+        .write_buffer_size(BUFFER)
+        .max_write_buffer_size(MAX_MESSAGE + BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE);
+    ws.on_upgrade(move |socket| async move {
+        match who {
+            Ok(id) => run(state, socket, id).await,
+            Err(Rejection::Close(code, reason)) => close(socket, code, reason).await,
+        }
+    })
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if socket.send(frame).await.is_ok() {
+            // Wait briefly for the client's close reply so the frame is not lost to a reset.
+            while let Some(Ok(m)) = socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+fn close_reason(code: u16) -> &'static str {
+    match code {
+        1013 => "Slow consumer",
+        1001 => "Heartbeat timeout",
+        _ => "Closing",
+    }
+}
+
+/// A reply to this socket only.
+fn reply(who: &Identity, t: EventType, data: Value) -> Message {
+    Message::Text(envelope(
+        t,
+        &data,
+        who.user_id.map(Value::from).unwrap_or(Value::Null),
+        Value::Null,
+        None,
+    ))
+}
+
+async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
+    let hub: Arc<Hub> = Arc::clone(&state.hub);
+    let connected_at = crate::time::now_rfc3339();
+    let connection_id = uuid::Uuid::new_v4().to_string();
+    let (id, conn, mut rx) = hub.register(who.user_id, who.nivel.as_i16() as u8);
+    let ack = reply(
+        &who,
+        EventType::ConnectionAck,
+        json!({
+            "connection_id": connection_id,
+            "connected_at": connected_at,
+            "server_time": crate::time::now_rfc3339(),
+            "user_id": who.user_id,
+            "nivel": who.nivel.as_i16(),
+        }),
+    );
+    let snapshot = data::snapshot(&state, &who).await;
+    let mut ok = socket.send(ack).await.is_ok()
+        && socket
+            .send(reply(&who, EventType::SystemStatus, snapshot))
+            .await
+            .is_ok();
+    if ok {
+        hub.metrics.ws_messages_sent.fetch_add(2, Ordering::Relaxed);
+    }
+    while ok && conn.close_code() == 0 {
+        tokio::select! {
+            _ = conn.kill.notified() => break,
+            out = rx.recv() => match out {
+                Some(out) => ok = write(&hub, &conn, &mut socket, out).await,
+                None => break,
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(m)) => {
+                    hub.touch(&conn);
+                    match m {
+                        Message::Text(t) => {
+                            if let Some(r) = handle_client(&state, &conn, &who, t.as_str()).await {
+                                ok = write(&hub, &conn, &mut socket, Out { text: r, published: None }).await;
+                            }
+                        }
+                        Message::Close(_) => break,
+                        _ => {}
+                    }
+                }
+                _ => break,
+            },
+        }
+    }
+    hub.unregister(id);
+    drop(rx);
+    let code = conn.close_code();
+    if code != 0 {
+        close(socket, code, close_reason(code)).await;
+    }
+}
+
+/// Writes one frame; a kill request (slow consumer) interrupts a stalled write.
+async fn write(hub: &Hub, conn: &Conn, socket: &mut WebSocket, out: Out) -> bool {
+    let res = tokio::select! {
+        r = socket.send(Message::Text(out.text)) => r.is_ok(),
+        _ = conn.kill.notified() => {
+            // Re-arm so the caller sees the request too.
+            conn.kill.notify_one();
+            return false;
+        }
+    };
+    if res {
+        hub.metrics.ws_messages_sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = out.published {
+            hub.metrics
+                .ws_message_latency
+                .observe(p.elapsed().as_secs_f64());
+        }
+    } else {
+        hub.metrics.ws_send_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    res
+}
+
+fn error_frame(who: &Identity, msg: &str) -> Utf8Bytes {
+    envelope(
+        EventType::Error,
+        &json!({"error": msg}),
+        who.user_id.map(Value::from).unwrap_or(Value::Null),
+        Value::Null,
+        None,
+    )
+}
+
+fn frame(who: &Identity, t: EventType, data: Value) -> Utf8Bytes {
+    envelope(
+        t,
+        &data,
+        who.user_id.map(Value::from).unwrap_or(Value::Null),
+        Value::Null,
+        None,
+    )
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn event_list(v: &Value) -> Vec<EventType> {
+    let mut out: Vec<EventType> = string_list(v)
+        .iter()
+        .filter_map(|s| EventType::parse(s))
+        .collect();
+    out.sort_by_key(|e| e.as_str());
+    out.dedup();
+    out
+}
+
+/// Answers one client message; `None` when nothing is sent back.
+pub(crate) async fn handle_client(
+    state: &AppState,
+    conn: &Conn,
+    who: &Identity,
+    text: &str,
+) -> Option<Utf8Bytes> {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return Some(error_frame(who, "Invalid JSON format"));
+    };
+    let Some(event_type) = v
+        .as_object()
+        .and_then(|o| o.get("event_type"))
+        .and_then(Value::as_str)
+    else {
+        return Some(error_frame(who, "Invalid message"));
+    };
+    let data = v.get("data").cloned().unwrap_or(Value::Null);
+    match event_type {
+        "ping" => Some(frame(
+            who,
+            EventType::Pong,
+            json!({"timestamp": crate::time::now_rfc3339()}),
+        )),
+        "pong" => None, // liveness already recorded
+        "subscribe" => {
+            let events = event_list(&data["events"]);
+            let topics = data
+                .get("topics")
+                .map(string_list)
+                .filter(|t| !t.is_empty());
+            let n = conn.subscribe(&events, topics);
+            Some(frame(
+                who,
+                EventType::Notification,
+                json!({"title": "Suscripción confirmada",
+                       "content": format!("Suscrito a {n} tipos de eventos"),
+                       "level": "info"}),
+            ))
+        }
+        "unsubscribe" => {
+            conn.unsubscribe(&event_list(&data["events"]), &string_list(&data["topics"]));
+            None
+        }
+        "dashboard_update" => {
+            if who.nivel < Nivel::Supervisor {
+                return Some(error_frame(who, "The user doesn't have enough privileges"));
+            }
+            match data::overview(state).await {
+                Ok(o) => Some(frame(who, EventType::DashboardUpdate, o)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime: dashboard_update failed");
+                    Some(error_frame(who, "Dashboard data unavailable"))
+                }
+            }
+        }
+        "metrics_update" => {
+            if who.nivel < Nivel::Supervisor {
+                return Some(error_frame(who, "The user doesn't have enough privileges"));
+            }
+            Some(frame(who, EventType::MetricsUpdate, data::metrics(state)))
+        }
+        _ => Some(error_frame(who, "Unsupported event_type")),
+    }
+}
