@@ -21,3 +21,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+echo "==> operations checks (staging up → smoke → down, promtool)"
+bash scripts/ci-ops.sh
