@@ -9,7 +9,10 @@ for i in 1 2 3 4 5; do
   start=$(date +%s%N)
   "$GAD" serve >/dev/null 2>&1 &
   pid=$!
-  until curl -fs "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; do sleep 0.002; done
+  until curl -fs "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { echo "gad serve exited (is DATABASE_URL set?)" >&2; exit 1; }
+    sleep 0.002
+  done
   end=$(date +%s%N)
   echo "run $i: start→first 200: $(( (end - start) / 1000000 )) ms"
   sleep 2

@@ -46,7 +46,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Serializes straight to the response body (no intermediate `Value`): lists are hot paths.
 fn json_body<T: Serialize>(status: StatusCode, v: &T) -> ApiResult<Response> {
-    let bytes = serde_json::to_vec(v).map_err(ApiError::internal)?;
+    let mut bytes = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut bytes, v).map_err(ApiError::internal)?;
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
