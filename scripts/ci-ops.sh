@@ -50,4 +50,6 @@ if command -v promtool >/dev/null 2>&1; then
   promtool test rules deploy/alerts_test.yml
   echo "==> ops: promtool ok"
 fi
+echo "==> ops: two instances behind nginx (shared rate limit, WebSocket fan-out)"
+bash scripts/two-instances.sh
 echo "==> ops: all checks passed"
