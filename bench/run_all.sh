@@ -28,7 +28,7 @@ redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && export REDIS_URL="redis://127.0.0
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" >/dev/null
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE ${DB}" >/dev/null
 "$GAD" migrate >/dev/null
-"$GAD" seed --usuarios 20 --efectivos 500 --tareas 5000 --quiet | head -n1
+"$GAD" seed --usuarios 20 --efectivos 500 --tareas 5000 --quiet | sed -n 1p
 "$GAD" serve >"$OUT/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -fs "$BASE/api/v1/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -36,7 +36,7 @@ rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$PID/status"; }
 RSS_IDLE="$(rss)"
 
 echo "==> wrk GET /api/v1/health (64 connections, ${DUR}s)"
-wrk -t2 -c64 -d"${DUR}s" --latency "$BASE/api/v1/health" | tee "$OUT/wrk.txt"
+wrk -t1 -c64 -d"${DUR}s" --latency "$BASE/api/v1/health" | tee "$OUT/wrk.txt"
 RSS_WRK="$(rss)"
 
 echo "==> mixed suite (${DUR}s per scenario)"

@@ -13,6 +13,7 @@ mod jobs;
 mod matrix;
 mod ratelimit;
 mod realtime;
+mod realtime_producers;
 mod stats;
 mod tasks;
 mod users;
