@@ -312,21 +312,45 @@ async fn panics_become_contract_500s_with_headers() {
     let app = TestApp::spawn().await;
     let router = axum::Router::new()
         .route("/api/v1/boom", axum::routing::get(boom))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(gad_api::middleware::panic_response))
-        .layer(axum::middleware::from_fn_with_state(app.state.clone(), gad_api::middleware::gateway))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            gad_api::middleware::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.state.clone(),
+            gad_api::middleware::gateway,
+        ))
         .with_state(app.state.clone());
     let resp = router
-        .oneshot(Request::get("/api/v1/boom").header("x-request-id", "req-500").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/api/v1/boom")
+                .header("x-request-id", "req-500")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let headers = resp.headers().clone();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(body, json!({"detail": "Internal Server Error", "request_id": "req-500"}));
+    assert_eq!(
+        body,
+        json!({"detail": "Internal Server Error", "request_id": "req-500"})
+    );
     assert!(!String::from_utf8_lossy(&bytes).contains("secret cause"));
     assert_eq!(headers["x-request-id"], "req-500");
-    for h in ["x-content-type-options", "x-frame-options", "x-xss-protection", "referrer-policy", "permissions-policy", "content-security-policy", "cache-control"] {
+    for h in [
+        "x-content-type-options",
+        "x-frame-options",
+        "x-xss-protection",
+        "referrer-policy",
+        "permissions-policy",
+        "content-security-policy",
+        "cache-control",
+    ] {
         assert!(headers.contains_key(h), "500 lacks {h}");
     }
 }

@@ -18,7 +18,10 @@ async fn socket(app: &TestApp, u: &TestUser) -> WsClient {
 async fn wait_redis_fanout(app: &TestApp) {
     let start = std::time::Instant::now();
     while app.state.hub.fanout_mode() != "redis" {
-        assert!(start.elapsed() < Duration::from_secs(5), "fan-out never reached redis mode");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "fan-out never reached redis mode"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -30,9 +33,13 @@ fn of_type<'a>(frames: &'a [Value], t: &str) -> Vec<&'a Value> {
 fn assert_unique_ids(frames: &[Value]) {
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for f in frames {
-        *ids.entry(f["message_id"].as_str().unwrap_or("")).or_default() += 1;
+        *ids.entry(f["message_id"].as_str().unwrap_or(""))
+            .or_default() += 1;
     }
-    assert!(ids.values().all(|n| *n == 1), "duplicate message_id in {frames:?}");
+    assert!(
+        ids.values().all(|n| *n == 1),
+        "duplicate message_id in {frames:?}"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +53,13 @@ async fn emergency_over_http_alerts_supervisors_and_the_assigned_officer_only() 
     let mut off = socket(&app, &officer).await;
     let mut unr = socket(&app, &unrelated).await;
 
-    let r = app.post("/api/v1/tasks/emergency", Some(&caller.token), json!({"lat": -34.6040, "lng": -58.3820})).await;
+    let r = app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&caller.token),
+            json!({"lat": -34.6040, "lng": -58.3820}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let task_id = r.body["task_id"].clone();
     assert_eq!(r.body["assigned_efectivo_id"], officer.efectivo_id.unwrap());
@@ -59,10 +72,17 @@ async fn emergency_over_http_alerts_supervisors_and_the_assigned_officer_only() 
     assert_unique_ids(&frames);
 
     let frames = off.collect(Duration::from_millis(500)).await;
-    assert_eq!(of_type(&frames, "alert").len(), 1, "assigned officer: {frames:?}");
+    assert_eq!(
+        of_type(&frames, "alert").len(),
+        1,
+        "assigned officer: {frames:?}"
+    );
 
     let frames = unr.collect(Duration::from_millis(300)).await;
-    assert!(of_type(&frames, "alert").is_empty() && of_type(&frames, "task_created").is_empty(), "unrelated officer got {frames:?}");
+    assert!(
+        of_type(&frames, "alert").is_empty() && of_type(&frames, "task_created").is_empty(),
+        "unrelated officer got {frames:?}"
+    );
 }
 
 #[tokio::test]
@@ -85,19 +105,44 @@ async fn task_created_over_http_on_a_reaches_b_once_and_its_delegado_not_others(
 
     let frames = w.collect(Duration::from_millis(1200)).await;
     let created = of_type(&frames, "task_created");
-    assert_eq!(created.len(), 1, "supervisor on B must see task_created exactly once: {frames:?}");
+    assert_eq!(
+        created.len(),
+        1,
+        "supervisor on B must see task_created exactly once: {frames:?}"
+    );
     assert_eq!(created[0]["data"]["id"], id);
     assert_unique_ids(&frames);
     let frames = d.collect(Duration::from_millis(500)).await;
-    assert_eq!(of_type(&frames, "task_created").len(), 1, "delegado: {frames:?}");
+    assert_eq!(
+        of_type(&frames, "task_created").len(),
+        1,
+        "delegado: {frames:?}"
+    );
     let frames = u.collect(Duration::from_millis(300)).await;
-    assert!(of_type(&frames, "task_created").is_empty(), "unrelated officer got {frames:?}");
+    assert!(
+        of_type(&frames, "task_created").is_empty(),
+        "unrelated officer got {frames:?}"
+    );
 
     // A status change over HTTP on A → task_status_changed on B.
-    let r = a.post(&format!("/api/v1/tasks/{id}/status"), Some(&creator.token), json!({"estado": "en_curso"})).await;
+    let r = a
+        .post(
+            &format!("/api/v1/tasks/{id}/status"),
+            Some(&creator.token),
+            json!({"estado": "en_curso"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let frames = w.collect(Duration::from_millis(1200)).await;
-    assert_eq!(of_type(&frames, "task_status_changed").len(), 1, "{frames:?}");
+    assert_eq!(
+        of_type(&frames, "task_status_changed").len(),
+        1,
+        "{frames:?}"
+    );
     let frames = d.collect(Duration::from_millis(500)).await;
-    assert_eq!(of_type(&frames, "task_status_changed").len(), 1, "{frames:?}");
+    assert_eq!(
+        of_type(&frames, "task_status_changed").len(),
+        1,
+        "{frames:?}"
+    );
 }

@@ -18,17 +18,32 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn rss_kib(pid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0)
 }
 
@@ -48,14 +63,22 @@ async fn worker(args: &[String]) {
     let first_ip: u8 = arg(args, "--first-ip", "2").parse().unwrap();
     let ips: u8 = arg(args, "--ips", "4").parse().unwrap();
     let broadcasts: usize = arg(args, "--broadcasts", "20").parse().unwrap();
-    let last_seen: Arc<Vec<AtomicU64>> = Arc::new((0..broadcasts).map(|_| AtomicU64::new(0)).collect());
-    let received: Arc<Vec<AtomicUsize>> = Arc::new((0..broadcasts).map(|_| AtomicUsize::new(0)).collect());
+    let last_seen: Arc<Vec<AtomicU64>> =
+        Arc::new((0..broadcasts).map(|_| AtomicU64::new(0)).collect());
+    let received: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..broadcasts).map(|_| AtomicUsize::new(0)).collect());
     let acked = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(200));
     for i in 0..n {
         let ip = format!("127.0.0.{}", first_ip as usize + i % ips as usize);
-        let (last_seen, received, acked, failed, sem) = (last_seen.clone(), received.clone(), acked.clone(), failed.clone(), sem.clone());
+        let (last_seen, received, acked, failed, sem) = (
+            last_seen.clone(),
+            received.clone(),
+            acked.clone(),
+            failed.clone(),
+            sem.clone(),
+        );
         tokio::spawn(async move {
             // Bounds handshakes in flight, released once the socket is acknowledged.
             let mut permit = Some(sem.acquire_owned().await.unwrap());
@@ -64,7 +87,10 @@ async fn worker(args: &[String]) {
                 failed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            let Ok(stream) = sock.connect(format!("127.0.0.1:{port}").parse().unwrap()).await else {
+            let Ok(stream) = sock
+                .connect(format!("127.0.0.1:{port}").parse().unwrap())
+                .await
+            else {
                 failed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
@@ -116,15 +142,32 @@ async fn worker(args: &[String]) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut out = tokio::io::stdout();
-    out.write_all(format!("READY {} {}\n", acked.load(Ordering::Relaxed), failed.load(Ordering::Relaxed)).as_bytes()).await.unwrap();
+    out.write_all(
+        format!(
+            "READY {} {}\n",
+            acked.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed)
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     out.flush().await.unwrap();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if line.trim() == "report" {
             let parts: Vec<String> = (0..broadcasts)
-                .map(|k| format!("{}:{}", last_seen[k].load(Ordering::Relaxed), received[k].load(Ordering::Relaxed)))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        last_seen[k].load(Ordering::Relaxed),
+                        received[k].load(Ordering::Relaxed)
+                    )
+                })
                 .collect();
-            out.write_all(format!("REPORT {}\n", parts.join(" ")).as_bytes()).await.unwrap();
+            out.write_all(format!("REPORT {}\n", parts.join(" ")).as_bytes())
+                .await
+                .unwrap();
             out.flush().await.unwrap();
             break;
         }
@@ -138,14 +181,29 @@ async fn driver(args: &[String]) {
     let broadcasts: usize = arg(args, "--broadcasts", "20").parse().unwrap();
     let server_pid = arg(args, "--server-pid", "");
     let exe = std::env::current_exe().unwrap();
-    let rss_before = if server_pid.is_empty() { 0 } else { rss_kib(&server_pid) };
+    let rss_before = if server_pid.is_empty() {
+        0
+    } else {
+        rss_kib(&server_pid)
+    };
     let started = std::time::Instant::now();
     let mut children = Vec::new();
     for w in 0..workers {
         let share = total / workers + usize::from(w < total % workers);
         let mut child = tokio::process::Command::new(&exe)
-            .args(["--worker", "--port", &port, "--sockets", &share.to_string(), "--first-ip", &(2 + 4 * w).to_string(),
-                   "--ips", "4", "--broadcasts", &broadcasts.to_string()])
+            .args([
+                "--worker",
+                "--port",
+                &port,
+                "--sockets",
+                &share.to_string(),
+                "--first-ip",
+                &(2 + 4 * w).to_string(),
+                "--ips",
+                "4",
+                "--broadcasts",
+                &broadcasts.to_string(),
+            ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -163,11 +221,17 @@ async fn driver(args: &[String]) {
     }
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = if server_pid.is_empty() { 0 } else { rss_kib(&server_pid) };
+    let rss_after = if server_pid.is_empty() {
+        0
+    } else {
+        rss_kib(&server_pid)
+    };
     println!("sockets acknowledged: {ok} (failed {bad}) in {connect_secs:.1} s");
     if !server_pid.is_empty() {
         let per = (rss_after.saturating_sub(rss_before)) as f64 / ok.max(1) as f64;
-        println!("server RSS: {rss_before} KiB before, {rss_after} KiB after → {per:.1} KiB per socket");
+        println!(
+            "server RSS: {rss_before} KiB before, {rss_after} KiB after → {per:.1} KiB per socket"
+        );
     }
     let client = reqwest::Client::new();
     let mut sent_at = Vec::new();
@@ -196,13 +260,17 @@ async fn driver(args: &[String]) {
             count[k] += c.parse::<usize>().unwrap_or(0);
         }
     }
-    let mut lat: Vec<f64> = (0..broadcasts).map(|k| (last[k].saturating_sub(sent_at[k])) as f64 / 1e6).collect();
+    let mut lat: Vec<f64> = (0..broadcasts)
+        .map(|k| (last[k].saturating_sub(sent_at[k])) as f64 / 1e6)
+        .collect();
     let complete = count.iter().filter(|c| **c == ok).count();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let p = |q: f64| lat[((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1];
     println!(
         "broadcast to {ok} sockets, POST → last socket: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({complete}/{broadcasts} broadcasts reached every socket)",
-        p(0.5), p(0.99), lat[lat.len() - 1]
+        p(0.5),
+        p(0.99),
+        lat[lat.len() - 1]
     );
     for (mut child, _, _) in children {
         let _ = child.kill().await;
