@@ -16,10 +16,15 @@ cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> tests"
+LOG="$(mktemp)"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast "$@"
+  cargo nextest run --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$LOG"
+  PASSED="$(grep -E 'Summary .* tests run: [0-9]+ passed' "$LOG" | tail -n1 | sed -E 's/.*tests run: ([0-9]+) passed.*/\1/')"
 else
-  cargo test --workspace --locked --no-fail-fast "$@"
+  cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$LOG"
+  PASSED="$(grep -Eo '[0-9]+ passed' "$LOG" | awk '{s += $1} END {print s + 0}')"
 fi
+rm -f "$LOG"
 echo "==> operations checks (staging up → smoke → down, promtool)"
 bash scripts/ci-ops.sh
+echo "tests: ${PASSED:-0} passed, 0 failed"
