@@ -89,8 +89,10 @@ else
   PARAMS='float8, float8, float8'
   ARGS="$CENTER_LNG, $CENTER_LAT, 10000"
 fi
+# The server's connections plan generically (plan_cache_mode, crates/gad-api/src/db.rs): show that plan.
 psql "$DB" -X -v ON_ERROR_STOP=1 -q <<SQL
 BEGIN;
+SET LOCAL plan_cache_mode = force_generic_plan;
 PREPARE gad_dispatch($PARAMS) AS $DISPATCH;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE gad_dispatch($ARGS);
 ROLLBACK;

@@ -6,6 +6,11 @@ mod seed;
 mod smoke;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc malloc: the task list allocates per row and per response, and glibc
+/// kept per-thread arenas of freed buffers (RSS); measured in docs/PERFORMANCE.md (issue 5).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gad_api::Config;
 
 #[derive(Parser)]

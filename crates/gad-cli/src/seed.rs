@@ -188,10 +188,17 @@ pub async fn run(pool: &PgPool, args: &SeedArgs) -> anyhow::Result<()> {
         from = to + 1;
     }
     pb.finish();
-    sqlx::query("ANALYZE usuarios; ANALYZE efectivos; ANALYZE tareas")
-        .execute(pool)
-        .await
-        .ok();
+    // Fresh statistics and visibility maps, so the first queries after a seed get the plans they
+    // will get in service (autovacuum may be off or not yet due). One statement each: VACUUM
+    // cannot run inside the implicit transaction of a multi-statement query.
+    for table in ["usuarios", "efectivos", "tareas"] {
+        if let Err(e) = sqlx::raw_sql(&format!("VACUUM (ANALYZE) {table}"))
+            .execute(pool)
+            .await
+        {
+            eprintln!("warning: VACUUM (ANALYZE) {table} failed: {e}");
+        }
+    }
 
     println!(
         "seeded in {:.1}s: {} supervisors, {} efectivos, {} tareas around {lat},{lng}",

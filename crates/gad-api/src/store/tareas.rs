@@ -87,19 +87,20 @@ fn decode_err(col: &str, v: &str) -> sqlx::Error {
 /// the list endpoint's CPU.
 impl<'r> FromRow<'r, PgRow> for Tarea {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        let tipo: String = row.try_get(5)?;
-        let prioridad: String = row.try_get(6)?;
-        let estado: String = row.try_get(7)?;
+        // Borrowed from the row: no allocation per enum column.
+        let tipo: &str = row.try_get(5)?;
+        let prioridad: &str = row.try_get(6)?;
+        let estado: &str = row.try_get(7)?;
         Ok(Tarea {
             id: row.try_get(0)?,
             uuid: row.try_get(1)?,
             codigo: row.try_get(2)?,
             titulo: row.try_get(3)?,
             descripcion: row.try_get(4)?,
-            tipo: TipoTarea::from_db(&tipo).ok_or_else(|| decode_err("tipo", &tipo))?,
-            prioridad: Prioridad::from_db(&prioridad)
-                .ok_or_else(|| decode_err("prioridad", &prioridad))?,
-            estado: EstadoTarea::from_db(&estado).ok_or_else(|| decode_err("estado", &estado))?,
+            tipo: TipoTarea::from_db(tipo).ok_or_else(|| decode_err("tipo", tipo))?,
+            prioridad: Prioridad::from_db(prioridad)
+                .ok_or_else(|| decode_err("prioridad", prioridad))?,
+            estado: EstadoTarea::from_db(estado).ok_or_else(|| decode_err("estado", estado))?,
             inicio_programado: row.try_get(8)?,
             fin_programado: row.try_get(9)?,
             inicio_real: row.try_get(10)?,

@@ -601,3 +601,15 @@ async fn dispatch_query_uses_the_partial_gist_index() {
     );
     assert!(plan.contains("LockRows"), "{plan}");
 }
+
+/// The app's connections plan prepared statements generically: with the point folded into a
+/// custom plan, PostGIS' `ST_DWithin` on geography cost ≈ 9 ms per dispatch and made the tail.
+#[tokio::test]
+async fn app_connections_use_generic_plans() {
+    let app = TestApp::spawn().await;
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(mode, "force_generic_plan");
+}

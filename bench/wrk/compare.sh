@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A/B of two (or more) gad binaries on the same machine, alternating, so that a change is judged
+# against the machine's speed of the moment (shared VMs drift by ±20 % within minutes).
+#
+#   bench/wrk/compare.sh SCENARIO ROUNDS BIN...
+#
+# SCENARIO: list      GET /api/v1/tasks?limit=100 as supervisor1 (database $TASKS_DB, seeded with
+#                     --usuarios 1000 --efectivos 1000 --tareas 10000)
+#           emergency bench/wrk/emergency.sh (database $EMERGENCY_DB, seeded with --efectivos 100000);
+#                     before each run every officer is made available again and efectivos vacuumed
+# Each run starts the binary on :$PORT (rate limiting off, LOG_LEVEL=warn), warms up 3 s, measures
+# $DURATION and prints req/s, p50, p99 and the server's CPU time per request (from /proc).
+set -euo pipefail
+SCENARIO="${1:?scenario: list | emergency}"
+ROUNDS="${2:?rounds}"
+shift 2
+[ "$#" -ge 1 ] || { echo "give at least one binary" >&2; exit 2; }
+PORT="${PORT:-8031}"
+DURATION="${DURATION:-10s}"
+TASKS_DB="${TASKS_DB:-postgres://postgres@127.0.0.1:5432/gad_bench5}"
+EMERGENCY_DB="${EMERGENCY_DB:-postgres://postgres@127.0.0.1:5432/gad_bench}"
+DIR="$(cd "$(dirname "$0")" && pwd)"
+BASE="http://127.0.0.1:$PORT"
+
+case "$SCENARIO" in
+  list) DB="$TASKS_DB"; EMAIL=supervisor1@gad.local; PASSWORD='Supervisor2026!' ;;
+  emergency) DB="$EMERGENCY_DB"; EMAIL=efectivo1@gad.local; PASSWORD='Efectivo2026!' ;;
+  *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
+esac
+
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run_one() {
+  local bin="$1"
+  DATABASE_URL="$DB" PORT="$PORT" JWT_SECRET_KEY="${JWT_SECRET_KEY:-compare-compare-compare-compare-compare}" \
+    RATE_LIMITING_ENABLED=false LOG_LEVEL=warn "$bin" serve >/dev/null 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  local token
+  token="$(curl -fsS -X POST "$BASE/api/v1/auth/login" --data-urlencode "username=$EMAIL" \
+    --data-urlencode "password=$PASSWORD" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
+  local out t0 t1 n
+  if [ "$SCENARIO" = list ]; then
+    wrk -t1 -c64 -d3s -s "$DIR/tasks_list.lua" "$BASE/api/v1/tasks?limit=100" -- "$token" >/dev/null
+    t0=$(cpu_ticks "$SERVER_PID")
+    out="$(wrk -t1 -c64 -d"$DURATION" --latency -s "$DIR/tasks_list.lua" "$BASE/api/v1/tasks?limit=100" -- "$token")"
+    t1=$(cpu_ticks "$SERVER_PID")
+  else
+    psql "$DB" -X -Atq -c "UPDATE tareas SET estado = 'CANCELLED' WHERE codigo LIKE 'EMG-%' AND estado = 'IN_PROGRESS'" \
+      -c "UPDATE efectivos SET estado_disponibilidad = 'DISPONIBLE' WHERE estado_disponibilidad = 'EN_TAREA'" \
+      -c "VACUUM (ANALYZE) efectivos"
+    t0=$(cpu_ticks "$SERVER_PID")
+    out="$(bash "$DIR/emergency.sh" "$BASE" "$DURATION" "$DB" 2>&1)"
+    t1=$(cpu_ticks "$SERVER_PID")
+  fi
+  n=$(echo "$out" | awk '/requests in/{print $1; exit}')
+  echo "$out" | awk -v bin="$bin" -v ticks=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" '
+    /Requests\/sec/{rps=$2} / 50%/{p50=$2} / 99%/{p99=$2} /timeout/{to=$NF}
+    END {printf "%-40s %8s req/s  p50 %-9s p99 %-9s server CPU %4.0f µs/req\n", bin, rps, p50, p99, ticks/hz*1e6/n}'
+  stop_server
+}
+
+echo "== $SCENARIO, $ROUNDS rounds, $DURATION per run, 64 connections; health of the machine now:"
+uptime
+for r in $(seq "$ROUNDS"); do
+  for bin in "$@"; do run_one "$bin"; done
+done
