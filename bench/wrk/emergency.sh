@@ -43,14 +43,21 @@ START="$("${PSQL[@]}" -c "SELECT now()")"
 AVAILABLE="$("${PSQL[@]}" -c "SELECT count(*) FROM efectivos WHERE estado_disponibilidad = 'DISPONIBLE' AND deleted_at IS NULL AND geom IS NOT NULL")"
 echo "== emergency dispatch: $BASE, $DUR, 64 connections; $AVAILABLE officers available"
 
-( while :; do "${PSQL[@]}" -c "$RESET_SQL" >/dev/null 2>&1 || true; sleep 0.5; done ) &
+# One psql session fed every RESET_EVERY seconds (no process per round): officers come back in
+# small steady batches, as tasks closing one by one would return them, not in one burst.
+# Its own session (setsid) so that stopping it stops the loop and psql together.
+export RESET_SQL DB
+export RESET_EVERY="${RESET_EVERY:-0.1}"
+setsid bash -c 'while :; do printf "%s;\n" "$RESET_SQL"; sleep "$RESET_EVERY"; done | psql "$DB" -X -q' \
+  </dev/null >/dev/null 2>&1 &
 RESET_PID=$!
-trap 'kill "$RESET_PID" 2>/dev/null || true' EXIT
+stop_reset() { kill -- "-$RESET_PID" 2>/dev/null || kill "$RESET_PID" 2>/dev/null || true; }
+trap stop_reset EXIT
 
 wrk -t1 -c64 -d"$DUR" --latency -s "$DIR/emergency.lua" "$BASE/api/v1/tasks/emergency" \
   -- "$TOKEN" "$CENTER_LAT" "$CENTER_LNG" 10
 
-kill "$RESET_PID" 2>/dev/null || true
+stop_reset
 wait "$RESET_PID" 2>/dev/null || true
 trap - EXIT
 
