@@ -19,6 +19,7 @@ pub mod redis_conn;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod task_json;
 pub mod telemetry;
 pub mod time;
 

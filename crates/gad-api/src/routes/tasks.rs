@@ -30,6 +30,7 @@ use crate::state::AppState;
 use crate::store::tareas::{
     self, Historial, Key, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND, Tarea,
 };
+use crate::task_json;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,22 +45,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         )
 }
 
-/// Serializes straight to the response body (no intermediate `Value`): lists are hot paths.
+/// Serializes straight to the response body (no intermediate `Value`).
 fn json_body<T: Serialize>(status: StatusCode, v: &T) -> ApiResult<Response> {
-    json_body_sized(status, v, 4096)
+    let mut bytes = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut bytes, v).map_err(ApiError::internal)?;
+    json_bytes(status, bytes)
 }
 
-/// A task serializes to ≈ 700 bytes; sizing the buffer up front spares the list the copies of
-/// repeated doubling.
-const TASK_JSON_BYTES: usize = 768;
-
-fn json_body_sized<T: Serialize>(
-    status: StatusCode,
-    v: &T,
-    capacity: usize,
-) -> ApiResult<Response> {
-    let mut bytes = Vec::with_capacity(capacity);
-    serde_json::to_writer(&mut bytes, v).map_err(ApiError::internal)?;
+fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> ApiResult<Response> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
@@ -132,7 +125,10 @@ pub async fn list_tasks(
         limit: q.limit.unwrap_or(100),
     };
     let rows = tareas::list(&state.db, Scope::of(&me), &f).await?;
-    json_body_sized(StatusCode::OK, &rows, 2 + rows.len() * TASK_JSON_BYTES)
+    json_bytes(
+        StatusCode::OK,
+        task_json::tasks_json(&rows).map_err(ApiError::internal)?,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
