@@ -92,7 +92,7 @@ impl<'r> FromRow<'r, PgRow> for Tarea {
 }
 
 /// Whether `Tarea::decode` checks each column's PostgreSQL type against the Rust type.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Checked {
     Yes,
     /// The columns' types were already checked on another row of the same result.
@@ -163,9 +163,7 @@ impl Tarea {
             })
             .collect()
     }
-}
 
-impl Tarea {
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
