@@ -57,6 +57,14 @@ pub struct Config {
     /// Prefix of every Redis key and channel. Always "gad:" in deployments (contract §11);
     /// tests give each app its own "gad:t<id>:" so parallel tests share one Redis safely.
     pub redis_namespace: String,
+    /// An officer whose last position is older than this is not dispatched (issue 13).
+    pub dispatch_max_position_age_minutes: i64,
+    /// Time allowed for a non-WebSocket request, headers to last byte of the response.
+    pub request_timeout_seconds: u64,
+    /// Time allowed for a client to send its request headers; a slower client is disconnected.
+    pub header_read_timeout_seconds: u64,
+    /// Most TCP connections served at once (WebSockets included); more wait in the backlog.
+    pub max_connections: usize,
 }
 
 /// Names of every variable `gad` reads; deploy files are checked against this list.
@@ -92,6 +100,10 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "LOCATION_RETENTION_DAYS",
     "PROJECT_NAME",
     "PROJECT_VERSION",
+    "DISPATCH_MAX_POSITION_AGE_MINUTES",
+    "REQUEST_TIMEOUT_SECONDS",
+    "HEADER_READ_TIMEOUT_SECONDS",
+    "MAX_CONNECTIONS",
 ];
 
 const MIN_SECRET_LEN: usize = 32;
@@ -238,6 +250,16 @@ impl Config {
             project_version: get("PROJECT_VERSION")
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             redis_namespace: "gad:".into(),
+            dispatch_max_position_age_minutes: parse_num(
+                env,
+                "DISPATCH_MAX_POSITION_AGE_MINUTES",
+                30,
+                1,
+                10_080,
+            )?,
+            request_timeout_seconds: parse_num(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
+            header_read_timeout_seconds: parse_num(env, "HEADER_READ_TIMEOUT_SECONDS", 10, 1, 10)?,
+            max_connections: parse_num(env, "MAX_CONNECTIONS", 50_000, 1, 1_000_000)?,
         })
     }
 

@@ -9,6 +9,7 @@ mod efectivos;
 mod emergency;
 mod foundation;
 mod geo;
+mod hardening;
 mod jobs;
 mod matrix;
 mod ratelimit;

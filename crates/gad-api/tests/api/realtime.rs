@@ -411,7 +411,14 @@ async fn dashboard_and_metrics_requests_get_real_figures() {
     let off = app.create_efectivo(Some((40.0, -3.0))).await;
     insert_task(&app, "T-D-1", off.id, "PROGRAMMED").await;
     insert_task(&app, "T-D-2", off.id, "PROGRAMMED").await;
-    insert_task(&app, "EMG-20261128-0009", off.id, "IN_PROGRESS").await;
+    let emg = insert_task(&app, "EMG-20261128-0009", off.id, "IN_PROGRESS").await;
+    // An emergency is what dispatch creates: tipo intervencion (the overview's definition,
+    // shared with GET /api/v1/stats/overview since issue 13).
+    sqlx::query("UPDATE tareas SET tipo = 'INTERVENCION' WHERE id = $1")
+        .bind(emg)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let mut c = socket(&app, &sup).await;
     c.send_json(&json!({"event_type": "dashboard_update", "data": {}}))
         .await;
