@@ -57,6 +57,9 @@ pub struct Config {
     /// Prefix of every Redis key and channel. Always "gad:" in deployments (contract §11);
     /// tests give each app its own "gad:t<id>:" so parallel tests share one Redis safely.
     pub redis_namespace: String,
+    /// Bearer secret Alertmanager presents on `POST /api/v1/alerts/alertmanager`
+    /// (`ALERTMANAGER_WEBHOOK_TOKEN`). Unset: the route refuses every request with 401.
+    pub alertmanager_webhook_token: Option<String>,
 }
 
 /// Names of every variable `gad` reads; deploy files are checked against this list.
@@ -92,6 +95,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "LOCATION_RETENTION_DAYS",
     "PROJECT_NAME",
     "PROJECT_VERSION",
+    "ALERTMANAGER_WEBHOOK_TOKEN",
 ];
 
 const MIN_SECRET_LEN: usize = 32;
@@ -211,6 +215,15 @@ impl Config {
             citizen: parse_num(env, "RATE_LIMIT_CITIZEN", 60, 1, u32::MAX)?,
         };
 
+        let alertmanager_webhook_token = match get("ALERTMANAGER_WEBHOOK_TOKEN") {
+            Some(t) if !dev && (t.chars().count() < MIN_SECRET_LEN || is_weak(&t)) => {
+                return Err(format!(
+                    "ALERTMANAGER_WEBHOOK_TOKEN is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
+                ));
+            }
+            t => t,
+        };
+
         Ok(Config {
             environment,
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
@@ -238,6 +251,7 @@ impl Config {
             project_version: get("PROJECT_VERSION")
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             redis_namespace: "gad:".into(),
+            alertmanager_webhook_token,
         })
     }
 
