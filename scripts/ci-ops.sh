@@ -135,8 +135,8 @@ C1="127.$(rnd 200 20).$(rnd 250 1).$(rnd 250 1)"
 C2="127.$(rnd 200 20).$(rnd 250 1).$(rnd 250 1)"
 LIMIT="$(curl -sS -m 5 -D - -o /dev/null --interface "$C2" "$PX/api/v1/users/me" | tr -d '\r' | sed -n 's/^x-ratelimit-limit: //Ip')"
 LIMIT="${LIMIT:-100}"
-urls=(); for _ in $(seq 1 $((LIMIT + 1))); do urls+=("$PX/api/v1/users/me"); done
-codes="$(curl -sS -m 30 --interface "$C1" -o /dev/null -w '%{http_code}\n' "${urls[@]}" | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}')"
+urls=(); for _ in $(seq 1 $((LIMIT + 1))); do urls+=(-o /dev/null "$PX/api/v1/users/me"); done
+codes="$(curl -sS -m 30 --interface "$C1" -w '%{http_code}\n' "${urls[@]}" | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}')"
 spoof=$(code --interface "$C1" -H "X-Forwarded-For: 198.51.100.$(rnd 250 1)" "$PX/api/v1/users/me")
 other=$(code --interface "$C2" "$PX/api/v1/users/me")
 direct_same=$(code --interface "$C1" "$API/api/v1/users/me")

@@ -81,7 +81,7 @@ gen_secret() { head -c 64 /dev/urandom | base64 | tr -d '/+=\n' | head -c "$1"; 
 
 ensure_env() {
   if [ ! -f "$ENV_FILE" ]; then
-    log "generating secrets into .env.staging (mode 600)"
+    log "generating secrets into ${ENV_FILE#$ROOT/} (mode 600)"
     ( umask 077
       { echo "# Staging secrets, generated $(date -u +%FT%TZ) by scripts/staging.sh. Never commit."
         echo "JWT_SECRET_KEY=$(gen_secret 64)"
@@ -128,7 +128,7 @@ start_pg() {
   mkdir -p "$DIR" "$PG_RUN"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PG_RUN"; fi
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
-    log "initdb staging cluster in .staging/pg"
+    log "initdb staging cluster in ${PG_DATA#$ROOT/}"
     mkdir -p "$PG_DATA"
     local pw="$DIR/.pgpw"
     ( umask 077; printf '%s\n' "$POSTGRES_PASSWORD" > "$pw" )
@@ -143,7 +143,7 @@ start_pg() {
   touch "$PG_LOG"; if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PG_LOG"; fi
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_RUN" start >/dev/null
-  pg_up || die "PostgreSQL did not start (see .staging/postgres.log)"
+  pg_up || die "PostgreSQL did not start (see $PG_LOG)"
   if ! PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'" | grep -q 1; then
     PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" -d postgres -qc "CREATE DATABASE $DB_NAME" >/dev/null
@@ -170,13 +170,13 @@ CONF
   log "starting Redis (password) on :$R_PORT"
   redis-server "$REDIS_CONF"
   for _ in $(seq 1 40); do redis_up && return; sleep 0.25; done
-  die "Redis did not start (see .staging/redis.log)"
+  die "Redis did not start (see $REDIS_LOG)"
 }
 
 wait_ready() {
   for _ in $(seq 1 "${1:-120}"); do
     if curl -fsS -m 2 "$BASE/api/v1/health/ready" >/dev/null 2>&1; then return 0; fi
-    pid_alive "$GAD_PID" || { tail -n 20 "$GAD_LOG" >&2; die "gad exited (see .staging/gad.log)"; }
+    pid_alive "$GAD_PID" || { tail -n 20 "$GAD_LOG" >&2; die "gad exited (see $GAD_LOG)"; }
     sleep 0.5
   done
   die "gad did not become ready on $BASE within 60 s"
