@@ -472,20 +472,20 @@ async fn behind_a_proxy_metrics_must_be_hidden_there_and_served_by_the_metrics_u
     let url = format!("http://{instance}/metrics");
 
     // Without --metrics-url a hidden /metrics is a failure…
-    let r = smoke(&base, &["--token", "t"]).await;
+    let r = smoke(&base, &["--token", "fake-token"]).await;
     assert_eq!(r.failed(), vec!["metrics"], "{}", r.stdout);
     // …with it, the series come from the instance and the proxy's 404 is required.
-    let r = smoke(&base, &["--token", "t", "--metrics-url", &url]).await;
+    let r = smoke(&base, &["--token", "fake-token", "--metrics-url", &url]).await;
     assert!(r.ok, "{}", r.stdout);
     assert!(r.reason("metrics").contains("hidden"), "{}", r.stdout);
     // A proxy that leaks /metrics fails the check even though the series are fine.
     let leaky = format!("http://{instance}");
-    let r = smoke(&leaky, &["--token", "t", "--metrics-url", &url]).await;
+    let r = smoke(&leaky, &["--token", "fake-token", "--metrics-url", &url]).await;
     assert_eq!(r.failed(), vec!["metrics"], "{}", r.stdout);
     assert!(r.reason("metrics").contains("must hide"), "{}", r.stdout);
     // The instance's series are still checked.
     let bad = format!("http://{broken_instance}/metrics");
-    let r = smoke(&base, &["--token", "t", "--metrics-url", &bad]).await;
+    let r = smoke(&base, &["--token", "fake-token", "--metrics-url", &bad]).await;
     assert_eq!(r.failed(), vec!["metrics"], "{}", r.stdout);
     assert!(r.reason("metrics").contains("redis_up"), "{}", r.stdout);
 }
