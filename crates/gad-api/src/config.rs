@@ -411,6 +411,45 @@ mod tests {
     }
 
     #[test]
+    fn alertmanager_webhook_token_is_optional_but_strong_outside_development() {
+        let base = [
+            ("ENVIRONMENT", "staging"),
+            ("DATABASE_URL", "postgres://x/y"),
+            (
+                "JWT_SECRET_KEY",
+                "a-strong-jwt-secret-0123456789-abcdefghijkl",
+            ),
+        ];
+        let c = Config::from_map(&env(&base)).unwrap();
+        assert!(c.alertmanager_webhook_token.is_none());
+        let mut weak = base.to_vec();
+        weak.push(("ALERTMANAGER_WEBHOOK_TOKEN", "short-token"));
+        let e = Config::from_map(&env(&weak)).err().unwrap_or_default();
+        assert!(e.contains("ALERTMANAGER_WEBHOOK_TOKEN"), "{e}");
+        let mut strong = base.to_vec();
+        strong.push((
+            "ALERTMANAGER_WEBHOOK_TOKEN",
+            "  webhook-secret-0123456789-abcdefghijklmnop  ",
+        ));
+        let c = Config::from_map(&env(&strong)).unwrap();
+        assert_eq!(
+            c.alertmanager_webhook_token.as_deref(),
+            Some("webhook-secret-0123456789-abcdefghijklmnop")
+        );
+        let dev = env(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("ALERTMANAGER_WEBHOOK_TOKEN", "dev"),
+        ]);
+        assert_eq!(
+            Config::from_map(&dev)
+                .unwrap()
+                .alertmanager_webhook_token
+                .as_deref(),
+            Some("dev")
+        );
+    }
+
+    #[test]
     fn postgres_parts_and_redis_parts_build_urls() {
         let c = Config::from_map(&env(&[
             ("POSTGRES_SERVER", "db"),

@@ -609,7 +609,10 @@ fn alertmanager_posts_to_the_webhook_route_with_the_bearer_secret() {
         let Some(hooks) = r.get("webhook_configs") else {
             continue;
         };
-        assert_eq!(name, route_receiver, "the default route uses the gad receiver");
+        assert_eq!(
+            name, route_receiver,
+            "the default route uses the gad receiver"
+        );
         for (_, h) in &hooks.children {
             webhooks += 1;
             let url = item_field(h, "url").expect("url");
