@@ -159,6 +159,22 @@ else
   fail "Alertmanager webhook through the proxy: $wh (want 200 401 401)"
 fi
 
+# …and reaches a supervisor: a level-2 user's WebSocket, opened through the proxy, gets the `alert`.
+if ! python3 -c 'import websockets' >/dev/null 2>&1; then
+  echo "==> installing the Python package websockets"
+  python3 -m pip install -q websockets >/dev/null 2>&1 ||
+    python3 -m pip install -q --break-system-packages websockets >/dev/null 2>&1 ||
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-websockets >/dev/null; } || true
+fi
+SUP_EMAIL="supervisor-ci@staging.gad"
+SUP_PW="Sup-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+"${S[@]}" shell api -c "gad create-admin --email $SUP_EMAIL --password $SUP_PW --nombre Supervisor --apellido Staging" >/dev/null
+"${S[@]}" shell db -qc "UPDATE usuarios SET nivel = 'LEVEL_2' WHERE lower(email) = lower('$SUP_EMAIL')" >/dev/null
+probe="$("${S[@]}" shell api -c "python3 scripts/lib/alert_probe.py --proxy \"\$STAGING_PROXY\" --user $SUP_EMAIL \
+  --password $SUP_PW --secret \"\$ALERTMANAGER_WEBHOOK_TOKEN\" --payload scripts/lib/test_alert.json" 2>&1)" || true
+echo "$probe" | grep -v '^PASS\|^FAIL' | sed 's/^/     /' || true
+if grep -q '^PASS' <<<"$probe"; then pass "$(grep "^PASS" <<<"$probe" | sed "s/^PASS //")"; else fail "alert to a level-2 WebSocket: $probe"; fi
+
 # ---------------------------------------------------------------- logs
 for svc in api db redis proxy; do
   out="$(LINES=3 "${S[@]}" logs "$svc" 2>&1)" && st=0 || st=$?
