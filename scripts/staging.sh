@@ -382,6 +382,11 @@ cmd_test() {
 cmd_shell() {
   local svc="${1:-db}"
   [ $# -eq 0 ] || shift
+  case "$svc" in
+    db|redis|api|proxy) ;;
+    *) die "shell: unknown service '$svc' (api, db, redis or proxy)" ;;
+  esac
+  [ -f "$ENV_FILE" ] || die "no $ENV_FILE yet: run 'scripts/staging.sh up' first"
   ensure_env
   case "$svc" in
     db) PGPASSWORD="$POSTGRES_PASSWORD" exec psql -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" -d "$DB_NAME" "$@" ;;
@@ -396,7 +401,6 @@ cmd_shell() {
       cd "$CADDY_DIR"
       exec env XDG_DATA_HOME="$CADDY_DIR/data" XDG_CONFIG_HOME="$CADDY_DIR/config" CADDYFILE="$CADDYFILE" \
         CADDY_LOG="$CADDY_LOG" CADDY_ACCESS_LOG="$CADDY_ACCESS_LOG" STAGING_PROXY="$PROXY" bash "$@" ;;
-    *) die "shell: unknown service '$svc' (api, db, redis or proxy)" ;;
   esac
 }
 
