@@ -10,7 +10,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::Modify;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, Http, HttpAuthScheme, OAuth2, Password, Scopes, SecurityScheme,
+};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::middleware;
@@ -40,6 +42,11 @@ impl Modify for SecurityAddon {
                 Scopes::new(),
             ))])),
         );
+        // Machine credential of POST /api/v1/alerts/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
+        components.add_security_scheme(
+            "AlertmanagerWebhookToken",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -57,6 +64,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::geo::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
+        .merge(routes::alerts::router())
         .merge(crate::realtime::api_router())
 }
 

@@ -33,8 +33,10 @@ use crate::state::AppState;
 
 pub use routes::{api_router, router};
 
-/// Per-socket send queue capacity; overflow closes the socket with 1013.
-pub const SEND_QUEUE: usize = 256;
+/// Per-socket send queue capacity; overflow closes the socket with 1013. Four pipelined
+/// fan-out batches deep, so a burst arriving from another instance is not mistaken for a
+/// slow consumer (the queue holds shared frames: its memory is pointers, not copies).
+pub const SEND_QUEUE: usize = 1024;
 /// Default server heartbeat interval (contract: 30 s).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// Bound of the queue feeding the Redis publisher task.
@@ -636,7 +638,7 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
 }
 
 /// Most events sent to Redis in one pipelined round trip.
-const PUBLISH_BATCH: usize = 512;
+const PUBLISH_BATCH: usize = 256;
 
 /// Publishes queued events to the fan-out channel, pipelined: whatever has queued since the
 /// last round trip goes out in one (a burst of thousands of writes per second costs a few

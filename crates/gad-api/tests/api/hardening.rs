@@ -689,7 +689,7 @@ async fn a_burst_of_events_reaches_the_other_instance_without_loss() {
                 Audience::Supervisors,
             ));
         }
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let got = reader.await.unwrap();
     assert_eq!(got, EVENTS, "events lost on the way to instance B");

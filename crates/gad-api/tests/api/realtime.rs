@@ -538,7 +538,8 @@ async fn slow_consumer_is_closed_without_delaying_a_fast_one() {
     let mut slow = WsClient::connect_small_buffer(&app, &sup.token, 8 * 1024).await;
     slow.handshake().await;
     let mut fast = socket(&app, &sup).await;
-    const N: usize = 1000;
+    // Twice the per-socket queue (SEND_QUEUE, 1024 since issue 13), so the slow one overflows.
+    const N: usize = 2000;
     let reader = tokio::spawn(async move {
         let mut n = 0;
         while n < N {
