@@ -92,6 +92,14 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "LOCATION_RETENTION_DAYS",
     "PROJECT_NAME",
     "PROJECT_VERSION",
+    // `gad bot` (issue 17; read by gad_bot::BotConfig).
+    "TELEGRAM_TOKEN",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_WEBHOOK_URL",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_POLL_TIMEOUT",
+    "BOT_LISTEN_ADDR",
+    "BOT_RATE_LIMIT_PER_MINUTE",
 ];
 
 const MIN_SECRET_LEN: usize = 32;

@@ -4,3 +4,4 @@
 pub mod efectivos;
 pub mod tareas;
 pub mod usuarios;
+pub mod telegram;
