@@ -38,9 +38,8 @@ impl BotConfig {
                 .filter(|v| !v.is_empty())
         };
         let token = get("TELEGRAM_TOKEN").ok_or("TELEGRAM_TOKEN is required (from BotFather)")?;
-        let parse_url = |k: &str, v: String| {
-            Url::parse(&v).map_err(|e| format!("{k} is not a valid URL: {e}"))
-        };
+        let parse_url =
+            |k: &str, v: String| Url::parse(&v).map_err(|e| format!("{k} is not a valid URL: {e}"));
         let api_url = parse_url(
             "TELEGRAM_API_URL",
             get("TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
@@ -69,7 +68,9 @@ impl BotConfig {
                     .parse::<u32>()
                     .ok()
                     .filter(|n| (min..=max).contains(n))
-                    .ok_or(format!("{k} must be a whole number between {min} and {max}")),
+                    .ok_or(format!(
+                        "{k} must be a whole number between {min} and {max}"
+                    )),
             }
         };
         Ok(BotConfig {
@@ -113,18 +114,25 @@ mod tests {
     #[test]
     fn token_is_required_and_webhook_needs_a_strong_secret() {
         assert!(BotConfig::from_map(&map(&[])).is_err());
-        let c = BotConfig::from_map(&map(&[("TELEGRAM_TOKEN", "1:a")])).unwrap_or_else(|e| panic!("{e}"));
+        let c = BotConfig::from_map(&map(&[("TELEGRAM_TOKEN", "1:a")]))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.api_url.as_str(), "https://api.telegram.org/");
         assert!(c.webhook_url.is_none());
         let weak = map(&[
             ("TELEGRAM_TOKEN", "1:a"),
-            ("TELEGRAM_WEBHOOK_URL", "https://gad.example/telegram/webhook"),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://gad.example/telegram/webhook",
+            ),
             ("TELEGRAM_WEBHOOK_SECRET", "short"),
         ]);
         assert!(BotConfig::from_map(&weak).is_err());
         let ok = map(&[
             ("TELEGRAM_TOKEN", "1:a"),
-            ("TELEGRAM_WEBHOOK_URL", "https://gad.example/telegram/webhook"),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://gad.example/telegram/webhook",
+            ),
             ("TELEGRAM_WEBHOOK_SECRET", "s3cret-token_of-enough-length"),
         ]);
         assert!(BotConfig::from_map(&ok).is_ok());

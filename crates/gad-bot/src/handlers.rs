@@ -148,15 +148,17 @@ impl Handler {
         let ctx = service::context(update_id);
         match cmd.as_str() {
             "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg, update_id).await,
-            "vincular" => self.tg.send(chat, texts::VINCULAR_USO, None).await.map_or((), |_| ()),
-            "desvincular" => {
-                match telegram::unlink(&self.state.db, from, &ctx).await {
-                    Ok(_) => {
-                        self.tg.send(chat, texts::DESVINCULADO, None).await;
-                    }
-                    Err(e) => self.fail(Reply::New(chat), &service::db_failure(e)).await,
+            "vincular" => self
+                .tg
+                .send(chat, texts::VINCULAR_USO, None)
+                .await
+                .map_or((), |_| ()),
+            "desvincular" => match telegram::unlink(&self.state.db, from, &ctx).await {
+                Ok(_) => {
+                    self.tg.send(chat, texts::DESVINCULADO, None).await;
                 }
-            }
+                Err(e) => self.fail(Reply::New(chat), &service::db_failure(e)).await,
+            },
             "start" | "ayuda" | "help" => {
                 if self.officer(chat, from).await.is_some() {
                     self.tg.send(chat, texts::AYUDA, Some(main_menu())).await;
@@ -200,7 +202,9 @@ impl Handler {
             }
             _ => {
                 if self.officer(chat, from).await.is_some() {
-                    self.tg.send(chat, texts::NO_ENTIENDO, Some(main_menu())).await;
+                    self.tg
+                        .send(chat, texts::NO_ENTIENDO, Some(main_menu()))
+                        .await;
                 }
             }
         }
@@ -394,22 +398,32 @@ impl Handler {
             Callback::TasksPage(p) => self.show_tasks(to, &o, p).await,
             Callback::History(f, p) => self.show_history(to, &o, f, p).await,
             Callback::Dismiss => self.reply(to, texts::OPERACION_CANCELADA, None).await,
-            Callback::Ask { task_id, to: estado } => {
-                match task_pages::own_task(&self.state, &o, task_id).await {
-                    Ok(Some(t)) => {
-                        let text =
-                            texts::confirmar(texts::accion(t.estado, estado), &t.codigo, &t.titulo);
-                        let kb = InlineKeyboardMarkup::new(vec![vec![
-                            button(texts::SI, &Callback::Confirm { task_id, to: estado }),
-                            button(texts::NO, &Callback::Dismiss),
-                        ]]);
-                        self.reply(to, &text, Some(kb)).await;
-                    }
-                    Ok(None) => self.reply(to, texts::TAREA_NO_ENCONTRADA, None).await,
-                    Err(f) => self.fail(to, &f).await,
+            Callback::Ask {
+                task_id,
+                to: estado,
+            } => match task_pages::own_task(&self.state, &o, task_id).await {
+                Ok(Some(t)) => {
+                    let text =
+                        texts::confirmar(texts::accion(t.estado, estado), &t.codigo, &t.titulo);
+                    let kb = InlineKeyboardMarkup::new(vec![vec![
+                        button(
+                            texts::SI,
+                            &Callback::Confirm {
+                                task_id,
+                                to: estado,
+                            },
+                        ),
+                        button(texts::NO, &Callback::Dismiss),
+                    ]]);
+                    self.reply(to, &text, Some(kb)).await;
                 }
-            }
-            Callback::Confirm { task_id, to: estado } => {
+                Ok(None) => self.reply(to, texts::TAREA_NO_ENCONTRADA, None).await,
+                Err(f) => self.fail(to, &f).await,
+            },
+            Callback::Confirm {
+                task_id,
+                to: estado,
+            } => {
                 // The bot only acts on the officer's own tasks, whatever their level.
                 match task_pages::own_task(&self.state, &o, task_id).await {
                     Ok(Some(t)) => {
@@ -469,7 +483,10 @@ fn nav_row(page: &Page, make: impl Fn(i64) -> Callback) -> Vec<InlineKeyboardBut
 
 fn render_open(p: &Page) -> (String, InlineKeyboardMarkup) {
     if p.tasks.is_empty() {
-        return (texts::SIN_TAREAS.into(), InlineKeyboardMarkup::new(Vec::<Vec<_>>::new()));
+        return (
+            texts::SIN_TAREAS.into(),
+            InlineKeyboardMarkup::new(Vec::<Vec<_>>::new()),
+        );
     }
     let mut text = texts::tareas_titulo(p.page, p.pages);
     let mut rows = Vec::new();

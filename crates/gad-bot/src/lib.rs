@@ -94,7 +94,9 @@ pub async fn start(
         .map(|(c, d)| BotCommand::new(*c, *d))
         .collect();
     if let Err(e) = tg
-        .call("setMyCommands", || bot.set_my_commands(commands.clone()).send())
+        .call("setMyCommands", || {
+            bot.set_my_commands(commands.clone()).send()
+        })
         .await
     {
         tracing::warn!(error = %e, "bot: setMyCommands failed");

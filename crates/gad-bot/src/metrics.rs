@@ -45,10 +45,9 @@ impl BotMetrics {
     pub fn new() -> BotMetrics {
         let mut registry = Registry::with_prefix("gad_bot");
         let updates = Family::<KindLabel, Counter>::default();
-        let api_seconds =
-            Family::<MethodLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-                api_histogram,
-            );
+        let api_seconds = Family::<MethodLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+            api_histogram,
+        );
         let errors = Family::<CauseLabel, Counter>::default();
         let pushes = Family::<KindLabel, Counter>::default();
         registry.register(

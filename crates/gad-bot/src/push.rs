@@ -170,7 +170,13 @@ pub fn spawn(state: AppState, tg: Tg, metrics: Arc<BotMetrics>) -> Arc<AtomicBoo
 }
 
 async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
-    let users: Vec<i64> = n.users.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let users: Vec<i64> = n
+        .users
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let chats: Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
         "SELECT telegram_id FROM usuarios
          WHERE id = ANY($1) AND telegram_id IS NOT NULL AND deleted_at IS NULL AND verificado",

@@ -176,7 +176,10 @@ pub async fn emergency(
         lat,
         lng,
         telegram_id: Some(o.telegram_id),
-        descripcion: Some(format!("Emergencia reportada por Telegram por {}", o.nombre)),
+        descripcion: Some(format!(
+            "Emergencia reportada por Telegram por {}",
+            o.nombre
+        )),
         radius_m: None,
     })?;
     let mut headers = HeaderMap::new();

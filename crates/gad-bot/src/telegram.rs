@@ -59,7 +59,11 @@ impl Tg {
                 Err(RequestError::RetryAfter(s)) if attempt < MAX_ATTEMPTS => {
                     self.metrics.error("telegram_retry_after");
                     let wait = s.duration().min(MAX_RETRY_AFTER);
-                    tracing::warn!(method, wait_s = wait.as_secs(), "telegram asked to retry later");
+                    tracing::warn!(
+                        method,
+                        wait_s = wait.as_secs(),
+                        "telegram asked to retry later"
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -73,7 +77,12 @@ impl Tg {
     }
 
     /// Sends a message; failures are logged (the officer cannot be told about them anyway).
-    pub async fn send(&self, chat: i64, text: &str, markup: Option<ReplyMarkup>) -> Option<MessageId> {
+    pub async fn send(
+        &self,
+        chat: i64,
+        text: &str,
+        markup: Option<ReplyMarkup>,
+    ) -> Option<MessageId> {
         let r = self
             .call("sendMessage", || {
                 let req = self.bot.send_message(ChatId(chat), text);

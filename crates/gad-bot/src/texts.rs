@@ -37,7 +37,11 @@ pub const TAREA_NO_ENCONTRADA: &str = "No encontré esa tarea entre las tuyas.";
 pub const HISTORIAL_USO: &str = "Uso: /historial [todas|activas|finalizadas]";
 
 pub fn tareas_titulo(page: i64, pages: i64) -> String {
-    format!("📋 Tus tareas abiertas (página {} de {}):", page + 1, pages.max(1))
+    format!(
+        "📋 Tus tareas abiertas (página {} de {}):",
+        page + 1,
+        pages.max(1)
+    )
 }
 
 pub fn historial_titulo(filtro: &str, page: i64, pages: i64) -> String {

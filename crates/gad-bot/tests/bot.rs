@@ -52,7 +52,10 @@ async fn start_bot(app: &TestApp, fake: &FakeTelegram, extra: &[(&str, &str)]) -
     let bot = gad_bot::start(cfg, state, listener).await.unwrap();
     let started = Instant::now();
     while !bot.push_ready.load(Ordering::SeqCst) {
-        assert!(started.elapsed() < Duration::from_secs(5), "push never subscribed");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "push never subscribed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bot
@@ -118,18 +121,33 @@ async fn press(e: &Env, chat: i64, msg: &Value, prefix: &str, expect: &str) -> V
     assert!(data.len() <= 64);
     let before = e.fake.messages_to(chat).len();
     e.fake.press(chat, message_id(msg), &data);
-    e.fake
-        .wait_message(chat, Duration::from_secs(10), |m| {
-            m["text"].as_str().is_some_and(|t| t.contains(expect))
-        })
-        .await
-        .filter(|_| e.fake.messages_to(chat).len() > before)
-        .unwrap_or_else(|| panic!("no answer with {expect:?}: {:#?}", texts_to(&e.fake, chat)))
+    next_message(e, chat, before, expect).await
+}
+
+/// The first message or edit to `chat` after the first `before` ones that contains `expect`.
+async fn next_message(e: &Env, chat: i64, before: usize, expect: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let msgs = e.fake.messages_to(chat);
+        if let Some(m) = msgs
+            .iter()
+            .skip(before)
+            .find(|m| m["text"].as_str().is_some_and(|t| t.contains(expect)))
+        {
+            return m.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no answer with {expect:?}: {:#?}",
+            texts_to(&e.fake, chat)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
 async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refused() {
-    let e = env().await;
+    let mut e = env().await;
     let officer = e.app.create_efectivo(None).await;
     let code = link_code(&e.app, &officer).await;
 
@@ -142,11 +160,12 @@ async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refuse
     e.fake.send_text(tg, &format!("/start {code}"));
     e.fake.wait_text(tg, "Cuenta vinculada").await;
     assert_eq!(telegram_id_of(&e.app, officer.id).await, Some(tg));
-    let used: bool = sqlx::query_scalar("SELECT used_at IS NOT NULL FROM telegram_link_codes WHERE code = $1")
-        .bind(&code)
-        .fetch_one(&e.app.pool)
-        .await
-        .unwrap();
+    let used: bool =
+        sqlx::query_scalar("SELECT used_at IS NOT NULL FROM telegram_link_codes WHERE code = $1")
+            .bind(&code)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
     assert!(used);
 
     // The same code again, from another account: refused, the link stays.
@@ -182,7 +201,7 @@ async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refuse
     e.fake.send_text(tg2, "/desvincular");
     e.fake.wait_text(tg2, "ya no está vinculada").await;
     assert_eq!(telegram_id_of(&e.app, second.id).await, None);
-    if let Some(b) = e.bot {
+    if let Some(b) = e.bot.take() {
         b.stop().await;
     }
 }
@@ -209,31 +228,67 @@ async fn an_officer_lists_starts_and_finishes_a_task_through_buttons() {
 
     e.fake.send_text(tg, "/tareas");
     let list = e.fake.wait_text(tg, "Tus tareas abiertas").await;
-    assert!(list["text"].as_str().unwrap().contains("Control de tránsito"));
+    assert!(
+        list["text"]
+            .as_str()
+            .unwrap()
+            .contains("Control de tránsito")
+    );
     for (_, data) in buttons(&list) {
         assert!(data.len() <= 64 && !data.contains("Control"), "{data}");
     }
     // Iniciar → confirmation → Sí.
-    let ask = press(&e, tg, &list, &format!("ta:{task_id}:en_curso"), "Confirmás").await;
-    press(&e, tg, &ask, &format!("tc:{task_id}:en_curso"), "pasó de programada a en curso").await;
+    let ask = press(
+        &e,
+        tg,
+        &list,
+        &format!("ta:{task_id}:en_curso"),
+        "Confirmás",
+    )
+    .await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("tc:{task_id}:en_curso"),
+        "pasó de programada a en curso",
+    )
+    .await;
 
     // A second look offers Pausar / Finalizar / Cancelar; declining changes nothing, even when
     // Telegram answers "message is not modified".
+    let before = e.fake.messages_to(tg).len();
     e.fake.send_text(tg, "📋 Mis tareas");
-    let list = e
-        .fake
-        .wait_message(tg, Duration::from_secs(10), |m| {
-            m["text"].as_str().is_some_and(|t| t.contains("Estado: en curso"))
-        })
-        .await
-        .unwrap();
+    let list = next_message(&e, tg, before, "Estado: en curso").await;
     let labels: Vec<String> = buttons(&list).into_iter().map(|(t, _)| t).collect();
     assert!(labels.iter().any(|l| l.contains("Pausar")), "{labels:?}");
-    let ask = press(&e, tg, &list, &format!("ta:{task_id}:finalizada"), "Finalizar").await;
+    let ask = press(
+        &e,
+        tg,
+        &list,
+        &format!("ta:{task_id}:finalizada"),
+        "Finalizar",
+    )
+    .await;
     e.fake.fail_next("editMessageText", FakeError::NotModified);
     e.fake.press(tg, message_id(&ask), "tx");
-    let ask = press(&e, tg, &list, &format!("ta:{task_id}:finalizada"), "Confirmás").await;
-    press(&e, tg, &ask, &format!("tc:{task_id}:finalizada"), "pasó de en curso a finalizada").await;
+    e.fake.wait_drained().await;
+    let ask = press(
+        &e,
+        tg,
+        &list,
+        &format!("ta:{task_id}:finalizada"),
+        "Confirmás",
+    )
+    .await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("tc:{task_id}:finalizada"),
+        "pasó de en curso a finalizada",
+    )
+    .await;
 
     // The database row and its history changed, and the WebSocket saw it.
     let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
@@ -271,8 +326,9 @@ async fn an_officer_lists_starts_and_finishes_a_task_through_buttons() {
     assert!(h["text"].as_str().unwrap().contains(&codigo));
     e.fake.send_text(tg, "/estadisticas");
     e.fake.wait_text(tg, "Finalizadas: 1").await;
+    let before = e.fake.messages_to(tg).len();
     e.fake.send_text(tg, "/tareas");
-    e.fake.wait_text(tg, "No tenés tareas abiertas").await;
+    next_message(&e, tg, before, "No tenés tareas abiertas").await;
 }
 
 #[tokio::test]
@@ -314,7 +370,9 @@ async fn an_emergency_from_a_location_dispatches_once_even_when_the_update_comes
     assert_eq!(replies[0], replies[1]);
 
     // The assigned officer gets the emergency pushed, once; nobody else does.
-    e.fake.wait_text(tg_responder, "EMERGENCIA asignada a vos").await;
+    e.fake
+        .wait_text(tg_responder, "EMERGENCIA asignada a vos")
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pushes = texts_to(&e.fake, tg_responder)
         .into_iter()
@@ -350,14 +408,22 @@ async fn push_on_assignment_reaches_the_officer_once_across_two_instances_and_no
     assert_eq!(r.status, 201, "{}", r.text);
     let codigo = r.body["codigo"].as_str().unwrap().to_string();
     e.fake.wait_text(tg, "Te asignaron la tarea").await;
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(700)).await;
     let got: Vec<String> = texts_to(&e.fake, tg)
         .into_iter()
         .filter(|t| t.contains(&codigo))
         .collect();
     assert_eq!(got.len(), 1, "exactly once: {got:?}");
-    assert!(texts_to(&e.fake, tg_other).iter().all(|t| !t.contains(&codigo)));
+    assert!(
+        texts_to(&e.fake, tg_other)
+            .iter()
+            .all(|t| !t.contains(&codigo))
+    );
 
     // Cancellation by the supervisor reaches the officer too.
     let task_id = r.body["id"].as_i64().unwrap();
@@ -383,17 +449,19 @@ async fn live_location_and_availability_update_the_officer() {
     let efectivo = officer.efectivo_id.unwrap();
     let started = Instant::now();
     loop {
-        let lat: Option<f64> = sqlx::query_scalar(
-            "SELECT ST_Y(geom::geometry) FROM efectivos WHERE id = $1",
-        )
-        .bind(efectivo)
-        .fetch_one(&e.app.pool)
-        .await
-        .unwrap();
+        let lat: Option<f64> =
+            sqlx::query_scalar("SELECT ST_Y(geom::geometry) FROM efectivos WHERE id = $1")
+                .bind(efectivo)
+                .fetch_one(&e.app.pool)
+                .await
+                .unwrap();
         if lat.is_some_and(|l| (l + 34.61).abs() < 1e-6) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "edit not applied: {lat:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "edit not applied: {lat:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -422,6 +490,7 @@ async fn telegram_429_is_honoured_and_metrics_are_exposed() {
         .filter(|c| c.params["chat_id"].as_i64() == Some(chat))
         .collect();
     assert_eq!(to_chat.len(), 2, "one refused by 429, one retried");
+    assert!(to_chat[0].failed && !to_chat[1].failed);
     let waited = to_chat[1].at.duration_since(to_chat[0].at);
     assert!(waited >= Duration::from_millis(950), "{waited:?}");
 
@@ -436,7 +505,7 @@ async fn telegram_429_is_honoured_and_metrics_are_exposed() {
         "gad_bot_updates_total{kind=\"command\"}",
         "gad_bot_errors_total{cause=\"telegram_retry_after\"} 1",
         "gad_bot_errors_total{cause=\"unlinked\"}",
-        "gad_bot_telegram_api_seconds_bucket{method=\"sendMessage\"",
+        "gad_bot_telegram_api_seconds_count{method=\"sendMessage\"} 2",
     ] {
         assert!(body.contains(needle), "{needle} missing in\n{body}");
     }

@@ -31,6 +31,8 @@ pub struct Call {
     pub method: String,
     pub params: Value,
     pub at: Instant,
+    /// Answered with a scripted error (the message was not delivered).
+    pub failed: bool,
 }
 
 /// A scripted error answer for the next call of a method.
@@ -227,10 +229,11 @@ impl FakeTelegram {
         self.calls().into_iter().filter(|c| c.method == m).collect()
     }
 
-    /// Texts sent or edited into chat `chat_id`, in order, with the call's parameters.
+    /// Texts delivered (sent or edited) into chat `chat_id`, in order, with the call's parameters.
     pub fn messages_to(&self, chat_id: i64) -> Vec<Value> {
         self.calls()
             .into_iter()
+            .filter(|c| !c.failed)
             .filter(|c| c.method == "sendmessage" || c.method == "editmessagetext")
             .filter(|c| c.params["chat_id"].as_i64() == Some(chat_id))
             .map(|c| c.params)
@@ -282,11 +285,12 @@ impl FakeTelegram {
         }
     }
 
-    fn record(&self, method: &str, params: &Value) {
+    fn record(&self, method: &str, params: &Value, failed: bool) {
         self.inner.lock().calls.push(Call {
             method: method.to_string(),
             params: params.clone(),
             at: Instant::now(),
+            failed,
         });
         self.new_call.notify_waiters();
     }
@@ -401,7 +405,7 @@ async fn handle(
         serde_json::from_slice(&body).unwrap_or_else(|_| json!({}))
     };
     if let Some(e) = fake.take_error(&method) {
-        fake.record(&method, &params);
+        fake.record(&method, &params, true);
         return match e {
             FakeError::NotModified => error(
                 StatusCode::BAD_REQUEST,
@@ -425,7 +429,7 @@ async fn handle(
         // The id of the message sent or edited, so a test can press its buttons.
         recorded["_message_id"] = id.clone();
     }
-    fake.record(&method, &recorded);
+    fake.record(&method, &recorded, false);
     match method.as_str() {
         "getme" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "GAD", "username": BOT_USERNAME,
@@ -435,9 +439,15 @@ async fn handle(
         })),
         "getupdates" => ok(fake.get_updates(&params).await),
         "sendmessage" | "editmessagetext" => ok(result),
-        "getwebhookinfo" => ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})),
-        "answercallbackquery" | "deletewebhook" | "setwebhook" | "setmycommands"
-        | "editmessagereplymarkup" | "deletemessage" => ok(json!(true)),
+        "getwebhookinfo" => {
+            ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+        }
+        "answercallbackquery"
+        | "deletewebhook"
+        | "setwebhook"
+        | "setmycommands"
+        | "editmessagereplymarkup"
+        | "deletemessage" => ok(json!(true)),
         _ => error(StatusCode::NOT_FOUND, "Not Found: method not found", None),
     }
 }

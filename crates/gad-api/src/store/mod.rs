@@ -3,5 +3,5 @@
 
 pub mod efectivos;
 pub mod tareas;
-pub mod usuarios;
 pub mod telegram;
+pub mod usuarios;
