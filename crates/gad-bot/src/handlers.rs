@@ -148,11 +148,9 @@ impl Handler {
         let ctx = service::context(update_id);
         match cmd.as_str() {
             "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg, update_id).await,
-            "vincular" => self
-                .tg
-                .send(chat, texts::VINCULAR_USO, None)
-                .await
-                .map_or((), |_| ()),
+            "vincular" => {
+                self.tg.send(chat, texts::VINCULAR_USO, None).await;
+            }
             "desvincular" => match telegram::unlink(&self.state.db, from, &ctx).await {
                 Ok(_) => {
                     self.tg.send(chat, texts::DESVINCULADO, None).await;

@@ -514,3 +514,58 @@ async fn telegram_429_is_honoured_and_metrics_are_exposed() {
     assert!(!e.fake.calls_of("deleteWebhook").is_empty());
     assert!(!e.fake.calls_of("setMyCommands").is_empty());
 }
+
+#[tokio::test]
+async fn webhook_mode_takes_only_updates_with_the_secret_token() {
+    let app = TestApp::spawn().await;
+    let fake = FakeTelegram::start().await;
+    let secret = "webhook-secret-0123456789";
+    let bot = start_bot(
+        &app,
+        &fake,
+        &[
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://gad.example/telegram/webhook",
+            ),
+            ("TELEGRAM_WEBHOOK_SECRET", secret),
+        ],
+    )
+    .await;
+    let set = fake.calls_of("setWebhook");
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0].params["secret_token"], secret);
+    assert_eq!(set[0].params["url"], "https://gad.example/telegram/webhook");
+    assert!(
+        fake.calls_of("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+
+    let chat = tg_id();
+    let update =
+        json!({"update_id": 1, "message": fake.message_json(chat, json!({"text": "/tareas"}))});
+    let url = format!("http://{}{}", bot.addr, gad_bot::WEBHOOK_PATH);
+    let client = reqwest::Client::new();
+    let r = client.post(&url).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "wrong-secret-0123456789")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(fake.messages_to(chat).is_empty());
+    let r = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", secret)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    fake.wait_text(chat, "no está vinculada").await;
+    bot.stop().await;
+    fake.stop();
+}

@@ -390,20 +390,54 @@ fn error(status: StatusCode, description: &str, parameters: Option<Value>) -> Re
     (status, Json(body)).into_response()
 }
 
+/// Parameters of a call: a JSON body, or a multipart form (teloxide sends `setWebhook` that
+/// way), whose fields hold plain or JSON-encoded values.
+fn parse_params(headers: &axum::http::HeaderMap, body: &[u8]) -> Value {
+    let ctype = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Some(boundary) = ctype.split("boundary=").nth(1) {
+        let boundary = format!("--{}", boundary.trim_matches('"'));
+        let text = String::from_utf8_lossy(body);
+        let mut out = serde_json::Map::new();
+        for part in text.split(boundary.as_str()) {
+            let Some((head, value)) = part.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let Some(name) = head
+                .split("name=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+            else {
+                continue;
+            };
+            let value = value.trim_end_matches("\r\n");
+            let v = serde_json::from_str::<Value>(value)
+                .ok()
+                .unwrap_or_else(|| Value::String(value.to_string()));
+            out.insert(name.to_string(), v);
+        }
+        return Value::Object(out);
+    }
+    if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body).unwrap_or_else(|_| json!({}))
+    }
+}
+
 async fn handle(
     State(fake): State<Arc<FakeTelegram>>,
     Path((bot, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     if bot != format!("bot{}", fake.token) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
     }
     let method = method.to_lowercase();
-    let params: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| json!({}))
-    };
+    let params = parse_params(&headers, &body);
     if let Some(e) = fake.take_error(&method) {
         fake.record(&method, &params, true);
         return match e {
