@@ -1,7 +1,7 @@
 //! Push: domain events about an officer's tasks and emergencies become Telegram messages.
 //!
 //! The bot consumes the same events the WebSocket delivers. With Redis, it subscribes to the
-//! realtime fan-out channel (`{REDIS_NAMESPACE}ws`) on which every instance — each API
+//! realtime fan-out channel (`gad:ws`) on which every instance — each API
 //! instance and the bot's own service layer — publishes each event exactly once; one bot
 //! process reading that channel therefore sends each notification exactly once, however many
 //! API instances run. Without Redis there is no cross-process channel: the bot then pushes only
