@@ -569,3 +569,69 @@ async fn webhook_mode_takes_only_updates_with_the_secret_token() {
     bot.stop().await;
     fake.stop();
 }
+
+#[tokio::test]
+async fn tasks_page_by_five_and_cancelar_really_cancels() {
+    let e = env().await;
+    let supervisor = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let r = e
+            .app
+            .create_task(
+                &supervisor,
+                officer.id,
+                json!({"titulo": format!("Ronda {i}"), "inicio_programado": format!("2026-12-0{}T10:00:00Z", i + 1)}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.body["id"].as_i64().unwrap());
+    }
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/tareas");
+    let page1 = next_message(&e, tg, before, "página 1 de 2").await;
+    let text = page1["text"].as_str().unwrap();
+    assert!(text.contains("Ronda 0") && text.contains("Ronda 4") && !text.contains("Ronda 5"));
+    let page2 = press(&e, tg, &page1, "tp:1", "página 2 de 2").await;
+    assert!(page2["text"].as_str().unwrap().contains("Ronda 5"));
+    let last = ids[5];
+    let ask = press(&e, tg, &page2, &format!("ta:{last}:cancelada"), "Cancelar").await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("tc:{last}:cancelada"),
+        "pasó de programada a cancelada",
+    )
+    .await;
+    let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
+        .bind(last)
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(estado, "CANCELLED");
+
+    // A forged press on somebody else's task changes nothing.
+    let stranger_task = e
+        .app
+        .create_task(&supervisor, supervisor.id, json!({}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let before = e.fake.messages_to(tg).len();
+    e.fake.press(
+        tg,
+        message_id(&page1),
+        &format!("tc:{stranger_task}:cancelada"),
+    );
+    next_message(&e, tg, before, "No encontré esa tarea").await;
+    let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
+        .bind(stranger_task)
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(estado, "PROGRAMMED");
+}
