@@ -73,6 +73,15 @@ impl Handler {
         }
     }
 
+    /// Runs a service-layer operation, recording its time.
+    async fn timed<T>(&self, operation: &str, fut: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = fut.await;
+        self.metrics
+            .service_call(operation, started.elapsed().as_secs_f64());
+        out
+    }
+
     async fn reply(&self, to: Reply, text: &str, keyboard: Option<InlineKeyboardMarkup>) {
         match to {
             Reply::New(chat) => {
@@ -178,7 +187,10 @@ impl Handler {
             }
             "estadisticas" => {
                 if let Some(o) = self.officer(chat, from).await {
-                    match service::user_stats(&self.state, &o).await {
+                    match self
+                        .timed("user_stats", service::user_stats(&self.state, &o))
+                        .await
+                    {
                         Ok(v) => {
                             self.tg.send(chat, &texts::estadisticas(&v), None).await;
                         }
@@ -245,7 +257,10 @@ impl Handler {
     }
 
     async fn show_tasks(&self, to: Reply, o: &Officer, page: i64) {
-        match task_pages::open_tasks(&self.state, o, page).await {
+        match self
+            .timed("open_tasks", task_pages::open_tasks(&self.state, o, page))
+            .await
+        {
             Ok(p) => {
                 let (text, kb) = render_open(&p);
                 self.reply(to, &text, Some(kb)).await;
@@ -255,7 +270,10 @@ impl Handler {
     }
 
     async fn show_history(&self, to: Reply, o: &Officer, f: HistFilter, page: i64) {
-        match task_pages::history(&self.state, o, f, page).await {
+        match self
+            .timed("history", task_pages::history(&self.state, o, f, page))
+            .await
+        {
             Ok(p) => {
                 let (text, kb) = render_history(&p, f);
                 self.reply(to, &text, Some(kb)).await;
@@ -297,7 +315,13 @@ impl Handler {
         // carries the same key, so the service replays the first dispatch instead of a second.
         let key = format!("tg-{chat}-{}", m.id.0);
         let ctx = service::context(update_id);
-        match service::emergency(&self.state, &o, ctx, lat, lng, &key).await {
+        match self
+            .timed(
+                "emergency",
+                service::emergency(&self.state, &o, ctx, lat, lng, &key),
+            )
+            .await
+        {
             Ok(body) => {
                 let text = self.dispatched_text(&body).await;
                 self.tg.send(chat, &text, Some(main_menu())).await;
@@ -354,16 +378,20 @@ impl Handler {
             }
             return;
         };
-        let r = service::set_location(
-            &self.state,
-            &o,
-            efectivo_id,
-            loc.latitude,
-            loc.longitude,
-            loc.horizontal_accuracy,
-            loc.heading.map(f64::from),
-        )
-        .await;
+        let r = self
+            .timed(
+                "set_location",
+                service::set_location(
+                    &self.state,
+                    &o,
+                    efectivo_id,
+                    loc.latitude,
+                    loc.longitude,
+                    loc.horizontal_accuracy,
+                    loc.heading.map(f64::from),
+                ),
+            )
+            .await;
         match r {
             Ok(_) if first => {
                 self.tg.send(chat, texts::UBICACION_EN_VIVO, None).await;
@@ -425,7 +453,13 @@ impl Handler {
                 // The bot only acts on the officer's own tasks, whatever their level.
                 match task_pages::own_task(&self.state, &o, task_id).await {
                     Ok(Some(t)) => {
-                        match service::change_status(&self.state, &o, ctx, task_id, estado).await {
+                        match self
+                            .timed(
+                                "change_status",
+                                service::change_status(&self.state, &o, ctx, task_id, estado),
+                            )
+                            .await
+                        {
                             Ok(_) => {
                                 let text = texts::transicion_hecha(&t.codigo, t.estado, estado);
                                 self.reply(to, &text, None).await;
@@ -442,7 +476,13 @@ impl Handler {
                     self.reply(to, texts::SIN_EFECTIVO, None).await;
                     return;
                 };
-                match service::set_availability(&self.state, &o, ctx, efectivo_id, e).await {
+                match self
+                    .timed(
+                        "set_availability",
+                        service::set_availability(&self.state, &o, ctx, efectivo_id, e),
+                    )
+                    .await
+                {
                     Ok(_) => self.reply(to, &texts::estado_cambiado(e), None).await,
                     Err(f) => self.fail(to, &f).await,
                 }

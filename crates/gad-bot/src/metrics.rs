@@ -31,6 +31,7 @@ pub struct BotMetrics {
     registry: Registry,
     pub updates: Family<KindLabel, Counter>,
     pub api_seconds: Family<MethodLabel, Histogram, fn() -> Histogram>,
+    pub service_seconds: Family<KindLabel, Histogram, fn() -> Histogram>,
     pub errors: Family<CauseLabel, Counter>,
     pub pushes: Family<KindLabel, Counter>,
 }
@@ -48,6 +49,8 @@ impl BotMetrics {
         let api_seconds = Family::<MethodLabel, Histogram, fn() -> Histogram>::new_with_constructor(
             api_histogram,
         );
+        let service_seconds =
+            Family::<KindLabel, Histogram, fn() -> Histogram>::new_with_constructor(api_histogram);
         let errors = Family::<CauseLabel, Counter>::default();
         let pushes = Family::<KindLabel, Counter>::default();
         registry.register(
@@ -60,6 +63,11 @@ impl BotMetrics {
             "Time of Telegram Bot API calls, by method",
             api_seconds.clone(),
         );
+        registry.register(
+            "service_seconds",
+            "Time of GAD service-layer operations run for an update, by operation",
+            service_seconds.clone(),
+        );
         registry.register("errors", "Errors by cause", errors.clone());
         registry.register(
             "pushes",
@@ -70,6 +78,7 @@ impl BotMetrics {
             registry,
             updates,
             api_seconds,
+            service_seconds,
             errors,
             pushes,
         }
@@ -99,6 +108,14 @@ impl BotMetrics {
         self.api_seconds
             .get_or_create(&MethodLabel {
                 method: method.into(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn service_call(&self, operation: &str, seconds: f64) {
+        self.service_seconds
+            .get_or_create(&KindLabel {
+                kind: operation.into(),
             })
             .observe(seconds);
     }

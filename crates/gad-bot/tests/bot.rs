@@ -506,6 +506,7 @@ async fn telegram_429_is_honoured_and_metrics_are_exposed() {
         "gad_bot_errors_total{cause=\"telegram_retry_after\"} 1",
         "gad_bot_errors_total{cause=\"unlinked\"}",
         "gad_bot_telegram_api_seconds_count{method=\"sendMessage\"} 2",
+        "# TYPE gad_bot_service_seconds histogram",
     ] {
         assert!(body.contains(needle), "{needle} missing in\n{body}");
     }
