@@ -57,6 +57,17 @@ pub struct Config {
     /// Prefix of every Redis key and channel. Always "gad:" in deployments (contract §11);
     /// tests give each app its own "gad:t<id>:" so parallel tests share one Redis safely.
     pub redis_namespace: String,
+    /// An officer whose last position is older than this is not dispatched (issue 13).
+    pub dispatch_max_position_age_minutes: i64,
+    /// Time allowed for a non-WebSocket request, headers to last byte of the response.
+    pub request_timeout_seconds: u64,
+    /// Time allowed for a client to send its request headers; a slower client is disconnected.
+    pub header_read_timeout_seconds: u64,
+    /// Most TCP connections served at once (WebSockets included); more wait in the backlog.
+    pub max_connections: usize,
+    /// Bearer secret Alertmanager presents on `POST /api/v1/alerts/alertmanager`
+    /// (`ALERTMANAGER_WEBHOOK_TOKEN`). Unset: the route refuses every request with 401.
+    pub alertmanager_webhook_token: Option<String>,
 }
 
 /// Names of every variable `gad` reads; deploy files are checked against this list.
@@ -92,6 +103,11 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "LOCATION_RETENTION_DAYS",
     "PROJECT_NAME",
     "PROJECT_VERSION",
+    "DISPATCH_MAX_POSITION_AGE_MINUTES",
+    "REQUEST_TIMEOUT_SECONDS",
+    "HEADER_READ_TIMEOUT_SECONDS",
+    "MAX_CONNECTIONS",
+    "ALERTMANAGER_WEBHOOK_TOKEN",
     // `gad bot` (issue 17; read by gad_bot::BotConfig).
     "TELEGRAM_TOKEN",
     "TELEGRAM_API_URL",
@@ -219,6 +235,15 @@ impl Config {
             citizen: parse_num(env, "RATE_LIMIT_CITIZEN", 60, 1, u32::MAX)?,
         };
 
+        let alertmanager_webhook_token = match get("ALERTMANAGER_WEBHOOK_TOKEN") {
+            Some(t) if !dev && (t.chars().count() < MIN_SECRET_LEN || is_weak(&t)) => {
+                return Err(format!(
+                    "ALERTMANAGER_WEBHOOK_TOKEN is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
+                ));
+            }
+            t => t,
+        };
+
         Ok(Config {
             environment,
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
@@ -246,6 +271,17 @@ impl Config {
             project_version: get("PROJECT_VERSION")
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             redis_namespace: "gad:".into(),
+            dispatch_max_position_age_minutes: parse_num(
+                env,
+                "DISPATCH_MAX_POSITION_AGE_MINUTES",
+                30,
+                1,
+                10_080,
+            )?,
+            request_timeout_seconds: parse_num(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
+            header_read_timeout_seconds: parse_num(env, "HEADER_READ_TIMEOUT_SECONDS", 10, 1, 10)?,
+            max_connections: parse_num(env, "MAX_CONNECTIONS", 50_000, 1, 1_000_000)?,
+            alertmanager_webhook_token,
         })
     }
 
@@ -402,6 +438,45 @@ mod tests {
         .err()
         .unwrap_or_default();
         assert!(e.contains("JWT_SECRET_KEY"), "{e}");
+    }
+
+    #[test]
+    fn alertmanager_webhook_token_is_optional_but_strong_outside_development() {
+        let base = [
+            ("ENVIRONMENT", "staging"),
+            ("DATABASE_URL", "postgres://x/y"),
+            (
+                "JWT_SECRET_KEY",
+                "a-strong-jwt-secret-0123456789-abcdefghijkl",
+            ),
+        ];
+        let c = Config::from_map(&env(&base)).unwrap();
+        assert!(c.alertmanager_webhook_token.is_none());
+        let mut weak = base.to_vec();
+        weak.push(("ALERTMANAGER_WEBHOOK_TOKEN", "short-token"));
+        let e = Config::from_map(&env(&weak)).err().unwrap_or_default();
+        assert!(e.contains("ALERTMANAGER_WEBHOOK_TOKEN"), "{e}");
+        let mut strong = base.to_vec();
+        strong.push((
+            "ALERTMANAGER_WEBHOOK_TOKEN",
+            "  webhook-secret-0123456789-abcdefghijklmnop  ",
+        ));
+        let c = Config::from_map(&env(&strong)).unwrap();
+        assert_eq!(
+            c.alertmanager_webhook_token.as_deref(),
+            Some("webhook-secret-0123456789-abcdefghijklmnop")
+        );
+        let dev = env(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("ALERTMANAGER_WEBHOOK_TOKEN", "dev"),
+        ]);
+        assert_eq!(
+            Config::from_map(&dev)
+                .unwrap()
+                .alertmanager_webhook_token
+                .as_deref(),
+            Some("dev")
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use gad_api::AppState;
 use gad_api::audit::RequestContext;
 use gad_api::auth::AuthUser;
 use gad_api::error::ApiError;
-use gad_api::extract::{ValidJson, ValidPath, ValidQuery, Validate};
+use gad_api::extract::{RawBody, ValidJson, ValidPath, ValidQuery, Validate};
 use gad_api::routes::{efectivos, emergency, stats, tasks};
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel};
 use serde_json::{Value, json};
@@ -214,7 +214,7 @@ pub async fn set_location(
             State(state.clone()),
             o.user.clone(),
             ValidPath(efectivo_id),
-            Bytes::from(body.to_string()),
+            RawBody(Bytes::from(body.to_string())),
         )
         .await,
     )
@@ -235,7 +235,7 @@ pub async fn set_availability(
             o.user.clone(),
             ctx,
             ValidPath(efectivo_id),
-            Bytes::from(body.to_string()),
+            RawBody(Bytes::from(body.to_string())),
         )
         .await,
     )

@@ -2,7 +2,6 @@
 //! create/update/delete for administrators, and location/availability updates by the officer
 //! itself or a supervisor.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -15,7 +14,7 @@ use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::{Admin, AuthUser, Supervisor};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::events::{Audience, DomainEvent, EventType};
-use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
+use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
 use crate::state::AppState;
 use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND, EfectivoRow, ListFilter};
 
@@ -376,7 +375,7 @@ pub async fn update_ubicacion(
     State(state): State<AppState>,
     me: AuthUser,
     ValidPath(id): ValidPath<i64>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     if !may_act_on(&me, id) {
         return Err(ApiError::InsufficientLevel);
@@ -443,7 +442,7 @@ pub async fn update_disponibilidad(
     me: AuthUser,
     ctx: RequestContext,
     ValidPath(id): ValidPath<i64>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     if !may_act_on(&me, id) {
         return Err(ApiError::InsufficientLevel);

@@ -114,14 +114,15 @@ enum Outcome {
 
 /// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
 /// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
-/// $11 request id.
+/// $11 request id, $12 maximum position age in minutes.
 pub fn dispatch_sql() -> String {
     let pt = point_sql(1, 2);
+    let eligible = crate::store::dispatch::eligible_sql(12, 4);
     format!(
         "WITH pick AS (
             SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
             FROM efectivos e
-            WHERE e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL
+            WHERE {eligible}
               AND ST_DWithin(e.geom, {pt}, $3::float8)
             ORDER BY e.geom <-> {pt}
             LIMIT 1
@@ -184,6 +185,7 @@ async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
     b: &EmergencyBody,
     key: Option<&str>,
     received_at: &str,
+    max_age_minutes: i64,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
     sqlx::query_as::<_, Dispatched>(&dispatch_sql())
         .bind(b.lng)
@@ -197,6 +199,7 @@ async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
         .bind(&ctx.ip)
         .bind(&ctx.user_agent)
         .bind(&ctx.request_id)
+        .bind(max_age_minutes)
         .fetch_optional(exec)
         .await
 }
@@ -212,7 +215,17 @@ async fn dispatch(
     let Some(key) = key else {
         // No key: one statement, one implicit transaction, one round trip.
         return Ok(
-            match run_dispatch(&state.db, me, ctx, b, None, received_at).await? {
+            match run_dispatch(
+                &state.db,
+                me,
+                ctx,
+                b,
+                None,
+                received_at,
+                state.config.dispatch_max_position_age_minutes,
+            )
+            .await?
+            {
                 Some(d) => Outcome::Assigned(Box::new(d)),
                 None => Outcome::NoneAvailable,
             },
@@ -264,7 +277,17 @@ async fn dispatch(
             )),
         };
     }
-    match run_dispatch(&mut *tx, me, ctx, b, Some(key), received_at).await? {
+    match run_dispatch(
+        &mut *tx,
+        me,
+        ctx,
+        b,
+        Some(key),
+        received_at,
+        state.config.dispatch_max_position_age_minutes,
+    )
+    .await?
+    {
         Some(d) => {
             tx.commit().await?;
             Ok(Outcome::Assigned(Box::new(d)))
@@ -441,15 +464,16 @@ struct Suggestion {
     responses((status = 200, description = "suggestions", body = Value)))]
 pub async fn suggestions(
     State(state): State<AppState>,
-    Supervisor(_me): Supervisor,
+    Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<SuggestionsQuery>,
 ) -> ApiResult<Response> {
     let pt = point_sql(1, 2);
+    let eligible = crate::store::dispatch::eligible_sql(7, 8);
     let sql = format!(
         "SELECT e.id AS efectivo_id, ST_Distance(e.geom, {pt}) AS distance_m, e.codigo_interno,
                 u.nombre, e.unidad, e.especialidad
          FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
-         WHERE e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL
+         WHERE {eligible}
            AND ST_DWithin(e.geom, {pt}, $3)
            AND ($4::text IS NULL OR e.especialidad = $4)
            AND ($5::text IS NULL OR e.unidad = $5)
@@ -463,6 +487,8 @@ pub async fn suggestions(
         .bind(&q.especialidad)
         .bind(&q.unidad)
         .bind(q.limit.unwrap_or(5))
+        .bind(state.config.dispatch_max_position_age_minutes)
+        .bind(me.id)
         .fetch_all(&state.db)
         .await?;
     let body: Vec<Value> = rows

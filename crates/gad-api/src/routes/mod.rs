@@ -2,6 +2,7 @@
 //! operations, so routes and documentation come from one source.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod cache_admin;
 pub mod docs;
