@@ -636,3 +636,54 @@ async fn tasks_page_by_five_and_cancelar_really_cancels() {
         .unwrap();
     assert_eq!(estado, "PROGRAMMED");
 }
+
+#[tokio::test]
+async fn a_chat_over_its_rate_limit_is_warned_once_then_ignored() {
+    let app = TestApp::spawn().await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[("BOT_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let chat = tg_id();
+    for _ in 0..5 {
+        fake.send_text(chat, "/tareas");
+    }
+    fake.wait_text(chat, "muchos mensajes").await;
+    fake.wait_drained().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let texts = texts_to(&fake, chat);
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("no está vinculada"))
+            .count(),
+        2
+    );
+    // Another chat is not affected.
+    let other = tg_id();
+    fake.send_text(other, "/tareas");
+    fake.wait_text(other, "no está vinculada").await;
+    bot.stop().await;
+    fake.stop();
+}
+
+#[tokio::test]
+async fn without_redis_the_bot_pushes_what_its_own_service_layer_did() {
+    let app = TestApp::spawn().await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let reporter = e.app.create_efectivo(None).await;
+    let responder = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &reporter).await;
+    let tg_responder = linked(&e, &responder).await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
+    e.fake.wait_text(tg, "Emergencia despachada").await;
+    e.fake
+        .wait_text(tg_responder, "EMERGENCIA asignada a vos")
+        .await;
+}
