@@ -87,8 +87,8 @@ if [ -f "$SRC" ]; then
   DISPATCH="${DISPATCH//\{eligible\}/$ELIGIBLE}"
 fi
 if [ -n "$DISPATCH" ] && ! grep -q '[{}]' <<<"$DISPATCH"; then
-  PARAMS='float8, float8, float8, int8, text, int8, text, text, text, text, text, int8'
-  ARGS="$CENTER_LNG, $CENTER_LAT, 10000, $USER_ID, 'bench explain', NULL, NULL, '2026-11-28T00:00:00.000Z', NULL, NULL, NULL, 30"
+  PARAMS='float8, float8, float8, int8, text, int8, text, text, text, text, text, int8, float8'
+  ARGS="$CENTER_LNG, $CENTER_LAT, 10000, $USER_ID, 'bench explain', NULL, NULL, '2026-11-28T00:00:00.000Z', NULL, NULL, NULL, 30, 60"
 else
   echo "(dispatch_sql() not found in $SRC: showing the equivalent officer pick)"
   DISPATCH="SELECT e.id, e.usuario_id, ST_Distance(e.geom, $PT) AS distance_m

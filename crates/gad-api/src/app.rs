@@ -58,6 +58,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         // emergency before tasks: /tasks/emergency is a static segment beside /tasks/{task_id}
         .merge(routes::emergency::router())
+        .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())

@@ -59,6 +59,11 @@ pub struct Config {
     pub redis_namespace: String,
     /// An officer whose last position is older than this is not dispatched (issue 13).
     pub dispatch_max_position_age_minutes: i64,
+    /// A dispatched officer has this long to accept or decline before the next is called.
+    pub dispatch_ack_timeout_seconds: i64,
+    /// Officers tried for one emergency (first call + re-dispatches) before it is left
+    /// "sin asignar" with an alert to supervisors.
+    pub dispatch_max_attempts: i32,
     /// Time allowed for a non-WebSocket request, headers to last byte of the response.
     pub request_timeout_seconds: u64,
     /// Time allowed for a client to send its request headers; a slower client is disconnected.
@@ -104,6 +109,8 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "PROJECT_NAME",
     "PROJECT_VERSION",
     "DISPATCH_MAX_POSITION_AGE_MINUTES",
+    "DISPATCH_ACK_TIMEOUT_SECONDS",
+    "DISPATCH_MAX_ATTEMPTS",
     "REQUEST_TIMEOUT_SECONDS",
     "HEADER_READ_TIMEOUT_SECONDS",
     "MAX_CONNECTIONS",
@@ -278,6 +285,14 @@ impl Config {
                 1,
                 10_080,
             )?,
+            dispatch_ack_timeout_seconds: parse_num(
+                env,
+                "DISPATCH_ACK_TIMEOUT_SECONDS",
+                60,
+                1,
+                3600,
+            )?,
+            dispatch_max_attempts: parse_num(env, "DISPATCH_MAX_ATTEMPTS", 3, 1, 20)?,
             request_timeout_seconds: parse_num(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
             header_read_timeout_seconds: parse_num(env, "HEADER_READ_TIMEOUT_SECONDS", 10, 1, 10)?,
             max_connections: parse_num(env, "MAX_CONNECTIONS", 50_000, 1, 1_000_000)?,

@@ -62,6 +62,8 @@ pub enum Callback {
     History(HistFilter, i64),
     /// Sets the officer's availability.
     Availability(EstadoDisponibilidad),
+    /// Answers an emergency dispatched to the officer (accept or decline).
+    Ack { task_id: i64, accept: bool },
 }
 
 impl Callback {
@@ -73,6 +75,7 @@ impl Callback {
             Callback::Dismiss => "tx".into(),
             Callback::History(f, p) => format!("hp:{}:{p}", f.code()),
             Callback::Availability(e) => format!("ds:{}", e.as_wire()),
+            Callback::Ack { task_id, accept } => format!("ak:{task_id}:{}", u8::from(*accept)),
         };
         debug_assert!(s.len() <= MAX_BYTES);
         s
@@ -97,10 +100,20 @@ impl Callback {
             ["tx"] => Some(Callback::Dismiss),
             ["hp", f, p] => Some(Callback::History(HistFilter::from_code(f)?, page(p)?)),
             ["ds", e] => match EstadoDisponibilidad::from_wire(e)? {
-                // En tarea is set by dispatch and task ends, never by hand.
-                EstadoDisponibilidad::EnTarea => None,
-                e => Some(Callback::Availability(e)),
+                // The other states are set by dispatch, acknowledgement and arrival.
+                e @ (EstadoDisponibilidad::Disponible
+                | EstadoDisponibilidad::NoDisponible
+                | EstadoDisponibilidad::FueraServicio) => Some(Callback::Availability(e)),
+                _ => None,
             },
+            ["ak", id, a] => Some(Callback::Ack {
+                task_id: id.parse().ok()?,
+                accept: match *a {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            }),
             _ => None,
         }
     }
@@ -116,6 +129,14 @@ mod tests {
             Callback::TasksPage(9_999),
             Callback::Dismiss,
             Callback::History(HistFilter::Finalizadas, 9_999),
+            Callback::Ack {
+                task_id: i64::MAX,
+                accept: true,
+            },
+            Callback::Ack {
+                task_id: i64::MAX,
+                accept: false,
+            },
         ];
         for to in EstadoTarea::ALL {
             all.push(Callback::Ask {
@@ -149,6 +170,8 @@ mod tests {
             "tp:x",
             "ta:1:volando",
             "ds:en_tarea",
+            "ds:en_camino",
+            "ak:1:2",
             "hp:z:0",
             "tc:1",
             &"x".repeat(65),

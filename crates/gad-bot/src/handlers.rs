@@ -471,6 +471,26 @@ impl Handler {
                     Err(f) => self.fail(to, &f).await,
                 }
             }
+            Callback::Ack { task_id, accept } => {
+                let codigo = task_pages::own_task(&self.state, &o, task_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|t| t.codigo)
+                    .unwrap_or_default();
+                match self
+                    .timed("ack", service::ack(&self.state, &o, ctx, task_id, accept))
+                    .await
+                {
+                    Ok(_) if accept => self.reply(to, &texts::aceptada(&codigo), None).await,
+                    Ok(_) => self.reply(to, &texts::rechazada(&codigo), None).await,
+                    Err(f) if f.status == 409 || f.status == 404 => {
+                        self.metrics.error(&format!("refused_{}", f.status));
+                        self.reply(to, texts::ACK_YA_RESPONDIDA, None).await;
+                    }
+                    Err(f) => self.fail(to, &f).await,
+                }
+            }
             Callback::Availability(e) => {
                 let Some(efectivo_id) = o.user.efectivo_id else {
                     self.reply(to, texts::SIN_EFECTIVO, None).await;

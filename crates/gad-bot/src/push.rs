@@ -20,8 +20,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use teloxide::types::{InlineKeyboardMarkup, ReplyMarkup};
+
+use crate::callback::Callback;
 use crate::metrics::BotMetrics;
-use crate::telegram::Tg;
+use crate::telegram::{Tg, button};
 use crate::texts;
 
 /// The fields of a fan-out message the bot needs (see `gad_api::realtime`'s `Remote`).
@@ -45,6 +48,8 @@ pub struct Notice {
     pub kind: &'static str,
     pub text: String,
     pub users: Vec<i64>,
+    /// Emergency to acknowledge: Aceptar / Rechazar buttons for this task.
+    pub ack_task: Option<i64>,
 }
 
 fn involved(a: &Audience) -> Vec<i64> {
@@ -68,10 +73,13 @@ pub fn notice(ev: &Event) -> Option<Notice> {
     let d = &ev.data;
     let users = involved(&ev.audience);
     let n = match ev.event_type {
+        // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
+        EventType::TaskAssigned if d.get("ack_status").is_some() => return None,
         EventType::TaskAssigned => Notice {
             kind: "task_assigned",
             text: texts::push_asignada(s(d, "codigo"), s(&d["tarea"], "titulo")),
             users,
+            ack_task: None,
         },
         EventType::TaskCreated => {
             // Emergencies are announced by their alert; a task created with officers is
@@ -86,6 +94,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                 kind: "task_created",
                 text: texts::push_nueva(s(d, "codigo"), s(d, "titulo")),
                 users: without(users, d["creado_por_usuario_id"].as_i64()),
+                ack_task: None,
             }
         }
         EventType::TaskUpdated => {
@@ -98,6 +107,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                     texts::push_modificada(s(d, "codigo"), s(d, "titulo"))
                 },
                 users,
+                ack_task: None,
             }
         }
         EventType::TaskStatusChanged => {
@@ -107,6 +117,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                 text: texts::push_estado(s(d, "codigo"), to),
                 // The officer who made the change already saw it.
                 users: without(users, d["usuario_id"].as_i64()),
+                ack_task: None,
             }
         }
         EventType::Alert if d["usuario_id"].is_i64() && d["task_id"].is_i64() => Notice {
@@ -119,6 +130,8 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                 d["descripcion"].as_str(),
             ),
             users: d["usuario_id"].as_i64().into_iter().collect(),
+            // Every dispatch waits for the officer's answer (issue 15).
+            ack_task: d["task_id"].as_i64(),
         },
         _ => return None,
     };
@@ -192,8 +205,26 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
             return;
         }
     };
+    let markup = n.ack_task.map(|task_id| {
+        ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
+            button(
+                texts::ACEPTAR,
+                &Callback::Ack {
+                    task_id,
+                    accept: true,
+                },
+            ),
+            button(
+                texts::RECHAZAR,
+                &Callback::Ack {
+                    task_id,
+                    accept: false,
+                },
+            ),
+        ]]))
+    });
     for chat in chats {
-        if tg.send(chat, &n.text, None).await.is_some() {
+        if tg.send(chat, &n.text, markup.clone()).await.is_some() {
             metrics.push(n.kind);
         }
     }

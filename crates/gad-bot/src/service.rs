@@ -16,7 +16,7 @@ use gad_api::audit::RequestContext;
 use gad_api::auth::AuthUser;
 use gad_api::error::ApiError;
 use gad_api::extract::{RawBody, ValidJson, ValidPath, ValidQuery, Validate};
-use gad_api::routes::{efectivos, emergency, stats, tasks};
+use gad_api::routes::{dispatch, efectivos, emergency, stats, tasks};
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel};
 use serde_json::{Value, json};
 
@@ -236,6 +236,33 @@ pub async fn set_availability(
             ctx,
             ValidPath(efectivo_id),
             RawBody(Bytes::from(body.to_string())),
+        )
+        .await,
+    )
+    .await
+}
+
+/// Accepts or declines the emergency `task_id` dispatched to the officer (issue 15's rule:
+/// decline calls the next nearest officer in the same transaction).
+pub async fn ack(
+    state: &AppState,
+    o: &Officer,
+    ctx: RequestContext,
+    task_id: i64,
+    accept: bool,
+) -> Result<Value, Failure> {
+    let body = validated(dispatch::AckBody {
+        accept,
+        motivo: (!accept).then(|| "rechazada desde Telegram".to_string()),
+        efectivo_id: o.user.efectivo_id,
+    })?;
+    outcome(
+        dispatch::ack(
+            State(state.clone()),
+            o.user.clone(),
+            ctx,
+            ValidPath(task_id),
+            ValidJson(body),
         )
         .await,
     )

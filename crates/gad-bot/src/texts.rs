@@ -141,6 +141,8 @@ pub fn disponibilidad(e: EstadoDisponibilidad) -> &'static str {
         EstadoDisponibilidad::NoDisponible => "No disponible",
         EstadoDisponibilidad::FueraServicio => "Fuera de servicio",
         EstadoDisponibilidad::EnTarea => "En tarea",
+        EstadoDisponibilidad::EnCamino => "En camino",
+        EstadoDisponibilidad::EnEscena => "En escena",
     }
 }
 
@@ -200,6 +202,18 @@ pub fn push_emergencia(
     }
     s
 }
+
+// Acknowledgement of an emergency dispatched to the officer (issue 15).
+pub const ACEPTAR: &str = "✅ Aceptar";
+pub const RECHAZAR: &str = "❌ Rechazar";
+pub fn aceptada(codigo: &str) -> String {
+    format!("✅ Aceptaste la emergencia {codigo}. Figurás «En camino»; al llegar se marca sola.")
+}
+pub fn rechazada(codigo: &str) -> String {
+    format!("Rechazaste la emergencia {codigo}; se llama al siguiente efectivo más cercano.")
+}
+pub const ACK_YA_RESPONDIDA: &str =
+    "Esa emergencia ya no espera tu respuesta (ya fue respondida o venció).";
 
 pub const AYUDA: &str = BIENVENIDA;
 

@@ -369,8 +369,10 @@ async fn an_emergency_from_a_location_dispatches_once_even_when_the_update_comes
         .collect();
     assert_eq!(replies[0], replies[1]);
 
-    // The assigned officer gets the emergency pushed, once; nobody else does.
-    e.fake
+    // The assigned officer gets the emergency pushed, once, with Aceptar / Rechazar; nobody else
+    // gets it.
+    let alert = e
+        .fake
         .wait_text(tg_responder, "EMERGENCIA asignada a vos")
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -384,6 +386,64 @@ async fn an_emergency_from_a_location_dispatches_once_even_when_the_update_comes
             .iter()
             .all(|t| !t.contains("EMERGENCIA"))
     );
+
+    // Aceptar runs the acknowledgement: the officer is on the way.
+    let task_id: i64 = sqlx::query_scalar("SELECT id FROM tareas WHERE codigo LIKE 'EMG-%'")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    press(
+        &e,
+        tg_responder,
+        &alert,
+        &format!("ak:{task_id}:1"),
+        "Aceptaste",
+    )
+    .await;
+    let estado: String =
+        sqlx::query_scalar("SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1")
+            .bind(responder.efectivo_id.unwrap())
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(estado, "EN_CAMINO");
+    // A second answer is refused in plain Spanish.
+    press(
+        &e,
+        tg_responder,
+        &alert,
+        &format!("ak:{task_id}:0"),
+        "ya no espera tu respuesta",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rechazar_calls_the_next_nearest_officer_who_gets_the_push() {
+    let e = env().await;
+    let reporter = e.app.create_efectivo(None).await;
+    let nearest = e.app.create_efectivo(Some(SOL)).await;
+    let next = e.app.create_efectivo(Some((-34.6100, -58.3900))).await;
+    let tg = linked(&e, &reporter).await;
+    let tg_nearest = linked(&e, &nearest).await;
+    let tg_next = linked(&e, &next).await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
+    e.fake.wait_text(tg, "Emergencia despachada").await;
+    let alert = e
+        .fake
+        .wait_text(tg_nearest, "EMERGENCIA asignada a vos")
+        .await;
+    let data = buttons(&alert)
+        .into_iter()
+        .map(|(_, d)| d)
+        .find(|d| d.ends_with(":0"))
+        .unwrap();
+    let before = e.fake.messages_to(tg_nearest).len();
+    e.fake.press(tg_nearest, message_id(&alert), &data);
+    next_message(&e, tg_nearest, before, "Rechazaste").await;
+    let second = e.fake.wait_text(tg_next, "EMERGENCIA asignada a vos").await;
+    assert!(buttons(&second).iter().any(|(t, _)| t.contains("Aceptar")));
 }
 
 #[tokio::test]

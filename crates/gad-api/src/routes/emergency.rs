@@ -114,7 +114,7 @@ enum Outcome {
 
 /// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
 /// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
-/// $11 request id, $12 maximum position age in minutes.
+/// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds).
 pub fn dispatch_sql() -> String {
     let pt = point_sql(1, 2);
     let eligible = crate::store::dispatch::eligible_sql(12, 4);
@@ -152,16 +152,25 @@ pub fn dispatch_sql() -> String {
             FROM pick p WHERE e.id = p.id RETURNING e.id
         ),
         hist AS (
-            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota)
-            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8, 'emergencia' FROM task t RETURNING 1
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
+            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8,
+                   'emergencia', 'despachado'
+            FROM task t, pick p RETURNING 1
+        ),
+        desp AS (
+            INSERT INTO despachos (tarea_id, efectivo_id, intento, distancia_m, vence_at)
+            SELECT t.id, p.id, 1, p.distance_m, now() + make_interval(secs => $13::float8)
+            FROM task t, pick p RETURNING vence_at
         ),
         result AS (
             SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
                    t.codigo, t.created_at,
                    jsonb_build_object('assigned_efectivo_id', p.id,
                        'distance_m', round(p.distance_m::numeric, 2), 'received_at', $8::text,
-                       'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo) AS body
-            FROM pick p, task t
+                       'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo,
+                       'ack_status', 'pendiente_confirmacion',
+                       'ack_deadline', to_char(d.vence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS body
+            FROM pick p, task t, desp d
         ),
         aud AS (
             INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
@@ -185,7 +194,7 @@ async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
     b: &EmergencyBody,
     key: Option<&str>,
     received_at: &str,
-    max_age_minutes: i64,
+    cfg: &crate::config::Config,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
     sqlx::query_as::<_, Dispatched>(&dispatch_sql())
         .bind(b.lng)
@@ -199,7 +208,8 @@ async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
         .bind(&ctx.ip)
         .bind(&ctx.user_agent)
         .bind(&ctx.request_id)
-        .bind(max_age_minutes)
+        .bind(cfg.dispatch_max_position_age_minutes)
+        .bind(cfg.dispatch_ack_timeout_seconds as f64)
         .fetch_optional(exec)
         .await
 }
@@ -215,17 +225,7 @@ async fn dispatch(
     let Some(key) = key else {
         // No key: one statement, one implicit transaction, one round trip.
         return Ok(
-            match run_dispatch(
-                &state.db,
-                me,
-                ctx,
-                b,
-                None,
-                received_at,
-                state.config.dispatch_max_position_age_minutes,
-            )
-            .await?
-            {
+            match run_dispatch(&state.db, me, ctx, b, None, received_at, &state.config).await? {
                 Some(d) => Outcome::Assigned(Box::new(d)),
                 None => Outcome::NoneAvailable,
             },
@@ -277,17 +277,7 @@ async fn dispatch(
             )),
         };
     }
-    match run_dispatch(
-        &mut *tx,
-        me,
-        ctx,
-        b,
-        Some(key),
-        received_at,
-        state.config.dispatch_max_position_age_minutes,
-    )
-    .await?
-    {
+    match run_dispatch(&mut *tx, me, ctx, b, Some(key), received_at, &state.config).await? {
         Some(d) => {
             tx.commit().await?;
             Ok(Outcome::Assigned(Box::new(d)))

@@ -597,6 +597,9 @@ pub struct Historial {
     pub estado_nuevo: EstadoTarea,
     pub usuario_id: Option<i64>,
     pub nota: Option<String>,
+    /// A dispatch step (issue 15) when the row records one: despachado, aceptado, rechazado,
+    /// vencido, escalado, sin_asignar, refuerzo, llegada; `null` for a state change.
+    pub evento: Option<String>,
     #[serde(serialize_with = "crate::time::ser")]
     pub created_at: DateTime<Utc>,
 }
@@ -608,6 +611,7 @@ struct HistorialRow {
     estado_nuevo: String,
     usuario_id: Option<i64>,
     nota: Option<String>,
+    evento: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -618,7 +622,7 @@ pub async fn history<'e, E: PgExecutor<'e>>(
 ) -> Result<Vec<Historial>, sqlx::Error> {
     let rows: Vec<HistorialRow> = sqlx::query_as(
         "SELECT id, estado_anterior::text AS estado_anterior, estado_nuevo::text AS estado_nuevo,
-                usuario_id, nota, created_at
+                usuario_id, nota, evento, created_at
          FROM historial_estados WHERE tarea_id = $1 ORDER BY id",
     )
     .bind(tarea_id)
@@ -639,6 +643,7 @@ pub async fn history<'e, E: PgExecutor<'e>>(
                     .ok_or_else(|| decode_err("estado_nuevo", &r.estado_nuevo))?,
                 usuario_id: r.usuario_id,
                 nota: r.nota,
+                evento: r.evento,
                 created_at: r.created_at,
             })
         })

@@ -6,6 +6,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod cache;
+mod dispatch_ack;
 mod efectivos;
 mod emergency;
 mod foundation;
