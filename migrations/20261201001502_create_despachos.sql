@@ -1,6 +1,7 @@
 -- Issue 15: every dispatch of an officer to an emergency (first call, re-dispatch after a
 -- decline or a silence, backup), with its acknowledgement. One row per (task, officer): an
 -- officer who declined or stayed silent is never dispatched to the same emergency again.
+-- CERRADO: the task was finished, cancelled or deleted while the dispatch was pending.
 CREATE TABLE despachos (
     id              bigserial PRIMARY KEY,
     tarea_id        bigint NOT NULL REFERENCES tareas (id),
@@ -17,7 +18,7 @@ CREATE TABLE despachos (
     motivo          text,
     llegada_at      timestamptz,
     CONSTRAINT despachos_tarea_efectivo_key UNIQUE (tarea_id, efectivo_id),
-    CONSTRAINT despachos_estado_check CHECK (estado IN ('PENDIENTE', 'ACEPTADO', 'RECHAZADO', 'VENCIDO'))
+    CONSTRAINT despachos_estado_check CHECK (estado IN ('PENDIENTE', 'ACEPTADO', 'RECHAZADO', 'VENCIDO', 'CERRADO'))
 );
 -- The escalation job's queue: pending rows by deadline.
 CREATE INDEX despachos_pendientes_idx ON despachos (vence_at) WHERE estado = 'PENDIENTE';

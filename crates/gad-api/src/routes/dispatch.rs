@@ -68,6 +68,9 @@ pub async fn ack(
     let site = store::lock_site(&mut tx, task_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(TASK_NOT_FOUND.into()))?;
+    if !site.open {
+        return Err(conflict("La tarea está cerrada"));
+    }
     let efectivo_id = if me.is_supervisor() {
         match b.efectivo_id {
             Some(id) => id,

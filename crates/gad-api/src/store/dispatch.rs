@@ -263,6 +263,7 @@ pub async fn lock_due_tasks(db: &mut PgConnection, limit: i64) -> Result<Vec<i64
     sqlx::query_scalar(
         "SELECT t.id FROM tareas t
          WHERE t.id IN (SELECT tarea_id FROM despachos WHERE estado = 'PENDIENTE' AND vence_at <= now())
+           AND t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
          ORDER BY t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED",
     )
     .bind(limit)

@@ -561,11 +561,16 @@ pub async fn release_efectivos<'e, E: PgExecutor<'e>>(
     exec: E,
     tarea_id: i64,
 ) -> Result<Vec<Released>, sqlx::Error> {
+    // A closed task also closes its pending dispatches (no escalation for it any more), and
+    // frees officers on the way or on scene as well as those working it.
     sqlx::query_as::<_, Released>(
-        "UPDATE efectivos e SET estado_disponibilidad = 'DISPONIBLE', ultima_actualizacion_estado = now()
+        "WITH closed AS (
+            UPDATE despachos SET estado = 'CERRADO', respondido_at = now(), motivo = 'tarea cerrada'
+            WHERE tarea_id = $1 AND estado = 'PENDIENTE' RETURNING 1)
+         UPDATE efectivos e SET estado_disponibilidad = 'DISPONIBLE', ultima_actualizacion_estado = now()
          FROM tarea_efectivos te
          WHERE te.tarea_id = $1 AND te.efectivo_id = e.id
-           AND e.estado_disponibilidad = 'EN_TAREA' AND e.deleted_at IS NULL
+           AND e.estado_disponibilidad IN ('EN_TAREA', 'EN_CAMINO', 'EN_ESCENA') AND e.deleted_at IS NULL
          RETURNING e.id, e.usuario_id",
     )
     .bind(tarea_id)

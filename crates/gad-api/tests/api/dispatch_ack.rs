@@ -520,3 +520,47 @@ async fn unit_status_follows_its_transitions_and_arrival_is_automatic_within_100
             .unwrap();
     assert!(llegada);
 }
+
+#[tokio::test]
+async fn closing_the_task_closes_its_pending_dispatches_and_nothing_escalates_later() {
+    let app =
+        TestApp::spawn_with(Options::default().env("DISPATCH_ACK_TIMEOUT_SECONDS", "1")).await;
+    let sup = app.create_user(2).await;
+    let caller = app.create_user(1).await;
+    let offs = officers(&app, 2, 0.001).await;
+    let d = raise(&app, &caller).await;
+    let task = d["task_id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/tasks/{task}/status"),
+            Some(&sup.token),
+            json!({"estado": "cancelada"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT efectivo_id, estado FROM despachos WHERE tarea_id = $1")
+            .bind(task)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![(offs[0].efectivo_id.unwrap(), "CERRADO".to_string())]
+    );
+    assert_eq!(unit(&app, &offs[0]).await, "DISPONIBLE");
+    assert_eq!(
+        unit(&app, &offs[1]).await,
+        "DISPONIBLE",
+        "nobody called for a closed task"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/tasks/{task}/ack"),
+            Some(&offs[0].token),
+            json!({"accept": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+}

@@ -722,3 +722,38 @@ async fn audit_rows_record_the_forwarded_client_address() {
     .unwrap();
     assert_eq!(ip, "203.0.113.77");
 }
+
+#[tokio::test]
+async fn a_request_stuck_past_the_timeout_gets_503_and_its_work_is_dropped() {
+    let app = TestApp::spawn_with(Options::default().env("REQUEST_TIMEOUT_SECONDS", "1")).await;
+    let u = app.create_user(1).await;
+    // Another transaction holds the user's row: the update below waits on it.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM usuarios WHERE id = $1 FOR UPDATE")
+        .bind(u.id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let r = app
+        .put(
+            "/api/v1/users/me",
+            Some(&u.token),
+            json!({"nombre": "Nuevo"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(r.body["detail"], "Request timed out");
+    assert!(start.elapsed() < Duration::from_secs(4));
+    blocker.rollback().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let nombre: String = sqlx::query_scalar("SELECT nombre FROM usuarios WHERE id = $1")
+        .bind(u.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_ne!(
+        nombre, "Nuevo",
+        "the timed-out request's transaction rolled back"
+    );
+}
