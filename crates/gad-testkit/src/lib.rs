@@ -6,6 +6,7 @@
 
 pub mod chaos;
 pub mod db;
+pub mod fake_telegram;
 pub mod ws;
 
 use std::collections::HashMap;
