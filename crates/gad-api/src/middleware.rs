@@ -128,16 +128,27 @@ pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next
 }
 
 /// Runs the request within `REQUEST_TIMEOUT_SECONDS` (WebSocket upgrades excepted: a socket
-/// lives for hours). A request past it is answered 503 and its work dropped (any open
+/// lives for hours). A request past it is answered 503 and its work aborted (any open
 /// transaction rolls back), so a stuck dependency cannot pile up requests.
 async fn run_bounded(state: &AppState, path: &str, req: Request, next: Next) -> Response {
     if path.starts_with("/ws/") {
         return next.run(req).await;
     }
     let limit = std::time::Duration::from_secs(state.config.request_timeout_seconds);
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(resp) => resp,
+    // The handler runs in its own task: a client that hangs up mid-request does not cancel it
+    // between its commit and its events (the work it started finishes and is announced).
+    let mut work = tokio::spawn(next.run(req));
+    match tokio::time::timeout(limit, &mut work).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            tracing::error!(path, error = %e, "request task failed");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"detail": "Internal Server Error"}),
+            )
+        }
         Err(_) => {
+            work.abort();
             tracing::warn!(path, timeout_s = limit.as_secs(), "request timed out");
             json_response(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -747,3 +747,42 @@ async fn a_request_stuck_past_the_timeout_gets_503_and_its_work_is_dropped() {
         "the timed-out request's transaction rolled back"
     );
 }
+
+#[tokio::test]
+async fn a_client_hanging_up_mid_request_does_not_cancel_the_work() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user(1).await;
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM usuarios WHERE id = $1 FOR UPDATE")
+        .bind(u.id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    // The client gives up (and closes its connection) while the update waits on the lock.
+    let r = reqwest::Client::new()
+        .put(app.url("/api/v1/users/me"))
+        .bearer_auth(&u.token)
+        .json(&json!({"nombre": "Terminado"}))
+        .timeout(Duration::from_millis(400))
+        .send()
+        .await;
+    assert!(r.is_err(), "the client timed out");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.rollback().await.unwrap();
+    let start = Instant::now();
+    loop {
+        let nombre: String = sqlx::query_scalar("SELECT nombre FROM usuarios WHERE id = $1")
+            .bind(u.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if nombre == "Terminado" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the request's work was cancelled with its connection"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
