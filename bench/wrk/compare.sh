@@ -54,6 +54,7 @@ run_one() {
     t1=$(cpu_ticks "$SERVER_PID")
   else
     psql "$DB" -X -Atq -c "UPDATE tareas SET estado = 'CANCELLED' WHERE codigo LIKE 'EMG-%' AND estado = 'IN_PROGRESS'" \
+      -c "UPDATE despachos SET estado = 'CERRADO' WHERE estado = 'PENDIENTE'" -c "VACUUM (ANALYZE) despachos" \
       -c "UPDATE efectivos SET estado_disponibilidad = 'DISPONIBLE' WHERE estado_disponibilidad = 'EN_TAREA'" \
       -c "UPDATE efectivos SET ubicacion_updated_at = now() WHERE geom IS NOT NULL AND ubicacion_updated_at < now() - interval '10 minutes'" \
       -c "VACUUM (ANALYZE) efectivos"

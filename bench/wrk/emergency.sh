@@ -28,14 +28,19 @@ TOKEN="$(curl -fsS -X POST "$BASE/api/v1/auth/login" \
 [ -n "$TOKEN" ] || { echo "login as $EMAIL failed" >&2; exit 1; }
 USER_ID="$("${PSQL[@]}" -c "SELECT id FROM usuarios WHERE lower(email) = lower('$EMAIL')")"
 
-# Cancels open emergency tasks older than 1 s and frees their officers, in one statement.
+# Cancels open emergency tasks older than 1 s and frees their officers, in one statement
+# (needs the schema of issue 15 or later: run the newer build's `gad migrate` on the database).
 RESET_SQL="WITH closed AS (
     UPDATE tareas SET estado = 'CANCELLED', fin_real = now(), updated_at = now()
     WHERE estado = 'IN_PROGRESS' AND codigo LIKE 'EMG-%' AND created_at < now() - interval '1 second'
     RETURNING id, efectivos_asignados),
   hist AS (
     INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota)
-    SELECT id, 'IN_PROGRESS'::estado_tarea, 'CANCELLED'::estado_tarea, NULL::bigint, 'bench reset' FROM closed)
+    SELECT id, 'IN_PROGRESS'::estado_tarea, 'CANCELLED'::estado_tarea, NULL::bigint, 'bench reset' FROM closed),
+  desp AS (
+    -- As the app does when a task closes (issue 15): its pending dispatches are closed too.
+    UPDATE despachos SET estado = 'CERRADO', respondido_at = now()
+    WHERE estado = 'PENDIENTE' AND tarea_id IN (SELECT id FROM closed))
   UPDATE efectivos SET estado_disponibilidad = 'DISPONIBLE', ultima_actualizacion_estado = now()
   WHERE estado_disponibilidad = 'EN_TAREA' AND id IN (SELECT unnest(efectivos_asignados) FROM closed)"
 
