@@ -55,6 +55,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::tasks::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
+        .merge(routes::trail::router())
         .merge(routes::geo::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
@@ -81,6 +82,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::health::aliases())
         .merge(crate::realtime::router())
         .merge(routes::docs::router(api))
+        .merge(crate::web::router())
         .route_layer(axum::middleware::from_fn(middleware::record_matched_path));
 
     router

@@ -11,4 +11,5 @@ pub mod geo;
 pub mod health;
 pub mod stats;
 pub mod tasks;
+pub mod trail;
 pub mod users;

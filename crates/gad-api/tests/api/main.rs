@@ -17,3 +17,4 @@ mod realtime_producers;
 mod stats;
 mod tasks;
 mod users;
+mod web;
