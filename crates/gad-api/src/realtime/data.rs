@@ -119,6 +119,51 @@ pub(crate) async fn snapshot(state: &AppState, who: &Identity) -> Value {
     }
 }
 
+/// Most officers and emergencies in one `system_status` frame: 500 positions (~40 KB) and 200
+/// emergencies (~30 KB) stay under the socket's 64 KiB frame limit.
+const PART_EFECTIVOS: usize = 500;
+const PART_EMERGENCIAS: usize = 200;
+
+/// Splits a snapshot too large for one frame into parts `{"part": i, "parts": n, …}` (1-based),
+/// each with its share of `efectivos` and `emergencias_activas` and the other keys repeated; a
+/// client concatenates the arrays of parts 1..n. A snapshot that fits is sent as it is.
+pub(crate) fn snapshot_parts(snapshot: Value) -> Vec<Value> {
+    let Value::Object(mut obj) = snapshot else {
+        return vec![snapshot];
+    };
+    if !obj.contains_key("efectivos") {
+        return vec![Value::Object(obj)];
+    }
+    let mut take = |key: &str| match obj.remove(key) {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    let efectivos = take("efectivos");
+    let emergencias = take("emergencias_activas");
+    let parts = efectivos
+        .len()
+        .div_ceil(PART_EFECTIVOS)
+        .max(emergencias.len().div_ceil(PART_EMERGENCIAS))
+        .max(1);
+    let mut ef = efectivos.chunks(PART_EFECTIVOS);
+    let mut em = emergencias.chunks(PART_EMERGENCIAS);
+    (1..=parts)
+        .map(|i| {
+            let mut part = obj.clone();
+            part.insert("efectivos".into(), json!(ef.next().unwrap_or_default()));
+            part.insert(
+                "emergencias_activas".into(),
+                json!(em.next().unwrap_or_default()),
+            );
+            if parts > 1 {
+                part.insert("part".into(), json!(i));
+                part.insert("parts".into(), json!(parts));
+            }
+            Value::Object(part)
+        })
+        .collect()
+}
+
 async fn counts(state: &AppState, sql: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(sql).fetch_all(&state.db).await
 }
@@ -240,4 +285,56 @@ pub(crate) fn metrics(state: &AppState) -> Value {
         "uptime_seconds": m.uptime_seconds().round(),
         "timestamp": crate::time::now_rfc3339(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(n: usize) -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"id": i, "lat": -34.6, "lng": -58.38, "estado": "disponible"}))
+            .collect()
+    }
+
+    #[test]
+    fn small_snapshot_is_one_frame_without_part_keys() {
+        let snap = json!({"emergencias_activas": [{"id": 1}], "efectivos": positions(500)});
+        let parts = snapshot_parts(snap.clone());
+        assert_eq!(parts, vec![snap]);
+    }
+
+    #[test]
+    fn large_snapshot_is_split_and_fits_a_frame() {
+        let emergencias: Vec<Value> = (0..450).map(|i| json!({"id": i, "codigo": format!("EMG-{i}"), "titulo": "Emergencia", "estado": "en_curso", "prioridad": 5})).collect();
+        let snap =
+            json!({"emergencias_activas": emergencias, "efectivos": positions(5001), "error": "x"});
+        let parts = snapshot_parts(snap);
+        assert_eq!(parts.len(), 11);
+        let mut ids = Vec::new();
+        let mut emg = 0;
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p["part"], i + 1);
+            assert_eq!(p["parts"], 11);
+            assert_eq!(p["error"], "x");
+            assert!(p.to_string().len() < 64 * 1024, "part {i} too large");
+            ids.extend(
+                p["efectivos"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_i64().unwrap()),
+            );
+            emg += p["emergencias_activas"].as_array().unwrap().len();
+        }
+        assert_eq!(ids, (0..5001).collect::<Vec<i64>>());
+        assert_eq!(emg, 450);
+    }
+
+    #[test]
+    fn level_one_snapshot_is_untouched() {
+        let snap = json!({"tareas_abiertas": []});
+        let parts = snapshot_parts(snap.clone());
+        assert_eq!(parts, vec![snap]);
+    }
 }

@@ -223,13 +223,20 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
         }),
     );
     let snapshot = data::snapshot(&state, &who).await;
-    let mut ok = socket.send(ack).await.is_ok()
-        && socket
-            .send(reply(&who, EventType::SystemStatus, snapshot))
-            .await
-            .is_ok();
+    let mut ok = socket.send(ack).await.is_ok();
     if ok {
-        hub.metrics.ws_messages_sent.fetch_add(2, Ordering::Relaxed);
+        hub.metrics.ws_messages_sent.fetch_add(1, Ordering::Relaxed);
+    }
+    // A supervisor's snapshot of thousands of officers exceeds one frame: sent in parts.
+    for part in data::snapshot_parts(snapshot) {
+        ok = ok
+            && socket
+                .send(reply(&who, EventType::SystemStatus, part))
+                .await
+                .is_ok();
+        if ok {
+            hub.metrics.ws_messages_sent.fetch_add(1, Ordering::Relaxed);
+        }
     }
     while ok && conn.close_code() == 0 {
         tokio::select! {

@@ -130,6 +130,7 @@
     'tareas.col.inicio': 'Inicio programado',
     'tareas.col.acciones': 'Acciones',
     'tareas.ver': 'Ver',
+    'tareas.ver.aria': 'Ver tarea {codigo}',
     'tareas.vacia': 'No hay tareas con esos filtros.',
     'tareas.anterior': 'Anterior',
     'tareas.siguiente': 'Siguiente',

@@ -61,7 +61,7 @@
   }
 
   function fila(tarea) {
-    var ver = el('button', { type: 'button', class: 'secundario', text: t('tareas.ver'), 'aria-label': t('tareas.detalle', { codigo: tarea.codigo }) });
+    var ver = el('button', { type: 'button', class: 'secundario', text: t('tareas.ver'), 'aria-label': t('tareas.ver.aria', { codigo: tarea.codigo }) });
     ver.addEventListener('click', function () { abrirDetalle(tarea.id); });
     return el('tr', { 'data-tarea-id': tarea.id, 'data-estado': tarea.estado }, [
       el('td', { text: tarea.codigo }),
