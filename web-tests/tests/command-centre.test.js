@@ -119,14 +119,16 @@ test('tasks: filters, a rejected submission shows the 422 at its field, then cre
   const table = page.locator('[data-testid="task-table"]');
   await table.locator('tbody tr[data-tarea-id]').first().waitFor();
   assert.equal(await table.locator('tbody tr').count(), 25, 'one page of 25');
+  await h.screenshot(page, 'tareas');
   await page.selectOption('#f-estado', 'pausada');
   await page.click('#filtros button[type="submit"]');
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="task-table"] tbody tr')].every((r) => r.dataset.estado === 'pausada'));
   await page.selectOption('#f-estado', '');
+  await page.click('#filtros button[type="submit"]');
+  await page.waitForFunction(() => new Set([...document.querySelectorAll('[data-testid="task-table"] tbody tr')].map((r) => r.dataset.estado)).size > 1);
   await page.click('#siguiente');
   await page.waitForFunction(() => document.getElementById('pagina').textContent === 'Página 2');
   await h.axe(page, 'tareas');
-  await h.screenshot(page, 'tareas');
 
   await page.click('[data-testid="new-task"]');
   const form = page.locator('[data-testid="task-form"]');
@@ -139,6 +141,7 @@ test('tasks: filters, a rejected submission shows the 422 at its field, then cre
   assert.match(await codigoErr.textContent(), /corto|obligatorio|válido/);
   assert.equal(await form.locator('[name="codigo"]').getAttribute('aria-invalid'), 'true');
   await h.axe(page, 'tareas con errores');
+  await h.screenshot(page, 'tarea-formulario');
 
   const codigo = 'NAV-' + Date.now();
   await form.locator('[name="codigo"]').fill(codigo);
@@ -212,6 +215,16 @@ test('administration: L3 sees it, L2 does not', async () => {
   await page.locator('#t-usuarios tbody tr', { hasText: email }).waitFor();
   await h.axe(page, 'admin');
   await h.screenshot(page, 'admin');
+  // supervisor2 was locked by the login test: unlocking it lets it sign in again.
+  const locked = await h.api('POST', '/api/v1/auth/login', null, { username: 'supervisor2@gad.local', password: 'Supervisor2026!' });
+  assert.equal(locked.status, 423);
+  await page.fill('#uq-q', 'supervisor2@');
+  await page.selectOption('#uq-nivel', '2');
+  await page.click('#usuarios-filtros button[type="submit"]');
+  await page.click('#t-usuarios tr[data-email="supervisor2@gad.local"] button[data-accion="desbloquear"]');
+  await page.waitForFunction(() => /desbloqueado/.test(document.getElementById('avisos').textContent));
+  const again = await h.api('POST', '/api/v1/auth/login', null, { username: 'supervisor2@gad.local', password: 'Supervisor2026!' });
+  assert.equal(again.status, 200, again.text);
   await page.click('#tab-auditoria');
   await page.locator('#t-auditoria tbody tr').first().waitFor();
   h.noProblems(page);
@@ -223,7 +236,7 @@ test('logout ends the session', async () => {
   await h.login(page, h.USERS.supervisor);
   await page.click('[data-testid="logout"]');
   await page.waitForURL((u) => u.pathname === '/login');
-  assert.equal(await page.locator('#avisos').textContent(), 'Sesión cerrada.');
+  await page.waitForFunction(() => document.getElementById('avisos').textContent === 'Sesión cerrada.');
   const cookies = await page.context().cookies();
   assert.equal(cookies.filter((c) => c.name === 'access_token' && c.value).length, 0);
   await page.goto(h.BASE + '/dashboard');

@@ -50,6 +50,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::user_unlock::router())
         // emergency before tasks: /tasks/emergency is a static segment beside /tasks/{task_id}
         .merge(routes::emergency::router())
         .merge(routes::tasks::router())

@@ -12,4 +12,5 @@ pub mod health;
 pub mod stats;
 pub mod tasks;
 pub mod trail;
+pub mod user_unlock;
 pub mod users;

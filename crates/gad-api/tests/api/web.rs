@@ -320,3 +320,48 @@ async fn trail_returns_stored_positions_in_the_window() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 }
+
+#[tokio::test]
+async fn admin_unlocks_a_locked_account() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let sup = app.create_user(2).await;
+    let victim = app.create_user(2).await;
+    for _ in 0..5 {
+        let r = app.login(&victim.email, "wrong-password").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.login(&victim.email, &victim.password).await;
+    assert_eq!(r.status, StatusCode::LOCKED, "{}", r.text);
+
+    let path = format!("/api/v1/users/{}/unlock", victim.id);
+    let r = app.post(&path, Some(&sup.token), json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.post(&path, Some(&admin.token), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"user_id": victim.id, "estaba_bloqueado": true, "intentos_fallidos": 5})
+    );
+    let r = app.login(&victim.email, &victim.password).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Idempotent, audited, 404 for nobody.
+    let r = app.post(&path, Some(&admin.token), json!({})).await;
+    assert_eq!(r.body["estaba_bloqueado"], false);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE event_type = 'user_unlocked' AND resource_id = $1",
+    )
+    .bind(victim.id.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 2);
+    let r = app
+        .post(
+            "/api/v1/users/999999999/unlock",
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -225,6 +225,7 @@
     'admin.ef.col.unidad': 'Unidad',
     'admin.ef.col.rango': 'Rango',
     'admin.ef.col.estado': 'Disponibilidad',
+    'admin.usr.filtro.q': 'Buscar por nombre o correo',
     'admin.aud.filtro.evento': 'Tipo de evento',
     'admin.aud.filtro.usuario': 'Usuario (id)',
     'admin.aud.filtrar': 'Filtrar',

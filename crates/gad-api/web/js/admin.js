@@ -28,8 +28,12 @@
     return s;
   }
 
+  var filtroUsuarios = {};
+
   function usuarios() {
-    GAD.api('GET', '/api/v1/users?limit=200').then(function (r) {
+    var q = new URLSearchParams({ limit: '100' });
+    Object.keys(filtroUsuarios).forEach(function (k) { if (filtroUsuarios[k]) q.set(k, filtroUsuarios[k]); });
+    GAD.api('GET', '/api/v1/users?' + q.toString()).then(function (r) {
       var tbody = document.querySelector('#t-usuarios tbody');
       if (r.status !== 200 || !Array.isArray(r.body)) return;
       tbody.replaceChildren.apply(tbody, r.body.map(function (u) {
@@ -47,13 +51,19 @@
             usuarios();
           });
         });
-        return el('tr', { 'data-usuario-id': u.id }, [
+        var desbloquear = el('button', { type: 'button', class: 'secundario', 'data-accion': 'desbloquear', text: t('admin.desbloquear') });
+        desbloquear.addEventListener('click', function () {
+          GAD.api('POST', '/api/v1/users/' + u.id + '/unlock').then(function (x) {
+            GAD.aviso(x.status === 200 ? t('admin.usuario.desbloqueado', { id: u.id }) : t('error.generico', { status: x.status }), x.status === 200 ? 'info' : 'error');
+          });
+        });
+        return el('tr', { 'data-usuario-id': u.id, 'data-email': u.email }, [
           el('td', { text: String(u.id) }),
           el('td', { text: u.email }),
           el('td', { text: u.nombre + ' ' + u.apellido }),
           el('td', {}, [nivel]),
           el('td', { text: u.verificado ? t('admin.activo') : t('admin.inactivo') }),
-          el('td', {}, [el('div', { class: 'acciones' }, [guardar, baja])])
+          el('td', {}, [el('div', { class: 'acciones' }, [guardar, desbloquear, baja])])
         ]);
       }));
     });
@@ -140,8 +150,15 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
-    var s = document.querySelector('[data-niveles]');
-    [1, 2, 3].forEach(function (n) { s.appendChild(el('option', { value: n, text: t('nivel.' + n) })); });
+    document.querySelectorAll('[data-niveles]').forEach(function (s) {
+      if (s.hasAttribute('data-todos')) s.appendChild(el('option', { value: '', text: t('tareas.filtro.todos') }));
+      [1, 2, 3].forEach(function (n) { s.appendChild(el('option', { value: n, text: t('nivel.' + n) })); });
+    });
+    document.getElementById('usuarios-filtros').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      filtroUsuarios = { q: ev.target.elements.q.value.trim(), nivel: ev.target.elements.nivel.value };
+      usuarios();
+    });
     tabs();
     document.getElementById('usuario-form').addEventListener('submit', crearUsuario);
     document.getElementById('difusion-form').addEventListener('submit', difundir);

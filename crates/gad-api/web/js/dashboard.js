@@ -204,6 +204,7 @@
     });
     if (primerSnapshot) {
       primerSnapshot = false;
+      map.invalidateSize();
       if (efectivos.size > 0) {
         var b = L.latLngBounds([]);
         efectivos.forEach(function (e) { b.extend([e.lat, e.lng]); });
@@ -369,6 +370,10 @@
 
     map = L.map('mapa', { preferCanvas: true, center: [-34.6, -58.38], zoom: 12 });
     map.attributionControl.setPrefix(false);
+    // The flex layout settles after Leaflet measured the container: follow its real size.
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize(); }).observe(document.getElementById('mapa'));
+    }
     // Without a reachable tile server the tiles fail quietly and the markers stay on the
     // plain background of #mapa.
     L.tileLayer(document.body.getAttribute('data-tile-url'), {
