@@ -139,6 +139,6 @@ pub async fn trail(
         puntos,
         truncado,
     };
-    let value = serde_json::to_value(&body).map_err(|e| ApiError::internal(e))?;
+    let value = serde_json::to_value(&body).map_err(ApiError::internal)?;
     Ok(json_response(StatusCode::OK, &value))
 }

@@ -365,3 +365,60 @@ async fn admin_unlocks_a_locked_account() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// The command centre needs the whole picture on connect: a supervisor's snapshot of more
+/// officers than fit one 64 KiB frame arrives in parts that add up to every located officer.
+#[tokio::test]
+async fn large_snapshot_arrives_in_parts() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "WITH u AS (
+            INSERT INTO usuarios (email, dni, nombre, apellido, nivel, hashed_password, verificado)
+            SELECT 'snap' || g || '@test.gad', 'SNAP' || g, 'Snap', 'Shot', 'LEVEL_1', 'x', true
+            FROM generate_series(1, 1201) g RETURNING id)
+         INSERT INTO efectivos (usuario_id, codigo_interno, estado_disponibilidad, geom, ubicacion_updated_at)
+         SELECT id, 'SNAP-' || id, 'DISPONIBLE',
+                ST_SetSRID(ST_MakePoint(-58.38 + id * 1e-5, -34.6), 4326)::geography, now()
+         FROM u",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let sup = app.create_user(2).await;
+    let mut ws = gad_testkit::ws::WsClient::connect(&app, Some(&sup.token)).await;
+    let (_ack, first) = ws.handshake().await;
+    let mut parts = vec![first];
+    while parts.len() < 3 {
+        let next = ws.next_json(std::time::Duration::from_secs(5)).await;
+        assert_eq!(next["event_type"], "system_status", "{next}");
+        parts.push(next);
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(p["data"]["part"], i + 1, "{}", p["data"]["part"]);
+        assert_eq!(p["data"]["parts"], 3);
+        assert!(p.to_string().len() < 64 * 1024);
+        for e in p["data"]["efectivos"].as_array().unwrap() {
+            ids.insert(e["id"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(ids.len(), 1201);
+    // Live deltas follow the parts as usual.
+    let extra = app.create_efectivo(None).await;
+    let r = app
+        .put(
+            &format!("/api/v1/efectivos/{}/ubicacion", extra.efectivo_id.unwrap()),
+            Some(&sup.token),
+            json!({"lat": -34.61, "lng": -58.39}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let delta = ws
+        .wait_for(
+            "efectivo_location_update",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("location delta");
+    assert_eq!(delta["data"]["efectivo_id"], extra.efectivo_id.unwrap());
+}
