@@ -108,6 +108,23 @@ test('live: a location change and an emergency made through the API show within 
   await item.waitFor({ timeout: 2000 });
   console.log(`# emergency shown after ${Date.now() - start} ms`);
   assert.match(await item.textContent(), new RegExp(emg.body.codigo));
+
+  // Raise one by clicking the map just east of the officers: suggestions first, then dispatch.
+  const box = await page.locator('[data-testid="map"]').boundingBox();
+  const pt = await page.evaluate(() => {
+    // 25 px east of the easternmost officer: an empty spot with officers within 10 km.
+    const rows = [...document.querySelectorAll('[data-testid="unit-list"] li')];
+    const east = rows.reduce((a, r) => (Number(r.dataset.lng) > Number(a.dataset.lng) ? r : a));
+    const p = window.GAD.mapa.map.latLngToContainerPoint([Number(east.dataset.lat), Number(east.dataset.lng)]);
+    return { x: p.x + 25, y: p.y };
+  });
+  await page.mouse.click(box.x + pt.x, box.y + pt.y);
+  await page.locator('[data-testid="suggestions"] li[data-efectivo-id]').first().waitFor({ timeout: 5000 });
+  const before = await page.locator('[data-testid="emergency-list"] li').count();
+  await page.fill('#nueva-descripcion', 'Choque en la avenida');
+  await page.click('#nueva-form button[type="submit"]');
+  await page.waitForFunction(() => /asignada/.test(document.getElementById('avisos').textContent));
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="emergency-list"] li').length === n + 1, before, { timeout: 2000 });
   h.noProblems(page);
   await page.context().close();
 });

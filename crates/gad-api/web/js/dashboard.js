@@ -24,13 +24,16 @@
   var tareas = new Map();      // tarea id → Tarea (open, from the API)
   var lista, listaEmerg, cuenta;
   var primerSnapshot = true;
+  var encuadre = null;          // bounds of the first snapshot
+  var movidoPorUsuario = false;
   var live;
 
   function estiloDe(estado) { return ESTILO[estado] || ESTILO.no_disponible; }
 
   function opcionesMarcador(estado) {
     var s = estiloDe(estado);
-    return { radius: s.radius, color: '#ffffff', weight: 1, fillColor: s.color, fillOpacity: 0.9, dashArray: s.dashArray };
+    // A click on a marker selects it and does not also reach the map (which raises emergencies).
+    return { radius: s.radius, color: '#ffffff', weight: 1, fillColor: s.color, fillOpacity: 0.9, dashArray: s.dashArray, bubblingMouseEvents: false };
   }
 
   // ---- officers ---------------------------------------------------------------------------
@@ -132,7 +135,7 @@
     m.row.firstChild.textContent = textoEmergencia(m);
     if (typeof m.lat === 'number' && typeof m.lng === 'number') {
       if (!m.marker) {
-        m.marker = L.circleMarker([m.lat, m.lng], { radius: 10, color: '#a40e26', weight: 3, fillColor: '#ff8182', fillOpacity: 0.9 });
+        m.marker = L.circleMarker([m.lat, m.lng], { radius: 10, color: '#a40e26', weight: 3, fillColor: '#ff8182', fillOpacity: 0.9, bubblingMouseEvents: false });
         m.marker.bindTooltip(m.codigo);
         emergCapa.addLayer(m.marker);
       } else {
@@ -170,7 +173,8 @@
     if (typeof tarea.ubicacion_lat === 'number' && typeof tarea.ubicacion_lon === 'number') {
       var p = tarea.prioridad || 2;
       tarea.marker = L.circleMarker([tarea.ubicacion_lat, tarea.ubicacion_lon], {
-        radius: 3 + p, color: COLOR_PRIORIDAD[p] || '#57606a', weight: 3, fillColor: '#ffffff', fillOpacity: 0.8
+        radius: 3 + p, color: COLOR_PRIORIDAD[p] || '#57606a', weight: 3, fillColor: '#ffffff', fillOpacity: 0.8,
+        bubblingMouseEvents: false
       });
       tarea.marker.bindTooltip(t('dash.tarea', { codigo: tarea.codigo, p: p }));
       tareasCapa.addLayer(tarea.marker);
@@ -204,11 +208,11 @@
     });
     if (primerSnapshot) {
       primerSnapshot = false;
-      map.invalidateSize();
+      map.invalidateSize({ pan: false });
       if (efectivos.size > 0) {
-        var b = L.latLngBounds([]);
-        efectivos.forEach(function (e) { b.extend([e.lat, e.lng]); });
-        map.fitBounds(b, { padding: [20, 20] });
+        encuadre = L.latLngBounds([]);
+        efectivos.forEach(function (e) { encuadre.extend([e.lat, e.lng]); });
+        map.fitBounds(encuadre, { padding: [20, 20], animate: false });
       }
       performance.mark('gad-interactive');
     }
@@ -371,9 +375,15 @@
     map = L.map('mapa', { preferCanvas: true, center: [-34.6, -58.38], zoom: 12 });
     map.attributionControl.setPrefix(false);
     // The flex layout settles after Leaflet measured the container: follow its real size.
+    // Until the user moves the map, it keeps every officer in view.
     if (window.ResizeObserver) {
-      new ResizeObserver(function () { map.invalidateSize(); }).observe(document.getElementById('mapa'));
+      new ResizeObserver(function () {
+        map.invalidateSize({ pan: false });
+        if (encuadre && !movidoPorUsuario) map.fitBounds(encuadre, { padding: [20, 20], animate: false });
+      }).observe(document.getElementById('mapa'));
     }
+    map.on('dragstart', function () { movidoPorUsuario = true; });
+    map.getContainer().addEventListener('wheel', function () { movidoPorUsuario = true; }, { passive: true });
     // Without a reachable tile server the tiles fail quietly and the markers stay on the
     // plain background of #mapa.
     L.tileLayer(document.body.getAttribute('data-tile-url'), {
