@@ -18,7 +18,8 @@
       return r.text().then(function (text) {
         var parsed = null;
         try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
-        if (r.status === 401 && !(opts && opts.allow401)) {
+        // While logging out, the page navigates to the login page itself (with its notice).
+        if (r.status === 401 && !(opts && opts.allow401) && !GAD.saliendo) {
           window.location.assign('/login');
         }
         return { status: r.status, body: parsed, headers: r.headers };

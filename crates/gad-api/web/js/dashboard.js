@@ -411,6 +411,7 @@
 
     live = new GAD.Live({ snapshot: onSnapshot, event: onEvent, state: onState });
     live.start();
+    GAD.alSalir = function () { live.stop(); };
 
     // Hooks for tests and scripts.
     GAD.mapa = {

@@ -16,6 +16,8 @@
   };
 
   function salir() {
+    GAD.saliendo = true;
+    if (GAD.alSalir) GAD.alSalir();
     GAD.api('POST', '/api/v1/auth/logout', undefined, { allow401: true }).then(function () {
       window.location.assign('/login?motivo=salio');
     }, function () {

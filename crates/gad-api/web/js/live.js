@@ -85,6 +85,13 @@
     }, function () { self.schedule(); });
   };
 
+  /** Closes for good (logout): no reconnection. */
+  GAD.Live.prototype.stop = function () {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) { var ws = this.ws; this.ws = null; ws.close(1000); }
+  };
+
   GAD.Live.prototype.send = function (eventType, data) {
     if (this.ws && this.ws.readyState === 1) {
       this.ws.send(JSON.stringify({ event_type: eventType, data: data || {} }));
