@@ -183,6 +183,23 @@ test('tasks: filters, a rejected submission shows the 422 at its field, then cre
   await page.click('[data-testid="task-transitions"] button[data-estado-destino="en_curso"]');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="task-history"] li').length === 2);
   assert.deepEqual(await buttons.evaluateAll((bs) => bs.map((b) => b.dataset.estadoDestino)), ['pausada', 'finalizada', 'cancelada']);
+  const history = await page.locator('[data-testid="task-history"] li').evaluateAll((ls) => ls.map((l) => l.dataset.estado));
+  assert.deepEqual(history, ['programada', 'en_curso']);
+
+  // Edit: the form comes back filled in; an end before the start is refused at fin_programado.
+  await page.click('#tarea-editar');
+  await form.waitFor();
+  assert.equal(await form.locator('[name="codigo"]').inputValue(), codigo);
+  await form.locator('[name="titulo"]').fill('Control vehicular nocturno');
+  await form.locator('[name="fin_programado"]').fill('2020-01-01T10:00');
+  await form.locator('[data-testid="task-submit"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-error-for="fin_programado"]').textContent.length > 0);
+  await form.locator('[name="fin_programado"]').fill('');
+  await form.locator('[data-testid="task-submit"]').click();
+  await form.waitFor({ state: 'hidden' });
+  const edited = await h.api('GET', '/api/v1/tasks/' + created.body.id, supToken);
+  assert.equal(edited.body.titulo, 'Control vehicular nocturno');
+  assert.equal(edited.body.estado, 'en_curso');
   h.noProblems(page);
   await page.context().close();
 });

@@ -39,8 +39,7 @@
       var typed = 'validacion.' + e.type;
       var msg = GAD.textos[specific] && e.type === 'value_error' ? GAD.t(specific)
         : GAD.textos[typed] ? GAD.t(typed) : GAD.t('validacion.invalido');
-      // The API's own sentence after ours: it names limits and ids precisely.
-      out[field] = e.msg ? msg + ' (' + e.msg + ')' : msg;
+      out[field] = msg;
     });
     return out;
   };
