@@ -107,6 +107,19 @@ test('live: a location change and an emergency made through the API show within 
   const item = page.locator(`[data-testid="emergency-list"] li[data-tarea-id="${emg.body.task_id}"]`);
   await item.waitFor({ timeout: 2000 });
   console.log(`# emergency shown after ${Date.now() - start} ms`);
+
+  // A dropped socket: the indicator says so, the page reconnects with backoff (new ticket,
+  // new snapshot) and deltas flow again.
+  await page.evaluate(() => window.GAD.mapa.live.ws.close());
+  await page.locator('[data-testid="live-status"][data-state="reconnecting"]').waitFor({ timeout: 2000 });
+  assert.equal(await page.locator('[data-testid="live-status"]').textContent(), 'Reconectando…');
+  await page.locator('[data-testid="live-status"][data-state="connected"]').waitFor({ timeout: 5000 });
+  const lat2 = lat + 0.001;
+  assert.equal((await h.api('PUT', `/api/v1/efectivos/${id}/ubicacion`, supToken, { lat: lat2, lng })).status, 200);
+  await page.waitForFunction(([i, la]) => {
+    const pos = window.GAD.mapa.posicion(i);
+    return pos && pos[0] === la;
+  }, [id, lat2], { timeout: 2000 });
   assert.match(await item.textContent(), new RegExp(emg.body.codigo));
 
   // Raise one by clicking the map just east of the officers: suggestions first, then dispatch.

@@ -416,6 +416,7 @@
     // Hooks for tests and scripts.
     GAD.mapa = {
       map: map,
+      live: live,
       posicion: function (id) { var e = efectivos.get(id); return e ? [e.marker.getLatLng().lat, e.marker.getLatLng().lng] : null; },
       cuantos: function () { return efectivos.size; }
     };
