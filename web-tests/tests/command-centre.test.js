@@ -274,6 +274,28 @@ test('administration: L3 sees it, L2 does not', async () => {
   assert.equal(again.status, 200, again.text);
   await page.click('#tab-auditoria');
   await page.locator('#t-auditoria tbody tr').first().waitFor();
+  await page.fill('#af-evento', 'user_unlocked');
+  await page.click('#auditoria-filtros button[type="submit"]');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#t-auditoria tbody tr')];
+    return rows.length > 0 && rows.every((r) => r.children[1].textContent === 'user_unlocked');
+  });
+
+  // Broadcast: a supervisor on the dashboard sees the notice live; an empty title is refused.
+  const sup2 = await h.newPage(browser);
+  await h.login(sup2, h.USERS.supervisor);
+  await sup2.locator('[data-testid="live-status"][data-state="connected"]').waitFor({ timeout: 10000 });
+  await page.click('#tab-difusion');
+  await page.click('#difusion-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('#difusion-form [data-error-for="title"]').textContent.length > 0);
+  await page.fill('#df-titulo', 'Corte de tránsito');
+  await page.fill('#df-contenido', 'Avenida cerrada hasta las 18 h.');
+  await page.selectOption('#df-audiencia', 'supervisores');
+  await page.click('#difusion-form button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById('avisos').textContent === 'Notificación enviada.');
+  await sup2.waitForFunction(() => document.getElementById('avisos').textContent === 'Aviso: Corte de tránsito', null, { timeout: 2000 });
+  h.noProblems(sup2);
+  await sup2.context().close();
   h.noProblems(page);
   await page.context().close();
 });
