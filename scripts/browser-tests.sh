@@ -63,4 +63,4 @@ done
 
 echo "==> browser tests against http://127.0.0.1:${PORT}"
 export GAD_BASE_URL="http://127.0.0.1:${PORT}" GAD_ROOT="$ROOT"
-(cd web-tests && node --test tests/command-centre.test.js)
+(cd web-tests && node --test tests/live-parts.test.js tests/command-centre.test.js)
