@@ -47,6 +47,13 @@ async fn root(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn login(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // Already signed in as a supervisor: straight to work.
+    if session(&state, &headers)
+        .await
+        .is_some_and(|u| u.nivel >= Nivel::Supervisor)
+    {
+        return Redirect::to("/dashboard").into_response();
+    }
     pages::render(&state, &headers, Page::Login, None, StatusCode::OK)
 }
 

@@ -47,6 +47,15 @@ async fn root_and_pages_redirect_by_session_and_level() {
     let r = page(&app, "/", Some("not-a-jwt")).await;
     assert_eq!(location(&r), "/login");
 
+    let r = page(&app, "/login", Some(&l2.token)).await;
+    assert_eq!(
+        location(&r),
+        "/dashboard",
+        "signed-in supervisor skips the login page"
+    );
+    let r = page(&app, "/login", Some(&l1.token)).await;
+    assert_eq!(r.status(), StatusCode::OK, "level 1 sees the login page");
+
     for p in ["/dashboard", "/tareas", "/estadisticas", "/admin"] {
         let r = page(&app, p, None).await;
         assert_eq!(location(&r), "/login", "{p} without session");
