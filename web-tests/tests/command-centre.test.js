@@ -272,6 +272,24 @@ test('administration: L3 sees it, L2 does not', async () => {
   await page.waitForFunction(() => /desbloqueado/.test(document.getElementById('avisos').textContent));
   const again = await h.api('POST', '/api/v1/auth/login', null, { username: 'supervisor2@gad.local', password: 'Supervisor2026!' });
   assert.equal(again.status, 200, again.text);
+  // The new user becomes an efectivo; a second time is a conflict shown at usuario_id.
+  const found = await h.api('GET', '/api/v1/users?q=' + encodeURIComponent(email), await h.token(h.USERS.admin));
+  assert.equal(found.body.length, 1, found.text);
+  const nuevoId = String(found.body[0].id);
+  await page.click('#tab-efectivos');
+  const ef = page.locator('#efectivo-form');
+  const codigoEf = 'EF-NAV-' + nuevoId;
+  await ef.locator('[name="usuario_id"]').fill(nuevoId);
+  await ef.locator('[name="codigo_interno"]').fill(codigoEf);
+  await ef.locator('[name="unidad"]').fill('Comisaría 9');
+  await ef.locator('button[type="submit"]').click();
+  await page.locator('#t-efectivos tbody tr', { hasText: codigoEf }).waitFor();
+  await ef.locator('[name="usuario_id"]').fill(nuevoId);
+  await ef.locator('[name="codigo_interno"]').fill(codigoEf + '-B');
+  await ef.locator('button[type="submit"]').click();
+  await page.waitForFunction(() => document.querySelector('#efectivo-form [data-error-for="usuario_id"]').textContent.length > 0);
+  await h.axe(page, 'admin efectivos');
+
   await page.click('#tab-auditoria');
   await page.locator('#t-auditoria tbody tr').first().waitFor();
   await page.fill('#af-evento', 'user_unlocked');

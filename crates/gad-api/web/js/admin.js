@@ -110,6 +110,30 @@
     });
   }
 
+  function crearEfectivo(ev) {
+    ev.preventDefault();
+    var form = ev.target;
+    var f = form.elements;
+    var body = { usuario_id: f.usuario_id.value ? Number(f.usuario_id.value) : null, codigo_interno: f.codigo_interno.value.trim() };
+    ['rango', 'unidad', 'especialidad'].forEach(function (k) { if (f[k].value.trim()) body[k] = f[k].value.trim(); });
+    GAD.api('POST', '/api/v1/efectivos', body).then(function (r) {
+      if (r.status === 201) {
+        GAD.mostrarErrores(form, {});
+        form.reset();
+        GAD.aviso(t('admin.ef.creado', { codigo: r.body.codigo_interno }));
+        efectivos();
+      } else if (r.status === 422) {
+        GAD.mostrarErrores(form, GAD.erroresDeCampo(r.body));
+      } else if (r.status === 409) {
+        var campo = (r.body && r.body.field) || 'codigo_interno';
+        var e = {}; e[campo] = t('admin.ef.duplicado', { campo: t('campo.' + campo) });
+        GAD.mostrarErrores(form, e);
+      } else {
+        GAD.mostrarErrores(form, { _form: t('error.generico', { status: r.status }) });
+      }
+    });
+  }
+
   function auditoria(filtros) {
     var q = new URLSearchParams({ limit: '100' });
     Object.keys(filtros).forEach(function (k) { if (filtros[k]) q.set(k, filtros[k]); });
@@ -162,6 +186,7 @@
     tabs();
     document.getElementById('usuario-form').addEventListener('submit', crearUsuario);
     document.getElementById('difusion-form').addEventListener('submit', difundir);
+    document.getElementById('efectivo-form').addEventListener('submit', crearEfectivo);
     document.getElementById('auditoria-filtros').addEventListener('submit', function (ev) {
       ev.preventDefault();
       auditoria({ event_type: ev.target.elements.event_type.value.trim(), user_id: ev.target.elements.user_id.value });
