@@ -223,7 +223,13 @@ test('statistics page shows the overview', async () => {
   await page.goto(h.BASE + '/estadisticas');
   await page.locator('[data-testid="chart-estado"] li').first().waitFor();
   assert.equal(await page.locator('[data-testid="chart-estado"] li').count(), 5);
-  assert.equal(await page.locator('[data-testid="chart-prioridad"] li').count(), 5);
+  const prioridades = await page.locator('[data-testid="chart-prioridad"] li > span:first-child').allTextContents();
+  assert.deepEqual(prioridades, ['1 · Baja', '2 · Media', '3 · Alta', '4 · Urgente', '5 · Crítica']);
+  const estados = await page.locator('[data-testid="chart-estado"] li > span:first-child').allTextContents();
+  assert.deepEqual(estados, ['Programada', 'En curso', 'Pausada', 'Finalizada', 'Cancelada']);
+  // The figures are the API's.
+  const o = (await h.api('GET', '/api/v1/stats/overview', supToken)).body;
+  assert.equal(await page.locator('[data-testid="chart-estado"] li[data-clave="en_curso"] .valor').textContent(), String(o.tareas.por_estado.en_curso));
   assert.match(await page.locator('[data-testid="emergencias-24h"]').textContent(), /^\d+$/);
   await h.axe(page, 'estadisticas');
   await h.screenshot(page, 'estadisticas');

@@ -6,11 +6,27 @@
   var t = GAD.t;
   var el = GAD.el;
 
-  function grafico(id, datos, etiqueta) {
+  // The overview names priorities by label; the page shows them by rank (1 baja … 5 crítica).
+  var RANGO = { BAJA: '1', MEDIA: '2', ALTA: '3', URGENTE: '4', CRITICA: '5' };
+  var ORDEN = {
+    estado: ['programada', 'en_curso', 'pausada', 'finalizada', 'cancelada'],
+    prioridad: ['1', '2', '3', '4', '5'],
+    disponibilidad: ['disponible', 'en_tarea', 'fuera_servicio', 'no_disponible']
+  };
+
+  function porRango(datos) {
+    var out = {};
+    Object.keys(datos).forEach(function (k) { var r = RANGO[k] || k; out[r] = (out[r] || 0) + datos[k]; });
+    return out;
+  }
+
+  function grafico(id, datos, etiqueta, orden) {
     var ul = document.getElementById(id);
     var max = Math.max.apply(null, Object.keys(datos).map(function (k) { return datos[k]; }).concat([1]));
+    var claves = orden.filter(function (k) { return k in datos; })
+      .concat(Object.keys(datos).filter(function (k) { return orden.indexOf(k) < 0; }));
     ul.replaceChildren();
-    Object.keys(datos).forEach(function (k) {
+    claves.forEach(function (k) {
       var valor = el('div', { class: 'barra-valor' });
       valor.style.width = (100 * datos[k] / max).toFixed(1) + '%';
       ul.appendChild(el('li', { 'data-clave': k }, [
@@ -25,9 +41,9 @@
     GAD.api('GET', '/api/v1/stats/overview').then(function (r) {
       if (r.status !== 200) { GAD.aviso(t('error.generico', { status: r.status }), 'error'); return; }
       var o = r.body;
-      grafico('g-estado', o.tareas.por_estado, function (k) { return t('tarea.estado.' + k); });
-      grafico('g-prioridad', o.tareas.por_prioridad, function (k) { return t('prioridad.' + k); });
-      grafico('g-disp', o.efectivos.por_disponibilidad, function (k) { return t('estado.' + k); });
+      grafico('g-estado', o.tareas.por_estado, function (k) { return t('tarea.estado.' + k); }, ORDEN.estado);
+      grafico('g-prioridad', porRango(o.tareas.por_prioridad), function (k) { return t('prioridad.' + k); }, ORDEN.prioridad);
+      grafico('g-disp', o.efectivos.por_disponibilidad, function (k) { return t('estado.' + k); }, ORDEN.disponibilidad);
       document.getElementById('c-emerg').textContent = String(o.emergencias_24h);
       document.getElementById('c-dist').textContent = o.distancia_mediana_emergencias_m === null
         ? t('stats.sin_datos') : t('stats.distancia.valor', { m: Math.round(o.distancia_mediana_emergencias_m) });
