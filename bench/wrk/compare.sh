@@ -55,6 +55,7 @@ run_one() {
   else
     psql "$DB" -X -Atq -c "UPDATE tareas SET estado = 'CANCELLED' WHERE codigo LIKE 'EMG-%' AND estado = 'IN_PROGRESS'" \
       -c "UPDATE efectivos SET estado_disponibilidad = 'DISPONIBLE' WHERE estado_disponibilidad = 'EN_TAREA'" \
+      -c "UPDATE efectivos SET ubicacion_updated_at = now() WHERE geom IS NOT NULL AND ubicacion_updated_at < now() - interval '10 minutes'" \
       -c "VACUUM (ANALYZE) efectivos"
     t0=$(cpu_ticks "$SERVER_PID")
     out="$(bash "$DIR/emergency.sh" "$BASE" "$DURATION" "$DB" 2>&1)"

@@ -82,10 +82,13 @@ DISPATCH=""
 if [ -f "$SRC" ]; then
   DISPATCH="$(sed -n '/^pub fn dispatch_sql/,/^}/p' "$SRC" | sed -n '/"WITH pick AS (/,/FROM result"/p' \
     | sed -e 's/^ *"WITH pick/WITH pick/' -e 's/FROM result"$/FROM result/' -e "s/{pt}/$PT/g")"
+  # {eligible} is store::dispatch::eligible_sql(12, 4) (crates/gad-api/src/store/dispatch.rs).
+  ELIGIBLE="e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL AND e.ubicacion_updated_at > now() - make_interval(mins => \$12::int) AND e.usuario_id IS DISTINCT FROM \$4::int8 AND COALESCE((SELECT du.deleted_at IS NULL AND du.verificado FROM usuarios du WHERE du.id = e.usuario_id), false)"
+  DISPATCH="${DISPATCH//\{eligible\}/$ELIGIBLE}"
 fi
 if [ -n "$DISPATCH" ] && ! grep -q '[{}]' <<<"$DISPATCH"; then
-  PARAMS='float8, float8, float8, int8, text, int8, text, text, text, text, text'
-  ARGS="$CENTER_LNG, $CENTER_LAT, 10000, $USER_ID, 'bench explain', NULL, NULL, '2026-11-28T00:00:00.000Z', NULL, NULL, NULL"
+  PARAMS='float8, float8, float8, int8, text, int8, text, text, text, text, text, int8, float8'
+  ARGS="$CENTER_LNG, $CENTER_LAT, 10000, $USER_ID, 'bench explain', NULL, NULL, '2026-11-28T00:00:00.000Z', NULL, NULL, NULL, 30, 60"
 else
   echo "(dispatch_sql() not found in $SRC: showing the equivalent officer pick)"
   DISPATCH="SELECT e.id, e.usuario_id, ST_Distance(e.geom, $PT) AS distance_m

@@ -69,7 +69,7 @@ test('L2 dashboard: every located officer listed, live, interactive within 2 s o
   await page.locator('[data-testid="live-status"][data-state="connected"]').waitFor();
   assert.equal(await page.locator('[data-testid="live-status"]').textContent(), 'En vivo');
   const states = await page.$$eval('[data-testid="unit-list"] li', (ls) => [...new Set(ls.map((l) => l.dataset.estado))]);
-  for (const s of states) assert.ok(['disponible', 'en_tarea', 'fuera_servicio', 'no_disponible'].includes(s), s);
+  for (const s of states) assert.ok(['disponible', 'en_tarea', 'fuera_servicio', 'no_disponible', 'en_camino', 'en_escena'].includes(s), s);
   // Still usable: clicking an officer shows its details.
   const first = page.locator('[data-testid="unit-list"] li').first();
   const id = await first.getAttribute('data-efectivo-id');

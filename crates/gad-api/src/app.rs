@@ -1,6 +1,5 @@
 //! Builds the router (routes + OpenAPI from one source) and serves it with graceful shutdown.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +10,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::Modify;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, Http, HttpAuthScheme, OAuth2, Password, Scopes, SecurityScheme,
+};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::middleware;
@@ -41,6 +42,11 @@ impl Modify for SecurityAddon {
                 Scopes::new(),
             ))])),
         );
+        // Machine credential of POST /api/v1/alerts/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
+        components.add_security_scheme(
+            "AlertmanagerWebhookToken",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -53,6 +59,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::user_unlock::router())
         // emergency before tasks: /tasks/emergency is a static segment beside /tasks/{task_id}
         .merge(routes::emergency::router())
+        .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
@@ -60,6 +67,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::geo::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
+        .merge(routes::alerts::router())
         .merge(crate::realtime::api_router())
 }
 
@@ -136,18 +144,78 @@ fn cors_layer(state: &AppState) -> CorsLayer {
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish (graceful shutdown).
+///
+/// Our own accept loop rather than `axum::serve`, for three limits a public service needs:
+/// a client that has not sent its headers within `HEADER_READ_TIMEOUT_SECONDS` is
+/// disconnected (slowloris), at most `MAX_CONNECTIONS` connections are served at once (more
+/// wait in the kernel's backlog), and the loop never dies on an accept error.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use tower::ServiceExt;
+
+    let header_timeout = Duration::from_secs(state.config.header_read_timeout_seconds);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
     let app = build_router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = std::sync::Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open 30 s after shutdown; stopping anyway");
+    }
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

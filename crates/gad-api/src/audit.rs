@@ -83,10 +83,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestContext {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let ip = match parts.extensions.get::<crate::middleware::ClientIp>() {
+            Some(c) => Some(c.0.to_string()),
+            None => parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        };
         let user_agent = parts
             .headers
             .get(axum::http::header::USER_AGENT)

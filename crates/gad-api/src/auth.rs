@@ -31,7 +31,22 @@ pub fn issue_token(
     user_id: i64,
     nivel: Nivel,
 ) -> Result<(String, Claims), ApiError> {
-    let now = Utc::now().timestamp();
+    issue_token_after(state, user_id, nivel, None)
+}
+
+/// Issues a token that survives the user's `tokens_valid_after` cut-off (which revokes tokens
+/// with `iat` ≤ its second): a token issued in the same second as a password change gets the
+/// next second as `iat`, so the new session lives and every older token does not.
+pub fn issue_token_after(
+    state: &AppState,
+    user_id: i64,
+    nivel: Nivel,
+    valid_after: Option<DateTime<Utc>>,
+) -> Result<(String, Claims), ApiError> {
+    let mut now = Utc::now().timestamp();
+    if let Some(after) = valid_after {
+        now = now.max(after.timestamp() + 1);
+    }
     let claims = Claims {
         sub: user_id.to_string(),
         iat: now,

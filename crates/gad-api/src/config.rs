@@ -59,6 +59,22 @@ pub struct Config {
     pub redis_namespace: String,
     /// Leaflet tile URL template of the command centre's map (`MAP_TILE_URL`).
     pub map_tile_url: String,
+    /// An officer whose last position is older than this is not dispatched (issue 13).
+    pub dispatch_max_position_age_minutes: i64,
+    /// A dispatched officer has this long to accept or decline before the next is called.
+    pub dispatch_ack_timeout_seconds: i64,
+    /// Officers tried for one emergency (first call + re-dispatches) before it is left
+    /// "sin asignar" with an alert to supervisors.
+    pub dispatch_max_attempts: i32,
+    /// Time allowed for a non-WebSocket request, headers to last byte of the response.
+    pub request_timeout_seconds: u64,
+    /// Time allowed for a client to send its request headers; a slower client is disconnected.
+    pub header_read_timeout_seconds: u64,
+    /// Most TCP connections served at once (WebSockets included); more wait in the backlog.
+    pub max_connections: usize,
+    /// Bearer secret Alertmanager presents on `POST /api/v1/alerts/alertmanager`
+    /// (`ALERTMANAGER_WEBHOOK_TOKEN`). Unset: the route refuses every request with 401.
+    pub alertmanager_webhook_token: Option<String>,
 }
 
 /// Names of every variable `gad` reads; deploy files are checked against this list.
@@ -95,6 +111,13 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "PROJECT_NAME",
     "PROJECT_VERSION",
     "MAP_TILE_URL",
+    "DISPATCH_MAX_POSITION_AGE_MINUTES",
+    "DISPATCH_ACK_TIMEOUT_SECONDS",
+    "DISPATCH_MAX_ATTEMPTS",
+    "REQUEST_TIMEOUT_SECONDS",
+    "HEADER_READ_TIMEOUT_SECONDS",
+    "MAX_CONNECTIONS",
+    "ALERTMANAGER_WEBHOOK_TOKEN",
 ];
 
 const MIN_SECRET_LEN: usize = 32;
@@ -214,6 +237,15 @@ impl Config {
             citizen: parse_num(env, "RATE_LIMIT_CITIZEN", 60, 1, u32::MAX)?,
         };
 
+        let alertmanager_webhook_token = match get("ALERTMANAGER_WEBHOOK_TOKEN") {
+            Some(t) if !dev && (t.chars().count() < MIN_SECRET_LEN || is_weak(&t)) => {
+                return Err(format!(
+                    "ALERTMANAGER_WEBHOOK_TOKEN is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
+                ));
+            }
+            t => t,
+        };
+
         Ok(Config {
             environment,
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
@@ -242,6 +274,25 @@ impl Config {
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             redis_namespace: "gad:".into(),
             map_tile_url: map_tile_url(get("MAP_TILE_URL"))?,
+            dispatch_max_position_age_minutes: parse_num(
+                env,
+                "DISPATCH_MAX_POSITION_AGE_MINUTES",
+                30,
+                1,
+                10_080,
+            )?,
+            dispatch_ack_timeout_seconds: parse_num(
+                env,
+                "DISPATCH_ACK_TIMEOUT_SECONDS",
+                60,
+                1,
+                3600,
+            )?,
+            dispatch_max_attempts: parse_num(env, "DISPATCH_MAX_ATTEMPTS", 3, 1, 20)?,
+            request_timeout_seconds: parse_num(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
+            header_read_timeout_seconds: parse_num(env, "HEADER_READ_TIMEOUT_SECONDS", 10, 1, 10)?,
+            max_connections: parse_num(env, "MAX_CONNECTIONS", 50_000, 1, 1_000_000)?,
+            alertmanager_webhook_token,
         })
     }
 
@@ -421,6 +472,45 @@ mod tests {
         .err()
         .unwrap_or_default();
         assert!(e.contains("JWT_SECRET_KEY"), "{e}");
+    }
+
+    #[test]
+    fn alertmanager_webhook_token_is_optional_but_strong_outside_development() {
+        let base = [
+            ("ENVIRONMENT", "staging"),
+            ("DATABASE_URL", "postgres://x/y"),
+            (
+                "JWT_SECRET_KEY",
+                "a-strong-jwt-secret-0123456789-abcdefghijkl",
+            ),
+        ];
+        let c = Config::from_map(&env(&base)).unwrap();
+        assert!(c.alertmanager_webhook_token.is_none());
+        let mut weak = base.to_vec();
+        weak.push(("ALERTMANAGER_WEBHOOK_TOKEN", "short-token"));
+        let e = Config::from_map(&env(&weak)).err().unwrap_or_default();
+        assert!(e.contains("ALERTMANAGER_WEBHOOK_TOKEN"), "{e}");
+        let mut strong = base.to_vec();
+        strong.push((
+            "ALERTMANAGER_WEBHOOK_TOKEN",
+            "  webhook-secret-0123456789-abcdefghijklmnop  ",
+        ));
+        let c = Config::from_map(&env(&strong)).unwrap();
+        assert_eq!(
+            c.alertmanager_webhook_token.as_deref(),
+            Some("webhook-secret-0123456789-abcdefghijklmnop")
+        );
+        let dev = env(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("ALERTMANAGER_WEBHOOK_TOKEN", "dev"),
+        ]);
+        assert_eq!(
+            Config::from_map(&dev)
+                .unwrap()
+                .alertmanager_webhook_token
+                .as_deref(),
+            Some("dev")
+        );
     }
 
     #[test]

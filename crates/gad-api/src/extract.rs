@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ECHO_LIMIT, FieldError};
 
 /// Field-level rules that serde cannot express (lengths, ranges, cross-field checks).
 pub trait Validate {
@@ -31,46 +31,151 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("Could not read request body".into())
-            }
-        })?;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req.into_body()).await?;
         parse_json_body(&bytes).map(ValidJson)
     }
 }
 
+/// The raw request body, read within the route's limit (set by the gateway): 413 past it.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        read_body(req.into_body()).await.map(RawBody)
+    }
+}
+
+/// Reads a whole body; a length-limit error anywhere in the chain is a 413, others a 400.
+pub async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    match body.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => {
+            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(err) = cur {
+                if err.is::<http_body_util::LengthLimitError>() {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                cur = err.source();
+            }
+            Err(ApiError::BadRequest("Could not read request body".into()))
+        }
+    }
+}
+
 /// Parses and validates a JSON body from bytes (also used by handlers accepting several formats).
+///
+/// The body is deserialised straight into `T` (no `serde_json::Value` of the whole body): an
+/// 8 MiB array costs a scan, not a tree. Only on the error path is the (route-limited) body
+/// read as a `Value`, to point at the failing field and echo a capped part of it.
 pub fn parse_json_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::validation(FieldError::new(
             "missing",
             &["body"],
             "Field required",
             Value::Null,
         )));
-    }
-    let raw: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::validation(FieldError::new(
-            "json_invalid",
-            &["body"],
-            format!("JSON decode error: {e}"),
-            Value::Null,
-        ))
-    })?;
-    if !raw.is_object() {
+    };
+    if *first != b'{' {
+        // Well-formed JSON that is not an object, or not JSON at all: checked without building it.
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(json_invalid(&e));
+        }
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(2 * ECHO_LIMIT)]);
         return Err(ApiError::validation(FieldError::new(
             "model_attributes_type",
             &["body"],
             "Input should be a valid dictionary or object",
-            raw,
+            Value::String(text.trim().to_string()),
         )));
     }
-    let value = deserialize_value::<T>(&raw, "body")?;
+    if contains_escaped_nul(bytes) {
+        let raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
+        if let Some(err) = nul_error(&raw, vec![Value::String("body".into())]) {
+            return Err(ApiError::validation(err));
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => v,
+        Err(e) if e.inner().is_syntax() || e.inner().is_eof() => {
+            return Err(json_invalid(e.inner()));
+        }
+        Err(_) => {
+            // Error path only: locate the field and its input with a tree of the body.
+            let raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
+            return Err(deserialize_value::<T>(&raw, "body")
+                .err()
+                .unwrap_or_else(|| ApiError::BadRequest("Invalid body".into())));
+        }
+    };
+    de.end().map_err(|e| json_invalid(&e))?;
     run_validate(value)
+}
+
+fn json_invalid(e: &serde_json::Error) -> ApiError {
+    ApiError::validation(FieldError::new(
+        "json_invalid",
+        &["body"],
+        format!("JSON decode error: {e}"),
+        Value::Null,
+    ))
+}
+
+/// Cheap pre-check for `\u0000` escapes (a raw NUL byte is not valid JSON anyway).
+fn contains_escaped_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).any(|w| w == b"\\u0000")
+}
+
+const NUL_MSG: &str = "String should not contain the NUL character (\\u0000)";
+
+/// The first string (value or key) holding a NUL character, as a 422 entry at its path.
+/// PostgreSQL text cannot store NUL, so such input is refused before it reaches a query.
+pub fn nul_error(v: &Value, loc: Vec<Value>) -> Option<FieldError> {
+    match v {
+        Value::String(s) if s.contains('\0') => Some(FieldError::at(
+            "string_nul",
+            loc,
+            NUL_MSG,
+            Value::String(s.replace('\0', "")),
+        )),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| {
+            let mut l = loc.clone();
+            l.push(Value::from(i as u64));
+            nul_error(x, l)
+        }),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let mut l = loc.clone();
+            l.push(Value::String(k.replace('\0', "")));
+            if k.contains('\0') {
+                return Some(FieldError::at("string_nul", l, NUL_MSG, Value::Null));
+            }
+            nul_error(x, l)
+        }),
+        _ => None,
+    }
+}
+
+/// A 422 when any of `values` (name, value) holds a NUL character, located at [`root`, name].
+pub fn reject_nul<'a>(
+    root: &str,
+    values: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), ApiError> {
+    for (name, value) in values {
+        if value.contains('\0') {
+            return Err(ApiError::validation(FieldError::new(
+                "string_nul",
+                &[root, name],
+                NUL_MSG,
+                Value::String(value.replace('\0', "")),
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn run_validate<T: Validate>(value: T) -> Result<T, ApiError> {
@@ -87,20 +192,22 @@ fn run_validate<T: Validate>(value: T) -> Result<T, ApiError> {
 pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize::<_, T>(raw).map_err(|e| {
         let mut loc: Vec<Value> = vec![Value::String(root.to_string())];
-        let mut input = raw.clone();
+        let mut input = raw;
+        let null = Value::Null;
         for seg in e.path().iter() {
             match seg {
                 serde_path_to_error::Segment::Map { key } => {
                     loc.push(Value::String(key.clone()));
-                    input = input.get(key).cloned().unwrap_or(Value::Null);
+                    input = input.get(key).unwrap_or(&null);
                 }
                 serde_path_to_error::Segment::Seq { index } => {
                     loc.push(Value::from(*index as u64));
-                    input = input.get(*index).cloned().unwrap_or(Value::Null);
+                    input = input.get(*index).unwrap_or(&null);
                 }
                 _ => {}
             }
         }
+        let mut input = crate::error::echo(input);
         let (kind, msg) = classify(&e.inner().to_string());
         // serde reports a missing field at its parent: add the field name to `loc`.
         if kind == "missing"
@@ -109,12 +216,7 @@ pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result
             loc.push(Value::String(field));
             input = Value::Null;
         }
-        ApiError::Validation(vec![FieldError {
-            kind,
-            loc,
-            msg,
-            input,
-        }])
+        ApiError::Validation(vec![FieldError::at(&kind, loc, msg, input)])
     })
 }
 
@@ -173,6 +275,10 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
         .filter(|p| !p.is_empty() && !p.ends_with('='))
         .collect::<Vec<_>>()
         .join("&");
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(filtered.as_bytes())
+        .into_owned()
+        .collect();
+    reject_nul("query", pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(filtered.as_bytes()));
     let value = serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let field = e.path().iter().find_map(|seg| match seg {
@@ -203,6 +309,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::Path;
         use axum::extract::path::ErrorKind;
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::internal)?;
+        reject_nul("path", raw.iter())?;
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(v)) => Ok(ValidPath(v)),
             Err(axum::extract::rejection::PathRejection::FailedToDeserializePathParams(e)) => {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -17,6 +17,15 @@ pub const LATENCY_BUCKETS: [f64; 11] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Buckets of the time an officer takes to acknowledge a dispatch (seconds).
+pub const ACK_BUCKETS: [f64; 10] = [1.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0];
+/// Buckets of the time from acceptance to arrival on scene (seconds).
+pub const ARRIVAL_BUCKETS: [f64; 9] = [
+    60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0,
+];
+/// Causes of an escalation (the next officer is called, or supervisors are alerted).
+pub const ESCALATION_CAUSES: [&str; 4] = ["declined", "timeout", "max_attempts", "none_available"];
+
 /// A fixed-bucket histogram of seconds.
 pub struct Histogram<const N: usize> {
     bounds: [f64; N],
@@ -128,6 +137,9 @@ pub struct Metrics {
     pub ws_message_latency: Histogram<11>,
     pub emergency_dispatch_seconds: Histogram<11>,
     pub emergency_dispatch: DashMap<&'static str, AtomicU64>,
+    pub dispatch_ack_seconds: Histogram<10>,
+    pub dispatch_arrival_seconds: Histogram<9>,
+    pub dispatch_escalations: DashMap<&'static str, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -137,6 +149,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    pub fn escalated(&self, cause: &'static str) {
+        if let Some(c) = self.dispatch_escalations.get(cause) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn new() -> Metrics {
         let m = Metrics {
             started: Instant::now(),
@@ -156,7 +174,13 @@ impl Metrics {
             ws_message_latency: Histogram::new(LATENCY_BUCKETS),
             emergency_dispatch_seconds: Histogram::new(LATENCY_BUCKETS),
             emergency_dispatch: DashMap::new(),
+            dispatch_ack_seconds: Histogram::new(ACK_BUCKETS),
+            dispatch_arrival_seconds: Histogram::new(ARRIVAL_BUCKETS),
+            dispatch_escalations: DashMap::new(),
         };
+        for cause in ESCALATION_CAUSES {
+            m.dispatch_escalations.insert(cause, AtomicU64::new(0));
+        }
         for class in [
             "auth",
             "ws_handshake",
@@ -391,6 +415,36 @@ impl Metrics {
         results.sort();
         for (r, n) in results {
             let _ = writeln!(o, "emergency_dispatch_total{{result=\"{r}\"}} {n}");
+        }
+
+        g(
+            &mut o,
+            "dispatch_ack_seconds",
+            "Time from dispatch to the officer's answer (accept or decline)",
+            "histogram",
+        );
+        self.dispatch_ack_seconds
+            .render(&mut o, "dispatch_ack_seconds", "");
+        g(
+            &mut o,
+            "dispatch_arrival_seconds",
+            "Time from acceptance to arrival on scene",
+            "histogram",
+        );
+        self.dispatch_arrival_seconds
+            .render(&mut o, "dispatch_arrival_seconds", "");
+        g(
+            &mut o,
+            "dispatch_escalations_total",
+            "Dispatch escalations by cause",
+            "counter",
+        );
+        for cause in ESCALATION_CAUSES {
+            let n = self
+                .dispatch_escalations
+                .get(cause)
+                .map_or(0, |v| v.load(Relaxed));
+            let _ = writeln!(o, "dispatch_escalations_total{{cause=\"{cause}\"}} {n}");
         }
 
         let active = self.ws_connections_active.load(Relaxed);

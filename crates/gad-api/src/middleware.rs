@@ -19,6 +19,11 @@ use crate::state::AppState;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The client's address as the limiter resolves it (trusted proxies honoured): what audit rows
+/// record, so a row names the client and not the proxy in front of it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 /// The request id of the current request, available to handlers and logs.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -61,12 +66,31 @@ pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
 
+    let client = ratelimit::client_ip(&state.config, peer, req.headers());
+    req.extensions_mut().insert(ClientIp(client));
+    let limit = body_limit(req.method(), &path);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
     let (mut resp, admitted) = match ratelimit::check(&state, peer, req.headers(), &path).await {
         LimitOutcome::Rejected(r) => (r, None),
-        LimitOutcome::Admitted { limit, remaining } => {
-            (next.run(req).await, Some((limit, remaining)))
+        LimitOutcome::Admitted { .. } | LimitOutcome::Exempt
+            if declared.is_some_and(|n| n > limit as u64) =>
+        {
+            // Refused by its declared length before a byte of it is read.
+            (
+                crate::error::ApiError::PayloadTooLarge.into_response(),
+                None,
+            )
         }
-        LimitOutcome::Exempt => (next.run(req).await, None),
+        LimitOutcome::Admitted { limit, remaining } => (
+            run_bounded(&state, &path, req, next).await,
+            Some((limit, remaining)),
+        ),
+        LimitOutcome::Exempt => (run_bounded(&state, &path, req, next).await, None),
     };
 
     let status = resp.status();
@@ -101,6 +125,44 @@ pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next
         tracing::debug!(%request_id, %method, route, status = status.as_u16(), elapsed_ms = elapsed * 1e3, "request");
     }
     resp
+}
+
+/// Runs the request within `REQUEST_TIMEOUT_SECONDS` (WebSocket upgrades excepted: a socket
+/// lives for hours). A request past it is answered 503 and its work dropped (any open
+/// transaction rolls back), so a stuck dependency cannot pile up requests.
+async fn run_bounded(state: &AppState, path: &str, req: Request, next: Next) -> Response {
+    if path.starts_with("/ws/") {
+        return next.run(req).await;
+    }
+    let limit = std::time::Duration::from_secs(state.config.request_timeout_seconds);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(path, timeout_s = limit.as_secs(), "request timed out");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"detail": "Request timed out"}),
+            )
+        }
+    }
+}
+
+/// Small forms (login and the rest of `/auth`): 16 KiB.
+pub const SMALL_BODY_LIMIT: usize = 16 * 1024;
+/// Every other JSON route: 1 MiB (contract §1's 10 MiB is the outer bound, `app::BODY_LIMIT`).
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Most bytes a request body may have on this route: a body costs what its route needs, so an
+/// anonymous client cannot make the server read megabytes into a login form.
+pub fn body_limit(method: &axum::http::Method, path: &str) -> usize {
+    if path.starts_with("/api/v1/auth/")
+        || path == "/api/v1/ws/ticket"
+        || (path.starts_with("/api/v1/users/me") && method != axum::http::Method::GET)
+    {
+        SMALL_BODY_LIMIT
+    } else {
+        JSON_BODY_LIMIT
+    }
 }
 
 /// Replaces framework-made bodies with the contract's, and writes the 500 body with the

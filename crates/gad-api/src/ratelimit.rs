@@ -150,6 +150,21 @@ pub fn client_ip(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap)
         .unwrap_or(peer)
 }
 
+/// The address a client is limited by: IPv4 as is, IPv6 by its /64 (one host usually holds
+/// a whole /64, so per-address keys would let it rotate through 2^64 fresh windows).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            for s in &mut seg[4..] {
+                *s = 0;
+            }
+            IpAddr::V6(std::net::Ipv6Addr::from(seg))
+        }
+        v4 => v4,
+    }
+}
+
 /// ZREMRANGEBYSCORE + ZCARD + conditional ZADD + PEXPIRE in one atomic step, on Redis time
 /// so instances with skewed clocks share one window. Returns {admitted, count, oldest_ms, now_ms}.
 static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
@@ -213,7 +228,7 @@ pub async fn check(
         return LimitOutcome::Exempt;
     };
     let limit = class.limit(&state.config.rate_limits);
-    let ip = client_ip(&state.config, peer, headers);
+    let ip = limit_key(client_ip(&state.config, peer, headers));
     let result = match redis_hit(state, class, ip, limit).await {
         Some(r) => r,
         None => state.ratelimit.hit(class.id(), ip, limit),

@@ -72,6 +72,7 @@ impl AppState {
         state.events.register(hub.clone());
         hub.start(state.clone());
         crate::jobs::spawn(state.clone());
+        crate::dispatch::spawn(state.clone());
         state
     }
 }

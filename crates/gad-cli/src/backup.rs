@@ -44,6 +44,9 @@ pub struct RestoreArgs {
     /// Database to restore into (default: DATABASE_URL or POSTGRES_* from the environment).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Restore even when the target already holds data (it is replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The database URL from the flag, else the environment (DATABASE_URL or POSTGRES_*).
@@ -124,8 +127,79 @@ async fn tool_version(tool: &str) -> String {
     }
 }
 
-async fn run_tool(tool: &str, args: &[&str]) -> anyhow::Result<String> {
-    let out = tokio::process::Command::new(tool)
+/// Splits the password out of a connection URL: the tools get it through `PGPASSWORD`, so it
+/// never appears on a command line (`ps` shows every user the arguments of every process).
+fn split_password(url: &str) -> (String, Option<String>) {
+    let (Some(s), Some(at)) = (url.find("://"), url.rfind('@')) else {
+        return (url.to_string(), None);
+    };
+    if at < s {
+        return (url.to_string(), None);
+    }
+    let creds = &url[s + 3..at];
+    match creds.find(':') {
+        Some(c) => {
+            let pass = percent_decode(&creds[c + 1..]);
+            (
+                format!("{}{}{}", &url[..s + 3], &creds[..c], &url[at..]),
+                Some(pass),
+            )
+        }
+        None => (url.to_string(), None),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Creates `path` empty with mode 0600 (the tool then writes into it, keeping the mode), so a
+/// dump of every officer's data is never readable by other local users, not even mid-write.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    set_private(path)
+}
+
+fn set_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("chmod 600 {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn run_tool(tool: &str, args: &[&str], password: Option<&str>) -> anyhow::Result<String> {
+    let mut cmd = tokio::process::Command::new(tool);
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let out = cmd
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -167,6 +241,8 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<PathBuf> {
     let counts = row_counts(&mut db).await?;
     let migs = migrations(&mut db).await;
     let partial_s = partial.to_string_lossy().into_owned();
+    create_private(&partial)?;
+    let (dump_url, password) = split_password(&url);
     let r = run_tool(
         "pg_dump",
         &[
@@ -179,8 +255,9 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<PathBuf> {
             "--file",
             &partial_s,
             "--dbname",
-            &url,
+            &dump_url,
         ],
+        password.as_deref(),
     )
     .await;
     let _ = sqlx::query("COMMIT").execute(&mut db).await;
@@ -195,10 +272,9 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<PathBuf> {
     std::fs::rename(&partial, &dump)?;
     let sum = sha256_file(&dump)?;
     let size = std::fs::metadata(&dump)?.len();
-    std::fs::write(
-        args.out.join(format!("{name}.sha256")),
-        format!("{sum}  {name}\n"),
-    )?;
+    let sha = args.out.join(format!("{name}.sha256"));
+    create_private(&sha)?;
+    std::fs::write(&sha, format!("{sum}  {name}\n"))?;
     let meta = json!({
         "file": name,
         "format": "pg_dump custom (-Fc), compressed",
@@ -211,11 +287,32 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<PathBuf> {
         "migrations": migs,
         "row_counts": counts,
     });
+    create_private(&meta_path(&dump))?;
     std::fs::write(
         meta_path(&dump),
         serde_json::to_string_pretty(&meta)? + "\n",
     )?;
     Ok(dump)
+}
+
+/// Rows in the GAD tables that exist in the target (0 for an empty or schema-only database).
+async fn existing_rows(db: &mut sqlx::PgConnection) -> anyhow::Result<i64> {
+    let mut total = 0i64;
+    for table in MAIN_TABLES {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(format!("public.{table}"))
+            .fetch_one(&mut *db)
+            .await?;
+        if exists {
+            let n: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM public.{table} LIMIT 1) s"
+            ))
+            .fetch_one(&mut *db)
+            .await?;
+            total += n;
+        }
+    }
+    Ok(total)
 }
 
 fn redact(url: &str) -> String {
@@ -264,7 +361,7 @@ pub async fn verify(file: &Path) -> anyhow::Result<usize> {
         );
     }
     let f = file.to_string_lossy().into_owned();
-    let toc = run_tool("pg_restore", &["--list", &f]).await?;
+    let toc = run_tool("pg_restore", &["--list", &f], None).await?;
     let data = toc.lines().filter(|l| l.contains(" TABLE DATA ")).count();
     if data == 0 {
         bail!("archive lists no table data");
@@ -283,7 +380,23 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let url = database_url(args.database_url)?;
+    if !args.force {
+        let mut db = connect(&url).await?;
+        let rows = existing_rows(&mut db).await?;
+        {
+            use sqlx::Connection;
+            let _ = db.close().await;
+        }
+        if rows > 0 {
+            bail!(
+                "{} already holds data ({rows} rows in GAD tables): restoring would replace it. \
+                 Restore into an empty database, or pass --force to replace it",
+                redact(&url)
+            );
+        }
+    }
     let f = args.file.to_string_lossy().into_owned();
+    let (restore_url, password) = split_password(&url);
     run_tool(
         "pg_restore",
         &[
@@ -294,9 +407,10 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             "--single-transaction",
             "--exit-on-error",
             "--dbname",
-            &url,
+            &restore_url,
             &f,
         ],
+        password.as_deref(),
     )
     .await?;
     let mut db = connect(&url).await?;
@@ -329,4 +443,20 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{t}={n}")).collect();
     println!("restored into {}: {}", redact(&url), summary.join(" "));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_password;
+
+    #[test]
+    fn the_password_leaves_the_url_and_goes_to_the_environment() {
+        let (url, pass) =
+            split_password("postgres://gad:s%40cr%3At@db.example:5435/gad?sslmode=require");
+        assert_eq!(url, "postgres://gad@db.example:5435/gad?sslmode=require");
+        assert_eq!(pass.as_deref(), Some("s@cr:t"));
+        let (url, pass) = split_password("postgres://postgres@127.0.0.1:5432/gad");
+        assert_eq!(url, "postgres://postgres@127.0.0.1:5432/gad");
+        assert_eq!(pass, None);
+    }
 }

@@ -111,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config()?;
             let pool = connect(&config).await?;
             gad_api::db::migrate(&pool).await?;
-            seed::run(&pool, &args).await
+            seed::run(&pool, &args, config.environment.is_development()).await
         }
         Command::Smoke(args) => {
             let failed = smoke::run(args).await?;

@@ -48,12 +48,49 @@ fn bar(len: u64, msg: &'static str, quiet: bool) -> ProgressBar {
     pb
 }
 
-pub async fn run(pool: &PgPool, args: &SeedArgs) -> anyhow::Result<()> {
+/// The passwords the seeded accounts get: the published demo ones only in development; in
+/// staging and production fresh random ones, printed once (a published password on a
+/// reachable server is an open door).
+struct Passwords {
+    admin: String,
+    supervisor: String,
+    efectivo: String,
+    generated: bool,
+}
+
+fn passwords(development: bool) -> Passwords {
+    if development {
+        return Passwords {
+            admin: ADMIN_PASSWORD.into(),
+            supervisor: SUPERVISOR_PASSWORD.into(),
+            efectivo: EFECTIVO_PASSWORD.into(),
+            generated: false,
+        };
+    }
+    let random = || {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+        let mut rng = rand::thread_rng();
+        let s: String = (0..20)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect();
+        format!("{s}-9!")
+    };
+    Passwords {
+        admin: random(),
+        supervisor: random(),
+        efectivo: random(),
+        generated: true,
+    }
+}
+
+pub async fn run(pool: &PgPool, args: &SeedArgs, development: bool) -> anyhow::Result<()> {
     let (lat, lng) = parse_center(&args.center)?;
     let started = std::time::Instant::now();
-    let admin_hash = hash(ADMIN_PASSWORD)?;
-    let sup_hash = hash(SUPERVISOR_PASSWORD)?;
-    let ef_hash = hash(EFECTIVO_PASSWORD)?;
+    let pw = passwords(development);
+    let admin_hash = hash(&pw.admin)?;
+    let sup_hash = hash(&pw.supervisor)?;
+    let ef_hash = hash(&pw.efectivo)?;
 
     sqlx::query(
         "INSERT INTO usuarios (email, dni, nombre, apellido, nivel, hashed_password, verificado)
@@ -207,10 +244,24 @@ pub async fn run(pool: &PgPool, args: &SeedArgs) -> anyhow::Result<()> {
         args.efectivos,
         args.tareas
     );
-    println!("demo logins:");
-    println!("  admin (level 3):      {ADMIN_EMAIL} / {ADMIN_PASSWORD}");
-    println!("  supervisor (level 2): supervisor1@gad.local / {SUPERVISOR_PASSWORD}");
-    println!("  efectivo (level 1):   efectivo1@gad.local / {EFECTIVO_PASSWORD}");
+    if pw.generated {
+        println!(
+            "ENVIRONMENT is not development: the published demo passwords were NOT used. \
+             Generated passwords (shown only now; they apply to accounts created by this run, \
+             existing accounts keep theirs):"
+        );
+    } else {
+        println!("demo logins:");
+    }
+    println!("  admin (level 3):      {ADMIN_EMAIL} / {}", pw.admin);
+    println!(
+        "  supervisor (level 2): supervisor1@gad.local / {}",
+        pw.supervisor
+    );
+    println!(
+        "  efectivo (level 1):   efectivo1@gad.local / {}",
+        pw.efectivo
+    );
     Ok(())
 }
 

@@ -45,6 +45,10 @@ pub struct SmokeArgs {
     /// Also check the expected tables directly in this database (information_schema).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Behind a proxy that hides /metrics: scrape the series from this URL (an instance's own
+    /// /metrics) and require <base-url>/metrics to answer 403 or 404.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
 }
 
 type Outcome = Result<String, String>;
@@ -80,8 +84,17 @@ fn clip(s: &str) -> String {
 
 impl Ctx {
     async fn get(&self, path: &str, token: Option<&str>) -> Result<Got, String> {
-        let url = format!("{}{}", self.base, path);
-        let mut rb = self.http.get(&url);
+        self.fetch(&format!("{}{}", self.base, path), path, token)
+            .await
+    }
+
+    /// GET of an absolute URL (`--metrics-url`).
+    async fn get_url(&self, url: &str) -> Result<Got, String> {
+        self.fetch(url, url, None).await
+    }
+
+    async fn fetch(&self, url: &str, path: &str, token: Option<&str>) -> Result<Got, String> {
+        let mut rb = self.http.get(url);
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
@@ -156,8 +169,27 @@ async fn check_health(c: &Ctx) -> Outcome {
 }
 
 async fn check_metrics(c: &Ctx) -> Outcome {
-    let g = c.get("/metrics", None).await?;
-    expect_status(&g, "/metrics", 200)?;
+    let mut hidden = String::new();
+    let g = match &c.args.metrics_url {
+        None => {
+            let g = c.get("/metrics", None).await?;
+            expect_status(&g, "/metrics", 200)?;
+            g
+        }
+        Some(url) => {
+            let public = c.get("/metrics", None).await?;
+            if public.status != 403 && public.status != 404 {
+                return Err(format!(
+                    "/metrics through {} answered {} (a proxy must hide it: 403 or 404)",
+                    c.base, public.status
+                ));
+            }
+            hidden = format!(", hidden at {}/metrics ({})", c.base, public.status);
+            let g = c.get_url(url).await?;
+            expect_status(&g, url, 200)?;
+            g
+        }
+    };
     let missing: Vec<&str> = REQUIRED_SERIES
         .iter()
         .copied()
@@ -171,7 +203,7 @@ async fn check_metrics(c: &Ctx) -> Outcome {
     }
     let declared = g.text.lines().filter(|l| l.starts_with("# TYPE ")).count();
     Ok(format!(
-        "{declared} series declared, the required {} present",
+        "{declared} series declared, the required {} present{hidden}",
         REQUIRED_SERIES.len()
     ))
 }

@@ -143,6 +143,15 @@ async fn backup_then_restore_into_fresh_databases_brings_the_data_back() {
     assert!(meta["gad_version"].is_string());
     assert!(!meta.to_string().contains("hash-probe"));
 
+    // Every file of a backup is readable by its owner only.
+    #[cfg(unix)]
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let p = entry.unwrap().path();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", p.display());
+    }
+
     // Verify-only changes nothing and succeeds.
     let out = gad(&["restore", "--file", dump.to_str().unwrap(), "--verify-only"]).await;
     assert!(out.status.success(), "{}", text(&out));
@@ -161,17 +170,41 @@ async fn backup_then_restore_into_fresh_databases_brings_the_data_back() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(snapshot(&target).await, before);
 
-    // Restore over a migrated database holding other data: --clean replaces it.
+    // Restore over a migrated database holding other data: refused without --force (nothing
+    // changes), then --force replaces it.
     let other = TestApp::spawn().await;
     other.create_user(3).await;
     other.create_user(1).await;
     other.create_user(1).await;
+    let users_before: i64 = sqlx::query_scalar("SELECT count(*) FROM usuarios")
+        .fetch_one(&other.pool)
+        .await
+        .unwrap();
     let out = gad(&[
         "restore",
         "--file",
         dump.to_str().unwrap(),
         "--database-url",
         &other.db_url,
+    ])
+    .await;
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    let users_after: i64 = sqlx::query_scalar("SELECT count(*) FROM usuarios")
+        .fetch_one(&other.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        users_before, users_after,
+        "a refused restore changes nothing"
+    );
+    let out = gad(&[
+        "restore",
+        "--file",
+        dump.to_str().unwrap(),
+        "--database-url",
+        &other.db_url,
+        "--force",
     ])
     .await;
     assert!(out.status.success(), "{}", text(&out));

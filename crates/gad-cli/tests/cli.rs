@@ -225,3 +225,60 @@ async fn seed_fills_every_state_and_create_admin_resets() {
         .unwrap();
     assert!(!short.status.success());
 }
+
+/// Issue 13: the published demo passwords never reach a staging or production database.
+#[tokio::test]
+async fn seed_outside_development_uses_generated_passwords_printed_once() {
+    let url = gad_testkit::db::fresh_database().await;
+    let out = gad()
+        .args([
+            "seed",
+            "--usuarios",
+            "1",
+            "--efectivos",
+            "1",
+            "--tareas",
+            "1",
+            "--quiet",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "staging")
+        .env(
+            "JWT_SECRET_KEY",
+            "staging-secret-key-0123456789-abcdefghijklmnop",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("GadAdmin2026!"), "{text}");
+    assert!(text.contains("NOT used"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("admin@gad.local / "))
+        .expect("admin line");
+    let generated = line.rsplit(" / ").next().unwrap().trim().to_string();
+    assert!(generated.len() >= 16, "{generated}");
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let hash: String =
+        sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE email = 'admin@gad.local'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    use argon2::PasswordVerifier;
+    let parsed = argon2::PasswordHash::new(&hash).unwrap();
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(b"GadAdmin2026!", &parsed)
+            .is_err()
+    );
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(generated.as_bytes(), &parsed)
+            .is_ok()
+    );
+}

@@ -551,3 +551,93 @@ fn the_series_extractor_finds_metrics_and_skips_functions_and_labels() {
         vec!["le", "route"]
     );
 }
+
+// ------------------------------------------------------------ staging proxy and alerting (issue 19)
+
+/// The lines scripts/staging.sh rewrites to derive the staging Caddyfile must exist in the
+/// production one, once each; otherwise staging would silently stop mirroring production.
+#[test]
+fn staging_derives_its_caddyfile_from_the_production_one() {
+    let c = read("deploy/Caddyfile");
+    let s = read("scripts/staging.sh");
+    for anchor in [
+        "{$GAD_DOMAIN:localhost} {",
+        "\treverse_proxy gad1:8000 gad2:8000 {",
+    ] {
+        assert_eq!(
+            c.lines().filter(|l| *l == anchor).count(),
+            1,
+            "deploy/Caddyfile must contain the line {anchor:?} exactly once (staging.sh rewrites it)"
+        );
+    }
+    assert_eq!(
+        c.lines().filter(|l| *l == "{").count(),
+        1,
+        "one global options block"
+    );
+    assert!(s.contains("\"$ROOT/deploy/Caddyfile\""));
+    // gad trusts exactly the proxy's address, never the default loopback pair.
+    assert!(s.contains("PROXY_SOURCE=127.0.0.1/32"));
+    assert!(s.contains("export TRUSTED_PROXY_HOSTS=\"$PROXY_SOURCE\""));
+    assert!(s.contains("PROXY_PORT=8081"));
+}
+
+/// A field of a list item: the reader keeps `- key: value` as the item's own value.
+fn item_field(item: &Node, key: &str) -> Option<String> {
+    item.value
+        .strip_prefix(&format!("{key}:"))
+        .map(|v| v.trim().to_string())
+        .or_else(|| item.get(key).map(|n| n.value.clone()))
+}
+
+/// deploy/alertmanager.yml posts to the route gad serves, with the bearer secret gad reads, and
+/// keeps resolved notifications.
+#[test]
+fn alertmanager_posts_to_the_webhook_route_with_the_bearer_secret() {
+    let a = read("deploy/alertmanager.yml");
+    let (doc, _) = parse_yaml(&a);
+    let receivers = doc.get("receivers").expect("receivers:");
+    let route_receiver = doc
+        .get("route")
+        .and_then(|r| r.get("receiver"))
+        .expect("route.receiver")
+        .value
+        .clone();
+    let mut webhooks = 0;
+    for (_, r) in &receivers.children {
+        let name = item_field(r, "name").unwrap_or_default();
+        let Some(hooks) = r.get("webhook_configs") else {
+            continue;
+        };
+        assert_eq!(
+            name, route_receiver,
+            "the default route uses the gad receiver"
+        );
+        for (_, h) in &hooks.children {
+            webhooks += 1;
+            let url = item_field(h, "url").expect("url");
+            assert!(
+                url.ends_with("/api/v1/alerts/alertmanager"),
+                "webhook url {url} is not gad's route"
+            );
+            assert_eq!(h.get("send_resolved").expect("send_resolved").value, "true");
+            let auth = h
+                .get("http_config")
+                .and_then(|c| c.get("authorization"))
+                .expect("http_config.authorization");
+            assert_eq!(auth.get("type").expect("type").value, "Bearer");
+            assert!(
+                auth.get("credentials_file").is_some(),
+                "the secret comes from a file, never inline in git"
+            );
+            assert!(auth.get("credentials").is_none());
+        }
+    }
+    assert!(webhooks >= 1, "no webhook receiver");
+    assert!(known("ALERTMANAGER_WEBHOOK_TOKEN"));
+    let openapi = read("docs/openapi.json");
+    assert!(openapi.contains("\"/api/v1/alerts/alertmanager\""));
+    // Prometheus sends its alerts to that Alertmanager.
+    let p = read("deploy/prometheus.yml");
+    assert!(p.contains("alertmanagers:") && p.contains("alertmanager:9093"));
+}

@@ -177,6 +177,8 @@ enum Break {
     MetricsMissingRedisUp,
     MetricsNoTypeLines,
     Metrics503,
+    /// A proxy in front: /metrics answers 404.
+    MetricsHidden,
     SwaggerNotHtml,
     SwaggerNoBundle,
     OpenapiNoEmergency,
@@ -243,6 +245,7 @@ async fn f_metrics(State(f): State<Fake>) -> Response {
     ];
     match f.b {
         Break::Metrics503 => return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
+        Break::MetricsHidden => return (StatusCode::NOT_FOUND, "").into_response(),
         Break::MetricsMissingRedisUp => series.retain(|(n, _)| *n != "redis_up"),
         _ => {}
     }
@@ -458,6 +461,33 @@ async fn each_check_fails_alone_on_the_condition_it_guards() {
             r.stdout
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_metrics_must_be_hidden_there_and_served_by_the_metrics_url() {
+    let proxy = fake(Break::MetricsHidden).await;
+    let instance = fake(Break::Nothing).await;
+    let broken_instance = fake(Break::MetricsMissingRedisUp).await;
+    let base = format!("http://{proxy}");
+    let url = format!("http://{instance}/metrics");
+
+    // Without --metrics-url a hidden /metrics is a failure…
+    let r = smoke(&base, &["--token", "fake-token"]).await;
+    assert_eq!(r.failed(), vec!["metrics"], "{}", r.stdout);
+    // …with it, the series come from the instance and the proxy's 404 is required.
+    let r = smoke(&base, &["--token", "fake-token", "--metrics-url", &url]).await;
+    assert!(r.ok, "{}", r.stdout);
+    assert!(r.reason("metrics").contains("hidden"), "{}", r.stdout);
+    // A proxy that leaks /metrics fails the check even though the series are fine.
+    let leaky = format!("http://{instance}");
+    let r = smoke(&leaky, &["--token", "fake-token", "--metrics-url", &url]).await;
+    assert_eq!(r.failed(), vec!["metrics"], "{}", r.stdout);
+    assert!(r.reason("metrics").contains("must hide"), "{}", r.stdout);
+    // The instance's series are still checked.
+    let bad = format!("http://{broken_instance}/metrics");
+    let r = smoke(&base, &["--token", "fake-token", "--metrics-url", &bad]).await;
+    assert_eq!(r.failed(), vec!["metrics"], "{}", r.stdout);
+    assert!(r.reason("metrics").contains("redis_up"), "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

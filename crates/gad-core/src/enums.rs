@@ -86,8 +86,37 @@ wire_enum!(
         EnTarea => "EN_TAREA", "en_tarea";
         FueraServicio => "FUERA_SERVICIO", "fuera_servicio";
         NoDisponible => "NO_DISPONIBLE", "no_disponible";
+        EnCamino => "EN_CAMINO", "en_camino";
+        EnEscena => "EN_ESCENA", "en_escena";
     }
 );
+
+impl EstadoDisponibilidad {
+    /// May an officer (or a supervisor through `PUT /efectivos/{id}/disponibilidad`) move the
+    /// unit from `self` to `to`? `en_tarea` and `en_camino` are entered only by dispatch and
+    /// acknowledgement; `en_escena` is reached from `en_camino`/`en_tarea` (arrival). Setting the
+    /// current value again is allowed (idempotent).
+    pub fn may_set(self, to: EstadoDisponibilidad) -> bool {
+        use EstadoDisponibilidad::*;
+        if self == to {
+            return true;
+        }
+        match to {
+            EnTarea | EnCamino => false,
+            EnEscena => matches!(self, EnCamino | EnTarea),
+            Disponible | NoDisponible | FueraServicio => true,
+        }
+    }
+
+    /// Values a unit may be moved to from `self` by that route.
+    pub fn settable_from(self) -> Vec<EstadoDisponibilidad> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|t| *t != self && self.may_set(*t))
+            .collect()
+    }
+}
 
 /// Generates an integer-valued enum (wire value is a small integer).
 macro_rules! int_enum {

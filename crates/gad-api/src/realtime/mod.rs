@@ -33,12 +33,19 @@ use crate::state::AppState;
 
 pub use routes::{api_router, router};
 
-/// Per-socket send queue capacity; overflow closes the socket with 1013.
-pub const SEND_QUEUE: usize = 256;
+/// Per-socket send queue capacity; overflow closes the socket with 1013. Four pipelined
+/// fan-out batches deep, so a burst arriving from another instance is not mistaken for a
+/// slow consumer (the queue holds shared frames: its memory is pointers, not copies).
+pub const SEND_QUEUE: usize = 1024;
 /// Default server heartbeat interval (contract: 30 s).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// Bound of the queue feeding the Redis publisher task.
 const PUBLISH_QUEUE: usize = 10_000;
+/// Most topics one socket may subscribe to.
+pub const MAX_TOPICS: usize = 100;
+/// A socket may ask for `dashboard_update` at most once per this interval, and answers come
+/// from a per-instance cache no older than it.
+pub const DASHBOARD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Event types always delivered, whatever the subscription.
 const ALWAYS: [EventType; 4] = [
@@ -73,6 +80,8 @@ pub(crate) struct Conn {
     kill: Notify,
     /// Subscribed event types (bit per `EventType::ALL` index).
     events: AtomicU32,
+    /// Milliseconds since the hub started of the last `dashboard_update` answered (0 = never).
+    last_dashboard: AtomicU64,
     /// Subscribed topics (`None` = every topic). Boxed: one pointer per idle socket.
     #[allow(clippy::box_collection)]
     topics: Mutex<Option<Box<HashSet<String>>>>,
@@ -120,8 +129,25 @@ impl Conn {
     }
 
     /// Subscribes to event types (added to the current set) and topics; returns how many event
-    /// types the request named.
-    pub(crate) fn subscribe(&self, events: &[EventType], topics: Option<Vec<String>>) -> usize {
+    /// types the request named, or `Err(())` when the topics would exceed `MAX_TOPICS` (then
+    /// nothing changes).
+    pub(crate) fn subscribe(
+        &self,
+        events: &[EventType],
+        topics: Option<Vec<String>>,
+    ) -> Result<usize, ()> {
+        if let Some(t) = topics.as_ref() {
+            let current = self.topics.lock();
+            let have = current.as_deref();
+            let added = t
+                .iter()
+                .filter(|x| have.is_none_or(|set| !set.contains(*x)))
+                .collect::<HashSet<_>>()
+                .len();
+            if have.map_or(0, HashSet::len) + added > MAX_TOPICS {
+                return Err(());
+            }
+        }
         if !events.is_empty() {
             let mask = events.iter().fold(0u32, |m, e| m | bit(*e));
             let cur = self.events.load(Ordering::Relaxed);
@@ -136,7 +162,7 @@ impl Conn {
                 None => *g = Some(Box::new(t.into_iter().collect())),
             }
         }
-        events.len()
+        Ok(events.len())
     }
 
     pub(crate) fn unsubscribe(&self, events: &[EventType], topics: &[String]) {
@@ -163,8 +189,11 @@ struct Remote {
     t: Vec<String>,
     /// Publish time, microseconds since the epoch.
     ts: i64,
-    /// The envelope, already serialised.
+    /// The envelope, already serialised (empty for a control message).
     p: String,
+    /// Control: close every socket of this user (session ended on some instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end_user: Option<i64>,
 }
 
 pub struct Hub {
@@ -184,6 +213,9 @@ pub struct Hub {
     channel: OnceLock<String>,
     publish_tx: OnceLock<mpsc::Sender<String>>,
     state: OnceLock<std::sync::Weak<crate::state::Inner>>,
+    /// The overview last computed for `dashboard_update`, shared by every socket of this
+    /// instance (at most `DASHBOARD_INTERVAL` old).
+    dashboard: tokio::sync::Mutex<Option<(Instant, Value)>>,
 }
 
 impl Hub {
@@ -210,6 +242,7 @@ impl Hub {
             channel: OnceLock::new(),
             publish_tx: OnceLock::new(),
             state: OnceLock::new(),
+            dashboard: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -309,6 +342,7 @@ impl Hub {
             close_code: AtomicU16::new(0),
             kill: Notify::new(),
             events: AtomicU32::new(ALL_EVENTS),
+            last_dashboard: AtomicU64::new(0),
             topics: Mutex::new(None),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -427,6 +461,7 @@ impl Hub {
                 t: event.topics.clone(),
                 ts: Utc::now().timestamp_micros(),
                 p: text.as_str().to_string(),
+                end_user: None,
             };
             if let Ok(s) = serde_json::to_string(&remote)
                 && tx.try_send(s).is_err()
@@ -446,11 +481,88 @@ impl Hub {
         if r.o == self.instance_id {
             return; // own echo: already delivered locally
         }
+        if let Some(user_id) = r.end_user {
+            self.close_user_local(user_id);
+            return;
+        }
         let age_us = (Utc::now().timestamp_micros() - r.ts).max(0) as u64;
         let published = Instant::now()
             .checked_sub(Duration::from_micros(age_us))
             .unwrap_or_else(Instant::now);
         self.deliver_local(r.e, &r.a, &r.t, &Utf8Bytes::from(r.p), published);
+    }
+
+    /// Ends a user's live sessions everywhere: closes (1008 "Session ended") every socket of
+    /// `user_id` on this instance now and on the others through the fan-out channel. Called
+    /// after logout, password change, deactivation, deletion and level change.
+    pub fn end_user_sessions(&self, user_id: i64) -> usize {
+        let n = self.close_user_local(user_id);
+        if let Some(tx) = self.publish_tx.get() {
+            let remote = Remote {
+                o: self.instance_id.clone(),
+                e: EventType::Notification,
+                a: Audience::Involved {
+                    user_ids: vec![user_id],
+                },
+                t: Vec::new(),
+                ts: Utc::now().timestamp_micros(),
+                p: String::new(),
+                end_user: Some(user_id),
+            };
+            if let Ok(s) = serde_json::to_string(&remote)
+                && tx.try_send(s).is_err()
+            {
+                tracing::warn!(
+                    user_id,
+                    "realtime: publish queue full; sessions ended locally only"
+                );
+            }
+        }
+        n
+    }
+
+    fn close_user_local(&self, user_id: i64) -> usize {
+        let conns = self.conns.read();
+        let mut n = 0;
+        for c in conns.values().filter(|c| c.user_id == Some(user_id)) {
+            c.close(1008);
+            n += 1;
+        }
+        if n > 0 {
+            tracing::info!(
+                user_id,
+                sockets = n,
+                "realtime: closing sockets of an ended session"
+            );
+        }
+        n
+    }
+
+    /// True when this socket may have a `dashboard_update` now (at most one per
+    /// `DASHBOARD_INTERVAL`); records the time when it may.
+    pub(crate) fn dashboard_allowed(&self, c: &Conn) -> bool {
+        let now = self.now_ms().max(1);
+        let last = c.last_dashboard.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < DASHBOARD_INTERVAL.as_millis() as u64 {
+            return false;
+        }
+        c.last_dashboard
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The stats overview (the same function as `GET /api/v1/stats/overview`), computed at most
+    /// once per `DASHBOARD_INTERVAL` per instance however many sockets ask.
+    pub(crate) async fn dashboard(&self, db: &sqlx::PgPool) -> Result<Value, sqlx::Error> {
+        let mut cached = self.dashboard.lock().await;
+        if let Some((at, v)) = cached.as_ref()
+            && at.elapsed() < DASHBOARD_INTERVAL
+        {
+            return Ok(v.clone());
+        }
+        let v = crate::store::stats::overview(db).await?;
+        *cached = Some((Instant::now(), v.clone()));
+        Ok(v)
     }
 
     fn app_state(&self) -> Option<AppState> {
@@ -525,19 +637,24 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
     }
 }
 
+/// Most events sent to Redis in one pipelined round trip.
+const PUBLISH_BATCH: usize = 256;
+
+/// Publishes queued events to the fan-out channel, pipelined: whatever has queued since the
+/// last round trip goes out in one (a burst of thousands of writes per second costs a few
+/// round trips, not one each, so the queue does not fill and no instance misses an event).
 async fn publisher_loop(hub: Arc<Hub>, channel: String, mut rx: mpsc::Receiver<String>) {
-    while let Some(payload) = rx.recv().await {
+    let mut batch: Vec<String> = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         let Some(mut c) = hub.redis.conn() else {
+            batch.clear();
             continue; // Redis down: local delivery only
         };
-        let res = crate::redis_conn::with_timeout(
-            &hub.redis,
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(payload)
-                .query_async::<i64>(&mut c),
-        )
-        .await;
+        let mut pipe = redis::pipe();
+        for payload in batch.drain(..) {
+            pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+        }
+        let res = crate::redis_conn::with_timeout(&hub.redis, pipe.query_async::<()>(&mut c)).await;
         if res.is_none() {
             hub.metrics.ws_send_errors.fetch_add(1, Ordering::Relaxed);
         }

@@ -22,6 +22,10 @@ use crate::state::AppState;
 /// Frame and buffer limits: small buffers so many thousands of idle sockets stay cheap.
 const BUFFER: usize = 4 * 1024;
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Largest frame the server writes. Snapshot parts are ~48 KiB; events carry at most one
+/// object (request bodies are ≤ 1 MiB). The write buffer may grow to this only while a frame
+/// is in flight, so idle sockets stay small.
+const MAX_OUTBOUND: usize = 1024 * 1024;
 /// Time allowed to write a close frame before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -158,7 +162,7 @@ pub async fn connect(
     let ws = ws
         .read_buffer_size(BUFFER)
         .write_buffer_size(BUFFER)
-        .max_write_buffer_size(MAX_MESSAGE + BUFFER)
+        .max_write_buffer_size(MAX_OUTBOUND + BUFFER)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE);
     ws.on_upgrade(move |socket| async move {
@@ -191,6 +195,8 @@ fn close_reason(code: u16) -> &'static str {
     match code {
         1013 => "Slow consumer",
         1001 => "Heartbeat timeout",
+        1008 => "Session ended",
+        1009 => "Message too big",
         _ => "Closing",
     }
 }
@@ -204,6 +210,16 @@ fn reply(who: &Identity, t: EventType, data: Value) -> Message {
         Value::Null,
         None,
     ))
+}
+
+/// Why a socket's loop ended (logged, with its close code when the server closes).
+enum End {
+    /// The client sent a close frame or went away.
+    Client,
+    /// Writing to the socket failed (network gone): nothing more can be sent.
+    SendFailed,
+    /// The hub asked for a close (slow consumer, heartbeat, session ended, shutdown).
+    Hub(u16),
 }
 
 async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
@@ -222,56 +238,87 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
             "nivel": who.nivel.as_i16(),
         }),
     );
-    let snapshot = data::snapshot(&state, &who).await;
-    let mut ok = socket.send(ack).await.is_ok();
-    if ok {
+    let mut end = None;
+    if socket.send(ack).await.is_err() {
+        end = Some(End::SendFailed);
+    } else {
         hub.metrics.ws_messages_sent.fetch_add(1, Ordering::Relaxed);
-    }
-    // A supervisor's snapshot of thousands of officers exceeds one frame: sent in parts.
-    for part in data::snapshot_parts(snapshot) {
-        ok = ok
-            && socket
+        // The snapshot goes out in bounded parts (a city's officers do not fit one frame).
+        for part in data::snapshot(&state, &who).await {
+            if socket
                 .send(reply(&who, EventType::SystemStatus, part))
                 .await
-                .is_ok();
-        if ok {
+                .is_err()
+            {
+                end = Some(End::SendFailed);
+                break;
+            }
             hub.metrics.ws_messages_sent.fetch_add(1, Ordering::Relaxed);
         }
     }
-    while ok && conn.close_code() == 0 {
+    while end.is_none() {
+        if conn.close_code() != 0 {
+            end = Some(End::Hub(conn.close_code()));
+            break;
+        }
         tokio::select! {
-            _ = conn.kill.notified() => break,
+            _ = conn.kill.notified() => end = Some(End::Hub(conn.close_code())),
             out = rx.recv() => match out {
-                Some(out) => ok = write(&hub, &conn, &mut socket, out).await,
-                None => break,
+                Some(out) => {
+                    if !write(&hub, &conn, &mut socket, out).await {
+                        end = Some(if conn.close_code() != 0 { End::Hub(conn.close_code()) } else { End::SendFailed });
+                    }
+                }
+                None => end = Some(End::Hub(1001)),
             },
             msg = socket.recv() => match msg {
                 Some(Ok(m)) => {
                     hub.touch(&conn);
                     match m {
                         Message::Text(t) => {
-                            if let Some(r) = handle_client(&state, &conn, &who, t.as_str()).await {
-                                ok = write(&hub, &conn, &mut socket, Out { text: r, published: None }).await;
+                            if let Some(r) = handle_client(&state, &conn, &who, t.as_str()).await
+                                && !write(&hub, &conn, &mut socket, Out { text: r, published: None }).await
+                            {
+                                end = Some(End::SendFailed);
                             }
                         }
-                        Message::Close(_) => break,
+                        Message::Close(_) => end = Some(End::Client),
                         _ => {}
                     }
                 }
-                _ => break,
+                _ => end = Some(End::Client),
             },
         }
     }
     hub.unregister(id);
     drop(rx);
-    let code = conn.close_code();
-    if code != 0 {
-        close(socket, code, close_reason(code)).await;
+    match end {
+        Some(End::Hub(code)) => {
+            let code = if code == 0 { 1001 } else { code };
+            let reason = close_reason(code);
+            tracing::info!(connection_id, user_id = ?who.user_id, code, reason, "realtime: server closed socket");
+            close(socket, code, reason).await;
+        }
+        Some(End::SendFailed) => {
+            tracing::info!(connection_id, user_id = ?who.user_id, reason = "send failed", "realtime: socket dropped: the connection is gone");
+        }
+        _ => {
+            tracing::debug!(connection_id, user_id = ?who.user_id, "realtime: client closed socket");
+        }
     }
 }
 
 /// Writes one frame; a kill request (slow consumer) interrupts a stalled write.
 async fn write(hub: &Hub, conn: &Conn, socket: &mut WebSocket, out: Out) -> bool {
+    if out.text.len() > MAX_OUTBOUND {
+        // Never send what the socket cannot hold: skip the frame, keep the socket, say so.
+        tracing::warn!(
+            bytes = out.text.len(),
+            "realtime: outbound frame over the limit skipped"
+        );
+        hub.metrics.ws_send_errors.fetch_add(1, Ordering::Relaxed);
+        return true;
+    }
     let res = tokio::select! {
         r = socket.send(Message::Text(out.text)) => r.is_ok(),
         _ = conn.kill.notified() => {
@@ -364,7 +411,15 @@ pub(crate) async fn handle_client(
                 .get("topics")
                 .map(string_list)
                 .filter(|t| !t.is_empty());
-            let n = conn.subscribe(&events, topics);
+            let Ok(n) = conn.subscribe(&events, topics) else {
+                return Some(error_frame(
+                    who,
+                    &format!(
+                        "Too many topics: at most {} per connection",
+                        super::MAX_TOPICS
+                    ),
+                ));
+            };
             Some(frame(
                 who,
                 EventType::Notification,
@@ -381,7 +436,13 @@ pub(crate) async fn handle_client(
             if who.nivel < Nivel::Supervisor {
                 return Some(error_frame(who, "The user doesn't have enough privileges"));
             }
-            match data::overview(state).await {
+            if !state.hub.dashboard_allowed(conn) {
+                return Some(error_frame(
+                    who,
+                    "Too many dashboard_update requests: at most one per second",
+                ));
+            }
+            match state.hub.dashboard(&state.db).await {
                 Ok(o) => Some(frame(who, EventType::DashboardUpdate, o)),
                 Err(e) => {
                     tracing::warn!(error = %e, "realtime: dashboard_update failed");

@@ -1,10 +1,8 @@
 //! Login and logout (contract §3).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use gad_core::Nivel;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::{self, AuthUser, password};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
-use crate::extract::{Validate, parse_json_body};
+use crate::extract::{RawBody, Validate, parse_json_body};
 use crate::state::AppState;
 use crate::store::usuarios;
 
@@ -66,6 +64,13 @@ fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, String)> 
         parse_json_body(body)?
     } else {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        crate::extract::reject_nul(
+            "body",
+            pairs
+                .iter()
+                .filter(|(k, _)| k != "password")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let b = LoginBody {
             username: get("username"),
@@ -90,7 +95,7 @@ fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, String)> 
     ))
 }
 
-fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
+pub(crate) fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
     let secure = if state.config.environment.is_development() {
         ""
     } else {
@@ -109,17 +114,31 @@ fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
     description = "Level: public. Form (`username`, `password`) or JSON body. 401 on wrong credentials; the 5th consecutive failure locks the account for 30 minutes (423).",
     request_body(content = LoginBody, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "token", body = Value), (status = 401, description = "wrong credentials", body = Value),
-              (status = 403, description = "inactive user", body = Value), (status = 422, description = "missing fields", body = Value),
-              (status = 423, description = "locked", body = Value)))]
+              (status = 403, description = "inactive user", body = Value), (status = 413, description = "body over 16 KiB", body = Value),
+              (status = 422, description = "missing fields", body = Value),
+              (status = 423, description = "locked (also for unknown e-mails after 5 failures)", body = Value)))]
 pub async fn login(
     State(state): State<AppState>,
     ctx: RequestContext,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let (email, pass) = parse_login(&headers, &body)?;
     let Some(user) = usuarios::for_login(&state.db, &email).await? else {
-        // Same work as a real check, so timing does not reveal which e-mails exist.
+        // Unknown e-mails are counted and locked like accounts (a 423 reveals nothing), and
+        // get the same work as a real check, so timing does not reveal which e-mails exist.
+        let attempt = usuarios::claim_unknown_login(&state.db, &email).await?;
+        if let usuarios::Attempt::Locked(until) = attempt {
+            let entry = AuditEntry::new("login_locked", None)
+                .describe(format!(
+                    "unknown e-mail {}",
+                    email.chars().take(254).collect::<String>()
+                ))
+                .failed(423)
+                .context(&ctx);
+            audit::record(&state.db, &entry).await?;
+            return Err(ApiError::Locked { until });
+        }
         let _ = password::verify(&state, pass, password::DUMMY_HASH.to_string()).await?;
         let entry = AuditEntry::new("login_failed", None)
             .describe(format!(
@@ -131,34 +150,35 @@ pub async fn login(
         audit::record(&state.db, &entry).await?;
         return Err(ApiError::IncorrectLogin);
     };
-    if let Some(until) = user.bloqueado_hasta.filter(|u| *u > Utc::now()) {
-        let entry = AuditEntry::new("login_locked", Some(user.id))
-            .resource("usuario", user.id)
-            .failed(423)
-            .context(&ctx);
-        audit::record(&state.db, &entry).await?;
-        return Err(ApiError::Locked { until });
-    }
+    // The attempt is claimed (and counted) before the password is checked: parallel guesses
+    // cannot all be verified.
+    let failures = match usuarios::claim_login_attempt(&state.db, user.id).await? {
+        usuarios::Attempt::Allowed(n) => n,
+        usuarios::Attempt::Locked(until) => {
+            let entry = AuditEntry::new("login_locked", Some(user.id))
+                .resource("usuario", user.id)
+                .failed(423)
+                .context(&ctx);
+            audit::record(&state.db, &entry).await?;
+            return Err(ApiError::Locked { until });
+        }
+    };
     let (ok, needs_rehash) =
         password::verify(&state, pass.clone(), user.hashed_password.clone()).await?;
     if !ok {
-        let mut tx = state.db.begin().await?;
-        let (failures, locked) = usuarios::record_failed_login(&mut *tx, user.id).await?;
         let mut entry = AuditEntry::new("login_failed", Some(user.id))
             .resource("usuario", user.id)
             .describe(format!("wrong password ({failures} consecutive)"))
             .failed(401)
             .context(&ctx);
-        if let Some(until) = locked.filter(|u| *u > Utc::now()) {
+        if failures >= usuarios::MAX_FAILURES {
             entry = entry.describe(format!(
-                "account locked until {} after {failures} failures",
-                crate::time::rfc3339(until)
+                "account locked for 30 minutes after {failures} failures"
             ));
             entry.event_type = "account_locked".into();
             entry.severity = "critical";
         }
-        audit::record(&mut *tx, &entry).await?;
-        tx.commit().await?;
+        audit::record(&state.db, &entry).await?;
         return Err(ApiError::IncorrectLogin);
     }
     if !user.verificado || user.deleted {
@@ -188,7 +208,7 @@ pub async fn login(
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
 
-    let (token, claims) = auth::issue_token(&state, user.id, nivel)?;
+    let (token, claims) = auth::issue_token_after(&state, user.id, nivel, user.tokens_valid_after)?;
     let expires_in = claims.exp - claims.iat;
     let mut resp = json_response(
         StatusCode::OK,
@@ -228,6 +248,8 @@ pub async fn logout(
     )
     .await?;
     tx.commit().await?;
+    // The session is over: its live sockets too, on every instance.
+    state.hub.end_user_sessions(user.id);
     let mut resp = json_response(StatusCode::OK, &json!({"status": "logged_out"}));
     resp.headers_mut()
         .insert(header::SET_COOKIE, cookie(&state, "", 0));

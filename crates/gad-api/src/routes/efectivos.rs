@@ -2,7 +2,6 @@
 //! create/update/delete for administrators, and location/availability updates by the officer
 //! itself or a supervisor.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -15,7 +14,7 @@ use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::{Admin, AuthUser, Supervisor};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::events::{Audience, DomainEvent, EventType};
-use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
+use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
 use crate::state::AppState;
 use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND, EfectivoRow, ListFilter};
 
@@ -37,6 +36,9 @@ fn not_found() -> ApiError {
 
 /// Own record or level 2+. Anyone else is refused before the body is read: a level-1 user
 /// gets 403 for another officer's record (the id is part of the URL they chose).
+/// A position this close to the incident (metres) counts as arrival of an officer en camino.
+const ARRIVAL_RADIUS_M: f64 = 100.0;
+
 fn may_act_on(me: &AuthUser, id: i64) -> bool {
     me.is_supervisor() || me.efectivo_id == Some(id)
 }
@@ -376,7 +378,7 @@ pub async fn update_ubicacion(
     State(state): State<AppState>,
     me: AuthUser,
     ValidPath(id): ValidPath<i64>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     if !may_act_on(&me, id) {
         return Err(ApiError::InsufficientLevel);
@@ -397,10 +399,27 @@ pub async fn update_ubicacion(
     if !found {
         return Err(not_found());
     }
-    let row = store::by_id(&mut *tx, id, false)
+    let mut row = store::by_id(&mut *tx, id, false)
         .await?
         .ok_or_else(not_found)?;
+    // An officer on the way who comes within 100 m of the incident is on scene (issue 15).
+    let mut arrivals = Vec::new();
+    if row.estado == EstadoDisponibilidad::EnCamino.as_db() {
+        let tasks = crate::store::dispatch::arrive_near(&mut tx, id, ARRIVAL_RADIUS_M).await?;
+        if !tasks.is_empty() {
+            crate::store::dispatch::set_unit_status(&mut tx, id, "EN_ESCENA").await?;
+            arrivals =
+                crate::dispatch::arrived(&state, &mut tx, id, row.usuario_id, &tasks, None).await?;
+            row = store::by_id(&mut *tx, id, false)
+                .await?
+                .ok_or_else(not_found)?;
+            arrivals.push(status_event(&row, "EN_CAMINO"));
+        }
+    }
     tx.commit().await?;
+    for e in arrivals {
+        state.events.publish(e);
+    }
     let body = row.to_json();
     state.events.publish(
         DomainEvent::new(
@@ -443,13 +462,34 @@ pub async fn update_disponibilidad(
     me: AuthUser,
     ctx: RequestContext,
     ValidPath(id): ValidPath<i64>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     if !may_act_on(&me, id) {
         return Err(ApiError::InsufficientLevel);
     }
     let b: DisponibilidadBody = parse_json_body(&body)?;
     let mut tx = state.db.begin().await?;
+    // Unit status follows its transitions (issue 15): en_tarea / en_camino come only from
+    // dispatch and acknowledgement; en_escena is an arrival.
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let current = current
+        .as_deref()
+        .and_then(EstadoDisponibilidad::from_db)
+        .ok_or_else(not_found)?;
+    if !current.may_set(b.estado) {
+        return Err(ApiError::Custom(
+            StatusCode::CONFLICT,
+            json!({
+                "detail": format!("Transición de disponibilidad no permitida: {} → {}", current.as_wire(), b.estado.as_wire()),
+                "allowed": current.settable_from().iter().map(|e| e.as_wire()).collect::<Vec<_>>(),
+            }),
+        ));
+    }
     let anterior: Option<String> = sqlx::query_scalar(
         "UPDATE efectivos e SET estado_disponibilidad = $2::estado_disponibilidad,
                 ultima_actualizacion_estado = now()
@@ -478,7 +518,16 @@ pub async fn update_disponibilidad(
             .context(&ctx),
     )
     .await?;
+    let arrivals = if b.estado == EstadoDisponibilidad::EnEscena && current != b.estado {
+        let tasks = crate::store::dispatch::arrive_all(&mut tx, id).await?;
+        crate::dispatch::arrived(&state, &mut tx, id, row.usuario_id, &tasks, Some(me.id)).await?
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
     state.events.publish(status_event(&row, &anterior));
+    for e in arrivals {
+        state.events.publish(e);
+    }
     Ok(json_response(StatusCode::OK, &row.to_json()))
 }

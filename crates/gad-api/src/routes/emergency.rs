@@ -114,14 +114,15 @@ enum Outcome {
 
 /// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
 /// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
-/// $11 request id.
+/// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds).
 pub fn dispatch_sql() -> String {
     let pt = point_sql(1, 2);
+    let eligible = crate::store::dispatch::eligible_sql(12, 4);
     format!(
         "WITH pick AS (
             SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
             FROM efectivos e
-            WHERE e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL
+            WHERE {eligible}
               AND ST_DWithin(e.geom, {pt}, $3::float8)
             ORDER BY e.geom <-> {pt}
             LIMIT 1
@@ -151,16 +152,25 @@ pub fn dispatch_sql() -> String {
             FROM pick p WHERE e.id = p.id RETURNING e.id
         ),
         hist AS (
-            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota)
-            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8, 'emergencia' FROM task t RETURNING 1
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
+            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8,
+                   'emergencia', 'despachado'
+            FROM task t, pick p RETURNING 1
+        ),
+        desp AS (
+            INSERT INTO despachos (tarea_id, efectivo_id, intento, distancia_m, vence_at)
+            SELECT t.id, p.id, 1, p.distance_m, now() + make_interval(secs => $13::float8)
+            FROM task t, pick p RETURNING vence_at
         ),
         result AS (
             SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
                    t.codigo, t.created_at,
                    jsonb_build_object('assigned_efectivo_id', p.id,
                        'distance_m', round(p.distance_m::numeric, 2), 'received_at', $8::text,
-                       'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo) AS body
-            FROM pick p, task t
+                       'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo,
+                       'ack_status', 'pendiente_confirmacion',
+                       'ack_deadline', to_char(d.vence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS body
+            FROM pick p, task t, desp d
         ),
         aud AS (
             INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
@@ -184,6 +194,7 @@ async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
     b: &EmergencyBody,
     key: Option<&str>,
     received_at: &str,
+    cfg: &crate::config::Config,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
     sqlx::query_as::<_, Dispatched>(&dispatch_sql())
         .bind(b.lng)
@@ -197,6 +208,8 @@ async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
         .bind(&ctx.ip)
         .bind(&ctx.user_agent)
         .bind(&ctx.request_id)
+        .bind(cfg.dispatch_max_position_age_minutes)
+        .bind(cfg.dispatch_ack_timeout_seconds as f64)
         .fetch_optional(exec)
         .await
 }
@@ -212,7 +225,7 @@ async fn dispatch(
     let Some(key) = key else {
         // No key: one statement, one implicit transaction, one round trip.
         return Ok(
-            match run_dispatch(&state.db, me, ctx, b, None, received_at).await? {
+            match run_dispatch(&state.db, me, ctx, b, None, received_at, &state.config).await? {
                 Some(d) => Outcome::Assigned(Box::new(d)),
                 None => Outcome::NoneAvailable,
             },
@@ -264,7 +277,7 @@ async fn dispatch(
             )),
         };
     }
-    match run_dispatch(&mut *tx, me, ctx, b, Some(key), received_at).await? {
+    match run_dispatch(&mut *tx, me, ctx, b, Some(key), received_at, &state.config).await? {
         Some(d) => {
             tx.commit().await?;
             Ok(Outcome::Assigned(Box::new(d)))
@@ -441,15 +454,16 @@ struct Suggestion {
     responses((status = 200, description = "suggestions", body = Value)))]
 pub async fn suggestions(
     State(state): State<AppState>,
-    Supervisor(_me): Supervisor,
+    Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<SuggestionsQuery>,
 ) -> ApiResult<Response> {
     let pt = point_sql(1, 2);
+    let eligible = crate::store::dispatch::eligible_sql(7, 8);
     let sql = format!(
         "SELECT e.id AS efectivo_id, ST_Distance(e.geom, {pt}) AS distance_m, e.codigo_interno,
                 u.nombre, e.unidad, e.especialidad
          FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
-         WHERE e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL
+         WHERE {eligible}
            AND ST_DWithin(e.geom, {pt}, $3)
            AND ($4::text IS NULL OR e.especialidad = $4)
            AND ($5::text IS NULL OR e.unidad = $5)
@@ -463,6 +477,8 @@ pub async fn suggestions(
         .bind(&q.especialidad)
         .bind(&q.unidad)
         .bind(q.limit.unwrap_or(5))
+        .bind(state.config.dispatch_max_position_age_minutes)
+        .bind(me.id)
         .fetch_all(&state.db)
         .await?;
     let body: Vec<Value> = rows

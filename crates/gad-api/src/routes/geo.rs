@@ -31,6 +31,8 @@ pub struct MapQuery {
     pub center_lng: f64,
     /// 100–100 000 metres, default 10 000.
     pub radius_m: Option<f64>,
+    /// Only officers who could be dispatched now (available, fresh position, active user).
+    pub disponibles: Option<bool>,
 }
 
 impl Validate for MapQuery {
@@ -79,17 +81,26 @@ struct TareaMarker {
     responses((status = 200, description = "markers", body = Value)))]
 pub async fn map_view(
     State(state): State<AppState>,
-    Supervisor(_me): Supervisor,
+    Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<MapQuery>,
 ) -> ApiResult<Response> {
     let pt = point_sql(1, 2);
     let radius = q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT);
+    // The "available" view applies the dispatch rule itself, so it never shows an officer
+    // that an emergency would not reach.
+    let only_available = q.disponibles.unwrap_or(false);
+    let filter = if only_available {
+        crate::store::dispatch::eligible_sql(5, 6)
+    } else {
+        "e.deleted_at IS NULL AND e.geom IS NOT NULL AND $5::int8 IS NOT NULL AND $6::int8 IS NOT NULL"
+            .to_string()
+    };
     let efectivos_sql = format!(
         "SELECT e.id, e.uuid, ST_Y(e.geom::geometry) AS lat, ST_X(e.geom::geometry) AS lng,
                 ST_Distance(e.geom, {pt}) AS distance_m, e.estado_disponibilidad::text AS estado,
                 u.nombre, e.unidad
          FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
-         WHERE e.deleted_at IS NULL AND e.geom IS NOT NULL AND ST_DWithin(e.geom, {pt}, $3)
+         WHERE {filter} AND ST_DWithin(e.geom, {pt}, $3)
          ORDER BY e.geom <-> {pt}, e.id LIMIT $4"
     );
     let tareas_sql = format!(
@@ -106,6 +117,8 @@ pub async fn map_view(
         .bind(q.center_lat)
         .bind(radius)
         .bind(MAX_MARKERS)
+        .bind(state.config.dispatch_max_position_age_minutes)
+        .bind(me.id)
         .fetch_all(&state.db);
     let tareas = sqlx::query_as::<_, TareaMarker>(&tareas_sql)
         .bind(q.center_lng)

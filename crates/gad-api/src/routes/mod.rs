@@ -2,8 +2,10 @@
 //! operations, so routes and documentation come from one source.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod cache_admin;
+pub mod dispatch;
 pub mod docs;
 pub mod efectivos;
 pub mod emergency;

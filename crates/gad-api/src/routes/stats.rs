@@ -6,9 +6,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use gad_core::{EstadoDisponibilidad, EstadoTarea, Prioridad, TipoTarea};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AuthUser, Supervisor};
@@ -181,27 +180,6 @@ pub async fn invalidate_user(
     ))
 }
 
-#[derive(sqlx::FromRow)]
-struct OverviewRow {
-    por_estado: Value,
-    por_tipo: Value,
-    por_prioridad: Value,
-    por_disponibilidad: Value,
-    con_ubicacion: i64,
-    emergencias_24h: i64,
-    mediana: Option<f64>,
-}
-
-/// Maps `{db_label: n}` to `{key(label): n}` with every known label present (0 when absent).
-fn relabel<'a>(counts: &Value, labels: impl Iterator<Item = (&'a str, String)>) -> Value {
-    let mut out = Map::new();
-    for (db, key) in labels {
-        let n = counts.get(db).and_then(Value::as_i64).unwrap_or(0);
-        out.insert(key, json!(n));
-    }
-    Value::Object(out)
-}
-
 #[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats",
     description = "Level: 2. Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located; emergencies of the last 24 h and their median dispatch distance.",
     responses((status = 200, description = "overview", body = Value)))]
@@ -209,43 +187,6 @@ pub async fn overview(
     State(state): State<AppState>,
     Supervisor(_me): Supervisor,
 ) -> ApiResult<Response> {
-    let r: OverviewRow = sqlx::query_as(
-        "WITH live AS (SELECT estado, tipo, prioridad FROM tareas WHERE deleted_at IS NULL),
-              emg AS (
-                SELECT CASE WHEN jsonb_typeof(extra_data->'distance_m') = 'number'
-                            THEN (extra_data->>'distance_m')::float8 END AS d
-                FROM tareas
-                WHERE deleted_at IS NULL AND tipo = 'INTERVENCION' AND codigo LIKE 'EMG-%'
-                  AND created_at >= now() - interval '24 hours')
-         SELECT
-           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
-              (SELECT estado::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_estado,
-           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
-              (SELECT tipo::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_tipo,
-           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
-              (SELECT prioridad::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_prioridad,
-           (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
-              (SELECT estado_disponibilidad::text AS k, count(*) AS n FROM efectivos
-               WHERE deleted_at IS NULL GROUP BY 1) s) AS por_disponibilidad,
-           (SELECT count(*) FROM efectivos WHERE deleted_at IS NULL AND geom IS NOT NULL) AS con_ubicacion,
-           (SELECT count(*) FROM emg) AS emergencias_24h,
-           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FROM emg WHERE d IS NOT NULL) AS mediana",
-    )
-    .fetch_one(&state.db)
-    .await?;
-    let body = json!({
-        "tareas": {
-            "por_estado": relabel(&r.por_estado, EstadoTarea::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
-            "por_tipo": relabel(&r.por_tipo, TipoTarea::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
-            "por_prioridad": relabel(&r.por_prioridad, Prioridad::ALL.iter().map(|e| (e.as_db(), e.label().to_string()))),
-        },
-        "efectivos": {
-            "por_disponibilidad": relabel(&r.por_disponibilidad, EstadoDisponibilidad::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
-            "con_ubicacion": r.con_ubicacion,
-        },
-        "emergencias_24h": r.emergencias_24h,
-        "distancia_mediana_emergencias_m": r.mediana.map(round2),
-        "calculated_at": now_rfc3339(),
-    });
+    let body = crate::store::stats::overview(&state.db).await?;
     Ok(json_response(StatusCode::OK, &body))
 }

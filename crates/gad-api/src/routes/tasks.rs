@@ -524,25 +524,7 @@ fn publish_transition(
         }),
         users,
     );
-    for r in &tr.released {
-        state.events.publish(
-            DomainEvent::new(
-                EventType::EfectivoStatusChanged,
-                json!({
-                    "efectivo_id": r.id,
-                    "usuario_id": r.usuario_id,
-                    "estado_anterior": "en_tarea",
-                    "estado_nuevo": "disponible",
-                    "estado_disponibilidad": "disponible",
-                    "tarea_id": t.id,
-                }),
-                Audience::Involved {
-                    user_ids: vec![r.usuario_id],
-                },
-            )
-            .topic(format!("efectivo:{}", r.id)),
-        );
-    }
+    publish_released(state, t.id, &tr.released);
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -821,13 +803,19 @@ pub async fn delete_task(
     let t = tareas::soft_delete(&mut *tx, task_id)
         .await?
         .ok_or_else(not_found)?;
+    // A deleted task no longer holds its officers: they are free for the next emergency.
+    let released = tareas::release_efectivos(&mut *tx, t.id).await?;
     let task_json = t.to_json();
-    let entry = AuditEntry::new("task_deleted", Some(me.id))
+    let mut entry = AuditEntry::new("task_deleted", Some(me.id))
         .resource("tarea", task_id)
         .values(None, Some(task_json.clone()))
         .severity("warning")
         .status(200)
         .context(&ctx);
+    if !released.is_empty() {
+        let ids: Vec<i64> = released.iter().map(|r| r.id).collect();
+        entry = entry.describe(format!("efectivos returned to disponible: {ids:?}"));
+    }
     audit::record(&mut *tx, &entry).await?;
     let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
     tx.commit().await?;
@@ -840,6 +828,30 @@ pub async fn delete_task(
         json!({"task_id": t.id, "codigo": t.codigo, "deleted": true, "tarea": task_json}),
         &users,
     );
+    publish_released(&state, t.id, &released);
     invalidate_stats(&state, &users, t.creado_por_usuario_id).await;
     json_body(StatusCode::OK, &t)
+}
+
+/// Tells each released officer (and supervisors) that they are `disponible` again.
+fn publish_released(state: &AppState, tarea_id: i64, released: &[tareas::Released]) {
+    for r in released {
+        state.events.publish(
+            DomainEvent::new(
+                EventType::EfectivoStatusChanged,
+                json!({
+                    "efectivo_id": r.id,
+                    "usuario_id": r.usuario_id,
+                    "estado_anterior": "en_tarea",
+                    "estado_nuevo": "disponible",
+                    "estado_disponibilidad": "disponible",
+                    "tarea_id": tarea_id,
+                }),
+                Audience::Involved {
+                    user_ids: vec![r.usuario_id],
+                },
+            )
+            .topic(format!("efectivo:{}", r.id)),
+        );
+    }
 }

@@ -234,6 +234,13 @@ pub async fn update_me(
 ) -> ApiResult<Response> {
     let new_hash = match (&body.password, &body.current_password) {
         (Some(new), Some(current)) => {
+            // A wrong current password is a password guess: it counts toward the same lockout
+            // as login (claimed before the check, so parallel guesses cannot all be verified).
+            if let usuarios::Attempt::Locked(until) =
+                usuarios::claim_login_attempt(&state.db, me.id).await?
+            {
+                return Err(ApiError::Locked { until });
+            }
             let stored: String =
                 sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE id = $1")
                     .bind(me.id)
@@ -243,6 +250,7 @@ pub async fn update_me(
             if !ok {
                 return Err(ApiError::BadRequest("Current password is incorrect".into()));
             }
+            usuarios::reset_failures(&state.db, me.id).await?;
             Some(password::hash(&state, new.clone()).await?)
         }
         _ => None,
@@ -253,7 +261,8 @@ pub async fn update_me(
         .ok_or(ApiError::InvalidCredentials)?;
     let sql = format!(
         "UPDATE usuarios SET telefono = COALESCE($2, telefono), nombre = COALESCE($3, nombre),
-                apellido = COALESCE($4, apellido), hashed_password = COALESCE($5, hashed_password)
+                apellido = COALESCE($4, apellido), hashed_password = COALESCE($5, hashed_password),
+                tokens_valid_after = CASE WHEN $5 IS NOT NULL THEN now() ELSE tokens_valid_after END
          WHERE id = $1 RETURNING {USUARIO_COLUMNS}"
     );
     let user: Usuario = sqlx::query_as(&sql)
@@ -270,11 +279,35 @@ pub async fn update_me(
         .status(200)
         .context(&ctx);
     if new_hash.is_some() {
-        entry = entry.describe("own profile updated; password changed");
+        entry = entry.describe("own profile updated; password changed; other sessions ended");
     }
     audit::record(&mut *tx, &entry).await?;
+    let valid_after: Option<chrono::DateTime<Utc>> = if new_hash.is_some() {
+        sqlx::query_scalar("SELECT tokens_valid_after FROM usuarios WHERE id = $1")
+            .bind(me.id)
+            .fetch_one(&mut *tx)
+            .await?
+    } else {
+        None
+    };
     tx.commit().await?;
-    Ok(json_response(StatusCode::OK, &to_json(&user)))
+    if new_hash.is_none() {
+        return Ok(json_response(StatusCode::OK, &to_json(&user)));
+    }
+    // A password change ends every other session (tokens and sockets); this one continues
+    // with the fresh token returned here (and in the cookie).
+    state.hub.end_user_sessions(me.id);
+    let (token, claims) = crate::auth::issue_token_after(&state, me.id, me.nivel, valid_after)?;
+    let mut body = to_json(&user);
+    body["access_token"] = json!(token);
+    body["token_type"] = json!("bearer");
+    body["expires_in"] = json!(claims.exp - claims.iat);
+    let mut resp = json_response(StatusCode::OK, &body);
+    resp.headers_mut().insert(
+        axum::http::header::SET_COOKIE,
+        crate::routes::auth::cookie(&state, &token, claims.exp - claims.iat),
+    );
+    Ok(resp)
 }
 
 #[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users",
@@ -406,6 +439,13 @@ pub async fn update_user(
         .context(&ctx);
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
+    // A new password, a deactivation or a level change ends the user's live sessions at once.
+    if body.password.is_some()
+        || body.verificado == Some(false)
+        || body.nivel.is_some_and(|n| n.as_i16() != old.nivel)
+    {
+        state.hub.end_user_sessions(user_id);
+    }
     Ok(json_response(StatusCode::OK, &to_json(&user)))
 }
 
@@ -437,5 +477,6 @@ pub async fn delete_user(
         .context(&ctx);
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
+    state.hub.end_user_sessions(user_id);
     Ok(json_response(StatusCode::OK, &to_json(&user)))
 }

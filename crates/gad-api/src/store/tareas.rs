@@ -561,11 +561,16 @@ pub async fn release_efectivos<'e, E: PgExecutor<'e>>(
     exec: E,
     tarea_id: i64,
 ) -> Result<Vec<Released>, sqlx::Error> {
+    // A closed task also closes its pending dispatches (no escalation for it any more), and
+    // frees officers on the way or on scene as well as those working it.
     sqlx::query_as::<_, Released>(
-        "UPDATE efectivos e SET estado_disponibilidad = 'DISPONIBLE', ultima_actualizacion_estado = now()
+        "WITH closed AS (
+            UPDATE despachos SET estado = 'CERRADO', respondido_at = now(), motivo = 'tarea cerrada'
+            WHERE tarea_id = $1 AND estado = 'PENDIENTE' RETURNING 1)
+         UPDATE efectivos e SET estado_disponibilidad = 'DISPONIBLE', ultima_actualizacion_estado = now()
          FROM tarea_efectivos te
          WHERE te.tarea_id = $1 AND te.efectivo_id = e.id
-           AND e.estado_disponibilidad = 'EN_TAREA' AND e.deleted_at IS NULL
+           AND e.estado_disponibilidad IN ('EN_TAREA', 'EN_CAMINO', 'EN_ESCENA') AND e.deleted_at IS NULL
          RETURNING e.id, e.usuario_id",
     )
     .bind(tarea_id)
@@ -597,6 +602,9 @@ pub struct Historial {
     pub estado_nuevo: EstadoTarea,
     pub usuario_id: Option<i64>,
     pub nota: Option<String>,
+    /// A dispatch step (issue 15) when the row records one: despachado, aceptado, rechazado,
+    /// vencido, escalado, sin_asignar, refuerzo, llegada; `null` for a state change.
+    pub evento: Option<String>,
     #[serde(serialize_with = "crate::time::ser")]
     pub created_at: DateTime<Utc>,
 }
@@ -608,6 +616,7 @@ struct HistorialRow {
     estado_nuevo: String,
     usuario_id: Option<i64>,
     nota: Option<String>,
+    evento: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -618,7 +627,7 @@ pub async fn history<'e, E: PgExecutor<'e>>(
 ) -> Result<Vec<Historial>, sqlx::Error> {
     let rows: Vec<HistorialRow> = sqlx::query_as(
         "SELECT id, estado_anterior::text AS estado_anterior, estado_nuevo::text AS estado_nuevo,
-                usuario_id, nota, created_at
+                usuario_id, nota, evento, created_at
          FROM historial_estados WHERE tarea_id = $1 ORDER BY id",
     )
     .bind(tarea_id)
@@ -639,6 +648,7 @@ pub async fn history<'e, E: PgExecutor<'e>>(
                     .ok_or_else(|| decode_err("estado_nuevo", &r.estado_nuevo))?,
                 usuario_id: r.usuario_id,
                 nota: r.nota,
+                evento: r.evento,
                 created_at: r.created_at,
             })
         })

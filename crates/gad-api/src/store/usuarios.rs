@@ -57,6 +57,7 @@ pub struct LoginRow {
     pub verificado: bool,
     pub deleted: bool,
     pub bloqueado_hasta: Option<DateTime<Utc>>,
+    pub tokens_valid_after: Option<DateTime<Utc>>,
 }
 
 pub async fn for_login<'e, E: PgExecutor<'e>>(
@@ -64,7 +65,8 @@ pub async fn for_login<'e, E: PgExecutor<'e>>(
     email: &str,
 ) -> Result<Option<LoginRow>, sqlx::Error> {
     sqlx::query_as::<_, LoginRow>(
-        "SELECT id, nivel::text AS nivel, hashed_password, verificado, (deleted_at IS NOT NULL) AS deleted, bloqueado_hasta
+        "SELECT id, nivel::text AS nivel, hashed_password, verificado, (deleted_at IS NOT NULL) AS deleted, bloqueado_hasta,
+                tokens_valid_after
          FROM usuarios WHERE lower(email) = lower($1)",
     )
     .bind(email)
@@ -72,26 +74,95 @@ pub async fn for_login<'e, E: PgExecutor<'e>>(
     .await
 }
 
-/// Counts a failed login atomically; the 5th consecutive failure locks the account for
-/// 30 minutes. A lock that has expired starts a new count. Returns (failures, locked_until).
-pub async fn record_failed_login<'e, E: PgExecutor<'e>>(
+/// Failures in a row that lock an account (or an unknown e-mail) for `LOCK_MINUTES`.
+pub const MAX_FAILURES: i32 = 5;
+
+/// The outcome of claiming a password check.
+pub enum Attempt {
+    /// This request may verify a password; it is attempt `n` of the window (n ≤ 5). The
+    /// attempt is already counted as a failure; a success resets the count.
+    Allowed(i32),
+    /// Locked until then: no password is verified.
+    Locked(DateTime<Utc>),
+}
+
+/// Claims one password check for an account, atomically (one `UPDATE … RETURNING`), before
+/// the password is verified: however many guesses arrive at once, at most `MAX_FAILURES`
+/// are ever verified per window, and the claim that reaches the limit sets the lock. A lock
+/// that has expired starts a new window.
+pub async fn claim_login_attempt<'e, E: PgExecutor<'e>>(
     exec: E,
     id: i64,
-) -> Result<(i32, Option<DateTime<Utc>>), sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE usuarios SET
-            intentos_fallidos = CASE WHEN bloqueado_hasta IS NOT NULL AND bloqueado_hasta <= now() THEN 1
-                                     ELSE intentos_fallidos + 1 END,
-            bloqueado_hasta = CASE
-                WHEN bloqueado_hasta IS NOT NULL AND bloqueado_hasta <= now() THEN NULL
-                WHEN intentos_fallidos + 1 >= 5 THEN now() + interval '30 minutes'
-                ELSE bloqueado_hasta END
-         WHERE id = $1
-         RETURNING intentos_fallidos, bloqueado_hasta",
+) -> Result<Attempt, sqlx::Error> {
+    let row: Option<(Option<i32>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "WITH claimed AS (
+            UPDATE usuarios SET
+                intentos_fallidos = CASE WHEN bloqueado_hasta IS NOT NULL AND bloqueado_hasta <= now() THEN 1
+                                         ELSE intentos_fallidos + 1 END,
+                bloqueado_hasta = CASE
+                    WHEN bloqueado_hasta IS NOT NULL AND bloqueado_hasta <= now() THEN NULL
+                    WHEN intentos_fallidos + 1 >= $2 THEN now() + interval '30 minutes'
+                    ELSE bloqueado_hasta END
+            WHERE id = $1 AND (bloqueado_hasta IS NULL OR bloqueado_hasta <= now())
+            RETURNING intentos_fallidos)
+         SELECT c.intentos_fallidos, NULL::timestamptz FROM claimed c
+         UNION ALL
+         SELECT NULL, u.bloqueado_hasta FROM usuarios u
+         WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)",
     )
     .bind(id)
-    .fetch_one(exec)
-    .await
+    .bind(MAX_FAILURES)
+    .fetch_optional(exec)
+    .await?;
+    Ok(attempt(row))
+}
+
+/// The same claim for an e-mail that matches no account (counted in `login_failures`).
+pub async fn claim_unknown_login<'e, E: PgExecutor<'e>>(
+    exec: E,
+    email: &str,
+) -> Result<Attempt, sqlx::Error> {
+    let row: Option<(Option<i32>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "WITH claimed AS (
+            INSERT INTO login_failures AS f (email, intentos) VALUES (lower($1), 1)
+            ON CONFLICT (email) DO UPDATE SET
+                intentos = CASE WHEN f.bloqueado_hasta IS NOT NULL AND f.bloqueado_hasta <= now() THEN 1
+                                ELSE f.intentos + 1 END,
+                bloqueado_hasta = CASE
+                    WHEN f.bloqueado_hasta IS NOT NULL AND f.bloqueado_hasta <= now() THEN NULL
+                    WHEN f.intentos + 1 >= $2 THEN now() + interval '30 minutes'
+                    ELSE f.bloqueado_hasta END,
+                updated_at = now()
+            WHERE f.bloqueado_hasta IS NULL OR f.bloqueado_hasta <= now()
+            RETURNING intentos)
+         SELECT c.intentos, NULL::timestamptz FROM claimed c
+         UNION ALL
+         SELECT NULL, f.bloqueado_hasta FROM login_failures f
+         WHERE f.email = lower($1) AND NOT EXISTS (SELECT 1 FROM claimed)",
+    )
+    .bind(email)
+    .bind(MAX_FAILURES)
+    .fetch_optional(exec)
+    .await?;
+    Ok(attempt(row))
+}
+
+fn attempt(row: Option<(Option<i32>, Option<DateTime<Utc>>)>) -> Attempt {
+    match row {
+        Some((Some(n), _)) => Attempt::Allowed(n),
+        Some((None, Some(until))) => Attempt::Locked(until),
+        // Locked with no recorded end (cannot happen) or the row vanished: refuse safely.
+        _ => Attempt::Locked(Utc::now() + chrono::Duration::minutes(30)),
+    }
+}
+
+/// Clears the failure count after a correct password (without counting it as a login).
+pub async fn reset_failures<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE usuarios SET intentos_fallidos = 0, bloqueado_hasta = NULL WHERE id = $1")
+        .bind(id)
+        .execute(exec)
+        .await?;
+    Ok(())
 }
 
 pub async fn record_successful_login<'e, E: PgExecutor<'e>>(

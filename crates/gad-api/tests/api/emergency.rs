@@ -590,6 +590,8 @@ async fn dispatch_query_uses_the_partial_gist_index() {
     .bind(None::<String>)
     .bind(None::<String>)
     .bind(None::<String>)
+    .bind(30i64)
+    .bind(60.0f64)
     .fetch_all(&mut *tx)
     .await
     .unwrap();

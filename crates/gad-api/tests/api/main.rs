@@ -3,12 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod alerts;
 mod auth;
 mod cache;
+mod dispatch_ack;
 mod efectivos;
 mod emergency;
 mod foundation;
 mod geo;
+mod hardening;
 mod jobs;
 mod matrix;
 mod ratelimit;

@@ -22,12 +22,18 @@ enum Rule {
     Min(i16),
     /// Level 1 allowed on its own objects only.
     Own,
+    /// A machine credential (the Alertmanager webhook secret), not a user: no token and every
+    /// user token, whatever the level, are 401.
+    Machine,
 }
 
 fn rule(description: &str) -> Option<Rule> {
     let rest = description.strip_prefix("Level: ")?;
     if rest.starts_with("public") {
         return Some(Rule::Public);
+    }
+    if rest.starts_with("machine") {
+        return Some(Rule::Machine);
     }
     let n: i16 = rest.chars().next()?.to_digit(10)? as i16;
     if n == 1 && (rest.starts_with("1 (own)") || rest.starts_with("1 (scoped)")) {
@@ -142,6 +148,22 @@ async fn every_documented_route_enforces_its_level() {
                         ));
                     }
                 }
+                Rule::Machine => {
+                    let (s, b) = call(&app, &method, &fill(path, &missing), None).await;
+                    if s != StatusCode::UNAUTHORIZED || b["detail"] != "Not authenticated" {
+                        failures.push(format!("{m} {path}: no token → {s} {b}"));
+                    }
+                    for level in 1..=3i16 {
+                        let uid = if level == 1 { me.id } else { supervisor.id };
+                        let token = app.token_for(uid, level);
+                        let (s, b) = call(&app, &method, &fill(path, &missing), Some(&token)).await;
+                        if s != StatusCode::UNAUTHORIZED {
+                            failures.push(format!(
+                                "{m} {path}: machine route took a level-{level} user token → {s} {b}"
+                            ));
+                        }
+                    }
+                }
                 Rule::Min(_) | Rule::Own => {
                     let min = min_of(rule);
                     let (s, b) = call(&app, &method, &fill(path, &theirs), None).await;
@@ -213,7 +235,7 @@ async fn every_documented_route_enforces_its_level() {
 
 fn min_of(r: Rule) -> i16 {
     match r {
-        Rule::Public => 0,
+        Rule::Public | Rule::Machine => 0,
         Rule::Own => 1,
         Rule::Min(n) => n,
     }

@@ -411,7 +411,14 @@ async fn dashboard_and_metrics_requests_get_real_figures() {
     let off = app.create_efectivo(Some((40.0, -3.0))).await;
     insert_task(&app, "T-D-1", off.id, "PROGRAMMED").await;
     insert_task(&app, "T-D-2", off.id, "PROGRAMMED").await;
-    insert_task(&app, "EMG-20261128-0009", off.id, "IN_PROGRESS").await;
+    let emg = insert_task(&app, "EMG-20261128-0009", off.id, "IN_PROGRESS").await;
+    // An emergency is what dispatch creates: tipo intervencion (the overview's definition,
+    // shared with GET /api/v1/stats/overview since issue 13).
+    sqlx::query("UPDATE tareas SET tipo = 'INTERVENCION' WHERE id = $1")
+        .bind(emg)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let mut c = socket(&app, &sup).await;
     c.send_json(&json!({"event_type": "dashboard_update", "data": {}}))
         .await;
@@ -531,7 +538,8 @@ async fn slow_consumer_is_closed_without_delaying_a_fast_one() {
     let mut slow = WsClient::connect_small_buffer(&app, &sup.token, 8 * 1024).await;
     slow.handshake().await;
     let mut fast = socket(&app, &sup).await;
-    const N: usize = 1000;
+    // Twice the per-socket queue (SEND_QUEUE, 1024 since issue 13), so the slow one overflows.
+    const N: usize = 2000;
     let reader = tokio::spawn(async move {
         let mut n = 0;
         while n < N {

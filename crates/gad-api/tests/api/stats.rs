@@ -313,7 +313,7 @@ async fn overview_counts_everything() {
     assert_eq!(b["tareas"]["por_prioridad"]["BAJA"], 0);
     assert_eq!(
         b["efectivos"],
-        json!({"por_disponibilidad": {"disponible": 1, "en_tarea": 1, "fuera_servicio": 0, "no_disponible": 0}, "con_ubicacion": 1})
+        json!({"por_disponibilidad": {"disponible": 1, "en_tarea": 1, "fuera_servicio": 0, "no_disponible": 0, "en_camino": 0, "en_escena": 0}, "con_ubicacion": 1})
     );
     assert_eq!(b["emergencias_24h"], 4);
     assert_eq!(b["distancia_mediana_emergencias_m"], 250.5);

@@ -91,6 +91,8 @@
     'estado.en_tarea': 'En tarea',
     'estado.fuera_servicio': 'Fuera de servicio',
     'estado.no_disponible': 'No disponible',
+    'estado.en_camino': 'En camino',
+    'estado.en_escena': 'En escena',
 
     'tarea.estado.programada': 'Programada',
     'tarea.estado.en_curso': 'En curso',

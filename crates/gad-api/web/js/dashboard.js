@@ -13,7 +13,9 @@
     disponible: { color: '#1a7f37', radius: 5, dashArray: null },
     en_tarea: { color: '#0550ae', radius: 7, dashArray: '3 2' },
     fuera_servicio: { color: '#57606a', radius: 4, dashArray: '1 3' },
-    no_disponible: { color: '#9a4b00', radius: 5, dashArray: '5 2' }
+    no_disponible: { color: '#9a4b00', radius: 5, dashArray: '5 2' },
+    en_camino: { color: '#8250df', radius: 7, dashArray: '6 2' },
+    en_escena: { color: '#1b7c83', radius: 8, dashArray: null }
   };
   var COLOR_PRIORIDAD = { 1: '#57606a', 2: '#0969da', 3: '#9a6700', 4: '#bc4c00', 5: '#a40e26' };
   var CERRADAS = { finalizada: true, cancelada: true };

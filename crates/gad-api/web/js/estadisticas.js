@@ -11,7 +11,7 @@
   var ORDEN = {
     estado: ['programada', 'en_curso', 'pausada', 'finalizada', 'cancelada'],
     prioridad: ['1', '2', '3', '4', '5'],
-    disponibilidad: ['disponible', 'en_tarea', 'fuera_servicio', 'no_disponible']
+    disponibilidad: ['disponible', 'en_camino', 'en_escena', 'en_tarea', 'fuera_servicio', 'no_disponible']
   };
 
   function porRango(datos) {

@@ -1,0 +1,392 @@
+//! Dispatch that closes the loop (issue 15): acknowledgement, re-dispatch on a decline or a
+//! silence, escalation to supervisors, backup and arrival. The SQL lives in
+//! `store::dispatch`; this module decides what happens next and which events announce it.
+//! Every function here runs inside the caller's transaction and returns the events to publish
+//! once it has committed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::events::{Audience, DomainEvent, EventType};
+use crate::state::AppState;
+use crate::store::dispatch::{self as store, Assigned, Site};
+
+/// How a pending dispatch ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Decline,
+    /// No answer before the deadline (the escalation job).
+    Timeout,
+}
+
+impl Answer {
+    fn estado(self) -> &'static str {
+        match self {
+            Answer::Accept => "ACEPTADO",
+            Answer::Decline => "RECHAZADO",
+            Answer::Timeout => "VENCIDO",
+        }
+    }
+    fn evento(self) -> &'static str {
+        match self {
+            Answer::Accept => "aceptado",
+            Answer::Decline => "rechazado",
+            Answer::Timeout => "vencido",
+        }
+    }
+}
+
+/// What an answer led to.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The officer called next (after a decline or a silence of the primary unit).
+    pub next: Option<Assigned>,
+    /// Nobody left to call (attempts exhausted or nobody in range): supervisors alerted.
+    pub sin_asignar: bool,
+    pub events: Vec<DomainEvent>,
+}
+
+fn involved(users: &[Option<i64>]) -> Audience {
+    let mut ids: Vec<i64> = users.iter().flatten().copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Audience::Involved { user_ids: ids }
+}
+
+/// `task_assigned` + `alert` for an officer just dispatched (first call excepted: the
+/// emergency route announces that one itself).
+pub fn assigned_events(site: &Site, a: &Assigned, refuerzo: bool) -> Vec<DomainEvent> {
+    let data = json!({
+        "task_id": site.id,
+        "codigo": site.codigo,
+        "efectivo_id": a.efectivo_id,
+        "usuario_id": a.usuario_id,
+        "distance_m": (a.distance_m * 100.0).round() / 100.0,
+        "ack_status": "pendiente_confirmacion",
+        "ack_deadline": crate::time::rfc3339(a.vence_at),
+        "refuerzo": refuerzo,
+        "lat": site.lat,
+        "lng": site.lng,
+    });
+    let to_officer = involved(&[Some(a.usuario_id)]);
+    vec![
+        DomainEvent::new(EventType::TaskAssigned, data.clone(), to_officer.clone())
+            .topic(format!("task:{}", site.id)),
+        DomainEvent::new(
+            EventType::Alert,
+            json!({
+                "title": if refuerzo { "Refuerzo solicitado" } else { "Emergencia" },
+                "level": "critical",
+                "task_id": site.id,
+                "codigo": site.codigo,
+                "efectivo_id": a.efectivo_id,
+                "usuario_id": a.usuario_id,
+                "distance_m": (a.distance_m * 100.0).round() / 100.0,
+                "ack_deadline": crate::time::rfc3339(a.vence_at),
+                "lat": site.lat,
+                "lng": site.lng,
+            }),
+            to_officer,
+        )
+        .topic("emergencias")
+        .topic(format!("task:{}", site.id)),
+    ]
+}
+
+fn step_event(
+    site: &Site,
+    evento: &str,
+    efectivo_id: i64,
+    usuario_id: i64,
+    extra: serde_json::Value,
+) -> DomainEvent {
+    let mut data = json!({
+        "task_id": site.id,
+        "codigo": site.codigo,
+        "evento": evento,
+        "efectivo_id": efectivo_id,
+        "usuario_id": usuario_id,
+    });
+    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+    DomainEvent::new(
+        EventType::TaskStatusChanged,
+        data,
+        involved(&[Some(usuario_id), site.delegado]),
+    )
+    .topic(format!("task:{}", site.id))
+}
+
+fn unit_event(
+    efectivo_id: i64,
+    usuario_id: i64,
+    anterior: &str,
+    nuevo: &str,
+    tarea_id: i64,
+) -> DomainEvent {
+    DomainEvent::new(
+        EventType::EfectivoStatusChanged,
+        json!({
+            "efectivo_id": efectivo_id,
+            "usuario_id": usuario_id,
+            "estado_anterior": anterior,
+            "estado_nuevo": nuevo,
+            "estado_disponibilidad": nuevo,
+            "tarea_id": tarea_id,
+        }),
+        involved(&[Some(usuario_id)]),
+    )
+    .topic(format!("efectivo:{efectivo_id}"))
+}
+
+/// Settles one pending dispatch of `site` (whose task row the caller has locked). `None` when
+/// that officer has no pending dispatch there. A decline or a silence of the primary unit
+/// calls the next nearest eligible officer in the same transaction, or — attempts exhausted,
+/// nobody in range — leaves the emergency "sin asignar" and alerts every supervisor.
+pub async fn answer(
+    state: &AppState,
+    db: &mut PgConnection,
+    site: &Site,
+    efectivo_id: i64,
+    answer: Answer,
+    by: Option<i64>,
+    motivo: Option<&str>,
+) -> Result<Option<Outcome>, sqlx::Error> {
+    let Some(closed) =
+        store::close_pending(db, site.id, efectivo_id, answer.estado(), by, motivo).await?
+    else {
+        return Ok(None);
+    };
+    let m = &state.metrics;
+    if answer != Answer::Timeout {
+        let secs = (Utc::now() - closed.asignado_at).num_milliseconds().max(0) as f64 / 1e3;
+        m.dispatch_ack_seconds.observe(secs);
+    }
+    let mut out = Outcome::default();
+    let nota = match motivo {
+        Some(mo) => format!("efectivo {efectivo_id}: {} ({mo})", answer.evento()),
+        None => format!("efectivo {efectivo_id}: {}", answer.evento()),
+    };
+    store::timeline(db, site.id, by, answer.evento(), &nota).await?;
+    if answer == Answer::Accept {
+        store::set_unit_status(db, efectivo_id, "EN_CAMINO").await?;
+        out.events.push(step_event(
+            site,
+            "aceptado",
+            efectivo_id,
+            closed.usuario_id,
+            json!({}),
+        ));
+        out.events.push(unit_event(
+            efectivo_id,
+            closed.usuario_id,
+            "en_tarea",
+            "en_camino",
+            site.id,
+        ));
+        return Ok(Some(out));
+    }
+    store::release(db, site.id, efectivo_id).await?;
+    m.escalated(if answer == Answer::Timeout {
+        "timeout"
+    } else {
+        "declined"
+    });
+    out.events.push(step_event(
+        site,
+        answer.evento(),
+        efectivo_id,
+        closed.usuario_id,
+        json!({"motivo": motivo}),
+    ));
+    out.events.push(unit_event(
+        efectivo_id,
+        closed.usuario_id,
+        "en_tarea",
+        "disponible",
+        site.id,
+    ));
+    if closed.refuerzo || !site.open {
+        return Ok(Some(out)); // a backup unit that cannot come is not replaced automatically
+    }
+    let cfg = &state.config;
+    let attempts = store::primary_attempts(db, site.id).await?;
+    let next = if attempts >= i64::from(cfg.dispatch_max_attempts) {
+        m.escalated("max_attempts");
+        None
+    } else {
+        let found = store::assign_nearest(
+            db,
+            site,
+            1,
+            closed.intento + 1,
+            false,
+            cfg.dispatch_max_position_age_minutes,
+            cfg.dispatch_ack_timeout_seconds,
+        )
+        .await?;
+        if found.is_empty() {
+            m.escalated("none_available");
+        }
+        found.into_iter().next()
+    };
+    match next {
+        Some(a) => {
+            if site.delegado == Some(closed.usuario_id) {
+                store::hand_over(db, site.id, a.usuario_id).await?;
+            }
+            store::timeline(
+                db,
+                site.id,
+                by,
+                "escalado",
+                &format!(
+                    "despachado el efectivo {} (intento {})",
+                    a.efectivo_id,
+                    closed.intento + 1
+                ),
+            )
+            .await?;
+            out.events.extend(assigned_events(site, &a, false));
+            out.next = Some(a);
+        }
+        None => {
+            store::mark_unassigned(db, site.id).await?;
+            store::timeline(
+                db,
+                site.id,
+                by,
+                "sin_asignar",
+                &format!("sin efectivos tras {attempts} intento(s)"),
+            )
+            .await?;
+            out.sin_asignar = true;
+            out.events.push(
+                DomainEvent::new(
+                    EventType::Alert,
+                    json!({
+                        "title": "Emergencia sin asignar",
+                        "level": "critical",
+                        "task_id": site.id,
+                        "codigo": site.codigo,
+                        "intentos": attempts,
+                        "lat": site.lat,
+                        "lng": site.lng,
+                    }),
+                    Audience::Supervisors,
+                )
+                .topic("emergencias")
+                .topic(format!("task:{}", site.id)),
+            );
+        }
+    }
+    Ok(Some(out))
+}
+
+/// How often the escalation job looks for silences.
+fn period(state: &AppState) -> Duration {
+    let ack = Duration::from_secs(state.config.dispatch_ack_timeout_seconds.max(1) as u64);
+    ack.min(Duration::from_secs(1)) / 2
+}
+
+/// One escalation pass: every dispatch past its deadline is treated as a decline. Safe with any
+/// number of instances (see `store::dispatch::lock_due_tasks`). Returns the silences escalated.
+pub async fn escalate_due(state: &AppState) -> Result<usize, sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    let tasks = store::lock_due_tasks(&mut tx, 20).await?;
+    let mut events = Vec::new();
+    let mut n = 0;
+    for tarea_id in tasks {
+        let Some(site) = store::lock_site(&mut tx, tarea_id).await? else {
+            continue;
+        };
+        for efectivo_id in store::due_officers(&mut tx, tarea_id).await? {
+            if let Some(out) = answer(
+                state,
+                &mut tx,
+                &site,
+                efectivo_id,
+                Answer::Timeout,
+                None,
+                Some("sin respuesta"),
+            )
+            .await?
+            {
+                n += 1;
+                events.extend(out.events);
+            }
+        }
+    }
+    tx.commit().await?;
+    for e in events {
+        state.events.publish(e);
+    }
+    Ok(n)
+}
+
+/// Starts the escalation job (weak reference: it ends with the application).
+pub fn spawn(state: AppState) {
+    let weak = Arc::downgrade(&state.0);
+    let every = period(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = weak.upgrade() else {
+                break;
+            };
+            let state = AppState(inner);
+            let pass = tokio::spawn(async move { escalate_due(&state).await }).await;
+            match pass {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(escalated = n, "dispatch: silences escalated"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "dispatch: escalation pass failed"),
+                Err(e) => tracing::error!(error = %e, "dispatch: escalation pass aborted"),
+            }
+        }
+    });
+}
+
+/// Arrival on scene (the officer's own report, or a position within 100 m of the incident):
+/// the unit is `en_escena`, the timeline and the arrival histogram record it.
+pub async fn arrived(
+    state: &AppState,
+    db: &mut PgConnection,
+    efectivo_id: i64,
+    usuario_id: i64,
+    tasks: &[(i64, chrono::DateTime<Utc>)],
+    by: Option<i64>,
+) -> Result<Vec<DomainEvent>, sqlx::Error> {
+    let mut events = Vec::new();
+    for (tarea_id, accepted_at) in tasks {
+        let secs = (Utc::now() - *accepted_at).num_milliseconds().max(0) as f64 / 1e3;
+        state.metrics.dispatch_arrival_seconds.observe(secs);
+        store::timeline(
+            db,
+            *tarea_id,
+            by,
+            "llegada",
+            &format!("efectivo {efectivo_id}: en escena"),
+        )
+        .await?;
+        events.push(
+            DomainEvent::new(
+                EventType::TaskStatusChanged,
+                json!({"task_id": tarea_id, "evento": "llegada", "efectivo_id": efectivo_id, "usuario_id": usuario_id}),
+                involved(&[Some(usuario_id)]),
+            )
+            .topic(format!("task:{tarea_id}")),
+        );
+    }
+    Ok(events)
+}
