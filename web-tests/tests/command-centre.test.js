@@ -122,6 +122,21 @@ test('live: a location change and an emergency made through the API show within 
   }, [id, lat2], { timeout: 2000 });
   assert.match(await item.textContent(), new RegExp(emg.body.codigo));
 
+  // Acknowledgement (issue 15), answered here by the supervisor on the officer's behalf: a
+  // decline calls the next officer (pending again), an acceptance shows it is on its way.
+  await page.locator(`[data-testid="emergency-list"] li[data-tarea-id="${emg.body.task_id}"][data-ack="pendiente_confirmacion"]`).waitFor({ timeout: 2000 });
+  const declined = await h.api('POST', `/api/v1/tasks/${emg.body.task_id}/ack`, supToken, { accept: false, motivo: 'Prueba' });
+  assert.equal(declined.status, 200, declined.text);
+  assert.ok(declined.body.next, declined.text);
+  await page.waitForFunction(([sel, next]) => {
+    const li = document.querySelector(sel);
+    return li && li.dataset.ack === 'pendiente_confirmacion' && li.textContent.includes('#' + next);
+  }, [`[data-testid="emergency-list"] li[data-tarea-id="${emg.body.task_id}"]`, declined.body.next.efectivo_id], { timeout: 2000 });
+  const accepted = await h.api('POST', `/api/v1/tasks/${emg.body.task_id}/ack`, supToken, { accept: true });
+  assert.equal(accepted.status, 200, accepted.text);
+  await page.locator(`[data-testid="emergency-list"] li[data-tarea-id="${emg.body.task_id}"][data-ack="aceptado"]`).waitFor({ timeout: 2000 });
+  assert.match(await item.textContent(), /en camino/);
+
   // Raise one by clicking the map just east of the officers: suggestions first, then dispatch.
   const box = await page.locator('[data-testid="map"]').boundingBox();
   const pt = await page.evaluate(() => {

@@ -116,11 +116,19 @@
   // ---- emergencies and tasks ----------------------------------------------------------------
 
   function textoEmergencia(m) {
-    return t('dash.emergencia.fila', {
+    var txt = t('dash.emergencia.fila', {
       codigo: m.codigo,
       edad: GAD.edad(m.created_at),
       asignado: m.efectivo_id ? t('dash.emergencia.asignado', { id: m.efectivo_id }) : t('dash.emergencia.sin_asignar')
     });
+    return m.ack ? txt + ' · ' + t('ack.' + m.ack) : txt;
+  }
+
+  /** A new dispatch waits for the officer's confirmation (issue 15): the first news of an
+   *  emergency with an officer (its alert or its task_created, whichever comes first). */
+  function primerAck(id, efectivoId) {
+    var m = emergencias.get(id);
+    return (!m || !m.ack) && efectivoId ? 'pendiente_confirmacion' : undefined;
   }
 
   function ponerEmergencia(m) {
@@ -135,6 +143,7 @@
       listaEmerg.insertBefore(m.row, listaEmerg.firstChild);
     }
     m.row.firstChild.textContent = textoEmergencia(m);
+    if (m.ack) m.row.setAttribute('data-ack', m.ack);
     if (typeof m.lat === 'number' && typeof m.lng === 'number') {
       if (!m.marker) {
         m.marker = L.circleMarker([m.lat, m.lng], { radius: 10, color: '#a40e26', weight: 3, fillColor: '#ff8182', fillOpacity: 0.9, bubblingMouseEvents: false });
@@ -204,9 +213,16 @@
 
   function onSnapshot(data) {
     cargarEfectivos(data.efectivos || []);
-    emergencias.forEach(function (m, id) { quitarEmergencia(id); });
+    // After a reconnection the snapshot does not carry what the deltas told (acknowledgement,
+    // officer, age): keep it for the emergencies still active.
+    var antes = new Map();
+    emergencias.forEach(function (m, id) {
+      antes.set(id, { ack: m.ack, efectivo_id: m.efectivo_id, created_at: m.created_at, lat: m.lat, lng: m.lng });
+      quitarEmergencia(id);
+    });
     (data.emergencias_activas || []).slice().reverse().forEach(function (m) {
-      ponerEmergencia({ id: m.id, codigo: m.codigo });
+      var a = antes.get(m.id) || {};
+      ponerEmergencia({ id: m.id, codigo: m.codigo, ack: a.ack, efectivo_id: a.efectivo_id, created_at: a.created_at, lat: a.lat, lng: a.lng });
     });
     if (primerSnapshot) {
       primerSnapshot = false;
@@ -230,15 +246,36 @@
         cambiarEstado(d.efectivo_id, d.estado || d.estado_nuevo || d.estado_disponibilidad);
         break;
       case 'alert':
-        if (d.task_id) {
-          ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, efectivo_id: d.efectivo_id, lat: d.lat, lng: d.lng });
+        if (d.task_id && d.intentos !== undefined && !d.efectivo_id) {
+          // Acknowledgement (issue 15): nobody left to call.
+          ponerEmergencia({ id: d.task_id, codigo: d.codigo, ack: 'sin_asignar' });
+          var m0 = emergencias.get(d.task_id);
+          if (m0) { m0.efectivo_id = null; m0.row.firstChild.textContent = textoEmergencia(m0); }
+        } else if (d.task_id) {
+          ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, efectivo_id: d.efectivo_id, lat: d.lat, lng: d.lng,
+            ack: d.ack_deadline ? 'pendiente_confirmacion' : primerAck(d.task_id, d.efectivo_id) });
+        }
+        break;
+      case 'task_assigned':
+        // A (re-)dispatch or a backup waits for the officer's answer.
+        if (d.task_id && emergencias.has(d.task_id)) {
+          ponerEmergencia({ id: d.task_id, efectivo_id: d.refuerzo ? undefined : d.efectivo_id, ack: d.refuerzo ? 'refuerzo' : d.ack_status });
         }
         break;
       case 'task_created':
-        if (/^EMG-/.test(d.codigo || '')) ponerEmergencia(desdeTarea(d));
+        if (/^EMG-/.test(d.codigo || '')) {
+          var m1 = desdeTarea(d);
+          m1.ack = primerAck(d.id, m1.efectivo_id);
+          ponerEmergencia(m1);
+        }
         else ponerTarea(d);
         break;
       case 'task_status_changed':
+        if (d.evento && emergencias.has(d.task_id)) {
+          ponerEmergencia({ id: d.task_id, ack: d.evento });
+          break;
+        }
+        // falls through: a state change carries the task
       case 'task_updated':
         var tarea = d.tarea || d;
         var id = d.task_id || tarea.id;
