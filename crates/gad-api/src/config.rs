@@ -118,6 +118,14 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "HEADER_READ_TIMEOUT_SECONDS",
     "MAX_CONNECTIONS",
     "ALERTMANAGER_WEBHOOK_TOKEN",
+    // `gad bot` (issue 17; read by gad_bot::BotConfig).
+    "TELEGRAM_TOKEN",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_WEBHOOK_URL",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_POLL_TIMEOUT",
+    "BOT_LISTEN_ADDR",
+    "BOT_RATE_LIMIT_PER_MINUTE",
 ];
 
 const MIN_SECRET_LEN: usize = 32;

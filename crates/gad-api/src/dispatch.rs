@@ -4,7 +4,6 @@
 //! Every function here runs inside the caller's transaction and returns the events to publish
 //! once it has committed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -332,29 +331,21 @@ pub async fn escalate_due(state: &AppState) -> Result<usize, sqlx::Error> {
     Ok(n)
 }
 
-/// Starts the escalation job (weak reference: it ends with the application).
+/// Starts the escalation job (it ends with the application).
 pub fn spawn(state: AppState) {
-    let weak = Arc::downgrade(&state.0);
     let every = period(&state);
-    drop(state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(inner) = weak.upgrade() else {
-                break;
-            };
-            let state = AppState(inner);
-            let pass = tokio::spawn(async move { escalate_due(&state).await }).await;
-            match pass {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(escalated = n, "dispatch: silences escalated"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "dispatch: escalation pass failed"),
-                Err(e) => tracing::error!(error = %e, "dispatch: escalation pass aborted"),
-            }
-        }
-    });
+    crate::jobs::every(
+        state,
+        every,
+        every,
+        |state| async move { escalate_due(&state).await },
+        |pass| match pass {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(escalated = n, "dispatch: silences escalated"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "dispatch: escalation pass failed"),
+            Err(e) => tracing::error!(error = %e, "dispatch: escalation pass aborted"),
+        },
+    );
 }
 
 /// Arrival on scene (the officer's own report, or a position within 100 m of the incident):

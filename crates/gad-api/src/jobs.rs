@@ -43,38 +43,58 @@ impl PurgeCounts {
     }
 }
 
-/// Starts the periodic purge. It holds only a weak reference to the state, so it ends when the
-/// application (or a test server) is dropped.
-pub fn spawn(state: AppState) {
+/// Runs `pass` every `period` (first after `first`) until the application state is dropped:
+/// the loop holds only a weak reference, and each pass runs in its own task so even a panic
+/// cannot end the loop. The pass's result is handed to `report`.
+pub fn every<T, E, F, Fut>(
+    state: AppState,
+    first: Duration,
+    period: Duration,
+    pass: F,
+    report: fn(Result<Result<T, E>, tokio::task::JoinError>),
+) where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+{
     let weak = Arc::downgrade(&state.0);
     drop(state);
     tokio::spawn(async move {
-        tokio::time::sleep(FIRST_RUN).await;
-        let mut tick = tokio::time::interval(PERIOD);
+        tokio::time::sleep(first).await;
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(inner) = weak.upgrade() else {
                 break;
             };
-            let state = AppState(inner);
-            // A pass in its own task: even an unexpected panic cannot end the loop.
-            let pass = tokio::spawn(async move { run_once(&state).await }).await;
-            match pass {
-                Ok(Ok(c)) if c.total() > 0 => tracing::info!(
-                    idempotency_keys = c.idempotency_keys,
-                    efectivo_ubicaciones = c.efectivo_ubicaciones,
-                    revoked_tokens = c.revoked_tokens,
-                    ws_tickets = c.ws_tickets,
-                    telegram_link_codes = c.telegram_link_codes,
-                    "maintenance purge"
-                ),
-                Ok(Ok(_)) => tracing::debug!("maintenance purge: nothing to delete"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "maintenance purge failed"),
-                Err(e) => tracing::error!(error = %e, "maintenance purge task aborted"),
-            }
+            report(tokio::spawn(pass(AppState(inner))).await);
         }
     });
+}
+
+/// Starts the periodic purge.
+pub fn spawn(state: AppState) {
+    every(
+        state,
+        FIRST_RUN,
+        PERIOD,
+        |state| async move { run_once(&state).await },
+        |pass| match pass {
+            Ok(Ok(c)) if c.total() > 0 => tracing::info!(
+                idempotency_keys = c.idempotency_keys,
+                efectivo_ubicaciones = c.efectivo_ubicaciones,
+                revoked_tokens = c.revoked_tokens,
+                ws_tickets = c.ws_tickets,
+                telegram_link_codes = c.telegram_link_codes,
+                "maintenance purge"
+            ),
+            Ok(Ok(_)) => tracing::debug!("maintenance purge: nothing to delete"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "maintenance purge failed"),
+            Err(e) => tracing::error!(error = %e, "maintenance purge task aborted"),
+        },
+    );
 }
 
 /// One purge pass over every table. Every table is attempted; the first error (if any) is

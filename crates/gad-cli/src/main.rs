@@ -49,6 +49,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Verify a backup and restore it into the database (--verify-only changes nothing).
     Restore(backup::RestoreArgs),
+    /// Telegram bot for officers (TELEGRAM_TOKEN; same database/Redis settings as serve).
+    Bot,
 }
 
 fn main() {
@@ -126,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Restore(args) => backup::restore(args).await,
+        Command::Bot => bot().await,
     }
 }
 
@@ -150,5 +153,24 @@ async fn serve() -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
     gad_api::app::serve(listener, state, gad_api::app::shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `gad bot`: the Telegram client, a separate process on the API's database and Redis.
+async fn bot() -> anyhow::Result<()> {
+    let config = load_config()?;
+    let bot_config = gad_bot::BotConfig::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    gad_api::telemetry::init(&config);
+    let listener = tokio::net::TcpListener::bind(&bot_config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", bot_config.listen))?;
+    let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size.min(10))?;
+    tracing::info!(bot = %bot_config.describe(), "starting gad bot");
+    let state = gad_api::AppState::new(config, pool);
+    let handle = gad_bot::start(bot_config, state, listener).await?;
+    tracing::info!(addr = %handle.addr, "bot metrics listening");
+    gad_api::app::shutdown_signal().await;
+    handle.stop().await;
+    tracing::info!("bot stopped");
     Ok(())
 }

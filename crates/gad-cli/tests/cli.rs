@@ -282,3 +282,64 @@ async fn seed_outside_development_uses_generated_passwords_printed_once() {
             .is_ok()
     );
 }
+
+#[test]
+fn bot_refuses_to_start_without_a_token_or_an_answering_telegram() {
+    let base = || {
+        let mut c = gad();
+        c.args(["bot"])
+            .env("ENVIRONMENT", "development")
+            .env("JWT_SECRET_KEY", "k3J9xP2mQ7vL5nR8tW1yZ4bC6dF0gH3jK5mN7pQ9")
+            .env(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            )
+            .env("BOT_LISTEN_ADDR", "127.0.0.1:0");
+        c
+    };
+    let out = base().output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TELEGRAM_TOKEN is required"), "{err}");
+
+    // Nothing listens on port 1: getMe fails and the bot says so in one line.
+    let out = base()
+        .env("TELEGRAM_TOKEN", "123:abc")
+        .env("TELEGRAM_API_URL", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Telegram refused the bot token or is unreachable"),
+        "{err}"
+    );
+    assert!(!err.contains("123:abc"), "token not printed: {err}");
+}
+
+/// `gad bot` as a process: long-polls the fake Bot API and answers an unlinked user.
+#[tokio::test]
+async fn gad_bot_process_answers_through_the_bot_api() {
+    let app = gad_testkit::TestApp::spawn().await;
+    let fake = gad_testkit::fake_telegram::FakeTelegram::start().await;
+    let mut child = tokio::process::Command::from({
+        let mut c = gad();
+        c.args(["bot"])
+            .env("ENVIRONMENT", "development")
+            .env("JWT_SECRET_KEY", "k3J9xP2mQ7vL5nR8tW1yZ4bC6dF0gH3jK5mN7pQ9")
+            .env("DATABASE_URL", &app.db_url)
+            .env("BOT_LISTEN_ADDR", "127.0.0.1:0")
+            .env("TELEGRAM_TOKEN", &fake.token)
+            .env("TELEGRAM_API_URL", fake.url())
+            .env("TELEGRAM_POLL_TIMEOUT", "1")
+            .env("LOG_LEVEL", "warn");
+        c
+    })
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    fake.send_text(4242, "/tareas");
+    fake.wait_text(4242, "no está vinculada").await;
+    assert!(!fake.calls_of("getMe").is_empty());
+    let _ = child.kill().await;
+}

@@ -230,8 +230,12 @@ fn compose_files_pass_gad_only_variables_it_reads() {
     assert!(p.is_empty(), "{p:#?}");
     assert_eq!(
         seen.keys().collect::<Vec<_>>(),
-        vec!["gad", "migrate"],
+        vec!["bot", "gad", "migrate"],
         "gad services found"
+    );
+    assert!(
+        seen["bot"].iter().any(|k| k == "TELEGRAM_TOKEN"),
+        "{seen:?}"
     );
     assert!(
         seen["gad"].iter().any(|k| k == "DATABASE_URL") && seen["gad"].len() >= 6,

@@ -6,6 +6,7 @@
 
 pub mod chaos;
 pub mod db;
+pub mod fake_telegram;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -170,6 +171,18 @@ impl TestApp {
             client: reqwest::Client::builder().build().expect("client"),
             env: opts.env,
             shutdown: Some(tx),
+        }
+    }
+
+    /// Waits until this instance's WebSocket fan-out runs through Redis (5 s at most).
+    pub async fn wait_redis_fanout(&self) {
+        let start = std::time::Instant::now();
+        while self.state.hub.fanout_mode() != "redis" {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "fan-out through Redis not up within 5 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 

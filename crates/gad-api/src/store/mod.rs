@@ -5,4 +5,5 @@ pub mod dispatch;
 pub mod efectivos;
 pub mod stats;
 pub mod tareas;
+pub mod telegram;
 pub mod usuarios;

@@ -35,6 +35,24 @@ async fn raise(app: &TestApp, by: &TestUser) -> Value {
     r.body
 }
 
+async fn ack(app: &TestApp, task: i64, by: &TestUser, accept: bool) -> gad_testkit::Resp {
+    app.post(
+        &format!("/api/v1/tasks/{task}/ack"),
+        Some(&by.token),
+        json!({ "accept": accept }),
+    )
+    .await
+}
+
+async fn backup(app: &TestApp, task: i64, by: &TestUser, n: i64) -> gad_testkit::Resp {
+    app.post(
+        &format!("/api/v1/tasks/{task}/backup"),
+        Some(&by.token),
+        json!({ "efectivos": n }),
+    )
+    .await
+}
+
 async fn unit(app: &TestApp, u: &TestUser) -> String {
     sqlx::query_scalar("SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1")
         .bind(u.efectivo_id.unwrap())
@@ -76,32 +94,14 @@ async fn accept_puts_the_officer_on_the_way_and_is_in_the_timeline() {
     assert_eq!(unit(&app, &offs[0]).await, "EN_TAREA");
 
     // Another officer cannot answer it (not theirs: 404), the right one accepts.
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[1].token),
-            json!({"accept": true}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[1], true).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[0].token),
-            json!({"accept": true}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[0], true).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["ack_status"], "aceptado");
     assert_eq!(unit(&app, &offs[0]).await, "EN_CAMINO");
     // Answering twice: nothing pending any more.
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[0].token),
-            json!({"accept": false}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[0], false).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let ev = ws.wait_for("task_status_changed", T).await.expect("event");
     assert_eq!(ev["data"]["evento"], "aceptado");
@@ -159,13 +159,7 @@ async fn decline_dispatches_the_next_nearest_in_the_same_transaction() {
     // The second officer declines too: nobody else in range → sin asignar, alert.
     let mut ws = WsClient::connect(&app, Some(&sup.token)).await;
     ws.handshake().await;
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[1].token),
-            json!({"accept": false}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[1], false).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["sin_asignar"], true);
     let alert = loop {
@@ -192,13 +186,7 @@ async fn decline_dispatches_the_next_nearest_in_the_same_transaction() {
         ]
     );
     // A supervisor on the officer's behalf, when nothing is pending: 409.
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&sup.token),
-            json!({"accept": true}),
-        )
-        .await;
+    let r = ack(&app, task, &sup, true).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
 }
 
@@ -211,13 +199,8 @@ async fn silence_escalates_exactly_once_per_timeout_with_two_instances() {
     let sup = a.create_user(2).await;
     let caller = a.create_user(1).await;
     let offs = officers(&a, 4, 0.001).await;
-    for app in [&a, &b] {
-        let start = Instant::now();
-        while app.state.hub.fanout_mode() != "redis" {
-            assert!(start.elapsed() < T, "fan-out up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    a.wait_redis_fanout().await;
+    b.wait_redis_fanout().await;
     let mut ws = WsClient::connect(&b, Some(&sup.token)).await;
     ws.handshake().await;
     let d = raise(&a, &caller).await;
@@ -300,21 +283,9 @@ async fn backup_adds_distinct_officers_never_a_busy_one() {
     let task = d["task_id"].as_i64().unwrap();
     assert_eq!(d["assigned_efectivo_id"], offs[0].efectivo_id.unwrap());
     // An officer not on the task may not ask for backup on it.
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/backup"),
-            Some(&offs[5].token),
-            json!({"efectivos": 1}),
-        )
-        .await;
+    let r = backup(&app, task, &offs[5], 1).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/backup"),
-            Some(&offs[0].token),
-            json!({"efectivos": 3}),
-        )
-        .await;
+    let r = backup(&app, task, &offs[0], 3).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let added: Vec<i64> = r.body["added"]
         .as_array()
@@ -334,39 +305,15 @@ async fn backup_adds_distinct_officers_never_a_busy_one() {
         assert_eq!(unit(&app, &offs[i]).await, "EN_TAREA");
     }
     // Again: only one left (offs[5]); then nobody.
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/backup"),
-            Some(&offs[0].token),
-            json!({"efectivos": 5}),
-        )
-        .await;
+    let r = backup(&app, task, &offs[0], 5).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["added"].as_array().unwrap().len(), 1);
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/backup"),
-            Some(&offs[0].token),
-            json!({"efectivos": 1}),
-        )
-        .await;
+    let r = backup(&app, task, &offs[0], 1).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/backup"),
-            Some(&offs[0].token),
-            json!({"efectivos": 0}),
-        )
-        .await;
+    let r = backup(&app, task, &offs[0], 0).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     // A backup unit acknowledges like the first one.
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[2].token),
-            json!({"accept": true}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[2], true).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(unit(&app, &offs[2]).await, "EN_CAMINO");
 }
@@ -480,13 +427,7 @@ async fn unit_status_follows_its_transitions_and_arrival_is_automatic_within_100
     }
     let d = raise(&app, &caller).await;
     let task = d["task_id"].as_i64().unwrap();
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[0].token),
-            json!({"accept": true}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[0], true).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let loc = format!(
         "/api/v1/efectivos/{}/ubicacion",
@@ -555,12 +496,6 @@ async fn closing_the_task_closes_its_pending_dispatches_and_nothing_escalates_la
         "DISPONIBLE",
         "nobody called for a closed task"
     );
-    let r = app
-        .post(
-            &format!("/api/v1/tasks/{task}/ack"),
-            Some(&offs[0].token),
-            json!({"accept": true}),
-        )
-        .await;
+    let r = ack(&app, task, &offs[0], true).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
 }

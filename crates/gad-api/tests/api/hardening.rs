@@ -393,13 +393,8 @@ async fn expect_closed_1008(c: &mut WsClient, what: &str) {
 async fn ending_a_session_closes_its_sockets_on_every_instance() {
     let a = TestApp::spawn_with_redis().await;
     let b = TestApp::spawn_with(Options::sibling_of(&a)).await;
-    for app in [&a, &b] {
-        let start = Instant::now();
-        while app.state.hub.fanout_mode() != "redis" {
-            assert!(start.elapsed() < T, "fan-out up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    a.wait_redis_fanout().await;
+    b.wait_redis_fanout().await;
     let admin = a.create_user(3).await;
 
     // Logout on A closes the user's socket on B.
@@ -657,13 +652,8 @@ async fn a_burst_of_events_reaches_the_other_instance_without_loss() {
     use gad_api::events::{Audience, DomainEvent, EventType};
     let a = TestApp::spawn_with_redis().await;
     let b = TestApp::spawn_with(Options::sibling_of(&a)).await;
-    for app in [&a, &b] {
-        let start = Instant::now();
-        while app.state.hub.fanout_mode() != "redis" {
-            assert!(start.elapsed() < T, "fan-out up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    a.wait_redis_fanout().await;
+    b.wait_redis_fanout().await;
     let sup = b.create_user(2).await;
     let mut c = socket(&b, &sup).await;
     read_snapshot(&mut c).await;

@@ -1,0 +1,601 @@
+//! What the bot does with each update: commands and menu buttons, inline-button presses,
+//! locations (a single location is an emergency report, a live location moves the officer on
+//! the map). Every update is authenticated afresh from the database by the sender's Telegram
+//! id, which only Telegram (through this bot) can assert.
+
+use std::sync::Arc;
+
+use gad_api::AppState;
+use gad_api::store::telegram::{self, Redeemed};
+use gad_core::state_machine::allowed_targets;
+use gad_core::{EstadoDisponibilidad, EstadoTarea};
+use serde_json::Value;
+use teloxide::types::{
+    CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageId, Update,
+    UpdateKind,
+};
+
+use crate::callback::{Callback, HistFilter};
+use crate::metrics::BotMetrics;
+use crate::ratelimit::{ChatLimiter, Verdict};
+use crate::service::{self, Failure, Officer};
+use crate::task_pages::{self, Page};
+use crate::telegram::{Tg, button, main_menu};
+use crate::texts;
+
+pub struct Handler {
+    pub state: AppState,
+    pub tg: Tg,
+    pub metrics: Arc<BotMetrics>,
+    pub limiter: ChatLimiter,
+}
+
+/// Where an answer goes: a new message, or the message whose button was pressed.
+#[derive(Clone, Copy)]
+enum Reply {
+    New(i64),
+    Edit(i64, MessageId),
+}
+
+fn failure_text(f: &Failure) -> &'static str {
+    match f.status {
+        401 => texts::NO_VINCULADO,
+        403 => texts::SIN_PERMISO,
+        404 => texts::TAREA_NO_ENCONTRADA,
+        409 => texts::TRANSICION_INVALIDA,
+        _ => texts::ERROR_TEMPORAL,
+    }
+}
+
+fn sender_id(m: &Message) -> Option<i64> {
+    m.from.as_ref().map(|u| u.id.0 as i64)
+}
+
+impl Handler {
+    /// Handles one update; never fails (errors become a plain Spanish answer and a metric).
+    pub async fn handle(&self, u: Update) {
+        let update_id = u.id.0;
+        match u.kind {
+            UpdateKind::Message(m) => self.on_message(update_id, m).await,
+            UpdateKind::EditedMessage(m) => {
+                if m.location().is_some() {
+                    self.metrics.update("live_location");
+                    self.on_live_location(update_id, &m, false).await;
+                } else {
+                    self.metrics.update("edited_message");
+                }
+            }
+            UpdateKind::CallbackQuery(q) => {
+                self.metrics.update("callback_query");
+                self.on_callback(update_id, q).await;
+            }
+            _ => self.metrics.update("other"),
+        }
+    }
+
+    /// Runs a service-layer operation, recording its time.
+    async fn timed<T>(&self, operation: &str, fut: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = fut.await;
+        self.metrics
+            .service_call(operation, started.elapsed().as_secs_f64());
+        out
+    }
+
+    async fn reply(&self, to: Reply, text: &str, keyboard: Option<InlineKeyboardMarkup>) {
+        match to {
+            Reply::New(chat) => {
+                let markup = keyboard.map(teloxide::types::ReplyMarkup::InlineKeyboard);
+                self.tg.send(chat, text, markup).await;
+            }
+            Reply::Edit(chat, id) => self.tg.edit(chat, id, text, keyboard).await,
+        }
+    }
+
+    async fn fail(&self, to: Reply, f: &Failure) {
+        if f.is_server_error() {
+            self.metrics.error("service");
+        } else {
+            self.metrics.error(&format!("refused_{}", f.status));
+        }
+        self.reply(to, failure_text(f), None).await;
+    }
+
+    /// The linked, active officer behind `telegram_id`; otherwise the chat is told how to link.
+    async fn officer(&self, chat: i64, telegram_id: i64) -> Option<Officer> {
+        match service::officer_for(&self.state, telegram_id).await {
+            Ok(Some(o)) => Some(o),
+            Ok(None) => {
+                self.metrics.error("unlinked");
+                self.tg.send(chat, texts::NO_VINCULADO, None).await;
+                None
+            }
+            Err(f) => {
+                self.fail(Reply::New(chat), &f).await;
+                None
+            }
+        }
+    }
+
+    async fn on_message(&self, update_id: u32, m: Message) {
+        let chat = m.chat.id.0;
+        let Some(from) = sender_id(&m) else {
+            self.metrics.update("other");
+            return;
+        };
+        if !m.chat.is_private() {
+            self.metrics.update("group_message");
+            return;
+        }
+        if let Some(loc) = m.location() {
+            if loc.live_period.is_some() {
+                self.metrics.update("live_location");
+                self.on_live_location(update_id, &m, true).await;
+                return;
+            }
+            self.metrics.update("location");
+            if !self.allowed(chat).await {
+                return;
+            }
+            self.on_emergency(update_id, &m, loc.latitude, loc.longitude)
+                .await;
+            return;
+        }
+        let Some(text) = m.text().map(str::trim) else {
+            self.metrics.update("other_message");
+            return;
+        };
+        self.metrics.update(if text.starts_with('/') {
+            "command"
+        } else {
+            "text"
+        });
+        if !self.allowed(chat).await {
+            return;
+        }
+        let (cmd, arg) = command(text);
+        let ctx = service::context(update_id);
+        match cmd.as_str() {
+            "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg, update_id).await,
+            "vincular" => {
+                self.tg.send(chat, texts::VINCULAR_USO, None).await;
+            }
+            "desvincular" => match telegram::unlink(&self.state.db, from, &ctx).await {
+                Ok(_) => {
+                    self.tg.send(chat, texts::DESVINCULADO, None).await;
+                }
+                Err(e) => self.fail(Reply::New(chat), &service::db_failure(e)).await,
+            },
+            "start" | "ayuda" | "help" => {
+                if self.officer(chat, from).await.is_some() {
+                    self.tg.send(chat, texts::AYUDA, Some(main_menu())).await;
+                }
+            }
+            "tareas" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    self.show_tasks(Reply::New(chat), &o, 0).await;
+                }
+            }
+            "historial" => {
+                let Some(f) = HistFilter::parse_word(&arg) else {
+                    self.tg.send(chat, texts::HISTORIAL_USO, None).await;
+                    return;
+                };
+                if let Some(o) = self.officer(chat, from).await {
+                    self.show_history(Reply::New(chat), &o, f, 0).await;
+                }
+            }
+            "estadisticas" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    match self
+                        .timed("user_stats", service::user_stats(&self.state, &o))
+                        .await
+                    {
+                        Ok(v) => {
+                            self.tg.send(chat, &texts::estadisticas(&v), None).await;
+                        }
+                        Err(f) => self.fail(Reply::New(chat), &f).await,
+                    }
+                }
+            }
+            "estado" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    self.show_availability(chat, &o).await;
+                }
+            }
+            "emergencia" => {
+                if self.officer(chat, from).await.is_some() {
+                    self.tg
+                        .send(chat, texts::PEDIR_UBICACION, Some(main_menu()))
+                        .await;
+                }
+            }
+            _ => {
+                if self.officer(chat, from).await.is_some() {
+                    self.tg
+                        .send(chat, texts::NO_ENTIENDO, Some(main_menu()))
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Applies the per-chat limit; tells the chat once when it is exceeded.
+    async fn allowed(&self, chat: i64) -> bool {
+        match self.limiter.check(chat) {
+            Verdict::Allow => true,
+            Verdict::Warn => {
+                self.metrics.error("rate_limited");
+                self.tg.send(chat, texts::DEMASIADOS_MENSAJES, None).await;
+                false
+            }
+            Verdict::Drop => {
+                self.metrics.error("rate_limited");
+                false
+            }
+        }
+    }
+
+    async fn link(&self, chat: i64, from: i64, code: &str, update_id: u32) {
+        let ctx = service::context(update_id);
+        match telegram::redeem_link_code(&self.state.db, code, from, &ctx).await {
+            Ok(Redeemed::Linked { nombre, .. }) => {
+                self.tg
+                    .send(chat, &texts::vinculado(&nombre), Some(main_menu()))
+                    .await;
+            }
+            Ok(Redeemed::InvalidCode) => {
+                self.metrics.error("invalid_link_code");
+                self.tg.send(chat, texts::CODIGO_INVALIDO, None).await;
+            }
+            Ok(Redeemed::Inactive) => {
+                self.metrics.error("inactive_user");
+                self.tg.send(chat, texts::CUENTA_INACTIVA, None).await;
+            }
+            Err(e) => self.fail(Reply::New(chat), &service::db_failure(e)).await,
+        }
+    }
+
+    async fn show_tasks(&self, to: Reply, o: &Officer, page: i64) {
+        match self
+            .timed("open_tasks", task_pages::open_tasks(&self.state, o, page))
+            .await
+        {
+            Ok(p) => {
+                let (text, kb) = render_open(&p);
+                self.reply(to, &text, Some(kb)).await;
+            }
+            Err(f) => self.fail(to, &f).await,
+        }
+    }
+
+    async fn show_history(&self, to: Reply, o: &Officer, f: HistFilter, page: i64) {
+        match self
+            .timed("history", task_pages::history(&self.state, o, f, page))
+            .await
+        {
+            Ok(p) => {
+                let (text, kb) = render_history(&p, f);
+                self.reply(to, &text, Some(kb)).await;
+            }
+            Err(fail) => self.fail(to, &fail).await,
+        }
+    }
+
+    async fn show_availability(&self, chat: i64, o: &Officer) {
+        let current = match o.user.efectivo_id {
+            Some(id) => gad_api::store::efectivos::by_id(&self.state.db, id, false)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|e| EstadoDisponibilidad::from_wire(e.estado_wire())),
+            None => {
+                self.tg.send(chat, texts::SIN_EFECTIVO, None).await;
+                return;
+            }
+        };
+        let row = [
+            EstadoDisponibilidad::Disponible,
+            EstadoDisponibilidad::NoDisponible,
+            EstadoDisponibilidad::FueraServicio,
+        ]
+        .map(|e| button(texts::disponibilidad(e), &Callback::Availability(e)));
+        let kb = InlineKeyboardMarkup::new(vec![row.to_vec()]);
+        self.reply(Reply::New(chat), &texts::mi_estado(current), Some(kb))
+            .await;
+    }
+
+    async fn on_emergency(&self, update_id: u32, m: &Message, lat: f64, lng: f64) {
+        let chat = m.chat.id.0;
+        let Some(from) = sender_id(m) else { return };
+        let Some(o) = self.officer(chat, from).await else {
+            return;
+        };
+        // Derived from the Telegram message: a re-delivered update (same chat, same message)
+        // carries the same key, so the service replays the first dispatch instead of a second.
+        let key = format!("tg-{chat}-{}", m.id.0);
+        let ctx = service::context(update_id);
+        match self
+            .timed(
+                "emergency",
+                service::emergency(&self.state, &o, ctx, lat, lng, &key),
+            )
+            .await
+        {
+            Ok(body) => {
+                let text = self.dispatched_text(&body).await;
+                self.tg.send(chat, &text, Some(main_menu())).await;
+            }
+            Err(f) if f.status == 404 => {
+                self.metrics.error("emergency_none_available");
+                self.tg
+                    .send(chat, texts::EMERGENCIA_SIN_EFECTIVOS, Some(main_menu()))
+                    .await;
+            }
+            Err(f) => self.fail(Reply::New(chat), &f).await,
+        }
+    }
+
+    /// "Who is coming and how far", from the dispatch answer.
+    async fn dispatched_text(&self, body: &Value) -> String {
+        let efectivo_id = body["assigned_efectivo_id"].as_i64().unwrap_or_default();
+        let who: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT u.nombre, u.apellido, e.codigo_interno FROM efectivos e
+             JOIN usuarios u ON u.id = e.usuario_id WHERE e.id = $1",
+        )
+        .bind(efectivo_id)
+        .fetch_optional(&self.state.db)
+        .await
+        .ok()
+        .flatten();
+        let (nombre, codigo_interno) = match who {
+            Some((n, a, c)) => (format!("{n} {a}"), c),
+            None => ("un efectivo".into(), "-".into()),
+        };
+        texts::emergencia_despachada(
+            &nombre,
+            &codigo_interno,
+            body["distance_m"].as_f64().unwrap_or_default(),
+            body["codigo"].as_str().unwrap_or(""),
+        )
+    }
+
+    async fn on_live_location(&self, _update_id: u32, m: &Message, first: bool) {
+        let chat = m.chat.id.0;
+        let (Some(from), Some(loc)) = (sender_id(m), m.location()) else {
+            return;
+        };
+        let o = if first {
+            self.officer(chat, from).await
+        } else {
+            // Edits arrive every few seconds: no reply when unlinked, just ignore them.
+            service::officer_for(&self.state, from).await.ok().flatten()
+        };
+        let Some(o) = o else { return };
+        let Some(efectivo_id) = o.user.efectivo_id else {
+            if first {
+                self.tg.send(chat, texts::SIN_EFECTIVO, None).await;
+            }
+            return;
+        };
+        let r = self
+            .timed(
+                "set_location",
+                service::set_location(
+                    &self.state,
+                    &o,
+                    efectivo_id,
+                    loc.latitude,
+                    loc.longitude,
+                    loc.horizontal_accuracy,
+                    loc.heading.map(f64::from),
+                ),
+            )
+            .await;
+        match r {
+            Ok(_) if first => {
+                self.tg.send(chat, texts::UBICACION_EN_VIVO, None).await;
+            }
+            Ok(_) => {}
+            Err(f) if first => self.fail(Reply::New(chat), &f).await,
+            Err(_) => self.metrics.error("live_location"),
+        }
+    }
+
+    async fn on_callback(&self, update_id: u32, q: CallbackQuery) {
+        self.tg.answer_callback(&q.id).await;
+        let Some(msg) = q.message.as_ref() else {
+            return;
+        };
+        let chat = msg.chat().id.0;
+        let to = Reply::Edit(chat, msg.id());
+        if !self.allowed(chat).await {
+            return;
+        }
+        let Some(cb) = q.data.as_deref().and_then(Callback::decode) else {
+            self.metrics.error("bad_callback");
+            return;
+        };
+        let Some(o) = self.officer(chat, q.from.id.0 as i64).await else {
+            return;
+        };
+        let ctx = service::context(update_id);
+        match cb {
+            Callback::TasksPage(p) => self.show_tasks(to, &o, p).await,
+            Callback::History(f, p) => self.show_history(to, &o, f, p).await,
+            Callback::Dismiss => self.reply(to, texts::OPERACION_CANCELADA, None).await,
+            Callback::Ask {
+                task_id,
+                to: estado,
+            } => match task_pages::own_task(&self.state, &o, task_id).await {
+                Ok(Some(t)) => {
+                    let text =
+                        texts::confirmar(texts::accion(t.estado, estado), &t.codigo, &t.titulo);
+                    let kb = InlineKeyboardMarkup::new(vec![vec![
+                        button(
+                            texts::SI,
+                            &Callback::Confirm {
+                                task_id,
+                                to: estado,
+                            },
+                        ),
+                        button(texts::NO, &Callback::Dismiss),
+                    ]]);
+                    self.reply(to, &text, Some(kb)).await;
+                }
+                Ok(None) => self.reply(to, texts::TAREA_NO_ENCONTRADA, None).await,
+                Err(f) => self.fail(to, &f).await,
+            },
+            Callback::Confirm {
+                task_id,
+                to: estado,
+            } => {
+                // The bot only acts on the officer's own tasks, whatever their level.
+                match task_pages::own_task(&self.state, &o, task_id).await {
+                    Ok(Some(t)) => {
+                        match self
+                            .timed(
+                                "change_status",
+                                service::change_status(&self.state, &o, ctx, task_id, estado),
+                            )
+                            .await
+                        {
+                            Ok(_) => {
+                                let text = texts::transicion_hecha(&t.codigo, t.estado, estado);
+                                self.reply(to, &text, None).await;
+                            }
+                            Err(f) => self.fail(to, &f).await,
+                        }
+                    }
+                    Ok(None) => self.reply(to, texts::TAREA_NO_ENCONTRADA, None).await,
+                    Err(f) => self.fail(to, &f).await,
+                }
+            }
+            Callback::Ack { task_id, accept } => {
+                let codigo = task_pages::own_task(&self.state, &o, task_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|t| t.codigo)
+                    .unwrap_or_default();
+                match self
+                    .timed("ack", service::ack(&self.state, &o, ctx, task_id, accept))
+                    .await
+                {
+                    Ok(_) if accept => self.reply(to, &texts::aceptada(&codigo), None).await,
+                    Ok(_) => self.reply(to, &texts::rechazada(&codigo), None).await,
+                    Err(f) if f.status == 409 || f.status == 404 => {
+                        self.metrics.error(&format!("refused_{}", f.status));
+                        self.reply(to, texts::ACK_YA_RESPONDIDA, None).await;
+                    }
+                    Err(f) => self.fail(to, &f).await,
+                }
+            }
+            Callback::Availability(e) => {
+                let Some(efectivo_id) = o.user.efectivo_id else {
+                    self.reply(to, texts::SIN_EFECTIVO, None).await;
+                    return;
+                };
+                match self
+                    .timed(
+                        "set_availability",
+                        service::set_availability(&self.state, &o, ctx, efectivo_id, e),
+                    )
+                    .await
+                {
+                    Ok(_) => self.reply(to, &texts::estado_cambiado(e), None).await,
+                    Err(f) => self.fail(to, &f).await,
+                }
+            }
+        }
+    }
+}
+
+/// `/cmd@bot arg…` → ("cmd", "arg…"); the menu buttons map to their commands.
+fn command(text: &str) -> (String, String) {
+    match text {
+        texts::BTN_TAREAS => return ("tareas".into(), String::new()),
+        texts::BTN_ESTADO => return ("estado".into(), String::new()),
+        texts::BTN_STATS => return ("estadisticas".into(), String::new()),
+        texts::BTN_SOS => return ("emergencia".into(), String::new()),
+        _ => {}
+    }
+    let Some(rest) = text.strip_prefix('/') else {
+        return (String::new(), text.to_string());
+    };
+    let (head, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let cmd = head.split('@').next().unwrap_or("").to_lowercase();
+    (cmd, arg.trim().to_string())
+}
+
+fn nav_row(page: &Page, make: impl Fn(i64) -> Callback) -> Vec<InlineKeyboardButton> {
+    let mut row = Vec::new();
+    if page.page > 0 {
+        row.push(button(texts::ANTERIOR, &make(page.page - 1)));
+    }
+    if page.page + 1 < page.pages {
+        row.push(button(texts::SIGUIENTE, &make(page.page + 1)));
+    }
+    row
+}
+
+fn render_open(p: &Page) -> (String, InlineKeyboardMarkup) {
+    if p.tasks.is_empty() {
+        return (
+            texts::SIN_TAREAS.into(),
+            InlineKeyboardMarkup::new(Vec::<Vec<_>>::new()),
+        );
+    }
+    let mut text = texts::tareas_titulo(p.page, p.pages);
+    let mut rows = Vec::new();
+    for t in &p.tasks {
+        text.push_str(&format!(
+            "\n\n• {} — {}\n  Estado: {}",
+            t.codigo,
+            t.titulo,
+            texts::estado(t.estado)
+        ));
+        let row: Vec<InlineKeyboardButton> = allowed_targets(t.estado)
+            .iter()
+            .filter(|to| **to != EstadoTarea::Programada)
+            .map(|to| {
+                button(
+                    format!("{} {}", texts::accion(t.estado, *to), t.codigo),
+                    &Callback::Ask {
+                        task_id: t.id,
+                        to: *to,
+                    },
+                )
+            })
+            .collect();
+        if !row.is_empty() {
+            rows.push(row);
+        }
+    }
+    let nav = nav_row(p, Callback::TasksPage);
+    if !nav.is_empty() {
+        rows.push(nav);
+    }
+    (text, InlineKeyboardMarkup::new(rows))
+}
+
+fn render_history(p: &Page, f: HistFilter) -> (String, InlineKeyboardMarkup) {
+    if p.tasks.is_empty() {
+        return (
+            texts::SIN_HISTORIAL.into(),
+            InlineKeyboardMarkup::new(Vec::<Vec<_>>::new()),
+        );
+    }
+    let mut text = texts::historial_titulo(f.word(), p.page, p.pages);
+    for t in &p.tasks {
+        text.push_str(&format!(
+            "\n• {} — {} ({})",
+            t.codigo,
+            t.titulo,
+            texts::estado(t.estado)
+        ));
+    }
+    let nav = nav_row(p, |n| Callback::History(f, n));
+    let rows = if nav.is_empty() { vec![] } else { vec![nav] };
+    (text, InlineKeyboardMarkup::new(rows))
+}

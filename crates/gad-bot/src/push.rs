@@ -1,0 +1,283 @@
+//! Push: domain events about an officer's tasks and emergencies become Telegram messages.
+//!
+//! The bot consumes the same events the WebSocket delivers. With Redis, it subscribes to the
+//! realtime fan-out channel (`gad:ws`) on which every instance — each API
+//! instance and the bot's own service layer — publishes each event exactly once; one bot
+//! process reading that channel therefore sends each notification exactly once, however many
+//! API instances run. Without Redis there is no cross-process channel: the bot then pushes only
+//! the events its own service layer produced (documented; run Redis with more than one process).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use gad_api::AppState;
+use gad_api::events::{Audience, DomainEvent, EventSink, EventType};
+use gad_core::EstadoTarea;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use teloxide::types::{InlineKeyboardMarkup, ReplyMarkup};
+
+use crate::callback::Callback;
+use crate::metrics::BotMetrics;
+use crate::telegram::{Tg, button};
+use crate::texts;
+
+/// The fields of a fan-out message the bot needs (see `gad_api::realtime`'s `Remote`).
+#[derive(Deserialize)]
+struct Remote {
+    e: EventType,
+    a: Audience,
+    /// The serialised envelope; its `data` is the event's payload.
+    p: String,
+}
+
+pub struct Event {
+    pub event_type: EventType,
+    pub audience: Audience,
+    pub data: Value,
+}
+
+/// One notification: its text, the users it goes to, and the metric label.
+#[derive(Debug, PartialEq)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub text: String,
+    pub users: Vec<i64>,
+    /// Emergency to acknowledge: Aceptar / Rechazar buttons for this task.
+    pub ack_task: Option<i64>,
+}
+
+fn involved(a: &Audience) -> Vec<i64> {
+    match a {
+        Audience::Involved { user_ids } | Audience::Unidad { user_ids, .. } => user_ids.clone(),
+        // Broadcasts (everyone, all supervisors…) are dashboard material, not pushes.
+        _ => Vec::new(),
+    }
+}
+
+fn without(users: Vec<i64>, actor: Option<i64>) -> Vec<i64> {
+    users.into_iter().filter(|u| Some(*u) != actor).collect()
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or("")
+}
+
+/// Which events reach Telegram, and how they read.
+pub fn notice(ev: &Event) -> Option<Notice> {
+    let d = &ev.data;
+    let users = involved(&ev.audience);
+    let n = match ev.event_type {
+        // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
+        EventType::TaskAssigned if d.get("ack_status").is_some() => return None,
+        EventType::TaskAssigned => Notice {
+            kind: "task_assigned",
+            text: texts::push_asignada(s(d, "codigo"), s(&d["tarea"], "titulo")),
+            users,
+            ack_task: None,
+        },
+        EventType::TaskCreated => {
+            // Emergencies are announced by their alert; a task created with officers is
+            // announced by the task_assigned that follows it.
+            let has_officers = d["efectivos_asignados"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+            if s(d, "codigo").starts_with("EMG-") || has_officers {
+                return None;
+            }
+            Notice {
+                kind: "task_created",
+                text: texts::push_nueva(s(d, "codigo"), s(d, "titulo")),
+                users: without(users, d["creado_por_usuario_id"].as_i64()),
+                ack_task: None,
+            }
+        }
+        EventType::TaskUpdated => {
+            let deleted = d["deleted"].as_bool().unwrap_or(false);
+            Notice {
+                kind: "task_updated",
+                text: if deleted {
+                    texts::push_eliminada(s(d, "codigo"))
+                } else {
+                    texts::push_modificada(s(d, "codigo"), s(d, "titulo"))
+                },
+                users,
+                ack_task: None,
+            }
+        }
+        EventType::TaskStatusChanged => {
+            let to = EstadoTarea::from_wire(s(d, "estado_nuevo"))?;
+            Notice {
+                kind: "task_status_changed",
+                text: texts::push_estado(s(d, "codigo"), to),
+                // The officer who made the change already saw it.
+                users: without(users, d["usuario_id"].as_i64()),
+                ack_task: None,
+            }
+        }
+        EventType::Alert if d["usuario_id"].is_i64() && d["task_id"].is_i64() => Notice {
+            kind: "emergency",
+            text: texts::push_emergencia(
+                s(d, "codigo"),
+                d["distance_m"].as_f64().unwrap_or_default(),
+                d["lat"].as_f64().unwrap_or_default(),
+                d["lng"].as_f64().unwrap_or_default(),
+                d["descripcion"].as_str(),
+            ),
+            users: d["usuario_id"].as_i64().into_iter().collect(),
+            // Every dispatch waits for the officer's answer (issue 15).
+            ack_task: d["task_id"].as_i64(),
+        },
+        _ => return None,
+    };
+    (!n.users.is_empty()).then_some(n)
+}
+
+/// Forwards the bot's own events when there is no Redis channel to read them from.
+struct LocalSink(mpsc::UnboundedSender<Event>);
+
+impl EventSink for LocalSink {
+    fn deliver(&self, event: &DomainEvent) {
+        let _ = self.0.send(Event {
+            event_type: event.event_type,
+            audience: event.audience.clone(),
+            data: event.data.clone(),
+        });
+    }
+}
+
+/// Starts the consumer (Redis subscriber or local sink) and the sender task. The flag turns
+/// true once events can be received.
+pub fn spawn(state: AppState, tg: Tg, metrics: Arc<BotMetrics>) -> Arc<AtomicBool> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let ready = Arc::new(AtomicBool::new(false));
+    match state.redis.url().map(str::to_string) {
+        Some(url) => {
+            let channel = format!("{}ws", state.config.redis_namespace);
+            tokio::spawn(subscribe(
+                url,
+                channel,
+                tx,
+                Arc::clone(&metrics),
+                Arc::clone(&ready),
+            ));
+        }
+        None => {
+            state.events.register(Arc::new(LocalSink(tx)));
+            ready.store(true, Ordering::SeqCst);
+        }
+    }
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if let Some(n) = notice(&ev) {
+                deliver(&state, &tg, &metrics, n).await;
+            }
+        }
+    });
+    ready
+}
+
+async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
+    let users: Vec<i64> = n
+        .users
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let chats: Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
+        "SELECT telegram_id FROM usuarios
+         WHERE id = ANY($1) AND telegram_id IS NOT NULL AND deleted_at IS NULL AND verificado",
+    )
+    .bind(&users)
+    .fetch_all(&state.db)
+    .await;
+    let chats = match chats {
+        Ok(c) => c,
+        Err(e) => {
+            metrics.error("push_database");
+            tracing::warn!(error = %e, "push: recipients not loaded");
+            return;
+        }
+    };
+    let markup = n.ack_task.map(|task_id| {
+        ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
+            button(
+                texts::ACEPTAR,
+                &Callback::Ack {
+                    task_id,
+                    accept: true,
+                },
+            ),
+            button(
+                texts::RECHAZAR,
+                &Callback::Ack {
+                    task_id,
+                    accept: false,
+                },
+            ),
+        ]]))
+    });
+    for chat in chats {
+        if tg.send(chat, &n.text, markup.clone()).await.is_some() {
+            metrics.push(n.kind);
+        }
+    }
+}
+
+async fn subscribe(
+    url: String,
+    channel: String,
+    tx: mpsc::UnboundedSender<Event>,
+    metrics: Arc<BotMetrics>,
+    ready: Arc<AtomicBool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let client = redis::Client::open(url.as_str())?;
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(ps)
+        };
+        match tokio::time::timeout(Duration::from_secs(2), connected).await {
+            Ok(Ok(mut ps)) => {
+                backoff = Duration::from_millis(100);
+                ready.store(true, Ordering::SeqCst);
+                tracing::info!("bot push: subscribed to the realtime channel");
+                let mut stream = ps.on_message();
+                while let Some(msg) = stream.next().await {
+                    let Ok(r) = serde_json::from_slice::<Remote>(msg.get_payload_bytes()) else {
+                        metrics.error("push_unreadable");
+                        continue;
+                    };
+                    let data = serde_json::from_str::<Value>(&r.p)
+                        .map(|mut env| env["data"].take())
+                        .unwrap_or(Value::Null);
+                    if tx
+                        .send(Event {
+                            event_type: r.e,
+                            audience: r.a,
+                            data,
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                ready.store(false, Ordering::SeqCst);
+                metrics.error("push_channel_lost");
+                tracing::warn!("bot push: realtime channel lost; reconnecting");
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "bot push: connect failed"),
+            Err(_) => tracing::debug!("bot push: connect timed out"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

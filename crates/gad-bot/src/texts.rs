@@ -1,0 +1,229 @@
+//! Every text an officer reads, in Spanish (es-AR), in one place.
+
+use gad_core::{EstadoDisponibilidad, EstadoTarea};
+
+pub const BTN_TAREAS: &str = "📋 Mis tareas";
+pub const BTN_SOS: &str = "🆘 Emergencia";
+pub const BTN_ESTADO: &str = "📍 Mi estado";
+pub const BTN_STATS: &str = "📊 Estadísticas";
+
+pub const BIENVENIDA: &str = "¡Hola! Soy el asistente de GAD.\n\nUsá el menú de abajo:\n\
+📋 Mis tareas — tus tareas abiertas\n🆘 Emergencia — envía tu ubicación y despacha al efectivo más cercano\n\
+📍 Mi estado — disponibilidad\n📊 Estadísticas — tu resumen\n\n\
+Compartí tu ubicación en tiempo real para que la central te vea en el mapa.";
+
+pub const NO_VINCULADO: &str = "Tu cuenta de Telegram no está vinculada a GAD.\n\n\
+Para vincularla: entrá a GAD, generá un código de vinculación (Mi perfil → Telegram) \
+y enviame /vincular CÓDIGO (vence a los 10 minutos).";
+
+pub const VINCULAR_USO: &str = "Enviame el código así: /vincular CÓDIGO";
+pub const CODIGO_INVALIDO: &str = "El código no es válido, ya fue usado o venció. \
+Generá uno nuevo en GAD e intentá otra vez.";
+pub const CUENTA_INACTIVA: &str = "Tu usuario de GAD no está activo. Consultá con tu supervisor.";
+pub const DESVINCULADO: &str = "Listo: tu cuenta de Telegram ya no está vinculada a GAD.";
+
+pub fn vinculado(nombre: &str) -> String {
+    format!("✅ Cuenta vinculada. ¡Bienvenido/a, {nombre}!\n\n{BIENVENIDA}")
+}
+
+pub const SIN_TAREAS: &str = "No tenés tareas abiertas. 👍";
+pub const SIN_HISTORIAL: &str = "No hay tareas para mostrar.";
+pub const ANTERIOR: &str = "« Anterior";
+pub const SIGUIENTE: &str = "Siguiente »";
+pub const SI: &str = "Sí, confirmar";
+pub const NO: &str = "No";
+pub const OPERACION_CANCELADA: &str = "Operación cancelada. No se cambió nada.";
+pub const TAREA_NO_ENCONTRADA: &str = "No encontré esa tarea entre las tuyas.";
+pub const HISTORIAL_USO: &str = "Uso: /historial [todas|activas|finalizadas]";
+
+pub fn tareas_titulo(page: i64, pages: i64) -> String {
+    format!(
+        "📋 Tus tareas abiertas (página {} de {}):",
+        page + 1,
+        pages.max(1)
+    )
+}
+
+pub fn historial_titulo(filtro: &str, page: i64, pages: i64) -> String {
+    format!(
+        "🗂 Historial ({filtro}) — página {} de {}:",
+        page + 1,
+        pages.max(1)
+    )
+}
+
+pub fn estado(e: EstadoTarea) -> &'static str {
+    match e {
+        EstadoTarea::Programada => "programada",
+        EstadoTarea::EnCurso => "en curso",
+        EstadoTarea::Pausada => "pausada",
+        EstadoTarea::Finalizada => "finalizada",
+        EstadoTarea::Cancelada => "cancelada",
+    }
+}
+
+/// The verb of the button that moves a task from `from` to `to`.
+pub fn accion(from: EstadoTarea, to: EstadoTarea) -> &'static str {
+    match (from, to) {
+        (EstadoTarea::Pausada, EstadoTarea::EnCurso) => "▶️ Reanudar",
+        (_, EstadoTarea::EnCurso) => "▶️ Iniciar",
+        (_, EstadoTarea::Pausada) => "⏸ Pausar",
+        (_, EstadoTarea::Finalizada) => "✅ Finalizar",
+        (_, EstadoTarea::Cancelada) => "✖️ Cancelar",
+        (_, EstadoTarea::Programada) => "Reprogramar",
+    }
+}
+
+pub fn confirmar(accion: &str, codigo: &str, titulo: &str) -> String {
+    format!("¿Confirmás «{accion}» en la tarea {codigo} — {titulo}?")
+}
+
+pub fn transicion_hecha(codigo: &str, from: EstadoTarea, to: EstadoTarea) -> String {
+    format!(
+        "Listo: la tarea {codigo} pasó de {} a {}.",
+        estado(from),
+        estado(to)
+    )
+}
+
+pub const TRANSICION_INVALIDA: &str =
+    "La tarea cambió de estado mientras tanto; abrí 📋 Mis tareas para ver las acciones posibles.";
+
+pub fn estadisticas(v: &serde_json::Value) -> String {
+    let n = |k: &str| v[k].as_i64().unwrap_or(0);
+    format!(
+        "📊 Tus estadísticas (últimos {} días)\n\nTotal: {}\nFinalizadas: {}\nEn curso: {}\n\
+Programadas: {}\nPausadas: {}\nCanceladas: {}\nDuración promedio: {:.2} h",
+        n("period_days"),
+        n("total"),
+        n("completadas"),
+        n("en_progreso"),
+        n("programadas"),
+        n("pausadas"),
+        n("canceladas"),
+        v["promedio_duracion_horas"].as_f64().unwrap_or(0.0)
+    )
+}
+
+pub const PEDIR_UBICACION: &str = "Para despachar una emergencia tocá «🆘 Emergencia» \
+(envía tu ubicación actual).";
+pub const EMERGENCIA_SIN_EFECTIVOS: &str = "🆘 Emergencia recibida, pero no hay efectivos \
+disponibles en el radio. Avisá por radio a la central.";
+
+pub fn emergencia_despachada(
+    nombre: &str,
+    codigo_interno: &str,
+    distancia_m: f64,
+    tarea: &str,
+) -> String {
+    format!(
+        "🆘 Emergencia despachada ({tarea}).\nVa en camino: {nombre} ({codigo_interno}), a {}.",
+        distancia(distancia_m)
+    )
+}
+
+pub fn distancia(m: f64) -> String {
+    if m >= 1000.0 {
+        format!("{:.1} km", m / 1000.0)
+    } else {
+        format!("{} m", m.round() as i64)
+    }
+}
+
+pub const SIN_EFECTIVO: &str =
+    "Tu usuario no tiene legajo de efectivo en GAD; consultá con tu supervisor.";
+pub const UBICACION_EN_VIVO: &str = "📍 Recibí tu ubicación en tiempo real; la central la verá \
+en el mapa mientras la compartas.";
+
+pub fn disponibilidad(e: EstadoDisponibilidad) -> &'static str {
+    match e {
+        EstadoDisponibilidad::Disponible => "Disponible",
+        EstadoDisponibilidad::NoDisponible => "No disponible",
+        EstadoDisponibilidad::FueraServicio => "Fuera de servicio",
+        EstadoDisponibilidad::EnTarea => "En tarea",
+        EstadoDisponibilidad::EnCamino => "En camino",
+        EstadoDisponibilidad::EnEscena => "En escena",
+    }
+}
+
+pub fn mi_estado(e: Option<EstadoDisponibilidad>) -> String {
+    match e {
+        Some(e) => format!(
+            "📍 Tu estado actual: {}.\n¿Cómo querés figurar?",
+            disponibilidad(e)
+        ),
+        None => "📍 ¿Cómo querés figurar?".into(),
+    }
+}
+
+pub fn estado_cambiado(e: EstadoDisponibilidad) -> String {
+    format!("Listo: ahora figurás como «{}».", disponibilidad(e))
+}
+
+pub const DEMASIADOS_MENSAJES: &str =
+    "Estás enviando muchos mensajes seguidos. Esperá unos segundos y probá de nuevo.";
+pub const ERROR_TEMPORAL: &str =
+    "No pude completar la operación por un problema temporal. Probá de nuevo en unos minutos.";
+pub const NO_ENTIENDO: &str = "No entendí el mensaje. Usá el menú de abajo o /ayuda.";
+pub const SIN_PERMISO: &str = "No tenés permiso para esa operación.";
+
+// Push notifications.
+pub fn push_asignada(codigo: &str, titulo: &str) -> String {
+    format!("📌 Te asignaron la tarea {codigo} — {titulo}.\nAbrila en 📋 Mis tareas.")
+}
+pub fn push_nueva(codigo: &str, titulo: &str) -> String {
+    format!("📌 Nueva tarea {codigo} — {titulo}.\nAbrila en 📋 Mis tareas.")
+}
+pub fn push_modificada(codigo: &str, titulo: &str) -> String {
+    format!("✏️ Se modificó la tarea {codigo} — {titulo}.")
+}
+pub fn push_eliminada(codigo: &str) -> String {
+    format!("🗑 Se eliminó la tarea {codigo}.")
+}
+pub fn push_estado(codigo: &str, to: EstadoTarea) -> String {
+    match to {
+        EstadoTarea::Cancelada => format!("✖️ La tarea {codigo} fue cancelada."),
+        _ => format!("🔄 La tarea {codigo} ahora está {}.", estado(to)),
+    }
+}
+pub fn push_emergencia(
+    codigo: &str,
+    distancia_m: f64,
+    lat: f64,
+    lng: f64,
+    descripcion: Option<&str>,
+) -> String {
+    let mut s = format!(
+        "🚨 EMERGENCIA asignada a vos ({codigo}), a {}.\nUbicación: {lat:.5}, {lng:.5}",
+        distancia(distancia_m)
+    );
+    if let Some(d) = descripcion.filter(|d| !d.is_empty()) {
+        s.push_str(&format!("\n{d}"));
+    }
+    s
+}
+
+// Acknowledgement of an emergency dispatched to the officer (issue 15).
+pub const ACEPTAR: &str = "✅ Aceptar";
+pub const RECHAZAR: &str = "❌ Rechazar";
+pub fn aceptada(codigo: &str) -> String {
+    format!("✅ Aceptaste la emergencia {codigo}. Figurás «En camino»; al llegar se marca sola.")
+}
+pub fn rechazada(codigo: &str) -> String {
+    format!("Rechazaste la emergencia {codigo}; se llama al siguiente efectivo más cercano.")
+}
+pub const ACK_YA_RESPONDIDA: &str =
+    "Esa emergencia ya no espera tu respuesta (ya fue respondida o venció).";
+
+pub const AYUDA: &str = BIENVENIDA;
+
+/// Commands shown in Telegram's menu (setMyCommands).
+pub const COMANDOS: &[(&str, &str)] = &[
+    ("tareas", "Mis tareas abiertas"),
+    ("historial", "Historial: todas, activas o finalizadas"),
+    ("estadisticas", "Mis estadísticas"),
+    ("estado", "Disponible / No disponible / Fuera de servicio"),
+    ("vincular", "Vincular la cuenta con un código"),
+    ("desvincular", "Desvincular esta cuenta"),
+    ("ayuda", "Ayuda"),
+];

@@ -1,0 +1,747 @@
+//! End to end: the real app (its own database, Redis) and the bot as a second process of the same
+//! deployment (own service layer on the same database and Redis namespace), talking to a fake
+//! Telegram Bot API on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use gad_api::AppState;
+use gad_bot::{BotConfig, BotHandle};
+use gad_testkit::fake_telegram::{FakeError, FakeTelegram, buttons, message_id};
+use gad_testkit::ws::WsClient;
+use gad_testkit::{Options, TestApp, TestUser};
+use serde_json::{Value, json};
+
+const SOL: (f64, f64) = (-34.6037, -58.3816);
+
+struct Env {
+    app: TestApp,
+    fake: Arc<FakeTelegram>,
+    bot: Option<BotHandle>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.fake.stop();
+    }
+}
+
+async fn start_bot(app: &TestApp, fake: &FakeTelegram, extra: &[(&str, &str)]) -> BotHandle {
+    let mut env: HashMap<String, String> = [
+        ("TELEGRAM_TOKEN", fake.token.as_str()),
+        ("TELEGRAM_API_URL", fake.url().as_str()),
+        ("TELEGRAM_POLL_TIMEOUT", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let cfg = BotConfig::from_map(&env).unwrap();
+    // The bot's own service layer: same database, same Redis and namespace as the app.
+    let pool = gad_api::db::lazy_pool(&app.db_url, 4).unwrap();
+    let state = AppState::new(app.state.config.clone(), pool);
+    if state.redis.configured() {
+        state.redis.wait_up(Duration::from_secs(5)).await;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bot = gad_bot::start(cfg, state, listener).await.unwrap();
+    let started = Instant::now();
+    while !bot.push_ready.load(Ordering::SeqCst) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "push never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot
+}
+
+async fn env() -> Env {
+    let app = TestApp::spawn_with_redis().await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    Env {
+        app,
+        fake,
+        bot: Some(bot),
+    }
+}
+
+static TG_IDS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(5_000_000);
+
+fn tg_id() -> i64 {
+    TG_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+async fn link_code(app: &TestApp, u: &TestUser) -> String {
+    let r = app
+        .post("/api/v1/users/me/telegram-link", Some(&u.token), json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["code"].as_str().unwrap().to_string()
+}
+
+/// Links `u` to a new Telegram account; returns its id (= its private chat id).
+async fn linked(e: &Env, u: &TestUser) -> i64 {
+    let tg = tg_id();
+    let code = link_code(&e.app, u).await;
+    e.fake.send_text(tg, &format!("/vincular {code}"));
+    e.fake.wait_text(tg, "Cuenta vinculada").await;
+    tg
+}
+
+async fn telegram_id_of(app: &TestApp, user_id: i64) -> Option<i64> {
+    sqlx::query_scalar("SELECT telegram_id FROM usuarios WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+fn texts_to(fake: &FakeTelegram, chat: i64) -> Vec<String> {
+    fake.messages_to(chat)
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Presses the button whose callback data starts with `prefix` on `msg`; returns the next
+/// message or edit in that chat.
+async fn press(e: &Env, chat: i64, msg: &Value, prefix: &str, expect: &str) -> Value {
+    let data = buttons(msg)
+        .into_iter()
+        .map(|(_, d)| d)
+        .find(|d| d.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no button {prefix} in {msg:#}"));
+    assert!(data.len() <= 64);
+    let before = e.fake.messages_to(chat).len();
+    e.fake.press(chat, message_id(msg), &data);
+    next_message(e, chat, before, expect).await
+}
+
+/// The first message or edit to `chat` after the first `before` ones that contains `expect`.
+async fn next_message(e: &Env, chat: i64, before: usize, expect: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let msgs = e.fake.messages_to(chat);
+        if let Some(m) = msgs
+            .iter()
+            .skip(before)
+            .find(|m| m["text"].as_str().is_some_and(|t| t.contains(expect)))
+        {
+            return m.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no answer with {expect:?}: {:#?}",
+            texts_to(&e.fake, chat)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refused() {
+    let mut e = env().await;
+    let officer = e.app.create_efectivo(None).await;
+    let code = link_code(&e.app, &officer).await;
+
+    // An unlinked account is refused politely, with how to link.
+    let stranger = tg_id();
+    e.fake.send_text(stranger, "/tareas");
+    e.fake.wait_text(stranger, "no está vinculada").await;
+
+    let tg = tg_id();
+    e.fake.send_text(tg, &format!("/start {code}"));
+    e.fake.wait_text(tg, "Cuenta vinculada").await;
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, Some(tg));
+    let used: bool =
+        sqlx::query_scalar("SELECT used_at IS NOT NULL FROM telegram_link_codes WHERE code = $1")
+            .bind(&code)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert!(used);
+
+    // The same code again, from another account: refused, the link stays.
+    let other = tg_id();
+    e.fake.send_text(other, &format!("/vincular {code}"));
+    e.fake.wait_text(other, "ya fue usado o venció").await;
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, Some(tg));
+
+    // An expired code: refused.
+    let late = e.app.create_efectivo(None).await;
+    sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ('EXPIRED1', $1, now() - interval '1 second')")
+        .bind(late.id)
+        .execute(&e.app.pool)
+        .await
+        .unwrap();
+    let late_tg = tg_id();
+    e.fake.send_text(late_tg, "/vincular expired1");
+    e.fake.wait_text(late_tg, "ya fue usado o venció").await;
+    assert_eq!(telegram_id_of(&e.app, late.id).await, None);
+
+    // A linked user who is deactivated loses access at once.
+    sqlx::query("UPDATE usuarios SET verificado = false WHERE id = $1")
+        .bind(officer.id)
+        .execute(&e.app.pool)
+        .await
+        .unwrap();
+    e.fake.send_text(tg, "/tareas");
+    e.fake.wait_text(tg, "no está vinculada").await;
+
+    // /desvincular drops the link.
+    let second = e.app.create_efectivo(None).await;
+    let tg2 = linked(&e, &second).await;
+    e.fake.send_text(tg2, "/desvincular");
+    e.fake.wait_text(tg2, "ya no está vinculada").await;
+    assert_eq!(telegram_id_of(&e.app, second.id).await, None);
+    if let Some(b) = e.bot.take() {
+        b.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_officer_lists_starts_and_finishes_a_task_through_buttons() {
+    let e = env().await;
+    let supervisor = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let r = e
+        .app
+        .create_task(
+            &supervisor,
+            officer.id,
+            json!({"titulo": "Control de tránsito", "efectivos_asignados": [officer.efectivo_id]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let task_id = r.body["id"].as_i64().unwrap();
+    let codigo = r.body["codigo"].as_str().unwrap().to_string();
+    let mut ws = WsClient::connect(&e.app, Some(&supervisor.token)).await;
+    ws.handshake().await;
+
+    e.fake.send_text(tg, "/tareas");
+    let list = e.fake.wait_text(tg, "Tus tareas abiertas").await;
+    assert!(
+        list["text"]
+            .as_str()
+            .unwrap()
+            .contains("Control de tránsito")
+    );
+    for (_, data) in buttons(&list) {
+        assert!(data.len() <= 64 && !data.contains("Control"), "{data}");
+    }
+    // Iniciar → confirmation → Sí.
+    let ask = press(
+        &e,
+        tg,
+        &list,
+        &format!("ta:{task_id}:en_curso"),
+        "Confirmás",
+    )
+    .await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("tc:{task_id}:en_curso"),
+        "pasó de programada a en curso",
+    )
+    .await;
+
+    // A second look offers Pausar / Finalizar / Cancelar; declining changes nothing, even when
+    // Telegram answers "message is not modified".
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "📋 Mis tareas");
+    let list = next_message(&e, tg, before, "Estado: en curso").await;
+    let labels: Vec<String> = buttons(&list).into_iter().map(|(t, _)| t).collect();
+    assert!(labels.iter().any(|l| l.contains("Pausar")), "{labels:?}");
+    let ask = press(
+        &e,
+        tg,
+        &list,
+        &format!("ta:{task_id}:finalizada"),
+        "Finalizar",
+    )
+    .await;
+    e.fake.fail_next("editMessageText", FakeError::NotModified);
+    e.fake.press(tg, message_id(&ask), "tx");
+    e.fake.wait_drained().await;
+    let ask = press(
+        &e,
+        tg,
+        &list,
+        &format!("ta:{task_id}:finalizada"),
+        "Confirmás",
+    )
+    .await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("tc:{task_id}:finalizada"),
+        "pasó de en curso a finalizada",
+    )
+    .await;
+
+    // The database row and its history changed, and the WebSocket saw it.
+    let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
+        .bind(task_id)
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(estado, "COMPLETED");
+    let hist: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT estado_nuevo::text, nota, usuario_id FROM historial_estados WHERE tarea_id = $1 ORDER BY id",
+    )
+    .bind(task_id)
+    .fetch_all(&e.app.pool)
+    .await
+    .unwrap();
+    let tail: Vec<&str> = hist.iter().rev().take(2).map(|h| h.0.as_str()).collect();
+    assert_eq!(tail, ["COMPLETED", "IN_PROGRESS"], "{hist:?}");
+    assert!(hist.iter().rev().take(2).all(|h| h.2 == officer.id));
+    let mut seen = None;
+    for _ in 0..4 {
+        let ev = ws
+            .wait_for("task_status_changed", Duration::from_secs(5))
+            .await
+            .expect("task_status_changed on the WebSocket");
+        if ev["data"]["estado_nuevo"] == "finalizada" {
+            seen = Some(ev);
+            break;
+        }
+    }
+    assert_eq!(seen.unwrap()["data"]["codigo"], codigo.as_str());
+
+    // History and statistics.
+    e.fake.send_text(tg, "/historial finalizadas");
+    let h = e.fake.wait_text(tg, "Historial (finalizadas)").await;
+    assert!(h["text"].as_str().unwrap().contains(&codigo));
+    e.fake.send_text(tg, "/estadisticas");
+    e.fake.wait_text(tg, "Finalizadas: 1").await;
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/tareas");
+    next_message(&e, tg, before, "No tenés tareas abiertas").await;
+}
+
+#[tokio::test]
+async fn an_emergency_from_a_location_dispatches_once_even_when_the_update_comes_twice() {
+    let e = env().await;
+    let reporter = e.app.create_efectivo(None).await;
+    let responder = e.app.create_efectivo(Some(SOL)).await;
+    let bystander = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &reporter).await;
+    let tg_responder = linked(&e, &responder).await;
+    let tg_bystander = linked(&e, &bystander).await;
+
+    let update = e.fake.location_update(tg, -34.6040, -58.3820);
+    e.fake.push_update(update.clone());
+    let first = e.fake.wait_text(tg, "Emergencia despachada").await;
+    let text = first["text"].as_str().unwrap();
+    assert!(text.contains("Test User") && text.contains(" m."), "{text}");
+    // Telegram delivers the same update again (the bot did not confirm it in time).
+    e.fake.push_update(update);
+    e.fake
+        .wait_message(tg, Duration::from_secs(10), |_| {
+            texts_to(&e.fake, tg)
+                .iter()
+                .filter(|t| t.contains("Emergencia despachada"))
+                .count()
+                == 2
+        })
+        .await
+        .expect("the retried update is answered too");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tareas WHERE codigo LIKE 'EMG-%'")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "one dispatch for one update");
+    let replies: Vec<String> = texts_to(&e.fake, tg)
+        .into_iter()
+        .filter(|t| t.contains("Emergencia despachada"))
+        .collect();
+    assert_eq!(replies[0], replies[1]);
+
+    // The assigned officer gets the emergency pushed, once, with Aceptar / Rechazar; nobody else
+    // gets it.
+    let alert = e
+        .fake
+        .wait_text(tg_responder, "EMERGENCIA asignada a vos")
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pushes = texts_to(&e.fake, tg_responder)
+        .into_iter()
+        .filter(|t| t.contains("EMERGENCIA"))
+        .count();
+    assert_eq!(pushes, 1);
+    assert!(
+        texts_to(&e.fake, tg_bystander)
+            .iter()
+            .all(|t| !t.contains("EMERGENCIA"))
+    );
+
+    // Aceptar runs the acknowledgement: the officer is on the way.
+    let task_id: i64 = sqlx::query_scalar("SELECT id FROM tareas WHERE codigo LIKE 'EMG-%'")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    press(
+        &e,
+        tg_responder,
+        &alert,
+        &format!("ak:{task_id}:1"),
+        "Aceptaste",
+    )
+    .await;
+    let estado: String =
+        sqlx::query_scalar("SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1")
+            .bind(responder.efectivo_id.unwrap())
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(estado, "EN_CAMINO");
+    // A second answer is refused in plain Spanish.
+    press(
+        &e,
+        tg_responder,
+        &alert,
+        &format!("ak:{task_id}:0"),
+        "ya no espera tu respuesta",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rechazar_calls_the_next_nearest_officer_who_gets_the_push() {
+    let e = env().await;
+    let reporter = e.app.create_efectivo(None).await;
+    let nearest = e.app.create_efectivo(Some(SOL)).await;
+    let next = e.app.create_efectivo(Some((-34.6100, -58.3900))).await;
+    let tg = linked(&e, &reporter).await;
+    let tg_nearest = linked(&e, &nearest).await;
+    let tg_next = linked(&e, &next).await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
+    e.fake.wait_text(tg, "Emergencia despachada").await;
+    let alert = e
+        .fake
+        .wait_text(tg_nearest, "EMERGENCIA asignada a vos")
+        .await;
+    let data = buttons(&alert)
+        .into_iter()
+        .map(|(_, d)| d)
+        .find(|d| d.ends_with(":0"))
+        .unwrap();
+    let before = e.fake.messages_to(tg_nearest).len();
+    e.fake.press(tg_nearest, message_id(&alert), &data);
+    next_message(&e, tg_nearest, before, "Rechazaste").await;
+    let second = e.fake.wait_text(tg_next, "EMERGENCIA asignada a vos").await;
+    assert!(buttons(&second).iter().any(|(t, _)| t.contains("Aceptar")));
+}
+
+#[tokio::test]
+async fn push_on_assignment_reaches_the_officer_once_across_two_instances_and_nobody_else() {
+    let e = env().await;
+    let second = TestApp::spawn_with(Options::sibling_of(&e.app)).await;
+    let supervisor = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(None).await;
+    let other = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let tg_other = linked(&e, &other).await;
+
+    // Assigned through the second API instance.
+    let started = Instant::now();
+    let r = second
+        .create_task(
+            &supervisor,
+            supervisor.id,
+            json!({"titulo": "Custodia", "efectivos_asignados": [officer.efectivo_id]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let codigo = r.body["codigo"].as_str().unwrap().to_string();
+    e.fake.wait_text(tg, "Te asignaron la tarea").await;
+    let latency = started.elapsed();
+    eprintln!("assignment push reached the chat {latency:?} after the request was sent");
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let got: Vec<String> = texts_to(&e.fake, tg)
+        .into_iter()
+        .filter(|t| t.contains(&codigo))
+        .collect();
+    assert_eq!(got.len(), 1, "exactly once: {got:?}");
+    assert!(
+        texts_to(&e.fake, tg_other)
+            .iter()
+            .all(|t| !t.contains(&codigo))
+    );
+
+    // Cancellation by the supervisor reaches the officer too.
+    let task_id = r.body["id"].as_i64().unwrap();
+    let r = second
+        .post(
+            &format!("/api/v1/tasks/{task_id}/status"),
+            Some(&supervisor.token),
+            json!({"estado": "cancelada"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    e.fake.wait_text(tg, "fue cancelada").await;
+}
+
+#[tokio::test]
+async fn live_location_and_availability_update_the_officer() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let id = e.fake.send_live_location(tg, -34.60, -58.38);
+    e.fake.wait_text(tg, "ubicación en tiempo real").await;
+    e.fake.edit_live_location(tg, id, -34.61, -58.39);
+    let efectivo = officer.efectivo_id.unwrap();
+    let started = Instant::now();
+    loop {
+        let lat: Option<f64> =
+            sqlx::query_scalar("SELECT ST_Y(geom::geometry) FROM efectivos WHERE id = $1")
+                .bind(efectivo)
+                .fetch_one(&e.app.pool)
+                .await
+                .unwrap();
+        if lat.is_some_and(|l| (l + 34.61).abs() < 1e-6) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "edit not applied: {lat:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    e.fake.send_text(tg, "/estado");
+    let m = e.fake.wait_text(tg, "¿Cómo querés figurar?").await;
+    press(&e, tg, &m, "ds:no_disponible", "No disponible").await;
+    let estado: String =
+        sqlx::query_scalar("SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1")
+            .bind(efectivo)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(estado, "NO_DISPONIBLE");
+}
+
+#[tokio::test]
+async fn telegram_429_is_honoured_and_metrics_are_exposed() {
+    let e = env().await;
+    let chat = tg_id();
+    e.fake.fail_next("sendMessage", FakeError::RetryAfter(1));
+    e.fake.send_text(chat, "/tareas");
+    e.fake.wait_text(chat, "no está vinculada").await;
+    let sends = e.fake.calls_of("sendMessage");
+    let to_chat: Vec<_> = sends
+        .iter()
+        .filter(|c| c.params["chat_id"].as_i64() == Some(chat))
+        .collect();
+    assert_eq!(to_chat.len(), 2, "one refused by 429, one retried");
+    assert!(to_chat[0].failed && !to_chat[1].failed);
+    let waited = to_chat[1].at.duration_since(to_chat[0].at);
+    assert!(waited >= Duration::from_millis(950), "{waited:?}");
+
+    let bot = e.bot.as_ref().unwrap();
+    let body = reqwest::get(format!("http://{}/metrics", bot.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "gad_bot_updates_total{kind=\"command\"}",
+        "gad_bot_errors_total{cause=\"telegram_retry_after\"} 1",
+        "gad_bot_errors_total{cause=\"unlinked\"}",
+        "gad_bot_telegram_api_seconds_count{method=\"sendMessage\"} 2",
+        "# TYPE gad_bot_service_seconds histogram",
+    ] {
+        assert!(body.contains(needle), "{needle} missing in\n{body}");
+    }
+    // Method names are matched case-insensitively, as teloxide sends them.
+    assert!(!e.fake.calls_of("getMe").is_empty());
+    assert!(!e.fake.calls_of("deleteWebhook").is_empty());
+    assert!(!e.fake.calls_of("setMyCommands").is_empty());
+}
+
+#[tokio::test]
+async fn webhook_mode_takes_only_updates_with_the_secret_token() {
+    let app = TestApp::spawn().await;
+    let fake = FakeTelegram::start().await;
+    let secret = "webhook-secret-0123456789";
+    let bot = start_bot(
+        &app,
+        &fake,
+        &[
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://gad.example/telegram/webhook",
+            ),
+            ("TELEGRAM_WEBHOOK_SECRET", secret),
+        ],
+    )
+    .await;
+    let set = fake.calls_of("setWebhook");
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0].params["secret_token"], secret);
+    assert_eq!(set[0].params["url"], "https://gad.example/telegram/webhook");
+    assert!(
+        fake.calls_of("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+
+    let chat = tg_id();
+    let update =
+        json!({"update_id": 1, "message": fake.message_json(chat, json!({"text": "/tareas"}))});
+    let url = format!("http://{}{}", bot.addr, gad_bot::WEBHOOK_PATH);
+    let client = reqwest::Client::new();
+    let r = client.post(&url).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "wrong-secret-0123456789")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(fake.messages_to(chat).is_empty());
+    let r = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", secret)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    fake.wait_text(chat, "no está vinculada").await;
+    bot.stop().await;
+    fake.stop();
+}
+
+#[tokio::test]
+async fn tasks_page_by_five_and_cancelar_really_cancels() {
+    let e = env().await;
+    let supervisor = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let r = e
+            .app
+            .create_task(
+                &supervisor,
+                officer.id,
+                json!({"titulo": format!("Ronda {i}"), "inicio_programado": format!("2026-12-0{}T10:00:00Z", i + 1)}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.body["id"].as_i64().unwrap());
+    }
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/tareas");
+    let page1 = next_message(&e, tg, before, "página 1 de 2").await;
+    let text = page1["text"].as_str().unwrap();
+    assert!(text.contains("Ronda 0") && text.contains("Ronda 4") && !text.contains("Ronda 5"));
+    let page2 = press(&e, tg, &page1, "tp:1", "página 2 de 2").await;
+    assert!(page2["text"].as_str().unwrap().contains("Ronda 5"));
+    let last = ids[5];
+    let ask = press(&e, tg, &page2, &format!("ta:{last}:cancelada"), "Cancelar").await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("tc:{last}:cancelada"),
+        "pasó de programada a cancelada",
+    )
+    .await;
+    let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
+        .bind(last)
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(estado, "CANCELLED");
+
+    // A forged press on somebody else's task changes nothing.
+    let stranger_task = e
+        .app
+        .create_task(&supervisor, supervisor.id, json!({}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let before = e.fake.messages_to(tg).len();
+    e.fake.press(
+        tg,
+        message_id(&page1),
+        &format!("tc:{stranger_task}:cancelada"),
+    );
+    next_message(&e, tg, before, "No encontré esa tarea").await;
+    let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
+        .bind(stranger_task)
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(estado, "PROGRAMMED");
+}
+
+#[tokio::test]
+async fn a_chat_over_its_rate_limit_is_warned_once_then_ignored() {
+    let app = TestApp::spawn().await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[("BOT_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let chat = tg_id();
+    for _ in 0..5 {
+        fake.send_text(chat, "/tareas");
+    }
+    fake.wait_text(chat, "muchos mensajes").await;
+    fake.wait_drained().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let texts = texts_to(&fake, chat);
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("no está vinculada"))
+            .count(),
+        2
+    );
+    // Another chat is not affected.
+    let other = tg_id();
+    fake.send_text(other, "/tareas");
+    fake.wait_text(other, "no está vinculada").await;
+    bot.stop().await;
+    fake.stop();
+}
+
+#[tokio::test]
+async fn without_redis_the_bot_pushes_what_its_own_service_layer_did() {
+    let app = TestApp::spawn().await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let reporter = e.app.create_efectivo(None).await;
+    let responder = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &reporter).await;
+    let tg_responder = linked(&e, &responder).await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
+    e.fake.wait_text(tg, "Emergencia despachada").await;
+    e.fake
+        .wait_text(tg_responder, "EMERGENCIA asignada a vos")
+        .await;
+}
