@@ -29,6 +29,7 @@ $GAD seed --quiet
 cat <<TXT
 
 GAD is starting on http://localhost:${PORT}
+  Command centre         http://localhost:${PORT}/login   (supervisors and administrators)
   API docs (Swagger UI)  http://localhost:${PORT}/docs
   ReDoc                  http://localhost:${PORT}/redoc
   Health                 http://localhost:${PORT}/api/v1/health   (ready: /api/v1/health/ready)

@@ -25,6 +25,12 @@ else
   PASSED="$(grep -Eo '[0-9]+ passed' "$LOG" | awk '{s += $1} END {print s + 0}')"
 fi
 rm -f "$LOG"
+echo "==> browser tests (command centre in headless Chromium, axe-core)"
+LOG="$(mktemp)"
+bash scripts/browser-tests.sh 2>&1 | tee "$LOG"
+BROWSER_PASSED="$(grep -E '^# pass [0-9]+' "$LOG" | tail -n1 | awk '{print $3}')"
+PASSED="$(( ${PASSED:-0} + ${BROWSER_PASSED:-0} ))"
+rm -f "$LOG"
 echo "==> operations checks (staging up → smoke → down, promtool)"
 bash scripts/ci-ops.sh
 echo "tests: ${PASSED:-0} passed, 0 failed"

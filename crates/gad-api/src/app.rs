@@ -56,12 +56,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::user_unlock::router())
         // emergency before tasks: /tasks/emergency is a static segment beside /tasks/{task_id}
         .merge(routes::emergency::router())
         .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
+        .merge(routes::trail::router())
         .merge(routes::geo::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
@@ -89,6 +91,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::health::aliases())
         .merge(crate::realtime::router())
         .merge(routes::docs::router(api))
+        .merge(crate::web::router())
         .route_layer(axum::middleware::from_fn(middleware::record_matched_path));
 
     router

@@ -57,6 +57,8 @@ pub struct Config {
     /// Prefix of every Redis key and channel. Always "gad:" in deployments (contract §11);
     /// tests give each app its own "gad:t<id>:" so parallel tests share one Redis safely.
     pub redis_namespace: String,
+    /// Leaflet tile URL template of the command centre's map (`MAP_TILE_URL`).
+    pub map_tile_url: String,
     /// An officer whose last position is older than this is not dispatched (issue 13).
     pub dispatch_max_position_age_minutes: i64,
     /// A dispatched officer has this long to accept or decline before the next is called.
@@ -108,6 +110,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "LOCATION_RETENTION_DAYS",
     "PROJECT_NAME",
     "PROJECT_VERSION",
+    "MAP_TILE_URL",
     "DISPATCH_MAX_POSITION_AGE_MINUTES",
     "DISPATCH_ACK_TIMEOUT_SECONDS",
     "DISPATCH_MAX_ATTEMPTS",
@@ -278,6 +281,7 @@ impl Config {
             project_version: get("PROJECT_VERSION")
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             redis_namespace: "gad:".into(),
+            map_tile_url: map_tile_url(get("MAP_TILE_URL"))?,
             dispatch_max_position_age_minutes: parse_num(
                 env,
                 "DISPATCH_MAX_POSITION_AGE_MINUTES",
@@ -338,6 +342,29 @@ impl Config {
             self.cors_allowed_origins.len(),
             self.trusted_proxies.len()
         )
+    }
+}
+
+/// OpenStreetMap's public tiles unless `MAP_TILE_URL` names another server (absolute http(s)
+/// or a path on this host) with the `{z}`, `{x}` and `{y}` placeholders.
+pub const DEFAULT_MAP_TILE_URL: &str = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png";
+
+fn map_tile_url(v: Option<String>) -> Result<String, String> {
+    let Some(url) = v.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()) else {
+        return Ok(DEFAULT_MAP_TILE_URL.into());
+    };
+    let scheme_ok =
+        url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/');
+    let placeholders = ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p));
+    let clean = !url
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'));
+    if scheme_ok && placeholders && clean {
+        Ok(url)
+    } else {
+        Err(format!(
+            "MAP_TILE_URL must be an http(s) URL or a path with {{z}}, {{x}} and {{y}} (got '{url}')"
+        ))
     }
 }
 

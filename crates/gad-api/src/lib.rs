@@ -23,6 +23,7 @@ pub mod store;
 pub mod task_json;
 pub mod telemetry;
 pub mod time;
+pub mod web;
 
 pub use config::Config;
 pub use state::AppState;

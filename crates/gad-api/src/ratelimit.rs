@@ -80,7 +80,8 @@ pub fn classify(path: &str) -> Option<Class> {
         || path == "/redoc"
         || path == "/openapi.json"
         || path == "/api/v1/openapi.json"
-        || path.starts_with("/static/");
+        || path.starts_with("/static/")
+        || path.starts_with("/assets/");
     if exempt {
         return None;
     }

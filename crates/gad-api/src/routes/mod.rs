@@ -13,4 +13,6 @@ pub mod geo;
 pub mod health;
 pub mod stats;
 pub mod tasks;
+pub mod trail;
+pub mod user_unlock;
 pub mod users;

@@ -20,3 +20,4 @@ mod realtime_producers;
 mod stats;
 mod tasks;
 mod users;
+mod web;

@@ -1,0 +1,144 @@
+//! An officer's trail (issue 16): the stored location history (`efectivo_ubicaciones`, kept
+//! `LOCATION_RETENTION_DAYS`) between two instants, oldest first, for the command centre map.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Supervisor;
+use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::extract::{ValidPath, ValidQuery, Validate};
+use crate::state::AppState;
+use crate::store::efectivos::EFECTIVO_NOT_FOUND;
+
+/// Most points answered at once; a longer trail is thinned to the newest ones.
+pub const MAX_PUNTOS: i64 = 5000;
+/// Default window when `desde` is absent.
+const DEFAULT_HOURS: i64 = 4;
+/// Longest window one request may ask for.
+const MAX_DAYS: i64 = 31;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(trail))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrailQuery {
+    /// From this instant (inclusive), RFC 3339; default 4 hours before `hasta`.
+    pub desde: Option<DateTime<Utc>>,
+    /// Until this instant (inclusive), RFC 3339; default now.
+    pub hasta: Option<DateTime<Utc>>,
+}
+
+impl Validate for TrailQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        let (desde, hasta) = window(self);
+        if desde > hasta {
+            errors.push(FieldError::query(
+                "hasta",
+                "value_error",
+                "hasta must not be earlier than desde",
+                Value::String(crate::time::rfc3339(hasta)),
+            ));
+        } else if hasta - desde > Duration::days(MAX_DAYS) {
+            errors.push(FieldError::query(
+                "desde",
+                "value_error",
+                "the window may span at most 31 days",
+                Value::String(crate::time::rfc3339(desde)),
+            ));
+        }
+    }
+}
+
+fn window(q: &TrailQuery) -> (DateTime<Utc>, DateTime<Utc>) {
+    let hasta = q.hasta.unwrap_or_else(Utc::now);
+    let desde = q
+        .desde
+        .unwrap_or_else(|| hasta - Duration::hours(DEFAULT_HOURS));
+    (desde, hasta)
+}
+
+/// One stored position.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct PuntoTrayecto {
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: Option<f64>,
+    pub heading: Option<f64>,
+    pub speed: Option<f64>,
+    #[serde(serialize_with = "crate::time::ser")]
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The trail of one officer in a window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Trayecto {
+    pub efectivo_id: i64,
+    #[serde(serialize_with = "crate::time::ser")]
+    #[schema(value_type = String, format = DateTime)]
+    pub desde: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    #[schema(value_type = String, format = DateTime)]
+    pub hasta: DateTime<Utc>,
+    /// Oldest first.
+    pub puntos: Vec<PuntoTrayecto>,
+    /// True when the window held more than 5000 points and only the newest are answered.
+    pub truncado: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/efectivos/{id}/ubicaciones", tag = "efectivos",
+    params(("id" = i64, Path, description = "efectivo id"), TrailQuery),
+    description = "Level: 2. The officer's stored positions between desde and hasta (default the last 4 hours; at most 31 days), oldest first; at most 5000 points (the newest; truncado tells). Unknown or deleted efectivo → 404; desde after hasta → 422.",
+    responses((status = 200, description = "trail", body = Trayecto), (status = 404, description = "not found", body = Value),
+              (status = 422, description = "validation", body = Value)))]
+pub async fn trail(
+    State(state): State<AppState>,
+    _sup: Supervisor,
+    ValidPath(id): ValidPath<i64>,
+    ValidQuery(q): ValidQuery<TrailQuery>,
+) -> ApiResult<Response> {
+    let (desde, hasta) = window(&q);
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM efectivos WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .fetch_optional(&state.db)
+            .await?;
+    if exists.is_none() {
+        return Err(ApiError::NotFound(EFECTIVO_NOT_FOUND.into()));
+    }
+    // Newest MAX+1 first (index efectivo_id, recorded_at DESC), then reversed: one extra row
+    // tells whether the window was truncated.
+    let mut puntos: Vec<PuntoTrayecto> = sqlx::query_as(
+        "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng, accuracy_m, heading, speed,
+                recorded_at
+         FROM efectivo_ubicaciones
+         WHERE efectivo_id = $1 AND recorded_at BETWEEN $2 AND $3
+         ORDER BY recorded_at DESC, id DESC
+         LIMIT $4",
+    )
+    .bind(id)
+    .bind(desde)
+    .bind(hasta)
+    .bind(MAX_PUNTOS + 1)
+    .fetch_all(&state.db)
+    .await?;
+    let truncado = puntos.len() as i64 > MAX_PUNTOS;
+    puntos.truncate(MAX_PUNTOS as usize);
+    puntos.reverse();
+    let body = Trayecto {
+        efectivo_id: id,
+        desde,
+        hasta,
+        puntos,
+        truncado,
+    };
+    let value = serde_json::to_value(&body).map_err(ApiError::internal)?;
+    Ok(json_response(StatusCode::OK, &value))
+}
