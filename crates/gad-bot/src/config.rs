@@ -24,6 +24,9 @@ pub struct BotConfig {
     pub poll_timeout_s: u32,
     /// BOT_RATE_LIMIT_PER_MINUTE: actions per chat and minute.
     pub rate_limit_per_minute: u32,
+    /// TELEGRAM_ADMIN_CHAT_ID: the operators' chat (a group or a person) that receives the
+    /// monitoring alerts forwarded from Alertmanager (issue 19); absent = not forwarded.
+    pub admin_chat_id: Option<i64>,
 }
 
 impl BotConfig {
@@ -81,6 +84,12 @@ impl BotConfig {
             listen: get("BOT_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN.into()),
             poll_timeout_s: num("TELEGRAM_POLL_TIMEOUT", 25, 0, 50)?,
             rate_limit_per_minute: num("BOT_RATE_LIMIT_PER_MINUTE", 30, 1, 10_000)?,
+            admin_chat_id: match get("TELEGRAM_ADMIN_CHAT_ID") {
+                None => None,
+                Some(v) => Some(v.parse::<i64>().map_err(|_| {
+                    "TELEGRAM_ADMIN_CHAT_ID must be a Telegram chat id (an integer)".to_string()
+                })?),
+            },
         })
     }
 

@@ -107,7 +107,7 @@ pub async fn start(
         metrics: Arc::clone(&metrics),
         limiter: ChatLimiter::new(cfg.rate_limit_per_minute),
     });
-    let push_ready = push::spawn(state, tg.clone(), Arc::clone(&metrics));
+    let push_ready = push::spawn(state, tg.clone(), Arc::clone(&metrics), cfg.admin_chat_id);
     let (stop, stop_rx) = watch::channel(false);
     let addr = listener.local_addr()?;
     let http = Http {

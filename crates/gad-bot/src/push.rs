@@ -50,6 +50,8 @@ pub struct Notice {
     pub users: Vec<i64>,
     /// Emergency to acknowledge: Aceptar / Rechazar buttons for this task.
     pub ack_task: Option<i64>,
+    /// Chats addressed directly (the operators' chat), besides the users' own.
+    pub chats: Vec<i64>,
 }
 
 fn involved(a: &Audience) -> Vec<i64> {
@@ -68,11 +70,19 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or("")
 }
 
-/// Which events reach Telegram, and how they read.
-pub fn notice(ev: &Event) -> Option<Notice> {
+/// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
+pub fn notice(ev: &Event, admin_chat: Option<i64>) -> Option<Notice> {
     let d = &ev.data;
     let users = involved(&ev.audience);
     let n = match ev.event_type {
+        // Alertmanager's alerts (issue 19) go to the operators' chat, when one is configured.
+        EventType::Alert if s(d, "source") == "alertmanager" => Notice {
+            kind: "monitoring_alert",
+            text: texts::push_monitoreo(s(d, "title"), d["description"].as_str()),
+            users: Vec::new(),
+            ack_task: None,
+            chats: admin_chat.into_iter().collect(),
+        },
         // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
         EventType::TaskAssigned if d.get("ack_status").is_some() => return None,
         EventType::TaskAssigned => Notice {
@@ -80,6 +90,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
             text: texts::push_asignada(s(d, "codigo"), s(&d["tarea"], "titulo")),
             users,
             ack_task: None,
+            chats: Vec::new(),
         },
         EventType::TaskCreated => {
             // Emergencies are announced by their alert; a task created with officers is
@@ -95,6 +106,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                 text: texts::push_nueva(s(d, "codigo"), s(d, "titulo")),
                 users: without(users, d["creado_por_usuario_id"].as_i64()),
                 ack_task: None,
+                chats: Vec::new(),
             }
         }
         EventType::TaskUpdated => {
@@ -108,6 +120,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                 },
                 users,
                 ack_task: None,
+                chats: Vec::new(),
             }
         }
         EventType::TaskStatusChanged => {
@@ -118,6 +131,7 @@ pub fn notice(ev: &Event) -> Option<Notice> {
                 // The officer who made the change already saw it.
                 users: without(users, d["usuario_id"].as_i64()),
                 ack_task: None,
+                chats: Vec::new(),
             }
         }
         EventType::Alert if d["usuario_id"].is_i64() && d["task_id"].is_i64() => Notice {
@@ -132,10 +146,11 @@ pub fn notice(ev: &Event) -> Option<Notice> {
             users: d["usuario_id"].as_i64().into_iter().collect(),
             // Every dispatch waits for the officer's answer (issue 15).
             ack_task: d["task_id"].as_i64(),
+            chats: Vec::new(),
         },
         _ => return None,
     };
-    (!n.users.is_empty()).then_some(n)
+    (!n.users.is_empty() || !n.chats.is_empty()).then_some(n)
 }
 
 /// Forwards the bot's own events when there is no Redis channel to read them from.
@@ -153,7 +168,12 @@ impl EventSink for LocalSink {
 
 /// Starts the consumer (Redis subscriber or local sink) and the sender task. The flag turns
 /// true once events can be received.
-pub fn spawn(state: AppState, tg: Tg, metrics: Arc<BotMetrics>) -> Arc<AtomicBool> {
+pub fn spawn(
+    state: AppState,
+    tg: Tg,
+    metrics: Arc<BotMetrics>,
+    admin_chat: Option<i64>,
+) -> Arc<AtomicBool> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let ready = Arc::new(AtomicBool::new(false));
     match state.redis.url().map(str::to_string) {
@@ -174,7 +194,7 @@ pub fn spawn(state: AppState, tg: Tg, metrics: Arc<BotMetrics>) -> Arc<AtomicBoo
     }
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
-            if let Some(n) = notice(&ev) {
+            if let Some(n) = notice(&ev, admin_chat) {
                 deliver(&state, &tg, &metrics, n).await;
             }
         }
@@ -198,7 +218,10 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
     .fetch_all(&state.db)
     .await;
     let chats = match chats {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.extend(n.chats.iter().copied());
+            c
+        }
         Err(e) => {
             metrics.error("push_database");
             tracing::warn!(error = %e, "push: recipients not loaded");

@@ -227,3 +227,11 @@ pub const COMANDOS: &[(&str, &str)] = &[
     ("desvincular", "Desvincular esta cuenta"),
     ("ayuda", "Ayuda"),
 ];
+
+/// A monitoring alert forwarded to the operators' chat (issue 19).
+pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
+    match description.filter(|d| !d.is_empty()) {
+        Some(d) => format!("🚨 {title}\n{d}"),
+        None => format!("🚨 {title}"),
+    }
+}

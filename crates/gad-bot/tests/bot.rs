@@ -745,3 +745,60 @@ async fn without_redis_the_bot_pushes_what_its_own_service_layer_did() {
         .wait_text(tg_responder, "EMERGENCIA asignada a vos")
         .await;
 }
+
+/// Issue 19: an Alertmanager alert posted to the API reaches the operators' Telegram chat
+/// (TELEGRAM_ADMIN_CHAT_ID), and no officer's chat.
+#[tokio::test]
+async fn monitoring_alerts_reach_the_admin_chat_and_nobody_else() {
+    const SECRET: &str = "alertmanager-webhook-secret-0123456789-abcdef";
+    let app =
+        TestApp::spawn_with(Options::with_redis().env("ALERTMANAGER_WEBHOOK_TOKEN", SECRET)).await;
+    let fake = FakeTelegram::start().await;
+    let admin_chat = -100_555_000_111i64;
+    let admin_chat_s = admin_chat.to_string();
+    let bot = start_bot(
+        &app,
+        &fake,
+        &[("TELEGRAM_ADMIN_CHAT_ID", admin_chat_s.as_str())],
+    )
+    .await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let body = json!({
+        "receiver": "gad", "status": "firing", "version": "4", "groupKey": "{}:{alertname=\"GadDown\"}",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "GadDown", "severity": "critical"},
+            "annotations": {"summary": "gad1 no responde", "description": "Prometheus no puede leer gad1:8000."},
+            "startsAt": "2026-12-01T04:00:00.000Z", "endsAt": "0001-01-01T00:00:00Z"
+        }]
+    });
+    let r = e
+        .app
+        .client
+        .post(e.app.url("/api/v1/alerts/alertmanager"))
+        .bearer_auth(SECRET)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = e.fake.wait_text(admin_chat, "gad1 no responde").await;
+    assert!(
+        m["text"]
+            .as_str()
+            .unwrap()
+            .contains("Prometheus no puede leer"),
+        "{m}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        texts_to(&e.fake, tg).iter().all(|t| !t.contains("gad1")),
+        "an officer's chat got a monitoring alert"
+    );
+}
