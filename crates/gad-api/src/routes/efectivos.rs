@@ -471,12 +471,7 @@ pub async fn update_disponibilidad(
     let mut tx = state.db.begin().await?;
     // Unit status follows its transitions (issue 15): en_tarea / en_camino come only from
     // dispatch and acknowledgement; en_escena is an arrival.
-    let current: Option<String> = sqlx::query_scalar(
-        "SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let current = store::lock_status(&mut tx, id).await?;
     let current = current
         .as_deref()
         .and_then(EstadoDisponibilidad::from_db)

@@ -13,7 +13,8 @@ use crate::auth::Supervisor;
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidPath, ValidQuery, Validate};
 use crate::state::AppState;
-use crate::store::efectivos::EFECTIVO_NOT_FOUND;
+pub use crate::store::efectivos::PuntoTrayecto;
+use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND};
 
 /// Most points answered at once; a longer trail is thinned to the newest ones.
 pub const MAX_PUNTOS: i64 = 5000;
@@ -64,19 +65,6 @@ fn window(q: &TrailQuery) -> (DateTime<Utc>, DateTime<Utc>) {
     (desde, hasta)
 }
 
-/// One stored position.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct PuntoTrayecto {
-    pub lat: f64,
-    pub lng: f64,
-    pub accuracy_m: Option<f64>,
-    pub heading: Option<f64>,
-    pub speed: Option<f64>,
-    #[serde(serialize_with = "crate::time::ser")]
-    #[schema(value_type = String, format = DateTime)]
-    pub recorded_at: DateTime<Utc>,
-}
-
 /// The trail of one officer in a window.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Trayecto {
@@ -105,30 +93,11 @@ pub async fn trail(
     ValidQuery(q): ValidQuery<TrailQuery>,
 ) -> ApiResult<Response> {
     let (desde, hasta) = window(&q);
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM efectivos WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id)
-            .fetch_optional(&state.db)
-            .await?;
-    if exists.is_none() {
+    if !store::exists(&state.db, id).await? {
         return Err(ApiError::NotFound(EFECTIVO_NOT_FOUND.into()));
     }
-    // Newest MAX+1 first (index efectivo_id, recorded_at DESC), then reversed: one extra row
-    // tells whether the window was truncated.
-    let mut puntos: Vec<PuntoTrayecto> = sqlx::query_as(
-        "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng, accuracy_m, heading, speed,
-                recorded_at
-         FROM efectivo_ubicaciones
-         WHERE efectivo_id = $1 AND recorded_at BETWEEN $2 AND $3
-         ORDER BY recorded_at DESC, id DESC
-         LIMIT $4",
-    )
-    .bind(id)
-    .bind(desde)
-    .bind(hasta)
-    .bind(MAX_PUNTOS + 1)
-    .fetch_all(&state.db)
-    .await?;
+    // Newest MAX+1 first, then reversed: one extra row tells whether the window was truncated.
+    let mut puntos = store::trail(&state.db, id, desde, hasta, MAX_PUNTOS + 1).await?;
     let truncado = puntos.len() as i64 > MAX_PUNTOS;
     puntos.truncate(MAX_PUNTOS as usize);
     puntos.reverse();

@@ -39,18 +39,7 @@ pub async fn unlock_user(
     ValidPath(user_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    // The old values come from the row as locked (FOR UPDATE), so the answer is exact.
-    let row: Option<(bool, i32)> = sqlx::query_as(
-        "WITH old AS (
-            SELECT id, coalesce(bloqueado_hasta > now(), false) AS locked, intentos_fallidos
-            FROM usuarios WHERE id = $1 AND deleted_at IS NULL FOR UPDATE)
-         UPDATE usuarios u SET bloqueado_hasta = NULL, intentos_fallidos = 0
-         FROM old WHERE u.id = old.id
-         RETURNING old.locked, old.intentos_fallidos",
-    )
-    .bind(user_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = crate::store::usuarios::unlock(&mut tx, user_id).await?;
     let Some((estaba_bloqueado, intentos_fallidos)) = row else {
         return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
     };

@@ -283,10 +283,7 @@ pub async fn update_me(
     }
     audit::record(&mut *tx, &entry).await?;
     let valid_after: Option<chrono::DateTime<Utc>> = if new_hash.is_some() {
-        sqlx::query_scalar("SELECT tokens_valid_after FROM usuarios WHERE id = $1")
-            .bind(me.id)
-            .fetch_one(&mut *tx)
-            .await?
+        usuarios::tokens_valid_after(&mut *tx, me.id).await?
     } else {
         None
     };

@@ -219,3 +219,64 @@ pub async fn set_location<'e, E: PgExecutor<'e>>(
         .await?;
     Ok(n > 0)
 }
+
+/// One stored position.
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct PuntoTrayecto {
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: Option<f64>,
+    pub heading: Option<f64>,
+    pub speed: Option<f64>,
+    #[serde(serialize_with = "crate::time::ser")]
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Is there a live (not deleted) efectivo with this id?
+pub async fn exists(db: &sqlx::PgPool, id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM efectivos WHERE id = $1 AND deleted_at IS NULL)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// An officer's stored positions in `[desde, hasta]`, newest first, at most `limit` (served by
+/// the index on (efectivo_id, recorded_at DESC)).
+pub async fn trail(
+    db: &sqlx::PgPool,
+    id: i64,
+    desde: DateTime<Utc>,
+    hasta: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PuntoTrayecto>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng, accuracy_m, heading, speed,
+                recorded_at
+         FROM efectivo_ubicaciones
+         WHERE efectivo_id = $1 AND recorded_at BETWEEN $2 AND $3
+         ORDER BY recorded_at DESC, id DESC
+         LIMIT $4",
+    )
+    .bind(id)
+    .bind(desde)
+    .bind(hasta)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Current unit status, with the row locked for a transition.
+pub async fn lock_status(
+    db: &mut sqlx::PgConnection,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT estado_disponibilidad::text FROM efectivos WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}

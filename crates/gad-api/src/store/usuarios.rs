@@ -156,6 +156,36 @@ fn attempt(row: Option<(Option<i32>, Option<DateTime<Utc>>)>) -> Attempt {
     }
 }
 
+/// Clears a lockout (administrator); returns (was locked, failed logins) as they were, read
+/// from the locked row so the answer is exact. `None`: no such live user.
+pub async fn unlock(
+    db: &mut sqlx::PgConnection,
+    id: i64,
+) -> Result<Option<(bool, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH old AS (
+            SELECT id, coalesce(bloqueado_hasta > now(), false) AS locked, intentos_fallidos
+            FROM usuarios WHERE id = $1 AND deleted_at IS NULL FOR UPDATE)
+         UPDATE usuarios u SET bloqueado_hasta = NULL, intentos_fallidos = 0
+         FROM old WHERE u.id = old.id
+         RETURNING old.locked, old.intentos_fallidos",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// When this user's tokens were last cut off (password change, deletion).
+pub async fn tokens_valid_after<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT tokens_valid_after FROM usuarios WHERE id = $1")
+        .bind(id)
+        .fetch_one(exec)
+        .await
+}
+
 /// Clears the failure count after a correct password (without counting it as a login).
 pub async fn reset_failures<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE usuarios SET intentos_fallidos = 0, bloqueado_hasta = NULL WHERE id = $1")
