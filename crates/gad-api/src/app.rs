@@ -26,6 +26,7 @@ pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
 #[openapi(
     info(title = "GRUPO_GAD API", description = "GAD: field operations, tasks, efectivos and emergency dispatch. Each operation states the minimum level (1 efectivo, 2 supervisor, 3 administrador)."),
     modifiers(&SecurityAddon),
+    components(schemas(crate::openapi::ErrorBody, crate::openapi::FieldErrorDoc)),
     security(("OAuth2PasswordBearer" = []))
 )]
 struct ApiDoc;
@@ -71,8 +72,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::realtime::api_router())
 }
 
-/// The OpenAPI document (also used by the snapshot test and `gad smoke`).
-pub fn openapi(state: Option<&AppState>) -> utoipa::openapi::OpenApi {
+/// The OpenAPI document as served (also used by the snapshot test and `gad smoke`): the
+/// routes' own annotations, completed with the statuses every route shares (`openapi::complete`).
+pub fn openapi(state: Option<&AppState>) -> serde_json::Value {
     let (_, mut api) = api_router().split_for_parts();
     api.info.version = state
         .map(|s| s.config.project_version.clone())
@@ -80,7 +82,7 @@ pub fn openapi(state: Option<&AppState>) -> utoipa::openapi::OpenApi {
     if let Some(s) = state {
         api.info.title = format!("{} API", s.config.project_name);
     }
-    api
+    crate::openapi::complete(&api)
 }
 
 pub fn build_router(state: AppState) -> Router {

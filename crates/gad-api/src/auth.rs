@@ -154,16 +154,6 @@ impl AuthUser {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AuthRow {
-    nivel: String,
-    verificado: bool,
-    deleted: bool,
-    tokens_valid_after: Option<DateTime<Utc>>,
-    revoked: bool,
-    efectivo_id: Option<i64>,
-}
-
 /// Validates a raw token and loads the user (shared by HTTP and WebSocket authentication).
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = decode_token(&state.config.jwt_secret, token)?;
@@ -172,17 +162,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
         .parse()
         .map_err(|_| ApiError::InvalidCredentials)?;
     let jti = Uuid::parse_str(&claims.jti).map_err(|_| ApiError::InvalidCredentials)?;
-    let row: Option<AuthRow> = sqlx::query_as(
-        "SELECT u.nivel::text AS nivel, u.verificado, (u.deleted_at IS NOT NULL) AS deleted,
-                u.tokens_valid_after,
-                EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
-                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
-         FROM usuarios u WHERE u.id = $1",
-    )
-    .bind(user_id)
-    .bind(jti)
-    .fetch_optional(&state.db)
-    .await?;
+    let row = crate::store::usuarios::auth_state(&state.db, user_id, jti).await?;
     let row = row.ok_or(ApiError::InvalidCredentials)?;
     if row.revoked {
         return Err(ApiError::InvalidCredentials);

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod ratelimit;
 pub mod ratelimit_state;
 pub mod realtime;

@@ -91,7 +91,11 @@ fn write_task(out: &mut Vec<u8>, t: &Tarea) -> Result<(), serde_json::Error> {
     time(out, &t.updated_at);
     out.extend_from_slice(b",\"deleted_at\":");
     opt_time(out, t.deleted_at.as_ref());
-    out.push(b'}');
+    out.extend_from_slice(if t.es_emergencia {
+        b",\"es_emergencia\":true}"
+    } else {
+        b",\"es_emergencia\":false}"
+    });
     Ok(())
 }
 
@@ -174,6 +178,7 @@ mod tests {
             created_at: at(1_796_000_000_001),
             updated_at: at(1_796_000_000_999),
             deleted_at: (i % 3 == 0).then(|| at(1_796_000_001_000)),
+            es_emergencia: i % 5 == 0,
         }
     }
 

@@ -45,6 +45,17 @@ macro_rules! wire_enum {
             }
         }
 
+        /// In the OpenAPI document: a string with exactly the wire values.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(Self::WIRE_VALUES.iter().copied()))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
@@ -155,6 +166,17 @@ macro_rules! int_enum {
                 s.serialize_i16(self.as_i16())
             }
         }
+
+        /// In the OpenAPI document: an integer with exactly the allowed values.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .enum_values(Some(Self::ALL.iter().map(|v| v.as_i16())))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -628,11 +628,7 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
             .store(Utc::now().timestamp(), Ordering::Relaxed);
         // One instance or many: expired tickets are cleaned up now and then.
         if let Some(state) = hub.app_state() {
-            let _ = sqlx::query(
-                "DELETE FROM ws_tickets WHERE expires_at < now() - interval '1 minute'",
-            )
-            .execute(&state.db)
-            .await;
+            let _ = crate::store::tickets::purge_expired(&state.db).await;
         }
     }
 }

@@ -48,15 +48,8 @@ pub async fn create_ticket(
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let ticket = hex::encode(raw);
-    sqlx::query(
-        "INSERT INTO ws_tickets (ticket, user_id, expires_at)
-         VALUES ($1, $2, now() + make_interval(secs => $3))",
-    )
-    .bind(socket::ticket_hash(&ticket))
-    .bind(user.id)
-    .bind(TICKET_TTL as f64)
-    .execute(&state.db)
-    .await?;
+    crate::store::tickets::insert(&state.db, &socket::ticket_hash(&ticket), user.id, TICKET_TTL as f64)
+        .await?;
     let mut r = json_response(
         StatusCode::CREATED,
         &json!({"ticket": ticket, "expires_in": TICKET_TTL}),

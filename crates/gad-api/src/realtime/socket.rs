@@ -117,27 +117,10 @@ async fn authenticate(
     Err(Rejection::Close(1008, "Authentication required"))
 }
 
-#[derive(sqlx::FromRow)]
-struct TicketUser {
-    id: i64,
-    nivel: String,
-    active: bool,
-    efectivo_id: Option<i64>,
-}
-
 /// Single use: the row is deleted by the first instance that sees it.
 async fn consume_ticket(state: &AppState, ticket: &str) -> Result<Identity, Rejection> {
-    let row: Option<TicketUser> = sqlx::query_as(
-        "WITH t AS (DELETE FROM ws_tickets WHERE ticket = $1 RETURNING user_id, expires_at)
-         SELECT u.id, u.nivel::text AS nivel,
-                (u.verificado AND u.deleted_at IS NULL) AS active,
-                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
-         FROM t JOIN usuarios u ON u.id = t.user_id
-         WHERE t.expires_at > now()",
-    )
-    .bind(ticket_hash(ticket))
-    .fetch_optional(&state.db)
-    .await
+    let row = crate::store::tickets::consume(&state.db, &ticket_hash(ticket))
+        .await
     .map_err(|e| map_err(ApiError::from(e)))?;
     let row = row.ok_or(Rejection::Close(1008, "Invalid token"))?;
     let nivel = Nivel::from_db(&row.nivel).ok_or(Rejection::Close(1008, "Invalid token"))?;

@@ -27,8 +27,19 @@ pub const ACTIONS: [&str; 3] = ["broadcast", "cache_clear", "audit_purge"];
 const LEVELS: [&str; 4] = ["info", "warning", "alert", "critical"];
 
 /// `{"action", "payload"}`.
+/// The administrative commands (documents `CommandBody::action`; validated by `ACTIONS`).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AdminAction {
+    Broadcast,
+    CacheClear,
+    AuditPurge,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CommandBody {
+    #[schema(value_type = AdminAction)]
     pub action: String,
     #[serde(default)]
     pub payload: Value,
@@ -178,14 +189,7 @@ pub async fn agent_command(
                 "efectivos" => (Audience::Efectivos, None),
                 other => {
                     let name = other.trim_start_matches("unidad:").trim().to_string();
-                    let user_ids: Vec<i64> = sqlx::query_scalar(
-                        "SELECT e.usuario_id FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
-                         WHERE e.unidad = $1 AND e.deleted_at IS NULL AND u.deleted_at IS NULL
-                         ORDER BY e.usuario_id",
-                    )
-                    .bind(&name)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                    let user_ids = crate::store::efectivos::usuarios_of_unidad(&mut *tx, &name).await?;
                     let n = user_ids.len();
                     (Audience::Unidad { name, user_ids }, Some(n))
                 }
@@ -238,6 +242,7 @@ pub async fn agent_command(
 /// Filters of the audit listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// From this instant (inclusive), RFC 3339.
     pub desde: Option<DateTime<Utc>>,
@@ -247,7 +252,9 @@ pub struct AuditQuery {
     pub event_type: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -74,6 +74,7 @@ pub struct AlertmanagerAlert {
 #[serde(rename_all = "camelCase")]
 pub struct AlertmanagerWebhook {
     /// Payload format version; only "4" exists.
+    #[schema(pattern = r"^4$")]
     pub version: String,
     pub status: AlertStatus,
     pub receiver: String,
@@ -88,6 +89,7 @@ pub struct AlertmanagerWebhook {
     pub common_annotations: BTreeMap<String, String>,
     #[serde(default, rename = "externalURL")]
     pub external_url: Option<String>,
+    #[schema(min_items = 1)]
     pub alerts: Vec<AlertmanagerAlert>,
 }
 

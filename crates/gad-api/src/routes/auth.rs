@@ -229,16 +229,9 @@ pub async fn logout(
     ctx: RequestContext,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    sqlx::query("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING")
-        .bind(user.jti)
-        .bind(user.id)
-        .bind(user.exp)
-        .execute(&mut *tx)
-        .await?;
+    crate::store::tokens::revoke(&mut *tx, user.jti, user.id, user.exp).await?;
     // Expired revocations are useless: prune a few on each logout so the table stays small.
-    sqlx::query("DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < now() LIMIT 100)")
-        .execute(&mut *tx)
-        .await?;
+    crate::store::tokens::prune_expired(&mut *tx, 100).await?;
     audit::record(
         &mut *tx,
         &AuditEntry::new("logout", Some(user.id))

@@ -30,6 +30,7 @@ pub struct AckBody {
     /// true: the officer is on the way (`en_camino`); false: declined, the next is called.
     pub accept: bool,
     /// Why (optional, ≤ 500 characters).
+    #[schema(max_length = 500)]
     pub motivo: Option<String>,
     /// Level 2+ answering on an officer's behalf: which officer (optional when only one is
     /// pending). Ignored for level 1 (an officer answers for themselves).
@@ -149,6 +150,7 @@ pub struct BackupBody {
     #[schema(minimum = 1, maximum = 10)]
     pub efectivos: i64,
     /// Search radius in metres (100–100 000; default: the emergency's own).
+    #[schema(minimum = 100.0, maximum = 100000.0)]
     pub radius_m: Option<f64>,
 }
 

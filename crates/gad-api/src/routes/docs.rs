@@ -5,7 +5,6 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::state::AppState;
@@ -18,8 +17,8 @@ const REDOC_HTML: &str = r#"<!DOCTYPE html>
 <body><redoc spec-url="/api/v1/openapi.json"></redoc>
 <script src="/static/redoc.standalone.js"></script></body></html>"#;
 
-pub fn router(api: OpenApi) -> Router<AppState> {
-    let json = api.to_json().unwrap_or_else(|_| "{}".into());
+pub fn router(api: serde_json::Value) -> Router<AppState> {
+    let json = api.to_string();
     let json_a = json.clone();
     let swagger = SwaggerUi::new("/docs")
         .config(SwaggerConfig::new(["/api/v1/openapi.json"]).persist_authorization(true));

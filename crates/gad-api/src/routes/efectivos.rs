@@ -57,17 +57,22 @@ fn greater_equal_zero(errors: &mut Vec<FieldError>, field: &str, v: Option<f64>)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// disponible | en_tarea | fuera_servicio | no_disponible
-    #[param(value_type = Option<String>)]
     pub estado_disponibilidad: Option<EstadoDisponibilidad>,
     pub unidad: Option<String>,
     /// With near_lng: only efectivos within radius_m, nearest first, with distance_m.
+    #[param(minimum = -90.0, maximum = 90.0)]
     pub near_lat: Option<f64>,
+    #[param(minimum = -180.0, maximum = 180.0)]
     pub near_lng: Option<f64>,
     /// 100–100 000 metres, default 10 000 (only with near_lat/near_lng).
+    #[param(minimum = 100.0, maximum = 100000.0)]
     pub radius_m: Option<f64>,
 }
 
@@ -128,11 +133,14 @@ pub async fn list_efectivos(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateEfectivo {
     pub usuario_id: i64,
+    #[schema(min_length = 1, max_length = 50)]
     pub codigo_interno: String,
+    #[schema(max_length = 100)]
     pub rango: Option<String>,
+    #[schema(max_length = 100)]
     pub unidad: Option<String>,
+    #[schema(max_length = 100)]
     pub especialidad: Option<String>,
-    #[schema(value_type = Option<String>)]
     pub estado_disponibilidad: Option<EstadoDisponibilidad>,
 }
 
@@ -156,13 +164,7 @@ pub async fn create_efectivo(
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     // Lock the usuario so a concurrent soft delete cannot slip in between check and insert.
-    let exists: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM usuarios WHERE id = $1 AND deleted_at IS NULL FOR SHARE",
-    )
-    .bind(b.usuario_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if exists.is_none() {
+    if !store::lock_live_usuario(&mut tx, b.usuario_id).await? {
         return Err(ApiError::validation(FieldError::body(
             "usuario_id",
             "value_error",
@@ -173,17 +175,17 @@ pub async fn create_efectivo(
     let estado = b
         .estado_disponibilidad
         .unwrap_or(EstadoDisponibilidad::Disponible);
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO efectivos (usuario_id, codigo_interno, rango, unidad, especialidad, estado_disponibilidad)
-         VALUES ($1, $2, $3, $4, $5, $6::estado_disponibilidad) RETURNING id",
+    let id = store::insert(
+        &mut *tx,
+        store::NewEfectivo {
+            usuario_id: b.usuario_id,
+            codigo_interno: &b.codigo_interno,
+            rango: b.rango.as_deref(),
+            unidad: b.unidad.as_deref(),
+            especialidad: b.especialidad.as_deref(),
+            estado,
+        },
     )
-    .bind(b.usuario_id)
-    .bind(&b.codigo_interno)
-    .bind(&b.rango)
-    .bind(&b.unidad)
-    .bind(&b.especialidad)
-    .bind(estado.as_db())
-    .fetch_one(&mut *tx)
     .await?;
     let row = store::by_id(&mut *tx, id, false)
         .await?
@@ -226,11 +228,14 @@ pub async fn get_efectivo(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateEfectivo {
+    #[schema(min_length = 1, max_length = 50)]
     pub codigo_interno: Option<String>,
+    #[schema(max_length = 100)]
     pub rango: Option<String>,
+    #[schema(max_length = 100)]
     pub unidad: Option<String>,
+    #[schema(max_length = 100)]
     pub especialidad: Option<String>,
-    #[schema(value_type = Option<String>)]
     pub estado_disponibilidad: Option<EstadoDisponibilidad>,
 }
 
@@ -279,21 +284,17 @@ pub async fn update_efectivo(
     let old = store::by_id(&mut *tx, id, false)
         .await?
         .ok_or_else(not_found)?;
-    sqlx::query(
-        "UPDATE efectivos SET codigo_interno = COALESCE($2, codigo_interno), rango = COALESCE($3, rango),
-                unidad = COALESCE($4, unidad), especialidad = COALESCE($5, especialidad),
-                ultima_actualizacion_estado = CASE WHEN $6::text IS NOT NULL
-                    AND estado_disponibilidad <> $6::estado_disponibilidad THEN now() ELSE ultima_actualizacion_estado END,
-                estado_disponibilidad = COALESCE($6::estado_disponibilidad, estado_disponibilidad)
-         WHERE id = $1 AND deleted_at IS NULL",
+    store::update(
+        &mut *tx,
+        id,
+        store::EfectivoChanges {
+            codigo_interno: b.codigo_interno.as_deref(),
+            rango: b.rango.as_deref(),
+            unidad: b.unidad.as_deref(),
+            especialidad: b.especialidad.as_deref(),
+            estado: b.estado_disponibilidad,
+        },
     )
-    .bind(id)
-    .bind(&b.codigo_interno)
-    .bind(&b.rango)
-    .bind(&b.unidad)
-    .bind(&b.especialidad)
-    .bind(b.estado_disponibilidad.map(|e| e.as_db()))
-    .execute(&mut *tx)
     .await?;
     let row = store::by_id(&mut *tx, id, false)
         .await?
@@ -325,13 +326,7 @@ pub async fn delete_efectivo(
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let done: Option<i64> = sqlx::query_scalar(
-        "UPDATE efectivos SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if done.is_none() {
+    if !store::soft_delete(&mut *tx, id).await? {
         return Err(not_found());
     }
     let row = store::by_id(&mut *tx, id, true)
@@ -352,10 +347,15 @@ pub async fn delete_efectivo(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UbicacionBody {
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
+    #[schema(minimum = 0.0)]
     pub accuracy_m: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 360.0)]
     pub heading: Option<f64>,
+    #[schema(minimum = 0.0)]
     pub speed: Option<f64>,
 }
 
@@ -446,7 +446,6 @@ pub async fn update_ubicacion(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DisponibilidadBody {
-    #[schema(value_type = String)]
     pub estado: EstadoDisponibilidad,
 }
 
@@ -485,18 +484,7 @@ pub async fn update_disponibilidad(
             }),
         ));
     }
-    let anterior: Option<String> = sqlx::query_scalar(
-        "UPDATE efectivos e SET estado_disponibilidad = $2::estado_disponibilidad,
-                ultima_actualizacion_estado = now()
-         FROM (SELECT id, estado_disponibilidad AS old FROM efectivos
-               WHERE id = $1 AND deleted_at IS NULL FOR UPDATE) o
-         WHERE e.id = o.id
-         RETURNING o.old::text",
-    )
-    .bind(id)
-    .bind(b.estado.as_db())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let anterior = store::set_disponibilidad(&mut *tx, id, b.estado).await?;
     let anterior = anterior.ok_or_else(not_found)?;
     let row = store::by_id(&mut *tx, id, false)
         .await?

@@ -13,7 +13,6 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -26,7 +25,8 @@ use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{ValidJson, ValidQuery, Validate, rules};
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::efectivos::{point_sql, round2};
+use crate::store::efectivos::round2;
+use crate::store::emergency;
 
 pub const NONE_AVAILABLE: &str = "No efectivos with location data available";
 const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -39,11 +39,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmergencyBody {
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
     pub telegram_id: Option<i64>,
+    #[schema(max_length = 1000)]
     pub descripcion: Option<String>,
     /// 100–100 000 metres, default 10 000.
+    #[schema(minimum = 100.0, maximum = 100000.0)]
     pub radius_m: Option<f64>,
 }
 
@@ -93,125 +97,35 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(s.to_string()))
 }
 
-/// The result of one dispatch row.
-#[derive(Debug, sqlx::FromRow)]
-struct Dispatched {
-    efectivo_id: i64,
-    usuario_id: i64,
-    distance_m: f64,
-    task_id: i64,
-    task_uuid: uuid::Uuid,
-    codigo: String,
-    created_at: DateTime<Utc>,
-    body: Value,
+fn request<'a>(
+    state: &AppState,
+    me: &AuthUser,
+    ctx: &'a RequestContext,
+    b: &'a EmergencyBody,
+    key: Option<&'a str>,
+    received_at: &'a str,
+) -> emergency::DispatchRequest<'a> {
+    emergency::DispatchRequest {
+        lat: b.lat,
+        lng: b.lng,
+        radius_m: b.radius(),
+        caller_id: me.id,
+        descripcion: b.descripcion.as_deref(),
+        telegram_id: b.telegram_id,
+        idempotency_key: key,
+        received_at,
+        ip: ctx.ip.as_deref(),
+        user_agent: ctx.user_agent.as_deref(),
+        request_id: ctx.request_id.as_deref(),
+        max_position_age_minutes: state.config.dispatch_max_position_age_minutes,
+        ack_timeout_seconds: state.config.dispatch_ack_timeout_seconds as f64,
+    }
 }
 
 enum Outcome {
-    Assigned(Box<Dispatched>),
+    Assigned(Box<emergency::Dispatched>),
     Replay { status: u16, body: Value },
     NoneAvailable,
-}
-
-/// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
-/// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
-/// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds).
-pub fn dispatch_sql() -> String {
-    let pt = point_sql(1, 2);
-    let eligible = crate::store::dispatch::eligible_sql(12, 4);
-    format!(
-        "WITH pick AS (
-            SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
-            FROM efectivos e
-            WHERE {eligible}
-              AND ST_DWithin(e.geom, {pt}, $3::float8)
-            ORDER BY e.geom <-> {pt}
-            LIMIT 1
-            FOR UPDATE OF e SKIP LOCKED
-        ),
-        task AS (
-            INSERT INTO tareas (codigo, titulo, descripcion, tipo, prioridad, estado, inicio_programado,
-                inicio_real, delegado_usuario_id, creado_por_usuario_id, ubicacion_lat, ubicacion_lon, geom,
-                efectivos_asignados, extra_data)
-            SELECT 'EMG-' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-'
-                       || lpad(s.n::text, greatest(6, length(s.n::text)), '0'),
-                   'Emergencia', $5::text, 'INTERVENCION'::tipo_tarea, 'CRITICAL'::prioridad_tarea,
-                   'IN_PROGRESS'::estado_tarea, now(), now(), p.usuario_id, $4::int8, $2::float8, $1::float8,
-                   {pt}, ARRAY[p.id],
-                   jsonb_strip_nulls(jsonb_build_object('emergency', true,
-                       'distance_m', round(p.distance_m::numeric, 2), 'radius_m', $3::float8,
-                       'telegram_id', $6::int8))
-            FROM pick p CROSS JOIN LATERAL (SELECT nextval('emergency_code_seq') AS n) s
-            RETURNING id, uuid, codigo, created_at
-        ),
-        link AS (
-            INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
-            SELECT t.id, p.id FROM task t, pick p RETURNING 1
-        ),
-        busy AS (
-            UPDATE efectivos e SET estado_disponibilidad = 'EN_TAREA', ultima_actualizacion_estado = now()
-            FROM pick p WHERE e.id = p.id RETURNING e.id
-        ),
-        hist AS (
-            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
-            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8,
-                   'emergencia', 'despachado'
-            FROM task t, pick p RETURNING 1
-        ),
-        desp AS (
-            INSERT INTO despachos (tarea_id, efectivo_id, intento, distancia_m, vence_at)
-            SELECT t.id, p.id, 1, p.distance_m, now() + make_interval(secs => $13::float8)
-            FROM task t, pick p RETURNING vence_at
-        ),
-        result AS (
-            SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
-                   t.codigo, t.created_at,
-                   jsonb_build_object('assigned_efectivo_id', p.id,
-                       'distance_m', round(p.distance_m::numeric, 2), 'received_at', $8::text,
-                       'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo,
-                       'ack_status', 'pendiente_confirmacion',
-                       'ack_deadline', to_char(d.vence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS body
-            FROM pick p, task t, desp d
-        ),
-        aud AS (
-            INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
-                resource_type, resource_id, action_description, new_values, success, response_status)
-            SELECT 'emergency_dispatched', 'info', $4::int8, $9::text::inet, $10::text, $11::text, 'tarea',
-                   r.task_id::text, 'Emergency dispatched to the nearest available efectivo', r.body, true, 201
-            FROM result r RETURNING 1
-        ),
-        idem AS (
-            UPDATE idempotency_keys k SET response_status = 201, response_body = r.body
-            FROM result r WHERE k.user_id = $4::int8 AND k.key = $7::text RETURNING 1
-        )
-        SELECT efectivo_id, usuario_id, distance_m, task_id, task_uuid, codigo, created_at, body FROM result"
-    )
-}
-
-async fn run_dispatch<'e, E: sqlx::PgExecutor<'e>>(
-    exec: E,
-    me: &AuthUser,
-    ctx: &RequestContext,
-    b: &EmergencyBody,
-    key: Option<&str>,
-    received_at: &str,
-    cfg: &crate::config::Config,
-) -> Result<Option<Dispatched>, sqlx::Error> {
-    sqlx::query_as::<_, Dispatched>(&dispatch_sql())
-        .bind(b.lng)
-        .bind(b.lat)
-        .bind(b.radius())
-        .bind(me.id)
-        .bind(&b.descripcion)
-        .bind(b.telegram_id)
-        .bind(key)
-        .bind(received_at)
-        .bind(&ctx.ip)
-        .bind(&ctx.user_agent)
-        .bind(&ctx.request_id)
-        .bind(cfg.dispatch_max_position_age_minutes)
-        .bind(cfg.dispatch_ack_timeout_seconds as f64)
-        .fetch_optional(exec)
-        .await
 }
 
 async fn dispatch(
@@ -225,7 +139,9 @@ async fn dispatch(
     let Some(key) = key else {
         // No key: one statement, one implicit transaction, one round trip.
         return Ok(
-            match run_dispatch(&state.db, me, ctx, b, None, received_at, &state.config).await? {
+            match emergency::dispatch(&state.db, &request(state, me, ctx, b, None, received_at))
+                .await?
+            {
                 Some(d) => Outcome::Assigned(Box::new(d)),
                 None => Outcome::NoneAvailable,
             },
@@ -235,28 +151,9 @@ async fn dispatch(
     let mut tx = state.db.begin().await?;
     // Claim the key (a key older than 24 h is reclaimed). A concurrent request holding the same
     // key makes this wait until it commits (then we replay) or rolls back (then we dispatch).
-    let claimed: Option<bool> = sqlx::query_scalar(
-        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id, key) DO UPDATE
-            SET request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
-                created_at = now()
-            WHERE idempotency_keys.created_at < now() - interval '24 hours'
-         RETURNING true",
-    )
-    .bind(me.id)
-    .bind(key)
-    .bind(&hash)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if claimed.is_none() {
-        let stored: Option<(String, Option<i32>, Option<Value>)> = sqlx::query_as(
-            "SELECT request_hash, response_status, response_body FROM idempotency_keys
-             WHERE user_id = $1 AND key = $2",
-        )
-        .bind(me.id)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let claimed = emergency::claim_key(&mut tx, me.id, key, &hash).await?;
+    if !claimed {
+        let stored = emergency::stored_response(&mut tx, me.id, key).await?;
         tx.rollback().await?;
         return match stored {
             // Same key, different request: refused with 422 (the key is the invalid input;
@@ -277,7 +174,7 @@ async fn dispatch(
             )),
         };
     }
-    match run_dispatch(&mut *tx, me, ctx, b, Some(key), received_at, &state.config).await? {
+    match emergency::dispatch(&mut *tx, &request(state, me, ctx, b, Some(key), received_at)).await? {
         Some(d) => {
             tx.commit().await?;
             Ok(Outcome::Assigned(Box::new(d)))
@@ -300,7 +197,7 @@ fn with_location(mut resp: Response, task_id: Option<i64>) -> Response {
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks/emergency", tag = "emergency", request_body = EmergencyBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 chars; a retry with the same key within 24 h returns the first response")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; a retry with the same key within 24 h returns the first response", pattern = r"^[\x21-\x7e]{1,64}$")),
     description = "Level: 1. Assigns the nearest available efectivo within radius_m (never two emergencies to one efectivo) and creates the emergency task.",
     responses((status = 201, description = "assigned", body = Value),
               (status = 404, description = "no efectivo available", body = Value),
@@ -351,7 +248,7 @@ pub async fn emergency(
 
 /// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; only after
 /// the dispatch transaction committed.
-fn publish(state: &AppState, me: &AuthUser, b: &EmergencyBody, d: &Dispatched) {
+fn publish(state: &AppState, me: &AuthUser, b: &EmergencyBody, d: &emergency::Dispatched) {
     let created = crate::time::rfc3339(d.created_at);
     let involved = Audience::Involved {
         user_ids: vec![d.usuario_id],
@@ -406,12 +303,17 @@ fn publish(state: &AppState, me: &AuthUser, b: &EmergencyBody, d: &Dispatched) {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SuggestionsQuery {
+    #[param(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
+    #[param(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
     /// 100–100 000 metres, default 10 000.
+    #[param(minimum = 100.0, maximum = 100000.0)]
     pub radius_m: Option<f64>,
     /// 1–20, default 5.
+    #[param(minimum = 1, maximum = 20)]
     pub limit: Option<i64>,
     pub especialidad: Option<String>,
     pub unidad: Option<String>,
@@ -439,16 +341,6 @@ impl Validate for SuggestionsQuery {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct Suggestion {
-    efectivo_id: i64,
-    distance_m: f64,
-    codigo_interno: String,
-    nombre: String,
-    unidad: Option<String>,
-    especialidad: Option<String>,
-}
-
 #[utoipa::path(get, path = "/api/v1/tasks/emergency/suggestions", tag = "emergency", params(SuggestionsQuery),
     description = "Level: 2. The nearest available efectivos within radius_m (optionally by especialidad/unidad), nearest first; nothing is assigned.",
     responses((status = 200, description = "suggestions", body = Value)))]
@@ -457,30 +349,20 @@ pub async fn suggestions(
     Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<SuggestionsQuery>,
 ) -> ApiResult<Response> {
-    let pt = point_sql(1, 2);
-    let eligible = crate::store::dispatch::eligible_sql(7, 8);
-    let sql = format!(
-        "SELECT e.id AS efectivo_id, ST_Distance(e.geom, {pt}) AS distance_m, e.codigo_interno,
-                u.nombre, e.unidad, e.especialidad
-         FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
-         WHERE {eligible}
-           AND ST_DWithin(e.geom, {pt}, $3)
-           AND ($4::text IS NULL OR e.especialidad = $4)
-           AND ($5::text IS NULL OR e.unidad = $5)
-         ORDER BY e.geom <-> {pt}, e.id
-         LIMIT $6"
-    );
-    let rows: Vec<Suggestion> = sqlx::query_as(&sql)
-        .bind(q.lng)
-        .bind(q.lat)
-        .bind(q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT))
-        .bind(&q.especialidad)
-        .bind(&q.unidad)
-        .bind(q.limit.unwrap_or(5))
-        .bind(state.config.dispatch_max_position_age_minutes)
-        .bind(me.id)
-        .fetch_all(&state.db)
-        .await?;
+    let rows = emergency::suggestions(
+        &state.db,
+        &emergency::SuggestionFilter {
+            lat: q.lat,
+            lng: q.lng,
+            radius_m: q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT),
+            especialidad: q.especialidad.as_deref(),
+            unidad: q.unidad.as_deref(),
+            limit: q.limit.unwrap_or(5),
+            max_position_age_minutes: state.config.dispatch_max_position_age_minutes,
+            caller_id: me.id,
+        },
+    )
+    .await?;
     let body: Vec<Value> = rows
         .iter()
         .map(|s| {

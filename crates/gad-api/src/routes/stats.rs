@@ -42,8 +42,10 @@ fn round2(x: f64) -> f64 {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserStatsQuery {
     /// 1–365, default 30.
+    #[param(minimum = 1, maximum = 365)]
     pub days: Option<i64>,
     /// Default true.
     pub use_cache: Option<bool>,
@@ -64,36 +66,8 @@ impl Validate for UserStatsQuery {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct UserStatsRow {
-    user_exists: bool,
-    total: i64,
-    completadas: i64,
-    en_progreso: i64,
-    programadas: i64,
-    canceladas: i64,
-    pausadas: i64,
-    promedio: Option<f64>,
-}
-
 async fn compute_user_stats(state: &AppState, user_id: i64, days: i64) -> ApiResult<Value> {
-    let r: UserStatsRow = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM usuarios WHERE id = $1 AND deleted_at IS NULL) AS user_exists,
-                count(t.id) AS total,
-                count(t.id) FILTER (WHERE t.estado = 'COMPLETED') AS completadas,
-                count(t.id) FILTER (WHERE t.estado = 'IN_PROGRESS') AS en_progreso,
-                count(t.id) FILTER (WHERE t.estado = 'PROGRAMMED') AS programadas,
-                count(t.id) FILTER (WHERE t.estado = 'CANCELLED') AS canceladas,
-                count(t.id) FILTER (WHERE t.estado = 'PAUSED') AS pausadas,
-                (avg(t.duracion_real_horas) FILTER (WHERE t.estado = 'COMPLETED'))::float8 AS promedio
-         FROM (SELECT 1) one
-         LEFT JOIN tareas t ON t.delegado_usuario_id = $1 AND t.deleted_at IS NULL
-              AND t.created_at >= now() - make_interval(days => $2::int)",
-    )
-    .bind(user_id)
-    .bind(days as i32)
-    .fetch_one(&state.db)
-    .await?;
+    let r = crate::store::stats::user_stats(&state.db, user_id, days).await?;
     if !r.user_exists {
         return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
     }

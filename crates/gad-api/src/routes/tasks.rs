@@ -68,16 +68,16 @@ fn not_found() -> ApiError {
 // List
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
     /// 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    #[param(value_type = Option<String>)]
     pub estado: Option<EstadoTarea>,
-    #[param(value_type = Option<String>)]
     pub tipo: Option<TipoTarea>,
     /// 1–5.
-    #[param(value_type = Option<i16>)]
     pub prioridad: Option<Prioridad>,
     pub delegado_usuario_id: Option<i64>,
     /// inicio_programado ≥ desde (RFC 3339).
@@ -85,6 +85,7 @@ pub struct ListQuery {
     /// inicio_programado ≤ hasta (RFC 3339).
     pub hasta: Option<DateTime<Utc>>,
     /// codigo or titulo contains (case-insensitive).
+    #[param(max_length = 200)]
     pub q: Option<String>,
 }
 
@@ -136,20 +137,26 @@ pub async fn list_tasks(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTask {
+    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub codigo: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub titulo: String,
-    #[schema(value_type = String, example = "patrullaje")]
     pub tipo: TipoTarea,
     pub inicio_programado: DateTime<Utc>,
     pub delegado_usuario_id: i64,
+    #[schema(max_length = 5000)]
     pub descripcion: Option<String>,
     /// 1–5, default 2.
     #[schema(value_type = Option<i16>)]
     pub prioridad: Option<Prioridad>,
     pub fin_programado: Option<DateTime<Utc>>,
+    #[schema(max_items = 200)]
     pub efectivos_asignados: Option<Vec<i64>>,
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub ubicacion_lat: Option<f64>,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub ubicacion_lon: Option<f64>,
+    #[schema(max_length = 500)]
     pub ubicacion_descripcion: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub notas: Option<Value>,
@@ -531,6 +538,7 @@ fn publish_transition(
 pub struct StatusChange {
     #[schema(value_type = String, example = "en_curso")]
     pub estado: EstadoTarea,
+    #[schema(max_length = 2000)]
     pub nota: Option<String>,
 }
 
@@ -579,12 +587,13 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateTask {
+    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub codigo: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub titulo: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 5000)]
     pub descripcion: Option<Option<String>>,
-    #[schema(value_type = Option<String>)]
     pub tipo: Option<TipoTarea>,
     #[schema(value_type = Option<i16>)]
     pub prioridad: Option<Prioridad>,
@@ -593,6 +602,7 @@ pub struct UpdateTask {
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub fin_programado: Option<Option<DateTime<Utc>>>,
     pub delegado_usuario_id: Option<i64>,
+    #[schema(max_items = 200)]
     pub efectivos_asignados: Option<Vec<i64>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>)]
@@ -601,14 +611,14 @@ pub struct UpdateTask {
     #[schema(value_type = Option<f64>)]
     pub ubicacion_lon: Option<Option<f64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 500)]
     pub ubicacion_descripcion: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub notas: Option<Value>,
     /// Goes through the state machine like POST /status.
-    #[schema(value_type = Option<String>)]
     pub estado: Option<EstadoTarea>,
     /// Note for the history row when `estado` changes.
+    #[schema(max_length = 2000)]
     pub nota: Option<String>,
 }
 

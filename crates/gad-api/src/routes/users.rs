@@ -16,7 +16,7 @@ use crate::auth::{Admin, AuthUser, Supervisor, password};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
 use crate::state::AppState;
-use crate::store::usuarios::{self, USUARIO_COLUMNS, Usuario};
+use crate::store::usuarios::{self, Usuario};
 
 pub const USER_NOT_FOUND: &str = "The user with this id does not exist in the system";
 
@@ -37,10 +37,14 @@ fn to_json(u: &Usuario) -> Value {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Filter by level (1–3).
+    #[param(minimum = 1, maximum = 3)]
     pub nivel: Option<i64>,
     /// Name or e-mail contains (case-insensitive).
     pub q: Option<String>,
@@ -78,21 +82,17 @@ pub async fn list_users(
     }
     let nivel = q.nivel.and_then(Nivel::from_i64).map(|n| n.as_db());
     let pattern = q.q.as_deref().map(|s| format!("%{}%", escape_like(s)));
-    let sql = format!(
-        "SELECT {USUARIO_COLUMNS} FROM usuarios
-         WHERE ($1 OR deleted_at IS NULL)
-           AND ($2::text IS NULL OR nivel = $2::nivel_usuario)
-           AND ($3::text IS NULL OR nombre ILIKE $3 OR apellido ILIKE $3 OR email ILIKE $3)
-         ORDER BY created_at DESC, id DESC OFFSET $4 LIMIT $5"
-    );
-    let rows: Vec<Usuario> = sqlx::query_as(&sql)
-        .bind(include_deleted)
-        .bind(nivel)
-        .bind(pattern)
-        .bind(q.skip.unwrap_or(0))
-        .bind(q.limit.unwrap_or(100))
-        .fetch_all(&state.db)
-        .await?;
+    let rows = usuarios::list(
+        &state.db,
+        usuarios::ListFilter {
+            include_deleted,
+            nivel,
+            pattern,
+            skip: q.skip.unwrap_or(0),
+            limit: q.limit.unwrap_or(100),
+        },
+    )
+    .await?;
     Ok(json_response(
         StatusCode::OK,
         &serde_json::to_value(rows).unwrap_or_default(),
@@ -107,14 +107,19 @@ pub fn escape_like(s: &str) -> String {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
+    #[schema(max_length = 254, pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$")]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub nombre: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub apellido: String,
+    #[schema(min_length = 1, max_length = 20)]
     pub dni: String,
+    #[schema(max_length = 20)]
     pub telefono: Option<String>,
     pub telegram_id: Option<i64>,
-    #[schema(value_type = Option<i16>, minimum = 1, maximum = 3)]
     pub nivel: Option<Nivel>,
     pub verificado: Option<bool>,
 }
@@ -154,22 +159,21 @@ pub async fn create_user(
     }
     let hash = password::hash(&state, body.password.clone()).await?;
     let mut tx = state.db.begin().await?;
-    let sql = format!(
-        "INSERT INTO usuarios (email, dni, nombre, apellido, telefono, telegram_id, nivel, hashed_password, verificado)
-         VALUES (lower($1), $2, $3, $4, $5, $6, $7::nivel_usuario, $8, $9) RETURNING {USUARIO_COLUMNS}"
-    );
-    let user: Usuario = sqlx::query_as(&sql)
-        .bind(body.email.trim())
-        .bind(body.dni.trim())
-        .bind(&body.nombre)
-        .bind(&body.apellido)
-        .bind(&body.telefono)
-        .bind(body.telegram_id)
-        .bind(nivel.as_db())
-        .bind(&hash)
-        .bind(body.verificado.unwrap_or(false))
-        .fetch_one(&mut *tx)
-        .await?;
+    let user = usuarios::insert(
+        &mut *tx,
+        usuarios::NewUsuario {
+            email: body.email.trim(),
+            dni: body.dni.trim(),
+            nombre: &body.nombre,
+            apellido: &body.apellido,
+            telefono: body.telefono.as_deref(),
+            telegram_id: body.telegram_id,
+            nivel,
+            hashed_password: &hash,
+            verificado: body.verificado.unwrap_or(false),
+        },
+    )
+    .await?;
     let entry = AuditEntry::new("user_created", Some(me.id))
         .resource("usuario", user.id)
         .values(None, Some(to_json(&user)))
@@ -197,10 +201,14 @@ pub async fn get_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<Re
 /// is ignored: nobody raises their own level.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateMe {
+    #[schema(max_length = 20)]
     pub telefono: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub nombre: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub apellido: Option<String>,
     pub current_password: Option<String>,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -241,11 +249,9 @@ pub async fn update_me(
             {
                 return Err(ApiError::Locked { until });
             }
-            let stored: String =
-                sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE id = $1")
-                    .bind(me.id)
-                    .fetch_one(&state.db)
-                    .await?;
+            let stored = usuarios::password_hash(&state.db, me.id)
+                .await?
+                .ok_or(ApiError::InvalidCredentials)?;
             let (ok, _) = password::verify(&state, current.clone(), stored).await?;
             if !ok {
                 return Err(ApiError::BadRequest("Current password is incorrect".into()));
@@ -259,20 +265,19 @@ pub async fn update_me(
     let old = usuarios::by_id(&mut *tx, me.id, false)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let sql = format!(
-        "UPDATE usuarios SET telefono = COALESCE($2, telefono), nombre = COALESCE($3, nombre),
-                apellido = COALESCE($4, apellido), hashed_password = COALESCE($5, hashed_password),
-                tokens_valid_after = CASE WHEN $5 IS NOT NULL THEN now() ELSE tokens_valid_after END
-         WHERE id = $1 RETURNING {USUARIO_COLUMNS}"
-    );
-    let user: Usuario = sqlx::query_as(&sql)
-        .bind(me.id)
-        .bind(&body.telefono)
-        .bind(&body.nombre)
-        .bind(&body.apellido)
-        .bind(&new_hash)
-        .fetch_one(&mut *tx)
-        .await?;
+    let user = usuarios::update(
+        &mut *tx,
+        me.id,
+        usuarios::UsuarioChanges {
+            telefono: body.telefono.as_deref(),
+            nombre: body.nombre.as_deref(),
+            apellido: body.apellido.as_deref(),
+            hashed_password: new_hash.as_deref(),
+            ..Default::default()
+        },
+    )
+    .await?
+    .ok_or(ApiError::InvalidCredentials)?;
     let mut entry = AuditEntry::new("user_updated", Some(me.id))
         .resource("usuario", me.id)
         .values(Some(to_json(&old)), Some(to_json(&user)))
@@ -319,12 +324,7 @@ pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiRe
             .collect()
     };
     let expires_at = Utc::now() + Duration::minutes(10);
-    sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(&code)
-        .bind(me.id)
-        .bind(expires_at)
-        .execute(&state.db)
-        .await?;
+    usuarios::insert_telegram_link_code(&state.db, &code, me.id, expires_at).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"code": code, "expires_at": crate::time::rfc3339(expires_at)}),
@@ -351,14 +351,19 @@ pub async fn get_user(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateUser {
+    #[schema(max_length = 254, pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$")]
     pub email: Option<String>,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub nombre: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub apellido: Option<String>,
+    #[schema(min_length = 1, max_length = 20)]
     pub dni: Option<String>,
+    #[schema(max_length = 20)]
     pub telefono: Option<String>,
     pub telegram_id: Option<i64>,
-    #[schema(value_type = Option<i16>, minimum = 1, maximum = 3)]
     pub nivel: Option<Nivel>,
     pub verificado: Option<bool>,
 }
@@ -408,27 +413,23 @@ pub async fn update_user(
     let old = usuarios::by_id(&mut *tx, user_id, false)
         .await?
         .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
-    let sql = format!(
-        "UPDATE usuarios SET email = COALESCE(lower($2), email), hashed_password = COALESCE($3, hashed_password),
-                nombre = COALESCE($4, nombre), apellido = COALESCE($5, apellido), dni = COALESCE($6, dni),
-                telefono = COALESCE($7, telefono), telegram_id = COALESCE($8, telegram_id),
-                nivel = COALESCE($9::nivel_usuario, nivel), verificado = COALESCE($10, verificado),
-                tokens_valid_after = CASE WHEN $3 IS NOT NULL THEN now() ELSE tokens_valid_after END
-         WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
-    );
-    let user: Usuario = sqlx::query_as(&sql)
-        .bind(user_id)
-        .bind(body.email.as_deref().map(str::trim))
-        .bind(&new_hash)
-        .bind(&body.nombre)
-        .bind(&body.apellido)
-        .bind(body.dni.as_deref().map(str::trim))
-        .bind(&body.telefono)
-        .bind(body.telegram_id)
-        .bind(body.nivel.map(|n| n.as_db()))
-        .bind(body.verificado)
-        .fetch_one(&mut *tx)
-        .await?;
+    let user = usuarios::update(
+        &mut *tx,
+        user_id,
+        usuarios::UsuarioChanges {
+            email: body.email.as_deref().map(str::trim),
+            hashed_password: new_hash.as_deref(),
+            nombre: body.nombre.as_deref(),
+            apellido: body.apellido.as_deref(),
+            dni: body.dni.as_deref().map(str::trim),
+            telefono: body.telefono.as_deref(),
+            telegram_id: body.telegram_id,
+            nivel: body.nivel,
+            verificado: body.verificado,
+        },
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
     let entry = AuditEntry::new("user_updated", Some(me.id))
         .resource("usuario", user_id)
         .values(Some(to_json(&old)), Some(to_json(&user)))
@@ -457,13 +458,7 @@ pub async fn delete_user(
     ValidPath(user_id): ValidPath<i64>,
 ) -> ApiResult<impl IntoResponse> {
     let mut tx = state.db.begin().await?;
-    let sql = format!(
-        "UPDATE usuarios SET deleted_at = now(), tokens_valid_after = now()
-         WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
-    );
-    let user: Usuario = sqlx::query_as(&sql)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
+    let user = usuarios::soft_delete(&mut *tx, user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
     let entry = AuditEntry::new("user_deleted", Some(me.id))

@@ -280,3 +280,124 @@ pub async fn lock_status(
     .fetch_optional(db)
     .await
 }
+
+/// Locks a live usuario (FOR SHARE) so a concurrent soft delete cannot slip in between a check
+/// and an insert that points at it; false when the usuario is unknown or deleted.
+pub async fn lock_live_usuario(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    usuario_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM usuarios WHERE id = $1 AND deleted_at IS NULL FOR SHARE",
+    )
+    .bind(usuario_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// A new efectivo's fields.
+pub struct NewEfectivo<'a> {
+    pub usuario_id: i64,
+    pub codigo_interno: &'a str,
+    pub rango: Option<&'a str>,
+    pub unidad: Option<&'a str>,
+    pub especialidad: Option<&'a str>,
+    pub estado: EstadoDisponibilidad,
+}
+
+/// Inserts an efectivo and returns its id.
+pub async fn insert<'e, E: PgExecutor<'e>>(exec: E, e: NewEfectivo<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO efectivos (usuario_id, codigo_interno, rango, unidad, especialidad, estado_disponibilidad)
+         VALUES ($1, $2, $3, $4, $5, $6::estado_disponibilidad) RETURNING id",
+    )
+    .bind(e.usuario_id)
+    .bind(e.codigo_interno)
+    .bind(e.rango)
+    .bind(e.unidad)
+    .bind(e.especialidad)
+    .bind(e.estado.as_db())
+    .fetch_one(exec)
+    .await
+}
+
+/// A partial update of an efectivo: `None` keeps the stored value.
+pub struct EfectivoChanges<'a> {
+    pub codigo_interno: Option<&'a str>,
+    pub rango: Option<&'a str>,
+    pub unidad: Option<&'a str>,
+    pub especialidad: Option<&'a str>,
+    pub estado: Option<EstadoDisponibilidad>,
+}
+
+pub async fn update<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    c: EfectivoChanges<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE efectivos SET codigo_interno = COALESCE($2, codigo_interno), rango = COALESCE($3, rango),
+                unidad = COALESCE($4, unidad), especialidad = COALESCE($5, especialidad),
+                ultima_actualizacion_estado = CASE WHEN $6::text IS NOT NULL
+                    AND estado_disponibilidad <> $6::estado_disponibilidad THEN now() ELSE ultima_actualizacion_estado END,
+                estado_disponibilidad = COALESCE($6::estado_disponibilidad, estado_disponibilidad)
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(c.codigo_interno)
+    .bind(c.rango)
+    .bind(c.unidad)
+    .bind(c.especialidad)
+    .bind(c.estado.map(|e| e.as_db()))
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// Soft delete; false when unknown or already deleted.
+pub async fn soft_delete<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<bool, sqlx::Error> {
+    let done: Option<i64> = sqlx::query_scalar(
+        "UPDATE efectivos SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+    )
+    .bind(id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(done.is_some())
+}
+
+/// Sets the availability of a live efectivo and returns the previous one (DB label); `None`
+/// when unknown or deleted.
+pub async fn set_disponibilidad<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    estado: EstadoDisponibilidad,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE efectivos e SET estado_disponibilidad = $2::estado_disponibilidad,
+                ultima_actualizacion_estado = now()
+         FROM (SELECT id, estado_disponibilidad AS old FROM efectivos
+               WHERE id = $1 AND deleted_at IS NULL FOR UPDATE) o
+         WHERE e.id = o.id
+         RETURNING o.old::text",
+    )
+    .bind(id)
+    .bind(estado.as_db())
+    .fetch_optional(exec)
+    .await
+}
+
+/// Live users of the live efectivos of a unidad (the audience of a unit notification).
+pub async fn usuarios_of_unidad<'e, E: PgExecutor<'e>>(
+    exec: E,
+    unidad: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT e.usuario_id FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
+         WHERE e.unidad = $1 AND e.deleted_at IS NULL AND u.deleted_at IS NULL
+         ORDER BY e.usuario_id",
+    )
+    .bind(unidad)
+    .fetch_all(exec)
+    .await
+}

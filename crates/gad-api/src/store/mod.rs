@@ -1,9 +1,16 @@
-//! Database access, one module per aggregate. Queries return plain structs; handlers turn them
-//! into wire objects.
+//! Database access: the only module that speaks SQL. One file per aggregate (usuarios,
+//! efectivos, tareas, dispatch, emergency, geo, stats, tokens, telegram) plus the pool and
+//! migrations (`pool`). Functions take an executor (pool or transaction) and return typed
+//! structs; routes and realtime turn them into wire objects.
 
 pub mod dispatch;
 pub mod efectivos;
+pub mod emergency;
+pub mod geo;
+pub mod pool;
 pub mod stats;
 pub mod tareas;
 pub mod telegram;
+pub mod tickets;
+pub mod tokens;
 pub mod usuarios;

@@ -72,3 +72,40 @@ pub async fn overview(db: &PgPool) -> Result<Value, sqlx::Error> {
         "calculated_at": crate::time::now_rfc3339(),
     }))
 }
+
+/// Counts of the tasks delegated to a user over the last `days`, and whether the user exists.
+#[derive(sqlx::FromRow)]
+pub struct UserStatsRow {
+    pub user_exists: bool,
+    pub total: i64,
+    pub completadas: i64,
+    pub en_progreso: i64,
+    pub programadas: i64,
+    pub canceladas: i64,
+    pub pausadas: i64,
+    pub promedio: Option<f64>,
+}
+
+pub async fn user_stats<'e, E: sqlx::PgExecutor<'e>>(
+    exec: E,
+    user_id: i64,
+    days: i64,
+) -> Result<UserStatsRow, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM usuarios WHERE id = $1 AND deleted_at IS NULL) AS user_exists,
+                count(t.id) AS total,
+                count(t.id) FILTER (WHERE t.estado = 'COMPLETED') AS completadas,
+                count(t.id) FILTER (WHERE t.estado = 'IN_PROGRESS') AS en_progreso,
+                count(t.id) FILTER (WHERE t.estado = 'PROGRAMMED') AS programadas,
+                count(t.id) FILTER (WHERE t.estado = 'CANCELLED') AS canceladas,
+                count(t.id) FILTER (WHERE t.estado = 'PAUSED') AS pausadas,
+                (avg(t.duracion_real_horas) FILTER (WHERE t.estado = 'COMPLETED'))::float8 AS promedio
+         FROM (SELECT 1) one
+         LEFT JOIN tareas t ON t.delegado_usuario_id = $1 AND t.deleted_at IS NULL
+              AND t.created_at >= now() - make_interval(days => $2::int)",
+    )
+    .bind(user_id)
+    .bind(days as i32)
+    .fetch_one(exec)
+    .await
+}

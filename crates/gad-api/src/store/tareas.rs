@@ -29,12 +29,9 @@ pub struct Tarea {
     pub codigo: String,
     pub titulo: String,
     pub descripcion: Option<String>,
-    #[schema(value_type = String, example = "patrullaje")]
     pub tipo: TipoTarea,
     /// 1 baja … 5 crítica.
-    #[schema(value_type = i16, minimum = 1, maximum = 5)]
     pub prioridad: Prioridad,
-    #[schema(value_type = String, example = "programada")]
     pub estado: EstadoTarea,
     #[serde(serialize_with = "crate::time::ser")]
     pub inicio_programado: DateTime<Utc>,
@@ -62,16 +59,50 @@ pub struct Tarea {
     pub updated_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Created by an emergency dispatch (`POST /tasks/emergency`).
+    pub es_emergencia: bool,
 }
 
-/// Columns read into `Tarea` (table alias `t`).
+/// Columns read into `Tarea` (table alias `t`), in the order of `TAREA_COLUMN_NAMES`.
 pub const TAREA_COLUMNS: &str = "t.id, t.uuid, t.codigo, t.titulo, t.descripcion, t.tipo::text AS tipo,
     t.prioridad::text AS prioridad, t.estado::text AS estado, t.inicio_programado, t.fin_programado,
     t.inicio_real, t.fin_real, t.pausado_en,
     EXTRACT(EPOCH FROM t.tiempo_pausado)::int8 AS tiempo_pausado_segundos,
     t.duracion_real_horas::float8 AS duracion_real_horas, t.delegado_usuario_id, t.creado_por_usuario_id,
     t.efectivos_asignados, t.ubicacion_lat, t.ubicacion_lon, t.ubicacion_descripcion, t.notas,
-    t.created_at, t.updated_at, t.deleted_at";
+    t.created_at, t.updated_at, t.deleted_at, t.es_emergencia";
+
+/// The names `TAREA_COLUMNS` yields, by position. The positional decoder checks them on the
+/// first row of every result, so a column added to one list and not the other fails loudly
+/// (a decode error naming the column) instead of shifting every field.
+pub const TAREA_COLUMN_NAMES: [&str; 26] = [
+    "id",
+    "uuid",
+    "codigo",
+    "titulo",
+    "descripcion",
+    "tipo",
+    "prioridad",
+    "estado",
+    "inicio_programado",
+    "fin_programado",
+    "inicio_real",
+    "fin_real",
+    "pausado_en",
+    "tiempo_pausado_segundos",
+    "duracion_real_horas",
+    "delegado_usuario_id",
+    "creado_por_usuario_id",
+    "efectivos_asignados",
+    "ubicacion_lat",
+    "ubicacion_lon",
+    "ubicacion_descripcion",
+    "notas",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "es_emergencia",
+];
 
 /// Visibility predicate on alias `t` with `$1` = caller id, `$2` = caller efectivo id, `$3` = sees all.
 pub const VISIBLE_SQL: &str = "($3 OR t.delegado_usuario_id = $1 OR ($2::int8 IS NOT NULL AND t.efectivos_asignados @> ARRAY[$2::int8]))";
@@ -99,6 +130,27 @@ enum Checked {
     AlreadyForThisResult,
 }
 
+fn check_column_names(row: &PgRow) -> Result<(), sqlx::Error> {
+    use sqlx::Column;
+    let columns = row.columns();
+    if columns.len() != TAREA_COLUMN_NAMES.len() {
+        return Err(sqlx::Error::ColumnIndexOutOfBounds {
+            index: TAREA_COLUMN_NAMES.len(),
+            len: columns.len(),
+        });
+    }
+    for (c, expected) in columns.iter().zip(TAREA_COLUMN_NAMES) {
+        if c.name() != expected {
+            return Err(sqlx::Error::ColumnDecode {
+                index: expected.to_string(),
+                source: format!("column {} is {:?}, expected {expected:?}", c.ordinal(), c.name())
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One column by position. Unchecked still fails cleanly (no panic) on NULL or a short value.
 fn col<'r, T>(row: &'r PgRow, i: usize, checked: Checked) -> Result<T, sqlx::Error>
 where
@@ -112,6 +164,9 @@ where
 
 impl Tarea {
     fn decode(row: &PgRow, checked: Checked) -> Result<Self, sqlx::Error> {
+        if let Checked::Yes = checked {
+            check_column_names(row)?;
+        }
         // Borrowed from the row: no allocation per enum column.
         let tipo: &str = col(row, 5, checked)?;
         let prioridad: &str = col(row, 6, checked)?;
@@ -143,6 +198,7 @@ impl Tarea {
             created_at: col(row, 22, checked)?,
             updated_at: col(row, 23, checked)?,
             deleted_at: col(row, 24, checked)?,
+            es_emergencia: col(row, 25, checked)?,
         })
     }
 
@@ -596,7 +652,6 @@ pub async fn soft_delete<'e, E: PgExecutor<'e>>(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Historial {
     pub id: i64,
-    #[schema(value_type = Option<String>)]
     pub estado_anterior: Option<EstadoTarea>,
     #[schema(value_type = String)]
     pub estado_nuevo: EstadoTarea,

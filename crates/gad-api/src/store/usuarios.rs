@@ -215,3 +215,181 @@ pub async fn record_successful_login<'e, E: PgExecutor<'e>>(
 pub fn nivel_label(n: Nivel) -> &'static str {
     n.as_db()
 }
+
+/// Filters of the users list (`GET /users`); `pattern` is an ILIKE pattern already escaped.
+pub struct ListFilter<'a> {
+    pub include_deleted: bool,
+    pub nivel: Option<&'a str>,
+    pub pattern: Option<String>,
+    pub skip: i64,
+    pub limit: i64,
+}
+
+/// Users, newest first.
+pub async fn list<'e, E: PgExecutor<'e>>(
+    exec: E,
+    f: ListFilter<'_>,
+) -> Result<Vec<Usuario>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {USUARIO_COLUMNS} FROM usuarios
+         WHERE ($1 OR deleted_at IS NULL) AND ($2::nivel_usuario IS NULL OR nivel = $2::nivel_usuario)
+           AND ($3::text IS NULL OR nombre ILIKE $3 OR apellido ILIKE $3 OR email ILIKE $3)
+         ORDER BY created_at DESC, id DESC OFFSET $4 LIMIT $5"
+    );
+    sqlx::query_as(&sql)
+        .bind(f.include_deleted)
+        .bind(f.nivel)
+        .bind(f.pattern)
+        .bind(f.skip)
+        .bind(f.limit)
+        .fetch_all(exec)
+        .await
+}
+
+/// A new user's fields (the password already hashed).
+pub struct NewUsuario<'a> {
+    pub email: &'a str,
+    pub dni: &'a str,
+    pub nombre: &'a str,
+    pub apellido: &'a str,
+    pub telefono: Option<&'a str>,
+    pub telegram_id: Option<i64>,
+    pub nivel: Nivel,
+    pub hashed_password: &'a str,
+    pub verificado: bool,
+}
+
+pub async fn insert<'e, E: PgExecutor<'e>>(
+    exec: E,
+    u: NewUsuario<'_>,
+) -> Result<Usuario, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO usuarios (email, dni, nombre, apellido, telefono, telegram_id, nivel, hashed_password, verificado)
+         VALUES (lower($1), $2, $3, $4, $5, $6, $7::nivel_usuario, $8, $9) RETURNING {USUARIO_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(u.email)
+        .bind(u.dni)
+        .bind(u.nombre)
+        .bind(u.apellido)
+        .bind(u.telefono)
+        .bind(u.telegram_id)
+        .bind(u.nivel.as_db())
+        .bind(u.hashed_password)
+        .bind(u.verificado)
+        .fetch_one(exec)
+        .await
+}
+
+/// A partial update: `None` keeps the stored value. A new password hash also ends every token
+/// issued before now (`tokens_valid_after`).
+#[derive(Default)]
+pub struct UsuarioChanges<'a> {
+    pub email: Option<&'a str>,
+    pub hashed_password: Option<&'a str>,
+    pub nombre: Option<&'a str>,
+    pub apellido: Option<&'a str>,
+    pub dni: Option<&'a str>,
+    pub telefono: Option<&'a str>,
+    pub telegram_id: Option<i64>,
+    pub nivel: Option<Nivel>,
+    pub verificado: Option<bool>,
+}
+
+/// Applies `c` to a live user; `None` when the user is unknown or deleted.
+pub async fn update<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    c: UsuarioChanges<'_>,
+) -> Result<Option<Usuario>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE usuarios SET email = COALESCE(lower($2), email), hashed_password = COALESCE($3, hashed_password),
+                nombre = COALESCE($4, nombre), apellido = COALESCE($5, apellido), dni = COALESCE($6, dni),
+                telefono = COALESCE($7, telefono), telegram_id = COALESCE($8, telegram_id),
+                nivel = COALESCE($9::nivel_usuario, nivel), verificado = COALESCE($10, verificado),
+                tokens_valid_after = CASE WHEN $3 IS NOT NULL THEN now() ELSE tokens_valid_after END
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(c.email)
+        .bind(c.hashed_password)
+        .bind(c.nombre)
+        .bind(c.apellido)
+        .bind(c.dni)
+        .bind(c.telefono)
+        .bind(c.telegram_id)
+        .bind(c.nivel.map(|n| n.as_db()))
+        .bind(c.verificado)
+        .fetch_optional(exec)
+        .await
+}
+
+/// Soft delete; every token of the user stops working at once. `None` when already gone.
+pub async fn soft_delete<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<Option<Usuario>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE usuarios SET deleted_at = now(), tokens_valid_after = now()
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
+    );
+    sqlx::query_as(&sql).bind(id).fetch_optional(exec).await
+}
+
+/// The stored password hash (for re-authentication on a password change).
+pub async fn password_hash<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT hashed_password FROM usuarios WHERE id = $1")
+        .bind(id)
+        .fetch_optional(exec)
+        .await
+}
+
+/// Stores a one-time Telegram link code.
+pub async fn insert_telegram_link_code<'e, E: PgExecutor<'e>>(
+    exec: E,
+    code: &str,
+    user_id: i64,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(code)
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// What authenticating a token needs to know about its user, read fresh on every request so
+/// that logout, demotion and deletion apply at once on every instance.
+#[derive(sqlx::FromRow)]
+pub struct AuthState {
+    pub nivel: String,
+    pub verificado: bool,
+    pub deleted: bool,
+    pub tokens_valid_after: Option<DateTime<Utc>>,
+    pub revoked: bool,
+    pub efectivo_id: Option<i64>,
+}
+
+pub async fn auth_state<'e, E: PgExecutor<'e>>(
+    exec: E,
+    user_id: i64,
+    jti: uuid::Uuid,
+) -> Result<Option<AuthState>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.nivel::text AS nivel, u.verificado, (u.deleted_at IS NOT NULL) AS deleted,
+                u.tokens_valid_after,
+                EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
+                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
+         FROM usuarios u WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .bind(jti)
+    .fetch_optional(exec)
+    .await
+}

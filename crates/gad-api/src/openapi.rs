@@ -1,0 +1,192 @@
+//! Completes the OpenAPI document with what every route shares, so that it states every status a
+//! route can return (issue 14) without each handler repeating them:
+//! - the error body (`ErrorBody`) on every 4xx/5xx response that did not name a schema;
+//! - 401 and 403 on every authenticated operation (bad/expired/revoked token; inactive user or
+//!   level too low), `security: []` on public ones — read from the "Level: …" that every
+//!   operation's description starts with;
+//! - 404 where the path names a resource, 413 and 422 where a body or parameters are read, and
+//!   429 (rate limiter) and 503 (request timeout, database unavailable) everywhere, since the
+//!   gateway can answer those for any route.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::openapi::OpenApi;
+
+use crate::error::FieldError;
+
+/// The contract's error body (§2). `detail` is always there; the other keys appear with the
+/// errors that carry them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub detail: String,
+    /// 409 on a unique value: the field that collides.
+    pub field: Option<String>,
+    /// 409 on a state transition: the states that are allowed from here.
+    pub allowed: Option<Vec<String>>,
+    /// 423: when the account lock ends (RFC 3339).
+    pub locked_until: Option<String>,
+    /// 422: one entry per invalid input.
+    pub errors: Option<Vec<FieldErrorDoc>>,
+}
+
+/// One entry of a 422 body (see `error::FieldError`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FieldErrorDoc {
+    /// Machine-readable kind (`missing`, `enum`, `string_too_short`, `string_nul`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where: `["body"|"query"|"path"|"header", name, …]`.
+    pub loc: Vec<Value>,
+    pub msg: String,
+    /// The offending input, capped (never a password).
+    pub input: Value,
+}
+
+// Keeps `FieldErrorDoc` in step with the type that is actually serialized.
+const _: fn(FieldError) -> FieldErrorDoc = |e| FieldErrorDoc {
+    kind: e.kind,
+    loc: e.loc,
+    msg: e.msg,
+    input: e.input,
+};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+/// The document of `api` with the shared statuses and the error body on every operation. JSON,
+/// because utoipa's types do not read back every schema they write.
+pub fn complete(api: &OpenApi) -> Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({}));
+    complete_json(&mut doc);
+    doc
+}
+
+fn error_ref() -> Value {
+    json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}})
+}
+
+/// Strings never hold NUL (PostgreSQL text cannot, and the API answers 422 `string_nul`): every
+/// free-text string schema says so with a pattern, unless it already has a pattern, a format or
+/// an enum.
+fn no_nul(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let is_free_string = m.get("type").is_some_and(|t| {
+                t == "string" || t.as_array().is_some_and(|a| a.iter().any(|x| x == "string"))
+            }) && !m.contains_key("pattern")
+                && !m.contains_key("format")
+                && !m.contains_key("enum");
+            if is_free_string {
+                m.insert("pattern".into(), json!("^[^\\x00]*$"));
+            }
+            for (_, x) in m.iter_mut() {
+                no_nul(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(no_nul),
+        _ => {}
+    }
+}
+
+fn complete_json(doc: &mut Value) {
+    no_nul(doc);
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        for method in METHODS {
+            if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
+                complete_operation(path, op);
+            }
+        }
+    }
+}
+
+fn complete_operation(path: &str, op: &mut Map<String, Value>) {
+    let level = op
+        .get("description")
+        .and_then(Value::as_str)
+        .and_then(|d| d.strip_prefix("Level: "))
+        .unwrap_or("")
+        .to_string();
+    let public = level.starts_with("public");
+    if public {
+        op.insert("security".into(), json!([]));
+    }
+    let has_body = op.contains_key("requestBody");
+    let has_params = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let mut add: Vec<(&str, &str)> = vec![
+        ("429", "Too many requests (rate limit); see Retry-After"),
+        (
+            "503",
+            "Service unavailable (request timeout or database unreachable)",
+        ),
+    ];
+    if !public {
+        add.push(("401", "Not authenticated (missing, invalid, expired or revoked credentials)"));
+        if !level.starts_with("machine") {
+            add.push(("403", "Inactive user, or level too low"));
+        }
+    }
+    if path.contains('{') {
+        add.push(("404", "Not found"));
+    }
+    if has_body {
+        add.push(("413", "Request body too large"));
+    }
+    if has_body || has_params {
+        add.push(("422", "Validation error"));
+    }
+    let responses = op
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(responses) = responses else { return };
+    for (code, description) in add {
+        responses
+            .entry(code)
+            .or_insert_with(|| json!({"description": description}));
+    }
+    for (code, resp) in responses.iter_mut() {
+        if !(code.starts_with('4') || code.starts_with('5')) {
+            continue;
+        }
+        let Some(resp) = resp.as_object_mut() else {
+            continue;
+        };
+        let untyped = match resp.get("content") {
+            None => true,
+            Some(c) => c
+                .get("application/json")
+                .and_then(|j| j.get("schema"))
+                .is_none_or(|s| s.as_object().is_some_and(Map::is_empty)),
+        };
+        if untyped {
+            resp.insert("content".into(), error_ref());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_documents_the_shared_statuses() -> Result<(), String> {
+        let (_, api) = crate::app::api_router().split_for_parts();
+        let done = complete(&api);
+        let op = &done["paths"]["/api/v1/tasks/{task_id}"]["get"]["responses"];
+        for code in ["401", "403", "404", "429", "503"] {
+            assert!(op.get(code).is_some(), "{code} missing: {op}");
+        }
+        assert_eq!(
+            op["404"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        assert_eq!(done["paths"]["/api/v1/health"]["get"]["security"], json!([]));
+        Ok(())
+    }
+}

@@ -1,0 +1,234 @@
+//! The emergency dispatch statement and its idempotency keys (contract §8), and dispatch
+//! suggestions. The whole dispatch (pick + task + link + efectivo state + history + despacho +
+//! audit + idempotent response) is ONE data-modifying CTE: without an `Idempotency-Key` it is a
+//! single round trip in an implicit transaction; with one, the key is claimed first in the same
+//! explicit transaction, so a concurrent retry waits on the unique index.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::store::efectivos::point_sql;
+
+/// The result of one dispatch row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Dispatched {
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub distance_m: f64,
+    pub task_id: i64,
+    pub task_uuid: uuid::Uuid,
+    pub codigo: String,
+    pub created_at: DateTime<Utc>,
+    pub body: Value,
+}
+
+/// Everything the dispatch statement needs.
+pub struct DispatchRequest<'a> {
+    pub lat: f64,
+    pub lng: f64,
+    pub radius_m: f64,
+    pub caller_id: i64,
+    pub descripcion: Option<&'a str>,
+    pub telegram_id: Option<i64>,
+    pub idempotency_key: Option<&'a str>,
+    pub received_at: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub max_position_age_minutes: i64,
+    pub ack_timeout_seconds: f64,
+}
+
+/// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
+/// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
+/// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds).
+pub fn dispatch_sql() -> String {
+    let pt = point_sql(1, 2);
+    let eligible = crate::store::dispatch::eligible_sql(12, 4);
+    format!(
+        "WITH pick AS (
+            SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
+            FROM efectivos e
+            WHERE {eligible}
+              AND ST_DWithin(e.geom, {pt}, $3::float8)
+            ORDER BY e.geom <-> {pt}
+            LIMIT 1
+            FOR UPDATE OF e SKIP LOCKED
+        ),
+        task AS (
+            INSERT INTO tareas (codigo, titulo, descripcion, tipo, prioridad, estado, inicio_programado,
+                inicio_real, delegado_usuario_id, creado_por_usuario_id, ubicacion_lat, ubicacion_lon, geom,
+                efectivos_asignados, extra_data)
+            SELECT 'EMG-' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-'
+                       || lpad(s.n::text, greatest(6, length(s.n::text)), '0'),
+                   'Emergencia', $5::text, 'INTERVENCION'::tipo_tarea, 'CRITICAL'::prioridad_tarea,
+                   'IN_PROGRESS'::estado_tarea, now(), now(), p.usuario_id, $4::int8, $2::float8, $1::float8,
+                   {pt}, ARRAY[p.id],
+                   jsonb_strip_nulls(jsonb_build_object('emergency', true,
+                       'distance_m', round(p.distance_m::numeric, 2), 'radius_m', $3::float8,
+                       'telegram_id', $6::int8))
+            FROM pick p CROSS JOIN LATERAL (SELECT nextval('emergency_code_seq') AS n) s
+            RETURNING id, uuid, codigo, created_at
+        ),
+        link AS (
+            INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
+            SELECT t.id, p.id FROM task t, pick p RETURNING 1
+        ),
+        busy AS (
+            UPDATE efectivos e SET estado_disponibilidad = 'EN_TAREA', ultima_actualizacion_estado = now()
+            FROM pick p WHERE e.id = p.id RETURNING e.id
+        ),
+        hist AS (
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
+            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8,
+                   'emergencia', 'despachado'
+            FROM task t, pick p RETURNING 1
+        ),
+        desp AS (
+            INSERT INTO despachos (tarea_id, efectivo_id, intento, distancia_m, vence_at)
+            SELECT t.id, p.id, 1, p.distance_m, now() + make_interval(secs => $13::float8)
+            FROM task t, pick p RETURNING vence_at
+        ),
+        result AS (
+            SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
+                   t.codigo, t.created_at,
+                   jsonb_build_object('assigned_efectivo_id', p.id,
+                       'distance_m', round(p.distance_m::numeric, 2), 'received_at', $8::text,
+                       'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo,
+                       'ack_status', 'pendiente_confirmacion',
+                       'ack_deadline', to_char(d.vence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS body
+            FROM pick p, task t, desp d
+        ),
+        aud AS (
+            INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
+                resource_type, resource_id, action_description, new_values, success, response_status)
+            SELECT 'emergency_dispatched', 'info', $4::int8, $9::text::inet, $10::text, $11::text, 'tarea',
+                   r.task_id::text, 'Emergency dispatched to the nearest available efectivo', r.body, true, 201
+            FROM result r RETURNING 1
+        ),
+        idem AS (
+            UPDATE idempotency_keys k SET response_status = 201, response_body = r.body
+            FROM result r WHERE k.user_id = $4::int8 AND k.key = $7::text RETURNING 1
+        )
+        SELECT efectivo_id, usuario_id, distance_m, task_id, task_uuid, codigo, created_at, body FROM result"
+    )
+}
+
+/// Runs the dispatch; `None` when no efectivo is eligible within the radius.
+pub async fn dispatch<'e, E: sqlx::PgExecutor<'e>>(
+    exec: E,
+    r: &DispatchRequest<'_>,
+) -> Result<Option<Dispatched>, sqlx::Error> {
+    sqlx::query_as::<_, Dispatched>(&dispatch_sql())
+        .bind(r.lng)
+        .bind(r.lat)
+        .bind(r.radius_m)
+        .bind(r.caller_id)
+        .bind(r.descripcion)
+        .bind(r.telegram_id)
+        .bind(r.idempotency_key)
+        .bind(r.received_at)
+        .bind(r.ip)
+        .bind(r.user_agent)
+        .bind(r.request_id)
+        .bind(r.max_position_age_minutes)
+        .bind(r.ack_timeout_seconds)
+        .fetch_optional(exec)
+        .await
+}
+
+/// Claims an idempotency key for this request (a key older than 24 h is reclaimed). A
+/// concurrent request holding the same key makes this wait until it commits or rolls back.
+/// False when the key is already held.
+pub async fn claim_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: i64,
+    key: &str,
+    request_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let claimed: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id, key) DO UPDATE
+            SET request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
+                created_at = now()
+            WHERE idempotency_keys.created_at < now() - interval '24 hours'
+         RETURNING true",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(request_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(claimed.is_some())
+}
+
+/// What a held key stored: (request hash, response status, response body).
+pub type StoredResponse = (String, Option<i32>, Option<Value>);
+
+pub async fn stored_response(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<StoredResponse>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT request_hash, response_status, response_body FROM idempotency_keys
+         WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct Suggestion {
+    pub efectivo_id: i64,
+    pub distance_m: f64,
+    pub codigo_interno: String,
+    pub nombre: String,
+    pub unidad: Option<String>,
+    pub especialidad: Option<String>,
+}
+
+/// Filters of the suggestions list.
+pub struct SuggestionFilter<'a> {
+    pub lat: f64,
+    pub lng: f64,
+    pub radius_m: f64,
+    pub especialidad: Option<&'a str>,
+    pub unidad: Option<&'a str>,
+    pub limit: i64,
+    pub max_position_age_minutes: i64,
+    pub caller_id: i64,
+}
+
+/// The nearest efectivos an emergency would reach (the dispatch rule), nearest first.
+pub async fn suggestions(
+    db: &sqlx::PgPool,
+    f: &SuggestionFilter<'_>,
+) -> Result<Vec<Suggestion>, sqlx::Error> {
+    let pt = point_sql(1, 2);
+    let eligible = crate::store::dispatch::eligible_sql(7, 8);
+    let sql = format!(
+        "SELECT e.id AS efectivo_id, ST_Distance(e.geom, {pt}) AS distance_m, e.codigo_interno,
+                u.nombre, e.unidad, e.especialidad
+         FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
+         WHERE {eligible}
+           AND ST_DWithin(e.geom, {pt}, $3)
+           AND ($4::text IS NULL OR e.especialidad = $4)
+           AND ($5::text IS NULL OR e.unidad = $5)
+         ORDER BY e.geom <-> {pt}, e.id
+         LIMIT $6"
+    );
+    sqlx::query_as(&sql)
+        .bind(f.lng)
+        .bind(f.lat)
+        .bind(f.radius_m)
+        .bind(f.especialidad)
+        .bind(f.unidad)
+        .bind(f.limit)
+        .bind(f.max_position_age_minutes)
+        .bind(f.caller_id)
+        .fetch_all(db)
+        .await
+}
