@@ -94,7 +94,11 @@ pub fn parse_json_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T
         )));
     }
     if contains_escaped_nul(bytes) {
-        let raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
+        let mut raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
+        // Only what the body type reads can reach a query: unknown keys are ignored.
+        if let (Some(fields), Value::Object(m)) = (struct_fields::<T>(), &mut raw) {
+            m.retain(|k, _| fields.contains(&k.as_str()));
+        }
         if let Some(err) = nul_error(&raw, vec![Value::String("body".into())]) {
             return Err(ApiError::validation(err));
         }
@@ -107,7 +111,14 @@ pub fn parse_json_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T
         }
         Err(_) => {
             // Error path only: locate the field and its input with a tree of the body.
-            let raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
+            let mut raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
+            // JSON has one number type: `3.0` is the integer 3 (JSON Schema agrees), which serde
+            // refuses for an integer field. Retried with integral floats written as integers.
+            if integral_floats_to_integers(&mut raw)
+                && let Ok(v) = serde_json::from_value::<T>(raw.clone())
+            {
+                return run_validate(v);
+            }
             return Err(deserialize_value::<T>(&raw, "body")
                 .err()
                 .unwrap_or_else(|| ApiError::BadRequest("Invalid body".into())));
@@ -124,6 +135,61 @@ fn json_invalid(e: &serde_json::Error) -> ApiError {
         format!("JSON decode error: {e}"),
         Value::Null,
     ))
+}
+
+/// Rewrites every float with no fractional part (within i64) as an integer; true if any was.
+fn integral_floats_to_integers(v: &mut Value) -> bool {
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(a) => a
+            .iter_mut()
+            .fold(false, |any, x| integral_floats_to_integers(x) || any),
+        Value::Object(m) => m
+            .values_mut()
+            .fold(false, |any, x| integral_floats_to_integers(x) || any),
+        _ => false,
+    }
+}
+
+/// The wire names of the fields a derived `Deserialize` struct reads, which serde hands to
+/// `deserialize_struct`; `None` for anything else (maps, untagged or flattened types).
+fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    let mut found = None;
+    let _ = T::deserialize(FieldNames(&mut found));
+    found
+}
+
+/// A deserializer that only records the field list it is asked for, then stops.
+struct FieldNames<'a>(&'a mut Option<&'static [&'static str]>);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _v: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _v: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = Some(fields);
+        Err(serde::de::Error::custom("fields recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }
 
 /// Cheap pre-check for `\u0000` escapes (a raw NUL byte is not valid JSON anyway).

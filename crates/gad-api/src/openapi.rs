@@ -51,6 +51,9 @@ const _: fn(FieldError) -> FieldErrorDoc = |e| FieldErrorDoc {
     input: e.input,
 };
 
+/// RFC 3339 timestamps as `chrono` parses them (UTC `Z` or an offset, optional fraction).
+const RFC3339_PATTERN: &str = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$";
+
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
 /// The document of `api` with the shared statuses and the error body on every operation. JSON,
@@ -72,7 +75,9 @@ fn no_nul(v: &mut Value) {
     match v {
         Value::Object(m) => {
             let is_free_string = m.get("type").is_some_and(|t| {
-                t == "string" || t.as_array().is_some_and(|a| a.iter().any(|x| x == "string"))
+                t == "string"
+                    || t.as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "string"))
             }) && !m.contains_key("pattern")
                 && !m.contains_key("format")
                 && !m.contains_key("enum");
@@ -88,8 +93,58 @@ fn no_nul(v: &mut Value) {
     }
 }
 
+/// `format` is only an annotation in JSON Schema; in what clients send, a pattern makes the
+/// RFC 3339 form the API parses part of the contract (days ≤ 28 keep generated dates real).
+fn rfc3339_inputs(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("format").is_some_and(|f| f == "date-time") && !m.contains_key("pattern") {
+                m.insert("pattern".into(), json!(RFC3339_PATTERN));
+            }
+            m.values_mut().for_each(rfc3339_inputs);
+        }
+        Value::Array(a) => a.iter_mut().for_each(rfc3339_inputs),
+        _ => {}
+    }
+}
+
+/// Names of the component schemas that request bodies refer to.
+fn request_components(paths: &Map<String, Value>) -> Vec<String> {
+    let mut names = Vec::new();
+    for item in paths.values() {
+        for method in METHODS {
+            let body = &item[method]["requestBody"]["content"];
+            if let Some(contents) = body.as_object() {
+                for c in contents.values() {
+                    if let Some(r) = c["schema"]["$ref"].as_str()
+                        && let Some(name) = r.strip_prefix("#/components/schemas/")
+                    {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
 fn complete_json(doc: &mut Value) {
     no_nul(doc);
+    let inputs = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .map(request_components)
+        .unwrap_or_default();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for name in inputs {
+            if let Some(s) = schemas.get_mut(&name) {
+                rfc3339_inputs(s);
+            }
+        }
+    }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -113,6 +168,15 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
     if public {
         op.insert("security".into(), json!([]));
     }
+    // Blank query values (`?estado=`) count as absent, as browsers send them for blank fields.
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for p in params.iter_mut() {
+            if p["in"] == "query" && p["required"] != json!(true) {
+                p["allowEmptyValue"] = json!(true);
+            }
+            rfc3339_inputs(p);
+        }
+    }
     let has_body = op.contains_key("requestBody");
     let has_params = op
         .get("parameters")
@@ -126,7 +190,10 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
         ),
     ];
     if !public {
-        add.push(("401", "Not authenticated (missing, invalid, expired or revoked credentials)"));
+        add.push((
+            "401",
+            "Not authenticated (missing, invalid, expired or revoked credentials)",
+        ));
         if !level.starts_with("machine") {
             add.push(("403", "Inactive user, or level too low"));
         }
@@ -186,7 +253,10 @@ mod tests {
             op["404"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/ErrorBody"
         );
-        assert_eq!(done["paths"]["/api/v1/health"]["get"]["security"], json!([]));
+        assert_eq!(
+            done["paths"]["/api/v1/health"]["get"]["security"],
+            json!([])
+        );
         Ok(())
     }
 }

@@ -48,8 +48,13 @@ pub async fn create_ticket(
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let ticket = hex::encode(raw);
-    crate::store::tickets::insert(&state.db, &socket::ticket_hash(&ticket), user.id, TICKET_TTL as f64)
-        .await?;
+    crate::store::tickets::insert(
+        &state.db,
+        &socket::ticket_hash(&ticket),
+        user.id,
+        TICKET_TTL as f64,
+    )
+    .await?;
     let mut r = json_response(
         StatusCode::CREATED,
         &json!({"ticket": ticket, "expires_in": TICKET_TTL}),

@@ -121,7 +121,7 @@ async fn authenticate(
 async fn consume_ticket(state: &AppState, ticket: &str) -> Result<Identity, Rejection> {
     let row = crate::store::tickets::consume(&state.db, &ticket_hash(ticket))
         .await
-    .map_err(|e| map_err(ApiError::from(e)))?;
+        .map_err(|e| map_err(ApiError::from(e)))?;
     let row = row.ok_or(Rejection::Close(1008, "Invalid token"))?;
     let nivel = Nivel::from_db(&row.nivel).ok_or(Rejection::Close(1008, "Invalid token"))?;
     if !row.active {

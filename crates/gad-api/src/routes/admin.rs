@@ -189,7 +189,8 @@ pub async fn agent_command(
                 "efectivos" => (Audience::Efectivos, None),
                 other => {
                     let name = other.trim_start_matches("unidad:").trim().to_string();
-                    let user_ids = crate::store::efectivos::usuarios_of_unidad(&mut *tx, &name).await?;
+                    let user_ids =
+                        crate::store::efectivos::usuarios_of_unidad(&mut *tx, &name).await?;
                     let n = user_ids.len();
                     (Audience::Unidad { name, user_ids }, Some(n))
                 }

@@ -453,8 +453,9 @@ impl Validate for DisponibilidadBody {}
 
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}/disponibilidad", tag = "efectivos", request_body = DisponibilidadBody,
     params(("id" = i64, Path, description = "efectivo id")),
-    description = "Level: 1 (own). The officer itself or level 2+ sets the availability.",
+    description = "Level: 1 (own). The officer itself or level 2+ sets the availability. A transition the unit status does not allow (en_tarea/en_camino come only from dispatch; en_escena only from en_camino/en_tarea) → 409 with the allowed values.",
     responses((status = 200, description = "efectivo", body = Value), (status = 403, description = "another officer", body = Value),
+              (status = 409, description = "transition not allowed", body = Value),
               (status = 404, description = "not found", body = Value)))]
 pub async fn update_disponibilidad(
     State(state): State<AppState>,

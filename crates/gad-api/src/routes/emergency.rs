@@ -174,7 +174,12 @@ async fn dispatch(
             )),
         };
     }
-    match emergency::dispatch(&mut *tx, &request(state, me, ctx, b, Some(key), received_at)).await? {
+    match emergency::dispatch(
+        &mut *tx,
+        &request(state, me, ctx, b, Some(key), received_at),
+    )
+    .await?
+    {
         Some(d) => {
             tx.commit().await?;
             Ok(Outcome::Assigned(Box::new(d)))

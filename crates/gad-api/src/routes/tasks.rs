@@ -137,9 +137,17 @@ pub async fn list_tasks(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTask {
-    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub codigo: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub titulo: String,
     pub tipo: TipoTarea,
     pub inicio_programado: DateTime<Utc>,
@@ -536,7 +544,6 @@ fn publish_transition(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusChange {
-    #[schema(value_type = String, example = "en_curso")]
     pub estado: EstadoTarea,
     #[schema(max_length = 2000)]
     pub nota: Option<String>,
@@ -587,9 +594,17 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateTask {
-    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub codigo: Option<String>,
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+    )]
     pub titulo: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 5000)]

@@ -107,7 +107,10 @@ pub fn escape_like(s: &str) -> String {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
-    #[schema(max_length = 254, pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$")]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$"
+    )]
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
@@ -233,7 +236,8 @@ impl Validate for UpdateMe {
 
 #[utoipa::path(put, path = "/api/v1/users/me", tag = "users", request_body = UpdateMe,
     description = "Level: 1. Updates telefono, nombre, apellido; a password change needs current_password (400 if wrong).",
-    responses((status = 200, description = "updated", body = Usuario), (status = 400, description = "wrong current password", body = Value)))]
+    responses((status = 200, description = "updated", body = Usuario), (status = 400, description = "wrong current password", body = Value),
+              (status = 423, description = "too many wrong current passwords: locked like failed logins", body = Value)))]
 pub async fn update_me(
     State(state): State<AppState>,
     me: AuthUser,
@@ -351,7 +355,10 @@ pub async fn get_user(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateUser {
-    #[schema(max_length = 254, pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$")]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$"
+    )]
     pub email: Option<String>,
     #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,

@@ -307,7 +307,10 @@ pub struct NewEfectivo<'a> {
 }
 
 /// Inserts an efectivo and returns its id.
-pub async fn insert<'e, E: PgExecutor<'e>>(exec: E, e: NewEfectivo<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert<'e, E: PgExecutor<'e>>(
+    exec: E,
+    e: NewEfectivo<'_>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO efectivos (usuario_id, codigo_interno, rango, unidad, especialidad, estado_disponibilidad)
          VALUES ($1, $2, $3, $4, $5, $6::estado_disponibilidad) RETURNING id",

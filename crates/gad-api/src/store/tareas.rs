@@ -143,8 +143,12 @@ fn check_column_names(row: &PgRow) -> Result<(), sqlx::Error> {
         if c.name() != expected {
             return Err(sqlx::Error::ColumnDecode {
                 index: expected.to_string(),
-                source: format!("column {} is {:?}, expected {expected:?}", c.ordinal(), c.name())
-                    .into(),
+                source: format!(
+                    "column {} is {:?}, expected {expected:?}",
+                    c.ordinal(),
+                    c.name()
+                )
+                .into(),
             });
         }
     }
