@@ -44,7 +44,7 @@ pub struct Cache {
 const SCAN_COUNT: usize = 500;
 
 /// Figures for `GET /api/v1/cache/stats`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CacheStats {
     pub connected: bool,
     pub backend: &'static str,

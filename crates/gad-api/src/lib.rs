@@ -25,6 +25,7 @@ pub mod task_json;
 pub mod telemetry;
 pub mod time;
 pub mod web;
+pub mod wire;
 
 pub use config::Config;
 pub use state::AppState;

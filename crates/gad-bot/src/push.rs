@@ -98,7 +98,7 @@ pub fn notice(ev: &Event, admin_chat: Option<i64>) -> Option<Notice> {
             let has_officers = d["efectivos_asignados"]
                 .as_array()
                 .is_some_and(|a| !a.is_empty());
-            if s(d, "codigo").starts_with("EMG-") || has_officers {
+            if d["es_emergencia"] == true || has_officers {
                 return None;
             }
             Notice {

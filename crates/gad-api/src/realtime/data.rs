@@ -70,7 +70,7 @@ async fn supervisor_snapshot(state: &AppState) -> Result<Vec<Value>, sqlx::Error
         "SELECT t.id, t.codigo, t.titulo, t.estado::text AS estado, t.prioridad::text AS prioridad
          FROM tareas t
          WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
-           AND t.codigo LIKE 'EMG-%'
+           AND t.es_emergencia
          ORDER BY t.created_at DESC, t.id DESC
          LIMIT $1",
     )

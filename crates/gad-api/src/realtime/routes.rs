@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::RngCore;
 use serde::Deserialize;
@@ -39,7 +39,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 /// A single-use ticket for `/ws/connect?ticket=…`, valid 30 s on every instance.
 #[utoipa::path(post, path = "/api/v1/ws/ticket", tag = "websocket",
     description = "Level: 1. Issues a single-use WebSocket ticket valid for 30 seconds; connect with /ws/connect?ticket=<ticket>.",
-    responses((status = 201, description = "ticket", body = Value),
+    responses((status = 201, description = "ticket", body = crate::wire::Ticket),
               (status = 401, description = "not authenticated", body = Value)))]
 pub async fn create_ticket(
     State(state): State<AppState>,
@@ -55,10 +55,14 @@ pub async fn create_ticket(
         TICKET_TTL as f64,
     )
     .await?;
-    let mut r = json_response(
+    let mut r = (
         StatusCode::CREATED,
-        &json!({"ticket": ticket, "expires_in": TICKET_TTL}),
-    );
+        axum::Json(crate::wire::Ticket {
+            ticket,
+            expires_in: TICKET_TTL,
+        }),
+    )
+        .into_response();
     r.headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static("/ws/connect"));
     Ok(r)

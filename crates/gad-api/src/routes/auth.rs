@@ -1,16 +1,17 @@
 //! Login and logout (contract §3).
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use gad_core::Nivel;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::{self, AuthUser, password};
-use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{RawBody, Validate, parse_json_body};
 use crate::state::AppState;
 use crate::store::usuarios;
@@ -113,7 +114,7 @@ pub(crate) fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     description = "Level: public. Form (`username`, `password`) or JSON body. 401 on wrong credentials; the 5th consecutive failure locks the account for 30 minutes (423).",
     request_body(content = LoginBody, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "token", body = Value), (status = 401, description = "wrong credentials", body = Value),
+    responses((status = 200, description = "token", body = crate::wire::Token), (status = 401, description = "wrong credentials", body = Value),
               (status = 403, description = "inactive user", body = Value), (status = 413, description = "body over 16 KiB", body = Value),
               (status = 422, description = "missing fields", body = Value),
               (status = 423, description = "locked (also for unknown e-mails after 5 failures)", body = Value)))]
@@ -210,10 +211,12 @@ pub async fn login(
 
     let (token, claims) = auth::issue_token_after(&state, user.id, nivel, user.tokens_valid_after)?;
     let expires_in = claims.exp - claims.iat;
-    let mut resp = json_response(
-        StatusCode::OK,
-        &json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}),
-    );
+    let mut resp = Json(crate::wire::Token {
+        access_token: token.clone(),
+        token_type: "bearer",
+        expires_in,
+    })
+    .into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, cookie(&state, &token, expires_in));
     Ok(resp)
@@ -222,7 +225,7 @@ pub async fn login(
 /// Revokes the current token on every instance and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     description = "Level: 1. Revokes the presented token until it expires (every instance honours it) and clears the cookie.",
-    responses((status = 200, description = "logged out", body = Value), (status = 401, description = "not authenticated", body = Value)))]
+    responses((status = 200, description = "logged out", body = crate::wire::LoggedOut), (status = 401, description = "not authenticated", body = Value)))]
 pub async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
@@ -243,7 +246,10 @@ pub async fn logout(
     tx.commit().await?;
     // The session is over: its live sockets too, on every instance.
     state.hub.end_user_sessions(user.id);
-    let mut resp = json_response(StatusCode::OK, &json!({"status": "logged_out"}));
+    let mut resp = Json(crate::wire::LoggedOut {
+        status: "logged_out",
+    })
+    .into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, cookie(&state, "", 0));
     Ok(resp.into_response())

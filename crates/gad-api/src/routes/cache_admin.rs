@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -23,18 +23,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Cache figures.
 #[utoipa::path(get, path = "/api/v1/cache/stats", tag = "cache",
     description = "Level: 3. Backend (redis|memory), key count in the GAD namespace, hits, misses, hit rate (%), evictions, prefix.",
-    responses((status = 200, description = "figures", body = Value), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 200, description = "figures", body = crate::cache::CacheStats), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value)))]
 pub async fn stats(State(state): State<AppState>, Admin(_admin): Admin) -> ApiResult<Response> {
     let s = state.cache.stats().await;
-    Ok(json_response(StatusCode::OK, &json!(s)))
+    Ok(axum::Json(s).into_response())
 }
 
 /// Deletes one key.
 #[utoipa::path(post, path = "/api/v1/cache/invalidate/{key}", tag = "cache",
     description = "Level: 3. Deletes one cache key (without the namespace prefix); 404 when it did not exist.",
     params(("key" = String, Path, description = "cache key")),
-    responses((status = 200, description = "deleted", body = Value), (status = 404, description = "no such key", body = Value),
+    responses((status = 200, description = "deleted", body = crate::wire::Mensaje), (status = 404, description = "no such key", body = Value),
               (status = 401, description = "not authenticated", body = Value), (status = 403, description = "not level 3", body = Value)))]
 pub async fn invalidate(
     State(state): State<AppState>,
@@ -44,7 +44,10 @@ pub async fn invalidate(
     if state.cache.delete(&key).await {
         Ok(json_response(
             StatusCode::OK,
-            &json!({"message": format!("Key '{key}' eliminada del caché")}),
+            &json!(crate::wire::Mensaje {
+                message: format!("Key '{key}' eliminada del caché"),
+                deleted_count: None
+            }),
         ))
     } else {
         Err(ApiError::NotFound(format!(
@@ -57,7 +60,7 @@ pub async fn invalidate(
 #[utoipa::path(post, path = "/api/v1/cache/invalidate-pattern/{pattern}", tag = "cache",
     description = "Level: 3. Deletes the cache keys matching a glob pattern (`*`, `?`) inside the GAD namespace (SCAN, never KEYS).",
     params(("pattern" = String, Path, description = "glob pattern, e.g. stats:*")),
-    responses((status = 200, description = "deleted", body = Value), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 200, description = "deleted", body = crate::wire::Mensaje), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value)))]
 pub async fn invalidate_pattern(
     State(state): State<AppState>,
@@ -67,19 +70,25 @@ pub async fn invalidate_pattern(
     let n = state.cache.delete_pattern(&pattern).await;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"message": format!("Patrón '{pattern}' invalidado"), "deleted_count": n}),
+        &json!(crate::wire::Mensaje {
+            message: format!("Patrón '{pattern}' invalidado"),
+            deleted_count: Some(n)
+        }),
     ))
 }
 
 /// Empties the cache.
 #[utoipa::path(post, path = "/api/v1/cache/clear", tag = "cache",
     description = "Level: 3. Deletes every cache entry of the GAD namespace.",
-    responses((status = 200, description = "cleared", body = Value), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 200, description = "cleared", body = crate::wire::Mensaje), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value)))]
 pub async fn clear(State(state): State<AppState>, Admin(_admin): Admin) -> ApiResult<Response> {
     state.cache.clear().await;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"message": "Caché limpiado exitosamente"}),
+        &json!(crate::wire::Mensaje {
+            message: "Caché limpiado exitosamente".into(),
+            deleted_count: None
+        }),
     ))
 }

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidJson, ValidPath, Validate, rules};
 use crate::state::AppState;
 use crate::store::dispatch as store;
+use crate::wire::{AckAnswer, BackupAnswer, Llamado, Refuerzo};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,7 +55,7 @@ fn ack_status(accept: bool) -> &'static str {
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/ack", tag = "emergency", request_body = AckBody,
     params(("task_id" = i64, Path, description = "emergency task id")),
     description = "Level: 1 (own dispatch). The dispatched officer (or level 2+ on their behalf) accepts (→ en_camino) or declines (→ disponible; the next nearest eligible officer is dispatched in the same transaction, or after DISPATCH_MAX_ATTEMPTS the emergency stays open \"sin asignar\" and supervisors get an alert).",
-    responses((status = 200, description = "answered", body = Value),
+    responses((status = 200, description = "answered", body = AckAnswer),
               (status = 404, description = "task not found or not visible", body = Value),
               (status = 409, description = "no pending dispatch for this officer", body = Value),
               (status = 422, description = "validation error (e.g. efectivo_id needed)", body = Value)))]
@@ -117,17 +118,18 @@ pub async fn ack(
     )
     .await?
     .ok_or_else(|| conflict(NOTHING_PENDING))?;
-    let body = json!({
-        "task_id": task_id,
-        "efectivo_id": efectivo_id,
-        "ack_status": ack_status(b.accept),
-        "next": out.next.as_ref().map(|a| json!({
-            "efectivo_id": a.efectivo_id,
-            "distance_m": (a.distance_m * 100.0).round() / 100.0,
-            "ack_deadline": crate::time::rfc3339(a.vence_at),
-        })),
-        "sin_asignar": out.sin_asignar,
-    });
+    let answer = AckAnswer {
+        task_id,
+        efectivo_id,
+        ack_status: ack_status(b.accept),
+        next: out.next.as_ref().map(|a| Llamado {
+            efectivo_id: a.efectivo_id,
+            distance_m: (a.distance_m * 100.0).round() / 100.0,
+            ack_deadline: a.vence_at,
+        }),
+        sin_asignar: out.sin_asignar,
+    };
+    let body = serde_json::to_value(&answer).map_err(ApiError::internal)?;
     audit::record(
         &mut *tx,
         &AuditEntry::new("dispatch_acknowledged", Some(me.id))
@@ -173,7 +175,7 @@ impl Validate for BackupBody {
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/backup", tag = "emergency", request_body = BackupBody,
     params(("task_id" = i64, Path, description = "emergency task id")),
     description = "Level: 1 (dispatched officer) or 2. Adds the n nearest eligible officers to the same task (same locking and eligibility as dispatch; never an officer already busy or already dispatched to it); each must acknowledge like the first.",
-    responses((status = 201, description = "backup dispatched", body = Value),
+    responses((status = 201, description = "backup dispatched", body = BackupAnswer),
               (status = 404, description = "task not found / nobody available", body = Value),
               (status = 409, description = "task closed", body = Value),
               (status = 422, description = "validation error", body = Value)))]
@@ -231,16 +233,20 @@ pub async fn backup(
         .await?;
         events.extend(dispatch::assigned_events(&site, a, true));
     }
-    let body = json!({
-        "task_id": task_id,
-        "requested": b.efectivos,
-        "added": added.iter().map(|a| json!({
-            "efectivo_id": a.efectivo_id,
-            "distance_m": (a.distance_m * 100.0).round() / 100.0,
-            "ack_status": "pendiente_confirmacion",
-            "ack_deadline": crate::time::rfc3339(a.vence_at),
-        })).collect::<Vec<_>>(),
-    });
+    let answer = BackupAnswer {
+        task_id,
+        requested: b.efectivos,
+        added: added
+            .iter()
+            .map(|a| Refuerzo {
+                efectivo_id: a.efectivo_id,
+                distance_m: (a.distance_m * 100.0).round() / 100.0,
+                ack_status: "pendiente_confirmacion",
+                ack_deadline: a.vence_at,
+            })
+            .collect(),
+    };
+    let body = serde_json::to_value(&answer).map_err(ApiError::internal)?;
     audit::record(
         &mut *tx,
         &AuditEntry::new("dispatch_backup", Some(me.id))

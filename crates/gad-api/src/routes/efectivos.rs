@@ -2,9 +2,10 @@
 //! create/update/delete for administrators, and location/availability updates by the officer
 //! itself or a supervisor.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use gad_core::EstadoDisponibilidad;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,7 +17,9 @@ use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
 use crate::state::AppState;
-use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND, EfectivoRow, ListFilter};
+use crate::store::efectivos::{
+    self as store, EFECTIVO_NOT_FOUND, Efectivo, EfectivoRow, ListFilter,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -108,7 +111,7 @@ impl Validate for ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/efectivos", tag = "efectivos", params(ListQuery),
     description = "Level: 2. Lists efectivos (newest first); with near_lat+near_lng (+radius_m) only those within the radius, nearest first, with distance_m.",
-    responses((status = 200, description = "efectivos", body = Value)))]
+    responses((status = 200, description = "efectivos", body = [Efectivo])))]
 pub async fn list_efectivos(
     State(state): State<AppState>,
     Supervisor(_me): Supervisor,
@@ -126,8 +129,7 @@ pub async fn list_efectivos(
         limit: q.limit.unwrap_or(100),
     };
     let rows = store::list(&state.db, &filter).await?;
-    let body: Vec<Value> = rows.iter().map(EfectivoRow::to_json).collect();
-    Ok(json_response(StatusCode::OK, &Value::Array(body)))
+    Ok(Json(rows.iter().map(EfectivoRow::to_wire).collect::<Vec<_>>()).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -155,7 +157,7 @@ impl Validate for CreateEfectivo {
 
 #[utoipa::path(post, path = "/api/v1/efectivos", tag = "efectivos", request_body = CreateEfectivo,
     description = "Level: 3. Creates the efectivo record of an existing usuario (1:1). Usuario already an efectivo or duplicate codigo_interno → 409.",
-    responses((status = 201, description = "created", body = Value), (status = 409, description = "conflict", body = Value)))]
+    responses((status = 201, description = "created", body = Efectivo), (status = 409, description = "conflict", body = Value)))]
 pub async fn create_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
@@ -211,7 +213,7 @@ pub async fn create_efectivo(
 #[utoipa::path(get, path = "/api/v1/efectivos/{id}", tag = "efectivos",
     params(("id" = i64, Path, description = "efectivo id")),
     description = "Level: 1 (own). An officer reads its own record; level 2+ reads any.",
-    responses((status = 200, description = "efectivo", body = Value), (status = 404, description = "not found", body = Value)))]
+    responses((status = 200, description = "efectivo", body = Efectivo), (status = 404, description = "not found", body = Value)))]
 pub async fn get_efectivo(
     State(state): State<AppState>,
     me: AuthUser,
@@ -223,7 +225,7 @@ pub async fn get_efectivo(
     let row = store::by_id(&state.db, id, false)
         .await?
         .ok_or_else(not_found)?;
-    Ok(json_response(StatusCode::OK, &row.to_json()))
+    Ok(Json(row.to_wire()).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -272,7 +274,7 @@ fn status_event(row: &EfectivoRow, anterior: &str) -> DomainEvent {
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}", tag = "efectivos", request_body = UpdateEfectivo,
     params(("id" = i64, Path, description = "efectivo id")),
     description = "Level: 3. Partial update of an efectivo.",
-    responses((status = 200, description = "updated", body = Value), (status = 404, description = "not found", body = Value)))]
+    responses((status = 200, description = "updated", body = Efectivo), (status = 404, description = "not found", body = Value)))]
 pub async fn update_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
@@ -312,13 +314,13 @@ pub async fn update_efectivo(
     if old.estado != row.estado {
         state.events.publish(status_event(&row, &old.estado));
     }
-    Ok(json_response(StatusCode::OK, &row.to_json()))
+    Ok(Json(row.to_wire()).into_response())
 }
 
 #[utoipa::path(delete, path = "/api/v1/efectivos/{id}", tag = "efectivos",
     params(("id" = i64, Path, description = "efectivo id")),
     description = "Level: 3. Soft-deletes an efectivo; returns the deleted object.",
-    responses((status = 200, description = "deleted", body = Value), (status = 404, description = "not found", body = Value)))]
+    responses((status = 200, description = "deleted", body = Efectivo), (status = 404, description = "not found", body = Value)))]
 pub async fn delete_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
@@ -342,7 +344,7 @@ pub async fn delete_efectivo(
     )
     .await?;
     tx.commit().await?;
-    Ok(json_response(StatusCode::OK, &row.to_json()))
+    Ok(Json(row.to_wire()).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -372,7 +374,7 @@ impl Validate for UbicacionBody {
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}/ubicacion", tag = "efectivos", request_body = UbicacionBody,
     params(("id" = i64, Path, description = "efectivo id")),
     description = "Level: 1 (own). The officer itself or level 2+ reports a location; a history point is kept (LOCATION_RETENTION_DAYS).",
-    responses((status = 200, description = "efectivo", body = Value), (status = 403, description = "another officer", body = Value),
+    responses((status = 200, description = "efectivo", body = Efectivo), (status = 403, description = "another officer", body = Value),
               (status = 404, description = "not found", body = Value)))]
 pub async fn update_ubicacion(
     State(state): State<AppState>,
@@ -454,7 +456,7 @@ impl Validate for DisponibilidadBody {}
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}/disponibilidad", tag = "efectivos", request_body = DisponibilidadBody,
     params(("id" = i64, Path, description = "efectivo id")),
     description = "Level: 1 (own). The officer itself or level 2+ sets the availability. A transition the unit status does not allow (en_tarea/en_camino come only from dispatch; en_escena only from en_camino/en_tarea) → 409 with the allowed values.",
-    responses((status = 200, description = "efectivo", body = Value), (status = 403, description = "another officer", body = Value),
+    responses((status = 200, description = "efectivo", body = Efectivo), (status = 403, description = "another officer", body = Value),
               (status = 409, description = "transition not allowed", body = Value),
               (status = 404, description = "not found", body = Value)))]
 pub async fn update_disponibilidad(
@@ -513,5 +515,5 @@ pub async fn update_disponibilidad(
     for e in arrivals {
         state.events.publish(e);
     }
-    Ok(json_response(StatusCode::OK, &row.to_json()))
+    Ok(Json(row.to_wire()).into_response())
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,9 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::efectivos::round2;
 use crate::store::emergency;
+use crate::store::tareas::Tarea;
+use crate::wire::Sugerencia;
+use gad_core::{EstadoTarea, Prioridad, TipoTarea};
 
 pub const NONE_AVAILABLE: &str = "No efectivos with location data available";
 const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -204,7 +207,7 @@ fn with_location(mut resp: Response, task_id: Option<i64>) -> Response {
 #[utoipa::path(post, path = "/api/v1/tasks/emergency", tag = "emergency", request_body = EmergencyBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; a retry with the same key within 24 h returns the first response", pattern = r"^[\x21-\x7e]{1,64}$")),
     description = "Level: 1. Assigns the nearest available efectivo within radius_m (never two emergencies to one efectivo) and creates the emergency task.",
-    responses((status = 201, description = "assigned", body = Value),
+    responses((status = 201, description = "assigned", body = crate::wire::EmergencyAssigned),
               (status = 404, description = "no efectivo available", body = Value),
               (status = 422, description = "validation error", body = Value)))]
 pub async fn emergency(
@@ -280,30 +283,39 @@ fn publish(state: &AppState, me: &AuthUser, b: &EmergencyBody, d: &emergency::Di
         .topic("emergencias")
         .topic(format!("task:{}", d.task_id)),
     );
+    // The same wire object as every other task_created: what the dispatch statement inserted
+    // (inicio_programado, inicio_real, created_at and updated_at are all its `now()`).
+    let tarea = Tarea {
+        id: d.task_id,
+        uuid: d.task_uuid,
+        codigo: d.codigo.clone(),
+        titulo: "Emergencia".into(),
+        descripcion: b.descripcion.clone(),
+        tipo: TipoTarea::Intervencion,
+        prioridad: Prioridad::Critica,
+        estado: EstadoTarea::EnCurso,
+        inicio_programado: d.created_at,
+        fin_programado: None,
+        inicio_real: Some(d.created_at),
+        fin_real: None,
+        pausado_en: None,
+        tiempo_pausado_segundos: 0,
+        duracion_real_horas: None,
+        delegado_usuario_id: d.usuario_id,
+        creado_por_usuario_id: Some(me.id),
+        efectivos_asignados: vec![d.efectivo_id],
+        ubicacion_lat: Some(b.lat),
+        ubicacion_lon: Some(b.lng),
+        ubicacion_descripcion: None,
+        notas: json!({}),
+        created_at: d.created_at,
+        updated_at: d.created_at,
+        deleted_at: None,
+        es_emergencia: true,
+    };
     state.events.publish(
-        DomainEvent::new(
-            EventType::TaskCreated,
-            json!({
-                "id": d.task_id,
-                "uuid": d.task_uuid,
-                "codigo": d.codigo,
-                "titulo": "Emergencia",
-                "descripcion": b.descripcion,
-                "tipo": "intervencion",
-                "prioridad": 5,
-                "estado": "en_curso",
-                "inicio_programado": created,
-                "inicio_real": created,
-                "delegado_usuario_id": d.usuario_id,
-                "creado_por_usuario_id": me.id,
-                "efectivos_asignados": [d.efectivo_id],
-                "ubicacion_lat": b.lat,
-                "ubicacion_lon": b.lng,
-                "created_at": created,
-            }),
-            involved,
-        )
-        .topic(format!("task:{}", d.task_id)),
+        DomainEvent::new(EventType::TaskCreated, tarea.to_json(), involved)
+            .topic(format!("task:{}", d.task_id)),
     );
 }
 
@@ -348,7 +360,7 @@ impl Validate for SuggestionsQuery {
 
 #[utoipa::path(get, path = "/api/v1/tasks/emergency/suggestions", tag = "emergency", params(SuggestionsQuery),
     description = "Level: 2. The nearest available efectivos within radius_m (optionally by especialidad/unidad), nearest first; nothing is assigned.",
-    responses((status = 200, description = "suggestions", body = Value)))]
+    responses((status = 200, description = "suggestions", body = [crate::wire::Sugerencia])))]
 pub async fn suggestions(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -368,18 +380,16 @@ pub async fn suggestions(
         },
     )
     .await?;
-    let body: Vec<Value> = rows
-        .iter()
-        .map(|s| {
-            json!({
-                "efectivo_id": s.efectivo_id,
-                "distance_m": round2(s.distance_m),
-                "codigo_interno": s.codigo_interno,
-                "nombre": s.nombre,
-                "unidad": s.unidad,
-                "especialidad": s.especialidad,
-            })
+    let body: Vec<Sugerencia> = rows
+        .into_iter()
+        .map(|s| Sugerencia {
+            efectivo_id: s.efectivo_id,
+            distance_m: round2(s.distance_m),
+            codigo_interno: s.codigo_interno,
+            nombre: s.nombre,
+            unidad: s.unidad,
+            especialidad: s.especialidad,
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &Value::Array(body)))
+    Ok(axum::Json(body).into_response())
 }

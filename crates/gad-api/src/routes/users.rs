@@ -318,7 +318,7 @@ pub async fn update_me(
 
 #[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users",
     description = "Level: 1. One-time 8-character code (valid 10 minutes) that links a Telegram account through the bot.",
-    responses((status = 201, description = "code", body = Value)))]
+    responses((status = 201, description = "code", body = crate::wire::TelegramLinkCode)))]
 pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let code: String = {
@@ -329,10 +329,11 @@ pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiRe
     };
     let expires_at = Utc::now() + Duration::minutes(10);
     usuarios::insert_telegram_link_code(&state.db, &code, me.id, expires_at).await?;
-    Ok(json_response(
+    Ok((
         StatusCode::CREATED,
-        &json!({"code": code, "expires_at": crate::time::rfc3339(expires_at)}),
-    ))
+        axum::Json(crate::wire::TelegramLinkCode { code, expires_at }),
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users",

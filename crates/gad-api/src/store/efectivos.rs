@@ -5,10 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use gad_core::EstadoDisponibilidad;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgExecutor;
-
-use crate::time::rfc3339;
 
 pub const EFECTIVO_NOT_FOUND: &str = "The efectivo with this id does not exist in the system";
 
@@ -65,40 +63,83 @@ impl EfectivoRow {
     }
 
     /// The Efectivo wire object (contract §7).
-    pub fn to_json(&self) -> Value {
+    pub fn to_wire(&self) -> Efectivo {
         let ubicacion = match (self.lat, self.lng) {
-            (Some(lat), Some(lng)) => json!({
-                "lat": lat,
-                "lng": lng,
-                "accuracy_m": self.accuracy_m,
-                "heading": self.heading,
-                "speed": self.speed,
-                "updated_at": self.ubicacion_updated_at.map(rfc3339),
+            (Some(lat), Some(lng)) => Some(Ubicacion {
+                lat,
+                lng,
+                accuracy_m: self.accuracy_m,
+                heading: self.heading,
+                speed: self.speed,
+                updated_at: self.ubicacion_updated_at,
             }),
-            _ => Value::Null,
+            _ => None,
         };
-        let mut v = json!({
-            "id": self.id,
-            "uuid": self.uuid,
-            "usuario_id": self.usuario_id,
-            "codigo_interno": self.codigo_interno,
-            "rango": self.rango,
-            "unidad": self.unidad,
-            "especialidad": self.especialidad,
-            "estado_disponibilidad": self.estado_wire(),
-            "ultima_actualizacion_estado": rfc3339(self.ultima_actualizacion_estado),
-            "ubicacion": ubicacion,
-            "nombre": self.nombre,
-            "apellido": self.apellido,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-            "deleted_at": self.deleted_at.map(rfc3339),
-        });
-        if let (Some(d), Some(obj)) = (self.distance_m, v.as_object_mut()) {
-            obj.insert("distance_m".into(), json!(round2(d)));
+        Efectivo {
+            id: self.id,
+            uuid: self.uuid,
+            usuario_id: self.usuario_id,
+            codigo_interno: self.codigo_interno.clone(),
+            rango: self.rango.clone(),
+            unidad: self.unidad.clone(),
+            especialidad: self.especialidad.clone(),
+            estado_disponibilidad: EstadoDisponibilidad::from_db(&self.estado)
+                .unwrap_or(EstadoDisponibilidad::NoDisponible),
+            ultima_actualizacion_estado: self.ultima_actualizacion_estado,
+            ubicacion,
+            nombre: self.nombre.clone(),
+            apellido: self.apellido.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted_at: self.deleted_at,
+            distance_m: self.distance_m.map(round2),
         }
-        v
     }
+
+    /// The wire object as JSON (audit rows and events).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.to_wire()).unwrap_or(Value::Null)
+    }
+}
+
+/// The Efectivo wire object (contract §7).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Efectivo {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    pub usuario_id: i64,
+    pub codigo_interno: String,
+    pub rango: Option<String>,
+    pub unidad: Option<String>,
+    pub especialidad: Option<String>,
+    pub estado_disponibilidad: EstadoDisponibilidad,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub ultima_actualizacion_estado: DateTime<Utc>,
+    /// The last reported position; null until the officer reports one.
+    pub ubicacion: Option<Ubicacion>,
+    pub nombre: String,
+    pub apellido: String,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Metres from the search point (only in `near_lat`/`near_lng` searches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+}
+
+/// An officer's last reported position.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Ubicacion {
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: Option<f64>,
+    pub heading: Option<f64>,
+    pub speed: Option<f64>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 pub async fn by_id<'e, E: PgExecutor<'e>>(

@@ -58,7 +58,7 @@ pub fn dispatch_sql() -> String {
         task AS (
             INSERT INTO tareas (codigo, titulo, descripcion, tipo, prioridad, estado, inicio_programado,
                 inicio_real, delegado_usuario_id, creado_por_usuario_id, ubicacion_lat, ubicacion_lon, geom,
-                efectivos_asignados, extra_data)
+                efectivos_asignados, extra_data, es_emergencia)
             SELECT 'EMG-' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-'
                        || lpad(s.n::text, greatest(6, length(s.n::text)), '0'),
                    'Emergencia', $5::text, 'INTERVENCION'::tipo_tarea, 'CRITICAL'::prioridad_tarea,
@@ -66,7 +66,7 @@ pub fn dispatch_sql() -> String {
                    {pt}, ARRAY[p.id],
                    jsonb_strip_nulls(jsonb_build_object('emergency', true,
                        'distance_m', round(p.distance_m::numeric, 2), 'radius_m', $3::float8,
-                       'telegram_id', $6::int8))
+                       'telegram_id', $6::int8)), true
             FROM pick p CROSS JOIN LATERAL (SELECT nextval('emergency_code_seq') AS n) s
             RETURNING id, uuid, codigo, created_at
         ),

@@ -39,7 +39,7 @@ pub async fn overview(db: &PgPool) -> Result<Value, sqlx::Error> {
                 SELECT CASE WHEN jsonb_typeof(extra_data->'distance_m') = 'number'
                             THEN (extra_data->>'distance_m')::float8 END AS d
                 FROM tareas
-                WHERE deleted_at IS NULL AND tipo = 'INTERVENCION' AND codigo LIKE 'EMG-%'
+                WHERE deleted_at IS NULL AND es_emergencia
                   AND created_at >= now() - interval '24 hours')
          SELECT
            (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
