@@ -1,12 +1,55 @@
-//! Prometheus text exposition (format 0.0.4) from lock-free counters. The HTTP RED metrics are
-//! keyed by route template, so label cardinality is bounded by the router, never by clients.
+//! Every series GAD exports, kept in a `prometheus-client` registry (the official Rust client).
+//!
+//! Each [`Metrics`] owns its own `Registry`, never a global recorder, so the several app
+//! instances a test process runs never share series. The crate writes the exposition: HELP and
+//! TYPE lines, labels, histogram buckets; [`Metrics::render`] adds no `# EOF` trailer and no
+//! series has a unit, so there are no `# UNIT` lines either.
+//!
+//! Format. The contract asks for Prometheus text format 0.0.4, where a counter's HELP/TYPE lines
+//! carry its full `…_total` name. The crate's `Counter` writes OpenMetrics instead (`# TYPE x
+//! counter` above samples `x_total`), so GAD's counters are [`Total`]: the crate's `Counter`
+//! registered under its full name and written as a plain sample. `Total` and [`Level`] (the
+//! crate's `Gauge`) dereference to the crate's atomics, so the realtime, cache and Redis code
+//! that counts with `fetch_add`/`store` did not need to change.
+//!
+//! Histograms. The crate's `Histogram` keeps its buckets private, but the performance and
+//! government health endpoints and the realtime stats need quantiles. So the two histograms whose
+//! quantiles are read (HTTP latency per route template and method, realtime message latency) are
+//! [`Buckets`]: lock-free atomic buckets that the crate encodes through its `EncodeMetric` trait.
+//! Each observation is stored once, and both `/metrics` and the JSON quantiles read that store.
+//! Histograms that are only scraped (dispatch, emergency) are the crate's `Histogram`.
+//!
+//! Cardinality. HTTP series are labelled by route template (never the raw path) and one of eight
+//! fixed methods. Every other label takes its values from a fixed list.
+//!
+//! Cost per request (`record_http`): one read-locked DashMap lookup by `&str` (a route template
+//! is allocated only the first time it is seen), then two atomic adds for the latency bucket and
+//! sum, a lookup in the method's small map of status codes plus an add, and one more add on a
+//! 5xx. That is the same work as before, less one atomic (the histogram count is now the sum of
+//! its buckets). Counters elsewhere cost one atomic add. A labelled counter costs one
+//! read-locked hash lookup.
 
-use std::fmt::Write;
-use std::sync::OnceLock;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::iter;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use dashmap::DashMap;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, EncodeMetric,
+    LabelSetEncoder, LabelValueEncoder, MetricEncoder,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the HTTP latency histogram.
 pub const HTTP_BUCKETS: [f64; 13] = [
@@ -25,90 +68,257 @@ pub const ARRIVAL_BUCKETS: [f64; 9] = [
 ];
 /// Causes of an escalation (the next officer is called, or supervisors are alerted).
 pub const ESCALATION_CAUSES: [&str; 4] = ["declined", "timeout", "max_attempts", "none_available"];
-
-/// A fixed-bucket histogram of seconds.
-pub struct Histogram<const N: usize> {
-    bounds: [f64; N],
-    buckets: [AtomicU64; N],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl<const N: usize> Histogram<N> {
-    pub fn new(bounds: [f64; N]) -> Self {
-        Histogram {
-            bounds,
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
-    pub fn observe(&self, secs: f64) {
-        // Non-cumulative storage; cumulated when rendered.
-        if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Relaxed);
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micros.fetch_add((secs * 1e6) as u64, Relaxed);
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
-    }
-
-    /// Quantile estimated by linear interpolation inside the bucket (seconds).
-    pub fn quantile(&self, q: f64) -> f64 {
-        let total = self.count();
-        if total == 0 {
-            return 0.0;
-        }
-        let rank = (q * total as f64).ceil().max(1.0) as u64;
-        let mut seen = 0u64;
-        let mut lower = 0.0;
-        for (i, b) in self.buckets.iter().enumerate() {
-            let n = b.load(Relaxed);
-            if seen + n >= rank && n > 0 {
-                let frac = (rank - seen) as f64 / n as f64;
-                return lower + (self.bounds[i] - lower) * frac;
-            }
-            seen += n;
-            lower = self.bounds[i];
-        }
-        *self.bounds.last().unwrap_or(&0.0)
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut cum = 0u64;
-        for (i, b) in self.bounds.iter().enumerate() {
-            cum += self.buckets[i].load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cum}");
-        }
-        let count = self.count();
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {sum}");
-        let _ = writeln!(out, "{name}_count{braces} {count}");
-    }
-}
+/// Rate-limit classes (`rate_limit_rejected_total{class}`).
+const RATE_LIMIT_CLASSES: [&str; 5] = [
+    "auth",
+    "ws_handshake",
+    "admin_services",
+    "citizen_services",
+    "general_api",
+];
+/// Results of an emergency dispatch (`emergency_dispatch_total{result}`).
+const DISPATCH_RESULTS: [&str; 3] = ["assigned", "none_available", "error"];
 
 const METHODS: [&str; 8] = [
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
 ];
 
 fn method_index(m: &str) -> usize {
-    METHODS.iter().position(|x| *x == m).unwrap_or(7)
+    METHODS
+        .iter()
+        .position(|x| *x == m)
+        .unwrap_or(METHODS.len() - 1)
+}
+
+fn sample(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A counter, exposed in text format 0.0.4: registered under its full `…_total` name, which
+/// its HELP and TYPE lines then carry too. Dereferences to the crate counter's atomic, so
+/// callers count with `fetch_add` and read with `load`.
+#[derive(Clone, Debug, Default)]
+pub struct Total(Counter);
+
+impl Total {
+    pub fn inc(&self) {
+        self.0.inc();
+    }
+}
+
+impl Deref for Total {
+    type Target = AtomicU64;
+    fn deref(&self) -> &AtomicU64 {
+        self.0.inner()
+    }
+}
+
+impl TypedMetric for Total {
+    const TYPE: MetricType = MetricType::Counter;
+}
+
+impl EncodeMetric for Total {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
+        // A plain sample under the registered name (no suffix added).
+        encoder.encode_gauge(&sample(self.0.get()))
+    }
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+/// A gauge (the crate's); dereferences to its atomic, so callers use `store`/`fetch_add`/`load`.
+#[derive(Clone, Debug, Default)]
+pub struct Level(Gauge);
+
+impl Deref for Level {
+    type Target = AtomicI64;
+    fn deref(&self) -> &AtomicI64 {
+        self.0.inner()
+    }
+}
+
+impl TypedMetric for Level {
+    const TYPE: MetricType = MetricType::Gauge;
+}
+
+impl EncodeMetric for Level {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), fmt::Error> {
+        self.0.encode(encoder)
+    }
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+type OneLabel = [(&'static str, &'static str); 1];
+
+/// Counters over one label whose values are static strings (bounded cardinality); the
+/// values known up front are exported at 0 from the start.
+#[derive(Debug)]
+pub struct TotalsBy {
+    label: &'static str,
+    family: Family<OneLabel, Total>,
+}
+
+impl TotalsBy {
+    fn new(label: &'static str, values: &[&'static str]) -> TotalsBy {
+        let t = TotalsBy {
+            label,
+            family: Family::default(),
+        };
+        for &v in values {
+            drop(t.family.get_or_create(&[(label, v)]));
+        }
+        t
+    }
+
+    pub fn inc(&self, value: &'static str) {
+        self.family.get_or_create(&[(self.label, value)]).inc();
+    }
+
+    pub fn get(&self, value: &'static str) -> u64 {
+        self.family
+            .get_or_create(&[(self.label, value)])
+            .load(Relaxed)
+    }
+}
+
+/// A histogram of seconds with fixed buckets, lock-free, whose quantiles can be read back.
+/// The crate encodes it like its own `Histogram`.
+#[derive(Clone, Debug)]
+pub struct Buckets(Arc<BucketsInner>);
+
+#[derive(Debug)]
+struct BucketsInner {
+    bounds: &'static [f64],
+    /// Per-bucket (not cumulative) counts; one more than `bounds`, the last is `+Inf`.
+    counts: Box<[AtomicU64]>,
+    sum_nanos: AtomicU64,
+}
+
+impl Buckets {
+    pub fn new(bounds: &'static [f64]) -> Buckets {
+        Buckets(Arc::new(BucketsInner {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn observe(&self, secs: f64) {
+        let b = &self.0;
+        let i = b
+            .bounds
+            .iter()
+            .position(|ub| secs <= *ub)
+            .unwrap_or(b.bounds.len());
+        if let Some(c) = b.counts.get(i) {
+            c.fetch_add(1, Relaxed);
+        }
+        b.sum_nanos.fetch_add((secs.max(0.0) * 1e9) as u64, Relaxed);
+    }
+
+    fn counts(&self) -> Vec<u64> {
+        self.0.counts.iter().map(|c| c.load(Relaxed)).collect()
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.counts.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// Quantile estimated by linear interpolation inside the bucket (seconds).
+    pub fn quantile(&self, q: f64) -> f64 {
+        quantile(self.0.bounds, &self.counts(), q)
+    }
+}
+
+/// `counts` holds one count per bound plus the `+Inf` bucket; a rank that falls there reports
+/// the highest finite bound (as PromQL's histogram_quantile does).
+fn quantile(bounds: &[f64], counts: &[u64], q: f64) -> f64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let rank = (q * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0u64;
+    let mut lower = 0.0;
+    for (&upper, &n) in bounds.iter().zip(counts) {
+        if n > 0 && seen + n >= rank {
+            return lower + (upper - lower) * (rank - seen) as f64 / n as f64;
+        }
+        seen += n;
+        lower = upper;
+    }
+    bounds.last().copied().unwrap_or(0.0)
+}
+
+impl TypedMetric for Buckets {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for Buckets {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
+        let counts = self.counts();
+        let count = counts.iter().sum();
+        // The crate writes an upper bound of f64::MAX as le="+Inf".
+        let buckets: Vec<(f64, u64)> = self
+            .0
+            .bounds
+            .iter()
+            .copied()
+            .chain(iter::once(f64::MAX))
+            .zip(counts)
+            .collect();
+        let sum = self.0.sum_nanos.load(Relaxed) as f64 / 1e9;
+        encoder.encode_histogram::<()>(sum, count, &buckets, None)
+    }
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+/// A label value escaped for the text format (the crate writes values verbatim).
+struct Escaped<'a>(&'a str);
+
+impl EncodeLabelValue for Escaped<'_> {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
+        if !self.0.contains(['\\', '"', '\n']) {
+            return encoder.write_str(self.0);
+        }
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{method, route[, status]}` of the HTTP series.
+struct HttpLabels<'a> {
+    method: &'a str,
+    route: &'a str,
+    status: Option<u16>,
+}
+
+impl EncodeLabelSet for HttpLabels<'_> {
+    fn encode(&self, mut encoder: LabelSetEncoder) -> Result<(), fmt::Error> {
+        ("method", self.method).encode(encoder.encode_label())?;
+        ("route", Escaped(self.route)).encode(encoder.encode_label())?;
+        if let Some(s) = self.status {
+            ("status", s).encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
 struct MethodStats {
-    hist: OnceLock<Histogram<13>>,
+    latency: OnceLock<Buckets>,
     errors: AtomicU64,
     statuses: DashMap<u16, AtomicU64>,
 }
@@ -118,82 +328,297 @@ struct RouteStats {
     methods: [MethodStats; 8],
 }
 
+impl RouteStats {
+    fn record(&self, method: usize, status: u16, secs: f64) {
+        let Some(m) = self.methods.get(method) else {
+            return;
+        };
+        m.latency
+            .get_or_init(|| Buckets::new(&HTTP_BUCKETS))
+            .observe(secs);
+        if status >= 500 {
+            m.errors.fetch_add(1, Relaxed);
+        }
+        match m.statuses.get(&status) {
+            Some(c) => {
+                c.fetch_add(1, Relaxed);
+            }
+            None => {
+                m.statuses
+                    .entry(status)
+                    .or_insert_with(|| AtomicU64::new(0))
+                    .fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// HTTP RED data by route template and method; the one store behind `http_requests_total`,
+/// `http_request_duration_seconds` and the performance JSON.
+#[derive(Default)]
+struct HttpStats {
+    routes: DashMap<Box<str>, RouteStats>,
+}
+
+impl HttpStats {
+    fn sorted_routes(&self) -> Vec<Box<str>> {
+        let mut keys: Vec<Box<str>> = self.routes.iter().map(|r| r.key().clone()).collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// Writes the HTTP series at scrape time from [`HttpStats`].
+struct HttpCollector(Arc<HttpStats>);
+
+impl fmt::Debug for HttpCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCollector")
+            .field("routes", &self.0.routes.len())
+            .finish()
+    }
+}
+
+impl Collector for HttpCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let routes = self.0.sorted_routes();
+        let mut requests = encoder.encode_descriptor(
+            "http_requests_total",
+            "HTTP requests by method, route template and status.",
+            None,
+            MetricType::Counter,
+        )?;
+        for route in &routes {
+            let Some(stats) = self.0.routes.get(route) else {
+                continue;
+            };
+            for (method, m) in METHODS.into_iter().zip(&stats.methods) {
+                let mut statuses: Vec<(u16, u64)> = m
+                    .statuses
+                    .iter()
+                    .map(|s| (*s.key(), s.value().load(Relaxed)))
+                    .collect();
+                statuses.sort_unstable();
+                for (status, n) in statuses {
+                    let labels = HttpLabels {
+                        method,
+                        route,
+                        status: Some(status),
+                    };
+                    requests.encode_family(&labels)?.encode_gauge(&sample(n))?;
+                }
+            }
+        }
+        let mut latency = encoder.encode_descriptor(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for route in &routes {
+            let Some(stats) = self.0.routes.get(route) else {
+                continue;
+            };
+            for (method, m) in METHODS.into_iter().zip(&stats.methods) {
+                if let Some(h) = m.latency.get() {
+                    let labels = HttpLabels {
+                        method,
+                        route,
+                        status: None,
+                    };
+                    h.encode(latency.encode_family(&labels)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Every series GAD exports.
 pub struct Metrics {
     started: Instant,
-    routes: DashMap<String, RouteStats>,
-    pub rate_limit_rejected: DashMap<&'static str, AtomicU64>,
-    pub cache_hits: AtomicU64,
-    pub cache_misses: AtomicU64,
-    pub redis_up: AtomicI64,
-    pub ws_connections_active: AtomicI64,
-    pub ws_connections_total: AtomicU64,
-    pub ws_messages_sent: AtomicU64,
-    pub ws_broadcasts: AtomicU64,
-    pub ws_send_errors: AtomicU64,
-    pub ws_heartbeat_last: AtomicI64,
-    pub ws_role_connections: [AtomicI64; 3],
-    pub ws_users_active: AtomicI64,
-    pub ws_message_latency: Histogram<11>,
-    pub emergency_dispatch_seconds: Histogram<11>,
-    pub emergency_dispatch: DashMap<&'static str, AtomicU64>,
-    pub dispatch_ack_seconds: Histogram<10>,
-    pub dispatch_arrival_seconds: Histogram<9>,
-    pub dispatch_escalations: DashMap<&'static str, AtomicU64>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
+    registry: Registry,
+    http: Arc<HttpStats>,
+    uptime: Gauge<f64, AtomicU64>,
+    db_pool: Family<OneLabel, Gauge>,
+    pub rate_limit_rejected: TotalsBy,
+    pub cache_hits: Total,
+    pub cache_misses: Total,
+    pub redis_up: Level,
+    pub ws_connections_active: Level,
+    pub ws_connections_total: Total,
+    /// Exported as `ggrt_messages_sent_total` only (issue 14 dropped the `ws_messages_sent` twin).
+    pub ws_messages_sent: Total,
+    pub ws_broadcasts: Total,
+    pub ws_send_errors: Total,
+    pub ws_heartbeat_last: Level,
+    /// Open sockets by role (level) 1, 2, 3.
+    pub ws_role_connections: [Level; 3],
+    pub ws_users_active: Level,
+    pub ws_message_latency: Buckets,
+    pub emergency_dispatch_seconds: Histogram,
+    pub emergency_dispatch: TotalsBy,
+    pub dispatch_ack_seconds: Histogram,
+    pub dispatch_arrival_seconds: Histogram,
+    pub dispatch_escalations: TotalsBy,
 }
 
 impl Metrics {
+    /// `env` labels the realtime (`ggrt_*`) series.
+    pub fn new(env: &str) -> Metrics {
+        let roles: Family<[(&'static str, &'static str); 1], Level> = Family::default();
+        let m = Metrics {
+            started: Instant::now(),
+            registry: Registry::default(),
+            http: Arc::default(),
+            uptime: Gauge::default(),
+            db_pool: Family::default(),
+            rate_limit_rejected: TotalsBy::new("class", &RATE_LIMIT_CLASSES),
+            cache_hits: Total::default(),
+            cache_misses: Total::default(),
+            redis_up: Level::default(),
+            ws_connections_active: Level::default(),
+            ws_connections_total: Total::default(),
+            ws_messages_sent: Total::default(),
+            ws_broadcasts: Total::default(),
+            ws_send_errors: Total::default(),
+            ws_heartbeat_last: Level::default(),
+            ws_role_connections: ["1", "2", "3"]
+                .map(|r| roles.get_or_create(&[("role", r)]).clone()),
+            ws_users_active: Level::default(),
+            ws_message_latency: Buckets::new(&LATENCY_BUCKETS),
+            emergency_dispatch_seconds: Histogram::new(LATENCY_BUCKETS.into_iter()),
+            emergency_dispatch: TotalsBy::new("result", &DISPATCH_RESULTS),
+            dispatch_ack_seconds: Histogram::new(ACK_BUCKETS.into_iter()),
+            dispatch_arrival_seconds: Histogram::new(ARRIVAL_BUCKETS.into_iter()),
+            dispatch_escalations: TotalsBy::new("cause", &ESCALATION_CAUSES),
+        };
+        m.register(env, roles)
+    }
+
+    fn register(mut self, env: &str, roles: Family<OneLabel, Level>) -> Metrics {
+        let r = &mut self.registry;
+        r.register(
+            "app_uptime_seconds",
+            "Seconds since the process started",
+            self.uptime.clone(),
+        );
+        r.register_collector(Box::new(HttpCollector(Arc::clone(&self.http))));
+        r.register(
+            "rate_limit_rejected_total",
+            "Requests rejected by the rate limiter, by class",
+            self.rate_limit_rejected.family.clone(),
+        );
+        r.register("cache_hits_total", "Cache hits", self.cache_hits.clone());
+        r.register(
+            "cache_misses_total",
+            "Cache misses",
+            self.cache_misses.clone(),
+        );
+        r.register(
+            "redis_up",
+            "1 when Redis is configured and answering",
+            self.redis_up.clone(),
+        );
+        r.register(
+            "db_pool_connections",
+            "Database pool connections by state",
+            self.db_pool.clone(),
+        );
+        r.register(
+            "emergency_dispatch_seconds",
+            "Emergency dispatch latency",
+            self.emergency_dispatch_seconds.clone(),
+        );
+        r.register(
+            "emergency_dispatch_total",
+            "Emergency dispatches by result",
+            self.emergency_dispatch.family.clone(),
+        );
+        r.register(
+            "dispatch_ack_seconds",
+            "Time from dispatch to the officer's answer (accept or decline)",
+            self.dispatch_ack_seconds.clone(),
+        );
+        r.register(
+            "dispatch_arrival_seconds",
+            "Time from acceptance to arrival on scene",
+            self.dispatch_arrival_seconds.clone(),
+        );
+        r.register(
+            "dispatch_escalations_total",
+            "Dispatch escalations by cause",
+            self.dispatch_escalations.family.clone(),
+        );
+        r.register(
+            "ws_connections_active",
+            "Open WebSocket connections",
+            self.ws_connections_active.clone(),
+        );
+        r.register(
+            "ws_broadcasts_total",
+            "WebSocket broadcasts",
+            self.ws_broadcasts.clone(),
+        );
+
+        // The realtime gateway's series, labelled with the environment.
+        let g = r.sub_registry_with_label((Cow::Borrowed("env"), Cow::Owned(env.to_owned())));
+        g.register(
+            "ggrt_active_connections",
+            "Open WebSocket connections",
+            self.ws_connections_active.clone(),
+        );
+        g.register(
+            "ggrt_connections_total",
+            "WebSocket connections accepted",
+            self.ws_connections_total.clone(),
+        );
+        g.register(
+            "ggrt_messages_sent_total",
+            "WebSocket messages written to sockets",
+            self.ws_messages_sent.clone(),
+        );
+        g.register(
+            "ggrt_broadcasts_total",
+            "WebSocket broadcasts",
+            self.ws_broadcasts.clone(),
+        );
+        g.register(
+            "ggrt_send_errors_total",
+            "WebSocket sends that failed or were dropped",
+            self.ws_send_errors.clone(),
+        );
+        g.register(
+            "ggrt_heartbeat_last_timestamp",
+            "Unix time of the last heartbeat round",
+            self.ws_heartbeat_last.clone(),
+        );
+        g.register(
+            "ggrt_role_connections",
+            "WebSocket connections by role (level)",
+            roles,
+        );
+        g.register(
+            "ggrt_user_active",
+            "Distinct users with an open WebSocket",
+            self.ws_users_active.clone(),
+        );
+        g.register(
+            "ggrt_message_latency_seconds",
+            "Event publish to socket write latency",
+            self.ws_message_latency.clone(),
+        );
+        self
+    }
+
     pub fn escalated(&self, cause: &'static str) {
-        if let Some(c) = self.dispatch_escalations.get(cause) {
-            c.fetch_add(1, Relaxed);
+        if ESCALATION_CAUSES.contains(&cause) {
+            self.dispatch_escalations.inc(cause);
         }
     }
 
-    pub fn new() -> Metrics {
-        let m = Metrics {
-            started: Instant::now(),
-            routes: DashMap::new(),
-            rate_limit_rejected: DashMap::new(),
-            cache_hits: AtomicU64::new(0),
-            cache_misses: AtomicU64::new(0),
-            redis_up: AtomicI64::new(0),
-            ws_connections_active: AtomicI64::new(0),
-            ws_connections_total: AtomicU64::new(0),
-            ws_messages_sent: AtomicU64::new(0),
-            ws_broadcasts: AtomicU64::new(0),
-            ws_send_errors: AtomicU64::new(0),
-            ws_heartbeat_last: AtomicI64::new(0),
-            ws_role_connections: std::array::from_fn(|_| AtomicI64::new(0)),
-            ws_users_active: AtomicI64::new(0),
-            ws_message_latency: Histogram::new(LATENCY_BUCKETS),
-            emergency_dispatch_seconds: Histogram::new(LATENCY_BUCKETS),
-            emergency_dispatch: DashMap::new(),
-            dispatch_ack_seconds: Histogram::new(ACK_BUCKETS),
-            dispatch_arrival_seconds: Histogram::new(ARRIVAL_BUCKETS),
-            dispatch_escalations: DashMap::new(),
-        };
-        for cause in ESCALATION_CAUSES {
-            m.dispatch_escalations.insert(cause, AtomicU64::new(0));
-        }
-        for class in [
-            "auth",
-            "ws_handshake",
-            "admin_services",
-            "citizen_services",
-            "general_api",
-        ] {
-            m.rate_limit_rejected.insert(class, AtomicU64::new(0));
-        }
-        for result in ["assigned", "none_available", "error"] {
-            m.emergency_dispatch.insert(result, AtomicU64::new(0));
-        }
-        m
+    pub fn inc(totals: &TotalsBy, key: &'static str) {
+        totals.inc(key);
     }
 
     pub fn uptime_seconds(&self) -> f64 {
@@ -203,41 +628,13 @@ impl Metrics {
     /// Records one HTTP request under its route template.
     pub fn record_http(&self, method: &str, route: &str, status: u16, secs: f64) {
         let mi = method_index(method);
-        if !self.routes.contains_key(route) {
-            self.routes.entry(route.to_string()).or_default();
-        }
-        if let Some(r) = self.routes.get(route) {
-            let m = &r.methods[mi];
-            m.hist
-                .get_or_init(|| Histogram::new(HTTP_BUCKETS))
-                .observe(secs);
-            if status >= 500 {
-                m.errors.fetch_add(1, Relaxed);
-            }
-            match m.statuses.get(&status) {
-                Some(c) => {
-                    c.fetch_add(1, Relaxed);
-                }
-                None => {
-                    m.statuses
-                        .entry(status)
-                        .or_insert_with(|| AtomicU64::new(0))
-                        .fetch_add(1, Relaxed);
-                }
-            }
-        }
-    }
-
-    pub fn inc(map: &DashMap<&'static str, AtomicU64>, key: &'static str) {
-        match map.get(key) {
-            Some(c) => {
-                c.fetch_add(1, Relaxed);
-            }
-            None => {
-                map.entry(key)
-                    .or_insert_with(|| AtomicU64::new(0))
-                    .fetch_add(1, Relaxed);
-            }
+        let routes = &self.http.routes;
+        match routes.get(route) {
+            Some(r) => r.record(mi, status, secs),
+            None => routes
+                .entry(route.into())
+                .or_default()
+                .record(mi, status, secs),
         }
     }
 
@@ -245,9 +642,9 @@ impl Metrics {
     pub fn http_totals(&self) -> (u64, u64) {
         let mut total = 0;
         let mut errors = 0;
-        for r in self.routes.iter() {
+        for r in self.http.routes.iter() {
             for m in &r.methods {
-                if let Some(h) = m.hist.get() {
+                if let Some(h) = m.latency.get() {
                     total += h.count();
                 }
                 errors += m.errors.load(Relaxed);
@@ -256,292 +653,66 @@ impl Metrics {
         (total, errors)
     }
 
-    /// p95 over every route (seconds), from the merged histograms.
+    /// Quantile over every route (seconds), from the merged histograms.
     pub fn http_quantile_all(&self, q: f64) -> f64 {
-        let merged = Histogram::new(HTTP_BUCKETS);
-        for r in self.routes.iter() {
+        let mut merged = vec![0u64; HTTP_BUCKETS.len() + 1];
+        for r in self.http.routes.iter() {
             for m in &r.methods {
-                if let Some(h) = m.hist.get() {
-                    for (i, b) in h.buckets.iter().enumerate() {
-                        merged.buckets[i].fetch_add(b.load(Relaxed), Relaxed);
+                if let Some(h) = m.latency.get() {
+                    for (acc, c) in merged.iter_mut().zip(h.0.counts.iter()) {
+                        *acc += c.load(Relaxed);
                     }
-                    merged.count.fetch_add(h.count(), Relaxed);
                 }
             }
         }
-        merged.quantile(q)
+        quantile(&HTTP_BUCKETS, &merged, q)
     }
 
     /// Per route template and method: count, errors, p50/p95/p99 in ms.
     pub fn performance(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        for r in self.routes.iter() {
-            for (i, m) in r.methods.iter().enumerate() {
-                if let Some(h) = m.hist.get() {
+        for route in self.http.sorted_routes() {
+            let Some(r) = self.http.routes.get(&route) else {
+                continue;
+            };
+            for (method, m) in METHODS.into_iter().zip(&r.methods) {
+                if let Some(h) = m.latency.get() {
+                    let counts = h.counts();
+                    let q = |q| round3(quantile(&HTTP_BUCKETS, &counts, q) * 1000.0);
                     out.push(serde_json::json!({
-                        "route": r.key(),
-                        "method": METHODS[i],
-                        "count": h.count(),
+                        "route": &*route,
+                        "method": method,
+                        "count": counts.iter().sum::<u64>(),
                         "error_count": m.errors.load(Relaxed),
-                        "p50_ms": round3(h.quantile(0.50) * 1000.0),
-                        "p95_ms": round3(h.quantile(0.95) * 1000.0),
-                        "p99_ms": round3(h.quantile(0.99) * 1000.0),
+                        "p50_ms": q(0.50),
+                        "p95_ms": q(0.95),
+                        "p99_ms": q(0.99),
                     }));
                 }
             }
         }
-        out.sort_by(|a, b| a["route"].as_str().cmp(&b["route"].as_str()));
         out
     }
 
-    /// Renders every series. `extra` lets the caller append gauges it computes at scrape time
-    /// (pool sizes).
-    pub fn render(&self, env: &str, db_pool: (u32, u32)) -> String {
-        let mut o = String::with_capacity(16 * 1024);
-        let g = |o: &mut String, name: &str, help: &str, kind: &str| {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
-        g(
-            &mut o,
-            "app_uptime_seconds",
-            "Seconds since the process started",
-            "gauge",
-        );
-        let _ = writeln!(o, "app_uptime_seconds {:.3}", self.uptime_seconds());
-
-        g(
-            &mut o,
-            "http_requests_total",
-            "HTTP requests by method, route template and status",
-            "counter",
-        );
-        let mut rows: Vec<(String, usize, u16, u64)> = Vec::new();
-        for r in self.routes.iter() {
-            for (i, m) in r.methods.iter().enumerate() {
-                for s in m.statuses.iter() {
-                    rows.push((r.key().clone(), i, *s.key(), s.value().load(Relaxed)));
-                }
-            }
+    /// The text exposition (format 0.0.4). `db_pool` is (size, idle), read at scrape time.
+    pub fn render(&self, db_pool: (u32, u32)) -> String {
+        self.uptime.set(self.uptime_seconds());
+        let (size, idle) = db_pool;
+        for (state, n) in [
+            ("total", size),
+            ("idle", idle),
+            ("in_use", size.saturating_sub(idle)),
+        ] {
+            self.db_pool
+                .get_or_create(&[("state", state)])
+                .set(i64::from(n));
         }
-        rows.sort();
-        for (route, i, status, n) in &rows {
-            let _ = writeln!(
-                o,
-                "http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}",
-                METHODS[*i],
-                escape(route),
-                status,
-                n
-            );
+        let mut out = String::with_capacity(16 * 1024);
+        if let Err(e) = encode_registry(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics encoding failed");
+            out.clear();
         }
-        g(
-            &mut o,
-            "http_request_duration_seconds",
-            "HTTP request latency by method and route template",
-            "histogram",
-        );
-        let mut keys: Vec<String> = self.routes.iter().map(|r| r.key().clone()).collect();
-        keys.sort();
-        for k in keys {
-            if let Some(r) = self.routes.get(&k) {
-                for (i, m) in r.methods.iter().enumerate() {
-                    if let Some(h) = m.hist.get() {
-                        let labels = format!("method=\"{}\",route=\"{}\"", METHODS[i], escape(&k));
-                        h.render(&mut o, "http_request_duration_seconds", &labels);
-                    }
-                }
-            }
-        }
-
-        g(
-            &mut o,
-            "rate_limit_rejected_total",
-            "Requests rejected by the rate limiter, by class",
-            "counter",
-        );
-        let mut classes: Vec<(&str, u64)> = self
-            .rate_limit_rejected
-            .iter()
-            .map(|e| (*e.key(), e.value().load(Relaxed)))
-            .collect();
-        classes.sort();
-        for (c, n) in classes {
-            let _ = writeln!(o, "rate_limit_rejected_total{{class=\"{c}\"}} {n}");
-        }
-        g(&mut o, "cache_hits_total", "Cache hits", "counter");
-        let _ = writeln!(o, "cache_hits_total {}", self.cache_hits.load(Relaxed));
-        g(&mut o, "cache_misses_total", "Cache misses", "counter");
-        let _ = writeln!(o, "cache_misses_total {}", self.cache_misses.load(Relaxed));
-        g(
-            &mut o,
-            "redis_up",
-            "1 when Redis is configured and answering",
-            "gauge",
-        );
-        let _ = writeln!(o, "redis_up {}", self.redis_up.load(Relaxed));
-        g(
-            &mut o,
-            "db_pool_connections",
-            "Database pool connections by state",
-            "gauge",
-        );
-        let _ = writeln!(o, "db_pool_connections{{state=\"total\"}} {}", db_pool.0);
-        let _ = writeln!(o, "db_pool_connections{{state=\"idle\"}} {}", db_pool.1);
-        let _ = writeln!(
-            o,
-            "db_pool_connections{{state=\"in_use\"}} {}",
-            db_pool.0.saturating_sub(db_pool.1)
-        );
-
-        g(
-            &mut o,
-            "emergency_dispatch_seconds",
-            "Emergency dispatch latency",
-            "histogram",
-        );
-        self.emergency_dispatch_seconds
-            .render(&mut o, "emergency_dispatch_seconds", "");
-        g(
-            &mut o,
-            "emergency_dispatch_total",
-            "Emergency dispatches by result",
-            "counter",
-        );
-        let mut results: Vec<(&str, u64)> = self
-            .emergency_dispatch
-            .iter()
-            .map(|e| (*e.key(), e.value().load(Relaxed)))
-            .collect();
-        results.sort();
-        for (r, n) in results {
-            let _ = writeln!(o, "emergency_dispatch_total{{result=\"{r}\"}} {n}");
-        }
-
-        g(
-            &mut o,
-            "dispatch_ack_seconds",
-            "Time from dispatch to the officer's answer (accept or decline)",
-            "histogram",
-        );
-        self.dispatch_ack_seconds
-            .render(&mut o, "dispatch_ack_seconds", "");
-        g(
-            &mut o,
-            "dispatch_arrival_seconds",
-            "Time from acceptance to arrival on scene",
-            "histogram",
-        );
-        self.dispatch_arrival_seconds
-            .render(&mut o, "dispatch_arrival_seconds", "");
-        g(
-            &mut o,
-            "dispatch_escalations_total",
-            "Dispatch escalations by cause",
-            "counter",
-        );
-        for cause in ESCALATION_CAUSES {
-            let n = self
-                .dispatch_escalations
-                .get(cause)
-                .map_or(0, |v| v.load(Relaxed));
-            let _ = writeln!(o, "dispatch_escalations_total{{cause=\"{cause}\"}} {n}");
-        }
-
-        let active = self.ws_connections_active.load(Relaxed);
-        g(
-            &mut o,
-            "ws_connections_active",
-            "Open WebSocket connections",
-            "gauge",
-        );
-        let _ = writeln!(o, "ws_connections_active {active}");
-        g(
-            &mut o,
-            "ws_messages_sent",
-            "WebSocket messages sent",
-            "counter",
-        );
-        let _ = writeln!(
-            o,
-            "ws_messages_sent {}",
-            self.ws_messages_sent.load(Relaxed)
-        );
-        g(
-            &mut o,
-            "ws_broadcasts_total",
-            "WebSocket broadcasts",
-            "counter",
-        );
-        let _ = writeln!(
-            o,
-            "ws_broadcasts_total {}",
-            self.ws_broadcasts.load(Relaxed)
-        );
-
-        let e = escape(env);
-        let simple = [
-            ("ggrt_active_connections", "gauge", active as f64),
-            (
-                "ggrt_connections_total",
-                "counter",
-                self.ws_connections_total.load(Relaxed) as f64,
-            ),
-            (
-                "ggrt_messages_sent_total",
-                "counter",
-                self.ws_messages_sent.load(Relaxed) as f64,
-            ),
-            (
-                "ggrt_broadcasts_total",
-                "counter",
-                self.ws_broadcasts.load(Relaxed) as f64,
-            ),
-            (
-                "ggrt_send_errors_total",
-                "counter",
-                self.ws_send_errors.load(Relaxed) as f64,
-            ),
-            (
-                "ggrt_heartbeat_last_timestamp",
-                "gauge",
-                self.ws_heartbeat_last.load(Relaxed) as f64,
-            ),
-            (
-                "ggrt_user_active",
-                "gauge",
-                self.ws_users_active.load(Relaxed) as f64,
-            ),
-        ];
-        for (name, kind, v) in simple {
-            g(&mut o, name, "Realtime (WebSocket) gateway series", kind);
-            let _ = writeln!(o, "{name}{{env=\"{e}\"}} {v}");
-        }
-        g(
-            &mut o,
-            "ggrt_role_connections",
-            "WebSocket connections by role (level)",
-            "gauge",
-        );
-        for (i, c) in self.ws_role_connections.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "ggrt_role_connections{{env=\"{e}\",role=\"{}\"}} {}",
-                i + 1,
-                c.load(Relaxed)
-            );
-        }
-        g(
-            &mut o,
-            "ggrt_message_latency_seconds",
-            "Event publish to socket write latency",
-            "histogram",
-        );
-        self.ws_message_latency.render(
-            &mut o,
-            "ggrt_message_latency_seconds",
-            &format!("env=\"{e}\""),
-        );
-        o
+        out
     }
 }
 
@@ -549,27 +720,113 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn quantiles_and_render() {
-        let m = Metrics::new();
+        let m = Metrics::new("test");
         for _ in 0..99 {
             m.record_http("GET", "/api/v1/tasks/{task_id}", 200, 0.002);
         }
         m.record_http("GET", "/api/v1/tasks/{task_id}", 500, 2.0);
-        let text = m.render("test", (5, 3));
-        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/tasks/{task_id}\",status=\"200\"} 99"));
+        let text = m.render((5, 3));
+        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/tasks/{task_id}\",status=\"200\"} 99"), "{text}");
         assert!(text.contains("# TYPE ggrt_message_latency_seconds histogram"));
         let p = m.performance();
+        assert_eq!(p[0]["count"], 100);
         assert_eq!(p[0]["error_count"], 1);
-        assert!(p[0]["p50_ms"].as_f64().unwrap_or(0.0) <= 2.5);
+        let p50 = p[0]["p50_ms"].as_f64().unwrap_or(f64::NAN);
+        assert!(p50 > 1.0 && p50 <= 2.5, "{p50}");
+        assert_eq!(m.http_totals(), (100, 1));
+        // The 2 s request is the 100th: p99 ≤ 2.5 ms, p100 in the (1, 2.5] s bucket.
+        assert!(m.http_quantile_all(0.99) <= 0.0025);
+        assert!(m.http_quantile_all(1.0) > 1.0);
+    }
+
+    /// Text format 0.0.4: every sample belongs to the family its TYPE line declares (counters
+    /// carry `_total` there too), no OpenMetrics-only lines, one name per series.
+    #[test]
+    fn exposition_is_text_format_0_0_4() {
+        let m = Metrics::new("development");
+        m.record_http("POST", "/api/v1/a\"b", 201, 0.01);
+        m.ws_messages_sent.fetch_add(3, Relaxed);
+        m.ws_role_connections[0].fetch_add(2, Relaxed);
+        m.ws_message_latency.observe(0.002);
+        m.emergency_dispatch_seconds.observe(0.3);
+        Metrics::inc(&m.rate_limit_rejected, "general_api");
+        m.escalated("timeout");
+        m.escalated("not-a-cause");
+        let text = m.render((4, 1));
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        let mut declared: Option<(String, String)> = None;
+        let mut types = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+                assert!(!types.contains(&name.to_string()), "{name} declared twice");
+                types.push(name.to_string());
+                declared = Some((name.to_string(), kind.to_string()));
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let name = line.split(['{', ' ']).next().unwrap_or("");
+            let (family, kind) = declared.clone().unwrap_or_default();
+            let ok = match kind.as_str() {
+                "histogram" => ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| name.strip_suffix(s) == Some(family.as_str())),
+                _ => name == family,
+            };
+            assert!(ok, "sample {line} under # TYPE {family} {kind}");
+            if kind == "counter" {
+                assert!(name.ends_with("_total"), "{name}");
+            }
+        }
+        for (series, kind) in [
+            ("http_requests_total", "counter"),
+            ("http_request_duration_seconds", "histogram"),
+            ("rate_limit_rejected_total", "counter"),
+            ("db_pool_connections", "gauge"),
+            ("app_uptime_seconds", "gauge"),
+            ("ggrt_messages_sent_total", "counter"),
+            ("ggrt_role_connections", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {series} {kind}\n")),
+                "{series}"
+            );
+        }
+        assert!(!text.contains("ws_messages_sent"), "dropped in issue 14");
+        for want in [
+            "ggrt_messages_sent_total{env=\"development\"} 3\n",
+            "ggrt_role_connections{env=\"development\",role=\"1\"} 2\n",
+            "ggrt_message_latency_seconds_count{env=\"development\"} 1\n",
+            "rate_limit_rejected_total{class=\"general_api\"} 1\n",
+            "rate_limit_rejected_total{class=\"auth\"} 0\n",
+            "dispatch_escalations_total{cause=\"timeout\"} 1\n",
+            "db_pool_connections{state=\"in_use\"} 3\n",
+            "emergency_dispatch_seconds_count 1\n",
+            "route=\"/api/v1/a\\\"b\",status=\"201\"} 1\n",
+        ] {
+            assert!(text.contains(want), "{want} in\n{text}");
+        }
+        assert!(!text.contains("not-a-cause"));
+        assert_eq!(m.dispatch_escalations.get("timeout"), 1);
+    }
+
+    #[test]
+    fn registries_are_per_instance() {
+        let a = Metrics::new("a");
+        let b = Metrics::new("b");
+        a.cache_hits.inc();
+        assert!(a.render((0, 0)).contains("cache_hits_total 1\n"));
+        assert!(b.render((0, 0)).contains("cache_hits_total 0\n"));
     }
 }

@@ -42,7 +42,7 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the state and starts its background tasks (Redis monitor, realtime fan-out).
     pub fn new(config: Config, db: PgPool) -> AppState {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(config.environment.as_str()));
         let redis = RedisHandle::new(config.redis_url.clone(), Arc::clone(&metrics));
         redis.spawn_monitor();
         let instance_id = uuid::Uuid::new_v4().to_string();

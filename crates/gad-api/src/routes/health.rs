@@ -249,10 +249,9 @@ pub async fn government(State(state): State<AppState>) -> Response {
     description = "Level: public. Prometheus text format 0.0.4 (alias /metrics).",
     responses((status = 200, description = "metrics", content_type = "text/plain")))]
 pub async fn prometheus(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(
-        state.config.environment.as_str(),
-        (state.db.size(), state.db.num_idle() as u32),
-    );
+    let text = state
+        .metrics
+        .render((state.db.size(), state.db.num_idle() as u32));
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

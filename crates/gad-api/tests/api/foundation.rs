@@ -226,7 +226,6 @@ async fn metrics_expose_contract_series_labelled_by_route_template() {
     for series in [
         "app_uptime_seconds",
         "ws_connections_active",
-        "ws_messages_sent",
         "ws_broadcasts_total",
         "http_requests_total",
         "http_request_duration_seconds",
@@ -259,6 +258,12 @@ async fn metrics_expose_contract_series_labelled_by_route_template() {
     assert!(
         !r.text.contains("/api/v1/nope/123"),
         "raw paths must never become labels"
+    );
+    // Issue 14: one name per series; `ws_messages_sent` was `ggrt_messages_sent_total` twice.
+    assert!(!r.text.contains("ws_messages_sent"));
+    assert!(
+        !r.text.contains("# EOF"),
+        "text format 0.0.4, not OpenMetrics"
     );
     let r2 = app.get("/api/v1/metrics/prometheus", None).await;
     assert!(r2.text.contains("# TYPE redis_up gauge"));
