@@ -25,6 +25,12 @@ else
   PASSED="$(grep -Eo '[0-9]+ passed' "$LOG" | awk '{s += $1} END {print s + 0}')"
 fi
 rm -f "$LOG"
+echo "==> OpenAPI fuzzing (schemathesis, every check, 0 failures)"
+cargo build --locked -p gad-cli
+LOG="$(mktemp)"
+bash scripts/fuzz-openapi.sh target/debug/gad "${FUZZ_EXAMPLES:-15}" 2>&1 | tee "$LOG" | tail -n 25
+grep -Eq '[0-9]+ generated, [0-9]+ passed' "$LOG" || { echo "schemathesis reported failures" >&2; exit 1; }
+rm -f "$LOG"
 echo "==> browser tests (command centre in headless Chromium, axe-core)"
 LOG="$(mktemp)"
 bash scripts/browser-tests.sh 2>&1 | tee "$LOG"

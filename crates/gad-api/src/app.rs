@@ -25,6 +25,7 @@ pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "GRUPO_GAD API", description = "GAD: field operations, tasks, efectivos and emergency dispatch. Each operation states the minimum level (1 efectivo, 2 supervisor, 3 administrador)."),
+    external_docs(url = "/api/v1/asyncapi.yaml", description = "The WebSocket route (/ws/connect): auth, frames, close codes (AsyncAPI 3)"),
     modifiers(&SecurityAddon),
     components(schemas(crate::openapi::ErrorBody, crate::openapi::FieldErrorDoc)),
     security(("OAuth2PasswordBearer" = []))
@@ -83,6 +84,14 @@ pub fn openapi(state: Option<&AppState>) -> serde_json::Value {
         api.info.title = format!("{} API", s.config.project_name);
     }
     crate::openapi::complete(&api)
+}
+
+/// The application: its state, with the periodic jobs (retention, dispatch escalation) running.
+pub fn start(config: crate::Config, db: sqlx::PgPool) -> AppState {
+    let state = AppState::new(config, db);
+    crate::jobs::spawn(state.clone());
+    crate::dispatch::spawn(state.clone());
+    state
 }
 
 pub fn build_router(state: AppState) -> Router {

@@ -500,6 +500,32 @@ pub mod rules {
         }
     }
 
+    /// A timestamp in the years 1000–9999 (UTC): anything else is a typo, and years before 1
+    /// could not even be written back as RFC 3339.
+    pub fn plausible_time(
+        errors: &mut Vec<FieldError>,
+        root: &str,
+        field: &str,
+        v: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        use chrono::Datelike;
+        if let Some(t) = v
+            && !(1000..=9999).contains(&t.year())
+        {
+            errors.push(FieldError::new(
+                "value_error",
+                &[root, field],
+                "Input should be a date between the years 1000 and 9999",
+                Value::String(crate::time::rfc3339(t)),
+            ));
+        }
+    }
+
+    /// Trims Unicode White_Space and U+FEFF (what the OpenAPI patterns call `\s`, see `email`).
+    pub fn trim(v: &str) -> &str {
+        v.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+    }
+
     pub fn email(errors: &mut Vec<FieldError>, field: &str, v: &str) {
         let ok = v.len() <= 254
             && v.split_once('@').is_some_and(|(local, domain)| {
@@ -507,7 +533,9 @@ pub mod rules {
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
-                    && !v.contains(char::is_whitespace)
+                    // Unicode White_Space plus U+FEFF: the union of Rust's and ECMAScript's
+                    // `\s`, so the OpenAPI pattern (`[^@\s\x85]`) means the same here.
+                    && !v.contains(|c: char| c.is_whitespace() || c == '\u{feff}')
                     && v.matches('@').count() == 1
             });
         if !ok {

@@ -18,8 +18,10 @@ use crate::error::FieldError;
 /// errors that carry them.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// What went wrong, for people.
-    pub detail: String,
+    /// What went wrong, for people: a string; an object with the failed checks for the
+    /// readiness and health 503s.
+    #[schema(value_type = Object)]
+    pub detail: Value,
     /// 409 on a unique value: the field that collides.
     pub field: Option<String>,
     /// 409 on a state transition: the states that are allowed from here.
@@ -51,8 +53,9 @@ const _: fn(FieldError) -> FieldErrorDoc = |e| FieldErrorDoc {
     input: e.input,
 };
 
-/// RFC 3339 timestamps as `chrono` parses them (UTC `Z` or an offset, optional fraction).
-const RFC3339_PATTERN: &str = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$";
+/// RFC 3339 timestamps as `chrono` parses them (UTC `Z` or an offset, optional fraction), in
+/// the years 1900–2999 (the API accepts 1000–9999, `rules::plausible_time`).
+const RFC3339_PATTERN: &str = r"^(19|2\d)\d\d-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$";
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 

@@ -22,7 +22,7 @@ pub struct Inner {
     pub events: EventBus,
     pub hub: Arc<Hub>,
     /// Low-priority threads for password hashing, so a login storm cannot starve requests.
-    pub hasher: crate::auth::HashPool,
+    pub hasher: crate::hashing::HashPool,
     pub started_at: Instant,
     /// Identifies this process in cross-instance messages (own echoes are dropped).
     pub instance_id: String,
@@ -40,7 +40,9 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state and starts its background tasks (Redis monitor, realtime fan-out).
+    /// Builds the state: handles to the database, Redis, cache, metrics, the realtime hub (started:
+    /// Redis monitor, fan-out) and the hashing threads. The periodic jobs that act on the state are
+    /// started by `app::start`, so no subsystem reaches another through the state.
     pub fn new(config: Config, db: PgPool) -> AppState {
         let metrics = Arc::new(Metrics::new(config.environment.as_str()));
         let redis = RedisHandle::new(config.redis_url.clone(), Arc::clone(&metrics));
@@ -59,7 +61,7 @@ impl AppState {
                 &config.redis_namespace,
             ),
             events: EventBus::default(),
-            hasher: crate::auth::HashPool::new(hashing_threads(), 1024),
+            hasher: crate::hashing::HashPool::new(hashing_threads(), 1024),
             started_at: Instant::now(),
             ratelimit: crate::ratelimit_state::LimiterState::new(&config),
             config,
@@ -70,9 +72,7 @@ impl AppState {
             instance_id,
         }));
         state.events.register(hub.clone());
-        hub.start(state.clone());
-        crate::jobs::spawn(state.clone());
-        crate::dispatch::spawn(state.clone());
+        hub.start(state.db.clone(), &state.config.redis_namespace);
         state
     }
 }

@@ -1,9 +1,9 @@
-//! The officer's own tasks, a page at a time. Visibility is the store's own predicate
-//! (`tareas::VISIBLE_SQL`) with "sees all" off: even a supervisor's bot shows only the tasks
+//! The officer's own tasks, a page at a time. Visibility is the store's own rule
+//! (`tareas::push_visible`) with "sees all" off: even a supervisor's bot shows only the tasks
 //! delegated or assigned to them.
 
 use gad_api::AppState;
-use gad_api::store::tareas::{TAREA_COLUMNS, Tarea, VISIBLE_SQL};
+use gad_api::store::tareas::{self, PageOrder, Scope, Tarea};
 use gad_core::EstadoTarea;
 
 use crate::callback::HistFilter;
@@ -36,51 +36,29 @@ async fn page_of(
     state: &AppState,
     o: &Officer,
     estados: &[&str],
-    order: &str,
+    order: PageOrder,
     page: i64,
     size: i64,
 ) -> Result<Page, Failure> {
-    let filter = format!(
-        "FROM tareas t WHERE t.deleted_at IS NULL AND {VISIBLE_SQL}
-           AND t.estado::text = ANY($4::text[])"
-    );
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) {filter}"))
-        .bind(o.user.id)
-        .bind(o.user.efectivo_id)
-        .bind(false)
-        .bind(estados)
-        .fetch_one(&state.db)
+    let (tasks, page, pages) = tareas::page(&state.db, own(o), estados, order, page, size)
         .await
         .map_err(db_failure)?;
-    let pages = ((total + size - 1) / size).max(1);
-    let page = page.clamp(0, pages - 1);
-    let tasks: Vec<Tarea> = sqlx::query_as(&format!(
-        "SELECT {TAREA_COLUMNS} {filter} ORDER BY {order} OFFSET $5 LIMIT $6"
-    ))
-    .bind(o.user.id)
-    .bind(o.user.efectivo_id)
-    .bind(false)
-    .bind(estados)
-    .bind(page * size)
-    .bind(size)
-    .fetch_all(&state.db)
-    .await
-    .map_err(db_failure)?;
     Ok(Page { tasks, page, pages })
+}
+
+/// The bot shows only the officer's own tasks, even to a supervisor.
+fn own(o: &Officer) -> Scope {
+    Scope {
+        user_id: o.user.id,
+        efectivo_id: o.user.efectivo_id,
+        all: false,
+    }
 }
 
 /// Open tasks (programada, en curso, pausada), soonest first.
 pub async fn open_tasks(state: &AppState, o: &Officer, page: i64) -> Result<Page, Failure> {
     let estados: Vec<&str> = OPEN.iter().map(|e| e.as_db()).collect();
-    page_of(
-        state,
-        o,
-        &estados,
-        "t.inicio_programado, t.id",
-        page,
-        OPEN_PAGE,
-    )
-    .await
+    page_of(state, o, &estados, PageOrder::Soonest, page, OPEN_PAGE).await
 }
 
 /// History, newest first.
@@ -90,27 +68,12 @@ pub async fn history(
     f: HistFilter,
     page: i64,
 ) -> Result<Page, Failure> {
-    page_of(
-        state,
-        o,
-        &states(f),
-        "t.created_at DESC, t.id DESC",
-        page,
-        HISTORY_PAGE,
-    )
-    .await
+    page_of(state, o, &states(f), PageOrder::Newest, page, HISTORY_PAGE).await
 }
 
 /// One visible task of the officer (for confirmation texts).
 pub async fn own_task(state: &AppState, o: &Officer, id: i64) -> Result<Option<Tarea>, Failure> {
-    sqlx::query_as(&format!(
-        "SELECT {TAREA_COLUMNS} FROM tareas t WHERE t.id = $4 AND t.deleted_at IS NULL AND {VISIBLE_SQL}"
-    ))
-    .bind(o.user.id)
-    .bind(o.user.efectivo_id)
-    .bind(false)
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await
-    .map_err(db_failure)
+    tareas::find(&state.db, own(o), tareas::Key::Id(id), false)
+        .await
+        .map_err(db_failure)
 }

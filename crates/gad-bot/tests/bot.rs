@@ -44,7 +44,7 @@ async fn start_bot(app: &TestApp, fake: &FakeTelegram, extra: &[(&str, &str)]) -
     let cfg = BotConfig::from_map(&env).unwrap();
     // The bot's own service layer: same database, same Redis and namespace as the app.
     let pool = gad_api::db::lazy_pool(&app.db_url, 4).unwrap();
-    let state = AppState::new(app.state.config.clone(), pool);
+    let state = gad_api::app::start(app.state.config.clone(), pool);
     if state.redis.configured() {
         state.redis.wait_up(Duration::from_secs(5)).await;
     }

@@ -149,7 +149,7 @@ async fn serve() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size)?;
     tracing::info!(config = %config.describe(), "starting gad serve");
-    let state = gad_api::AppState::new(config, pool);
+    let state = gad_api::app::start(config, pool);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     gad_api::app::serve(listener, state, gad_api::app::shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -166,7 +166,7 @@ async fn bot() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", bot_config.listen))?;
     let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size.min(10))?;
     tracing::info!(bot = %bot_config.describe(), "starting gad bot");
-    let state = gad_api::AppState::new(config, pool);
+    let state = gad_api::app::start(config, pool);
     let handle = gad_bot::start(bot_config, state, listener).await?;
     tracing::info!(addr = %handle.addr, "bot metrics listening");
     gad_api::app::shutdown_signal().await;

@@ -146,7 +146,7 @@ impl TestApp {
             .clone()
             .unwrap_or_else(|| format!("gad:{}:", unique("t")));
         let pool = gad_api::db::lazy_pool(&db_url, config.db_pool_size).expect("pool");
-        let state = AppState::new(config, pool.clone());
+        let state = gad_api::app::start(config, pool.clone());
         if redis_url.is_some() {
             state.redis.wait_up(std::time::Duration::from_secs(5)).await;
         }

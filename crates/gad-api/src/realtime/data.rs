@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::socket::Identity;
 use crate::state::AppState;
+use crate::store::tareas::{self, Scope, TaskLine};
 
 const SNAPSHOT_TASKS: i64 = 500;
 /// A snapshot frame carries at most this many officers…
@@ -15,16 +16,7 @@ pub(crate) const PART_EFECTIVOS: usize = 500;
 /// whatever the deployment's size (issue 13: a 100 000-officer snapshot is ~200 frames).
 pub(crate) const PART_BYTES: usize = 48 * 1024;
 
-#[derive(sqlx::FromRow)]
-struct TaskRow {
-    id: i64,
-    codigo: String,
-    titulo: String,
-    estado: String,
-    prioridad: String,
-}
-
-fn task_json(t: TaskRow) -> Value {
+fn task_json(t: TaskLine) -> Value {
     json!({
         "id": t.id,
         "codigo": t.codigo,
@@ -46,37 +38,23 @@ async fn own_open_tasks(state: &AppState, who: &Identity) -> Result<Vec<Value>, 
     let Some(uid) = who.user_id else {
         return Ok(Vec::new());
     };
-    let rows: Vec<TaskRow> = sqlx::query_as(
-        "SELECT t.id, t.codigo, t.titulo, t.estado::text AS estado, t.prioridad::text AS prioridad
-         FROM tareas t
-         WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
-           AND (t.delegado_usuario_id = $1
-                OR ($2::bigint IS NOT NULL AND $2 = ANY (t.efectivos_asignados))
-                OR EXISTS (SELECT 1 FROM tarea_efectivos te JOIN efectivos e ON e.id = te.efectivo_id
-                           WHERE te.tarea_id = t.id AND e.usuario_id = $1))
-         ORDER BY t.created_at DESC, t.id DESC
-         LIMIT $3",
-    )
-    .bind(uid)
-    .bind(who.efectivo_id)
-    .bind(SNAPSHOT_TASKS)
-    .fetch_all(&state.db)
-    .await?;
+    // An officer's snapshot shows what it is involved in, whatever its level.
+    let scope = Scope {
+        user_id: uid,
+        efectivo_id: who.efectivo_id,
+        all: false,
+    };
+    let rows = tareas::open_lines(&state.db, scope, false, SNAPSHOT_TASKS).await?;
     Ok(rows.into_iter().map(task_json).collect())
 }
 
 async fn supervisor_snapshot(state: &AppState) -> Result<Vec<Value>, sqlx::Error> {
-    let emergencies: Vec<TaskRow> = sqlx::query_as(
-        "SELECT t.id, t.codigo, t.titulo, t.estado::text AS estado, t.prioridad::text AS prioridad
-         FROM tareas t
-         WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
-           AND t.es_emergencia
-         ORDER BY t.created_at DESC, t.id DESC
-         LIMIT $1",
-    )
-    .bind(SNAPSHOT_TASKS)
-    .fetch_all(&state.db)
-    .await?;
+    let everything = Scope {
+        user_id: 0,
+        efectivo_id: None,
+        all: true,
+    };
+    let emergencies = tareas::open_lines(&state.db, everything, true, SNAPSHOT_TASKS).await?;
     let positions: Vec<PosRow> = sqlx::query_as(
         "SELECT id, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng,
                 estado_disponibilidad::text AS estado

@@ -29,7 +29,6 @@ use tokio::sync::{Notify, mpsc};
 use crate::events::{Audience, DomainEvent, EventSink, EventType};
 use crate::metrics::Metrics;
 use crate::redis_conn::RedisHandle;
-use crate::state::AppState;
 
 pub use routes::{api_router, router};
 
@@ -212,7 +211,8 @@ pub struct Hub {
     last_broadcast_ms: AtomicI64,
     channel: OnceLock<String>,
     publish_tx: OnceLock<mpsc::Sender<String>>,
-    state: OnceLock<std::sync::Weak<crate::state::Inner>>,
+    /// The database, for housekeeping (expired tickets); set by `start`.
+    db: OnceLock<sqlx::PgPool>,
     /// The overview last computed for `dashboard_update`, shared by every socket of this
     /// instance (at most `DASHBOARD_INTERVAL` old).
     dashboard: tokio::sync::Mutex<Option<(Instant, Value)>>,
@@ -241,15 +241,15 @@ impl Hub {
             last_broadcast_ms: AtomicI64::new(0),
             channel: OnceLock::new(),
             publish_tx: OnceLock::new(),
-            state: OnceLock::new(),
+            db: OnceLock::new(),
             dashboard: tokio::sync::Mutex::new(None),
         })
     }
 
     /// Starts background tasks (heartbeat, Redis fan-out publisher and subscriber).
-    pub fn start(self: &Arc<Self>, state: AppState) {
-        let _ = self.state.set(Arc::downgrade(&state.0));
-        let channel = format!("{}ws", state.config.redis_namespace);
+    pub fn start(self: &Arc<Self>, db: sqlx::PgPool, redis_namespace: &str) {
+        let _ = self.db.set(db);
+        let channel = format!("{redis_namespace}ws");
         let _ = self.channel.set(channel.clone());
         if !self.heartbeat_running.swap(true, Ordering::SeqCst) {
             tokio::spawn(heartbeat_loop(Arc::clone(self)));
@@ -560,13 +560,10 @@ impl Hub {
         {
             return Ok(v.clone());
         }
-        let v = crate::store::stats::overview(db).await?;
+        let v =
+            serde_json::to_value(crate::store::stats::overview(db).await?).unwrap_or(Value::Null);
         *cached = Some((Instant::now(), v.clone()));
         Ok(v)
-    }
-
-    fn app_state(&self) -> Option<AppState> {
-        self.state.get().and_then(|w| w.upgrade()).map(AppState)
     }
 }
 
@@ -627,8 +624,8 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
             .ws_heartbeat_last
             .store(Utc::now().timestamp(), Ordering::Relaxed);
         // One instance or many: expired tickets are cleaned up now and then.
-        if let Some(state) = hub.app_state() {
-            let _ = crate::store::tickets::purge_expired(&state.db).await;
+        if let Some(db) = hub.db.get() {
+            let _ = crate::store::tickets::purge_expired(db).await;
         }
     }
 }

@@ -262,6 +262,8 @@ pub struct AuditQuery {
 impl Validate for AuditQuery {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         rules::pagination(errors, self.skip, self.limit);
+        rules::plausible_time(errors, "query", "desde", self.desde);
+        rules::plausible_time(errors, "query", "hasta", self.hasta);
         if let (Some(d), Some(h)) = (self.desde, self.hasta)
             && d > h
         {

@@ -10,6 +10,8 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::state::AppState;
 
 static REDOC_JS: &[u8] = include_bytes!("../../static/redoc.standalone.js");
+/// The WebSocket side of the contract, linked from the OpenAPI document's `externalDocs`.
+static ASYNCAPI: &str = include_str!("../../../../docs/asyncapi.yaml");
 
 const REDOC_HTML: &str = r#"<!DOCTYPE html>
 <html><head><title>GAD API — ReDoc</title><meta charset="utf-8"/>
@@ -29,6 +31,10 @@ pub fn router(api: serde_json::Value) -> Router<AppState> {
         )
         .route("/openapi.json", get(move || openapi_json(json.clone())))
         .route("/redoc", get(|| async { Html(REDOC_HTML) }))
+        .route(
+            "/api/v1/asyncapi.yaml",
+            get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], ASYNCAPI) }),
+        )
         .route("/static/redoc.standalone.js", get(redoc_js))
         .merge(swagger)
 }

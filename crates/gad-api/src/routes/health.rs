@@ -38,7 +38,7 @@ static OK_BODY: &str = r#"{"status":"ok"}"#;
 /// Process alive. Body exactly `{"status":"ok"}`.
 #[utoipa::path(get, path = "/api/v1/health", tag = "health",
     description = "Level: public. Liveness of the process; body exactly {\"status\":\"ok\"}.",
-    responses((status = 200, description = "alive", body = Value)))]
+    responses((status = 200, description = "alive", body = Vivo)))]
 pub async fn health() -> Response {
     let mut r = OK_BODY.into_response();
     r.headers_mut().insert(
@@ -50,12 +50,45 @@ pub async fn health() -> Response {
 
 #[utoipa::path(get, path = "/api/v1/health/live", tag = "health",
     description = "Level: public. Liveness with a timestamp.",
-    responses((status = 200, description = "alive", body = Value)))]
+    responses((status = 200, description = "alive", body = Vivo)))]
 pub async fn live() -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({"status": "alive", "timestamp": now_rfc3339()}),
-    )
+    axum::Json(Vivo {
+        status: "alive".into(),
+        timestamp: Some(now_rfc3339()),
+    })
+    .into_response()
+}
+
+/// `{"status":"ok"}` (`/health`) or `{"status":"alive","timestamp":…}` (`/health/live`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Vivo {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}
+
+/// `GET /health/ready` when ready.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Listo {
+    /// Always `ready`.
+    pub status: &'static str,
+    pub database: &'static str,
+    pub migrations: &'static str,
+    /// `ok`, `degraded` or `not_configured`.
+    pub redis: &'static str,
+    pub timestamp: String,
+}
+
+/// `GET /health/performance`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Rendimiento {
+    pub timestamp: String,
+    pub uptime_seconds: f64,
+    pub total_requests: u64,
+    pub total_errors: u64,
+    /// Per route template and method: count, error_count, p50_ms, p95_ms, p99_ms.
+    #[schema(value_type = Vec<Object>)]
+    pub routes: Vec<Value>,
 }
 
 fn redis_status(state: &AppState) -> &'static str {
@@ -71,18 +104,21 @@ fn redis_status(state: &AppState) -> &'static str {
 /// Ready to serve: database reachable and every migration applied. Redis down is "degraded", not 503.
 #[utoipa::path(get, path = "/api/v1/health/ready", tag = "health",
     description = "Level: public. 200 when the database is reachable and migrated; 503 otherwise.",
-    responses((status = 200, description = "ready", body = Value), (status = 503, description = "not ready", body = Value)))]
+    responses((status = 200, description = "ready", body = Listo), (status = 503, description = "not ready", body = Value)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let check = async {
         crate::db::ping(&state.db).await?;
         crate::db::migrations_applied(&state.db).await
     };
     match check.await {
-        Ok(()) => json_response(
-            StatusCode::OK,
-            &json!({"status": "ready", "database": "ok", "migrations": "ok",
-                    "redis": redis_status(&state), "timestamp": now_rfc3339()}),
-        ),
+        Ok(()) => axum::Json(Listo {
+            status: "ready",
+            database: "ok",
+            migrations: "ok",
+            redis: redis_status(&state),
+            timestamp: now_rfc3339(),
+        })
+        .into_response(),
         Err(e) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({"detail": {"status": "not_ready", "error": e, "timestamp": now_rfc3339()}}),
@@ -168,19 +204,17 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
 /// Per route template: count, errors and latency quantiles since start.
 #[utoipa::path(get, path = "/api/v1/health/performance", tag = "health",
     description = "Level: public. Request counts, error counts and p50/p95/p99 (ms) per route template since start.",
-    responses((status = 200, description = "figures", body = Value)))]
+    responses((status = 200, description = "figures", body = Rendimiento)))]
 pub async fn performance(State(state): State<AppState>) -> Response {
     let (total, errors) = state.metrics.http_totals();
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "timestamp": now_rfc3339(),
-            "uptime_seconds": round2(state.metrics.uptime_seconds()),
-            "total_requests": total,
-            "total_errors": errors,
-            "routes": state.metrics.performance(),
-        }),
-    )
+    axum::Json(Rendimiento {
+        timestamp: now_rfc3339(),
+        uptime_seconds: round2(state.metrics.uptime_seconds()),
+        total_requests: total,
+        total_errors: errors,
+        routes: state.metrics.performance(),
+    })
+    .into_response()
 }
 
 /// Government service status with real checks and SLA figures computed since start.

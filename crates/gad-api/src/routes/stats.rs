@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -71,26 +73,68 @@ async fn compute_user_stats(state: &AppState, user_id: i64, days: i64) -> ApiRes
     if !r.user_exists {
         return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
     }
-    Ok(json!({
-        "user_id": user_id,
-        "period_days": days,
-        "total": r.total,
-        "completadas": r.completadas,
-        "en_progreso": r.en_progreso,
-        "programadas": r.programadas,
-        "canceladas": r.canceladas,
-        "pausadas": r.pausadas,
-        "promedio_duracion_horas": round2(r.promedio.unwrap_or(0.0)),
-        "productividad_diaria": round2(r.completadas as f64 / days as f64),
-        "estados": {
-            "COMPLETED": r.completadas,
-            "IN_PROGRESS": r.en_progreso,
-            "PROGRAMMED": r.programadas,
-            "CANCELLED": r.canceladas,
-            "PAUSED": r.pausadas,
-        },
-        "calculated_at": now_rfc3339(),
-    }))
+    let estados = BTreeMap::from([
+        ("COMPLETED".to_string(), r.completadas),
+        ("IN_PROGRESS".to_string(), r.en_progreso),
+        ("PROGRAMMED".to_string(), r.programadas),
+        ("CANCELLED".to_string(), r.canceladas),
+        ("PAUSED".to_string(), r.pausadas),
+    ]);
+    let stats = UserStats {
+        user_id,
+        period_days: days,
+        total: r.total,
+        completadas: r.completadas,
+        en_progreso: r.en_progreso,
+        programadas: r.programadas,
+        canceladas: r.canceladas,
+        pausadas: r.pausadas,
+        promedio_duracion_horas: round2(r.promedio.unwrap_or(0.0)),
+        productividad_diaria: round2(r.completadas as f64 / days as f64),
+        estados,
+        calculated_at: now_rfc3339(),
+        cache: None,
+    };
+    serde_json::to_value(stats).map_err(ApiError::internal)
+}
+
+/// A user's task statistics (`GET /stats/user/{id}`); `_cache` says where the answer came from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserStats {
+    pub user_id: i64,
+    pub period_days: i64,
+    pub total: i64,
+    pub completadas: i64,
+    pub en_progreso: i64,
+    pub programadas: i64,
+    pub canceladas: i64,
+    pub pausadas: i64,
+    pub promedio_duracion_horas: f64,
+    pub productividad_diaria: f64,
+    /// Counts by estado (DB labels: COMPLETED, IN_PROGRESS, PROGRAMMED, CANCELLED, PAUSED).
+    pub estados: BTreeMap<String, i64>,
+    pub calculated_at: String,
+    #[serde(rename = "_cache", skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheInfo>,
+}
+
+/// Where a cached answer came from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CacheInfo {
+    pub hit: bool,
+    /// `redis`, `memory` or `database`.
+    pub source: String,
+    /// The cache key (on a hit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `POST /stats/invalidate/user/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Invalidated {
+    pub message: String,
+    pub deleted_keys: u64,
+    pub pattern: String,
 }
 
 fn with_cache_info(mut v: Value, info: Value) -> Value {
@@ -102,7 +146,7 @@ fn with_cache_info(mut v: Value, info: Value) -> Value {
 
 #[utoipa::path(get, path = "/api/v1/stats/user/{user_id}", tag = "stats", params(("user_id" = i64, Path, description = "user id"), UserStatsQuery),
     description = "Level: 1 (own). Statistics of the tasks delegated to the user in the last `days` (self, or any user for level 2+). Cached 300 s; `_cache` tells whether the answer came from the cache.",
-    responses((status = 200, description = "statistics", body = Value), (status = 403, description = "other user at level 1", body = Value),
+    responses((status = 200, description = "statistics", body = UserStats), (status = 403, description = "other user at level 1", body = Value),
               (status = 404, description = "unknown user", body = Value)))]
 pub async fn user_stats(
     State(state): State<AppState>,
@@ -119,21 +163,28 @@ pub async fn user_stats(
         && let Some((v, source)) = state.cache.get(&key).await
         && v.is_object()
     {
-        let body = with_cache_info(
-            v,
-            json!({"hit": true, "source": source.as_str(), "key": key}),
-        );
+        let info = CacheInfo {
+            hit: true,
+            source: source.as_str().into(),
+            key: Some(key.clone()),
+        };
+        let body = with_cache_info(v, json!(info));
         return Ok(json_response(StatusCode::OK, &body));
     }
     let stats = compute_user_stats(&state, user_id, days).await?;
     state.cache.set(&key, &stats, STATS_TTL).await;
-    let body = with_cache_info(stats, json!({"hit": false, "source": "database"}));
+    let info = CacheInfo {
+        hit: false,
+        source: "database".into(),
+        key: None,
+    };
+    let body = with_cache_info(stats, json!(info));
     Ok(json_response(StatusCode::OK, &body))
 }
 
 #[utoipa::path(post, path = "/api/v1/stats/invalidate/user/{user_id}", tag = "stats", params(("user_id" = i64, Path, description = "user id")),
     description = "Level: 1 (own). Drops the cached statistics of a user (self, or any user for level 2+).",
-    responses((status = 200, description = "invalidated", body = Value), (status = 403, description = "other user at level 1", body = Value)))]
+    responses((status = 200, description = "invalidated", body = Invalidated), (status = 403, description = "other user at level 1", body = Value)))]
 pub async fn invalidate_user(
     State(state): State<AppState>,
     me: AuthUser,
@@ -146,21 +197,21 @@ pub async fn invalidate_user(
     let deleted = state.cache.delete_pattern(&pattern).await;
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "message": format!("Estadísticas del usuario {user_id} invalidadas"),
-            "deleted_keys": deleted,
-            "pattern": pattern,
+        &json!(Invalidated {
+            message: format!("Estadísticas del usuario {user_id} invalidadas"),
+            deleted_keys: deleted as u64,
+            pattern,
         }),
     ))
 }
 
 #[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats",
     description = "Level: 2. Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located; emergencies of the last 24 h and their median dispatch distance.",
-    responses((status = 200, description = "overview", body = Value)))]
+    responses((status = 200, description = "overview", body = crate::store::stats::Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
     Supervisor(_me): Supervisor,
 ) -> ApiResult<Response> {
     let body = crate::store::stats::overview(&state.db).await?;
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(axum::Json(body).into_response())
 }

@@ -92,6 +92,8 @@ pub struct ListQuery {
 impl Validate for ListQuery {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         rules::pagination(errors, self.skip, self.limit);
+        rules::plausible_time(errors, "query", "desde", self.desde);
+        rules::plausible_time(errors, "query", "hasta", self.hasta);
         if let Some(q) = &self.q
             && q.chars().count() > 200
         {
@@ -140,13 +142,13 @@ pub struct CreateTask {
     #[schema(
         min_length = 1,
         max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
     )]
     pub codigo: String,
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
     )]
     pub titulo: String,
     pub tipo: TipoTarea,
@@ -223,8 +225,15 @@ fn fin_error(fin: DateTime<Utc>) -> FieldError {
 
 impl Validate for CreateTask {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::len(errors, "codigo", self.codigo.trim(), 1, 50);
-        rules::len(errors, "titulo", self.titulo.trim(), 1, 200);
+        rules::plausible_time(
+            errors,
+            "body",
+            "inicio_programado",
+            Some(self.inicio_programado),
+        );
+        rules::plausible_time(errors, "body", "fin_programado", self.fin_programado);
+        rules::len(errors, "codigo", rules::trim(&self.codigo), 1, 50);
+        rules::len(errors, "titulo", rules::trim(&self.titulo), 1, 200);
         check_common(
             errors,
             self.descripcion.as_deref(),
@@ -597,13 +606,13 @@ pub struct UpdateTask {
     #[schema(
         min_length = 1,
         max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
     )]
     pub codigo: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
     )]
     pub titulo: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -658,11 +667,18 @@ impl UpdateTask {
 
 impl Validate for UpdateTask {
     fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::plausible_time(errors, "body", "inicio_programado", self.inicio_programado);
+        rules::plausible_time(
+            errors,
+            "body",
+            "fin_programado",
+            self.fin_programado.flatten(),
+        );
         if let Some(c) = &self.codigo {
-            rules::len(errors, "codigo", c.trim(), 1, 50);
+            rules::len(errors, "codigo", rules::trim(c), 1, 50);
         }
         if let Some(t) = &self.titulo {
-            rules::len(errors, "titulo", t.trim(), 1, 200);
+            rules::len(errors, "titulo", rules::trim(t), 1, 200);
         }
         check_common(
             errors,

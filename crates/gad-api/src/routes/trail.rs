@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Supervisor;
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
-use crate::extract::{ValidPath, ValidQuery, Validate};
+use crate::extract::{ValidPath, ValidQuery, Validate, rules};
 use crate::state::AppState;
 pub use crate::store::efectivos::PuntoTrayecto;
 use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND};
@@ -38,6 +38,8 @@ pub struct TrailQuery {
 
 impl Validate for TrailQuery {
     fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::plausible_time(errors, "query", "desde", self.desde);
+        rules::plausible_time(errors, "query", "hasta", self.hasta);
         let (desde, hasta) = window(self);
         if desde > hasta {
             errors.push(FieldError::query(

@@ -109,7 +109,7 @@ pub fn escape_like(s: &str) -> String {
 pub struct CreateUser {
     #[schema(
         max_length = 254,
-        pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$"
+        pattern = r"^[^@\s\x00\x85]+@[^@\s.\x00\x85][^@\s\x00\x85]*\.[^@\s\x00\x85]*[^@\s.\x00\x85]$"
     )]
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
@@ -358,7 +358,7 @@ pub async fn get_user(
 pub struct UpdateUser {
     #[schema(
         max_length = 254,
-        pattern = r"^[^@\s\x00]+@[^@\s.\x00][^@\s\x00]*\.[^@\s\x00]*[^@\s.\x00]$"
+        pattern = r"^[^@\s\x00\x85]+@[^@\s.\x00\x85][^@\s\x00\x85]*\.[^@\s\x00\x85]*[^@\s.\x00\x85]$"
     )]
     pub email: Option<String>,
     #[schema(min_length = 8, max_length = 128)]

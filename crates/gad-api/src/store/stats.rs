@@ -2,7 +2,10 @@
 //! `GET /api/v1/stats/overview` and the socket's `dashboard_update` alike.
 
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Prioridad, TipoTarea};
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
 use sqlx::PgPool;
 
 #[derive(sqlx::FromRow)]
@@ -17,13 +20,40 @@ struct OverviewRow {
 }
 
 /// Maps `{db_label: n}` to `{key(label): n}` with every known label present (0 when absent).
-fn relabel<'a>(counts: &Value, labels: impl Iterator<Item = (&'a str, String)>) -> Value {
-    let mut out = Map::new();
-    for (db, key) in labels {
-        let n = counts.get(db).and_then(Value::as_i64).unwrap_or(0);
-        out.insert(key, json!(n));
-    }
-    Value::Object(out)
+fn relabel<'a>(
+    counts: &Value,
+    labels: impl Iterator<Item = (&'a str, String)>,
+) -> BTreeMap<String, i64> {
+    labels
+        .map(|(db, key)| (key, counts.get(db).and_then(Value::as_i64).unwrap_or(0)))
+        .collect()
+}
+
+/// The overview (`GET /stats/overview`, socket `dashboard_update`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    pub tareas: TareasResumen,
+    pub efectivos: EfectivosResumen,
+    /// Emergencies created in the last 24 hours.
+    pub emergencias_24h: i64,
+    /// Median distance (m) from the report to the dispatched officer over those emergencies.
+    pub distancia_mediana_emergencias_m: Option<f64>,
+    pub calculated_at: String,
+}
+
+/// Live tasks by estado (wire values), tipo (wire values) and prioridad (labels BAJA…CRITICA).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TareasResumen {
+    pub por_estado: BTreeMap<String, i64>,
+    pub por_tipo: BTreeMap<String, i64>,
+    pub por_prioridad: BTreeMap<String, i64>,
+}
+
+/// Live efectivos by availability (wire values), and how many have a position.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EfectivosResumen {
+    pub por_disponibilidad: BTreeMap<String, i64>,
+    pub con_ubicacion: i64,
 }
 
 fn round2(x: f64) -> f64 {
@@ -32,7 +62,7 @@ fn round2(x: f64) -> f64 {
 
 /// Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located;
 /// emergencies of the last 24 h and their median dispatch distance.
-pub async fn overview(db: &PgPool) -> Result<Value, sqlx::Error> {
+pub async fn overview(db: &PgPool) -> Result<Overview, sqlx::Error> {
     let r: OverviewRow = sqlx::query_as(
         "WITH live AS (SELECT estado, tipo, prioridad FROM tareas WHERE deleted_at IS NULL),
               emg AS (
@@ -57,20 +87,40 @@ pub async fn overview(db: &PgPool) -> Result<Value, sqlx::Error> {
     )
     .fetch_one(db)
     .await?;
-    Ok(json!({
-        "tareas": {
-            "por_estado": relabel(&r.por_estado, EstadoTarea::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
-            "por_tipo": relabel(&r.por_tipo, TipoTarea::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
-            "por_prioridad": relabel(&r.por_prioridad, Prioridad::ALL.iter().map(|e| (e.as_db(), e.label().to_string()))),
+    Ok(Overview {
+        tareas: TareasResumen {
+            por_estado: relabel(
+                &r.por_estado,
+                EstadoTarea::ALL
+                    .iter()
+                    .map(|e| (e.as_db(), e.as_wire().to_string())),
+            ),
+            por_tipo: relabel(
+                &r.por_tipo,
+                TipoTarea::ALL
+                    .iter()
+                    .map(|e| (e.as_db(), e.as_wire().to_string())),
+            ),
+            por_prioridad: relabel(
+                &r.por_prioridad,
+                Prioridad::ALL
+                    .iter()
+                    .map(|e| (e.as_db(), e.label().to_string())),
+            ),
         },
-        "efectivos": {
-            "por_disponibilidad": relabel(&r.por_disponibilidad, EstadoDisponibilidad::ALL.iter().map(|e| (e.as_db(), e.as_wire().to_string()))),
-            "con_ubicacion": r.con_ubicacion,
+        efectivos: EfectivosResumen {
+            por_disponibilidad: relabel(
+                &r.por_disponibilidad,
+                EstadoDisponibilidad::ALL
+                    .iter()
+                    .map(|e| (e.as_db(), e.as_wire().to_string())),
+            ),
+            con_ubicacion: r.con_ubicacion,
         },
-        "emergencias_24h": r.emergencias_24h,
-        "distancia_mediana_emergencias_m": r.mediana.map(round2),
-        "calculated_at": crate::time::now_rfc3339(),
-    }))
+        emergencias_24h: r.emergencias_24h,
+        distancia_mediana_emergencias_m: r.mediana.map(round2),
+        calculated_at: crate::time::now_rfc3339(),
+    })
 }
 
 /// Counts of the tasks delegated to a user over the last `days`, and whether the user exists.

@@ -6,8 +6,8 @@
 //!
 //! Visibility (contract §4): level 1 sees a task when it is the `delegado_usuario_id` or its
 //! efectivo is in `efectivos_asignados` (GIN-indexed array kept in sync with `tarea_efectivos`);
-//! level 2+ sees every live task. `VISIBLE_SQL` expresses that with parameters `$1` (caller id),
-//! `$2` (caller's efectivo id or NULL) and `$3` (true when the caller sees everything).
+//! level 2+ sees every live task. `push_visible` is the only expression of that rule: the HTTP
+//! routes, the socket snapshot and the Telegram bot all read tasks through this module.
 
 use chrono::{DateTime, Utc};
 use gad_core::state_machine::TaskClock;
@@ -104,8 +104,23 @@ pub const TAREA_COLUMN_NAMES: [&str; 26] = [
     "es_emergencia",
 ];
 
-/// Visibility predicate on alias `t` with `$1` = caller id, `$2` = caller efectivo id, `$3` = sees all.
-pub const VISIBLE_SQL: &str = "($3 OR t.delegado_usuario_id = $1 OR ($2::int8 IS NOT NULL AND t.efectivos_asignados @> ARRAY[$2::int8]))";
+/// The one home of task visibility (contract §4): appends ` AND <caller may see t>` to a query
+/// on alias `t`. Level 1 sees a task when it is the delegado or its efectivo is assigned (the
+/// GIN-indexed `efectivos_asignados`); a scope that sees everything appends nothing, so the
+/// planner keeps the plain index paths for supervisors.
+pub fn push_visible(qb: &mut QueryBuilder<'_, Postgres>, scope: Scope) {
+    if scope.all {
+        return;
+    }
+    qb.push(" AND (t.delegado_usuario_id = ")
+        .push_bind(scope.user_id);
+    if let Some(e) = scope.efectivo_id {
+        qb.push(" OR t.efectivos_asignados @> ARRAY[")
+            .push_bind(e)
+            .push("::int8]");
+    }
+    qb.push(")");
+}
 
 fn decode_err(col: &str, v: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
@@ -239,7 +254,7 @@ impl Tarea {
     }
 }
 
-/// The caller's scope, bound as `$1..$3` of `VISIBLE_SQL`.
+/// Whose tasks a query may return (see `push_visible`).
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
     pub user_id: i64,
@@ -271,24 +286,18 @@ pub async fn find<'e, E: PgExecutor<'e>>(
     key: Key<'_>,
     lock: bool,
 ) -> Result<Option<Tarea>, sqlx::Error> {
-    let lock_sql = if lock { " FOR UPDATE" } else { "" };
-    let cond = match key {
-        Key::Id(_) => "t.id = $4",
-        Key::Codigo(_) => "t.codigo = $4",
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
+        "SELECT {TAREA_COLUMNS} FROM tareas t WHERE t.deleted_at IS NULL AND "
+    ));
+    match key {
+        Key::Id(id) => qb.push("t.id = ").push_bind(id),
+        Key::Codigo(c) => qb.push("t.codigo = ").push_bind(c.to_string()),
     };
-    let sql = format!(
-        "SELECT {TAREA_COLUMNS} FROM tareas t
-         WHERE {cond} AND t.deleted_at IS NULL AND {VISIBLE_SQL}{lock_sql}"
-    );
-    let q = sqlx::query_as::<_, Tarea>(&sql)
-        .bind(scope.user_id)
-        .bind(scope.efectivo_id)
-        .bind(scope.all);
-    let q = match key {
-        Key::Id(id) => q.bind(id),
-        Key::Codigo(c) => q.bind(c),
-    };
-    q.fetch_optional(exec).await
+    push_visible(&mut qb, scope);
+    if lock {
+        qb.push(" FOR UPDATE");
+    }
+    qb.build_query_as::<Tarea>().fetch_optional(exec).await
 }
 
 /// Filters of the task list.
@@ -318,16 +327,7 @@ pub async fn list<'e, E: PgExecutor<'e>>(
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
         "SELECT {TAREA_COLUMNS} FROM tareas t WHERE t.deleted_at IS NULL"
     ));
-    if !scope.all {
-        qb.push(" AND (t.delegado_usuario_id = ")
-            .push_bind(scope.user_id);
-        if let Some(e) = scope.efectivo_id {
-            qb.push(" OR t.efectivos_asignados @> ARRAY[")
-                .push_bind(e)
-                .push("::int8]");
-        }
-        qb.push(")");
-    }
+    push_visible(&mut qb, scope);
     if let Some(e) = f.estado {
         qb.push(" AND t.estado = ")
             .push_bind(e.as_db())
@@ -712,4 +712,81 @@ pub async fn history<'e, E: PgExecutor<'e>>(
             })
         })
         .collect()
+}
+
+/// A short task line for the socket snapshot.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TaskLine {
+    pub id: i64,
+    pub codigo: String,
+    pub titulo: String,
+    pub estado: String,
+    pub prioridad: String,
+}
+
+/// Open tasks (not finalizada/cancelada) visible to `scope`, newest first; with `only_emergencies`
+/// only those created by an emergency dispatch.
+pub async fn open_lines<'e, E: PgExecutor<'e>>(
+    exec: E,
+    scope: Scope,
+    only_emergencies: bool,
+    limit: i64,
+) -> Result<Vec<TaskLine>, sqlx::Error> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT t.id, t.codigo, t.titulo, t.estado::text AS estado, t.prioridad::text AS prioridad
+         FROM tareas t
+         WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')",
+    );
+    if only_emergencies {
+        qb.push(" AND t.es_emergencia");
+    }
+    push_visible(&mut qb, scope);
+    qb.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
+        .push_bind(limit);
+    qb.build_query_as().fetch_all(exec).await
+}
+
+/// A page of the tasks visible to `scope` whose estado is one of `estados` (DB labels), with the
+/// number of pages; `order` is one of the fixed orders the callers name.
+pub async fn page<'e, E: PgExecutor<'e> + Copy>(
+    exec: E,
+    scope: Scope,
+    estados: &[&str],
+    order: PageOrder,
+    page: i64,
+    size: i64,
+) -> Result<(Vec<Tarea>, i64, i64), sqlx::Error> {
+    let estados: Vec<String> = estados.iter().map(|e| e.to_string()).collect();
+    let filter = |qb: &mut QueryBuilder<'_, Postgres>| {
+        qb.push(" FROM tareas t WHERE t.deleted_at IS NULL AND t.estado::text = ANY(")
+            .push_bind(estados.clone())
+            .push(")");
+        push_visible(qb, scope);
+    };
+    let mut count: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*)");
+    filter(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(exec).await?;
+    let pages = ((total + size - 1) / size).max(1);
+    let page = page.clamp(0, pages - 1);
+    let mut rows: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!("SELECT {TAREA_COLUMNS}"));
+    filter(&mut rows);
+    rows.push(match order {
+        PageOrder::Soonest => " ORDER BY t.inicio_programado, t.id",
+        PageOrder::Newest => " ORDER BY t.created_at DESC, t.id DESC",
+    });
+    rows.push(" OFFSET ")
+        .push_bind(page * size)
+        .push(" LIMIT ")
+        .push_bind(size);
+    let tasks = rows.build_query_as::<Tarea>().fetch_all(exec).await?;
+    Ok((tasks, page, pages))
+}
+
+/// Orders of `page`.
+#[derive(Debug, Clone, Copy)]
+pub enum PageOrder {
+    /// By inicio_programado, soonest first.
+    Soonest,
+    /// By created_at, newest first.
+    Newest,
 }

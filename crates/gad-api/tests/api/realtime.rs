@@ -27,8 +27,8 @@ async fn socket(app: &TestApp, u: &TestUser) -> WsClient {
 
 async fn insert_task(app: &TestApp, codigo: &str, delegado: i64, estado: &str) -> i64 {
     sqlx::query_scalar(
-        "INSERT INTO tareas (codigo, titulo, tipo, estado, inicio_programado, delegado_usuario_id)
-         VALUES ($1, 'Tarea ' || $1, 'PATRULLAJE', $3::estado_tarea, now(), $2) RETURNING id",
+        "INSERT INTO tareas (codigo, titulo, tipo, estado, inicio_programado, delegado_usuario_id, es_emergencia)
+         VALUES ($1, 'Tarea ' || $1, 'PATRULLAJE', $3::estado_tarea, now(), $2, $1 LIKE 'EMG-%') RETURNING id",
     )
     .bind(codigo)
     .bind(delegado)

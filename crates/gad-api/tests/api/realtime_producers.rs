@@ -69,6 +69,13 @@ async fn emergency_over_http_alerts_supervisors_and_the_assigned_officer_only() 
     let created = of_type(&frames, "task_created");
     assert_eq!(created.len(), 1, "supervisor task_created: {frames:?}");
     assert_eq!(created[0]["data"]["id"], task_id);
+    // Issue 14: an emergency's task_created carries the same Tarea wire object as GET /tasks/{id}.
+    let stored = app
+        .get(&format!("/api/v1/tasks/{task_id}"), Some(&supervisor.token))
+        .await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+    assert_eq!(created[0]["data"], stored.body, "event vs GET");
+    assert_eq!(stored.body["es_emergencia"], true);
     assert_unique_ids(&frames);
 
     let frames = off.collect(Duration::from_millis(500)).await;

@@ -285,10 +285,10 @@ async fn overview_counts_everything() {
         (5, Some(1.0), 30),
     ] {
         sqlx::query(
-            "INSERT INTO tareas (codigo, titulo, tipo, prioridad, inicio_programado, delegado_usuario_id, extra_data, created_at)
+            "INSERT INTO tareas (codigo, titulo, tipo, prioridad, inicio_programado, delegado_usuario_id, extra_data, created_at, es_emergencia)
              VALUES ($1, 'Emergencia', 'INTERVENCION', 'CRITICAL', now(), $2,
                      CASE WHEN $3::float8 IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('distance_m', $3::float8) END,
-                     now() - make_interval(hours => $4))",
+                     now() - make_interval(hours => $4), true)",
         )
         .bind(format!("EMG-20261128-{n:06}"))
         .bind(sup.id)
