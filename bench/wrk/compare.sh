@@ -6,12 +6,14 @@
 #
 # SCENARIO: list      GET /api/v1/tasks?limit=100 as supervisor1 (database $TASKS_DB, seeded with
 #                     --usuarios 1000 --efectivos 1000 --tareas 10000)
+#           get       GET /api/v1/tasks/{id}, random existing ids, as supervisor1 ($TASKS_DB)
+#           create    POST /api/v1/tasks with unique codigos, as supervisor1 ($TASKS_DB)
 #           emergency bench/wrk/emergency.sh (database $EMERGENCY_DB, seeded with --efectivos 100000);
 #                     before each run every officer is made available again and efectivos vacuumed
 # Each run starts the binary on :$PORT (rate limiting off, LOG_LEVEL=warn), warms up 3 s, measures
 # $DURATION and prints req/s, p50, p99 and the server's CPU time per request (from /proc).
 set -euo pipefail
-SCENARIO="${1:?scenario: list | emergency}"
+SCENARIO="${1:?scenario: list | get | create | emergency}"
 ROUNDS="${2:?rounds}"
 shift 2
 [ "$#" -ge 1 ] || { echo "give at least one binary" >&2; exit 2; }
@@ -23,7 +25,7 @@ DIR="$(cd "$(dirname "$0")" && pwd)"
 BASE="http://127.0.0.1:$PORT"
 
 case "$SCENARIO" in
-  list) DB="$TASKS_DB"; EMAIL=supervisor1@gad.local; PASSWORD='Supervisor2026!' ;;
+  list|get|create) DB="$TASKS_DB"; EMAIL=supervisor1@gad.local; PASSWORD='Supervisor2026!' ;;
   emergency) DB="$EMERGENCY_DB"; EMAIL=efectivo1@gad.local; PASSWORD='Efectivo2026!' ;;
   *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
@@ -47,10 +49,23 @@ run_one() {
   token="$(curl -fsS -X POST "$BASE/api/v1/auth/login" --data-urlencode "username=$EMAIL" \
     --data-urlencode "password=$PASSWORD" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
   local out t0 t1 n
-  if [ "$SCENARIO" = list ]; then
-    wrk -t1 -c64 -d3s -s "$DIR/tasks_list.lua" "$BASE/api/v1/tasks?limit=100" -- "$token" >/dev/null
+  if [ "$SCENARIO" = list ] || [ "$SCENARIO" = get ] || [ "$SCENARIO" = create ]; then
+    local script url args
+    case "$SCENARIO" in
+      list) script=tasks_list.lua; url="$BASE/api/v1/tasks?limit=100"; args=("$token") ;;
+      get)
+        script=tasks_get.lua; url="$BASE"
+        args=("$token" "$(psql "$DB" -X -Atqc "SELECT min(id) FROM tareas WHERE deleted_at IS NULL")"
+              "$(psql "$DB" -X -Atqc "SELECT min(id) + 9000 FROM tareas WHERE deleted_at IS NULL")") ;;
+      create)
+        script=tasks_create.lua; url="$BASE/api/v1/tasks"
+        args=("$token" "$(psql "$DB" -X -Atqc "SELECT id FROM usuarios WHERE email = 'efectivo1@gad.local'")" "$(date +%s%N)") ;;
+    esac
+    wrk -t1 -c64 -d3s -s "$DIR/$script" "$url" -- "${args[@]}" >/dev/null
+    # A fresh run id for the measured run, so its codigos never collide with the warm-up's.
+    [ "$SCENARIO" = create ] && args[2]="$(date +%s%N)"
     t0=$(cpu_ticks "$SERVER_PID")
-    out="$(wrk -t1 -c64 -d"$DURATION" --latency -s "$DIR/tasks_list.lua" "$BASE/api/v1/tasks?limit=100" -- "$token")"
+    out="$(wrk -t1 -c64 -d"$DURATION" --latency -s "$DIR/$script" "$url" -- "${args[@]}")"
     t1=$(cpu_ticks "$SERVER_PID")
   else
     psql "$DB" -X -Atq -c "UPDATE tareas SET estado = 'CANCELLED' WHERE codigo LIKE 'EMG-%' AND estado = 'IN_PROGRESS'" \

@@ -346,7 +346,17 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
         .collect();
     reject_nul("query", pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(filtered.as_bytes()));
-    let value = serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+    let first = serde_path_to_error::deserialize::<_, T>(de);
+    // `162.0` is the integer 162 (as in JSON bodies): retried once with the failing field's
+    // integral decimal written as an integer.
+    let first = match first {
+        Err(e) => match integral_retry::<T>(&pairs, &e) {
+            Some(v) => Ok(v),
+            None => Err(e),
+        },
+        ok => ok,
+    };
+    let value = first.map_err(|e| {
         let field = e.path().iter().find_map(|seg| match seg {
             serde_path_to_error::Segment::Map { key } => Some(key.clone()),
             _ => None,
@@ -363,6 +373,46 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
         ApiError::validation(FieldError::new(&kind, &["query", &field], msg, input))
     })?;
     run_validate(value)
+}
+
+/// The query deserialized again with the field named by `e` rewritten from `N.0…` to `N`, if
+/// that is what it held.
+fn integral_retry<T: DeserializeOwned>(
+    pairs: &[(String, String)],
+    e: &serde_path_to_error::Error<serde::de::value::Error>,
+) -> Option<T> {
+    let field = e.path().iter().find_map(|seg| match seg {
+        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+        _ => None,
+    })?;
+    let mut changed = false;
+    let fixed: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let int = v.split_once('.').and_then(|(i, frac)| {
+                let digits = i.strip_prefix('-').unwrap_or(i);
+                (!digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && !frac.is_empty()
+                    && frac.bytes().all(|b| b == b'0'))
+                .then(|| i.to_string())
+            });
+            match int {
+                Some(i) if *k == field => {
+                    changed = true;
+                    (k.clone(), i)
+                }
+                _ => (k.clone(), v.clone()),
+            }
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&fixed)
+        .finish();
+    serde_urlencoded::from_str::<T>(&encoded).ok()
 }
 
 impl<S, T> FromRequestParts<S> for ValidPath<T>

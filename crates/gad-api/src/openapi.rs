@@ -20,7 +20,6 @@ use crate::error::FieldError;
 pub struct ErrorBody {
     /// What went wrong, for people: a string; an object with the failed checks for the
     /// readiness and health 503s.
-    #[schema(value_type = Object)]
     pub detail: Value,
     /// 409 on a unique value: the field that collides.
     pub field: Option<String>,

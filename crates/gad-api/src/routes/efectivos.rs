@@ -274,7 +274,8 @@ fn status_event(row: &EfectivoRow, anterior: &str) -> DomainEvent {
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}", tag = "efectivos", request_body = UpdateEfectivo,
     params(("id" = i64, Path, description = "efectivo id")),
     description = "Level: 3. Partial update of an efectivo.",
-    responses((status = 200, description = "updated", body = Efectivo), (status = 404, description = "not found", body = Value)))]
+    responses((status = 200, description = "updated", body = Efectivo), (status = 404, description = "not found", body = Value),
+              (status = 409, description = "duplicate codigo_interno", body = Value)))]
 pub async fn update_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
