@@ -9,15 +9,15 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{FromRequestParts, State};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{ApiError, ApiResult, FieldError, json_response};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{ValidJson, Validate};
 use crate::state::AppState;
@@ -220,7 +220,7 @@ fn event_data(body: &AlertmanagerWebhook, a: &AlertmanagerAlert) -> Value {
     security(("AlertmanagerWebhookToken" = [])),
     description = "Level: machine (Alertmanager; `Authorization: Bearer <ALERTMANAGER_WEBHOOK_TOKEN>`, not a user token). Accepts Alertmanager's webhook payload (version 4) and publishes each alert as an `alert` WebSocket event to levels 2 and 3 (topic `monitoreo`; `level` from the `severity` label, `info` once resolved). 200 with the count; missing secret → 401 \"Not authenticated\", wrong secret or secret not configured → 401 \"Could not validate credentials\"; malformed payload → 422.",
     request_body = AlertmanagerWebhook,
-    responses((status = 200, description = "alerts forwarded", body = Value),
+    responses((status = 200, description = "alerts forwarded", body = Reenviadas),
               (status = 401, description = "missing or wrong webhook secret", body = Value),
               (status = 422, description = "not an Alertmanager version 4 payload", body = Value)))]
 pub async fn alertmanager_webhook(
@@ -244,15 +244,25 @@ pub async fn alertmanager_webhook(
             .topic("monitoreo"),
         );
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "status": "accepted",
-            "group_status": body.status.as_str(),
-            "forwarded": body.alerts.len(),
-            "truncated_alerts": body.truncated_alerts,
-        }),
-    ))
+    Ok(axum::Json(Reenviadas {
+        status: "accepted",
+        group_status: body.status.as_str(),
+        forwarded: body.alerts.len(),
+        truncated_alerts: body.truncated_alerts,
+    })
+    .into_response())
+}
+
+/// What the webhook answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reenviadas {
+    /// Always `accepted`.
+    pub status: &'static str,
+    /// `firing` or `resolved`.
+    pub group_status: &'static str,
+    /// Alerts published to the supervisors.
+    pub forwarded: usize,
+    pub truncated_alerts: u64,
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ fn round2(x: f64) -> f64 {
 /// Every dependency with measured figures.
 #[utoipa::path(get, path = "/api/v1/health/detailed", tag = "health",
     description = "Level: public. Database, Redis, limiter, WebSocket and process checks; 503 when the database is down.",
-    responses((status = 200, description = "checks", body = Value), (status = 503, description = "database down", body = Value)))]
+    responses((status = 200, description = "checks", body = Detallado), (status = 503, description = "database down", body = Value)))]
 pub async fn detailed(State(state): State<AppState>) -> Response {
     let t = std::time::Instant::now();
     let db = crate::db::ping(&state.db).await;
@@ -182,20 +182,24 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
     } else {
         "memory"
     };
-    let body = json!({
-        "status": if db_ok && !redis_degraded { "ok" } else { "degraded" },
-        "timestamp": now_rfc3339(),
-        "response_time_ms": round2(t.elapsed().as_secs_f64() * 1e3),
-        "checks": {
+    let body = Detallado {
+        status: if db_ok && !redis_degraded {
+            "ok"
+        } else {
+            "degraded"
+        },
+        timestamp: now_rfc3339(),
+        response_time_ms: round2(t.elapsed().as_secs_f64() * 1e3),
+        checks: json!({
             "database": database,
             "redis": redis,
             "rate_limiter": {"backend": limiter_backend, "enabled": state.config.rate_limits.enabled},
             "websocket": {"connections": state.hub.connections(), "fanout": state.hub.fanout_mode()},
             "system": {"uptime_seconds": round2(state.metrics.uptime_seconds()), "rss_bytes": rss_bytes()},
-        }
-    });
+        }),
+    };
     if db_ok {
-        json_response(StatusCode::OK, &body)
+        axum::Json(body).into_response()
     } else {
         json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"detail": body}))
     }
@@ -220,7 +224,7 @@ pub async fn performance(State(state): State<AppState>) -> Response {
 /// Government service status with real checks and SLA figures computed since start.
 #[utoipa::path(get, path = "/api/v1/health/government", tag = "health",
     description = "Level: public. Service status for government monitoring; 503 when unhealthy.",
-    responses((status = 200, description = "status", body = Value), (status = 503, description = "unhealthy", body = Value)))]
+    responses((status = 200, description = "status", body = EstadoGobierno), (status = 503, description = "unhealthy", body = EstadoGobierno)))]
 pub async fn government(State(state): State<AppState>) -> Response {
     let t = std::time::Instant::now();
     let db = crate::db::ping(&state.db).await;
@@ -245,37 +249,67 @@ pub async fn government(State(state): State<AppState>) -> Response {
         (true, false) if !state.redis.configured() => "healthy_with_warnings",
         _ => "healthy",
     };
-    let body = json!({
-        "government_instance": "GRUPO_GAD",
-        "version": state.config.project_version,
-        "status": status,
-        "checks": {
+    let body = EstadoGobierno {
+        government_instance: "GRUPO_GAD",
+        version: state.config.project_version.clone(),
+        status,
+        checks: json!({
             "database": match &db { Ok(ms) => json!({"status": "ok", "response_time_ms": round2(*ms)}),
                                     Err(e) => json!({"status": "down", "error": e}) },
             "migrations": match &migrations { Ok(()) => json!({"status": "ok"}), Err(e) => json!({"status": "error", "error": e}) },
             "redis": redis,
             "websocket": {"connections": state.hub.connections(), "fanout": state.hub.fanout_mode()},
-        },
-        "citizen_service_availability": {
+        }),
+        citizen_service_availability: json!({
             "status": if !core_ok { "degraded" } else if redis_degraded { "limited" } else { "full" },
             "core_services_available": core_ok,
-        },
-        "sla_compliance": {
+        }),
+        sla_compliance: json!({
             "availability_percentage_since_start": round2(availability),
             "p95_response_time_ms": round2(p95_ms),
             "target_availability": 99.5,
             "target_response_time_ms": 500,
             "meeting_targets": availability >= 99.5 && p95_ms <= 500.0,
-        },
-        "uptime_seconds": round2(state.metrics.uptime_seconds()),
-        "total_check_time_ms": round2(t.elapsed().as_secs_f64() * 1e3),
-    });
+        }),
+        uptime_seconds: round2(state.metrics.uptime_seconds()),
+        total_check_time_ms: round2(t.elapsed().as_secs_f64() * 1e3),
+    };
     let code = if status == "unhealthy" {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    json_response(code, &body)
+    (code, axum::Json(body)).into_response()
+}
+
+/// `GET /health/detailed` (200; a 503 wraps the same object in `detail`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Detallado {
+    /// `ok` or `degraded`.
+    pub status: &'static str,
+    pub timestamp: String,
+    pub response_time_ms: f64,
+    /// database, redis, rate_limiter, websocket, system.
+    #[schema(value_type = Object)]
+    pub checks: Value,
+}
+
+/// `GET /health/government` (200, or 503 when unhealthy, same object).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EstadoGobierno {
+    pub government_instance: &'static str,
+    pub version: String,
+    /// healthy, healthy_with_warnings, degraded or unhealthy.
+    pub status: &'static str,
+    /// database, migrations, redis, websocket.
+    #[schema(value_type = Object)]
+    pub checks: Value,
+    #[schema(value_type = Object)]
+    pub citizen_service_availability: Value,
+    #[schema(value_type = Object)]
+    pub sla_compliance: Value,
+    pub uptime_seconds: f64,
+    pub total_check_time_ms: f64,
 }
 
 /// Prometheus text exposition.
