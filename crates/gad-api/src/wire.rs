@@ -108,14 +108,3 @@ pub struct EmergencyAssigned {
     /// When the call passes to the next officer if unanswered (RFC 3339).
     pub ack_deadline: String,
 }
-
-/// An officer an emergency at the given point would reach (`GET /tasks/emergency/suggestions`).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Sugerencia {
-    pub efectivo_id: i64,
-    pub distance_m: f64,
-    pub codigo_interno: String,
-    pub nombre: String,
-    pub unidad: Option<String>,
-    pub especialidad: Option<String>,
-}

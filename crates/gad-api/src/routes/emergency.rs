@@ -28,7 +28,6 @@ use crate::state::AppState;
 use crate::store::efectivos::round2;
 use crate::store::emergency;
 use crate::store::tareas::Tarea;
-use crate::wire::Sugerencia;
 use gad_core::{EstadoTarea, Prioridad, TipoTarea};
 
 pub const NONE_AVAILABLE: &str = "No efectivos with location data available";
@@ -360,7 +359,7 @@ impl Validate for SuggestionsQuery {
 
 #[utoipa::path(get, path = "/api/v1/tasks/emergency/suggestions", tag = "emergency", params(SuggestionsQuery),
     description = "Level: 2. The nearest available efectivos within radius_m (optionally by especialidad/unidad), nearest first; nothing is assigned.",
-    responses((status = 200, description = "suggestions", body = [crate::wire::Sugerencia])))]
+    responses((status = 200, description = "suggestions", body = [crate::store::emergency::Suggestion])))]
 pub async fn suggestions(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -380,15 +379,11 @@ pub async fn suggestions(
         },
     )
     .await?;
-    let body: Vec<Sugerencia> = rows
+    let body: Vec<emergency::Suggestion> = rows
         .into_iter()
-        .map(|s| Sugerencia {
-            efectivo_id: s.efectivo_id,
+        .map(|s| emergency::Suggestion {
             distance_m: round2(s.distance_m),
-            codigo_interno: s.codigo_interno,
-            nombre: s.nombre,
-            unidad: s.unidad,
-            especialidad: s.especialidad,
+            ..s
         })
         .collect();
     Ok(axum::Json(body).into_response())

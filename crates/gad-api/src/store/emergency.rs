@@ -180,7 +180,8 @@ pub async fn stored_response(
     .await
 }
 
-#[derive(Debug, sqlx::FromRow)]
+/// An officer an emergency at the given point would reach (`GET /tasks/emergency/suggestions`).
+#[derive(Debug, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Suggestion {
     pub efectivo_id: i64,
     pub distance_m: f64,
