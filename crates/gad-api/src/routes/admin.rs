@@ -153,7 +153,7 @@ impl Validate for CommandBody {
 
 /// Runs an administrative command and records it in the audit trail.
 #[utoipa::path(post, path = "/api/v1/admin/agent/command", tag = "admin",
-    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes audit rows past retention_until). 202 with the result; unknown action → 422 listing the allowed ones.",
+    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes the audit rows past retention_until or AUDIT_RETENTION_DAYS, oldest first). 202 with the result; unknown action → 422 listing the allowed ones.",
     request_body = CommandBody,
     responses((status = 202, description = "accepted", body = Value), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "unknown action or bad payload", body = Value)))]
@@ -203,10 +203,14 @@ pub async fn agent_command(
             json!({"cleared": true, "backend": state.cache.backend().as_str()})
         }
         _ => {
-            let n = sqlx::query("DELETE FROM audit_logs WHERE retention_until < now()")
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            // The expired prefix of the hash chain, through the database's purge function
+            // (the server's role cannot DELETE audit rows; issue 18).
+            let n = crate::store::audit::purge_expired(
+                &mut *tx,
+                Some(state.config.retention.audit_days),
+                i32::MAX,
+            )
+            .await?;
             json!({"deleted_count": n})
         }
     };

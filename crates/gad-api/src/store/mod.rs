@@ -1,8 +1,11 @@
 //! Database access, one module per aggregate. Queries return plain structs; handlers turn them
 //! into wire objects.
 
+pub mod audit;
 pub mod dispatch;
 pub mod efectivos;
+pub mod gdpr;
+pub mod retention;
 pub mod stats;
 pub mod tareas;
 pub mod telegram;
