@@ -12,8 +12,10 @@ fn gad(url: &str) -> Command {
             c.env_remove(k);
         }
     }
-    c.env("DATABASE_URL", url)
-        .env("JWT_SECRET_KEY", "cli-test-secret-0123456789-abcdefghijklmnop");
+    c.env("DATABASE_URL", url).env(
+        "JWT_SECRET_KEY",
+        "cli-test-secret-0123456789-abcdefghijklmnop",
+    );
     c
 }
 
