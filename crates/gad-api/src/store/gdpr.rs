@@ -401,24 +401,35 @@ pub async fn lock_for_erase(
     db: &mut PgConnection,
     user_id: i64,
 ) -> Result<Option<EraseTarget>, sqlx::Error> {
-    sqlx::query_as(
+    let target: Option<EraseTarget> = sqlx::query_as(
         "SELECT u.id, u.uuid, (u.extra_data ? 'anonimizado_en') AS anonimizado,
                 (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id) AS efectivo_id
          FROM usuarios u WHERE u.id = $1 FOR UPDATE",
     )
     .bind(user_id)
-    .fetch_optional(db)
-    .await
+    .fetch_optional(&mut *db)
+    .await?;
+    // The officer row too, in its own statement: a dispatch picking this officer right now holds
+    // it (we wait for its commit, and the next statement — `open_emergencies` — sees it); a
+    // dispatch starting later skips it (`SKIP LOCKED`) until the erasure is committed.
+    if let Some(ef) = target.as_ref().and_then(|t| t.efectivo_id) {
+        sqlx::query("SELECT id FROM efectivos WHERE id = $1 FOR UPDATE")
+            .bind(ef)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(target)
 }
 
 /// Open emergencies the person is on: delegated to them, or their officer is dispatched
-/// (pending or accepted) or linked to it. Checked with the officer's row locked.
+/// (pending or accepted) or linked to it. Run after [`lock_for_erase`] (a new statement, so a
+/// dispatch that committed while we waited for the officer's lock is seen).
 pub async fn open_emergencies(
     db: &mut PgConnection,
     user_id: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "WITH mine AS (SELECT id FROM efectivos WHERE usuario_id = $1 FOR UPDATE)
+        "WITH mine AS (SELECT id FROM efectivos WHERE usuario_id = $1)
          SELECT t.id FROM tareas t
          WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
            AND (t.extra_data->>'emergency') = 'true'
