@@ -235,6 +235,17 @@ async fn the_servers_database_role_cannot_update_or_delete_audit_rows() {
             .and_then(|d| d.code())
             .map(|c| c.to_string());
         assert_eq!(code.as_deref(), Some("42501"), "{sql}: {e}");
+        // Refused by the privileges themselves, not only by the append-only trigger.
+        assert!(e.to_string().contains("permission denied"), "{sql}: {e}");
+    }
+    for privilege in ["UPDATE", "DELETE", "TRUNCATE"] {
+        let has: bool =
+            sqlx::query_scalar("SELECT has_table_privilege('gad_app', 'audit_logs', $1)")
+                .bind(privilege)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert!(!has, "gad_app has {privilege} on audit_logs");
     }
     // It may insert (the trigger links the row) and read.
     sqlx::query("INSERT INTO audit_logs (event_type) VALUES ('by_app')")
