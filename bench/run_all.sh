@@ -17,7 +17,7 @@ trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 python3 -c 'import aiohttp, websockets' 2>/dev/null || pip install -q aiohttp websockets
-if [ -z "${GAD:-}" ]; then cargo build --release -q -p gad-cli; GAD=target/release/gad; fi
+if [ -z "${GAD:-}" ]; then bash scripts/release.sh -q; GAD=target/release/gad; fi
 
 # Rate limiting off by default: closed-loop clients would otherwise measure the limiter (100 req/min
 # per IP). BENCH_RATE_LIMITING=true keeps it on (each client still has its own source address).

@@ -21,7 +21,7 @@ psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='${D
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"${DB_NAME}\""
 
 echo "==> building gad (release)"
-cargo build --release --locked -p gad-cli
+bash scripts/release.sh   # + CycloneDX SBOM target/release/gad.cdx.json (issue 18)
 GAD=./target/release/gad
 $GAD check-config
 $GAD migrate

@@ -15,6 +15,10 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> supply chain: cargo deny (licenses bans sources; advisories when reachable), secret scan of the git history"
+bash scripts/supply-chain.sh
+echo "==> SBOM (CycloneDX, as the release build writes it)"
+SBOM="$(mktemp)"; python3 scripts/sbom.py "$SBOM" && rm -f "$SBOM"
 echo "==> tests"
 LOG="$(mktemp)"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -70,6 +70,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
         .merge(routes::alerts::router())
+        .merge(routes::gdpr::router())
         .merge(crate::realtime::api_router())
 }
 

@@ -1,5 +1,6 @@
 //! Audit trail (audit_logs). Written in the same transaction as the change it records, so an
-//! audited change and its audit row commit or roll back together.
+//! audited change and its audit row commit or roll back together. Rows are append-only and
+//! hash-chained by the database (issue 18; see `store::audit`).
 
 use serde_json::Value;
 use sqlx::PgExecutor;
@@ -107,26 +108,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestContext {
     }
 }
 
+/// Writes one audit row through the executor it is given: pass the transaction of the change
+/// it records, so both commit or roll back together. The SQL is in `store::audit`.
 pub async fn record<'e, E: PgExecutor<'e>>(exec: E, e: &AuditEntry) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
-            resource_type, resource_id, action_description, old_values, new_values, success, response_status)
-         VALUES ($1, $2, $3, $4::inet, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(&e.event_type)
-    .bind(e.severity)
-    .bind(e.user_id)
-    .bind(&e.ip_address)
-    .bind(&e.user_agent)
-    .bind(&e.request_id)
-    .bind(&e.resource_type)
-    .bind(&e.resource_id)
-    .bind(&e.action_description)
-    .bind(&e.old_values)
-    .bind(&e.new_values)
-    .bind(e.success)
-    .bind(e.response_status)
-    .execute(exec)
-    .await?;
-    Ok(())
+    crate::store::audit::insert(exec, e).await
 }

@@ -75,6 +75,36 @@ pub struct Config {
     /// Bearer secret Alertmanager presents on `POST /api/v1/alerts/alertmanager`
     /// (`ALERTMANAGER_WEBHOOK_TOKEN`). Unset: the route refuses every request with 401.
     pub alertmanager_webhook_token: Option<String>,
+    /// Retention periods and purge batch (issue 18).
+    pub retention: Retention,
+    /// Role the server's pool switches to with `SET ROLE` after connecting (`DB_APP_ROLE`,
+    /// default `gad_app`; empty: no switch). Only when the login user may use it and it exists.
+    pub db_app_role: Option<String>,
+    /// Data-subject exports running at once per instance (`GDPR_EXPORT_CONCURRENCY`, 2); more
+    /// are answered 429.
+    pub gdpr_export_concurrency: usize,
+}
+
+/// How long each kind of row is kept before the maintenance job purges it (issue 18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// `AUDIT_RETENTION_DAYS` (365): audit rows older than this are purged (oldest first, the
+    /// chain's prefix), or earlier when their own `retention_until` has passed.
+    pub audit_days: i32,
+    /// `REVOKED_TOKEN_RETENTION_HOURS` (0): a revocation is kept this long after the token's
+    /// own expiry (an expired token is refused on its own).
+    pub revoked_token_hours: i32,
+    /// `TICKET_RETENTION_HOURS` (0): WebSocket tickets kept this long after they expire.
+    pub ticket_hours: i32,
+    /// `TELEGRAM_LINK_CODE_RETENTION_HOURS` (24): link codes kept this long after they expire
+    /// or are used.
+    pub telegram_link_code_hours: i32,
+    /// `IDEMPOTENCY_KEY_RETENTION_HOURS` (24, at least 24: the replay window).
+    pub idempotency_key_hours: i32,
+    /// `LOGIN_FAILURE_RETENTION_DAYS` (30): failed-login counters of unknown e-mails.
+    pub login_failure_days: i32,
+    /// `RETENTION_BATCH_SIZE` (10 000): rows per DELETE.
+    pub batch_size: i64,
 }
 
 /// Names of every variable `gad` reads; deploy files are checked against this list.
@@ -127,6 +157,16 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "TELEGRAM_POLL_TIMEOUT",
     "BOT_LISTEN_ADDR",
     "BOT_RATE_LIMIT_PER_MINUTE",
+    // Privacy and audit (issue 18).
+    "AUDIT_RETENTION_DAYS",
+    "REVOKED_TOKEN_RETENTION_HOURS",
+    "TICKET_RETENTION_HOURS",
+    "TELEGRAM_LINK_CODE_RETENTION_HOURS",
+    "IDEMPOTENCY_KEY_RETENTION_HOURS",
+    "LOGIN_FAILURE_RETENTION_DAYS",
+    "RETENTION_BATCH_SIZE",
+    "DB_APP_ROLE",
+    "GDPR_EXPORT_CONCURRENCY",
 ];
 
 const MIN_SECRET_LEN: usize = 32;
@@ -302,6 +342,38 @@ impl Config {
             header_read_timeout_seconds: parse_num(env, "HEADER_READ_TIMEOUT_SECONDS", 10, 1, 10)?,
             max_connections: parse_num(env, "MAX_CONNECTIONS", 50_000, 1, 1_000_000)?,
             alertmanager_webhook_token,
+            retention: Retention {
+                audit_days: parse_num(env, "AUDIT_RETENTION_DAYS", 365, 1, 36_500)?,
+                revoked_token_hours: parse_num(env, "REVOKED_TOKEN_RETENTION_HOURS", 0, 0, 87_600)?,
+                ticket_hours: parse_num(env, "TICKET_RETENTION_HOURS", 0, 0, 87_600)?,
+                telegram_link_code_hours: parse_num(
+                    env,
+                    "TELEGRAM_LINK_CODE_RETENTION_HOURS",
+                    24,
+                    0,
+                    87_600,
+                )?,
+                idempotency_key_hours: parse_num(
+                    env,
+                    "IDEMPOTENCY_KEY_RETENTION_HOURS",
+                    24,
+                    24,
+                    87_600,
+                )?,
+                login_failure_days: parse_num(env, "LOGIN_FAILURE_RETENTION_DAYS", 30, 1, 36_500)?,
+                batch_size: parse_num(env, "RETENTION_BATCH_SIZE", 10_000, 1, 1_000_000)?,
+            },
+            gdpr_export_concurrency: parse_num(env, "GDPR_EXPORT_CONCURRENCY", 2, 1, 64)?,
+            db_app_role: match env.get("DB_APP_ROLE").map(|v| v.trim().to_string()) {
+                None => Some("gad_app".to_string()),
+                Some(v) if v.is_empty() => None,
+                Some(v) if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(v),
+                Some(v) => {
+                    return Err(format!(
+                        "DB_APP_ROLE must be a role name of letters, digits and _ (got '{v}')"
+                    ));
+                }
+            },
         })
     }
 

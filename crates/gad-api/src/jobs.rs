@@ -1,36 +1,48 @@
-//! Background maintenance: purges rows that are no longer needed.
+//! Background maintenance: purges rows that are no longer needed (retention, issue 18).
 //!
-//! Every [`PERIOD`] (first run [`FIRST_RUN`] after start) one pass deletes:
-//! - `idempotency_keys` older than 24 h (the emergency endpoint reclaims them after 24 h anyway),
-//! - `efectivo_ubicaciones` older than `LOCATION_RETENTION_DAYS`,
-//! - `revoked_tokens` whose token has expired (an expired token is refused on its own),
-//! - `ws_tickets` that have expired,
-//! - `telegram_link_codes` expired or used more than a day ago.
+//! Every [`PERIOD`] (first run [`FIRST_RUN`] after start) one pass deletes, each period being a
+//! setting (docs/API.md, "Privacy and audit"):
+//! - `idempotency_keys` older than `IDEMPOTENCY_KEY_RETENTION_HOURS` (24),
+//! - `efectivo_ubicaciones` older than `LOCATION_RETENTION_DAYS` (30) — [`purge_location_history`],
+//! - `revoked_tokens` `REVOKED_TOKEN_RETENTION_HOURS` (0) after their token expired,
+//! - `ws_tickets` `TICKET_RETENTION_HOURS` (0) after they expired,
+//! - `telegram_link_codes` `TELEGRAM_LINK_CODE_RETENTION_HOURS` (24) after expiry or use,
+//! - `login_failures` untouched for `LOGIN_FAILURE_RETENTION_DAYS` (30),
+//! - `audit_logs` older than `AUDIT_RETENTION_DAYS` (365) or past their `retention_until`,
+//!   through the database function `audit_purge_expired` (the server's role cannot delete audit
+//!   rows itself), oldest first so the hash chain stays verifiable.
 //!
-//! Each DELETE is bounded ([`BATCH`] rows, picked with `FOR UPDATE SKIP LOCKED` so a purge never
-//! waits on a row a request is using) and repeated until a short batch, at most [`MAX_BATCHES`]
-//! times per table and pass. Errors are logged and the other tables are still purged; the loop
-//! never panics (each pass runs in its own task) and stops once the application state is dropped.
-//! Several instances may run it at the same time: they skip each other's locked rows.
+//! Each DELETE is bounded (`RETENTION_BATCH_SIZE` rows, picked with `FOR UPDATE SKIP LOCKED` so a
+//! purge never waits on a row a request is using) and repeated until a short batch, at most
+//! [`MAX_BATCHES`] times per table and pass. Errors are logged and the other tables are still
+//! purged; the loop never panics (each pass runs in its own task) and stops once the
+//! application state is dropped. Several instances may run it at the same time: they skip each
+//! other's locked rows. Every pass writes one `retention_purge` audit row with its counts.
+//! The SQL is in `store::retention` and `store::audit`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::AuditEntry;
 use crate::state::AppState;
+use crate::store::{self, retention};
 
 pub const FIRST_RUN: Duration = Duration::from_secs(30);
 pub const PERIOD: Duration = Duration::from_secs(600);
+/// Default rows per DELETE (`RETENTION_BATCH_SIZE`).
 pub const BATCH: i64 = 10_000;
 pub const MAX_BATCHES: u32 = 1_000;
 
 /// Rows deleted by one pass, per table.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PurgeCounts {
     pub idempotency_keys: u64,
     pub efectivo_ubicaciones: u64,
     pub revoked_tokens: u64,
     pub ws_tickets: u64,
     pub telegram_link_codes: u64,
+    pub login_failures: u64,
+    pub audit_logs: u64,
 }
 
 impl PurgeCounts {
@@ -40,6 +52,8 @@ impl PurgeCounts {
             + self.revoked_tokens
             + self.ws_tickets
             + self.telegram_link_codes
+            + self.login_failures
+            + self.audit_logs
     }
 }
 
@@ -88,6 +102,8 @@ pub fn spawn(state: AppState) {
                 revoked_tokens = c.revoked_tokens,
                 ws_tickets = c.ws_tickets,
                 telegram_link_codes = c.telegram_link_codes,
+                login_failures = c.login_failures,
+                audit_logs = c.audit_logs,
                 "maintenance purge"
             ),
             Ok(Ok(_)) => tracing::debug!("maintenance purge: nothing to delete"),
@@ -97,64 +113,82 @@ pub fn spawn(state: AppState) {
     );
 }
 
-/// One purge pass over every table. Every table is attempted; the first error (if any) is
-/// returned after the others have been purged.
+/// One purge pass over every table, then one `retention_purge` audit row with the counts.
+/// Every table is attempted; the first error (if any) is returned after the others have been
+/// purged (and is named in the audit row).
 pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
-    let retention_days = i32::try_from(state.config.location_retention_days).unwrap_or(i32::MAX);
+    let r = &state.config.retention;
     let mut counts = PurgeCounts::default();
     let mut first_err: Option<sqlx::Error> = None;
-    let steps: [(&str, String, Option<i32>, &mut u64); 5] = [
+    let mut failed: Vec<&str> = Vec::new();
+    let steps: [(&retention::Rule, i32, &mut u64); 5] = [
         (
-            "idempotency_keys",
-            batched(
-                "idempotency_keys",
-                "user_id, key",
-                "created_at < now() - interval '24 hours'",
-            ),
-            None,
+            &retention::IDEMPOTENCY_KEYS,
+            r.idempotency_key_hours,
             &mut counts.idempotency_keys,
         ),
         (
-            "efectivo_ubicaciones",
-            batched(
-                "efectivo_ubicaciones",
-                "id",
-                "recorded_at < now() - make_interval(days => $2::int)",
-            ),
-            Some(retention_days),
-            &mut counts.efectivo_ubicaciones,
-        ),
-        (
-            "revoked_tokens",
-            batched("revoked_tokens", "jti", "expires_at < now()"),
-            None,
+            &retention::REVOKED_TOKENS,
+            r.revoked_token_hours,
             &mut counts.revoked_tokens,
         ),
         (
-            "ws_tickets",
-            batched("ws_tickets", "ticket", "expires_at < now()"),
-            None,
+            &retention::WS_TICKETS,
+            r.ticket_hours,
             &mut counts.ws_tickets,
         ),
         (
-            "telegram_link_codes",
-            batched(
-                "telegram_link_codes",
-                "code",
-                "(expires_at < now() - interval '1 day' OR used_at < now() - interval '1 day')",
-            ),
-            None,
+            &retention::TELEGRAM_LINK_CODES,
+            r.telegram_link_code_hours,
             &mut counts.telegram_link_codes,
         ),
+        (
+            &retention::LOGIN_FAILURES,
+            r.login_failure_days,
+            &mut counts.login_failures,
+        ),
     ];
-    for (table, sql, arg, count) in steps {
-        match purge_table(state, &sql, arg).await {
+    for (rule, period, count) in steps {
+        match purge_table(state, rule, period).await {
             Ok(n) => *count = n,
             Err(e) => {
-                tracing::warn!(table, error = %e, "maintenance purge of a table failed");
+                tracing::warn!(table = rule.table, error = %e, "maintenance purge of a table failed");
+                failed.push(rule.table);
                 first_err.get_or_insert(e);
             }
         }
+    }
+    match purge_location_history(state).await {
+        Ok(n) => counts.efectivo_ubicaciones = n,
+        Err(e) => {
+            tracing::warn!(table = "efectivo_ubicaciones", error = %e, "maintenance purge of a table failed");
+            failed.push("efectivo_ubicaciones");
+            first_err.get_or_insert(e);
+        }
+    }
+    match purge_audit(state).await {
+        Ok(n) => counts.audit_logs = n,
+        Err(e) => {
+            tracing::warn!(table = "audit_logs", error = %e, "maintenance purge of a table failed");
+            failed.push("audit_logs");
+            first_err.get_or_insert(e);
+        }
+    }
+    let entry = AuditEntry::new("retention_purge", None)
+        .resource("retention", "maintenance")
+        .describe("Purga periódica de datos vencidos (retención)")
+        .values(
+            None,
+            Some(serde_json::json!({"deleted": counts, "failed_tables": failed})),
+        );
+    let entry = if failed.is_empty() {
+        entry
+    } else {
+        entry.severity("warning")
+    };
+    if let Err(e) = crate::audit::record(&state.db, &entry).await {
+        tracing::warn!(error = %e, "maintenance purge: audit row not written");
+        first_err.get_or_insert(e);
     }
     match first_err {
         Some(e) => Err(e),
@@ -162,24 +196,41 @@ pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
     }
 }
 
-/// `DELETE … WHERE key IN (up to $1 matching rows)`; `$2` is the optional extra argument.
-fn batched(table: &str, key: &str, condition: &str) -> String {
-    format!(
-        "DELETE FROM {table} WHERE ({key}) IN (
-            SELECT {key} FROM {table} WHERE {condition} LIMIT $1 FOR UPDATE SKIP LOCKED)"
-    )
+/// The officers' location history past `LOCATION_RETENTION_DAYS`. Kept apart from the other
+/// purges: it may be replaced by dropping time partitions of `efectivo_ubicaciones`.
+pub async fn purge_location_history(state: &AppState) -> Result<u64, sqlx::Error> {
+    let days = i32::try_from(state.config.location_retention_days).unwrap_or(i32::MAX);
+    purge_table(state, &retention::EFECTIVO_UBICACIONES, days).await
 }
 
-async fn purge_table(state: &AppState, sql: &str, arg: Option<i32>) -> Result<u64, sqlx::Error> {
+/// Audit rows past retention, oldest first, in batches (see `store::audit::purge_expired`).
+async fn purge_audit(state: &AppState) -> Result<u64, sqlx::Error> {
+    let batch = i32::try_from(state.config.retention.batch_size).unwrap_or(i32::MAX);
     let mut total = 0u64;
     for _ in 0..MAX_BATCHES {
-        let mut q = sqlx::query(sql).bind(BATCH);
-        if let Some(a) = arg {
-            q = q.bind(a);
-        }
-        let n = q.execute(&state.db).await?.rows_affected();
+        let n =
+            store::audit::purge_expired(&state.db, Some(state.config.retention.audit_days), batch)
+                .await?;
         total += n;
-        if n < BATCH as u64 {
+        if n < batch as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(total)
+}
+
+async fn purge_table(
+    state: &AppState,
+    rule: &retention::Rule,
+    period: i32,
+) -> Result<u64, sqlx::Error> {
+    let batch = state.config.retention.batch_size;
+    let mut total = 0u64;
+    for _ in 0..MAX_BATCHES {
+        let n = retention::purge_batch(&state.db, rule, period, batch).await?;
+        total += n;
+        if n < batch as u64 {
             break;
         }
         // Leave room for the request path between large batches.

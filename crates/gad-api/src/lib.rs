@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod gdpr;
 pub mod hashing;
 pub mod jobs;
 pub mod metrics;

@@ -27,6 +27,8 @@ pub struct Inner {
     /// Identifies this process in cross-instance messages (own echoes are dropped).
     pub instance_id: String,
     pub ratelimit: crate::ratelimit_state::LimiterState,
+    /// Concurrency slots of data-subject exports (issue 18).
+    pub gdpr_exports: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Clone)]
@@ -64,6 +66,7 @@ impl AppState {
             hasher: crate::hashing::HashPool::new(hashing_threads(), 1024),
             started_at: Instant::now(),
             ratelimit: crate::ratelimit_state::LimiterState::new(&config),
+            gdpr_exports: Arc::new(tokio::sync::Semaphore::new(config.gdpr_export_concurrency)),
             config,
             db,
             redis,

@@ -1,7 +1,9 @@
 //! `gad`: the single binary. Every subcommand exits non-zero with a one-line reason on failure.
 
 mod admin;
+mod audit;
 mod backup;
+mod gdpr;
 mod seed;
 mod smoke;
 
@@ -51,6 +53,16 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// Telegram bot for officers (TELEGRAM_TOKEN; same database/Redis settings as serve).
     Bot,
+    /// The audit trail: verify its hash chain, export a period.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// Data protection: the data map from the schema.
+    Gdpr {
+        #[command(subcommand)]
+        command: gdpr::GdprCommand,
+    },
 }
 
 fn main() {
@@ -129,11 +141,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore(args) => backup::restore(args).await,
         Command::Bot => bot().await,
+        Command::Audit { command } => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            audit::run(&pool, command).await
+        }
+        Command::Gdpr { command } => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            gdpr::run(&pool, command).await
+        }
     }
 }
 
 async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
-    let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size.min(8))?;
+    // Operator commands keep the login user's privileges (migrations need them).
+    let pool = gad_api::db::owner_pool(&config.database_url, config.db_pool_size.min(8))?;
     gad_api::db::ping(&pool)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -147,7 +170,11 @@ async fn serve() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size)?;
+    let pool = gad_api::db::app_pool(
+        &config.database_url,
+        config.db_pool_size,
+        config.db_app_role.as_deref(),
+    )?;
     tracing::info!(config = %config.describe(), "starting gad serve");
     let state = gad_api::app::start(config, pool);
     tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -164,7 +191,11 @@ async fn bot() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&bot_config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", bot_config.listen))?;
-    let pool = gad_api::db::lazy_pool(&config.database_url, config.db_pool_size.min(10))?;
+    let pool = gad_api::db::app_pool(
+        &config.database_url,
+        config.db_pool_size.min(10),
+        config.db_app_role.as_deref(),
+    )?;
     tracing::info!(bot = %bot_config.describe(), "starting gad bot");
     let state = gad_api::app::start(config, pool);
     let handle = gad_bot::start(bot_config, state, listener).await?;

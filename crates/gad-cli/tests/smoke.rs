@@ -133,9 +133,12 @@ async fn real_staging_app_needs_the_token_for_the_websocket_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_app_with_a_missing_migration_or_table_fails_database_and_tables() {
     let app = TestApp::spawn_with_redis().await;
+    // The database owner (the server's own role, gad_app, may not drop tables or touch the
+    // migrations table; issue 18).
+    let owner = gad_api::db::owner_pool(&app.db_url, 1).unwrap();
     // A table dropped behind the migrator's back: only the information_schema check sees it.
     sqlx::query("DROP TABLE idempotency_keys")
-        .execute(&app.pool)
+        .execute(&owner)
         .await
         .unwrap();
     let r = smoke(&app.base, &["--database-url", &app.db_url]).await;
@@ -149,7 +152,7 @@ async fn real_app_with_a_missing_migration_or_table_fails_database_and_tables() 
     sqlx::query(
         "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
     )
-    .execute(&app.pool)
+    .execute(&owner)
     .await
     .unwrap();
     let r = smoke(&app.base, &[]).await;

@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -164,7 +164,7 @@ impl Validate for CommandBody {
 
 /// Runs an administrative command and records it in the audit trail.
 #[utoipa::path(post, path = "/api/v1/admin/agent/command", tag = "admin",
-    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes audit rows past retention_until). 202 with the result; unknown action → 422 listing the allowed ones.",
+    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes the audit rows past retention_until or AUDIT_RETENTION_DAYS, oldest first). 202 with the result; unknown action → 422 listing the allowed ones.",
     request_body = CommandBody,
     responses((status = 202, description = "accepted", body = Value), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "unknown action or bad payload", body = Value)))]
@@ -208,10 +208,14 @@ pub async fn agent_command(
             json!({"cleared": true, "backend": state.cache.backend().as_str()})
         }
         _ => {
-            let n = sqlx::query("DELETE FROM audit_logs WHERE retention_until < now()")
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            // The expired prefix of the hash chain, through the database's purge function
+            // (the server's role cannot DELETE audit rows; issue 18).
+            let n = crate::store::audit::purge_expired(
+                &mut *tx,
+                Some(state.config.retention.audit_days),
+                i32::MAX,
+            )
+            .await?;
             json!({"deleted_count": n})
         }
     };
@@ -277,66 +281,30 @@ impl Validate for AuditQuery {
     }
 }
 
-/// One audit_logs row on the wire.
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct AuditRow {
-    pub id: i64,
-    pub uuid: String,
-    pub event_type: String,
-    pub severity: String,
-    pub user_id: Option<i64>,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub action_description: Option<String>,
-    pub old_values: Option<Value>,
-    pub new_values: Option<Value>,
-    pub success: bool,
-    pub response_status: Option<i32>,
-    #[serde(serialize_with = "crate::time::ser")]
-    pub retention_until: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
-    pub updated_at: DateTime<Utc>,
-}
-
 /// The audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
     description = "Level: 3. Audit entries, newest first, filtered by desde/hasta (RFC 3339), user_id, event_type, resource_type, resource_id; skip/limit pagination.",
     params(AuditQuery),
-    responses((status = 200, description = "entries", body = Value), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 200, description = "entries", body = [crate::store::audit::AuditRow]), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "bad filter", body = Value)))]
 pub async fn audit_list(
     State(state): State<AppState>,
     Admin(_admin): Admin,
     ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> ApiResult<Response> {
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT id, uuid::text AS uuid, event_type, severity, user_id, host(ip_address) AS ip_address,
-                user_agent, request_id, resource_type, resource_id, action_description, old_values,
-                new_values, success, response_status, retention_until, created_at, updated_at
-         FROM audit_logs
-         WHERE ($1::timestamptz IS NULL OR created_at >= $1)
-           AND ($2::timestamptz IS NULL OR created_at <= $2)
-           AND ($3::bigint IS NULL OR user_id = $3)
-           AND ($4::text IS NULL OR event_type = $4)
-           AND ($5::text IS NULL OR resource_type = $5)
-           AND ($6::text IS NULL OR resource_id = $6)
-         ORDER BY created_at DESC, id DESC
-         OFFSET $7 LIMIT $8",
+    let rows = crate::store::audit::list(
+        &state.db,
+        &crate::store::audit::ListFilter {
+            desde: q.desde,
+            hasta: q.hasta,
+            user_id: q.user_id,
+            event_type: q.event_type.as_deref(),
+            resource_type: q.resource_type.as_deref(),
+            resource_id: q.resource_id.as_deref(),
+            skip: q.skip.unwrap_or(0),
+            limit: q.limit.unwrap_or(100),
+        },
     )
-    .bind(q.desde)
-    .bind(q.hasta)
-    .bind(q.user_id)
-    .bind(&q.event_type)
-    .bind(&q.resource_type)
-    .bind(&q.resource_id)
-    .bind(q.skip.unwrap_or(0))
-    .bind(q.limit.unwrap_or(100))
-    .fetch_all(&state.db)
     .await?;
-    Ok(json_response(StatusCode::OK, &json!(rows)))
+    Ok(axum::Json(rows).into_response())
 }

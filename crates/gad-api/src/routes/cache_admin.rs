@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::Admin;
+use crate::audit::{self, AuditEntry, RequestContext};
+use crate::auth::{Admin, AuthUser};
 use crate::error::{ApiError, ApiResult, json_response};
 use crate::extract::ValidPath;
 use crate::state::AppState;
@@ -38,10 +39,12 @@ pub async fn stats(State(state): State<AppState>, Admin(_admin): Admin) -> ApiRe
               (status = 401, description = "not authenticated", body = Value), (status = 403, description = "not level 3", body = Value)))]
 pub async fn invalidate(
     State(state): State<AppState>,
-    Admin(_admin): Admin,
+    Admin(admin): Admin,
+    ctx: RequestContext,
     ValidPath(key): ValidPath<String>,
 ) -> ApiResult<Response> {
     if state.cache.delete(&key).await {
+        audited(&state, &admin, &ctx, "cache_invalidated", &key).await?;
         Ok(json_response(
             StatusCode::OK,
             &json!(crate::wire::Mensaje {
@@ -64,10 +67,12 @@ pub async fn invalidate(
               (status = 403, description = "not level 3", body = Value)))]
 pub async fn invalidate_pattern(
     State(state): State<AppState>,
-    Admin(_admin): Admin,
+    Admin(admin): Admin,
+    ctx: RequestContext,
     ValidPath(pattern): ValidPath<String>,
 ) -> ApiResult<Response> {
     let n = state.cache.delete_pattern(&pattern).await;
+    audited(&state, &admin, &ctx, "cache_invalidated", &pattern).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!(crate::wire::Mensaje {
@@ -82,8 +87,13 @@ pub async fn invalidate_pattern(
     description = "Level: 3. Deletes every cache entry of the GAD namespace.",
     responses((status = 200, description = "cleared", body = crate::wire::Mensaje), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value)))]
-pub async fn clear(State(state): State<AppState>, Admin(_admin): Admin) -> ApiResult<Response> {
+pub async fn clear(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: RequestContext,
+) -> ApiResult<Response> {
     state.cache.clear().await;
+    audited(&state, &admin, &ctx, "cache_cleared", "*").await?;
     Ok(json_response(
         StatusCode::OK,
         &json!(crate::wire::Mensaje {
@@ -91,4 +101,24 @@ pub async fn clear(State(state): State<AppState>, Admin(_admin): Admin) -> ApiRe
             deleted_count: None
         }),
     ))
+}
+
+/// One audit row per cache administration (issue 18). The cache is not in the database, so
+/// the row is written right after the action.
+async fn audited(
+    state: &AppState,
+    admin: &AuthUser,
+    ctx: &RequestContext,
+    event: &str,
+    target: &str,
+) -> ApiResult<()> {
+    audit::record(
+        &state.db,
+        &AuditEntry::new(event, Some(admin.id))
+            .resource("cache", target)
+            .status(200)
+            .context(ctx),
+    )
+    .await?;
+    Ok(())
 }

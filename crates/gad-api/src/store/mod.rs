@@ -3,11 +3,14 @@
 //! migrations (`pool`). Functions take an executor (pool or transaction) and return typed
 //! structs; routes and realtime turn them into wire objects.
 
+pub mod audit;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
+pub mod gdpr;
 pub mod geo;
 pub mod pool;
+pub mod retention;
 pub mod stats;
 pub mod tareas;
 pub mod telegram;

@@ -110,6 +110,7 @@ async fn purge_removes_only_expired_rows() {
             revoked_tokens: 1,
             ws_tickets: 1,
             telegram_link_codes: 2,
+            ..PurgeCounts::default()
         }
     );
 

@@ -4,12 +4,14 @@
 
 mod admin;
 mod alerts;
+mod audit_chain;
 mod auth;
 mod cache;
 mod dispatch_ack;
 mod efectivos;
 mod emergency;
 mod foundation;
+mod gdpr;
 mod geo;
 mod hardening;
 mod jobs;

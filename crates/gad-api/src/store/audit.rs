@@ -1,0 +1,388 @@
+//! The audit trail (issue 18): the append-only insert, the hash-chain walk behind
+//! `gad audit verify`, the export behind `gad audit export`, and the retention purge.
+//!
+//! The chain itself is built by the database (trigger `zz_audit_logs_chain`, migration
+//! 20261201001801); [`verify`] recomputes every hash here, in Rust, from the raw columns, so a
+//! replaced SQL function cannot vouch for altered rows.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::audit::AuditEntry;
+
+/// Inserts one audit row (the chain fields are filled by the trigger).
+pub async fn insert<'e, E: PgExecutor<'e>>(exec: E, e: &AuditEntry) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
+            resource_type, resource_id, action_description, old_values, new_values, success, response_status)
+         VALUES ($1, $2, $3, $4::inet, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&e.event_type)
+    .bind(e.severity)
+    .bind(e.user_id)
+    .bind(&e.ip_address)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(&e.resource_type)
+    .bind(&e.resource_id)
+    .bind(&e.action_description)
+    .bind(&e.old_values)
+    .bind(&e.new_values)
+    .bind(e.success)
+    .bind(e.response_status)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// The hash of the first link (before any row).
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One row as the chain sees it: every hashed field as PostgreSQL renders it to text.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChainRow {
+    pub id: i64,
+    pub chain_seq: i64,
+    pub prev_hash: String,
+    pub row_hash: String,
+    /// The hashed fields, in the canonical order (NULL = None).
+    pub uuid: Option<String>,
+    pub event_type: Option<String>,
+    pub severity: Option<String>,
+    pub user_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action_description: Option<String>,
+    pub old_values: Option<String>,
+    pub new_values: Option<String>,
+    pub success: Option<String>,
+    pub response_status: Option<String>,
+    pub retention_until: Option<String>,
+    pub created_at: Option<String>,
+}
+
+const CHAIN_COLUMNS: &str =
+    "id, chain_seq, prev_hash, row_hash, uuid::text AS uuid, event_type, severity,
+    user_id::text AS user_id, ip_address::text AS ip_address, user_agent, request_id, resource_type,
+    resource_id, action_description, old_values::text AS old_values, new_values::text AS new_values,
+    success::text AS success, response_status::text AS response_status,
+    to_char(retention_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS retention_until,
+    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS created_at";
+
+impl ChainRow {
+    /// sha256(prev_hash | canonical content), hex: the same rule as `audit_row_hash` in SQL.
+    pub fn compute_hash(&self, prev: &str) -> String {
+        let id = self.id.to_string();
+        let seq = self.chain_seq.to_string();
+        let fields: [Option<&str>; 18] = [
+            Some(&id),
+            self.uuid.as_deref(),
+            Some(&seq),
+            self.event_type.as_deref(),
+            self.severity.as_deref(),
+            self.user_id.as_deref(),
+            self.ip_address.as_deref(),
+            self.user_agent.as_deref(),
+            self.request_id.as_deref(),
+            self.resource_type.as_deref(),
+            self.resource_id.as_deref(),
+            self.action_description.as_deref(),
+            self.old_values.as_deref(),
+            self.new_values.as_deref(),
+            self.success.as_deref(),
+            self.response_status.as_deref(),
+            self.retention_until.as_deref(),
+            self.created_at.as_deref(),
+        ];
+        let mut h = Sha256::new();
+        h.update(prev.as_bytes());
+        for f in fields {
+            h.update(b"|");
+            match f {
+                None => h.update(b"-"),
+                Some(v) => {
+                    h.update(v.len().to_string().as_bytes());
+                    h.update(b":");
+                    h.update(v.as_bytes());
+                }
+            }
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// What a walk of the chain found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Rows checked.
+    pub rows: u64,
+    /// First chain position checked (after the purged prefix).
+    pub first_seq: i64,
+    /// Last chain position recorded by the head.
+    pub head_seq: i64,
+    /// None: the chain is intact.
+    pub problem: Option<ChainProblem>,
+}
+
+/// The first defect, naming the row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChainProblem {
+    /// The row's content no longer matches its hash (altered by hand).
+    Altered { id: i64, chain_seq: i64 },
+    /// The row does not link to the previous row's hash: the previous row (`prev_id`) was
+    /// rewritten with a recomputed hash, or this row's link was.
+    BrokenLink {
+        id: i64,
+        chain_seq: i64,
+        prev_id: Option<i64>,
+    },
+    /// Positions `from..=to` are missing (rows deleted by hand); `next_id` is the row after.
+    Missing {
+        from: i64,
+        to: i64,
+        next_id: Option<i64>,
+    },
+}
+
+impl std::fmt::Display for ChainProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainProblem::Altered { id, chain_seq } => write!(
+                f,
+                "row id={id} (chain_seq {chain_seq}) was altered: its content does not match its hash"
+            ),
+            ChainProblem::BrokenLink {
+                id,
+                chain_seq,
+                prev_id,
+            } => match prev_id {
+                Some(p) => write!(
+                    f,
+                    "row id={id} (chain_seq {chain_seq}) does not link to the hash of row id={p}: one of them was rewritten"
+                ),
+                None => write!(
+                    f,
+                    "row id={id} (chain_seq {chain_seq}) does not link to the chain's anchor"
+                ),
+            },
+            ChainProblem::Missing { from, to, next_id } => match next_id {
+                Some(n) => write!(
+                    f,
+                    "rows missing: chain_seq {from}..={to} (deleted before row id={n})"
+                ),
+                None => write!(
+                    f,
+                    "rows missing: chain_seq {from}..={to} (end of the chain)"
+                ),
+            },
+        }
+    }
+}
+
+/// Walks the whole chain in order (streamed: constant memory) and reports the first defect.
+pub async fn verify(db: &mut PgConnection) -> Result<VerifyReport, sqlx::Error> {
+    let (first_after, mut expected_prev): (i64, String) = sqlx::query_as(
+        "SELECT purged_through_seq, purged_through_hash FROM audit_chain_anchor WHERE id = 1",
+    )
+    .fetch_optional(&mut *db)
+    .await?
+    .unwrap_or((0, GENESIS.to_string()));
+    let head_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM audit_chain_head WHERE id = 1")
+        .fetch_optional(&mut *db)
+        .await?
+        .unwrap_or(0);
+    let sql = format!("SELECT {CHAIN_COLUMNS} FROM audit_logs ORDER BY chain_seq");
+    let mut rows = sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *db);
+    let mut expected_seq = first_after + 1;
+    let mut n = 0u64;
+    let mut prev_id: Option<i64> = None;
+    let mut problem = None;
+    while let Some(r) = rows.try_next().await? {
+        n += 1;
+        if r.chain_seq != expected_seq {
+            problem = Some(ChainProblem::Missing {
+                from: expected_seq,
+                to: r.chain_seq - 1,
+                next_id: Some(r.id),
+            });
+            break;
+        }
+        if r.row_hash != r.compute_hash(&r.prev_hash) {
+            problem = Some(ChainProblem::Altered {
+                id: r.id,
+                chain_seq: r.chain_seq,
+            });
+            break;
+        }
+        if r.prev_hash != expected_prev {
+            problem = Some(ChainProblem::BrokenLink {
+                id: r.id,
+                chain_seq: r.chain_seq,
+                prev_id,
+            });
+            break;
+        }
+        prev_id = Some(r.id);
+        expected_prev = r.row_hash;
+        expected_seq += 1;
+    }
+    drop(rows);
+    if problem.is_none() && expected_seq <= head_seq {
+        problem = Some(ChainProblem::Missing {
+            from: expected_seq,
+            to: head_seq,
+            next_id: None,
+        });
+    }
+    Ok(VerifyReport {
+        rows: n,
+        first_seq: first_after + 1,
+        head_seq,
+        problem,
+    })
+}
+
+/// One audit row for `gad audit export` and the data-subject export.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditExportRow {
+    pub id: i64,
+    pub chain_seq: i64,
+    pub event_type: String,
+    pub severity: String,
+    pub user_id: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action_description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub old_values: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub new_values: Option<serde_json::Value>,
+    pub success: bool,
+    pub response_status: Option<i32>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    pub row_hash: String,
+}
+
+pub const EXPORT_COLUMNS: &str =
+    "id, chain_seq, event_type, severity, user_id, host(ip_address) AS ip_address,
+    user_agent, request_id, resource_type, resource_id, action_description, old_values, new_values,
+    success, response_status, created_at, row_hash";
+
+/// Audit rows created in [desde, hasta], oldest first, as a stream.
+pub fn export_range<'c>(
+    db: &'c mut PgConnection,
+    desde: Option<DateTime<Utc>>,
+    hasta: Option<DateTime<Utc>>,
+) -> futures::stream::BoxStream<'c, Result<AuditExportRow, sqlx::Error>> {
+    // The SQL text is 'static: built from constants only.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "SELECT {EXPORT_COLUMNS} FROM audit_logs
+             WHERE ($1::timestamptz IS NULL OR created_at >= $1)
+               AND ($2::timestamptz IS NULL OR created_at <= $2)
+             ORDER BY chain_seq"
+        )
+    });
+    sqlx::query_as::<_, AuditExportRow>(sql.as_str())
+        .bind(desde)
+        .bind(hasta)
+        .fetch(db)
+}
+
+/// Retention: deletes the expired prefix of the chain in batches through the database's
+/// `audit_purge_expired` (the only path by which the server's role can delete audit rows).
+pub async fn purge_expired<'e, E: PgExecutor<'e>>(
+    exec: E,
+    max_age_days: Option<i32>,
+    batch: i32,
+) -> Result<u64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired($1, $2)")
+        .bind(max_age_days)
+        .bind(batch)
+        .fetch_one(exec)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// One audit_logs row on the wire.
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditRow {
+    pub id: i64,
+    pub uuid: String,
+    pub event_type: String,
+    pub severity: String,
+    pub user_id: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action_description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub old_values: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub new_values: Option<serde_json::Value>,
+    pub success: bool,
+    pub response_status: Option<i32>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub retention_until: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Filters of the audit list (`GET /admin/audit`).
+pub struct ListFilter<'a> {
+    pub desde: Option<chrono::DateTime<chrono::Utc>>,
+    pub hasta: Option<chrono::DateTime<chrono::Utc>>,
+    pub user_id: Option<i64>,
+    pub event_type: Option<&'a str>,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub skip: i64,
+    pub limit: i64,
+}
+
+/// Audit entries, newest first.
+pub async fn list<'e, E: PgExecutor<'e>>(
+    exec: E,
+    f: &ListFilter<'_>,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, uuid::text AS uuid, event_type, severity, user_id, host(ip_address) AS ip_address,
+                user_agent, request_id, resource_type, resource_id, action_description, old_values,
+                new_values, success, response_status, retention_until, created_at, updated_at
+         FROM audit_logs
+         WHERE ($1::timestamptz IS NULL OR created_at >= $1)
+           AND ($2::timestamptz IS NULL OR created_at <= $2)
+           AND ($3::bigint IS NULL OR user_id = $3)
+           AND ($4::text IS NULL OR event_type = $4)
+           AND ($5::text IS NULL OR resource_type = $5)
+           AND ($6::text IS NULL OR resource_id = $6)
+         ORDER BY created_at DESC, id DESC
+         OFFSET $7 LIMIT $8",
+    )
+    .bind(f.desde)
+    .bind(f.hasta)
+    .bind(f.user_id)
+    .bind(f.event_type)
+    .bind(f.resource_type)
+    .bind(f.resource_id)
+    .bind(f.skip)
+    .bind(f.limit)
+    .fetch_all(exec)
+    .await
+}

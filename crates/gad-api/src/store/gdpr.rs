@@ -1,0 +1,549 @@
+//! Data-subject rights (issue 18): the queries behind the export (each section streamed from
+//! one consistent snapshot), the erasure by anonymisation, and the data map read from the
+//! schema's column comments. The streaming, ZIP and CSV live in `crate::gdpr`.
+
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+
+/// Opens the read-only, repeatable-read transaction an export reads every section from.
+pub async fn begin_snapshot(db: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *db)
+        .await?;
+    Ok(())
+}
+
+pub async fn end_snapshot(db: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("COMMIT").execute(&mut *db).await?;
+    Ok(())
+}
+
+/// `tarea.estado` DB label → wire value.
+const ESTADO_WIRE: &str = "CASE t.estado WHEN 'PROGRAMMED' THEN 'programada' WHEN 'IN_PROGRESS' THEN 'en_curso'
+    WHEN 'PAUSED' THEN 'pausada' WHEN 'COMPLETED' THEN 'finalizada' WHEN 'CANCELLED' THEN 'cancelada' END";
+
+/// The person's account (never the password hash).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct PerfilExport {
+    pub id: i64,
+    pub uuid: String,
+    pub email: String,
+    pub nombre: String,
+    pub apellido: String,
+    pub dni: String,
+    pub telefono: Option<String>,
+    pub telegram_id: Option<i64>,
+    pub nivel: i16,
+    pub verificado: bool,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub ultimo_acceso: Option<DateTime<Utc>>,
+    pub intentos_fallidos: i32,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub bloqueado_hasta: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub tokens_valid_after: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub extra_data: Value,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+pub async fn perfil<'e, E: PgExecutor<'e>>(
+    exec: E,
+    user_id: i64,
+) -> Result<Option<PerfilExport>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, uuid::text AS uuid, email, nombre, apellido, dni, telefono, telegram_id,
+                (substr(nivel::text, 7))::int2 AS nivel, verificado, ultimo_acceso, intentos_fallidos,
+                bloqueado_hasta, tokens_valid_after, extra_data, created_at, updated_at, deleted_at
+         FROM usuarios WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(exec)
+    .await
+}
+
+/// The person's officer record, with the last known position.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EfectivoExport {
+    pub id: i64,
+    pub uuid: String,
+    pub codigo_interno: String,
+    pub rango: Option<String>,
+    pub unidad: Option<String>,
+    pub especialidad: Option<String>,
+    pub estado_disponibilidad: String,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub ultima_actualizacion_estado: DateTime<Utc>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub ubicacion_accuracy_m: Option<f64>,
+    pub ubicacion_heading: Option<f64>,
+    pub ubicacion_speed: Option<f64>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub ubicacion_updated_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+pub async fn efectivo<'e, E: PgExecutor<'e>>(
+    exec: E,
+    user_id: i64,
+) -> Result<Option<EfectivoExport>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, uuid::text AS uuid, codigo_interno, rango, unidad, especialidad,
+                lower(estado_disponibilidad::text) AS estado_disponibilidad, ultima_actualizacion_estado,
+                ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng, ubicacion_accuracy_m,
+                ubicacion_heading, ubicacion_speed, ubicacion_updated_at, metadata, created_at, deleted_at
+         FROM efectivos WHERE usuario_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(exec)
+    .await
+}
+
+/// One point of the location history.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct UbicacionExport {
+    pub id: i64,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub recorded_at: DateTime<Utc>,
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: Option<f64>,
+    pub heading: Option<f64>,
+    pub speed: Option<f64>,
+}
+
+/// The location history of the person's officer record, oldest first (streamed).
+pub fn ubicaciones(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<UbicacionExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT u.id, u.recorded_at, ST_Y(u.geom::geometry) AS lat, ST_X(u.geom::geometry) AS lng,
+                u.accuracy_m, u.heading, u.speed
+         FROM efectivo_ubicaciones u JOIN efectivos e ON e.id = u.efectivo_id
+         WHERE e.usuario_id = $1 ORDER BY u.efectivo_id, u.recorded_at, u.id",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+/// A task the person created, was delegated or was assigned to (`relacion` says which).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TareaExport {
+    pub id: i64,
+    pub uuid: String,
+    pub codigo: String,
+    pub titulo: String,
+    pub descripcion: Option<String>,
+    pub tipo: String,
+    pub estado: String,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub inicio_programado: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub inicio_real: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub fin_real: Option<DateTime<Utc>>,
+    pub delegado_usuario_id: i64,
+    pub creado_por_usuario_id: Option<i64>,
+    pub efectivos_asignados: Vec<i64>,
+    pub ubicacion_lat: Option<f64>,
+    pub ubicacion_lon: Option<f64>,
+    pub ubicacion_descripcion: Option<String>,
+    /// creada, delegada, asignada (one or more).
+    pub relacion: Vec<String>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+pub fn tareas(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<TareaExport, sqlx::Error>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "WITH mine AS (SELECT id FROM efectivos WHERE usuario_id = $1)
+             SELECT t.id, t.uuid::text AS uuid, t.codigo, t.titulo, t.descripcion, lower(t.tipo::text) AS tipo,
+                    {ESTADO_WIRE} AS estado, t.inicio_programado, t.inicio_real, t.fin_real,
+                    t.delegado_usuario_id, t.creado_por_usuario_id, t.efectivos_asignados, t.ubicacion_lat,
+                    t.ubicacion_lon, t.ubicacion_descripcion,
+                    array_remove(ARRAY[
+                        CASE WHEN t.creado_por_usuario_id = $1 THEN 'creada' END,
+                        CASE WHEN t.delegado_usuario_id = $1 THEN 'delegada' END,
+                        CASE WHEN EXISTS (SELECT 1 FROM tarea_efectivos te JOIN mine m ON m.id = te.efectivo_id
+                                          WHERE te.tarea_id = t.id)
+                               OR t.efectivos_asignados && ARRAY(SELECT id FROM mine)
+                             THEN 'asignada' END], NULL) AS relacion,
+                    t.created_at, t.deleted_at
+             FROM tareas t
+             WHERE t.creado_por_usuario_id = $1 OR t.delegado_usuario_id = $1
+                OR t.id IN (SELECT te.tarea_id FROM tarea_efectivos te JOIN mine m ON m.id = te.efectivo_id)
+                OR t.efectivos_asignados && ARRAY(SELECT id FROM mine)
+             ORDER BY t.id"
+        )
+    });
+    sqlx::query_as(sql.as_str()).bind(user_id).fetch(db)
+}
+
+/// A step of a task's timeline written by the person.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct HistorialExport {
+    pub id: i64,
+    pub tarea_id: i64,
+    pub estado_anterior: Option<String>,
+    pub estado_nuevo: String,
+    pub evento: Option<String>,
+    pub nota: Option<String>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn historial(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<HistorialExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT id, tarea_id, estado_anterior::text AS estado_anterior, estado_nuevo::text AS estado_nuevo,
+                evento, nota, created_at
+         FROM historial_estados WHERE usuario_id = $1 ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+/// A dispatch of the person's officer record, or one they answered.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct DespachoExport {
+    pub id: i64,
+    pub tarea_id: i64,
+    pub efectivo_id: i64,
+    pub intento: i32,
+    pub refuerzo: bool,
+    pub estado: String,
+    pub distancia_m: Option<f64>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub asignado_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub respondido_at: Option<DateTime<Utc>>,
+    pub respondido_por: Option<i64>,
+    pub motivo: Option<String>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub llegada_at: Option<DateTime<Utc>>,
+}
+
+pub fn despachos(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<DespachoExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT d.id, d.tarea_id, d.efectivo_id, d.intento, d.refuerzo, lower(d.estado) AS estado, d.distancia_m,
+                d.asignado_at, d.respondido_at, d.respondido_por, d.motivo, d.llegada_at
+         FROM despachos d
+         WHERE d.efectivo_id IN (SELECT id FROM efectivos WHERE usuario_id = $1) OR d.respondido_por = $1
+         ORDER BY d.id",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+/// An audit entry by or about the person. Entries another user made about them keep that
+/// user's id but not their IP address or user agent (someone else's data).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditoriaExport {
+    pub id: i64,
+    pub event_type: String,
+    pub user_id: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action_description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub old_values: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub new_values: Option<Value>,
+    pub success: bool,
+    pub response_status: Option<i32>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn auditoria(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<AuditoriaExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT a.id, a.event_type, a.user_id,
+                CASE WHEN a.user_id = $1 THEN host(a.ip_address) END AS ip_address,
+                CASE WHEN a.user_id = $1 THEN a.user_agent END AS user_agent,
+                a.resource_type, a.resource_id, a.action_description, a.old_values, a.new_values,
+                a.success, a.response_status, a.created_at
+         FROM audit_logs a
+         WHERE a.user_id = $1
+            OR (a.resource_type = 'usuario' AND a.resource_id = $1::text)
+            OR (a.resource_type = 'efectivo' AND a.resource_id IN
+                    (SELECT id::text FROM efectivos WHERE usuario_id = $1))
+         ORDER BY a.chain_seq",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+/// A revoked token (its id and lifetime; a token itself is never stored).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TokenRevocadoExport {
+    pub jti: String,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn tokens_revocados(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<TokenRevocadoExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT jti::text AS jti, expires_at, created_at FROM revoked_tokens WHERE user_id = $1
+         ORDER BY created_at, jti",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+/// A one-time credential's metadata (Telegram link code or WebSocket ticket) — never the
+/// code or ticket itself.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct CredencialExport {
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+pub fn telegram_codigos(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<CredencialExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT created_at, expires_at, used_at FROM telegram_link_codes WHERE user_id = $1
+         ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+pub fn tickets_ws(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<CredencialExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT created_at, expires_at, NULL::timestamptz AS used_at FROM ws_tickets WHERE user_id = $1
+         ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+/// An emergency request key the person sent (the stored response is operational data).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct IdempotenciaExport {
+    pub key: String,
+    pub response_status: Option<i32>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn claves_idempotencia(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> BoxStream<'_, Result<IdempotenciaExport, sqlx::Error>> {
+    sqlx::query_as(
+        "SELECT key, response_status, created_at FROM idempotency_keys WHERE user_id = $1
+         ORDER BY created_at, key",
+    )
+    .bind(user_id)
+    .fetch(db)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Erasure
+
+/// The person's state before erasure, locked for the erasing transaction.
+#[derive(Debug, sqlx::FromRow)]
+pub struct EraseTarget {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    /// Already anonymised (`extra_data.anonimizado_en` set).
+    pub anonimizado: bool,
+    pub efectivo_id: Option<i64>,
+}
+
+pub async fn lock_for_erase(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> Result<Option<EraseTarget>, sqlx::Error> {
+    let target: Option<EraseTarget> = sqlx::query_as(
+        "SELECT u.id, u.uuid, (u.extra_data ? 'anonimizado_en') AS anonimizado,
+                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id) AS efectivo_id
+         FROM usuarios u WHERE u.id = $1 FOR UPDATE",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *db)
+    .await?;
+    // The officer row too, in its own statement: a dispatch picking this officer right now holds
+    // it (we wait for its commit, and the next statement — `open_emergencies` — sees it); a
+    // dispatch starting later skips it (`SKIP LOCKED`) until the erasure is committed.
+    if let Some(ef) = target.as_ref().and_then(|t| t.efectivo_id) {
+        sqlx::query("SELECT id FROM efectivos WHERE id = $1 FOR UPDATE")
+            .bind(ef)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(target)
+}
+
+/// Open emergencies the person is on: delegated to them, or their officer is dispatched
+/// (pending or accepted) or linked to it. Run after [`lock_for_erase`] (a new statement, so a
+/// dispatch that committed while we waited for the officer's lock is seen).
+pub async fn open_emergencies(
+    db: &mut PgConnection,
+    user_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH mine AS (SELECT id FROM efectivos WHERE usuario_id = $1)
+         SELECT t.id FROM tareas t
+         WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
+           AND (t.extra_data->>'emergency') = 'true'
+           AND (t.delegado_usuario_id = $1
+                OR EXISTS (SELECT 1 FROM despachos d JOIN mine m ON m.id = d.efectivo_id
+                           WHERE d.tarea_id = t.id AND d.estado IN ('PENDIENTE', 'ACEPTADO'))
+                OR EXISTS (SELECT 1 FROM tarea_efectivos te JOIN mine m ON m.id = te.efectivo_id
+                           WHERE te.tarea_id = t.id))
+         ORDER BY t.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// What erasure removed or replaced.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct EraseCounts {
+    pub ubicaciones_borradas: u64,
+    /// Every token issued until now is refused from now on.
+    pub tokens_revocados: bool,
+    pub codigos_telegram_borrados: u64,
+    pub tickets_ws_borrados: u64,
+}
+
+/// Replaces every personal field with a pseudonym derived from the user's uuid, deletes the
+/// location history and the one-time credentials, and cuts every token (tokens_valid_after,
+/// the user is deactivated and soft-deleted). Tasks, dispatches, history and audit rows are
+/// kept: they point at the same (now pseudonymous) user id.
+pub async fn anonymise(
+    db: &mut PgConnection,
+    target: &EraseTarget,
+    reason: &str,
+    by: i64,
+) -> Result<EraseCounts, sqlx::Error> {
+    let pseudo = format!("anon-{}", target.uuid.simple());
+    sqlx::query(
+        "UPDATE usuarios SET
+            email = $2 || '@anonimizado.invalid', dni = $2, nombre = 'Anonimizado', apellido = 'Anonimizado',
+            telefono = NULL, telegram_id = NULL, hashed_password = '!', verificado = false,
+            ultimo_acceso = NULL, intentos_fallidos = 0, bloqueado_hasta = NULL,
+            tokens_valid_after = now(), deleted_at = COALESCE(deleted_at, now()),
+            extra_data = jsonb_build_object('anonimizado_en', now(), 'anonimizado_por', $3::int8,
+                                            'motivo', $4::text)
+         WHERE id = $1",
+    )
+    .bind(target.id)
+    .bind(&pseudo)
+    .bind(by)
+    .bind(reason)
+    .execute(&mut *db)
+    .await?;
+    let mut counts = EraseCounts::default();
+    if let Some(ef) = target.efectivo_id {
+        sqlx::query(
+            "UPDATE efectivos SET codigo_interno = $2, geom = NULL, ubicacion_accuracy_m = NULL,
+                    ubicacion_heading = NULL, ubicacion_speed = NULL, ubicacion_updated_at = NULL,
+                    metadata = '{}', estado_disponibilidad = 'FUERA_SERVICIO',
+                    ultima_actualizacion_estado = now(), deleted_at = COALESCE(deleted_at, now())
+             WHERE id = $1",
+        )
+        .bind(ef)
+        .bind(&pseudo)
+        .execute(&mut *db)
+        .await?;
+        counts.ubicaciones_borradas =
+            sqlx::query("DELETE FROM efectivo_ubicaciones WHERE efectivo_id = $1")
+                .bind(ef)
+                .execute(&mut *db)
+                .await?
+                .rows_affected();
+    }
+    counts.codigos_telegram_borrados =
+        sqlx::query("DELETE FROM telegram_link_codes WHERE user_id = $1")
+            .bind(target.id)
+            .execute(&mut *db)
+            .await?
+            .rows_affected();
+    counts.tickets_ws_borrados = sqlx::query("DELETE FROM ws_tickets WHERE user_id = $1")
+        .bind(target.id)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    // Every token issued until now is refused (`tokens_valid_after` above).
+    counts.tokens_revocados = true;
+    Ok(counts)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data map
+
+/// One column of the schema with its comment (the data map's source).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ColumnInfo {
+    pub tabla: String,
+    pub columna: String,
+    pub tipo: String,
+    pub comentario: Option<String>,
+}
+
+/// Every column of every base table in `public` (PostGIS's own table excluded), with its comment.
+pub async fn schema_columns<'e, E: PgExecutor<'e>>(
+    exec: E,
+) -> Result<Vec<ColumnInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.table_name::text AS tabla, c.column_name::text AS columna,
+                CASE WHEN c.data_type = 'USER-DEFINED' THEN c.udt_name ELSE c.data_type END::text AS tipo,
+                col_description(format('public.%I', c.table_name)::regclass, c.ordinal_position::int) AS comentario
+         FROM information_schema.columns c
+         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+           AND c.table_name NOT IN ('spatial_ref_sys', '_sqlx_migrations')
+         ORDER BY c.table_name, c.ordinal_position",
+    )
+    .fetch_all(exec)
+    .await
+}

@@ -1,0 +1,78 @@
+//! Retention purges (issue 18): the SQL the maintenance job (`crate::jobs`) runs, one bounded
+//! DELETE per call. Each picks at most `batch` rows with `FOR UPDATE SKIP LOCKED`, so a purge
+//! never waits on a row a request is using and several instances can purge at once.
+
+use sqlx::PgPool;
+
+/// One purgeable table: its key and what makes a row expired. `$2` is the table's retention
+/// period (hours or days, as the condition says).
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub condition: &'static str,
+}
+
+pub const IDEMPOTENCY_KEYS: Rule = Rule {
+    table: "idempotency_keys",
+    key: "user_id, key",
+    condition: "created_at < now() - make_interval(hours => $2::int)",
+};
+
+pub const REVOKED_TOKENS: Rule = Rule {
+    table: "revoked_tokens",
+    key: "jti",
+    condition: "expires_at < now() - make_interval(hours => $2::int)",
+};
+
+pub const WS_TICKETS: Rule = Rule {
+    table: "ws_tickets",
+    key: "ticket",
+    condition: "expires_at < now() - make_interval(hours => $2::int)",
+};
+
+pub const TELEGRAM_LINK_CODES: Rule = Rule {
+    table: "telegram_link_codes",
+    key: "code",
+    condition: "(expires_at < now() - make_interval(hours => $2::int)
+                 OR used_at < now() - make_interval(hours => $2::int))",
+};
+
+pub const LOGIN_FAILURES: Rule = Rule {
+    table: "login_failures",
+    key: "email",
+    condition: "updated_at < now() - make_interval(days => $2::int)
+                AND (bloqueado_hasta IS NULL OR bloqueado_hasta < now())",
+};
+
+/// The officers' location history, kept `LOCATION_RETENTION_DAYS`. Separate on purpose: this
+/// purge may be replaced by dropping time partitions.
+pub const EFECTIVO_UBICACIONES: Rule = Rule {
+    table: "efectivo_ubicaciones",
+    key: "id",
+    condition: "recorded_at < now() - make_interval(days => $2::int)",
+};
+
+/// Deletes up to `batch` expired rows of `rule`'s table; returns how many.
+pub async fn purge_batch(
+    db: &PgPool,
+    rule: &Rule,
+    period: i32,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let Rule {
+        table,
+        key,
+        condition,
+    } = rule;
+    let sql = format!(
+        "DELETE FROM {table} WHERE ({key}) IN (
+            SELECT {key} FROM {table} WHERE {condition} LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(batch)
+        .bind(period)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
