@@ -52,5 +52,6 @@ set +e
   --no-color ${FUZZ_ARGS:-}
 RC=$?
 set -e
-if grep -q "panicked" "$LOG"; then echo "fuzz: the server panicked" >&2; cat "$LOG" >&2; RC=1; fi
+if grep -q "panicked" "$LOG"; then echo "fuzz: the server panicked" >&2; RC=1; fi
+if [ "$RC" -ne 0 ]; then echo "fuzz: last lines of the server log:" >&2; tail -n 40 "$LOG" >&2; fi
 exit $RC

@@ -252,29 +252,3 @@ impl IntoResponse for ApiError {
         resp
     }
 }
-
-/// The contract's error body (§2) for OpenAPI: `{"detail": "<text>"}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ApiErrorBody {
-    pub detail: String,
-}
-
-/// One entry of a 422 body, for OpenAPI.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ApiValidationErrorItem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[schema(value_type = Vec<Object>)]
-    pub loc: Vec<Value>,
-    pub msg: String,
-    #[schema(value_type = Object)]
-    pub input: Value,
-}
-
-/// The contract's 422 body (§2), for OpenAPI.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ApiValidationErrorBody {
-    /// Always "Validation Error".
-    pub detail: String,
-    pub errors: Vec<ApiValidationErrorItem>,
-}

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::{Admin, AuthUser};
-use crate::error::{ApiError, ApiErrorBody, ApiResult, ApiValidationErrorBody, FieldError};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
 use crate::gdpr::{self, Format, datamap};
 use crate::state::AppState;
@@ -43,6 +43,7 @@ pub enum ExportFormat {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `json` (default) or `zip`.
+    #[param(inline)]
     pub format: Option<ExportFormat>,
 }
 
@@ -131,11 +132,11 @@ fn format_of(q: &ExportQuery) -> Format {
 /// Everything GAD holds about the caller.
 #[utoipa::path(get, path = "/api/v1/gdpr/me/export", tag = "gdpr", params(ExportQuery),
     description = "Level: 1. Everything held about the caller (profile, officer record, location history, tasks created/delegated/assigned, state history, dispatches, audit entries by or about them, revoked tokens, Telegram link and WebSocket ticket metadata, idempotency keys) — never a password hash, code, ticket or token. Streamed; `?format=zip` gives datos.json plus one CSV per list. Audited (gdpr_export).",
-    responses((status = 200, description = "the export (application/json, or application/zip with ?format=zip)", body = GdprExport),
-              (status = 401, description = "not authenticated", body = ApiErrorBody),
-              (status = 403, description = "inactive user", body = ApiErrorBody),
-              (status = 422, description = "unknown format", body = ApiValidationErrorBody),
-              (status = 429, description = "too many exports running (GDPR_EXPORT_CONCURRENCY)", body = ApiErrorBody)))]
+    responses((status = 200, description = "the export (application/json, or application/zip with ?format=zip)", content((GdprExport = "application/json"), (Vec<u8> = "application/zip"))),
+              (status = 401, description = "not authenticated", body = crate::openapi::ErrorBody),
+              (status = 403, description = "inactive user", body = crate::openapi::ErrorBody),
+              (status = 422, description = "unknown format", body = crate::openapi::ErrorBody),
+              (status = 429, description = "too many exports running (GDPR_EXPORT_CONCURRENCY)", body = crate::openapi::ErrorBody)))]
 pub async fn export_me(
     State(state): State<AppState>,
     me: AuthUser,
@@ -149,12 +150,12 @@ pub async fn export_me(
 /// Everything GAD holds about one person.
 #[utoipa::path(get, path = "/api/v1/gdpr/users/{user_id}/export", tag = "gdpr", params(("user_id" = i64, Path, description = "user id"), ExportQuery),
     description = "Level: 3. The export of `GET /api/v1/gdpr/me/export` for any user (deleted and anonymised users included). Audited (gdpr_export).",
-    responses((status = 200, description = "the export (application/json, or application/zip with ?format=zip)", body = GdprExport),
-              (status = 401, description = "not authenticated", body = ApiErrorBody),
-              (status = 403, description = "not level 3", body = ApiErrorBody),
-              (status = 404, description = "unknown user", body = ApiErrorBody),
-              (status = 422, description = "bad id or format", body = ApiValidationErrorBody),
-              (status = 429, description = "too many exports running (GDPR_EXPORT_CONCURRENCY)", body = ApiErrorBody)))]
+    responses((status = 200, description = "the export (application/json, or application/zip with ?format=zip)", content((GdprExport = "application/json"), (Vec<u8> = "application/zip"))),
+              (status = 401, description = "not authenticated", body = crate::openapi::ErrorBody),
+              (status = 403, description = "not level 3", body = crate::openapi::ErrorBody),
+              (status = 404, description = "unknown user", body = crate::openapi::ErrorBody),
+              (status = 422, description = "bad id or format", body = crate::openapi::ErrorBody),
+              (status = 429, description = "too many exports running (GDPR_EXPORT_CONCURRENCY)", body = crate::openapi::ErrorBody)))]
 pub async fn export_user(
     State(state): State<AppState>,
     Admin(me): Admin,
@@ -169,12 +170,17 @@ pub async fn export_user(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EraseBody {
     /// Reason (1–500 characters), kept in the audit trail.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
     pub motivo: String,
 }
 
 impl Validate for EraseBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::len(errors, "motivo", self.motivo.trim(), 1, 500);
+        rules::len(errors, "motivo", rules::trim(&self.motivo), 1, 500);
     }
 }
 
@@ -201,12 +207,12 @@ pub struct EraseConflict {
     params(("user_id" = i64, Path, description = "user id")),
     description = "Level: 3. In one transaction: name, surname, DNI, e-mail, phone and Telegram id replaced by a pseudonym, password unusable, account deactivated and soft-deleted, officer record stripped of its code and position, location history, Telegram link codes and WebSocket tickets deleted, every token revoked; tasks, dispatches, history and audit kept, pointing at the same (now pseudonymous) user. Sockets are closed after commit. Idempotent: a second call changes nothing and answers estado \"ya_anonimizado\". Refused (409) while the officer is on an open emergency. Audited (gdpr_erase, with the reason).",
     responses((status = 200, description = "anonymised (or already anonymised)", body = EraseResult),
-              (status = 401, description = "not authenticated", body = ApiErrorBody),
-              (status = 403, description = "not level 3", body = ApiErrorBody),
-              (status = 404, description = "unknown user", body = ApiErrorBody),
+              (status = 401, description = "not authenticated", body = crate::openapi::ErrorBody),
+              (status = 403, description = "not level 3", body = crate::openapi::ErrorBody),
+              (status = 404, description = "unknown user", body = crate::openapi::ErrorBody),
               (status = 409, description = "the officer is on an open emergency", body = EraseConflict),
-              (status = 413, description = "body too large", body = ApiErrorBody),
-              (status = 422, description = "validation error (motivo)", body = ApiValidationErrorBody)))]
+              (status = 413, description = "body too large", body = crate::openapi::ErrorBody),
+              (status = 422, description = "validation error (motivo)", body = crate::openapi::ErrorBody)))]
 pub async fn erase_user(
     State(state): State<AppState>,
     Admin(me): Admin,
@@ -274,8 +280,8 @@ pub async fn erase_user(
 #[utoipa::path(get, path = "/api/v1/gdpr/data-map", tag = "gdpr",
     description = "Level: 3. Generated from the schema: every column classified as personal data (column comments `gdpr:categoria=…;finalidad=…;retencion=…`), with its category, purpose, legal basis and retention (the setting and its value here), in Spanish and English. `sin_clasificar` lists personal-looking columns without a classification (empty when the schema is complete). docs/PRIVACY.md is the same map.",
     responses((status = 200, description = "the data map", body = datamap::DataMap),
-              (status = 401, description = "not authenticated", body = ApiErrorBody),
-              (status = 403, description = "not level 3", body = ApiErrorBody)))]
+              (status = 401, description = "not authenticated", body = crate::openapi::ErrorBody),
+              (status = 403, description = "not level 3", body = crate::openapi::ErrorBody)))]
 pub async fn data_map(
     State(state): State<AppState>,
     Admin(_me): Admin,
