@@ -8,16 +8,13 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 
-/// Opens the read-only, repeatable-read transaction an export reads every section from.
+/// Makes the transaction just begun (`pool.begin()`) the read-only, repeatable-read snapshot an
+/// export reads every section from. Must be its first statement. (A second `BEGIN` here would
+/// only draw a warning and leave the transaction READ COMMITTED.)
 pub async fn begin_snapshot(db: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *db)
         .await?;
-    Ok(())
-}
-
-pub async fn end_snapshot(db: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("COMMIT").execute(&mut *db).await?;
     Ok(())
 }
 
