@@ -2,7 +2,6 @@
 //!
 //! Every [`PERIOD`] (first run [`FIRST_RUN`] after start) one pass deletes:
 //! - `idempotency_keys` older than 24 h (the emergency endpoint reclaims them after 24 h anyway),
-//! - `efectivo_ubicaciones` older than `LOCATION_RETENTION_DAYS`,
 //! - `revoked_tokens` whose token has expired (an expired token is refused on its own),
 //! - `ws_tickets` that have expired,
 //! - `telegram_link_codes` expired or used more than a day ago.
@@ -12,6 +11,9 @@
 //! times per table and pass. Errors are logged and the other tables are still purged; the loop
 //! never panics (each pass runs in its own task) and stops once the application state is dropped.
 //! Several instances may run it at the same time: they skip each other's locked rows.
+//!
+//! The position history (`efectivo_ubicaciones`) is not purged here row by row: it is
+//! partitioned by day and `partitions::maintain` (registered in [`spawn`]) drops whole days.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +29,6 @@ pub const MAX_BATCHES: u32 = 1_000;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PurgeCounts {
     pub idempotency_keys: u64,
-    pub efectivo_ubicaciones: u64,
     pub revoked_tokens: u64,
     pub ws_tickets: u64,
     pub telegram_link_codes: u64,
@@ -35,11 +36,7 @@ pub struct PurgeCounts {
 
 impl PurgeCounts {
     pub fn total(&self) -> u64 {
-        self.idempotency_keys
-            + self.efectivo_ubicaciones
-            + self.revoked_tokens
-            + self.ws_tickets
-            + self.telegram_link_codes
+        self.idempotency_keys + self.revoked_tokens + self.ws_tickets + self.telegram_link_codes
     }
 }
 
@@ -76,6 +73,7 @@ pub fn every<T, E, F, Fut>(
 
 /// Starts the periodic purge.
 pub fn spawn(state: AppState) {
+    let partitions_state = state.clone();
     every(
         state,
         FIRST_RUN,
@@ -84,7 +82,6 @@ pub fn spawn(state: AppState) {
         |pass| match pass {
             Ok(Ok(c)) if c.total() > 0 => tracing::info!(
                 idempotency_keys = c.idempotency_keys,
-                efectivo_ubicaciones = c.efectivo_ubicaciones,
                 revoked_tokens = c.revoked_tokens,
                 ws_tickets = c.ws_tickets,
                 telegram_link_codes = c.telegram_link_codes,
@@ -95,15 +92,15 @@ pub fn spawn(state: AppState) {
             Err(e) => tracing::error!(error = %e, "maintenance purge task aborted"),
         },
     );
+    crate::partitions::spawn(partitions_state);
 }
 
 /// One purge pass over every table. Every table is attempted; the first error (if any) is
 /// returned after the others have been purged.
 pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
-    let retention_days = i32::try_from(state.config.location_retention_days).unwrap_or(i32::MAX);
     let mut counts = PurgeCounts::default();
     let mut first_err: Option<sqlx::Error> = None;
-    let steps: [(&str, String, Option<i32>, &mut u64); 5] = [
+    let steps: [(&str, String, Option<i32>, &mut u64); 4] = [
         (
             "idempotency_keys",
             batched(
@@ -113,16 +110,6 @@ pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
             ),
             None,
             &mut counts.idempotency_keys,
-        ),
-        (
-            "efectivo_ubicaciones",
-            batched(
-                "efectivo_ubicaciones",
-                "id",
-                "recorded_at < now() - make_interval(days => $2::int)",
-            ),
-            Some(retention_days),
-            &mut counts.efectivo_ubicaciones,
         ),
         (
             "revoked_tokens",

@@ -27,6 +27,8 @@ pub struct Inner {
     /// Identifies this process in cross-instance messages (own echoes are dropped).
     pub instance_id: String,
     pub ratelimit: crate::ratelimit_state::LimiterState,
+    /// The group-commit writer every location fix goes through (issue 20).
+    pub ingest: crate::ingest::Ingest,
 }
 
 #[derive(Clone)]
@@ -62,6 +64,7 @@ impl AppState {
             hasher: crate::auth::HashPool::new(hashing_threads(), 1024),
             started_at: Instant::now(),
             ratelimit: crate::ratelimit_state::LimiterState::new(&config),
+            ingest: crate::ingest::Ingest::start(db.clone()),
             config,
             db,
             redis,

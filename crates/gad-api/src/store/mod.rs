@@ -3,6 +3,7 @@
 
 pub mod dispatch;
 pub mod efectivos;
+pub mod positions;
 pub mod stats;
 pub mod tareas;
 pub mod telegram;

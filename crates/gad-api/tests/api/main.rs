@@ -14,6 +14,7 @@ mod geo;
 mod hardening;
 mod jobs;
 mod matrix;
+mod positions;
 mod ratelimit;
 mod realtime;
 mod realtime_producers;
