@@ -434,7 +434,7 @@ pub async fn update_ubicacion(
     };
     let (mut row, applied) = match state.ingest.submit(fix).await? {
         Written::NotFound => return Err(not_found()),
-        Written::Stored { row, applied } => (row, applied),
+        Written::Stored { row, applied } => (*row, applied),
     };
     if applied {
         // An officer on the way who comes within 100 m of the incident is on scene (issue 15).
