@@ -4,7 +4,9 @@
 //! [`PERIOD`]. It creates the partitions from the oldest day still inside the retention window
 //! up to [`AHEAD_DAYS`] days ahead, and drops (detach concurrently + drop) every partition whose
 //! whole day is older than `LOCATION_RETENTION_DAYS`. Catalog work only: it never scans the
-//! history, never deletes row by row, and never takes a lock that stops inserts.
+//! history, never deletes row by row, and never takes a lock that stops inserts. With several
+//! instances, creation is serialised inside the SQL function and retirement by an advisory
+//! lock (one instance drops, the others skip the pass).
 
 use std::time::{Duration, Instant};
 
@@ -46,16 +48,31 @@ pub async fn maintain_on(state: &AppState, today: NaiveDate) -> Result<Report, s
         created: positions::ensure_partitions(&state.db, keep_from, until).await?,
         ..Report::default()
     };
+    let expired: Vec<_> = positions::partitions(&state.db)
+        .await?
+        .into_iter()
+        .take_while(|p| p.day < keep_from)
+        .collect();
+    if expired.is_empty() {
+        return Ok(report);
+    }
+    // One instance at a time retires days (the others find the lock taken and skip).
+    let mut conn = state.db.acquire().await?;
+    if !positions::try_lock_retention(&mut conn).await? {
+        return Ok(report);
+    }
     let started = Instant::now();
-    for p in positions::partitions(&state.db).await? {
-        if p.day >= keep_from {
+    let mut result = Ok(());
+    for p in expired {
+        if let Err(e) = positions::drop_partition(&mut conn, &p).await {
+            result = Err(e);
             break;
         }
-        positions::drop_partition(&state.db, &p).await?;
         report.dropped.push(p.name);
     }
     report.drop_time = started.elapsed();
-    Ok(report)
+    positions::unlock_retention(&mut conn).await?;
+    result.map(|()| report)
 }
 
 /// One pass for the current UTC day.

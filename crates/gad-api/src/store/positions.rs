@@ -219,7 +219,7 @@ fn quote(name: &str) -> String {
 /// Retires one day partition: detached concurrently (inserts and reads of other days go on;
 /// the detach waits only for queries that could see this day), then dropped as a standalone
 /// table. An interrupted earlier detach is finalised instead.
-pub async fn drop_partition(db: &PgPool, p: &Partition) -> Result<(), sqlx::Error> {
+pub async fn drop_partition(db: &mut PgConnection, p: &Partition) -> Result<(), sqlx::Error> {
     let name = quote(&p.name);
     let detach = if p.detach_pending {
         format!("ALTER TABLE efectivo_ubicaciones DETACH PARTITION \"{name}\" FINALIZE")
@@ -227,8 +227,24 @@ pub async fn drop_partition(db: &PgPool, p: &Partition) -> Result<(), sqlx::Erro
         format!("ALTER TABLE efectivo_ubicaciones DETACH PARTITION \"{name}\" CONCURRENTLY")
     };
     // CONCURRENTLY cannot run inside a transaction block: plain simple-protocol statements.
-    sqlx::raw_sql(&detach).execute(db).await?;
-    sqlx::raw_sql(&format!("DROP TABLE IF EXISTS \"{name}\""))
+    let drop = format!("DROP TABLE IF EXISTS \"{name}\"");
+    // A &str without arguments goes over the simple protocol, like raw_sql.
+    sqlx::Executor::execute(&mut *db, detach.as_str()).await?;
+    sqlx::Executor::execute(&mut *db, drop.as_str()).await?;
+    Ok(())
+}
+
+/// Session advisory lock taken by the instance that retires partitions, so that several
+/// instances never detach the same day at once (the others skip the pass). Returns whether
+/// this connection got it.
+pub async fn try_lock_retention(db: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock(7345021)")
+        .fetch_one(db)
+        .await
+}
+
+pub async fn unlock_retention(db: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_unlock(7345021)")
         .execute(db)
         .await?;
     Ok(())

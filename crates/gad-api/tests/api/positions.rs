@@ -313,6 +313,14 @@ async fn partitions_are_created_ahead_and_retention_drops_whole_days() {
         .await
         .unwrap();
     }
+    // Another instance retiring days (holding the lock): this one skips the drop.
+    let mut other = app.pool.acquire().await.unwrap();
+    assert!(positions::try_lock_retention(&mut other).await.unwrap());
+    let report = gad_api::partitions::maintain(&app.state).await.unwrap();
+    assert!(report.dropped.is_empty(), "{report:?}");
+    assert!(exists(&app, &part(old)).await);
+    positions::unlock_retention(&mut other).await.unwrap();
+    drop(other);
     let report = gad_api::partitions::maintain(&app.state).await.unwrap();
     assert_eq!(report.dropped, vec![part(old)]);
     assert!(
