@@ -3,7 +3,9 @@
 #   bench/positions/seed.sh BIN DBNAME
 # e.g. seed.sh /work/bin/gad-before gad_pos_before ; seed.sh target/release/gad gad_pos_after
 # Then: 100 000 officers, 10 368 000 history rows over the 12 past days (seed.sql), and an
-# administrator bench@gad.local / BenchPositions2026! (level 3: may move any officer).
+# administrator bench@gad.local / BenchPositions2026! (level 3) and a supervisor
+# benchsup@gad.local (level 2, same password). Needs ~2–3 GB of disk per database plus WAL: check
+# `df` first on a shared machine, and drop the databases when done.
 set -euo pipefail
 BIN="${1:?binary}"; DB="${2:?database name}"
 SERVER="${PGSERVER:-postgres://postgres@127.0.0.1:5432}"
