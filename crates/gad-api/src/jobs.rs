@@ -3,7 +3,6 @@
 //! Every [`PERIOD`] (first run [`FIRST_RUN`] after start) one pass deletes, each period being a
 //! setting (docs/API.md, "Privacy and audit"):
 //! - `idempotency_keys` older than `IDEMPOTENCY_KEY_RETENTION_HOURS` (24),
-//! - `efectivo_ubicaciones` older than `LOCATION_RETENTION_DAYS` (30) — [`purge_location_history`],
 //! - `revoked_tokens` `REVOKED_TOKEN_RETENTION_HOURS` (0) after their token expired,
 //! - `ws_tickets` `TICKET_RETENTION_HOURS` (0) after they expired,
 //! - `telegram_link_codes` `TELEGRAM_LINK_CODE_RETENTION_HOURS` (24) after expiry or use,
@@ -19,6 +18,10 @@
 //! application state is dropped. Several instances may run it at the same time: they skip each
 //! other's locked rows. Every pass writes one `retention_purge` audit row with its counts.
 //! The SQL is in `store::retention` and `store::audit`.
+//!
+//! The position history (`efectivo_ubicaciones`, `LOCATION_RETENTION_DAYS`) is not purged here row
+//! by row: it is partitioned by day and `partitions::maintain` (registered in [`spawn`]) drops
+//! whole days, auditing each day it drops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +40,6 @@ pub const MAX_BATCHES: u32 = 1_000;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PurgeCounts {
     pub idempotency_keys: u64,
-    pub efectivo_ubicaciones: u64,
     pub revoked_tokens: u64,
     pub ws_tickets: u64,
     pub telegram_link_codes: u64,
@@ -48,7 +50,6 @@ pub struct PurgeCounts {
 impl PurgeCounts {
     pub fn total(&self) -> u64 {
         self.idempotency_keys
-            + self.efectivo_ubicaciones
             + self.revoked_tokens
             + self.ws_tickets
             + self.telegram_link_codes
@@ -88,8 +89,9 @@ pub fn every<T, E, F, Fut>(
     });
 }
 
-/// Starts the periodic purge.
+/// Starts the periodic purge and the position-history partition maintenance.
 pub fn spawn(state: AppState) {
+    crate::partitions::spawn(state.clone());
     every(
         state,
         FIRST_RUN,
@@ -98,7 +100,6 @@ pub fn spawn(state: AppState) {
         |pass| match pass {
             Ok(Ok(c)) if c.total() > 0 => tracing::info!(
                 idempotency_keys = c.idempotency_keys,
-                efectivo_ubicaciones = c.efectivo_ubicaciones,
                 revoked_tokens = c.revoked_tokens,
                 ws_tickets = c.ws_tickets,
                 telegram_link_codes = c.telegram_link_codes,
@@ -158,14 +159,6 @@ pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
             }
         }
     }
-    match purge_location_history(state).await {
-        Ok(n) => counts.efectivo_ubicaciones = n,
-        Err(e) => {
-            tracing::warn!(table = "efectivo_ubicaciones", error = %e, "maintenance purge of a table failed");
-            failed.push("efectivo_ubicaciones");
-            first_err.get_or_insert(e);
-        }
-    }
     match purge_audit(state).await {
         Ok(n) => counts.audit_logs = n,
         Err(e) => {
@@ -194,13 +187,6 @@ pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
         Some(e) => Err(e),
         None => Ok(counts),
     }
-}
-
-/// The officers' location history past `LOCATION_RETENTION_DAYS`. Kept apart from the other
-/// purges: it may be replaced by dropping time partitions of `efectivo_ubicaciones`.
-pub async fn purge_location_history(state: &AppState) -> Result<u64, sqlx::Error> {
-    let days = i32::try_from(state.config.location_retention_days).unwrap_or(i32::MAX);
-    purge_table(state, &retention::EFECTIVO_UBICACIONES, days).await
 }
 
 /// Audit rows past retention, oldest first, in batches (see `store::audit::purge_expired`).

@@ -29,6 +29,8 @@ pub struct Inner {
     pub ratelimit: crate::ratelimit_state::LimiterState,
     /// Concurrency slots of data-subject exports (issue 18).
     pub gdpr_exports: Arc<tokio::sync::Semaphore>,
+    /// The group-commit writer every location fix goes through (issue 20).
+    pub ingest: crate::ingest::Ingest,
 }
 
 #[derive(Clone)]
@@ -67,6 +69,7 @@ impl AppState {
             started_at: Instant::now(),
             ratelimit: crate::ratelimit_state::LimiterState::new(&config),
             gdpr_exports: Arc::new(tokio::sync::Semaphore::new(config.gdpr_export_concurrency)),
+            ingest: crate::ingest::Ingest::start(db.clone()),
             config,
             db,
             redis,

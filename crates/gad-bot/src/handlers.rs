@@ -389,6 +389,7 @@ impl Handler {
                     loc.longitude,
                     loc.horizontal_accuracy,
                     loc.heading.map(f64::from),
+                    Some(m.edit_date().copied().unwrap_or(m.date)),
                 ),
             )
             .await;

@@ -199,6 +199,7 @@ pub async fn emergency(
     .await
 }
 
+#[allow(clippy::too_many_arguments)] // the fields of one Telegram location, as the route takes them
 pub async fn set_location(
     state: &AppState,
     o: &Officer,
@@ -207,8 +208,12 @@ pub async fn set_location(
     lng: f64,
     accuracy_m: Option<f64>,
     heading: Option<f64>,
+    recorded_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Value, Failure> {
-    let body = json!({"lat": lat, "lng": lng, "accuracy_m": accuracy_m, "heading": heading});
+    // The fix's own time (Telegram's edit date of a live location): edits that arrive out of
+    // order never move the officer back (issue 20).
+    let body = json!({"lat": lat, "lng": lng, "accuracy_m": accuracy_m, "heading": heading,
+                      "recorded_at": recorded_at.map(gad_api::time::rfc3339)});
     outcome(
         efectivos::update_ubicacion(
             State(state.clone()),

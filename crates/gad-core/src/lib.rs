@@ -5,6 +5,7 @@
 pub mod enums;
 pub mod geo;
 pub mod permissions;
+pub mod positions;
 pub mod state_machine;
 
 pub use enums::{EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};

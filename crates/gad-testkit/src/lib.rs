@@ -147,6 +147,11 @@ impl TestApp {
             .unwrap_or_else(|| format!("gad:{}:", unique("t")));
         let pool = gad_api::db::lazy_pool(&db_url, config.db_pool_size).expect("pool");
         let state = gad_api::app::start(config, pool.clone());
+        // The template database may be days old: make sure today's position partitions exist
+        // before a test inserts history rows by hand (the job does the same in the background).
+        if let Err(e) = gad_api::partitions::maintain(&state).await {
+            eprintln!("testkit: position partition maintenance failed: {e}");
+        }
         if redis_url.is_some() {
             state.redis.wait_up(std::time::Duration::from_secs(5)).await;
         }

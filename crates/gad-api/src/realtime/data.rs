@@ -2,6 +2,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use gad_core::positions::BBox;
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad};
 use serde_json::{Value, json};
 
@@ -26,14 +27,6 @@ fn task_json(t: TaskLine) -> Value {
     })
 }
 
-#[derive(sqlx::FromRow)]
-struct PosRow {
-    id: i64,
-    lat: f64,
-    lng: f64,
-    estado: String,
-}
-
 async fn own_open_tasks(state: &AppState, who: &Identity) -> Result<Vec<Value>, sqlx::Error> {
     let Some(uid) = who.user_id else {
         return Ok(Vec::new());
@@ -48,22 +41,18 @@ async fn own_open_tasks(state: &AppState, who: &Identity) -> Result<Vec<Value>, 
     Ok(rows.into_iter().map(task_json).collect())
 }
 
-async fn supervisor_snapshot(state: &AppState) -> Result<Vec<Value>, sqlx::Error> {
+async fn supervisor_snapshot(
+    state: &AppState,
+    bbox: Option<BBox>,
+) -> Result<Vec<Value>, sqlx::Error> {
     let everything = Scope {
         user_id: 0,
         efectivo_id: None,
         all: true,
     };
     let emergencies = tareas::open_lines(&state.db, everything, true, SNAPSHOT_TASKS).await?;
-    let positions: Vec<PosRow> = sqlx::query_as(
-        "SELECT id, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng,
-                estado_disponibilidad::text AS estado
-         FROM efectivos
-         WHERE deleted_at IS NULL AND geom IS NOT NULL
-         ORDER BY id",
-    )
-    .fetch_all(&state.db)
-    .await?;
+    // Current positions only (efectivos); the history is never read here.
+    let positions = crate::store::positions::located(&state.db, bbox).await?;
     let emergencies: Vec<Value> = emergencies.into_iter().map(task_json).collect();
     let efectivos: Vec<Value> = positions
         .into_iter()
@@ -131,11 +120,11 @@ pub(crate) fn split_parts(emergencies: Vec<Value>, efectivos: Vec<Value>) -> Vec
 }
 
 /// What this user may see now (contract §13): own open tasks, or for level 2+ the active
-/// emergencies and every located officer, as one or more `system_status` frames (see
+/// emergencies and every located officer (inside `bbox` when the socket subscribed to one), as one or more `system_status` frames (see
 /// `split_parts`; docs/API.md "Snapshot in parts").
-pub(crate) async fn snapshot(state: &AppState, who: &Identity) -> Vec<Value> {
+pub(crate) async fn snapshot(state: &AppState, who: &Identity, bbox: Option<BBox>) -> Vec<Value> {
     let res = if who.nivel >= Nivel::Supervisor {
-        supervisor_snapshot(state).await
+        supervisor_snapshot(state, bbox).await
     } else {
         own_open_tasks(state, who)
             .await

@@ -8,6 +8,14 @@
 //!
 //! Each socket is one task with a small bounded queue; a full queue closes that socket (1013)
 //! and never blocks the publisher.
+//!
+//! Location events are coalesced (issue 20): per officer at most one
+//! `efectivo_location_update` per [`COALESCE_INTERVAL`] leaves the hub towards local sockets
+//! (the first at once, the newest of the ones that follow when the interval is up; older
+//! intermediate ones are dropped), whether the event was produced here or came from another
+//! instance. Every socket therefore receives at most one event per officer per second. A
+//! socket may also subscribe to a bounding box (`subscribe {"bbox":[w,s,e,n]}` or
+//! `/ws/connect?bbox=w,s,e,n`): it then receives location events only of officers inside it.
 
 mod data;
 mod routes;
@@ -25,6 +33,8 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
+
+use gad_core::positions::BBox;
 
 use crate::events::{Audience, DomainEvent, EventSink, EventType};
 use crate::metrics::Metrics;
@@ -45,6 +55,14 @@ pub const MAX_TOPICS: usize = 100;
 /// A socket may ask for `dashboard_update` at most once per this interval, and answers come
 /// from a per-instance cache no older than it.
 pub const DASHBOARD_INTERVAL: Duration = Duration::from_secs(1);
+/// At most one location event per officer per this interval reaches the sockets.
+pub const COALESCE_INTERVAL: Duration = Duration::from_secs(1);
+/// Added to `COALESCE_INTERVAL` when deciding whether an officer's next event may go out, so
+/// that scheduling jitter between the hub and a socket cannot show a client two events of one
+/// officer less than a second apart (measured: without it, gaps of 980–999 ms were seen).
+const COALESCE_MARGIN: Duration = Duration::from_millis(30);
+/// How often held-back location events are checked for release.
+const COALESCE_TICK: Duration = Duration::from_millis(50);
 
 /// Event types always delivered, whatever the subscription.
 const ALWAYS: [EventType; 4] = [
@@ -84,10 +102,18 @@ pub(crate) struct Conn {
     /// Subscribed topics (`None` = every topic). Boxed: one pointer per idle socket.
     #[allow(clippy::box_collection)]
     topics: Mutex<Option<Box<HashSet<String>>>>,
+    /// Only location events inside this box (None = anywhere).
+    bbox: Mutex<Option<BBox>>,
 }
 
 impl Conn {
-    fn accepts(&self, audience: &Audience, event_type: EventType, topics: &[String]) -> bool {
+    fn accepts(
+        &self,
+        audience: &Audience,
+        event_type: EventType,
+        topics: &[String],
+        pos: Option<(f64, f64)>,
+    ) -> bool {
         let supervisor = self.nivel >= 2;
         let audience_ok = match audience {
             Audience::Everyone => true,
@@ -106,10 +132,24 @@ impl Conn {
         if self.events.load(Ordering::Relaxed) & bit(event_type) == 0 {
             return false;
         }
-        match self.topics.lock().as_deref() {
+        let topic_ok = match self.topics.lock().as_deref() {
             None => true,
             Some(set) => topics.iter().any(|t| set.contains(t)),
-        }
+        };
+        topic_ok
+            && match (pos, *self.bbox.lock()) {
+                (Some((lat, lng)), Some(b)) => b.contains(lat, lng),
+                _ => true,
+            }
+    }
+
+    /// Sets (Some) or clears (None) the socket's bounding box.
+    pub(crate) fn set_bbox(&self, b: Option<BBox>) {
+        *self.bbox.lock() = b;
+    }
+
+    pub(crate) fn bbox(&self) -> Option<BBox> {
+        *self.bbox.lock()
     }
 
     /// Asks the socket task to close with `code`.
@@ -193,6 +233,28 @@ struct Remote {
     /// Control: close every socket of this user (session ended on some instance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     end_user: Option<i64>,
+    /// (lat, lng) of a location event, for the receivers' bounding boxes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    g: Option<(f64, f64)>,
+}
+
+/// A location event held by the coalescer, ready to go out.
+struct Held {
+    event_type: EventType,
+    audience: Audience,
+    topics: Vec<String>,
+    text: Utf8Bytes,
+    pos: Option<(f64, f64)>,
+    published: Instant,
+    /// The fan-out message still to send to the other instances (events produced here).
+    remote: Option<String>,
+}
+
+/// Per officer: when its last location event went out, and the newest one held back since.
+#[derive(Default)]
+struct Coalesce {
+    last_ms: HashMap<i64, u64>,
+    held: HashMap<i64, Held>,
 }
 
 pub struct Hub {
@@ -216,6 +278,7 @@ pub struct Hub {
     /// The overview last computed for `dashboard_update`, shared by every socket of this
     /// instance (at most `DASHBOARD_INTERVAL` old).
     dashboard: tokio::sync::Mutex<Option<(Instant, Value)>>,
+    coalesce: Mutex<Coalesce>,
 }
 
 impl Hub {
@@ -243,6 +306,7 @@ impl Hub {
             publish_tx: OnceLock::new(),
             db: OnceLock::new(),
             dashboard: tokio::sync::Mutex::new(None),
+            coalesce: Mutex::new(Coalesce::default()),
         })
     }
 
@@ -253,6 +317,7 @@ impl Hub {
         let _ = self.channel.set(channel.clone());
         if !self.heartbeat_running.swap(true, Ordering::SeqCst) {
             tokio::spawn(heartbeat_loop(Arc::clone(self)));
+            tokio::spawn(coalesce_loop(Arc::downgrade(self)));
         }
         if let Some(url) = self.redis.url().map(str::to_string) {
             let (tx, rx) = mpsc::channel::<String>(PUBLISH_QUEUE);
@@ -344,6 +409,7 @@ impl Hub {
             events: AtomicU32::new(ALL_EVENTS),
             last_dashboard: AtomicU64::new(0),
             topics: Mutex::new(None),
+            bbox: Mutex::new(None),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.conns.write().insert(id, Arc::clone(&conn));
@@ -409,12 +475,15 @@ impl Hub {
         topics: &[String],
         text: &Utf8Bytes,
         published: Instant,
+        pos: Option<(f64, f64)>,
     ) -> usize {
         let mut n = 0;
         {
             let conns = self.conns.read();
             for c in conns.values() {
-                if c.accepts(audience, event_type, topics) && self.push(c, text, Some(published)) {
+                if c.accepts(audience, event_type, topics, pos)
+                    && self.push(c, text, Some(published))
+                {
                     n += 1;
                 }
             }
@@ -446,15 +515,8 @@ impl Hub {
             target_role,
             event.topics.first().map(String::as_str),
         );
-        let n = self.deliver_local(
-            event.event_type,
-            &event.audience,
-            &event.topics,
-            &text,
-            published,
-        );
-        if let Some(tx) = self.publish_tx.get() {
-            let remote = Remote {
+        let remote = self.publish_tx.get().and_then(|_| {
+            serde_json::to_string(&Remote {
                 o: self.instance_id.clone(),
                 e: event.event_type,
                 a: event.audience.clone(),
@@ -462,12 +524,106 @@ impl Hub {
                 ts: Utc::now().timestamp_micros(),
                 p: text.as_str().to_string(),
                 end_user: None,
-            };
-            if let Ok(s) = serde_json::to_string(&remote)
-                && tx.try_send(s).is_err()
+                g: location_of(event),
+            })
+            .ok()
+        });
+        let held = Held {
+            event_type: event.event_type,
+            audience: event.audience.clone(),
+            topics: event.topics.clone(),
+            text,
+            pos: location_of(event),
+            published,
+            remote,
+        };
+        match location_officer(event.event_type, &event.topics) {
+            Some(officer) => self.coalesce(officer, held),
+            None => self.emit(held),
+        }
+    }
+
+    /// Sends one event: to matching local sockets, and to the other instances when it was
+    /// produced here. Returns the number of local sockets it was queued for.
+    fn emit(&self, h: Held) -> usize {
+        let n = self.deliver_local(
+            h.event_type,
+            &h.audience,
+            &h.topics,
+            &h.text,
+            h.published,
+            h.pos,
+        );
+        if let (Some(s), Some(tx)) = (h.remote, self.publish_tx.get())
+            && tx.try_send(s).is_err()
+        {
+            tracing::warn!("realtime: redis publish queue full; event delivered locally only");
+        }
+        n
+    }
+
+    /// A location event of `officer`: out now if none went out in the last
+    /// `COALESCE_INTERVAL`, else held (replacing an older held one) until the interval is up.
+    fn coalesce(&self, officer: i64, h: Held) -> usize {
+        let now = self.now_ms();
+        let interval = (COALESCE_INTERVAL + COALESCE_MARGIN).as_millis() as u64;
+        let mut c = self.coalesce.lock();
+        let recent = c
+            .last_ms
+            .get(&officer)
+            .is_some_and(|&t| now.saturating_sub(t) < interval);
+        if recent {
+            let newer_is_foreign = h.remote.is_none();
+            let displaced = c.held.insert(officer, h);
+            drop(c);
+            // An event produced here, displaced by one from another instance before it went
+            // out, still goes to the other instances (they coalesce on their side).
+            if newer_is_foreign
+                && let Some(s) = displaced.and_then(|d| d.remote)
+                && let Some(tx) = self.publish_tx.get()
             {
-                tracing::warn!("realtime: redis publish queue full; event delivered locally only");
+                let _ = tx.try_send(s);
             }
+            return 0;
+        }
+        c.last_ms.insert(officer, now);
+        c.held.remove(&officer);
+        drop(c);
+        self.emit(h)
+    }
+
+    /// Sends the held location events whose interval is up; forgets, now and then, officers
+    /// that have been quiet for a whole interval.
+    fn release_due(&self, prune: bool) -> usize {
+        let now = self.now_ms();
+        let interval = (COALESCE_INTERVAL + COALESCE_MARGIN).as_millis() as u64;
+        let due: Vec<Held> = {
+            let mut guard = self.coalesce.lock();
+            let Coalesce { last_ms, held } = &mut *guard;
+            let ids: Vec<i64> = held
+                .keys()
+                .filter(|id| {
+                    last_ms
+                        .get(id)
+                        .is_none_or(|&t| now.saturating_sub(t) >= interval)
+                })
+                .copied()
+                .collect();
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(h) = held.remove(&id) {
+                    last_ms.insert(id, now);
+                    out.push(h);
+                }
+            }
+            if prune {
+                last_ms.retain(|id, t| now.saturating_sub(*t) < interval || held.contains_key(id));
+            }
+            out
+        };
+        let n = due.len();
+        for h in due {
+            self.emit(h);
         }
         n
     }
@@ -489,7 +645,19 @@ impl Hub {
         let published = Instant::now()
             .checked_sub(Duration::from_micros(age_us))
             .unwrap_or_else(Instant::now);
-        self.deliver_local(r.e, &r.a, &r.t, &Utf8Bytes::from(r.p), published);
+        let held = Held {
+            event_type: r.e,
+            audience: r.a,
+            text: Utf8Bytes::from(r.p),
+            pos: r.g,
+            published,
+            remote: None,
+            topics: r.t,
+        };
+        match location_officer(held.event_type, &held.topics) {
+            Some(officer) => self.coalesce(officer, held),
+            None => self.emit(held),
+        };
     }
 
     /// Ends a user's live sessions everywhere: closes (1008 "Session ended") every socket of
@@ -508,6 +676,7 @@ impl Hub {
                 ts: Utc::now().timestamp_micros(),
                 p: String::new(),
                 end_user: Some(user_id),
+                g: None,
             };
             if let Ok(s) = serde_json::to_string(&remote)
                 && tx.try_send(s).is_err()
@@ -570,6 +739,38 @@ impl Hub {
 impl EventSink for Hub {
     fn deliver(&self, event: &DomainEvent) {
         self.broadcast(event);
+    }
+}
+
+/// The officer of a location event (from its `efectivo:<id>` topic), None for other events.
+fn location_officer(event_type: EventType, topics: &[String]) -> Option<i64> {
+    if event_type != EventType::EfectivoLocationUpdate {
+        return None;
+    }
+    topics
+        .iter()
+        .find_map(|t| t.strip_prefix("efectivo:").and_then(|id| id.parse().ok()))
+}
+
+/// (lat, lng) carried by a location event.
+fn location_of(event: &DomainEvent) -> Option<(f64, f64)> {
+    if event.event_type != EventType::EfectivoLocationUpdate {
+        return None;
+    }
+    Some((
+        event.data.get("lat")?.as_f64()?,
+        event.data.get("lng")?.as_f64()?,
+    ))
+}
+
+/// Releases held location events every `COALESCE_TICK` while the hub lives.
+async fn coalesce_loop(hub: std::sync::Weak<Hub>) {
+    let mut tick = 0u64;
+    loop {
+        tokio::time::sleep(COALESCE_TICK).await;
+        let Some(hub) = hub.upgrade() else { break };
+        tick += 1;
+        hub.release_due(tick.is_multiple_of(20));
     }
 }
 

@@ -10,6 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use gad_core::Nivel;
+use gad_core::positions::BBox;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -148,9 +149,10 @@ pub async fn connect(
         .max_write_buffer_size(MAX_OUTBOUND + BUFFER)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE);
+    let bbox = query_param(query.as_deref(), "bbox");
     ws.on_upgrade(move |socket| async move {
         match who {
-            Ok(id) => run(state, socket, id).await,
+            Ok(id) => run(state, socket, id, bbox).await,
             Err(Rejection::Close(code, reason)) => close(socket, code, reason).await,
         }
     })
@@ -205,11 +207,25 @@ enum End {
     Hub(u16),
 }
 
-async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
+async fn run(state: AppState, mut socket: WebSocket, who: Identity, bbox: Option<String>) {
     let hub: Arc<Hub> = Arc::clone(&state.hub);
     let connected_at = crate::time::now_rfc3339();
     let connection_id = uuid::Uuid::new_v4().to_string();
     let (id, conn, mut rx) = hub.register(who.user_id, who.nivel.as_i16() as u8);
+    // `?bbox=w,s,e,n`: the box holds from the start, so the snapshot honours it too.
+    let bbox_error = bbox.and_then(|b| {
+        let nums: Result<Vec<f64>, _> = b.split(',').map(|x| x.trim().parse::<f64>()).collect();
+        match nums
+            .map_err(|_| "bbox must be four numbers w,s,e,n".to_string())
+            .and_then(|v| BBox::from_slice(&v).map_err(|e| e.0))
+        {
+            Ok(b) => {
+                conn.set_bbox(Some(b));
+                None
+            }
+            Err(e) => Some(error_frame(&who, &format!("Invalid bbox: {e}"))),
+        }
+    });
     let ack = reply(
         &who,
         EventType::ConnectionAck,
@@ -226,8 +242,16 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
         end = Some(End::SendFailed);
     } else {
         hub.metrics.ws_messages_sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = bbox_error
+            && socket.send(Message::Text(e)).await.is_err()
+        {
+            end = Some(End::SendFailed);
+        }
         // The snapshot goes out in bounded parts (a city's officers do not fit one frame).
-        for part in data::snapshot(&state, &who).await {
+        for part in data::snapshot(&state, &who, conn.bbox()).await {
+            if end.is_some() {
+                break;
+            }
             if socket
                 .send(reply(&who, EventType::SystemStatus, part))
                 .await
@@ -259,10 +283,11 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity) {
                     hub.touch(&conn);
                     match m {
                         Message::Text(t) => {
-                            if let Some(r) = handle_client(&state, &conn, &who, t.as_str()).await
-                                && !write(&hub, &conn, &mut socket, Out { text: r, published: None }).await
-                            {
-                                end = Some(End::SendFailed);
+                            for r in handle_client(&state, &conn, &who, t.as_str()).await {
+                                if !write(&hub, &conn, &mut socket, Out { text: r, published: None }).await {
+                                    end = Some(End::SendFailed);
+                                    break;
+                                }
                             }
                         }
                         Message::Close(_) => end = Some(End::Client),
@@ -363,13 +388,53 @@ fn event_list(v: &Value) -> Vec<EventType> {
     out
 }
 
-/// Answers one client message; `None` when nothing is sent back.
+/// Answers one client message with the frames to send back: none, one, or — after a
+/// subscription that sets a `bbox` — the confirmation followed by a snapshot of that box
+/// (level 2+).
 pub(crate) async fn handle_client(
     state: &AppState,
     conn: &Conn,
     who: &Identity,
     text: &str,
-) -> Option<Utf8Bytes> {
+) -> Vec<Utf8Bytes> {
+    let bbox = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+        (v.get("event_type").and_then(Value::as_str) == Some("subscribe"))
+            .then(|| v.get("data").and_then(|d| d.get("bbox")).cloned())
+            .flatten()
+    });
+    let Some(bbox) = bbox else {
+        return answer(state, conn, who, text).await.into_iter().collect();
+    };
+    let parsed = match &bbox {
+        Value::Null => Ok(None),
+        Value::Array(a) => a
+            .iter()
+            .map(Value::as_f64)
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| "bbox must be [w, s, e, n] (numbers)".to_string())
+            .and_then(|v| BBox::from_slice(&v).map_err(|e| e.0))
+            .map(Some),
+        _ => Err("bbox must be [w, s, e, n] (numbers)".to_string()),
+    };
+    let b = match parsed {
+        Ok(b) => b,
+        Err(e) => return vec![error_frame(who, &format!("Invalid bbox: {e}"))],
+    };
+    conn.set_bbox(b);
+    let mut out: Vec<Utf8Bytes> = answer(state, conn, who, text).await.into_iter().collect();
+    if who.nivel >= Nivel::Supervisor {
+        out.extend(
+            data::snapshot(state, who, b)
+                .await
+                .into_iter()
+                .map(|part| frame(who, EventType::SystemStatus, part)),
+        );
+    }
+    out
+}
+
+/// Answers one client message; `None` when nothing is sent back.
+async fn answer(state: &AppState, conn: &Conn, who: &Identity, text: &str) -> Option<Utf8Bytes> {
     let Ok(v) = serde_json::from_str::<Value>(text) else {
         return Some(error_frame(who, "Invalid JSON format"));
     };

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
 use gad_core::EstadoDisponibilidad;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +21,7 @@ use crate::state::AppState;
 use crate::store::efectivos::{
     self as store, EFECTIVO_NOT_FOUND, Efectivo, EfectivoRow, ListFilter,
 };
+use crate::store::positions::{Fix, Written};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -348,18 +350,31 @@ pub async fn delete_efectivo(
     Ok(Json(row.to_wire()).into_response())
 }
 
+/// Clock skew allowed on a device's `recorded_at` (a fix "from the future" beyond it is refused).
+pub const MAX_FUTURE_SKEW_S: i64 = 60;
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UbicacionBody {
+    /// −90..90
     #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
+    /// −180..180
     #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
+    /// ≥ 0 metres
     #[schema(minimum = 0.0)]
     pub accuracy_m: Option<f64>,
+    /// 0–360 degrees
     #[schema(minimum = 0.0, maximum = 360.0)]
     pub heading: Option<f64>,
+    /// ≥ 0 m/s
     #[schema(minimum = 0.0)]
     pub speed: Option<f64>,
+    /// When the device took the fix (RFC 3339); default: when the server received it. At most
+    /// 60 s in the future and not older than LOCATION_RETENTION_DAYS. The newest fix of an
+    /// officer is its current position: an older one is kept in the history only.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub recorded_at: Option<DateTime<Utc>>,
 }
 
 impl Validate for UbicacionBody {
@@ -369,14 +384,28 @@ impl Validate for UbicacionBody {
         greater_equal_zero(errors, "accuracy_m", self.accuracy_m);
         rules::opt_range(errors, "heading", self.heading, 0.0, 360.0);
         greater_equal_zero(errors, "speed", self.speed);
+        if let Some(t) = self.recorded_at
+            && t > Utc::now() + Duration::seconds(MAX_FUTURE_SKEW_S)
+        {
+            errors.push(FieldError::body(
+                "recorded_at",
+                "value_error",
+                "recorded_at is in the future",
+                json!(crate::time::rfc3339(t)),
+            ));
+        }
     }
 }
 
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}/ubicacion", tag = "efectivos", request_body = UbicacionBody,
     params(("id" = i64, Path, description = "efectivo id")),
-    description = "Level: 1 (own). The officer itself or level 2+ reports a location; a history point is kept (LOCATION_RETENTION_DAYS).",
-    responses((status = 200, description = "efectivo", body = Efectivo), (status = 403, description = "another officer", body = Value),
-              (status = 404, description = "not found", body = Value)))]
+    description = "Level: 1 (own). The officer itself or level 2+ reports a location fix. It goes through the group-commit writer (batched with other fixes, one transaction): a 200 means the fix is committed to the history (kept LOCATION_RETENTION_DAYS, partitioned by day). The newest fix by recorded_at is the officer's position; an older one is stored in the history only and the answer shows the current position.",
+    responses((status = 200, description = "efectivo (its current position)", body = Efectivo),
+              (status = 401, description = "not authenticated", body = Value),
+              (status = 403, description = "another officer (level 1)", body = Value),
+              (status = 404, description = "not found", body = Value),
+              (status = 422, description = "validation (lat, lng, accuracy_m, heading, speed, recorded_at)", body = Value),
+              (status = 429, description = "rate limited", body = Value)))]
 pub async fn update_ubicacion(
     State(state): State<AppState>,
     me: AuthUser,
@@ -387,64 +416,83 @@ pub async fn update_ubicacion(
         return Err(ApiError::InsufficientLevel);
     }
     let b: UbicacionBody = parse_json_body(&body)?;
-    let mut tx = state.db.begin().await?;
-    let found = store::set_location(
-        &mut *tx,
-        id,
-        b.lat,
-        b.lng,
-        b.accuracy_m,
-        b.heading,
-        b.speed,
-        state.config.location_retention_days,
-    )
-    .await?;
-    if !found {
-        return Err(not_found());
+    let now = Utc::now();
+    let recorded_at = b.recorded_at.unwrap_or(now);
+    if recorded_at < now - Duration::days(state.config.location_retention_days) {
+        return Err(ApiError::validation(FieldError::body(
+            "recorded_at",
+            "value_error",
+            "recorded_at is older than the retention window (LOCATION_RETENTION_DAYS)",
+            json!(crate::time::rfc3339(recorded_at)),
+        )));
     }
-    let mut row = store::by_id(&mut *tx, id, false)
+    let fix = Fix {
+        efectivo_id: id,
+        lat: b.lat,
+        lng: b.lng,
+        accuracy_m: b.accuracy_m,
+        heading: b.heading,
+        speed: b.speed,
+        recorded_at,
+    };
+    let (mut row, applied) = match state.ingest.submit(fix).await? {
+        Written::NotFound => return Err(not_found()),
+        Written::Stored { row, applied } => (*row, applied),
+    };
+    if applied {
+        // An officer on the way who comes within 100 m of the incident is on scene (issue 15).
+        if row.estado == EstadoDisponibilidad::EnCamino.as_db()
+            && let Some(r) = arrive(&state, id, row.usuario_id).await?
+        {
+            row = r;
+        }
+        state.events.publish(
+            DomainEvent::new(
+                EventType::EfectivoLocationUpdate,
+                json!({
+                    "efectivo_id": row.id,
+                    "usuario_id": row.usuario_id,
+                    "lat": b.lat,
+                    "lng": b.lng,
+                    "accuracy_m": b.accuracy_m,
+                    "heading": b.heading,
+                    "speed": b.speed,
+                    "estado": row.estado_wire(),
+                    "updated_at": row.ubicacion_updated_at.map(crate::time::rfc3339),
+                }),
+                Audience::Involved {
+                    user_ids: vec![row.usuario_id],
+                },
+            )
+            .topic(format!("efectivo:{id}")),
+        );
+    }
+    Ok(json_response(StatusCode::OK, &row.to_json()))
+}
+
+/// After a committed fix of an officer en camino: if it is now within 100 m of its incident,
+/// it has arrived (own transaction, the row locked, the state checked again). Returns the
+/// officer after the arrival, or None when nothing changed.
+async fn arrive(state: &AppState, id: i64, usuario_id: i64) -> ApiResult<Option<EfectivoRow>> {
+    let mut tx = state.db.begin().await?;
+    if !crate::store::positions::lock_if_en_camino(&mut tx, id).await? {
+        return Ok(None);
+    }
+    let tasks = crate::store::dispatch::arrive_near(&mut tx, id, ARRIVAL_RADIUS_M).await?;
+    if tasks.is_empty() {
+        return Ok(None);
+    }
+    crate::store::dispatch::set_unit_status(&mut tx, id, "EN_ESCENA").await?;
+    let mut events = crate::dispatch::arrived(state, &mut tx, id, usuario_id, &tasks, None).await?;
+    let row = store::by_id(&mut *tx, id, false)
         .await?
         .ok_or_else(not_found)?;
-    // An officer on the way who comes within 100 m of the incident is on scene (issue 15).
-    let mut arrivals = Vec::new();
-    if row.estado == EstadoDisponibilidad::EnCamino.as_db() {
-        let tasks = crate::store::dispatch::arrive_near(&mut tx, id, ARRIVAL_RADIUS_M).await?;
-        if !tasks.is_empty() {
-            crate::store::dispatch::set_unit_status(&mut tx, id, "EN_ESCENA").await?;
-            arrivals =
-                crate::dispatch::arrived(&state, &mut tx, id, row.usuario_id, &tasks, None).await?;
-            row = store::by_id(&mut *tx, id, false)
-                .await?
-                .ok_or_else(not_found)?;
-            arrivals.push(status_event(&row, "EN_CAMINO"));
-        }
-    }
+    events.push(status_event(&row, "EN_CAMINO"));
     tx.commit().await?;
-    for e in arrivals {
+    for e in events {
         state.events.publish(e);
     }
-    let body = row.to_json();
-    state.events.publish(
-        DomainEvent::new(
-            EventType::EfectivoLocationUpdate,
-            json!({
-                "efectivo_id": row.id,
-                "usuario_id": row.usuario_id,
-                "lat": b.lat,
-                "lng": b.lng,
-                "accuracy_m": b.accuracy_m,
-                "heading": b.heading,
-                "speed": b.speed,
-                "estado": row.estado_wire(),
-                "updated_at": row.ubicacion_updated_at.map(crate::time::rfc3339),
-            }),
-            Audience::Involved {
-                user_ids: vec![row.usuario_id],
-            },
-        )
-        .topic(format!("efectivo:{id}")),
-    );
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(Some(row))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -218,49 +218,6 @@ pub async fn list<'e, E: PgExecutor<'e>>(
     }
 }
 
-/// Moves an efectivo and keeps a history point, in one statement (so atomically); history
-/// older than `retention_days` for this efectivo is pruned in the same statement (cheap: it
-/// uses the (efectivo_id, recorded_at) index). Returns false when the efectivo does not exist.
-#[allow(clippy::too_many_arguments)]
-pub async fn set_location<'e, E: PgExecutor<'e>>(
-    exec: E,
-    id: i64,
-    lat: f64,
-    lng: f64,
-    accuracy_m: Option<f64>,
-    heading: Option<f64>,
-    speed: Option<f64>,
-    retention_days: i64,
-) -> Result<bool, sqlx::Error> {
-    let pt = point_sql(2, 3);
-    let sql = format!(
-        "WITH upd AS (
-            UPDATE efectivos SET geom = {pt}, ubicacion_accuracy_m = $4, ubicacion_heading = $5,
-                   ubicacion_speed = $6, ubicacion_updated_at = now()
-            WHERE id = $1 AND deleted_at IS NULL
-            RETURNING id, geom),
-         hist AS (
-            INSERT INTO efectivo_ubicaciones (efectivo_id, geom, accuracy_m, heading, speed)
-            SELECT id, geom, $4, $5, $6 FROM upd RETURNING 1),
-         prune AS (
-            DELETE FROM efectivo_ubicaciones
-            WHERE efectivo_id = $1 AND recorded_at < now() - make_interval(days => $7::int)
-              AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
-         SELECT count(*) FROM upd"
-    );
-    let n: i64 = sqlx::query_scalar(&sql)
-        .bind(id)
-        .bind(lng)
-        .bind(lat)
-        .bind(accuracy_m)
-        .bind(heading)
-        .bind(speed)
-        .bind(retention_days as i32)
-        .fetch_one(exec)
-        .await?;
-    Ok(n > 0)
-}
-
 /// One stored position.
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PuntoTrayecto {
@@ -281,31 +238,6 @@ pub async fn exists(db: &sqlx::PgPool, id: i64) -> Result<bool, sqlx::Error> {
     )
     .bind(id)
     .fetch_one(db)
-    .await
-}
-
-/// An officer's stored positions in `[desde, hasta]`, newest first, at most `limit` (served by
-/// the index on (efectivo_id, recorded_at DESC)).
-pub async fn trail(
-    db: &sqlx::PgPool,
-    id: i64,
-    desde: DateTime<Utc>,
-    hasta: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<PuntoTrayecto>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng, accuracy_m, heading, speed,
-                recorded_at
-         FROM efectivo_ubicaciones
-         WHERE efectivo_id = $1 AND recorded_at BETWEEN $2 AND $3
-         ORDER BY recorded_at DESC, id DESC
-         LIMIT $4",
-    )
-    .bind(id)
-    .bind(desde)
-    .bind(hasta)
-    .bind(limit)
-    .fetch_all(db)
     .await
 }
 

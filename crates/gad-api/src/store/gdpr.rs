@@ -527,7 +527,8 @@ pub struct ColumnInfo {
     pub comentario: Option<String>,
 }
 
-/// Every column of every base table in `public` (PostGIS's own table excluded), with its comment.
+/// Every column of every base table in `public` (PostGIS's own table and partitions excluded),
+/// with its comment.
 pub async fn schema_columns<'e, E: PgExecutor<'e>>(
     exec: E,
 ) -> Result<Vec<ColumnInfo>, sqlx::Error> {
@@ -539,6 +540,9 @@ pub async fn schema_columns<'e, E: PgExecutor<'e>>(
          JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
          WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
            AND c.table_name NOT IN ('spatial_ref_sys', '_sqlx_migrations')
+           -- A day partition of the position history is described by its parent.
+           AND NOT (SELECT k.relispartition FROM pg_class k
+                    WHERE k.oid = format('public.%I', c.table_name)::regclass)
          ORDER BY c.table_name, c.ordinal_position",
     )
     .fetch_all(exec)

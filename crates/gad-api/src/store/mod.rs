@@ -10,6 +10,7 @@ pub mod emergency;
 pub mod gdpr;
 pub mod geo;
 pub mod pool;
+pub mod positions;
 pub mod retention;
 pub mod stats;
 pub mod tareas;

@@ -45,14 +45,6 @@ pub const LOGIN_FAILURES: Rule = Rule {
                 AND (bloqueado_hasta IS NULL OR bloqueado_hasta < now())",
 };
 
-/// The officers' location history, kept `LOCATION_RETENTION_DAYS`. Separate on purpose: this
-/// purge may be replaced by dropping time partitions.
-pub const EFECTIVO_UBICACIONES: Rule = Rule {
-    table: "efectivo_ubicaciones",
-    key: "id",
-    condition: "recorded_at < now() - make_interval(days => $2::int)",
-};
-
 /// Deletes up to `batch` expired rows of `rule`'s table; returns how many.
 pub async fn purge_batch(
     db: &PgPool,

@@ -1,7 +1,7 @@
-//! Maintenance purge (`gad_api::jobs::run_once`): rows past their retention go, fresh rows stay,
-//! and a table with more than one batch of old rows is purged completely in one pass.
+//! Maintenance purge (`gad_api::jobs::run_once`): rows past their retention go, fresh rows stay.
+//! (The position history is retired by whole day partitions: tests/api/positions.rs.)
 
-use gad_api::jobs::{BATCH, PurgeCounts, run_once};
+use gad_api::jobs::{PurgeCounts, run_once};
 use gad_testkit::TestApp;
 use sqlx::PgPool;
 
@@ -23,8 +23,6 @@ async fn purge_removes_only_expired_rows() {
     let app = TestApp::spawn().await;
     let p = &app.pool;
     let user = app.create_user(1).await.id;
-    let efectivo = app.create_efectivo(None).await.efectivo_id.unwrap();
-    let days = app.state.config.location_retention_days;
 
     // Idempotency keys: 25 h old goes, 23 h old and brand new stay.
     exec(
@@ -37,32 +35,6 @@ async fn purge_removes_only_expired_rows() {
         0,
     )
     .await;
-
-    // Locations: more than one batch of old points (the loop must continue), plus points
-    // just inside the retention window and fresh ones.
-    let old_points = BATCH + 7;
-    sqlx::query(
-        "INSERT INTO efectivo_ubicaciones (efectivo_id, geom, recorded_at)
-         SELECT $1, ST_SetSRID(ST_MakePoint(-58.38, -34.60), 4326)::geography,
-                now() - make_interval(days => $2::int + 1)
-         FROM generate_series(1, $3)",
-    )
-    .bind(efectivo)
-    .bind(days as i32)
-    .bind(old_points)
-    .execute(p)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO efectivo_ubicaciones (efectivo_id, geom, recorded_at)
-         SELECT $1, ST_SetSRID(ST_MakePoint(-58.38, -34.60), 4326)::geography, t
-         FROM unnest(ARRAY[now() - make_interval(days => $2::int - 1), now()]) AS t",
-    )
-    .bind(efectivo)
-    .bind(days as i32)
-    .execute(p)
-    .await
-    .unwrap();
 
     // Revoked tokens: expired goes, still valid stays.
     exec(
@@ -106,7 +78,6 @@ async fn purge_removes_only_expired_rows() {
         counts,
         PurgeCounts {
             idempotency_keys: 1,
-            efectivo_ubicaciones: old_points as u64,
             revoked_tokens: 1,
             ws_tickets: 1,
             telegram_link_codes: 2,
@@ -119,10 +90,6 @@ async fn purge_removes_only_expired_rows() {
         .await
         .unwrap();
     assert_eq!(keys, ["new", "recent"]);
-    assert_eq!(
-        count(p, "SELECT count(*) FROM efectivo_ubicaciones").await,
-        2
-    );
     assert_eq!(
         count(
             p,

@@ -16,6 +16,7 @@ mod geo;
 mod hardening;
 mod jobs;
 mod matrix;
+mod positions;
 mod ratelimit;
 mod realtime;
 mod realtime_producers;

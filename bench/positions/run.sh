@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Issue 20 benchmark: positions at fleet scale (100 000 officers, 10 368 000 history rows).
+# Databases come from seed.sh, each made by its binary's own migrations:
+#   BEFORE_DB (default gad_pos_before) for BEFORE (default /work/bin/gad-before, unpartitioned),
+#   AFTER_DB  (default gad_pos_after)  for AFTER  (default target/release/gad, partitioned).
+#
+#   run.sh compare ROUNDS   ingest rate, alternating BEFORE and AFTER (compare.sh-style), wrk -t1 -c64
+#   run.sh retention ROUNDS AFTER: pairs of runs, the second one drops the oldest day partition
+#                           (DETACH … CONCURRENTLY + DROP, the statements of partitions::maintain)
+#                           10 s into the run; prints the drop time and both runs' p99
+#   run.sh trail N          AFTER, idle: N requests for one officer's trail over a full past day
+#                           (8 640 fixes), default max_points (5000) and max_points=1000
+#   run.sh bbox             AFTER: a level-2 socket with a 1 km box during an ingest run
+#                           (crates/gad-testkit/src/bin/bbox_probe.rs; PROBE= to give the binary).
+#                           OFFICERS=2000 BOX=-4.1,40.1,-3.3,40.7 concentrates the load on 2 000
+#                           officers (~1 fix/s each) and watches the whole area: the coalescing case
+#   run.sh crash            AFTER: wrk records every 200; kill -9 the server 10 s in, restart it
+#                           2 s later; then every recorded (officer, recorded_at) must be in history
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DIR=bench/positions
+PORT="${PORT:-8031}"
+BASE="http://127.0.0.1:$PORT"
+DURATION="${DURATION:-20}"
+SERVER="${PGSERVER:-postgres://postgres@127.0.0.1:5432}"
+BEFORE="${BEFORE:-/work/bin/gad-before}"
+AFTER="${AFTER:-target/release/gad}"
+BEFORE_DB="$SERVER/${BEFORE_DB:-gad_pos_before}"
+AFTER_DB="$SERVER/${AFTER_DB:-gad_pos_after}"
+BOX="${BOX:--3.7097,40.4123,-3.6979,40.4213}"   # ~1 km x 1 km at Puerta del Sol
+SERVER_PID=""
+
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+start_server() { # BIN DB
+  DATABASE_URL="$2" PORT="$PORT" HOST=127.0.0.1 JWT_SECRET_KEY="bench-bench-bench-bench-bench-bench-bench" \
+    RATE_LIMITING_ENABLED=false LOG_LEVEL=warn "$1" serve >>/tmp/positions-bench-server.log 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "server did not start" >&2; exit 1
+}
+
+token() {
+  curl -fsS -X POST "$BASE/api/v1/auth/login" --data-urlencode "username=benchsup@gad.local" \
+    --data-urlencode 'password=BenchPositions2026!' | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
+}
+
+first_id() { psql "$1" -X -Atq -c "SELECT min(id) FROM efectivos WHERE codigo_interno LIKE 'BENCH-%'"; }
+
+summary() { # LABEL < wrk output
+  awk -v label="$1" '
+    /Requests\/sec/{rps=$2} / 50%/{p50=$2} / 99%/{p99=$2} /Non-2xx/{non=$NF} /Socket errors/{sock=$0}
+    /requests in/{n=$1}
+    END {printf "%-8s %9s req/s  p50 %-9s p99 %-9s requests %s  non-2xx %s  %s\n", label, rps, p50, p99, n, (non==""?0:non), sock}'
+}
+
+ingest() { # LABEL BIN DB [extra command run 10 s in, in the background]
+  local label="$1" bin="$2" db="$3" extra="${4:-}"
+  psql "$db" -X -Atq -c "VACUUM (ANALYZE) efectivos" >/dev/null
+  start_server "$bin" "$db"
+  local tok first out
+  tok="$(token)"; first="$(first_id "$db")"
+  wrk -t1 -c64 -d3s -s "$DIR/ubicacion.lua" "$BASE" -- "$tok" "$first" >/dev/null
+  local side=""
+  if [ -n "$extra" ]; then (sleep 10; eval "$extra") & side=$!; fi
+  out="$(wrk -t1 -c64 -d"${DURATION}s" --latency -s "$DIR/ubicacion.lua" "$BASE" -- "$tok" "$first")"
+  if [ -n "$side" ]; then wait "$side"; fi
+  echo "$out" | summary "$label"
+  stop_server
+}
+
+drop_oldest() {
+  local p
+  # The oldest day holding rows (the job also keeps empty days back to the retention limit).
+  p="$(psql "$AFTER_DB" -X -Atq -c "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'efectivo_ubicaciones'::regclass AND c.reltuples > 0 ORDER BY c.relname LIMIT 1")"
+  local rows; rows="$(psql "$AFTER_DB" -X -Atq -c "SELECT count(*) FROM $p")"
+  local t0 t1; t0=$(date +%s%N)
+  psql "$AFTER_DB" -X -Atq -c "ALTER TABLE efectivo_ubicaciones DETACH PARTITION $p CONCURRENTLY" -c "DROP TABLE $p" >/dev/null
+  t1=$(date +%s%N)
+  echo "   dropped $p ($rows rows) in $(( (t1 - t0) / 1000000 )) ms (detach concurrently + drop)"
+}
+
+case "${1:-}" in
+  compare)
+    echo "== ingest, ${2:-3} rounds x ${DURATION}s, wrk -t1 -c64, random officers of 100 000; $(uptime | sed 's/.*load/load/')"
+    for _ in $(seq "${2:-3}"); do
+      ingest before "$BEFORE" "$BEFORE_DB"
+      ingest after "$AFTER" "$AFTER_DB"
+    done ;;
+  retention)
+    for _ in $(seq "${2:-2}"); do
+      ingest after "$AFTER" "$AFTER_DB"
+      ingest "after+drop" "$AFTER" "$AFTER_DB" drop_oldest
+    done ;;
+  trail)
+    start_server "$AFTER" "$AFTER_DB"
+    tok="$(token)"; id="$(first_id "$AFTER_DB")"
+    day="$(date -u -d yesterday +%Y-%m-%d)"
+    for q in "" "&max_points=1000"; do
+      url="$BASE/api/v1/efectivos/$id/ubicaciones?desde=${day}T00:00:00Z&hasta=${day}T23:59:59.999Z$q"
+      curl -fsS -H "Authorization: Bearer $tok" "$url" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("   total_puntos", d["total_puntos"], "answered", len(d["puntos"]), "truncado", d["truncado"])'
+      for _ in $(seq "${2:-30}"); do
+        curl -fsS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $tok" "$url"
+      done | sort -n | awk -v q="${q:-default max_points}" '{a[NR]=$1} END {printf "trail 24 h (%s): n=%d  min %.1f ms  median %.1f ms  p95 %.1f ms  max %.1f ms\n", q, NR, a[1]*1000, a[int(NR/2)+1]*1000, a[int(NR*0.95)]*1000, a[NR]*1000}'
+    done
+    psql "$AFTER_DB" -X -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY ON) SELECT count(*) FROM efectivo_ubicaciones
+        WHERE efectivo_id = $id AND recorded_at BETWEEN '${day}T00:00:00Z' AND '${day}T23:59:59.999Z'" ;;
+  bbox)
+    start_server "$AFTER" "$AFTER_DB"
+    tok="$(token)"; first="$(first_id "$AFTER_DB")"
+    PROBE="${PROBE:-target/release/bbox_probe}"
+    [ -x "$PROBE" ] || cargo build --release -q -p gad-testkit --bin bbox_probe
+    "$PROBE" --url "ws://127.0.0.1:$PORT/ws/connect" --token "$tok" --bbox "$BOX" --secs $((DURATION + 2)) > /tmp/bbox_probe.out &
+    probe=$!
+    sleep 1
+    wrk -t1 -c64 -d"${DURATION}s" --latency -s "$DIR/ubicacion.lua" "$BASE" -- "$tok" "$first" "${OFFICERS:-100000}" | summary "after"
+    if wait $probe; then echo "bbox probe OK: $(cat /tmp/bbox_probe.out)"; else echo "bbox probe FAILED: $(cat /tmp/bbox_probe.out)"; fi ;;
+  crash)
+    ledger=/tmp/positions-ledger.csv; : > "$ledger"
+    start_server "$AFTER" "$AFTER_DB"
+    tok="$(token)"; first="$(first_id "$AFTER_DB")"
+    wrk -t1 -c64 -d30s -s "$DIR/ubicacion_record.lua" "$BASE" -- "$tok" "$first" 100000 "$ledger" > /tmp/positions-crash-wrk.out &
+    wrkpid=$!
+    sleep 10
+    kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+    echo "   killed -9 at 10 s with $(wc -l < "$ledger") answers 200 recorded so far"
+    sleep 2
+    start_server "$AFTER" "$AFTER_DB"   # same JWT key: wrk's token stays valid
+    wait $wrkpid || true
+    stop_server
+    grep -E "requests in|Socket errors|Non-2xx" /tmp/positions-crash-wrk.out || true
+    psql "$AFTER_DB" -X -Atq <<SQL
+CREATE TEMP TABLE ledger (efectivo_id bigint, recorded_at timestamptz);
+\copy ledger FROM '$ledger' WITH (FORMAT csv)
+SELECT 'answered 200: ' || count(*) || ', found in history: ' || count(h.efectivo_id)
+       || ', missing: ' || (count(*) - count(h.efectivo_id))
+FROM ledger l LEFT JOIN LATERAL (
+  SELECT efectivo_id FROM efectivo_ubicaciones u
+  WHERE u.efectivo_id = l.efectivo_id AND u.recorded_at = l.recorded_at LIMIT 1) h ON true;
+SQL
+    ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
+esac
