@@ -147,12 +147,21 @@ fn integral_floats_to_integers(v: &mut Value) -> bool {
             }
             _ => false,
         },
-        Value::Array(a) => a
-            .iter_mut()
-            .fold(false, |any, x| integral_floats_to_integers(x) || any),
-        Value::Object(m) => m
-            .values_mut()
-            .fold(false, |any, x| integral_floats_to_integers(x) || any),
+        // Every element is rewritten (no short circuit), so a loop rather than `any`.
+        Value::Array(a) => {
+            let mut changed = false;
+            for x in a.iter_mut() {
+                changed |= integral_floats_to_integers(x);
+            }
+            changed
+        }
+        Value::Object(m) => {
+            let mut changed = false;
+            for x in m.values_mut() {
+                changed |= integral_floats_to_integers(x);
+            }
+            changed
+        }
         _ => false,
     }
 }

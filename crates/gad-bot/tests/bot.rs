@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gad_api::AppState;
 use gad_bot::{BotConfig, BotHandle};
 use gad_testkit::fake_telegram::{FakeError, FakeTelegram, buttons, message_id};
 use gad_testkit::ws::WsClient;
