@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::{self, AuditEntry, RequestContext};
 use crate::auth::Admin;
-use crate::error::{ApiResult, FieldError, json_response};
+use crate::error::{ApiResult, FieldError};
 use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{ValidJson, ValidQuery, Validate, rules};
 use crate::state::AppState;
@@ -166,7 +166,7 @@ impl Validate for CommandBody {
 #[utoipa::path(post, path = "/api/v1/admin/agent/command", tag = "admin",
     description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes the audit rows past retention_until or AUDIT_RETENTION_DAYS, oldest first). 202 with the result; unknown action → 422 listing the allowed ones.",
     request_body = CommandBody,
-    responses((status = 202, description = "accepted", body = Value), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 202, description = "accepted", body = Aceptado), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "unknown action or bad payload", body = Value)))]
 pub async fn agent_command(
     State(state): State<AppState>,
@@ -233,20 +233,33 @@ pub async fn agent_command(
     if let Some(e) = event {
         state.events.publish(e);
     }
-    Ok(json_response(
+    Ok((
         StatusCode::ACCEPTED,
-        &json!({
-            "status": "accepted",
-            "message": format!("Administrative command '{action}' has been accepted and logged"),
-            "timestamp": now_rfc3339(),
-            "result": result,
+        axum::Json(Aceptado {
+            status: "accepted",
+            message: format!("Administrative command '{action}' has been accepted and logged"),
+            timestamp: now_rfc3339(),
+            result,
         }),
-    ))
+    )
+        .into_response())
+}
+
+/// `POST /admin/agent/command` (202).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Aceptado {
+    /// Always `accepted`.
+    pub status: &'static str,
+    pub message: String,
+    pub timestamp: String,
+    /// What the action did: broadcast → event_type, audience, title, level, unidad_recipients;
+    /// cache_clear → cleared, backend; audit_purge → deleted_count.
+    #[schema(value_type = Object)]
+    pub result: Value,
 }
 
 /// Filters of the audit listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// From this instant (inclusive), RFC 3339.
