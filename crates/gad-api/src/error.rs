@@ -11,12 +11,15 @@ use serde_json::{Value, json};
 
 /// One entry of a 422 body. What it echoes of the input is capped (`ECHO_LIMIT`) and a
 /// password field is never echoed (see `echo`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
+    /// Machine-readable kind (`missing`, `enum`, `string_too_short`, `string_nul`, …).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Where: `["body"|"query"|"path"|"header", name, …]`.
     pub loc: Vec<Value>,
     pub msg: String,
+    /// The offending input, capped (never a password).
     #[serde(serialize_with = "serialize_echo")]
     pub input: Value,
 }

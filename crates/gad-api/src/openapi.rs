@@ -28,29 +28,8 @@ pub struct ErrorBody {
     /// 423: when the account lock ends (RFC 3339).
     pub locked_until: Option<String>,
     /// 422: one entry per invalid input.
-    pub errors: Option<Vec<FieldErrorDoc>>,
+    pub errors: Option<Vec<FieldError>>,
 }
-
-/// One entry of a 422 body (see `error::FieldError`).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct FieldErrorDoc {
-    /// Machine-readable kind (`missing`, `enum`, `string_too_short`, `string_nul`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Where: `["body"|"query"|"path"|"header", name, …]`.
-    pub loc: Vec<Value>,
-    pub msg: String,
-    /// The offending input, capped (never a password).
-    pub input: Value,
-}
-
-// Keeps `FieldErrorDoc` in step with the type that is actually serialized.
-const _: fn(FieldError) -> FieldErrorDoc = |e| FieldErrorDoc {
-    kind: e.kind,
-    loc: e.loc,
-    msg: e.msg,
-    input: e.input,
-};
 
 /// RFC 3339 timestamps as `chrono` parses them (UTC `Z` or an offset, optional fraction), in
 /// the years 1900–2999 (the API accepts 1000–9999, `rules::plausible_time`).
