@@ -32,8 +32,16 @@ rm -f "$LOG"
 echo "==> OpenAPI fuzzing (schemathesis, every check, 0 failures)"
 cargo build --locked -p gad-cli
 LOG="$(mktemp)"
-bash scripts/fuzz-openapi.sh target/debug/gad "${FUZZ_EXAMPLES:-15}" 2>&1 | tee "$LOG" | tail -n 25
-grep -Eq '[0-9]+ generated, [0-9]+ passed' "$LOG" || { echo "schemathesis reported failures" >&2; exit 1; }
+# Whole output to a file; on failure show schemathesis's FAILURES section (each with its curl
+# reproduction and seed), not only the last lines, which are the server log.
+if ! bash scripts/fuzz-openapi.sh target/debug/gad "${FUZZ_EXAMPLES:-15}" >"$LOG" 2>&1 ||
+  ! grep -Eq '[0-9]+ generated, [0-9]+ passed' "$LOG"; then
+  sed -n '/= FAILURES =/,/= SUMMARY =/p' "$LOG" | head -n 300
+  grep -E 'generated|Seed:|fuzz:|ERROR|panicked' "$LOG" | tail -n 40
+  echo "schemathesis reported failures (whole log above: FAILURES, then the server's errors)" >&2
+  exit 1
+fi
+tail -n 25 "$LOG"
 rm -f "$LOG"
 echo "==> browser tests (command centre in headless Chromium, axe-core)"
 LOG="$(mktemp)"

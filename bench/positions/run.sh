@@ -14,6 +14,9 @@
 #                           (crates/gad-testkit/src/bin/bbox_probe.rs; PROBE= to give the binary).
 #                           OFFICERS=2000 BOX=-4.1,40.1,-3.3,40.7 concentrates the load on 2 000
 #                           officers (~1 fix/s each) and watches the whole area: the coalescing case
+#   run.sh gateway ROUNDS   fixes/s alternating BEFORE (PUT, one fix per request, wrk -c64) and
+#                           AFTER through the gateway route (POST /api/v1/ubicaciones, B=50 fixes
+#                           per request, wrk -c16): the same random officers, 200 = committed
 #   run.sh crash            AFTER: wrk records every 200; kill -9 the server 10 s in, restart it
 #                           2 s later; then every recorded (officer, recorded_at) must be in history
 set -euo pipefail
@@ -85,7 +88,26 @@ drop_oldest() {
   echo "   dropped $p ($rows rows) in $(( (t1 - t0) / 1000000 )) ms (detach concurrently + drop)"
 }
 
+gateway() { # AFTER, B fixes per request: prints requests/s and fixes/s
+  local b="${B:-50}"
+  psql "$AFTER_DB" -X -Atq -c "VACUUM (ANALYZE) efectivos" >/dev/null
+  start_server "$AFTER" "$AFTER_DB"
+  local tok first out
+  tok="$(token)"; first="$(first_id "$AFTER_DB")"
+  wrk -t1 -c16 -d3s -s "$DIR/lote.lua" "$BASE" -- "$tok" "$first" 100000 "$b" >/dev/null
+  out="$(wrk -t1 -c16 -d"${DURATION}s" --latency -s "$DIR/lote.lua" "$BASE" -- "$tok" "$first" 100000 "$b")"
+  echo "$out" | summary "gateway"
+  echo "$out" | awk -v b="$b" '/Requests\/sec/{printf "         = %.0f fixes/s (%d fixes per request)\n", $2 * b, b}'
+  stop_server
+}
+
 case "${1:-}" in
+  gateway)
+    echo "== fixes/s, ${2:-3} rounds x ${DURATION}s: before (PUT, -c64) vs after (gateway, B=${B:-50}, -c16); $(uptime | sed 's/.*load/load/')"
+    for _ in $(seq "${2:-3}"); do
+      ingest before "$BEFORE" "$BEFORE_DB"
+      gateway
+    done ;;
   compare)
     echo "== ingest, ${2:-3} rounds x ${DURATION}s, wrk -t1 -c64, random officers of 100 000; $(uptime | sed 's/.*load/load/')"
     for _ in $(seq "${2:-3}"); do

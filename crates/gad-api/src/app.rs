@@ -66,6 +66,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
         .merge(routes::trail::router())
+        .merge(routes::fixes::router())
         .merge(routes::geo::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())

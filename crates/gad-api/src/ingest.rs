@@ -65,19 +65,35 @@ impl Ingest {
     }
 
     /// Queues one fix and waits until the batch holding it has committed.
-    pub async fn submit(&self, mut fix: Fix) -> Result<Written, IngestError> {
-        // PostgreSQL keeps microseconds: compare like with like when telling what was applied.
-        fix.recorded_at = micros(fix.recorded_at);
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job { fix, reply })
+    pub async fn submit(&self, fix: Fix) -> Result<Written, IngestError> {
+        self.submit_many(vec![fix])
             .await
-            .map_err(|_| IngestError::Stopped)?;
-        match rx.await {
-            Ok(Ok(w)) => Ok(w),
-            Ok(Err(e)) => Err(IngestError::Db(e)),
-            Err(_) => Err(IngestError::Stopped),
+            .pop()
+            .unwrap_or(Err(IngestError::Stopped))
+    }
+
+    /// Queues several fixes at once (they share the writer's batches) and waits until every
+    /// one has committed; one answer per fix, in order. A gateway's request of many fixes.
+    pub async fn submit_many(&self, fixes: Vec<Fix>) -> Vec<Result<Written, IngestError>> {
+        let mut waiting = Vec::with_capacity(fixes.len());
+        for mut fix in fixes {
+            fix.recorded_at = micros(fix.recorded_at);
+            let (reply, rx) = oneshot::channel();
+            let sent = self.tx.send(Job { fix, reply }).await.is_ok();
+            waiting.push(sent.then_some(rx));
         }
+        let mut answers = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            answers.push(match rx {
+                None => Err(IngestError::Stopped),
+                Some(rx) => match rx.await {
+                    Ok(Ok(w)) => Ok(w),
+                    Ok(Err(e)) => Err(IngestError::Db(e)),
+                    Err(_) => Err(IngestError::Stopped),
+                },
+            });
+        }
+        answers
     }
 }
 

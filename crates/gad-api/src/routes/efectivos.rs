@@ -44,7 +44,7 @@ fn not_found() -> ApiError {
 /// A position this close to the incident (metres) counts as arrival of an officer en camino.
 const ARRIVAL_RADIUS_M: f64 = 100.0;
 
-fn may_act_on(me: &AuthUser, id: i64) -> bool {
+pub(crate) fn may_act_on(me: &AuthUser, id: i64) -> bool {
     me.is_supervisor() || me.efectivo_id == Some(id)
 }
 
@@ -416,58 +416,82 @@ pub async fn update_ubicacion(
         return Err(ApiError::InsufficientLevel);
     }
     let b: UbicacionBody = parse_json_body(&body)?;
-    let now = Utc::now();
-    let recorded_at = b.recorded_at.unwrap_or(now);
-    if recorded_at < now - Duration::days(state.config.location_retention_days) {
-        return Err(ApiError::validation(FieldError::body(
-            "recorded_at",
-            "value_error",
-            "recorded_at is older than the retention window (LOCATION_RETENTION_DAYS)",
-            json!(crate::time::rfc3339(recorded_at)),
-        )));
-    }
-    let fix = Fix {
-        efectivo_id: id,
-        lat: b.lat,
-        lng: b.lng,
-        accuracy_m: b.accuracy_m,
-        heading: b.heading,
-        speed: b.speed,
-        recorded_at,
-    };
-    let (mut row, applied) = match state.ingest.submit(fix).await? {
+    let fix = b
+        .into_fix(id, &state)
+        .map_err(|e| ApiError::validation(*e))?;
+    let (row, applied) = match state.ingest.submit(fix.clone()).await? {
         Written::NotFound => return Err(not_found()),
         Written::Stored { row, applied } => (*row, applied),
     };
-    if applied {
-        // An officer on the way who comes within 100 m of the incident is on scene (issue 15).
-        if row.estado == EstadoDisponibilidad::EnCamino.as_db()
-            && let Some(r) = arrive(&state, id, row.usuario_id).await?
-        {
-            row = r;
-        }
-        state.events.publish(
-            DomainEvent::new(
-                EventType::EfectivoLocationUpdate,
-                json!({
-                    "efectivo_id": row.id,
-                    "usuario_id": row.usuario_id,
-                    "lat": b.lat,
-                    "lng": b.lng,
-                    "accuracy_m": b.accuracy_m,
-                    "heading": b.heading,
-                    "speed": b.speed,
-                    "estado": row.estado_wire(),
-                    "updated_at": row.ubicacion_updated_at.map(crate::time::rfc3339),
-                }),
-                Audience::Involved {
-                    user_ids: vec![row.usuario_id],
-                },
-            )
-            .topic(format!("efectivo:{id}")),
-        );
-    }
+    let row = if applied {
+        after_applied_fix(&state, row, &fix).await?
+    } else {
+        row
+    };
     Ok(json_response(StatusCode::OK, &row.to_json()))
+}
+
+impl UbicacionBody {
+    /// The fix this body reports for officer `id`, once `recorded_at` (default: now) is inside
+    /// the retention window; the other rules are [`Validate`]'s.
+    pub fn into_fix(self, id: i64, state: &AppState) -> Result<Fix, Box<FieldError>> {
+        let now = Utc::now();
+        let recorded_at = self.recorded_at.unwrap_or(now);
+        if recorded_at < now - Duration::days(state.config.location_retention_days) {
+            return Err(Box::new(FieldError::body(
+                "recorded_at",
+                "value_error",
+                "recorded_at is older than the retention window (LOCATION_RETENTION_DAYS)",
+                json!(crate::time::rfc3339(recorded_at)),
+            )));
+        }
+        Ok(Fix {
+            efectivo_id: id,
+            lat: self.lat,
+            lng: self.lng,
+            accuracy_m: self.accuracy_m,
+            heading: self.heading,
+            speed: self.speed,
+            recorded_at,
+        })
+    }
+}
+
+/// What follows a committed fix that became the officer's current position (single and batch
+/// routes alike): an officer on the way who comes within 100 m of the incident is on scene
+/// (issue 15), and the location event goes out. Returns the officer as it now stands.
+pub(crate) async fn after_applied_fix(
+    state: &AppState,
+    mut row: EfectivoRow,
+    fix: &Fix,
+) -> ApiResult<EfectivoRow> {
+    let id = fix.efectivo_id;
+    if row.estado == EstadoDisponibilidad::EnCamino.as_db()
+        && let Some(r) = arrive(state, id, row.usuario_id).await?
+    {
+        row = r;
+    }
+    state.events.publish(
+        DomainEvent::new(
+            EventType::EfectivoLocationUpdate,
+            json!({
+                "efectivo_id": row.id,
+                "usuario_id": row.usuario_id,
+                "lat": fix.lat,
+                "lng": fix.lng,
+                "accuracy_m": fix.accuracy_m,
+                "heading": fix.heading,
+                "speed": fix.speed,
+                "estado": row.estado_wire(),
+                "updated_at": row.ubicacion_updated_at.map(crate::time::rfc3339),
+            }),
+            Audience::Involved {
+                user_ids: vec![row.usuario_id],
+            },
+        )
+        .topic(format!("efectivo:{id}")),
+    );
+    Ok(row)
 }
 
 /// After a committed fix of an officer en camino: if it is now within 100 m of its incident,

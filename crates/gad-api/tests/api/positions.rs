@@ -524,3 +524,121 @@ async fn location_events_are_coalesced_to_one_per_officer_per_second() {
         "{last}"
     );
 }
+
+#[tokio::test]
+async fn a_gateway_batch_is_committed_fix_by_fix_with_the_same_rules() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let a = app.create_efectivo(None).await;
+    let b = app.create_efectivo(None).await;
+    let (ia, ib) = (a.efectivo_id.unwrap(), b.efectivo_id.unwrap());
+    let now = Utc::now();
+    let at = |s: i64| ts(now - chrono::Duration::seconds(s));
+    let mut ws = WsClient::connect(&app, Some(&sup.token)).await;
+    let _ = ws.handshake().await;
+    let lote = json!({"ubicaciones": [
+        {"efectivo_id": ia, "lat": 40.0, "lng": -3.0, "recorded_at": at(30)},
+        {"efectivo_id": ia, "lat": 40.1, "lng": -3.1, "recorded_at": at(10)},
+        {"efectivo_id": ia, "lat": 40.2, "lng": -3.2, "recorded_at": at(20)},
+        {"efectivo_id": ib, "lat": 41.0, "lng": -4.0, "speed": 1.5},
+        {"efectivo_id": 987_654_321, "lat": 1.0, "lng": 1.0},
+    ]});
+    let r = app
+        .post("/api/v1/ubicaciones", Some(&sup.token), lote)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["aplicadas"], 2, "{}", r.text);
+    assert_eq!(r.body["solo_historial"], 2, "{}", r.text);
+    assert_eq!(r.body["no_encontradas"], 1, "{}", r.text);
+    let kinds: Vec<&str> = r.body["resultados"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["resultado"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "solo_historial",
+            "aplicada",
+            "solo_historial",
+            "aplicada",
+            "no_encontrado"
+        ]
+    );
+    // Committed before the answer: the history in recorded_at order, the newest fix is the position.
+    assert_eq!(
+        history(&app, ia).await,
+        vec![(40.0, -3.0), (40.2, -3.2), (40.1, -3.1)]
+    );
+    let r = app
+        .get(&format!("/api/v1/efectivos/{ia}"), Some(&sup.token))
+        .await;
+    assert_eq!(r.body["ubicacion"]["lat"], 40.1, "{}", r.text);
+    // The map hears of both officers that moved, as with the single route.
+    let heard: Vec<i64> = location_events(&mut ws, Duration::from_millis(500))
+        .await
+        .iter()
+        .map(|(_, e)| e["data"]["efectivo_id"].as_i64().unwrap())
+        .collect();
+    assert!(heard.contains(&ia) && heard.contains(&ib), "{heard:?}");
+
+    // One invalid fix refuses the whole request, and says which one.
+    let r = app
+        .post(
+            "/api/v1/ubicaciones",
+            Some(&sup.token),
+            json!({"ubicaciones": [
+                {"efectivo_id": ia, "lat": 10.0, "lng": 10.0},
+                {"efectivo_id": ib, "lat": 95.0, "lng": 10.0},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        r.body["errors"][0]["loc"],
+        json!(["body", "ubicaciones", 1, "lat"])
+    );
+    let old = ts(now - chrono::Duration::days(400));
+    let r = app
+        .post(
+            "/api/v1/ubicaciones",
+            Some(&sup.token),
+            json!({"ubicaciones": [{"efectivo_id": ia, "lat": 1.0, "lng": 1.0, "recorded_at": old}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        r.body["errors"][0]["loc"],
+        json!(["body", "ubicaciones", 0, "recorded_at"])
+    );
+    let r = app
+        .post(
+            "/api/v1/ubicaciones",
+            Some(&sup.token),
+            json!({"ubicaciones": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        history(&app, ia).await.len(),
+        3,
+        "nothing of a refused request is stored"
+    );
+
+    // An officer may send its own fixes only.
+    let own = json!({"ubicaciones": [{"efectivo_id": ia, "lat": 40.3, "lng": -3.3}]});
+    let r = app.post("/api/v1/ubicaciones", Some(&a.token), own).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let other = json!({"ubicaciones": [{"efectivo_id": ib, "lat": 40.3, "lng": -3.3}]});
+    let r = app.post("/api/v1/ubicaciones", Some(&a.token), other).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/ubicaciones",
+            None,
+            json!({"ubicaciones": [{"efectivo_id": ia, "lat": 1.0, "lng": 1.0}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+}
