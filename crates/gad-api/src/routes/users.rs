@@ -336,19 +336,33 @@ pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiRe
         .into_response())
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetUserQuery {
+    /// Also find a soft-deleted user (level 3 only), as `include_deleted` on the list.
+    pub include_deleted: Option<bool>,
+}
+
+impl Validate for GetUserQuery {}
+
 #[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users",
-    params(("user_id" = i64, Path, description = "user id")),
-    description = "Level: 1 (own). Self, or any user for level 2+; others get 404.",
+    params(("user_id" = i64, Path, description = "user id"), GetUserQuery),
+    description = "Level: 1 (own). Self, or any user for level 2+; others get 404. A deleted user is 404 unless include_deleted (level 3), as in the list.",
     responses((status = 200, description = "user", body = Usuario), (status = 404, description = "not found", body = Value)))]
 pub async fn get_user(
     State(state): State<AppState>,
     me: AuthUser,
     ValidPath(user_id): ValidPath<i64>,
+    ValidQuery(q): ValidQuery<GetUserQuery>,
 ) -> ApiResult<Response> {
+    let include_deleted = q.include_deleted.unwrap_or(false);
+    if include_deleted && !me.is_admin() {
+        return Err(ApiError::InsufficientLevel);
+    }
     if user_id != me.id && !me.is_supervisor() {
         return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
     }
-    let u = usuarios::by_id(&state.db, user_id, me.is_admin())
+    let u = usuarios::by_id(&state.db, user_id, include_deleted)
         .await?
         .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
     Ok(json_response(StatusCode::OK, &to_json(&u)))

@@ -308,11 +308,31 @@ async fn admin_updates_and_soft_deletes_revoking_tokens() {
         app.get("/api/v1/users/me", Some(&u.token)).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // Deleted means gone (404), as for tasks and efectivos; an administrator can still look it
+    // up explicitly, a supervisor cannot.
     assert_eq!(
         app.get(&format!("/api/v1/users/{}", u.id), Some(&admin.token))
             .await
             .status,
-        StatusCode::OK
+        StatusCode::NOT_FOUND
+    );
+    let r = app
+        .get(
+            &format!("/api/v1/users/{}?include_deleted=true", u.id),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body["deleted_at"].is_string());
+    let sup = app.create_user(2).await;
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/users/{}?include_deleted=true", u.id),
+            Some(&sup.token)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
     );
     let list = app.get("/api/v1/users?limit=500", Some(&admin.token)).await;
     assert!(
