@@ -94,8 +94,8 @@ gateway() { # AFTER, B fixes per request: prints requests/s and fixes/s
   start_server "$AFTER" "$AFTER_DB"
   local tok first out
   tok="$(token)"; first="$(first_id "$AFTER_DB")"
-  wrk -t1 -c16 -d3s -s "$DIR/lote.lua" "$BASE" -- "$tok" "$first" 100000 "$b" >/dev/null
-  out="$(wrk -t1 -c16 -d"${DURATION}s" --latency -s "$DIR/lote.lua" "$BASE" -- "$tok" "$first" 100000 "$b")"
+  wrk -t1 -c"${GW_CONN:-16}" -d3s -s "$DIR/lote.lua" "$BASE" -- "$tok" "$first" 100000 "$b" >/dev/null
+  out="$(wrk -t1 -c"${GW_CONN:-16}" -d"${DURATION}s" --latency -s "$DIR/lote.lua" "$BASE" -- "$tok" "$first" 100000 "$b")"
   echo "$out" | summary "gateway"
   echo "$out" | awk -v b="$b" '/Requests\/sec/{printf "         = %.0f fixes/s (%d fixes per request)\n", $2 * b, b}'
   stop_server

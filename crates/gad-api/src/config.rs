@@ -52,6 +52,8 @@ pub struct Config {
     pub log_level: String,
     pub hsts_enabled: bool,
     pub location_retention_days: i64,
+    /// Batches of location fixes the group-commit writer commits at once (`INGEST_CONCURRENCY`).
+    pub ingest_concurrency: usize,
     pub project_name: String,
     pub project_version: String,
     /// Prefix of every Redis key and channel. Always "gad:" in deployments (contract §11);
@@ -138,6 +140,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "LOG_LEVEL",
     "HSTS_ENABLED",
     "LOCATION_RETENTION_DAYS",
+    "INGEST_CONCURRENCY",
     "PROJECT_NAME",
     "PROJECT_VERSION",
     "MAP_TILE_URL",
@@ -318,6 +321,7 @@ impl Config {
                 .to_lowercase(),
             hsts_enabled: parse_bool(env, "HSTS_ENABLED", false)?,
             location_retention_days: parse_num(env, "LOCATION_RETENTION_DAYS", 30, 1, 36500)?,
+            ingest_concurrency: parse_num(env, "INGEST_CONCURRENCY", 8, 1, 64)?,
             project_name: get("PROJECT_NAME").unwrap_or_else(|| "GRUPO_GAD".into()),
             project_version: get("PROJECT_VERSION")
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),

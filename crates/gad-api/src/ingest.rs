@@ -6,8 +6,9 @@
 //! them with `store::positions::write_batch` — one transaction, one multi-row statement for
 //! history and current positions — and answers every waiter only after the commit: an
 //! acknowledged fix is durable (PostgreSQL's `synchronous_commit` decides what "committed"
-//! means, as for every other write). Up to [`IN_FLIGHT`] batches commit at once, so the next
-//! batch gathers while the previous one waits for its fsync.
+//! means, as for every other write). Up to `INGEST_CONCURRENCY` batches (default 8) commit at
+//! once, so the next batches gather while earlier ones wait for their locks and fsync: with only
+//! two in flight the writer left a third of the CPU idle (docs/PERFORMANCE.md).
 //!
 //! Ordering per officer is the statement's rule (the newest `recorded_at` wins), so batches may
 //! commit in any order. A batch that hits a deadlock or serialization failure is retried; one
@@ -26,8 +27,6 @@ use crate::store::positions::{self, Fix, Written};
 pub const WINDOW: Duration = Duration::from_millis(2);
 /// Most fixes in one batch.
 pub const MAX_BATCH: usize = 512;
-/// Batches committing at the same time.
-pub const IN_FLIGHT: usize = 2;
 /// Fixes waiting for the writer; beyond this `submit` waits (back-pressure on the callers).
 const QUEUE: usize = 8192;
 /// Attempts of a batch that meets a transient conflict.
@@ -58,9 +57,9 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the writer task on the current runtime. It ends when every handle is dropped,
     /// after writing what was already queued.
-    pub fn start(db: sqlx::PgPool) -> Ingest {
+    pub fn start(db: sqlx::PgPool, in_flight: usize) -> Ingest {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, rx, in_flight.max(1)));
         Ingest { tx }
     }
 
@@ -102,8 +101,8 @@ pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
-async fn run(db: sqlx::PgPool, mut rx: mpsc::Receiver<Job>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+async fn run(db: sqlx::PgPool, mut rx: mpsc::Receiver<Job>, in_flight: usize) {
+    let slots = Arc::new(Semaphore::new(in_flight));
     let mut buf: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     loop {
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
@@ -128,7 +127,7 @@ async fn run(db: sqlx::PgPool, mut rx: mpsc::Receiver<Job>) {
         });
     }
     // Let the batches in flight finish before the task ends.
-    let _ = slots.acquire_many(IN_FLIGHT as u32).await;
+    let _ = slots.acquire_many(in_flight as u32).await;
 }
 
 async fn write(db: &sqlx::PgPool, jobs: Vec<Job>) {

@@ -69,7 +69,13 @@ impl AppState {
             started_at: Instant::now(),
             ratelimit: crate::ratelimit_state::LimiterState::new(&config),
             gdpr_exports: Arc::new(tokio::sync::Semaphore::new(config.gdpr_export_concurrency)),
-            ingest: crate::ingest::Ingest::start(db.clone()),
+            // The writer never holds more than half the pool: requests need connections too.
+            ingest: crate::ingest::Ingest::start(
+                db.clone(),
+                config
+                    .ingest_concurrency
+                    .min((config.db_pool_size as usize / 2).max(1)),
+            ),
             config,
             db,
             redis,
