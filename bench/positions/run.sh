@@ -17,6 +17,9 @@
 #   run.sh gateway ROUNDS   fixes/s alternating BEFORE (PUT, one fix per request, wrk -c64) and
 #                           AFTER through the gateway route (POST /api/v1/ubicaciones, B=50 fixes
 #                           per request, wrk -c16): the same random officers, 200 = committed
+#   run.sh floor            AFTER: wrk -c64 10 s on GET /health/live (no auth, no database) and on
+#                           GET /users/me (the authentication query + one read): the ceiling of
+#                           any authenticated one-fix-per-request route on this machine
 #   run.sh crash            AFTER: wrk records every 200; kill -9 the server 10 s in, restart it
 #                           2 s later; then every recorded (officer, recorded_at) must be in history
 set -euo pipefail
@@ -32,6 +35,7 @@ BEFORE_DB="$SERVER/${BEFORE_DB:-gad_pos_before}"
 AFTER_DB="$SERVER/${AFTER_DB:-gad_pos_after}"
 BOX="${BOX:--3.7097,40.4123,-3.6979,40.4213}"   # ~1 km x 1 km at Puerta del Sol
 SERVER_PID=""
+ledger=/tmp/positions-ledger.csv   # the crash test's record of every answer 200
 
 stop_server() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
@@ -102,8 +106,14 @@ gateway() { # AFTER, B fixes per request: prints requests/s and fixes/s
 }
 
 case "${1:-}" in
+  floor)
+    start_server "$AFTER" "$AFTER_DB"
+    tok="$(token)"
+    for path in /api/v1/health/live /api/v1/users/me; do
+      wrk -t1 -c64 -d10s --latency -H "Authorization: Bearer $tok" "$BASE$path" | summary "${path#/api/v1/}"
+    done ;;
   gateway)
-    echo "== fixes/s, ${2:-3} rounds x ${DURATION}s: before (PUT, -c64) vs after (gateway, B=${B:-50}, -c16); $(uptime | sed 's/.*load/load/')"
+    echo "== fixes/s, ${2:-3} rounds x ${DURATION}s: before (PUT, -c64) vs after (gateway, B=${B:-50}, -c${GW_CONN:-16}); $(uptime | sed 's/.*load/load/')"
     for _ in $(seq "${2:-3}"); do
       ingest before "$BEFORE" "$BEFORE_DB"
       gateway
@@ -143,7 +153,7 @@ case "${1:-}" in
     wrk -t1 -c64 -d"${DURATION}s" --latency -s "$DIR/ubicacion.lua" "$BASE" -- "$tok" "$first" "${OFFICERS:-100000}" | summary "after"
     if wait $probe; then echo "bbox probe OK: $(cat /tmp/bbox_probe.out)"; else echo "bbox probe FAILED: $(cat /tmp/bbox_probe.out)"; fi ;;
   crash)
-    ledger=/tmp/positions-ledger.csv; : > "$ledger"
+    : > "$ledger"
     start_server "$AFTER" "$AFTER_DB"
     tok="$(token)"; first="$(first_id "$AFTER_DB")"
     wrk -t1 -c64 -d30s -s "$DIR/ubicacion_record.lua" "$BASE" -- "$tok" "$first" 100000 "$ledger" > /tmp/positions-crash-wrk.out &
