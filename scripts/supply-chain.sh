@@ -7,10 +7,13 @@
 # Exit non-zero when a check that ran failed. SKIP_SECRET_SCAN=1 skips step 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"   # where cargo install puts it
 
 if ! command -v cargo-deny >/dev/null 2>&1; then
+  # A fresh machine has no cargo-deny: install it from crates.io (a few minutes, once).
   echo "==> cargo-deny not installed: cargo install cargo-deny --locked" >&2
-  exit 1
+  cargo install cargo-deny --locked --quiet
+  command -v cargo-deny >/dev/null 2>&1 || { echo "cargo-deny could not be installed" >&2; exit 1; }
 fi
 
 echo "==> cargo deny check licenses bans sources"
