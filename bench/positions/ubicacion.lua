@@ -6,7 +6,8 @@
 -- X-Request-ID "officer,recorded_at"; the server echoes the header. With ubicacion_record.lua
 -- every request answered 200 is appended to it as "officer,recorded_at" (the crash test's ledger).
 -- The pre-issue-20 server ignores recorded_at (unknown field) and stamps server time.
-local token, first, n, record
+local token, first, n
+record = nil -- global: ubicacion_record.lua writes its ledger here
 local counter = 0
 
 function init(args)

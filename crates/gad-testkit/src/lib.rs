@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chaos;
+pub mod cli;
 pub mod db;
 pub mod fake_telegram;
 pub mod ws;

@@ -9,6 +9,7 @@
 //! hub spaces events ≥ 1 s apart; a few ms of socket scheduling jitter are tolerated).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gad_testkit::cli::arg;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -17,14 +18,6 @@ use gad_core::positions::BBox;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

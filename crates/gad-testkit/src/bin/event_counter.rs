@@ -5,19 +5,12 @@
 //! prints `ready` once connected, then the count (and any close) when the stream goes quiet.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gad_testkit::cli::arg;
 use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

@@ -5,25 +5,18 @@
 //! `snapshot_probe --url ws://127.0.0.1:8031/ws/connect --token JWT`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gad_testkit::cli::required_arg;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-fn arg(args: &[String], name: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = arg(&args, "--url");
-    let token = arg(&args, "--token");
+    let url = required_arg(&args, "--url");
+    let token = required_arg(&args, "--token");
     let mut req = url.into_client_request().unwrap();
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());

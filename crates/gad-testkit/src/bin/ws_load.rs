@@ -9,6 +9,7 @@
 //! `cargo run --release -p gad-testkit --bin ws_load -- --port 8030 --sockets 10000 --server-pid PID`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gad_testkit::cli::arg;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,14 +23,6 @@ fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
-}
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
 }
 
 fn rss_kib(pid: &str) -> u64 {
