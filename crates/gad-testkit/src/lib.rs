@@ -247,6 +247,25 @@ impl TestApp {
         self.request(Method::DELETE, path, token, None).await
     }
 
+    /// Sends a JSON body written by hand, byte for byte (no client-side serialisation).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        json_text: &str,
+    ) -> Resp {
+        let mut rb = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(json_text.to_string());
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        Self::read(rb.send().await.expect("request failed")).await
+    }
+
     /// Creates a verified user of `nivel` directly in the database and mints a token for it.
     pub async fn create_user(&self, nivel: i16) -> TestUser {
         let email = format!("{}@test.gad", unique("u"));

@@ -525,6 +525,68 @@ async fn location_events_are_coalesced_to_one_per_officer_per_second() {
     );
 }
 
+/// Coordinates a browser sends (shortest round-trip decimals, 17 significant digits) that a
+/// best-effort JSON float parser reads one unit in the last place off.
+const EXACT: [&str; 3] = [
+    "-58.405472667025364",
+    "-58.408210144480684",
+    "-58.400626900334316",
+];
+
+/// What an officer sends is what is stored, answered and broadcast, to the last bit: the map
+/// and the history must not disagree with the device (a browser test compares exactly).
+#[tokio::test]
+async fn coordinates_are_kept_to_the_last_bit() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let me = app.create_efectivo(None).await;
+    let id = me.efectivo_id.unwrap();
+    let mut ws = WsClient::connect(&app, Some(&sup.token)).await;
+    let _ = ws.handshake().await;
+    let exact: Vec<f64> = EXACT.iter().map(|s| s.parse().unwrap()).collect();
+
+    // The one-fix route, the body written by hand so no client library rounds it first.
+    let r = app
+        .send_raw(
+            reqwest::Method::PUT,
+            &format!("/api/v1/efectivos/{id}/ubicacion"),
+            Some(&me.token),
+            &format!(r#"{{"lat": -34.5, "lng": {}}}"#, EXACT[0]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains(EXACT[0]), "answer: {}", r.text);
+    let event = ws
+        .wait_for("efectivo_location_update", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(event.to_string().contains(EXACT[0]), "event: {event}");
+
+    // The gateway route.
+    let fixes: Vec<String> = EXACT[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, lng)| format!(r#"{{"efectivo_id": {id}, "lat": -34.{i}, "lng": {lng}}}"#))
+        .collect();
+    let r = app
+        .send_raw(
+            reqwest::Method::POST,
+            "/api/v1/ubicaciones",
+            Some(&sup.token),
+            &format!(r#"{{"ubicaciones": [{}]}}"#, fixes.join(",")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let stored: Vec<u64> = history(&app, id)
+        .await
+        .iter()
+        .map(|(_, lng)| lng.to_bits())
+        .collect();
+    let sent: Vec<u64> = exact.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(stored, sent, "history {:?}", history(&app, id).await);
+}
+
 #[tokio::test]
 async fn a_gateway_batch_is_committed_fix_by_fix_with_the_same_rules() {
     let app = TestApp::spawn().await;
