@@ -63,4 +63,10 @@ done
 
 echo "==> browser tests against http://127.0.0.1:${PORT}"
 export GAD_BASE_URL="http://127.0.0.1:${PORT}" GAD_ROOT="$ROOT"
-(cd web-tests && node --test tests/live-parts.test.js tests/command-centre.test.js)
+SERVER_LOG="${TMPDIR:-/tmp}/gad-browser-${DB}.log"
+# On a failure CI shows what the server said too (the log file does not outlive the machine).
+if ! (cd web-tests && node --test tests/live-parts.test.js tests/command-centre.test.js); then
+  echo "==> browser tests failed; the server's log (last 60 lines):"
+  tail -n 60 "$SERVER_LOG"
+  exit 1
+fi
