@@ -140,14 +140,11 @@ async fn dispatch(
 ) -> ApiResult<Outcome> {
     let Some(key) = key else {
         // No key: one statement, one implicit transaction, one round trip.
-        return Ok(
-            match emergency::dispatch(&state.db, &request(state, me, ctx, b, None, received_at))
-                .await?
-            {
-                Some(d) => Outcome::Assigned(Box::new(d)),
-                None => Outcome::NoneAvailable,
-            },
-        );
+        let req = request(state, me, ctx, b, None, received_at);
+        return Ok(match emergency::dispatch(&state.db, &req).await? {
+            Some(d) => Outcome::Assigned(Box::new(d)),
+            None => Outcome::NoneAvailable,
+        });
     };
     let hash = b.fingerprint();
     let mut tx = state.db.begin().await?;
@@ -176,12 +173,8 @@ async fn dispatch(
             )),
         };
     }
-    match emergency::dispatch(
-        &mut *tx,
-        &request(state, me, ctx, b, Some(key), received_at),
-    )
-    .await?
-    {
+    let req = request(state, me, ctx, b, Some(key), received_at);
+    match emergency::dispatch_in(&mut tx, &req).await? {
         Some(d) => {
             tx.commit().await?;
             Ok(Outcome::Assigned(Box::new(d)))

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::efectivos::point_sql;
+use super::nearest::{NearestSql, Order, nearest_first_in};
 
 /// Where an emergency is and who raised it: what re-dispatch and backup need. Loaded with the
 /// task row locked, so two answers about one emergency are handled one after the other.
@@ -77,13 +78,15 @@ pub async fn assign_nearest(
     };
     let pt = point_sql(1, 2);
     let eligible = eligible_sql(4, 5);
-    let sql = format!(
+    let sql = NearestSql::new(|order: Order| {
+        let nearest = order.key("e.geom", &pt);
+        format!(
         "WITH pick AS (
             SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
             FROM efectivos e
             WHERE {eligible} AND ST_DWithin(e.geom, {pt}, $3::float8)
               AND NOT EXISTS (SELECT 1 FROM despachos d WHERE d.tarea_id = $6 AND d.efectivo_id = e.id)
-            ORDER BY e.geom <-> {pt}
+            ORDER BY {nearest}
             LIMIT $7
             FOR UPDATE OF e SKIP LOCKED
         ),
@@ -106,20 +109,21 @@ pub async fn assign_nearest(
         )
         SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, d.vence_at
         FROM pick p JOIN desp d ON d.efectivo_id = p.id ORDER BY p.distance_m"
-    );
-    sqlx::query_as(&sql)
-        .bind(lng)
-        .bind(lat)
-        .bind(site.radius_m)
-        .bind(max_age_minutes)
-        .bind(site.creado_por)
-        .bind(site.id)
-        .bind(n)
-        .bind(intento)
-        .bind(refuerzo)
-        .bind(ack_secs as f64)
-        .fetch_all(db)
-        .await
+        )
+    });
+    nearest_first_in(db, &sql, |q| {
+        q.bind(lng)
+            .bind(lat)
+            .bind(site.radius_m)
+            .bind(max_age_minutes)
+            .bind(site.creado_por)
+            .bind(site.id)
+            .bind(n)
+            .bind(intento)
+            .bind(refuerzo)
+            .bind(ack_secs as f64)
+    })
+    .await
 }
 
 /// A dispatch that has just been answered (or has expired).

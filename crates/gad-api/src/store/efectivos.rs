@@ -8,6 +8,8 @@ use gad_core::EstadoDisponibilidad;
 use serde_json::Value;
 use sqlx::PgExecutor;
 
+use crate::store::nearest::{NearestSql, Order, nearest_first};
+
 pub const EFECTIVO_NOT_FOUND: &str = "The efectivo with this id does not exist in the system";
 
 /// The SQL expression of a point from `$lng`/`$lat` parameters, as geography. Written inline
@@ -170,10 +172,7 @@ pub struct ListFilter<'a> {
     pub limit: i64,
 }
 
-pub async fn list<'e, E: PgExecutor<'e>>(
-    exec: E,
-    f: &ListFilter<'_>,
-) -> Result<Vec<EfectivoRow>, sqlx::Error> {
+pub async fn list(db: &sqlx::PgPool, f: &ListFilter<'_>) -> Result<Vec<EfectivoRow>, sqlx::Error> {
     let estado = f.estado.map(|e| e.as_db());
     match f.near {
         None => {
@@ -190,30 +189,33 @@ pub async fn list<'e, E: PgExecutor<'e>>(
                 .bind(f.unidad)
                 .bind(f.skip)
                 .bind(f.limit)
-                .fetch_all(exec)
+                .fetch_all(db)
                 .await
         }
         Some((lat, lng, radius)) => {
             let pt = point_sql(5, 6);
-            let sql = format!(
-                "SELECT {EFECTIVO_COLUMNS}, ST_Distance(e.geom, {pt}) AS distance_m
+            let sql = NearestSql::new(|order: Order| {
+                let nearest = order.key("e.geom", &pt);
+                format!(
+                    "SELECT {EFECTIVO_COLUMNS}, ST_Distance(e.geom, {pt}) AS distance_m
                  FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
                  WHERE e.deleted_at IS NULL AND e.geom IS NOT NULL
                    AND ($1::text IS NULL OR e.estado_disponibilidad = $1::estado_disponibilidad)
                    AND ($2::text IS NULL OR e.unidad = $2)
                    AND ST_DWithin(e.geom, {pt}, $7)
-                 ORDER BY e.geom <-> {pt}, e.id OFFSET $3 LIMIT $4"
-            );
-            sqlx::query_as::<_, EfectivoRow>(&sql)
-                .bind(estado)
-                .bind(f.unidad)
-                .bind(f.skip)
-                .bind(f.limit)
-                .bind(lng)
-                .bind(lat)
-                .bind(radius)
-                .fetch_all(exec)
-                .await
+                 ORDER BY {nearest}, e.id OFFSET $3 LIMIT $4"
+                )
+            });
+            nearest_first(db, &sql, |q| {
+                q.bind(estado)
+                    .bind(f.unidad)
+                    .bind(f.skip)
+                    .bind(f.limit)
+                    .bind(lng)
+                    .bind(lat)
+                    .bind(radius)
+            })
+            .await
         }
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::store::efectivos::point_sql;
+use crate::store::nearest::{NearestSql, Order, Query, nearest_first, nearest_first_in};
 
 /// The result of one dispatch row.
 #[derive(Debug, sqlx::FromRow)]
@@ -42,8 +43,10 @@ pub struct DispatchRequest<'a> {
 /// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
 /// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
 /// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds).
-pub fn dispatch_sql() -> String {
+/// `order`: see `store::nearest`.
+pub fn dispatch_sql(order: Order) -> String {
     let pt = point_sql(1, 2);
+    let nearest = order.key("e.geom", &pt);
     let eligible = crate::store::dispatch::eligible_sql(12, 4);
     format!(
         "WITH pick AS (
@@ -51,7 +54,7 @@ pub fn dispatch_sql() -> String {
             FROM efectivos e
             WHERE {eligible}
               AND ST_DWithin(e.geom, {pt}, $3::float8)
-            ORDER BY e.geom <-> {pt}
+            ORDER BY {nearest}
             LIMIT 1
             FOR UPDATE OF e SKIP LOCKED
         ),
@@ -114,13 +117,29 @@ pub fn dispatch_sql() -> String {
     )
 }
 
-/// Runs the dispatch; `None` when no efectivo is eligible within the radius.
-pub async fn dispatch<'e, E: sqlx::PgExecutor<'e>>(
-    exec: E,
+/// Runs the dispatch as one statement (its own implicit transaction); `None` when no efectivo
+/// is eligible within the radius.
+pub async fn dispatch(
+    db: &sqlx::PgPool,
     r: &DispatchRequest<'_>,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
-    sqlx::query_as::<_, Dispatched>(&dispatch_sql())
-        .bind(r.lng)
+    let sql = NearestSql::new(dispatch_sql);
+    let rows = nearest_first(db, &sql, |q| bind_request(q, r)).await?;
+    Ok(rows.into_iter().next())
+}
+
+/// The same inside the caller's transaction (the one that claimed the idempotency key).
+pub async fn dispatch_in(
+    tx: &mut sqlx::PgConnection,
+    r: &DispatchRequest<'_>,
+) -> Result<Option<Dispatched>, sqlx::Error> {
+    let sql = NearestSql::new(dispatch_sql);
+    let rows = nearest_first_in(tx, &sql, |q| bind_request(q, r)).await?;
+    Ok(rows.into_iter().next())
+}
+
+fn bind_request<'q>(q: Query<'q, Dispatched>, r: &DispatchRequest<'q>) -> Query<'q, Dispatched> {
+    q.bind(r.lng)
         .bind(r.lat)
         .bind(r.radius_m)
         .bind(r.caller_id)
@@ -133,8 +152,6 @@ pub async fn dispatch<'e, E: sqlx::PgExecutor<'e>>(
         .bind(r.request_id)
         .bind(r.max_position_age_minutes)
         .bind(r.ack_timeout_seconds)
-        .fetch_optional(exec)
-        .await
 }
 
 /// Claims an idempotency key for this request (a key older than 24 h is reclaimed). A
@@ -210,26 +227,29 @@ pub async fn suggestions(
 ) -> Result<Vec<Suggestion>, sqlx::Error> {
     let pt = point_sql(1, 2);
     let eligible = crate::store::dispatch::eligible_sql(7, 8);
-    let sql = format!(
-        "SELECT e.id AS efectivo_id, ST_Distance(e.geom, {pt}) AS distance_m, e.codigo_interno,
+    let sql = NearestSql::new(|order: Order| {
+        let nearest = order.key("e.geom", &pt);
+        format!(
+            "SELECT e.id AS efectivo_id, ST_Distance(e.geom, {pt}) AS distance_m, e.codigo_interno,
                 u.nombre, e.unidad, e.especialidad
          FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
          WHERE {eligible}
            AND ST_DWithin(e.geom, {pt}, $3)
            AND ($4::text IS NULL OR e.especialidad = $4)
            AND ($5::text IS NULL OR e.unidad = $5)
-         ORDER BY e.geom <-> {pt}, e.id
+         ORDER BY {nearest}, e.id
          LIMIT $6"
-    );
-    sqlx::query_as(&sql)
-        .bind(f.lng)
-        .bind(f.lat)
-        .bind(f.radius_m)
-        .bind(f.especialidad)
-        .bind(f.unidad)
-        .bind(f.limit)
-        .bind(f.max_position_age_minutes)
-        .bind(f.caller_id)
-        .fetch_all(db)
-        .await
+        )
+    });
+    nearest_first(db, &sql, |q| {
+        q.bind(f.lng)
+            .bind(f.lat)
+            .bind(f.radius_m)
+            .bind(f.especialidad)
+            .bind(f.unidad)
+            .bind(f.limit)
+            .bind(f.max_position_age_minutes)
+            .bind(f.caller_id)
+    })
+    .await
 }

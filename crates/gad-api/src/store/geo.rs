@@ -2,6 +2,7 @@
 //! nearest first, computed in PostGIS (GiST index for `ST_DWithin` and the `<->` ordering).
 
 use crate::store::efectivos::point_sql;
+use crate::store::nearest::{NearestSql, Order, nearest_first};
 
 #[derive(sqlx::FromRow)]
 pub struct EfectivoMarker {
@@ -51,42 +52,45 @@ pub async fn efectivos_around(
         "e.deleted_at IS NULL AND e.geom IS NOT NULL AND $5::int8 IS NOT NULL AND $6::int8 IS NOT NULL"
             .to_string()
     };
-    let sql = format!(
-        "SELECT e.id, e.uuid, ST_Y(e.geom::geometry) AS lat, ST_X(e.geom::geometry) AS lng,
+    let sql = NearestSql::new(|order: Order| {
+        let nearest = order.key("e.geom", &pt);
+        format!(
+            "SELECT e.id, e.uuid, ST_Y(e.geom::geometry) AS lat, ST_X(e.geom::geometry) AS lng,
                 ST_Distance(e.geom, {pt}) AS distance_m, e.estado_disponibilidad::text AS estado,
                 u.nombre, e.unidad
          FROM efectivos e JOIN usuarios u ON u.id = e.usuario_id
          WHERE {filter} AND ST_DWithin(e.geom, {pt}, $3)
-         ORDER BY e.geom <-> {pt}, e.id LIMIT $4"
-    );
-    sqlx::query_as(&sql)
-        .bind(a.lng)
-        .bind(a.lat)
-        .bind(a.radius_m)
-        .bind(a.limit)
-        .bind(a.max_position_age_minutes)
-        .bind(a.caller_id)
-        .fetch_all(db)
-        .await
+         ORDER BY {nearest}, e.id LIMIT $4"
+        )
+    });
+    nearest_first(db, &sql, |q| {
+        q.bind(a.lng)
+            .bind(a.lat)
+            .bind(a.radius_m)
+            .bind(a.limit)
+            .bind(a.max_position_age_minutes)
+            .bind(a.caller_id)
+    })
+    .await
 }
 
 /// Located open tasks (not finalizada/cancelada) within the radius, nearest first.
 pub async fn tareas_around(db: &sqlx::PgPool, a: &Around) -> Result<Vec<TareaMarker>, sqlx::Error> {
     let pt = point_sql(1, 2);
-    let sql = format!(
+    let sql = NearestSql::new(|order: Order| {
+        let nearest = order.key("t.geom", &pt);
+        format!(
         "SELECT t.id, t.uuid, t.codigo, ST_Y(t.geom::geometry) AS lat, ST_X(t.geom::geometry) AS lng,
                 ST_Distance(t.geom, {pt}) AS distance_m, t.prioridad::text AS prioridad,
                 t.estado::text AS estado
          FROM tareas t
          WHERE t.deleted_at IS NULL AND t.geom IS NOT NULL
            AND t.estado NOT IN ('COMPLETED', 'CANCELLED') AND ST_DWithin(t.geom, {pt}, $3)
-         ORDER BY t.geom <-> {pt}, t.id LIMIT $4"
-    );
-    sqlx::query_as(&sql)
-        .bind(a.lng)
-        .bind(a.lat)
-        .bind(a.radius_m)
-        .bind(a.limit)
-        .fetch_all(db)
-        .await
+         ORDER BY {nearest}, t.id LIMIT $4"
+        )
+    });
+    nearest_first(db, &sql, |q| {
+        q.bind(a.lng).bind(a.lat).bind(a.radius_m).bind(a.limit)
+    })
+    .await
 }

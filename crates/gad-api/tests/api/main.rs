@@ -16,6 +16,7 @@ mod geo;
 mod hardening;
 mod jobs;
 mod matrix;
+mod nearest;
 mod positions;
 mod ratelimit;
 mod realtime;
