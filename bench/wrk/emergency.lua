@@ -1,5 +1,6 @@
 -- wrk script: POST /api/v1/tasks/emergency at random points within ~10 km of a centre.
 -- Usage: wrk ... -s emergency.lua <BASE>/api/v1/tasks/emergency -- <TOKEN> [LAT] [LNG] [RADIUS_KM]
+-- KEYED=1 in the environment: each request with its own Idempotency-Key.
 -- Counts every response status (wrk's "Non-2xx" ignores 404 = none available, which matters
 -- here) and prints them in done().
 
@@ -25,6 +26,10 @@ function init(args)
   wrk.headers["Authorization"] = "Bearer " .. token
   math.randomseed(os.time() * 1000 + tid)
   statuses = {}
+  -- KEYED=1: every request carries its own Idempotency-Key (the keyed dispatch path).
+  keyed = os.getenv("KEYED") == "1"
+  run = os.time()
+  sent = 0
 end
 
 function request()
@@ -34,6 +39,11 @@ function request()
   local lat = lat0 + (r * math.cos(theta)) / 111320
   local lng = lng0 + (r * math.sin(theta)) / (111320 * math.cos(math.rad(lat0)))
   local body = string.format('{"lat":%.6f,"lng":%.6f,"descripcion":"wrk bench"}', lat, lng)
+  if keyed then
+    -- A fresh Idempotency-Key per request: the dispatch runs in the transaction that claims it.
+    sent = sent + 1
+    wrk.headers["Idempotency-Key"] = string.format("wrk-%d-%d-%d", run, tid, sent)
+  end
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::efectivos::round2;
 use crate::store::emergency;
+use crate::store::nearest::{self, Order};
 use crate::store::tareas::Tarea;
 use gad_core::{EstadoTarea, Prioridad, TipoTarea};
 
@@ -146,6 +147,37 @@ async fn dispatch(
             None => Outcome::NoneAvailable,
         });
     };
+    // With a key: claim it and dispatch in one transaction. If PostGIS refuses the index's
+    // order (store::nearest), the whole transaction runs again with the exact order.
+    match dispatch_keyed(state, me, ctx, b, key, received_at, Order::Index).await? {
+        Keyed::Done(outcome) => Ok(outcome),
+        Keyed::Refused => {
+            nearest::log_fallback();
+            match dispatch_keyed(state, me, ctx, b, key, received_at, Order::Exact).await? {
+                Keyed::Done(outcome) => Ok(outcome),
+                Keyed::Refused => Err(ApiError::Internal(anyhow::anyhow!(
+                    "nearest-first dispatch refused in the exact order"
+                ))),
+            }
+        }
+    }
+}
+
+/// The keyed dispatch's transaction, or word that PostGIS refused the index's order.
+enum Keyed {
+    Done(Outcome),
+    Refused,
+}
+
+async fn dispatch_keyed(
+    state: &AppState,
+    me: &AuthUser,
+    ctx: &RequestContext,
+    b: &EmergencyBody,
+    key: &str,
+    received_at: &str,
+    order: Order,
+) -> ApiResult<Keyed> {
     let hash = b.fingerprint();
     let mut tx = state.db.begin().await?;
     // Claim the key (a key older than 24 h is reclaimed). A concurrent request holding the same
@@ -154,37 +186,48 @@ async fn dispatch(
     if !claimed {
         let stored = emergency::stored_response(&mut tx, me.id, key).await?;
         tx.rollback().await?;
-        return match stored {
+        return Ok(Keyed::Done(match stored {
             // Same key, different request: refused with 422 (the key is the invalid input;
             // nothing is dispatched and the first response stays stored).
-            Some((h, _, _)) if h != hash => Err(ApiError::validation(FieldError::new(
-                "value_error",
-                &["header", IDEMPOTENCY_HEADER],
-                "Idempotency-Key already used with a different request",
-                Value::String(key.to_string()),
-            ))),
-            Some((_, Some(status), Some(body))) => Ok(Outcome::Replay {
+            Some((h, _, _)) if h != hash => {
+                return Err(ApiError::validation(FieldError::new(
+                    "value_error",
+                    &["header", IDEMPOTENCY_HEADER],
+                    "Idempotency-Key already used with a different request",
+                    Value::String(key.to_string()),
+                )));
+            }
+            Some((_, Some(status), Some(body))) => Outcome::Replay {
                 status: u16::try_from(status).unwrap_or(201),
                 body,
-            }),
-            _ => Err(ApiError::Custom(
-                StatusCode::CONFLICT,
-                json!({"detail": "A request with this Idempotency-Key is being processed"}),
-            )),
-        };
+            },
+            _ => {
+                return Err(ApiError::Custom(
+                    StatusCode::CONFLICT,
+                    json!({"detail": "A request with this Idempotency-Key is being processed"}),
+                ));
+            }
+        }));
     }
     let req = request(state, me, ctx, b, Some(key), received_at);
-    match emergency::dispatch_in(&mut tx, &req).await? {
+    let dispatched = match emergency::dispatch_in(&mut tx, &req, order).await {
+        Err(e) if order == Order::Index && nearest::refused(&e) => {
+            tx.rollback().await?;
+            return Ok(Keyed::Refused);
+        }
+        other => other?,
+    };
+    Ok(Keyed::Done(match dispatched {
         Some(d) => {
             tx.commit().await?;
-            Ok(Outcome::Assigned(Box::new(d)))
+            Outcome::Assigned(Box::new(d))
         }
         None => {
             // Nothing was dispatched: release the key so a retry can try again.
             tx.rollback().await?;
-            Ok(Outcome::NoneAvailable)
+            Outcome::NoneAvailable
         }
-    }
+    }))
 }
 
 fn with_location(mut resp: Response, task_id: Option<i64>) -> Response {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::store::efectivos::point_sql;
-use crate::store::nearest::{NearestSql, Order, Query, nearest_first, nearest_first_in};
+use crate::store::nearest::{NearestSql, Order, Query, nearest_first};
 
 /// The result of one dispatch row.
 #[derive(Debug, sqlx::FromRow)]
@@ -128,14 +128,17 @@ pub async fn dispatch(
     Ok(rows.into_iter().next())
 }
 
-/// The same inside the caller's transaction (the one that claimed the idempotency key).
+/// The same inside the caller's transaction (the one that claimed the idempotency key), in the
+/// given `order` and once: on a refusal (`nearest::refused`) the caller retries its whole
+/// transaction with `Order::Exact` (no savepoint on this hot path).
 pub async fn dispatch_in(
     tx: &mut sqlx::PgConnection,
     r: &DispatchRequest<'_>,
+    order: Order,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
-    let sql = NearestSql::new(dispatch_sql);
-    let rows = nearest_first_in(tx, &sql, |q| bind_request(q, r)).await?;
-    Ok(rows.into_iter().next())
+    bind_request(sqlx::query_as(&dispatch_sql(order)), r)
+        .fetch_optional(tx)
+        .await
 }
 
 fn bind_request<'q>(q: Query<'q, Dispatched>, r: &DispatchRequest<'q>) -> Query<'q, Dispatched> {
