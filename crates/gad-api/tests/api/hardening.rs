@@ -11,8 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const T: Duration = Duration::from_secs(5);
 
-/// `n` located, available officers around (lat, lng), inserted in one statement.
-async fn seed_officers(app: &TestApp, n: i64, lat: f64, lng: f64) {
+/// `n` located, available officers on a grid of 0.001° north-east of (lat, lng), inserted in
+/// one statement.
+pub(crate) async fn seed_officers(app: &TestApp, n: i64, lat: f64, lng: f64) {
     sqlx::query(
         "WITH u AS (
             INSERT INTO usuarios (email, dni, nombre, apellido, nivel, hashed_password, verificado)

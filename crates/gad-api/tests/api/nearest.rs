@@ -8,24 +8,10 @@ use gad_testkit::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// 2,000 available officers on a grid of 0.001° around (0°, 0°) — enough that the planner walks
+/// 2,003 available officers on a grid of 0.001° around (0°, 0°) — enough that the planner walks
 /// the GiST index for the nearest one — plus three at coordinates a hair from zero.
 async fn seed_around_null_island(app: &TestApp) {
-    sqlx::query(
-        "WITH u AS (
-            INSERT INTO usuarios (email, dni, nombre, apellido, nivel, hashed_password, verificado)
-            SELECT 'cero' || g || '@gad.test', 'CERO-' || g, 'Cero', 'Officer ' || g, 'LEVEL_1', 'x', true
-            FROM generate_series(1, 2003) g
-            RETURNING id)
-         INSERT INTO efectivos (usuario_id, codigo_interno, unidad, estado_disponibilidad, geom, ubicacion_updated_at)
-         SELECT u.id, 'CERO-' || u.id, 'Unidad Cero', 'DISPONIBLE',
-                ST_SetSRID(ST_MakePoint(-0.05 + (u.id % 100) * 0.001, -0.01 + (u.id / 100) * 0.001), 4326)::geography,
-                now()
-         FROM u",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    crate::hardening::seed_officers(app, 2003, -0.01, -0.05).await;
     sqlx::query(
         "UPDATE efectivos e SET geom = ST_SetSRID(ST_MakePoint(v.lng, v.lat), 4326)::geography
          FROM (VALUES (1, 1.1754943508222875e-38::float8, 0::float8), (2, 0, 1e-30), (3, 1e-12, -1e-12)) v(n, lng, lat)
