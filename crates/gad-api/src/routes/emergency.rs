@@ -149,18 +149,16 @@ async fn dispatch(
     };
     // With a key: claim it and dispatch in one transaction. If PostGIS refuses the index's
     // order (store::nearest), the whole transaction runs again with the exact order.
-    match dispatch_keyed(state, me, ctx, b, key, received_at, Order::Index).await? {
-        Keyed::Done(outcome) => Ok(outcome),
-        Keyed::Refused => {
-            nearest::log_fallback();
-            match dispatch_keyed(state, me, ctx, b, key, received_at, Order::Exact).await? {
-                Keyed::Done(outcome) => Ok(outcome),
-                Keyed::Refused => Err(ApiError::Internal(anyhow::anyhow!(
-                    "nearest-first dispatch refused in the exact order"
-                ))),
-            }
+    for order in [Order::Index, Order::Exact] {
+        match dispatch_keyed(state, me, ctx, b, key, received_at, order).await? {
+            Keyed::Done(outcome) => return Ok(outcome),
+            Keyed::Refused => nearest::log_fallback(),
         }
     }
+    // Only the index order can be refused.
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "nearest-first dispatch refused in the exact order"
+    )))
 }
 
 /// The keyed dispatch's transaction, or word that PostGIS refused the index's order.

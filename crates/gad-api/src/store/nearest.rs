@@ -17,6 +17,8 @@
 //! abort the transaction — except the keyed emergency dispatch, a hot path, which retries its
 //! whole transaction instead (a savepoint around every dispatch cost 14 % of its throughput).
 
+use std::sync::OnceLock;
+
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{Connection, FromRow, PgConnection, PgPool, Postgres};
@@ -57,19 +59,26 @@ pub fn log_fallback() {
 /// A query's parameters, bound onto the statement text it is given (once per attempt).
 pub type Query<'q, O> = QueryAs<'q, Postgres, O, PgArguments>;
 
-/// The two texts of one nearest-first statement: ordered by the index, and by exact distance.
-pub struct NearestSql {
+/// The two texts of one nearest-first statement: ordered by the index (written at once), and by
+/// exact distance (written only if a refusal needs it: no extra work on the normal path).
+pub struct NearestSql<F> {
+    build: F,
     index: String,
-    exact: String,
+    exact: OnceLock<String>,
 }
 
-impl NearestSql {
-    /// `sql(order)` writes the statement with `order.key(..)` in its `ORDER BY`.
-    pub fn new(sql: impl Fn(Order) -> String) -> Self {
+impl<F: Fn(Order) -> String> NearestSql<F> {
+    /// `build(order)` writes the statement with `order.key(..)` in its `ORDER BY`.
+    pub fn new(build: F) -> Self {
         NearestSql {
-            index: sql(Order::Index),
-            exact: sql(Order::Exact),
+            index: build(Order::Index),
+            build,
+            exact: OnceLock::new(),
         }
+    }
+
+    fn exact(&self) -> &str {
+        self.exact.get_or_init(|| (self.build)(Order::Exact))
     }
 }
 
@@ -77,7 +86,7 @@ impl NearestSql {
 /// once more by the exact distance if PostGIS refuses the index's order.
 pub async fn nearest_first<'q, O>(
     db: &PgPool,
-    sql: &'q NearestSql,
+    sql: &'q NearestSql<impl Fn(Order) -> String + Sync>,
     bind: impl Fn(Query<'q, O>) -> Query<'q, O>,
 ) -> Result<Vec<O>, sqlx::Error>
 where
@@ -86,7 +95,7 @@ where
     match bind(sqlx::query_as(&sql.index)).fetch_all(db).await {
         Err(e) if refused(&e) => {
             log_fallback();
-            bind(sqlx::query_as(&sql.exact)).fetch_all(db).await
+            bind(sqlx::query_as(sql.exact())).fetch_all(db).await
         }
         other => other,
     }
@@ -96,7 +105,7 @@ where
 /// trips), so a refusal leaves the transaction usable for the exact attempt.
 pub async fn nearest_first_in<'q, O>(
     conn: &mut PgConnection,
-    sql: &'q NearestSql,
+    sql: &'q NearestSql<impl Fn(Order) -> String + Sync>,
     bind: impl Fn(Query<'q, O>) -> Query<'q, O>,
 ) -> Result<Vec<O>, sqlx::Error>
 where
@@ -114,7 +123,7 @@ where
         Err(e) if refused(&e) => {
             savepoint.rollback().await?;
             log_fallback();
-            bind(sqlx::query_as(&sql.exact)).fetch_all(conn).await
+            bind(sqlx::query_as(sql.exact())).fetch_all(conn).await
         }
         Err(e) => Err(e),
     }
