@@ -89,10 +89,10 @@ pub fn openapi(state: Option<&AppState>) -> serde_json::Value {
 }
 
 /// The application: its state, with the periodic jobs (retention, dispatch escalation) running.
-pub fn start(config: crate::Config, db: sqlx::PgPool) -> AppState {
+pub fn start(config: crate::Config, db: gad_store::Pool) -> AppState {
     let state = AppState::new(config, db);
-    crate::jobs::spawn(state.clone());
-    crate::dispatch::spawn(state.clone());
+    gad_service::jobs::spawn(state.ctx.clone());
+    gad_service::dispatch::spawn(state.ctx.clone());
     state
 }
 

@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::{Method, header, request::Parts};
 use chrono::{DateTime, Utc};
-use gad_core::Nivel;
+use gad_core::{Actor, Nivel};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -137,20 +137,16 @@ pub fn origin_allowed(state: &AppState, headers: &axum::http::HeaderMap, origin:
 /// demotion, deletion or logout takes effect at once on every instance.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub id: i64,
-    pub nivel: Nivel,
+    /// Who acts, as every use case sees it (`me.id`, `me.nivel`… read through it).
+    pub actor: Actor,
     pub jti: Uuid,
     pub exp: DateTime<Utc>,
-    /// The user's efectivo record, if they are an officer.
-    pub efectivo_id: Option<i64>,
 }
 
-impl AuthUser {
-    pub fn is_supervisor(&self) -> bool {
-        self.nivel >= Nivel::Supervisor
-    }
-    pub fn is_admin(&self) -> bool {
-        self.nivel >= Nivel::Administrador
+impl std::ops::Deref for AuthUser {
+    type Target = Actor;
+    fn deref(&self) -> &Actor {
+        &self.actor
     }
 }
 
@@ -162,7 +158,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
         .parse()
         .map_err(|_| ApiError::InvalidCredentials)?;
     let jti = Uuid::parse_str(&claims.jti).map_err(|_| ApiError::InvalidCredentials)?;
-    let row = crate::store::usuarios::auth_state(&state.db, user_id, jti).await?;
+    let row = gad_store::usuarios::auth_state(&state.db, user_id, jti).await?;
     let row = row.ok_or(ApiError::InvalidCredentials)?;
     if row.revoked {
         return Err(ApiError::InvalidCredentials);
@@ -177,11 +173,13 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
     }
     let nivel = Nivel::from_db(&row.nivel).ok_or(ApiError::InvalidCredentials)?;
     Ok(AuthUser {
-        id: user_id,
-        nivel,
+        actor: Actor {
+            id: user_id,
+            nivel,
+            efectivo_id: row.efectivo_id,
+        },
         jti,
         exp: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
-        efectivo_id: row.efectivo_id,
     })
 }
 
@@ -324,10 +322,11 @@ pub mod password {
             .hasher
             .run(move || verify_blocking(&password, &hash))
             .await
+            .map_err(ApiError::from)
     }
 }
 
-pub use crate::hashing::HashPool;
+pub use gad_service::hashing::HashPool;
 
 #[cfg(test)]
 mod tests {

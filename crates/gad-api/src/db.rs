@@ -1,4 +1,3 @@
-//! The database pool, migrations and ping live in `store::pool` (the store is the only module
-//! that speaks SQL); this path is kept for the CLI and the test kit.
+//! The pool, migrations and ping live in `gad_store::pool`; this path is kept for the CLI and the test kit.
 
-pub use crate::store::pool::*;
+pub use gad_store::pool::*;

@@ -6,94 +6,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use gad_core::EstadoTarea;
-use serde::Serialize;
+use gad_service::ServiceError;
 use serde_json::{Value, json};
 
-/// One entry of a 422 body. What it echoes of the input is capped (`ECHO_LIMIT`) and a
-/// password field is never echoed (see `echo`).
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct FieldError {
-    /// Machine-readable kind (`missing`, `enum`, `string_too_short`, `string_nul`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Where: `["body"|"query"|"path"|"header", name, …]`.
-    pub loc: Vec<Value>,
-    pub msg: String,
-    /// The offending input, capped (never a password).
-    #[serde(serialize_with = "serialize_echo")]
-    pub input: Value,
-}
-
-/// Most bytes of a client's input a validation error repeats back.
-pub const ECHO_LIMIT: usize = 200;
-
-/// What a 422 may repeat of `input`: the value itself when its JSON is at most `ECHO_LIMIT`
-/// bytes, else the first bytes of that JSON as a string ending in "…" (≤ `ECHO_LIMIT` bytes).
-pub fn echo(input: &Value) -> Value {
-    let text = match input {
-        Value::String(s) if s.len() <= ECHO_LIMIT => return input.clone(),
-        Value::String(s) => s.clone(),
-        Value::Null | Value::Bool(_) | Value::Number(_) => return input.clone(),
-        other => {
-            let t = other.to_string();
-            if t.len() <= ECHO_LIMIT {
-                return input.clone();
-            }
-            t
-        }
-    };
-    let ellipsis = "…";
-    let mut cut = ECHO_LIMIT - ellipsis.len();
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Value::String(format!("{}{ellipsis}", &text[..cut]))
-}
-
-fn serialize_echo<S: serde::Serializer>(input: &Value, s: S) -> Result<S::Ok, S::Error> {
-    echo(input).serialize(s)
-}
-
-/// True for a `loc` that names a password field: its input is never echoed.
-fn is_secret_loc(loc: &[Value]) -> bool {
-    loc.iter()
-        .filter_map(Value::as_str)
-        .any(|k| k.to_ascii_lowercase().contains("password"))
-}
-
-impl FieldError {
-    pub fn new(kind: &str, loc: &[&str], msg: impl Into<String>, input: Value) -> FieldError {
-        FieldError::at(
-            kind,
-            loc.iter()
-                .map(|s| Value::String((*s).to_string()))
-                .collect(),
-            msg,
-            input,
-        )
-    }
-    /// The one constructor: a password field's input is dropped here, so no path can echo it.
-    pub fn at(kind: &str, loc: Vec<Value>, msg: impl Into<String>, input: Value) -> FieldError {
-        let input = if is_secret_loc(&loc) {
-            Value::Null
-        } else {
-            input
-        };
-        FieldError {
-            kind: kind.to_string(),
-            loc,
-            msg: msg.into(),
-            input,
-        }
-    }
-    /// A body field error: `loc` = ["body", field].
-    pub fn body(field: &str, kind: &str, msg: impl Into<String>, input: Value) -> FieldError {
-        FieldError::new(kind, &["body", field], msg, input)
-    }
-    pub fn query(field: &str, kind: &str, msg: impl Into<String>, input: Value) -> FieldError {
-        FieldError::new(kind, &["query", field], msg, input)
-    }
-}
+pub use gad_core::field_error::{ECHO_LIMIT, FieldError, echo};
 
 /// Marker left in the response extensions of a 500 so the gateway can log the cause with the
 /// request id and write the contract's body.
@@ -171,37 +87,42 @@ impl ApiError {
     }
 }
 
-/// Maps a named constraint to the wire field a 409 names.
-fn constraint_field(constraint: &str) -> Option<&'static str> {
-    Some(match constraint {
-        "usuarios_email_key" => "email",
-        "usuarios_dni_key" => "dni",
-        "usuarios_telegram_id_key" => "telegram_id",
-        "tareas_codigo_key" => "codigo",
-        "efectivos_codigo_interno_key" => "codigo_interno",
-        "efectivos_usuario_id_key" => "usuario_id",
-        _ => return None,
-    })
+impl From<gad_store::DbError> for ApiError {
+    fn from(e: gad_store::DbError) -> ApiError {
+        ServiceError::from(e).into()
+    }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> ApiError {
-        match &e {
-            sqlx::Error::Database(db) => {
-                if let Some(field) = db.constraint().and_then(constraint_field)
-                    && db.is_unique_violation()
-                {
-                    return ApiError::Conflict {
-                        field: field.to_string(),
-                    };
-                }
-                ApiError::Internal(e.into())
+impl From<gad_service::ingest::IngestError> for ApiError {
+    fn from(e: gad_service::ingest::IngestError) -> ApiError {
+        ServiceError::from(e).into()
+    }
+}
+
+/// The use cases' error in the contract's terms: the same variants, one to one.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::NotAuthenticated => ApiError::NotAuthenticated,
+            ServiceError::InvalidCredentials => ApiError::InvalidCredentials,
+            ServiceError::IncorrectLogin => ApiError::IncorrectLogin,
+            ServiceError::InactiveUser => ApiError::InactiveUser,
+            ServiceError::InsufficientLevel => ApiError::InsufficientLevel,
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::BadRequest(m) => ApiError::BadRequest(m),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Conflict { field } => ApiError::Conflict { field },
+            ServiceError::InvalidTransition { from, to, allowed } => {
+                ApiError::InvalidTransition { from, to, allowed }
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::error!(error = %e, "database unavailable");
-                ApiError::Unavailable
+            ServiceError::Locked { until } => ApiError::Locked { until },
+            ServiceError::Validation(errors) => ApiError::Validation(errors),
+            ServiceError::Refused(detail) => {
+                ApiError::Custom(StatusCode::CONFLICT, json!({ "detail": detail }))
             }
-            _ => ApiError::Internal(e.into()),
+            ServiceError::ConflictBody(body) => ApiError::Custom(StatusCode::CONFLICT, body),
+            ServiceError::Unavailable => ApiError::Unavailable,
+            ServiceError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }
@@ -225,7 +146,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Locked { until } => json!({
                 "detail": self.to_string(),
-                "locked_until": crate::time::rfc3339(*until),
+                "locked_until": gad_core::time::rfc3339(*until),
             }),
             ApiError::Validation(errors) => json!({"detail": "Validation Error", "errors": errors}),
             ApiError::Custom(_, v) => v.clone(),

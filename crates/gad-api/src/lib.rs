@@ -1,35 +1,22 @@
-//! GAD HTTP/WebSocket service: configuration, state, routes and the shared-state layers.
+//! GAD's HTTP/WebSocket adapter: routes, extractors, the gateway middleware, the realtime hub,
+//! the command-centre pages and the OpenAPI document. Handlers extract, call a use case of
+//! `gad-service` and respond.
 
 pub mod app;
 pub mod audit;
 pub mod auth;
-pub mod cache;
-pub mod config;
 pub mod db;
-pub mod dispatch;
 pub mod error;
-pub mod events;
 pub mod extract;
-pub mod gdpr;
-pub mod hashing;
-pub mod ingest;
-pub mod jobs;
-pub mod metrics;
 pub mod middleware;
 pub mod openapi;
-pub mod partitions;
 pub mod ratelimit;
 pub mod ratelimit_state;
 pub mod realtime;
-pub mod redis_conn;
 pub mod routes;
 pub mod state;
-pub mod store;
-pub mod task_json;
 pub mod telemetry;
-pub mod time;
 pub mod web;
-pub mod wire;
 
-pub use config::Config;
+pub use gad_service::config::Config;
 pub use state::AppState;

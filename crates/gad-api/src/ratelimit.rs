@@ -14,11 +14,11 @@ use axum::response::Response;
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 
-use crate::config::{Config, RateLimits};
 use crate::error::json_response;
-use crate::metrics::Metrics;
 use crate::ratelimit_state::{WINDOW_MS, WindowResult};
 use crate::state::AppState;
+use gad_service::config::{Config, RateLimits};
+use gad_service::metrics::Metrics;
 
 pub const WINDOW_SECONDS: u32 = 60;
 pub const POLICY: &str = "government_citizen_protection";
@@ -207,7 +207,7 @@ async fn redis_hit(state: &AppState, class: Class, ip: IpAddr, limit: u32) -> Op
     let mut inv = SCRIPT.prepare_invoke();
     inv.key(key).arg(WINDOW_MS).arg(limit).arg(member);
     let (admitted, count, oldest, now): (i64, i64, i64, i64) =
-        crate::redis_conn::with_timeout(&state.redis, inv.invoke_async(&mut conn)).await?;
+        gad_service::redis_conn::with_timeout(&state.redis, inv.invoke_async(&mut conn)).await?;
     Some(WindowResult {
         admitted: admitted == 1,
         count: count.clamp(0, u32::MAX as i64) as u32,

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use dashmap::DashMap;
 
-use crate::config::Config;
+use gad_service::config::Config;
 
 /// Sliding window length.
 pub const WINDOW_MS: u64 = 60_000;

@@ -5,10 +5,16 @@
 
 use std::sync::Arc;
 
-use gad_api::AppState;
-use gad_api::store::telegram::{self, Redeemed};
+use gad_core::request_context::RequestContext;
 use gad_core::state_machine::allowed_targets;
 use gad_core::{EstadoDisponibilidad, EstadoTarea};
+use gad_service::efectivos::{self, DisponibilidadBody, UbicacionBody};
+use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
+use gad_service::stats::{self, UserStatsQuery};
+use gad_service::tasks::{self, StatusChange};
+use gad_service::telegram::{self as field, LinkedOfficer as Officer};
+use gad_service::{Ctx, ServiceError, error::validated};
+use gad_store::telegram::Redeemed;
 use serde_json::Value;
 use teloxide::types::{
     CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageId, Update,
@@ -18,13 +24,12 @@ use teloxide::types::{
 use crate::callback::{Callback, HistFilter};
 use crate::metrics::BotMetrics;
 use crate::ratelimit::{ChatLimiter, Verdict};
-use crate::service::{self, Failure, Officer};
 use crate::task_pages::{self, Page};
 use crate::telegram::{Tg, button, main_menu};
 use crate::texts;
 
 pub struct Handler {
-    pub state: AppState,
+    pub state: Ctx,
     pub tg: Tg,
     pub metrics: Arc<BotMetrics>,
     pub limiter: ChatLimiter,
@@ -37,8 +42,17 @@ enum Reply {
     Edit(i64, MessageId),
 }
 
-fn failure_text(f: &Failure) -> &'static str {
-    match f.status {
+/// Who/where for audit rows: the update id stands in for the request id.
+pub fn context(update_id: u32) -> RequestContext {
+    RequestContext {
+        ip: None,
+        user_agent: Some("gad-bot (Telegram)".into()),
+        request_id: Some(format!("tg-{update_id}")),
+    }
+}
+
+fn failure_text(f: &ServiceError) -> &'static str {
+    match f.code() {
         401 => texts::NO_VINCULADO,
         403 => texts::SIN_PERMISO,
         404 => texts::TAREA_NO_ENCONTRADA,
@@ -92,18 +106,19 @@ impl Handler {
         }
     }
 
-    async fn fail(&self, to: Reply, f: &Failure) {
+    async fn fail(&self, to: Reply, f: &ServiceError) {
         if f.is_server_error() {
+            tracing::error!(error = %f, "bot: service failure");
             self.metrics.error("service");
         } else {
-            self.metrics.error(&format!("refused_{}", f.status));
+            self.metrics.error(&format!("refused_{}", f.code()));
         }
         self.reply(to, failure_text(f), None).await;
     }
 
     /// The linked, active officer behind `telegram_id`; otherwise the chat is told how to link.
     async fn officer(&self, chat: i64, telegram_id: i64) -> Option<Officer> {
-        match service::officer_for(&self.state, telegram_id).await {
+        match field::officer_for(&self.state, telegram_id).await {
             Ok(Some(o)) => Some(o),
             Ok(None) => {
                 self.metrics.error("unlinked");
@@ -154,17 +169,17 @@ impl Handler {
             return;
         }
         let (cmd, arg) = command(text);
-        let ctx = service::context(update_id);
+        let ctx = context(update_id);
         match cmd.as_str() {
             "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg, update_id).await,
             "vincular" => {
                 self.tg.send(chat, texts::VINCULAR_USO, None).await;
             }
-            "desvincular" => match telegram::unlink(&self.state.db, from, &ctx).await {
+            "desvincular" => match field::unlink(&self.state, from, &ctx).await {
                 Ok(_) => {
                     self.tg.send(chat, texts::DESVINCULADO, None).await;
                 }
-                Err(e) => self.fail(Reply::New(chat), &service::db_failure(e)).await,
+                Err(e) => self.fail(Reply::New(chat), &e).await,
             },
             "start" | "ayuda" | "help" => {
                 if self.officer(chat, from).await.is_some() {
@@ -187,10 +202,7 @@ impl Handler {
             }
             "estadisticas" => {
                 if let Some(o) = self.officer(chat, from).await {
-                    match self
-                        .timed("user_stats", service::user_stats(&self.state, &o))
-                        .await
-                    {
+                    match self.timed("user_stats", own_stats(&self.state, &o)).await {
                         Ok(v) => {
                             self.tg.send(chat, &texts::estadisticas(&v), None).await;
                         }
@@ -237,8 +249,8 @@ impl Handler {
     }
 
     async fn link(&self, chat: i64, from: i64, code: &str, update_id: u32) {
-        let ctx = service::context(update_id);
-        match telegram::redeem_link_code(&self.state.db, code, from, &ctx).await {
+        let ctx = context(update_id);
+        match field::redeem_link(&self.state, code, from, &ctx).await {
             Ok(Redeemed::Linked { nombre, .. }) => {
                 self.tg
                     .send(chat, &texts::vinculado(&nombre), Some(main_menu()))
@@ -252,7 +264,7 @@ impl Handler {
                 self.metrics.error("inactive_user");
                 self.tg.send(chat, texts::CUENTA_INACTIVA, None).await;
             }
-            Err(e) => self.fail(Reply::New(chat), &service::db_failure(e)).await,
+            Err(e) => self.fail(Reply::New(chat), &e).await,
         }
     }
 
@@ -283,17 +295,14 @@ impl Handler {
     }
 
     async fn show_availability(&self, chat: i64, o: &Officer) {
-        let current = match o.user.efectivo_id {
-            Some(id) => gad_api::store::efectivos::by_id(&self.state.db, id, false)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|e| EstadoDisponibilidad::from_wire(e.estado_wire())),
-            None => {
-                self.tg.send(chat, texts::SIN_EFECTIVO, None).await;
-                return;
-            }
-        };
+        if o.actor.efectivo_id.is_none() {
+            self.tg.send(chat, texts::SIN_EFECTIVO, None).await;
+            return;
+        }
+        let current = field::availability(&self.state, &o.actor)
+            .await
+            .ok()
+            .flatten();
         let row = [
             EstadoDisponibilidad::Disponible,
             EstadoDisponibilidad::NoDisponible,
@@ -314,11 +323,11 @@ impl Handler {
         // Derived from the Telegram message: a re-delivered update (same chat, same message)
         // carries the same key, so the service replays the first dispatch instead of a second.
         let key = format!("tg-{chat}-{}", m.id.0);
-        let ctx = service::context(update_id);
+        let ctx = context(update_id);
         match self
             .timed(
                 "emergency",
-                service::emergency(&self.state, &o, ctx, lat, lng, &key),
+                raise_emergency(&self.state, &o, &ctx, lat, lng, &key),
             )
             .await
         {
@@ -326,7 +335,7 @@ impl Handler {
                 let text = self.dispatched_text(&body).await;
                 self.tg.send(chat, &text, Some(main_menu())).await;
             }
-            Err(f) if f.status == 404 => {
+            Err(f) if f.code() == 404 => {
                 self.metrics.error("emergency_none_available");
                 self.tg
                     .send(chat, texts::EMERGENCIA_SIN_EFECTIVOS, Some(main_menu()))
@@ -339,19 +348,11 @@ impl Handler {
     /// "Who is coming and how far", from the dispatch answer.
     async fn dispatched_text(&self, body: &Value) -> String {
         let efectivo_id = body["assigned_efectivo_id"].as_i64().unwrap_or_default();
-        let who: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT u.nombre, u.apellido, e.codigo_interno FROM efectivos e
-             JOIN usuarios u ON u.id = e.usuario_id WHERE e.id = $1",
-        )
-        .bind(efectivo_id)
-        .fetch_optional(&self.state.db)
-        .await
-        .ok()
-        .flatten();
-        let (nombre, codigo_interno) = match who {
-            Some((n, a, c)) => (format!("{n} {a}"), c),
-            None => ("un efectivo".into(), "-".into()),
-        };
+        let who = field::officer_name(&self.state, efectivo_id)
+            .await
+            .ok()
+            .flatten();
+        let (nombre, codigo_interno) = who.unwrap_or_else(|| ("un efectivo".into(), "-".into()));
         texts::emergencia_despachada(
             &nombre,
             &codigo_interno,
@@ -369,10 +370,10 @@ impl Handler {
             self.officer(chat, from).await
         } else {
             // Edits arrive every few seconds: no reply when unlinked, just ignore them.
-            service::officer_for(&self.state, from).await.ok().flatten()
+            field::officer_for(&self.state, from).await.ok().flatten()
         };
         let Some(o) = o else { return };
-        let Some(efectivo_id) = o.user.efectivo_id else {
+        let Some(efectivo_id) = o.actor.efectivo_id else {
             if first {
                 self.tg.send(chat, texts::SIN_EFECTIVO, None).await;
             }
@@ -381,15 +382,20 @@ impl Handler {
         let r = self
             .timed(
                 "set_location",
-                service::set_location(
+                set_location(
                     &self.state,
                     &o,
                     efectivo_id,
-                    loc.latitude,
-                    loc.longitude,
-                    loc.horizontal_accuracy,
-                    loc.heading.map(f64::from),
-                    Some(m.edit_date().copied().unwrap_or(m.date)),
+                    UbicacionBody {
+                        lat: loc.latitude,
+                        lng: loc.longitude,
+                        accuracy_m: loc.horizontal_accuracy,
+                        heading: loc.heading.map(f64::from),
+                        speed: None,
+                        // The fix's own time (Telegram's edit date of a live location): edits
+                        // that arrive out of order never move the officer back.
+                        recorded_at: Some(m.edit_date().copied().unwrap_or(m.date)),
+                    },
                 ),
             )
             .await;
@@ -420,7 +426,7 @@ impl Handler {
         let Some(o) = self.officer(chat, q.from.id.0 as i64).await else {
             return;
         };
-        let ctx = service::context(update_id);
+        let ctx = context(update_id);
         match cb {
             Callback::TasksPage(p) => self.show_tasks(to, &o, p).await,
             Callback::History(f, p) => self.show_history(to, &o, f, p).await,
@@ -457,7 +463,16 @@ impl Handler {
                         match self
                             .timed(
                                 "change_status",
-                                service::change_status(&self.state, &o, ctx, task_id, estado),
+                                tasks::change_status(
+                                    &self.state,
+                                    &o.actor,
+                                    &ctx,
+                                    task_id,
+                                    &StatusChange {
+                                        estado,
+                                        nota: Some("desde Telegram".into()),
+                                    },
+                                ),
                             )
                             .await
                         {
@@ -480,27 +495,36 @@ impl Handler {
                     .map(|t| t.codigo)
                     .unwrap_or_default();
                 match self
-                    .timed("ack", service::ack(&self.state, &o, ctx, task_id, accept))
+                    .timed(
+                        "ack",
+                        answer_dispatch(&self.state, &o, &ctx, task_id, accept),
+                    )
                     .await
                 {
                     Ok(_) if accept => self.reply(to, &texts::aceptada(&codigo), None).await,
                     Ok(_) => self.reply(to, &texts::rechazada(&codigo), None).await,
-                    Err(f) if f.status == 409 || f.status == 404 => {
-                        self.metrics.error(&format!("refused_{}", f.status));
+                    Err(f) if f.code() == 409 || f.code() == 404 => {
+                        self.metrics.error(&format!("refused_{}", f.code()));
                         self.reply(to, texts::ACK_YA_RESPONDIDA, None).await;
                     }
                     Err(f) => self.fail(to, &f).await,
                 }
             }
             Callback::Availability(e) => {
-                let Some(efectivo_id) = o.user.efectivo_id else {
+                let Some(efectivo_id) = o.actor.efectivo_id else {
                     self.reply(to, texts::SIN_EFECTIVO, None).await;
                     return;
                 };
                 match self
                     .timed(
                         "set_availability",
-                        service::set_availability(&self.state, &o, ctx, efectivo_id, e),
+                        efectivos::set_availability(
+                            &self.state,
+                            &o.actor,
+                            &ctx,
+                            efectivo_id,
+                            &DisponibilidadBody { estado: e },
+                        ),
                     )
                     .await
                 {
@@ -510,6 +534,67 @@ impl Handler {
             }
         }
     }
+}
+
+/// The officer's own statistics over the last 30 days.
+async fn own_stats(state: &Ctx, o: &Officer) -> Result<Value, ServiceError> {
+    let q = UserStatsQuery {
+        days: Some(30),
+        use_cache: Some(true),
+    };
+    stats::user_stats(state, &o.actor, o.actor.id, &q).await
+}
+
+/// Raises an emergency at the shared point. `key` is derived from the Telegram message, so a
+/// re-delivered update replays the first dispatch. Answers the dispatch's body.
+async fn raise_emergency(
+    state: &Ctx,
+    o: &Officer,
+    ctx: &RequestContext,
+    lat: f64,
+    lng: f64,
+    key: &str,
+) -> Result<Value, ServiceError> {
+    let body = validated(EmergencyBody {
+        lat,
+        lng,
+        telegram_id: Some(o.telegram_id),
+        descripcion: Some(texts::emergencia_descripcion(&o.nombre)),
+        radius_m: None,
+    })?;
+    match emergency::raise(state, &o.actor, ctx, &body, Some(key)).await? {
+        Raised::Assigned(d) => Ok(d.body),
+        Raised::Replay { body, .. } => Ok(body),
+        Raised::NoneAvailable => Err(ServiceError::NotFound(emergency::NONE_AVAILABLE.into())),
+    }
+}
+
+async fn set_location(
+    state: &Ctx,
+    o: &Officer,
+    efectivo_id: i64,
+    fix: UbicacionBody,
+) -> Result<(), ServiceError> {
+    let fix = validated(fix)?;
+    efectivos::set_location(state, &o.actor, efectivo_id, fix).await?;
+    Ok(())
+}
+
+/// Accepts or declines the emergency dispatched to the officer (a decline calls the next).
+async fn answer_dispatch(
+    state: &Ctx,
+    o: &Officer,
+    ctx: &RequestContext,
+    task_id: i64,
+    accept: bool,
+) -> Result<(), ServiceError> {
+    let body = AckBody {
+        accept,
+        motivo: (!accept).then(|| "rechazada desde Telegram".to_string()),
+        efectivo_id: o.actor.efectivo_id,
+    };
+    emergency::ack(state, &o.actor, ctx, task_id, &body).await?;
+    Ok(())
 }
 
 /// `/cmd@bot arg…` → ("cmd", "arg…"); the menu buttons map to their commands.

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use gad_api::AppState;
-use gad_api::events::{Audience, DomainEvent, EventSink, EventType};
 use gad_core::EstadoTarea;
+use gad_service::Ctx as AppState;
+use gad_service::events::{Audience, DomainEvent, EventSink, EventType};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -210,13 +210,7 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let chats: Result<Vec<i64>, sqlx::Error> = sqlx::query_scalar(
-        "SELECT telegram_id FROM usuarios
-         WHERE id = ANY($1) AND telegram_id IS NOT NULL AND deleted_at IS NULL AND verificado",
-    )
-    .bind(&users)
-    .fetch_all(&state.db)
-    .await;
+    let chats = gad_service::telegram::chats_of(state, &users).await;
     let chats = match chats {
         Ok(mut c) => {
             c.extend(n.chats.iter().copied());

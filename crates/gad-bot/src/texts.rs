@@ -110,6 +110,11 @@ pub const PEDIR_UBICACION: &str = "Para despachar una emergencia tocá «🆘 Em
 pub const EMERGENCIA_SIN_EFECTIVOS: &str = "🆘 Emergencia recibida, pero no hay efectivos \
 disponibles en el radio. Avisá por radio a la central.";
 
+/// The description of an emergency an officer raises from Telegram.
+pub fn emergencia_descripcion(nombre: &str) -> String {
+    format!("Emergencia reportada por Telegram por {nombre}")
+}
+
 pub fn emergencia_despachada(
     nombre: &str,
     codigo_interno: &str,

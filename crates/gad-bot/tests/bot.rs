@@ -48,7 +48,9 @@ async fn start_bot(app: &TestApp, fake: &FakeTelegram, extra: &[(&str, &str)]) -
         state.redis.wait_up(Duration::from_secs(5)).await;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bot = gad_bot::start(cfg, state, listener).await.unwrap();
+    let bot = gad_bot::start(cfg, state.ctx.clone(), listener)
+        .await
+        .unwrap();
     let started = Instant::now();
     while !bot.push_ready.load(Ordering::SeqCst) {
         assert!(

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
-use gad_api::store::audit::{self, AuditExportRow};
+use gad_store::audit::{self, AuditExportRow};
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
@@ -108,7 +108,7 @@ async fn export(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<()> {
     if json {
         out.write_all(b"[")?;
     } else {
-        gad_api::gdpr::csv_line(
+        gad_service::gdpr::csv_line(
             &mut line,
             header.iter().map(|h| serde_json::Value::String(h.clone())),
         );
@@ -125,7 +125,7 @@ async fn export(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<()> {
                 continue;
             };
             line.clear();
-            gad_api::gdpr::csv_line(
+            gad_service::gdpr::csv_line(
                 &mut line,
                 header
                     .iter()

@@ -280,7 +280,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<PathBuf> {
         "format": "pg_dump custom (-Fc), compressed",
         "size_bytes": size,
         "sha256": sum,
-        "created_at": gad_api::time::now_rfc3339(),
+        "created_at": gad_core::time::now_rfc3339(),
         "gad_version": env!("CARGO_PKG_VERSION"),
         "pg_dump_version": tool_version("pg_dump").await,
         "database": redact(&url),

@@ -13,10 +13,10 @@ pub enum GdprCommand {
 pub async fn run(pool: &sqlx::PgPool, cmd: GdprCommand) -> anyhow::Result<()> {
     match cmd {
         GdprCommand::DataMap { markdown } => {
-            let columns = gad_api::store::gdpr::schema_columns(pool).await?;
-            let map = gad_api::gdpr::datamap::build(&columns, None);
+            let columns = gad_store::gdpr::schema_columns(pool).await?;
+            let map = gad_service::gdpr::datamap::build(&columns, None);
             if markdown {
-                print!("{}", gad_api::gdpr::datamap::markdown(&map));
+                print!("{}", gad_service::gdpr::datamap::markdown(&map));
             } else {
                 println!("{}", serde_json::to_string_pretty(&map)?);
             }

@@ -197,8 +197,10 @@ async fn bot() -> anyhow::Result<()> {
         config.db_app_role.as_deref(),
     )?;
     tracing::info!(bot = %bot_config.describe(), "starting gad bot");
+    // The API's state, without its HTTP listener: its realtime hub carries the events the bot's
+    // use cases produce to the other instances through Redis (the same fan-out as the API's).
     let state = gad_api::app::start(config, pool);
-    let handle = gad_bot::start(bot_config, state, listener).await?;
+    let handle = gad_bot::start(bot_config, state.ctx.clone(), listener).await?;
     tracing::info!(addr = %handle.addr, "bot metrics listening");
     gad_api::app::shutdown_signal().await;
     handle.stop().await;

@@ -10,7 +10,7 @@ async fn gad(args: &[&str]) -> std::process::Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_gad"));
     cmd.args(args);
     for (k, _) in std::env::vars() {
-        if gad_api::config::KNOWN_ENV_VARS.contains(&k.as_str()) {
+        if gad_service::config::KNOWN_ENV_VARS.contains(&k.as_str()) {
             cmd.env_remove(k);
         }
     }

@@ -6,7 +6,7 @@ use std::process::Command;
 fn gad() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gad"));
     for (k, _) in std::env::vars() {
-        if gad_api::config::KNOWN_ENV_VARS.contains(&k.as_str()) {
+        if gad_service::config::KNOWN_ENV_VARS.contains(&k.as_str()) {
             c.env_remove(k);
         }
     }

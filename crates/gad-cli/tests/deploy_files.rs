@@ -1,6 +1,6 @@
 //! Deploy and monitoring files tell the truth:
 //! - every environment variable the Dockerfile, the compose files and scripts/staging.sh pass to
-//!   `gad` is one gad reads (`gad_api::config::KNOWN_ENV_VARS`);
+//!   `gad` is one gad reads (`gad_service::config::KNOWN_ENV_VARS`);
 //! - every series deploy/alerts.yml references is exported by a running app's /metrics, with the
 //!   labels the rules select on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,7 +17,7 @@ fn read(rel: &str) -> String {
 }
 
 fn known(v: &str) -> bool {
-    gad_api::config::KNOWN_ENV_VARS.contains(&v)
+    gad_service::config::KNOWN_ENV_VARS.contains(&v)
 }
 
 /// Compose-level interpolation variables that only shape values (never passed to gad as names).

@@ -50,7 +50,7 @@ async fn smoke(base: &str, extra: &[&str]) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_gad"));
     cmd.arg("smoke").arg("--base-url").arg(base).args(extra);
     for (k, _) in std::env::vars() {
-        if gad_api::config::KNOWN_ENV_VARS.contains(&k.as_str()) {
+        if gad_service::config::KNOWN_ENV_VARS.contains(&k.as_str()) {
             cmd.env_remove(k);
         }
     }

@@ -49,6 +49,12 @@ impl RadiusM {
     }
 }
 
+/// Distances, durations and rates on the wire carry two decimals (metres, hours, per day): the
+/// one rounding every answer uses.
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,17 @@
 //! the permission rules and validated values. No I/O lives here, so every rule can be
 //! property-tested without a database.
 
+pub mod actor;
 pub mod enums;
+pub mod field_error;
 pub mod geo;
 pub mod permissions;
 pub mod positions;
+pub mod request_context;
 pub mod state_machine;
+pub mod time;
+pub mod validate;
 
+pub use actor::Actor;
 pub use enums::{EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};
+pub use field_error::FieldError;

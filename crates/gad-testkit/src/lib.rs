@@ -150,7 +150,7 @@ impl TestApp {
         let state = gad_api::app::start(config, pool.clone());
         // The template database may be days old: make sure today's position partitions exist
         // before a test inserts history rows by hand (the job does the same in the background).
-        if let Err(e) = gad_api::partitions::maintain(&state).await {
+        if let Err(e) = gad_service::partitions::maintain(&state.ctx).await {
             eprintln!("testkit: position partition maintenance failed: {e}");
         }
         if redis_url.is_some() {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::socket::Identity;
 use crate::state::AppState;
-use crate::store::tareas::{self, Scope, TaskLine};
+use gad_store::tareas::{self, Scope, TaskLine};
 
 const SNAPSHOT_TASKS: i64 = 500;
 /// A snapshot frame carries at most this many officers…
@@ -27,7 +27,10 @@ fn task_json(t: TaskLine) -> Value {
     })
 }
 
-async fn own_open_tasks(state: &AppState, who: &Identity) -> Result<Vec<Value>, sqlx::Error> {
+async fn own_open_tasks(
+    state: &AppState,
+    who: &Identity,
+) -> Result<Vec<Value>, gad_store::DbError> {
     let Some(uid) = who.user_id else {
         return Ok(Vec::new());
     };
@@ -44,7 +47,7 @@ async fn own_open_tasks(state: &AppState, who: &Identity) -> Result<Vec<Value>, 
 async fn supervisor_snapshot(
     state: &AppState,
     bbox: Option<BBox>,
-) -> Result<Vec<Value>, sqlx::Error> {
+) -> Result<Vec<Value>, gad_store::DbError> {
     let everything = Scope {
         user_id: 0,
         efectivo_id: None,
@@ -52,7 +55,7 @@ async fn supervisor_snapshot(
     };
     let emergencies = tareas::open_lines(&state.db, everything, true, SNAPSHOT_TASKS).await?;
     // Current positions only (efectivos); the history is never read here.
-    let positions = crate::store::positions::located(&state.db, bbox).await?;
+    let positions = gad_store::positions::located(&state.db, bbox).await?;
     let emergencies: Vec<Value> = emergencies.into_iter().map(task_json).collect();
     let efectivos: Vec<Value> = positions
         .into_iter()
@@ -169,6 +172,6 @@ pub(crate) fn metrics(state: &AppState) -> Value {
             "fanout": state.hub.fanout_mode(),
         },
         "uptime_seconds": m.uptime_seconds().round(),
-        "timestamp": crate::time::now_rfc3339(),
+        "timestamp": gad_core::time::now_rfc3339(),
     })
 }

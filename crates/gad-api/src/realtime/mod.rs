@@ -36,9 +36,9 @@ use tokio::sync::{Notify, mpsc};
 
 use gad_core::positions::BBox;
 
-use crate::events::{Audience, DomainEvent, EventSink, EventType};
-use crate::metrics::Metrics;
-use crate::redis_conn::RedisHandle;
+use gad_service::events::{Audience, DomainEvent, EventSink, EventType};
+use gad_service::metrics::Metrics;
+use gad_service::redis_conn::RedisHandle;
 
 pub use routes::{api_router, router};
 
@@ -274,7 +274,7 @@ pub struct Hub {
     channel: OnceLock<String>,
     publish_tx: OnceLock<mpsc::Sender<String>>,
     /// The database, for housekeeping (expired tickets); set by `start`.
-    db: OnceLock<sqlx::PgPool>,
+    db: OnceLock<gad_store::Pool>,
     /// The overview last computed for `dashboard_update`, shared by every socket of this
     /// instance (at most `DASHBOARD_INTERVAL` old).
     dashboard: tokio::sync::Mutex<Option<(Instant, Value)>>,
@@ -311,7 +311,7 @@ impl Hub {
     }
 
     /// Starts background tasks (heartbeat, Redis fan-out publisher and subscriber).
-    pub fn start(self: &Arc<Self>, db: sqlx::PgPool, redis_namespace: &str) {
+    pub fn start(self: &Arc<Self>, db: gad_store::Pool, redis_namespace: &str) {
         let _ = self.db.set(db);
         let channel = format!("{redis_namespace}ws");
         let _ = self.channel.set(channel.clone());
@@ -371,7 +371,7 @@ impl Hub {
         (ms > 0)
             .then(|| chrono::DateTime::from_timestamp_millis(ms))
             .flatten()
-            .map(crate::time::rfc3339)
+            .map(gad_core::time::rfc3339)
     }
 
     /// Connections by level and distinct users.
@@ -722,15 +722,17 @@ impl Hub {
 
     /// The stats overview (the same function as `GET /api/v1/stats/overview`), computed at most
     /// once per `DASHBOARD_INTERVAL` per instance however many sockets ask.
-    pub(crate) async fn dashboard(&self, db: &sqlx::PgPool) -> Result<Value, sqlx::Error> {
+    pub(crate) async fn dashboard(
+        &self,
+        db: &gad_store::Pool,
+    ) -> Result<Value, gad_store::DbError> {
         let mut cached = self.dashboard.lock().await;
         if let Some((at, v)) = cached.as_ref()
             && at.elapsed() < DASHBOARD_INTERVAL
         {
             return Ok(v.clone());
         }
-        let v =
-            serde_json::to_value(crate::store::stats::overview(db).await?).unwrap_or(Value::Null);
+        let v = serde_json::to_value(gad_store::stats::overview(db).await?).unwrap_or(Value::Null);
         *cached = Some((Instant::now(), v.clone()));
         Ok(v)
     }
@@ -785,7 +787,7 @@ pub(crate) fn envelope(
     let v = json!({
         "event_type": event_type.as_str(),
         "data": data,
-        "timestamp": crate::time::now_rfc3339(),
+        "timestamp": gad_core::time::now_rfc3339(),
         "message_id": uuid::Uuid::new_v4().to_string(),
         "target_user_id": target_user_id,
         "target_role": target_role,
@@ -805,7 +807,7 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
         let now = hub.now_ms();
         let text = envelope(
             EventType::Ping,
-            &json!({"server_time": crate::time::now_rfc3339()}),
+            &json!({"server_time": gad_core::time::now_rfc3339()}),
             Value::Null,
             Value::Null,
             None,
@@ -826,7 +828,7 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
             .store(Utc::now().timestamp(), Ordering::Relaxed);
         // One instance or many: expired tickets are cleaned up now and then.
         if let Some(db) = hub.db.get() {
-            let _ = crate::store::tickets::purge_expired(db).await;
+            let _ = gad_store::tickets::purge_expired(db).await;
         }
     }
 }
@@ -848,7 +850,8 @@ async fn publisher_loop(hub: Arc<Hub>, channel: String, mut rx: mpsc::Receiver<S
         for payload in batch.drain(..) {
             pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
         }
-        let res = crate::redis_conn::with_timeout(&hub.redis, pipe.query_async::<()>(&mut c)).await;
+        let res =
+            gad_service::redis_conn::with_timeout(&hub.redis, pipe.query_async::<()>(&mut c)).await;
         if res.is_none() {
             hub.metrics.ws_send_errors.fetch_add(1, Ordering::Relaxed);
         }

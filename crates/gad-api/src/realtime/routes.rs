@@ -16,9 +16,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::socket;
 use crate::auth::{Admin, AuthUser};
 use crate::error::{ApiError, FieldError, json_response};
-use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{Validate, parse_json_body};
 use crate::state::AppState;
+use gad_service::events::{Audience, DomainEvent, EventType};
 
 /// Lifetime of a WebSocket ticket (seconds).
 pub const TICKET_TTL: i64 = 30;
@@ -39,7 +39,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 /// A single-use ticket for `/ws/connect?ticket=…`, valid 30 s on every instance.
 #[utoipa::path(post, path = "/api/v1/ws/ticket", tag = "websocket",
     description = "Level: 1. Issues a single-use WebSocket ticket valid for 30 seconds; connect with /ws/connect?ticket=<ticket>.",
-    responses((status = 201, description = "ticket", body = crate::wire::Ticket),
+    responses((status = 201, description = "ticket", body = gad_service::wire::Ticket),
               (status = 401, description = "not authenticated", body = Value)))]
 pub async fn create_ticket(
     State(state): State<AppState>,
@@ -48,7 +48,7 @@ pub async fn create_ticket(
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let ticket = hex::encode(raw);
-    crate::store::tickets::insert(
+    gad_store::tickets::insert(
         &state.db,
         &socket::ticket_hash(&ticket),
         user.id,
@@ -57,7 +57,7 @@ pub async fn create_ticket(
     .await?;
     let mut r = (
         StatusCode::CREATED,
-        axum::Json(crate::wire::Ticket {
+        axum::Json(gad_service::wire::Ticket {
             ticket,
             expires_in: TICKET_TTL,
         }),
@@ -93,7 +93,7 @@ fn stats_body(state: &AppState) -> Value {
                 "last_broadcast_at": hub.last_broadcast_at(),
             },
         },
-        "timestamp": crate::time::now_rfc3339(),
+        "timestamp": gad_core::time::now_rfc3339(),
     })
 }
 

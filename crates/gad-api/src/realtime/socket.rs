@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use super::{Conn, Hub, Out, data, envelope};
 use crate::auth;
 use crate::error::ApiError;
-use crate::events::EventType;
 use crate::state::AppState;
+use gad_service::events::EventType;
 
 /// Frame and buffer limits: small buffers so many thousands of idle sockets stay cheap.
 const BUFFER: usize = 4 * 1024;
@@ -120,7 +120,7 @@ async fn authenticate(
 
 /// Single use: the row is deleted by the first instance that sees it.
 async fn consume_ticket(state: &AppState, ticket: &str) -> Result<Identity, Rejection> {
-    let row = crate::store::tickets::consume(&state.db, &ticket_hash(ticket))
+    let row = gad_store::tickets::consume(&state.db, &ticket_hash(ticket))
         .await
         .map_err(|e| map_err(ApiError::from(e)))?;
     let row = row.ok_or(Rejection::Close(1008, "Invalid token"))?;
@@ -209,7 +209,7 @@ enum End {
 
 async fn run(state: AppState, mut socket: WebSocket, who: Identity, bbox: Option<String>) {
     let hub: Arc<Hub> = Arc::clone(&state.hub);
-    let connected_at = crate::time::now_rfc3339();
+    let connected_at = gad_core::time::now_rfc3339();
     let connection_id = uuid::Uuid::new_v4().to_string();
     let (id, conn, mut rx) = hub.register(who.user_id, who.nivel.as_i16() as u8);
     // `?bbox=w,s,e,n`: the box holds from the start, so the snapshot honours it too.
@@ -232,7 +232,7 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity, bbox: Option
         json!({
             "connection_id": connection_id,
             "connected_at": connected_at,
-            "server_time": crate::time::now_rfc3339(),
+            "server_time": gad_core::time::now_rfc3339(),
             "user_id": who.user_id,
             "nivel": who.nivel.as_i16(),
         }),
@@ -450,7 +450,7 @@ async fn answer(state: &AppState, conn: &Conn, who: &Identity, text: &str) -> Op
         "ping" => Some(frame(
             who,
             EventType::Pong,
-            json!({"timestamp": crate::time::now_rfc3339()}),
+            json!({"timestamp": gad_core::time::now_rfc3339()}),
         )),
         "pong" => None, // liveness already recorded
         "subscribe" => {

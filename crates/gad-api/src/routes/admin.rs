@@ -8,13 +8,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::{self, AuditEntry, Origin};
 use crate::auth::Admin;
 use crate::error::{ApiResult, FieldError};
-use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{ValidJson, ValidQuery, Validate, rules};
 use crate::state::AppState;
-use crate::time::now_rfc3339;
+use gad_core::time::now_rfc3339;
+use gad_service::events::{Audience, DomainEvent, EventType};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -171,7 +171,7 @@ impl Validate for CommandBody {
 pub async fn agent_command(
     State(state): State<AppState>,
     Admin(user): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidJson(body): ValidJson<CommandBody>,
 ) -> ApiResult<Response> {
     let action = body.action.as_str();
@@ -190,7 +190,7 @@ pub async fn agent_command(
                 other => {
                     let name = other.trim_start_matches("unidad:").trim().to_string();
                     let user_ids =
-                        crate::store::efectivos::usuarios_of_unidad(&mut *tx, &name).await?;
+                        gad_store::efectivos::usuarios_of_unidad(&mut *tx, &name).await?;
                     let n = user_ids.len();
                     (Audience::Unidad { name, user_ids }, Some(n))
                 }
@@ -210,7 +210,7 @@ pub async fn agent_command(
         _ => {
             // The expired prefix of the hash chain, through the database's purge function
             // (the server's role cannot DELETE audit rows; issue 18).
-            let n = crate::store::audit::purge_expired(
+            let n = gad_store::audit::purge_expired(
                 &mut *tx,
                 Some(state.config.retention.audit_days),
                 i32::MAX,
@@ -288,7 +288,7 @@ impl Validate for AuditQuery {
                 "hasta",
                 "value_error",
                 "hasta must not be earlier than desde",
-                Value::String(crate::time::rfc3339(h)),
+                Value::String(gad_core::time::rfc3339(h)),
             ));
         }
     }
@@ -298,16 +298,16 @@ impl Validate for AuditQuery {
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
     description = "Level: 3. Audit entries, newest first, filtered by desde/hasta (RFC 3339), user_id, event_type, resource_type, resource_id; skip/limit pagination.",
     params(AuditQuery),
-    responses((status = 200, description = "entries", body = [crate::store::audit::AuditRow]), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 200, description = "entries", body = [gad_store::audit::AuditRow]), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "bad filter", body = Value)))]
 pub async fn audit_list(
     State(state): State<AppState>,
     Admin(_admin): Admin,
     ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> ApiResult<Response> {
-    let rows = crate::store::audit::list(
+    let rows = gad_store::audit::list(
         &state.db,
-        &crate::store::audit::ListFilter {
+        &gad_store::audit::ListFilter {
             desde: q.desde,
             hasta: q.hasta,
             user_id: q.user_id,

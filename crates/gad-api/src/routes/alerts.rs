@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::events::{Audience, DomainEvent, EventType};
 use crate::extract::{ValidJson, Validate};
 use crate::state::AppState;
+use gad_service::events::{Audience, DomainEvent, EventType};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(alertmanager_webhook))
@@ -195,7 +195,7 @@ fn event_data(body: &AlertmanagerWebhook, a: &AlertmanagerAlert) -> Value {
     let ends_at = a
         .ends_at
         .filter(|t| chrono::Datelike::year(t) > GO_ZERO_TIME_YEAR)
-        .map(crate::time::rfc3339);
+        .map(gad_core::time::rfc3339);
     json!({
         "title": format!("{prefix}: {}", summary.as_deref().unwrap_or(&alertname)),
         "level": level_of(a),
@@ -206,7 +206,7 @@ fn event_data(body: &AlertmanagerWebhook, a: &AlertmanagerAlert) -> Value {
         "summary": summary,
         "description": a.annotations.get("description"),
         "labels": a.labels,
-        "starts_at": crate::time::rfc3339(a.starts_at),
+        "starts_at": gad_core::time::rfc3339(a.starts_at),
         "ends_at": ends_at,
         "generator_url": a.generator_url,
         "fingerprint": a.fingerprint,

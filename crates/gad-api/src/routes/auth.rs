@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::{self, AuditEntry, Origin};
 use crate::auth::{self, AuthUser, password};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{RawBody, Validate, parse_json_body};
 use crate::state::AppState;
-use crate::store::usuarios;
+use gad_store::usuarios;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -114,13 +114,13 @@ pub(crate) fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     description = "Level: public. Form (`username`, `password`) or JSON body. 401 on wrong credentials; the 5th consecutive failure locks the account for 30 minutes (423).",
     request_body(content = LoginBody, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "token", body = crate::wire::Token), (status = 401, description = "wrong credentials", body = Value),
+    responses((status = 200, description = "token", body = gad_service::wire::Token), (status = 401, description = "wrong credentials", body = Value),
               (status = 403, description = "inactive user", body = Value), (status = 413, description = "body over 16 KiB", body = Value),
               (status = 422, description = "missing fields", body = Value),
               (status = 423, description = "locked (also for unknown e-mails after 5 failures)", body = Value)))]
 pub async fn login(
     State(state): State<AppState>,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -211,7 +211,7 @@ pub async fn login(
 
     let (token, claims) = auth::issue_token_after(&state, user.id, nivel, user.tokens_valid_after)?;
     let expires_in = claims.exp - claims.iat;
-    let mut resp = Json(crate::wire::Token {
+    let mut resp = Json(gad_service::wire::Token {
         access_token: token.clone(),
         token_type: "bearer",
         expires_in,
@@ -225,16 +225,16 @@ pub async fn login(
 /// Revokes the current token on every instance and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     description = "Level: 1. Revokes the presented token until it expires (every instance honours it) and clears the cookie.",
-    responses((status = 200, description = "logged out", body = crate::wire::LoggedOut), (status = 401, description = "not authenticated", body = Value)))]
+    responses((status = 200, description = "logged out", body = gad_service::wire::LoggedOut), (status = 401, description = "not authenticated", body = Value)))]
 pub async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    crate::store::tokens::revoke(&mut *tx, user.jti, user.id, user.exp).await?;
+    gad_store::tokens::revoke(&mut *tx, user.jti, user.id, user.exp).await?;
     // Expired revocations are useless: prune a few on each logout so the table stays small.
-    crate::store::tokens::prune_expired(&mut *tx, 100).await?;
+    gad_store::tokens::prune_expired(&mut *tx, 100).await?;
     audit::record(
         &mut *tx,
         &AuditEntry::new("logout", Some(user.id))
@@ -246,7 +246,7 @@ pub async fn logout(
     tx.commit().await?;
     // The session is over: its live sockets too, on every instance.
     state.hub.end_user_sessions(user.id);
-    let mut resp = Json(crate::wire::LoggedOut {
+    let mut resp = Json(gad_service::wire::LoggedOut {
         status: "logged_out",
     })
     .into_response();

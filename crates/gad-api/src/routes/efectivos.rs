@@ -1,27 +1,20 @@
-//! Efectivos API (contract §7): list/get for supervisors (an officer may read itself),
-//! create/update/delete for administrators, and location/availability updates by the officer
-//! itself or a supervisor.
+//! Efectivos (contract §7): the HTTP face of `gad_service::efectivos`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Duration, Utc};
-use gad_core::EstadoDisponibilidad;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::Origin;
 use crate::auth::{Admin, AuthUser, Supervisor};
-use crate::error::{ApiError, ApiResult, FieldError, json_response};
-use crate::events::{Audience, DomainEvent, EventType};
-use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, Validate, parse_json_body, rules};
+use crate::error::{ApiError, ApiResult, json_response};
+use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, parse_json_body};
 use crate::state::AppState;
-use crate::store::efectivos::{
-    self as store, EFECTIVO_NOT_FOUND, Efectivo, EfectivoRow, ListFilter,
+use gad_service::efectivos::{
+    self, CreateEfectivo, DisponibilidadBody, ListQuery, UbicacionBody, UpdateEfectivo, may_act_on,
 };
-use crate::store::positions::{Fix, Written};
+use gad_store::efectivos::{Efectivo, EfectivoRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,126 +28,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         )
 }
 
-fn not_found() -> ApiError {
-    ApiError::NotFound(EFECTIVO_NOT_FOUND.into())
-}
-
-/// Own record or level 2+. Anyone else is refused before the body is read: a level-1 user
-/// gets 403 for another officer's record (the id is part of the URL they chose).
-/// A position this close to the incident (metres) counts as arrival of an officer en camino.
-const ARRIVAL_RADIUS_M: f64 = 100.0;
-
-pub(crate) fn may_act_on(me: &AuthUser, id: i64) -> bool {
-    me.is_supervisor() || me.efectivo_id == Some(id)
-}
-
-fn greater_equal_zero(errors: &mut Vec<FieldError>, field: &str, v: Option<f64>) {
-    if let Some(v) = v
-        && (!v.is_finite() || v < 0.0)
-    {
-        errors.push(FieldError::body(
-            field,
-            "greater_than_equal",
-            "Input should be greater than or equal to 0",
-            json!(v),
-        ));
-    }
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    #[param(minimum = 0)]
-    pub skip: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    /// disponible | en_tarea | fuera_servicio | no_disponible
-    pub estado_disponibilidad: Option<EstadoDisponibilidad>,
-    pub unidad: Option<String>,
-    /// With near_lng: only efectivos within radius_m, nearest first, with distance_m.
-    #[param(minimum = -90.0, maximum = 90.0)]
-    pub near_lat: Option<f64>,
-    #[param(minimum = -180.0, maximum = 180.0)]
-    pub near_lng: Option<f64>,
-    /// 100–100 000 metres, default 10 000 (only with near_lat/near_lng).
-    #[param(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
-}
-
-impl Validate for ListQuery {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::pagination(errors, self.skip, self.limit);
-        if let Some(v) = self.near_lat {
-            rules::range_at(errors, "query", "near_lat", v, -90.0, 90.0);
-        }
-        if let Some(v) = self.near_lng {
-            rules::range_at(errors, "query", "near_lng", v, -180.0, 180.0);
-        }
-        if let Some(v) = self.radius_m {
-            rules::range_at(errors, "query", "radius_m", v, 100.0, 100_000.0);
-        }
-        match (self.near_lat, self.near_lng) {
-            (Some(_), None) => errors.push(FieldError::query(
-                "near_lng",
-                "missing",
-                "Field required (near_lat and near_lng go together)",
-                Value::Null,
-            )),
-            (None, Some(_)) => errors.push(FieldError::query(
-                "near_lat",
-                "missing",
-                "Field required (near_lat and near_lng go together)",
-                Value::Null,
-            )),
-            _ => {}
-        }
-    }
-}
-
 #[utoipa::path(get, path = "/api/v1/efectivos", tag = "efectivos", params(ListQuery),
     description = "Level: 2. Lists efectivos (newest first); with near_lat+near_lng (+radius_m) only those within the radius, nearest first, with distance_m.",
     responses((status = 200, description = "efectivos", body = [Efectivo])))]
 pub async fn list_efectivos(
     State(state): State<AppState>,
-    Supervisor(_me): Supervisor,
+    Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let near = match (q.near_lat, q.near_lng) {
-        (Some(lat), Some(lng)) => Some((lat, lng, q.radius_m.unwrap_or(10_000.0))),
-        _ => None,
-    };
-    let filter = ListFilter {
-        estado: q.estado_disponibilidad,
-        unidad: q.unidad.as_deref(),
-        near,
-        skip: q.skip.unwrap_or(0),
-        limit: q.limit.unwrap_or(100),
-    };
-    let rows = store::list(&state.db, &filter).await?;
+    let rows = efectivos::list(&state.ctx, &me, &q).await?;
     Ok(Json(rows.iter().map(EfectivoRow::to_wire).collect::<Vec<_>>()).into_response())
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateEfectivo {
-    pub usuario_id: i64,
-    #[schema(min_length = 1, max_length = 50)]
-    pub codigo_interno: String,
-    #[schema(max_length = 100)]
-    pub rango: Option<String>,
-    #[schema(max_length = 100)]
-    pub unidad: Option<String>,
-    #[schema(max_length = 100)]
-    pub especialidad: Option<String>,
-    pub estado_disponibilidad: Option<EstadoDisponibilidad>,
-}
-
-impl Validate for CreateEfectivo {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::len(errors, "codigo_interno", &self.codigo_interno, 1, 50);
-        rules::opt_len(errors, "rango", &self.rango, 0, 100);
-        rules::opt_len(errors, "unidad", &self.unidad, 0, 100);
-        rules::opt_len(errors, "especialidad", &self.especialidad, 0, 100);
-    }
 }
 
 #[utoipa::path(post, path = "/api/v1/efectivos", tag = "efectivos", request_body = CreateEfectivo,
@@ -163,50 +46,12 @@ impl Validate for CreateEfectivo {
 pub async fn create_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidJson(b): ValidJson<CreateEfectivo>,
 ) -> ApiResult<Response> {
-    let mut tx = state.db.begin().await?;
-    // Lock the usuario so a concurrent soft delete cannot slip in between check and insert.
-    if !store::lock_live_usuario(&mut tx, b.usuario_id).await? {
-        return Err(ApiError::validation(FieldError::body(
-            "usuario_id",
-            "value_error",
-            "Usuario not found",
-            json!(b.usuario_id),
-        )));
-    }
-    let estado = b
-        .estado_disponibilidad
-        .unwrap_or(EstadoDisponibilidad::Disponible);
-    let id = store::insert(
-        &mut *tx,
-        store::NewEfectivo {
-            usuario_id: b.usuario_id,
-            codigo_interno: &b.codigo_interno,
-            rango: b.rango.as_deref(),
-            unidad: b.unidad.as_deref(),
-            especialidad: b.especialidad.as_deref(),
-            estado,
-        },
-    )
-    .await?;
-    let row = store::by_id(&mut *tx, id, false)
-        .await?
-        .ok_or_else(|| ApiError::internal("efectivo vanished after insert"))?;
-    let body = row.to_json();
-    audit::record(
-        &mut *tx,
-        &AuditEntry::new("efectivo_created", Some(me.id))
-            .resource("efectivo", id)
-            .values(None, Some(body.clone()))
-            .status(201)
-            .context(&ctx),
-    )
-    .await?;
-    tx.commit().await?;
-    let mut resp = json_response(StatusCode::CREATED, &body);
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/efectivos/{id}")) {
+    let row = efectivos::create(&state.ctx, &me, &origin, &b).await?;
+    let mut resp = json_response(StatusCode::CREATED, &row.to_json());
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/efectivos/{}", row.id)) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
@@ -221,56 +66,8 @@ pub async fn get_efectivo(
     me: AuthUser,
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    if !may_act_on(&me, id) {
-        return Err(not_found());
-    }
-    let row = store::by_id(&state.db, id, false)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = efectivos::get(&state.ctx, &me, id).await?;
     Ok(Json(row.to_wire()).into_response())
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct UpdateEfectivo {
-    #[schema(min_length = 1, max_length = 50)]
-    pub codigo_interno: Option<String>,
-    #[schema(max_length = 100)]
-    pub rango: Option<String>,
-    #[schema(max_length = 100)]
-    pub unidad: Option<String>,
-    #[schema(max_length = 100)]
-    pub especialidad: Option<String>,
-    pub estado_disponibilidad: Option<EstadoDisponibilidad>,
-}
-
-impl Validate for UpdateEfectivo {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::opt_len(errors, "codigo_interno", &self.codigo_interno, 1, 50);
-        rules::opt_len(errors, "rango", &self.rango, 0, 100);
-        rules::opt_len(errors, "unidad", &self.unidad, 0, 100);
-        rules::opt_len(errors, "especialidad", &self.especialidad, 0, 100);
-    }
-}
-
-fn status_event(row: &EfectivoRow, anterior: &str) -> DomainEvent {
-    let anterior = EstadoDisponibilidad::from_db(anterior)
-        .map(|e| e.as_wire())
-        .unwrap_or("no_disponible");
-    DomainEvent::new(
-        EventType::EfectivoStatusChanged,
-        json!({
-            "efectivo_id": row.id,
-            "usuario_id": row.usuario_id,
-            "estado_anterior": anterior,
-            "estado": row.estado_wire(),
-            "unidad": row.unidad,
-            "timestamp": crate::time::rfc3339(row.ultima_actualizacion_estado),
-        }),
-        Audience::Involved {
-            user_ids: vec![row.usuario_id],
-        },
-    )
-    .topic(format!("efectivo:{}", row.id))
 }
 
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}", tag = "efectivos", request_body = UpdateEfectivo,
@@ -281,42 +78,11 @@ fn status_event(row: &EfectivoRow, anterior: &str) -> DomainEvent {
 pub async fn update_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidPath(id): ValidPath<i64>,
     ValidJson(b): ValidJson<UpdateEfectivo>,
 ) -> ApiResult<Response> {
-    let mut tx = state.db.begin().await?;
-    let old = store::by_id(&mut *tx, id, false)
-        .await?
-        .ok_or_else(not_found)?;
-    store::update(
-        &mut *tx,
-        id,
-        store::EfectivoChanges {
-            codigo_interno: b.codigo_interno.as_deref(),
-            rango: b.rango.as_deref(),
-            unidad: b.unidad.as_deref(),
-            especialidad: b.especialidad.as_deref(),
-            estado: b.estado_disponibilidad,
-        },
-    )
-    .await?;
-    let row = store::by_id(&mut *tx, id, false)
-        .await?
-        .ok_or_else(not_found)?;
-    audit::record(
-        &mut *tx,
-        &AuditEntry::new("efectivo_updated", Some(me.id))
-            .resource("efectivo", id)
-            .values(Some(old.to_json()), Some(row.to_json()))
-            .status(200)
-            .context(&ctx),
-    )
-    .await?;
-    tx.commit().await?;
-    if old.estado != row.estado {
-        state.events.publish(status_event(&row, &old.estado));
-    }
+    let row = efectivos::update(&state.ctx, &me, &origin, id, &b).await?;
     Ok(Json(row.to_wire()).into_response())
 }
 
@@ -327,74 +93,11 @@ pub async fn update_efectivo(
 pub async fn delete_efectivo(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    let mut tx = state.db.begin().await?;
-    if !store::soft_delete(&mut *tx, id).await? {
-        return Err(not_found());
-    }
-    let row = store::by_id(&mut *tx, id, true)
-        .await?
-        .ok_or_else(not_found)?;
-    audit::record(
-        &mut *tx,
-        &AuditEntry::new("efectivo_deleted", Some(me.id))
-            .resource("efectivo", id)
-            .values(None, Some(row.to_json()))
-            .status(200)
-            .context(&ctx),
-    )
-    .await?;
-    tx.commit().await?;
+    let row = efectivos::delete(&state.ctx, &me, &origin, id).await?;
     Ok(Json(row.to_wire()).into_response())
-}
-
-/// Clock skew allowed on a device's `recorded_at` (a fix "from the future" beyond it is refused).
-pub const MAX_FUTURE_SKEW_S: i64 = 60;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct UbicacionBody {
-    /// −90..90
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub lat: f64,
-    /// −180..180
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub lng: f64,
-    /// ≥ 0 metres
-    #[schema(minimum = 0.0)]
-    pub accuracy_m: Option<f64>,
-    /// 0–360 degrees
-    #[schema(minimum = 0.0, maximum = 360.0)]
-    pub heading: Option<f64>,
-    /// ≥ 0 m/s
-    #[schema(minimum = 0.0)]
-    pub speed: Option<f64>,
-    /// When the device took the fix (RFC 3339); default: when the server received it. At most
-    /// 60 s in the future and not older than LOCATION_RETENTION_DAYS. The newest fix of an
-    /// officer is its current position: an older one is kept in the history only.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub recorded_at: Option<DateTime<Utc>>,
-}
-
-impl Validate for UbicacionBody {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::range(errors, "lat", self.lat, -90.0, 90.0);
-        rules::range(errors, "lng", self.lng, -180.0, 180.0);
-        greater_equal_zero(errors, "accuracy_m", self.accuracy_m);
-        rules::opt_range(errors, "heading", self.heading, 0.0, 360.0);
-        greater_equal_zero(errors, "speed", self.speed);
-        if let Some(t) = self.recorded_at
-            && t > Utc::now() + Duration::seconds(MAX_FUTURE_SKEW_S)
-        {
-            errors.push(FieldError::body(
-                "recorded_at",
-                "value_error",
-                "recorded_at is in the future",
-                json!(crate::time::rfc3339(t)),
-            ));
-        }
-    }
 }
 
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}/ubicacion", tag = "efectivos", request_body = UbicacionBody,
@@ -412,119 +115,14 @@ pub async fn update_ubicacion(
     ValidPath(id): ValidPath<i64>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    // Another officer is refused before the body is read.
     if !may_act_on(&me, id) {
         return Err(ApiError::InsufficientLevel);
     }
     let b: UbicacionBody = parse_json_body(&body)?;
-    let fix = b
-        .into_fix(id, &state)
-        .map_err(|e| ApiError::validation(*e))?;
-    let (row, applied) = match state.ingest.submit(fix.clone()).await? {
-        Written::NotFound => return Err(not_found()),
-        Written::Stored { row, applied } => (*row, applied),
-    };
-    let row = if applied {
-        after_applied_fix(&state, row, &fix).await?
-    } else {
-        row
-    };
+    let row = efectivos::set_location(&state.ctx, &me, id, b).await?;
     Ok(json_response(StatusCode::OK, &row.to_json()))
 }
-
-impl UbicacionBody {
-    /// The fix this body reports for officer `id`, once `recorded_at` (default: now) is inside
-    /// the retention window; the other rules are [`Validate`]'s.
-    pub fn into_fix(self, id: i64, state: &AppState) -> Result<Fix, Box<FieldError>> {
-        let now = Utc::now();
-        let recorded_at = self.recorded_at.unwrap_or(now);
-        if recorded_at < now - Duration::days(state.config.location_retention_days) {
-            return Err(Box::new(FieldError::body(
-                "recorded_at",
-                "value_error",
-                "recorded_at is older than the retention window (LOCATION_RETENTION_DAYS)",
-                json!(crate::time::rfc3339(recorded_at)),
-            )));
-        }
-        Ok(Fix {
-            efectivo_id: id,
-            lat: self.lat,
-            lng: self.lng,
-            accuracy_m: self.accuracy_m,
-            heading: self.heading,
-            speed: self.speed,
-            recorded_at,
-        })
-    }
-}
-
-/// What follows a committed fix that became the officer's current position (single and batch
-/// routes alike): an officer on the way who comes within 100 m of the incident is on scene
-/// (issue 15), and the location event goes out. Returns the officer as it now stands.
-pub(crate) async fn after_applied_fix(
-    state: &AppState,
-    mut row: EfectivoRow,
-    fix: &Fix,
-) -> ApiResult<EfectivoRow> {
-    let id = fix.efectivo_id;
-    if row.estado == EstadoDisponibilidad::EnCamino.as_db()
-        && let Some(r) = arrive(state, id, row.usuario_id).await?
-    {
-        row = r;
-    }
-    state.events.publish(
-        DomainEvent::new(
-            EventType::EfectivoLocationUpdate,
-            json!({
-                "efectivo_id": row.id,
-                "usuario_id": row.usuario_id,
-                "lat": fix.lat,
-                "lng": fix.lng,
-                "accuracy_m": fix.accuracy_m,
-                "heading": fix.heading,
-                "speed": fix.speed,
-                "estado": row.estado_wire(),
-                "updated_at": row.ubicacion_updated_at.map(crate::time::rfc3339),
-            }),
-            Audience::Involved {
-                user_ids: vec![row.usuario_id],
-            },
-        )
-        .topic(format!("efectivo:{id}")),
-    );
-    Ok(row)
-}
-
-/// After a committed fix of an officer en camino: if it is now within 100 m of its incident,
-/// it has arrived (own transaction, the row locked, the state checked again). Returns the
-/// officer after the arrival, or None when nothing changed.
-async fn arrive(state: &AppState, id: i64, usuario_id: i64) -> ApiResult<Option<EfectivoRow>> {
-    let mut tx = state.db.begin().await?;
-    if !crate::store::positions::lock_if_en_camino(&mut tx, id).await? {
-        return Ok(None);
-    }
-    let tasks = crate::store::dispatch::arrive_near(&mut tx, id, ARRIVAL_RADIUS_M).await?;
-    if tasks.is_empty() {
-        return Ok(None);
-    }
-    crate::store::dispatch::set_unit_status(&mut tx, id, "EN_ESCENA").await?;
-    let mut events = crate::dispatch::arrived(state, &mut tx, id, usuario_id, &tasks, None).await?;
-    let row = store::by_id(&mut *tx, id, false)
-        .await?
-        .ok_or_else(not_found)?;
-    events.push(status_event(&row, "EN_CAMINO"));
-    tx.commit().await?;
-    for e in events {
-        state.events.publish(e);
-    }
-    Ok(Some(row))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct DisponibilidadBody {
-    pub estado: EstadoDisponibilidad,
-}
-
-impl Validate for DisponibilidadBody {}
 
 #[utoipa::path(put, path = "/api/v1/efectivos/{id}/disponibilidad", tag = "efectivos", request_body = DisponibilidadBody,
     params(("id" = i64, Path, description = "efectivo id")),
@@ -535,7 +133,7 @@ impl Validate for DisponibilidadBody {}
 pub async fn update_disponibilidad(
     State(state): State<AppState>,
     me: AuthUser,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidPath(id): ValidPath<i64>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -543,50 +141,6 @@ pub async fn update_disponibilidad(
         return Err(ApiError::InsufficientLevel);
     }
     let b: DisponibilidadBody = parse_json_body(&body)?;
-    let mut tx = state.db.begin().await?;
-    // Unit status follows its transitions (issue 15): en_tarea / en_camino come only from
-    // dispatch and acknowledgement; en_escena is an arrival.
-    let current = store::lock_status(&mut tx, id).await?;
-    let current = current
-        .as_deref()
-        .and_then(EstadoDisponibilidad::from_db)
-        .ok_or_else(not_found)?;
-    if !current.may_set(b.estado) {
-        return Err(ApiError::Custom(
-            StatusCode::CONFLICT,
-            json!({
-                "detail": format!("Transición de disponibilidad no permitida: {} → {}", current.as_wire(), b.estado.as_wire()),
-                "allowed": current.settable_from().iter().map(|e| e.as_wire()).collect::<Vec<_>>(),
-            }),
-        ));
-    }
-    let anterior = store::set_disponibilidad(&mut *tx, id, b.estado).await?;
-    let anterior = anterior.ok_or_else(not_found)?;
-    let row = store::by_id(&mut *tx, id, false)
-        .await?
-        .ok_or_else(not_found)?;
-    audit::record(
-        &mut *tx,
-        &AuditEntry::new("efectivo_disponibilidad", Some(me.id))
-            .resource("efectivo", id)
-            .values(
-                Some(json!({"estado_disponibilidad": EstadoDisponibilidad::from_db(&anterior)})),
-                Some(json!({"estado_disponibilidad": b.estado})),
-            )
-            .status(200)
-            .context(&ctx),
-    )
-    .await?;
-    let arrivals = if b.estado == EstadoDisponibilidad::EnEscena && current != b.estado {
-        let tasks = crate::store::dispatch::arrive_all(&mut tx, id).await?;
-        crate::dispatch::arrived(&state, &mut tx, id, row.usuario_id, &tasks, Some(me.id)).await?
-    } else {
-        Vec::new()
-    };
-    tx.commit().await?;
-    state.events.publish(status_event(&row, &anterior));
-    for e in arrivals {
-        state.events.publish(e);
-    }
+    let row = efectivos::set_availability(&state.ctx, &me, &origin, id, &b).await?;
     Ok(Json(row.to_wire()).into_response())
 }

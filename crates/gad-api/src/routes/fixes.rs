@@ -15,9 +15,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{RawBody, Validate, parse_json_body};
-use crate::routes::efectivos::{UbicacionBody, after_applied_fix, may_act_on};
 use crate::state::AppState;
-use crate::store::positions::Written;
+use gad_service::efectivos::{UbicacionBody, after_applied_fix, may_act_on};
+use gad_store::positions::Written;
 
 /// Most fixes one request may carry.
 pub const MAX_FIXES: usize = 500;
@@ -119,7 +119,7 @@ pub async fn post_fixes(
     for (i, f) in lote.ubicaciones.into_iter().enumerate() {
         let fix = f
             .ubicacion
-            .into_fix(f.efectivo_id, &state)
+            .into_fix(f.efectivo_id, &state.ctx)
             .map_err(|e| ApiError::validation(at_index(*e, i)))?;
         fixes.push(fix);
     }
@@ -141,7 +141,7 @@ pub async fn post_fixes(
                 ResultadoFix::SoloHistorial
             }
             Written::Stored { row, applied: true } => {
-                after_applied_fix(&state, *row, fix).await?;
+                after_applied_fix(&state.ctx, *row, fix).await?;
                 out.aplicadas += 1;
                 ResultadoFix::Aplicada
             }

@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::{self, AuditEntry, Origin, RequestContext};
 use crate::auth::{Admin, AuthUser};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
-use crate::gdpr::{self, Format, datamap};
 use crate::state::AppState;
-use crate::store::gdpr as store;
+use gad_service::gdpr::{self, Format, datamap};
+use gad_store::gdpr as store;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -110,7 +110,12 @@ async fn export_response(
         Format::Json => ("application/json; charset=utf-8", "json"),
         Format::Zip => ("application/zip", "zip"),
     };
-    let body = Body::from_stream(gdpr::start_export(state, subject, format, permit));
+    let body = Body::from_stream(gdpr::start_export(
+        state.ctx.clone(),
+        subject,
+        format,
+        permit,
+    ));
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -140,7 +145,7 @@ fn format_of(q: &ExportQuery) -> Format {
 pub async fn export_me(
     State(state): State<AppState>,
     me: AuthUser,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidQuery(q): ValidQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     let subject = me.id;
@@ -159,7 +164,7 @@ pub async fn export_me(
 pub async fn export_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidPath(user_id): ValidPath<i64>,
     ValidQuery(q): ValidQuery<ExportQuery>,
 ) -> ApiResult<Response> {
@@ -216,7 +221,7 @@ pub struct EraseConflict {
 pub async fn erase_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidPath(user_id): ValidPath<i64>,
     ValidJson(body): ValidJson<EraseBody>,
 ) -> ApiResult<Json<EraseResult>> {

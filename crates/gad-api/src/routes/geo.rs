@@ -11,7 +11,7 @@ use crate::auth::Supervisor;
 use crate::error::{ApiResult, FieldError};
 use crate::extract::{ValidQuery, Validate, rules};
 use crate::state::AppState;
-use crate::store::geo;
+use gad_store::geo;
 
 /// Upper bound of markers per kind in one answer (a 100 km radius over a dense seed would
 /// otherwise return the whole table).

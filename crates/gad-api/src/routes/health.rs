@@ -4,12 +4,13 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gad_core::geo::round2;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::json_response;
 use crate::state::AppState;
-use crate::time::now_rfc3339;
+use gad_core::time::now_rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -145,7 +146,7 @@ async fn redis_check(state: &AppState) -> Value {
     }
     let t = std::time::Instant::now();
     let ok = match state.redis.conn() {
-        Some(mut c) => crate::redis_conn::with_timeout(
+        Some(mut c) => gad_service::redis_conn::with_timeout(
             &state.redis,
             redis::cmd("PING").query_async::<String>(&mut c),
         )
@@ -155,10 +156,6 @@ async fn redis_check(state: &AppState) -> Value {
     };
     json!({"status": if ok { "ok" } else { "degraded" },
            "response_time_ms": if ok { json!(round2(t.elapsed().as_secs_f64() * 1e3)) } else { Value::Null }})
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// Every dependency with measured figures.

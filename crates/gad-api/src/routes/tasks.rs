@@ -1,36 +1,21 @@
-//! Tasks API (contract §6): CRUD, the state machine, history and assignment.
-//!
-//! Every write runs in one transaction that locks the task row (`SELECT … FOR UPDATE`), applies
-//! the change, the history row, the `tarea_efectivos` sync and the audit row, and commits; events
-//! are published and the affected users' stats caches invalidated only after the commit.
-//! Level 1 sees and moves only its own tasks (delegado or assigned efectivo); a task it may not
-//! see is a 404, never revealed.
-
-use std::collections::BTreeSet;
+//! Tasks (contract §6): the HTTP face of `gad_service::tasks`. Each handler extracts, calls the
+//! use case and answers; the rules, the transaction, audit and events live in the service.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
-use gad_core::state_machine;
-use gad_core::{EstadoTarea, Prioridad, TipoTarea};
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
-use sqlx::PgConnection;
+use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::Origin;
 use crate::auth::{Admin, AuthUser, Supervisor};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::events::{Audience, DomainEvent, EventType};
-use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
-use crate::routes::users::escape_like;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
-use crate::store::tareas::{
-    self, Historial, Key, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND, Tarea,
-};
-use crate::task_json;
+use gad_service::task_json;
+use gad_service::tasks::{self, CreateTask, ListQuery, StatusChange, UpdateTask};
+use gad_store::tareas::{Historial, Key, Tarea};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,51 +45,9 @@ fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> ApiResult<Response> {
         .map_err(ApiError::internal)
 }
 
-fn not_found() -> ApiError {
-    ApiError::NotFound(TASK_NOT_FOUND.into())
-}
-
-// ---------------------------------------------------------------------------------------------
-// List
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    #[param(minimum = 0)]
-    pub skip: Option<i64>,
-    /// 1–500, default 100.
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub estado: Option<EstadoTarea>,
-    pub tipo: Option<TipoTarea>,
-    /// 1–5.
-    pub prioridad: Option<Prioridad>,
-    pub delegado_usuario_id: Option<i64>,
-    /// inicio_programado ≥ desde (RFC 3339).
-    pub desde: Option<DateTime<Utc>>,
-    /// inicio_programado ≤ hasta (RFC 3339).
-    pub hasta: Option<DateTime<Utc>>,
-    /// codigo or titulo contains (case-insensitive).
-    #[param(max_length = 200)]
-    pub q: Option<String>,
-}
-
-impl Validate for ListQuery {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::pagination(errors, self.skip, self.limit);
-        rules::plausible_time(errors, "query", "desde", self.desde);
-        rules::plausible_time(errors, "query", "hasta", self.hasta);
-        if let Some(q) = &self.q
-            && q.chars().count() > 200
-        {
-            errors.push(FieldError::query(
-                "q",
-                "string_too_long",
-                "String should have at most 200 characters",
-                json!(q),
-            ));
-        }
-    }
+fn location(id: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/v1/tasks/{id}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/api/v1/tasks"))
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListQuery),
@@ -115,204 +58,11 @@ pub async fn list_tasks(
     me: AuthUser,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let pattern = q.q.as_deref().map(|s| format!("%{}%", escape_like(s)));
-    let f = ListFilter {
-        estado: q.estado,
-        tipo: q.tipo,
-        prioridad: q.prioridad,
-        delegado_usuario_id: q.delegado_usuario_id,
-        desde: q.desde,
-        hasta: q.hasta,
-        q: pattern.as_deref(),
-        skip: q.skip.unwrap_or(0),
-        limit: q.limit.unwrap_or(100),
-    };
-    let rows = tareas::list(&state.db, Scope::of(&me), &f).await?;
+    let rows = tasks::list(&state.ctx, &me, &q).await?;
     json_bytes(
         StatusCode::OK,
         task_json::tasks_json(&rows).map_err(ApiError::internal)?,
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Create
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateTask {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub codigo: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub titulo: String,
-    pub tipo: TipoTarea,
-    pub inicio_programado: DateTime<Utc>,
-    pub delegado_usuario_id: i64,
-    #[schema(max_length = 5000)]
-    pub descripcion: Option<String>,
-    /// 1–5, default 2.
-    #[schema(value_type = Option<i16>)]
-    pub prioridad: Option<Prioridad>,
-    pub fin_programado: Option<DateTime<Utc>>,
-    #[schema(max_items = 200)]
-    pub efectivos_asignados: Option<Vec<i64>>,
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub ubicacion_lat: Option<f64>,
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub ubicacion_lon: Option<f64>,
-    #[schema(max_length = 500)]
-    pub ubicacion_descripcion: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub notas: Option<Value>,
-}
-
-const MAX_EFECTIVOS: usize = 200;
-
-fn check_common(
-    errors: &mut Vec<FieldError>,
-    descripcion: Option<&str>,
-    ubicacion_descripcion: Option<&str>,
-    efectivos: Option<&[i64]>,
-    notas: Option<&Value>,
-) {
-    if let Some(d) = descripcion {
-        rules::len(errors, "descripcion", d, 0, 5000);
-    }
-    if let Some(d) = ubicacion_descripcion {
-        rules::len(errors, "ubicacion_descripcion", d, 0, 500);
-    }
-    if let Some(e) = efectivos
-        && e.len() > MAX_EFECTIVOS
-    {
-        errors.push(FieldError::body(
-            "efectivos_asignados",
-            "too_long",
-            format!("List should have at most {MAX_EFECTIVOS} items"),
-            json!(e),
-        ));
-    }
-    if let Some(n) = notas
-        && !n.is_object()
-    {
-        errors.push(FieldError::body(
-            "notas",
-            "dict_type",
-            "Input should be a valid dictionary",
-            n.clone(),
-        ));
-    }
-}
-
-fn check_location(errors: &mut Vec<FieldError>, lat: Option<f64>, lon: Option<f64>) {
-    rules::opt_range(errors, "ubicacion_lat", lat, -90.0, 90.0);
-    rules::opt_range(errors, "ubicacion_lon", lon, -180.0, 180.0);
-}
-
-fn fin_error(fin: DateTime<Utc>) -> FieldError {
-    FieldError::body(
-        "fin_programado",
-        "value_error",
-        "fin_programado must be later than inicio_programado",
-        json!(crate::time::rfc3339(fin)),
-    )
-}
-
-impl Validate for CreateTask {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::plausible_time(
-            errors,
-            "body",
-            "inicio_programado",
-            Some(self.inicio_programado),
-        );
-        rules::plausible_time(errors, "body", "fin_programado", self.fin_programado);
-        rules::len(errors, "codigo", rules::trim(&self.codigo), 1, 50);
-        rules::len(errors, "titulo", rules::trim(&self.titulo), 1, 200);
-        check_common(
-            errors,
-            self.descripcion.as_deref(),
-            self.ubicacion_descripcion.as_deref(),
-            self.efectivos_asignados.as_deref(),
-            self.notas.as_ref(),
-        );
-        check_location(errors, self.ubicacion_lat, self.ubicacion_lon);
-        match (self.ubicacion_lat, self.ubicacion_lon) {
-            (Some(_), None) => errors.push(pair_missing("ubicacion_lon")),
-            (None, Some(_)) => errors.push(pair_missing("ubicacion_lat")),
-            _ => {}
-        }
-        if let Some(fin) = self.fin_programado
-            && fin <= self.inicio_programado
-        {
-            errors.push(fin_error(fin));
-        }
-    }
-}
-
-fn pair_missing(field: &str) -> FieldError {
-    FieldError::body(
-        field,
-        "missing",
-        "ubicacion_lat and ubicacion_lon must be given together",
-        Value::Null,
-    )
-}
-
-/// Removes duplicates, keeping the first occurrence's order.
-fn dedup(ids: &[i64]) -> Vec<i64> {
-    let mut seen = BTreeSet::new();
-    ids.iter().copied().filter(|i| seen.insert(*i)).collect()
-}
-
-/// Checks the delegado and efectivos exist and are live; returns the efectivos' usuario ids.
-async fn check_refs(
-    conn: &mut PgConnection,
-    delegado: i64,
-    efectivos: &[i64],
-) -> ApiResult<Vec<i64>> {
-    let refs = tareas::check_refs(&mut *conn, delegado, efectivos).await?;
-    let mut errors = Vec::new();
-    if !refs.delegado_ok {
-        errors.push(FieldError::body(
-            "delegado_usuario_id",
-            "value_error",
-            format!("Unknown delegado_usuario_id: user {delegado} does not exist"),
-            json!(delegado),
-        ));
-    }
-    let missing: Vec<i64> = efectivos
-        .iter()
-        .copied()
-        .filter(|e| !refs.efectivo_ids.contains(e))
-        .collect();
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|m| m.to_string()).collect();
-        errors.push(FieldError::body(
-            "efectivos_asignados",
-            "value_error",
-            format!(
-                "Unknown efectivo id(s) in efectivos_asignados: {}",
-                list.join(", ")
-            ),
-            json!(missing),
-        ));
-    }
-    if errors.is_empty() {
-        Ok(refs.efectivo_usuarios)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
-}
-
-fn location(id: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("/api/v1/tasks/{id}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("/api/v1/tasks"))
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask,
@@ -322,100 +72,15 @@ fn location(id: i64) -> HeaderValue {
 pub async fn create_task(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidJson(body): ValidJson<CreateTask>,
 ) -> ApiResult<Response> {
-    let efectivos = dedup(body.efectivos_asignados.as_deref().unwrap_or(&[]));
-    let notas = body.notas.clone().unwrap_or_else(|| json!({}));
-    let mut tx = state.db.begin().await?;
-    let efectivo_usuarios = check_refs(&mut tx, body.delegado_usuario_id, &efectivos).await?;
-    let new = NewTarea {
-        codigo: body.codigo.trim(),
-        titulo: body.titulo.trim(),
-        descripcion: body.descripcion.as_deref(),
-        tipo: body.tipo,
-        prioridad: body.prioridad.unwrap_or(Prioridad::Media),
-        inicio_programado: body.inicio_programado,
-        fin_programado: body.fin_programado,
-        delegado_usuario_id: body.delegado_usuario_id,
-        creado_por_usuario_id: me.id,
-        efectivos: &efectivos,
-        lat: body.ubicacion_lat,
-        lon: body.ubicacion_lon,
-        ubicacion_descripcion: body.ubicacion_descripcion.as_deref(),
-        notas: &notas,
-    };
-    let tarea = tareas::insert(&mut *tx, &new).await?;
-    let task_json = tarea.to_json();
-    let entry = AuditEntry::new("task_created", Some(me.id))
-        .resource("tarea", tarea.id)
-        .values(None, Some(task_json.clone()))
-        .status(201)
-        .context(&ctx);
-    audit::record(&mut *tx, &entry).await?;
-    tx.commit().await?;
-
-    let involved = involved(&[tarea.delegado_usuario_id], &efectivo_usuarios);
-    publish_task(
-        &state,
-        EventType::TaskCreated,
-        &tarea,
-        task_json.clone(),
-        &involved,
-    );
-    if !efectivos.is_empty() {
-        publish_task(
-            &state,
-            EventType::TaskAssigned,
-            &tarea,
-            json!({"task_id": tarea.id, "codigo": tarea.codigo, "efectivos_asignados": efectivos, "tarea": task_json}),
-            &involved,
-        );
-    }
-    invalidate_stats(&state, &involved, Some(me.id)).await;
-
+    let tarea = tasks::create(&state.ctx, &me, &origin, &body).await?;
     let mut resp = json_body(StatusCode::CREATED, &tarea)?;
     resp.headers_mut()
         .insert(header::LOCATION, location(tarea.id));
     Ok(resp)
 }
-
-/// The users an event about a task concerns: delegado(s) + assigned officers' users.
-fn involved(delegados: &[i64], efectivo_usuarios: &[i64]) -> Vec<i64> {
-    let set: BTreeSet<i64> = delegados
-        .iter()
-        .chain(efectivo_usuarios.iter())
-        .copied()
-        .collect();
-    set.into_iter().collect()
-}
-
-fn publish_task(state: &AppState, kind: EventType, t: &Tarea, data: Value, users: &[i64]) {
-    state.events.publish(
-        DomainEvent::new(
-            kind,
-            data,
-            Audience::Involved {
-                user_ids: users.to_vec(),
-            },
-        )
-        .topic(format!("task:{}", t.id)),
-    );
-}
-
-/// Drops the cached stats of every user a task write touched (contract §9).
-pub async fn invalidate_stats(state: &AppState, users: &[i64], extra: Option<i64>) {
-    let all: BTreeSet<i64> = users.iter().copied().chain(extra).collect();
-    for u in all {
-        state
-            .cache
-            .delete_pattern(&crate::routes::stats::user_pattern(u))
-            .await;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Read
 
 #[utoipa::path(get, path = "/api/v1/tasks/{task_id}", tag = "tasks",
     params(("task_id" = i64, Path, description = "task id")),
@@ -426,9 +91,7 @@ pub async fn get_task(
     me: AuthUser,
     ValidPath(task_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    let t = tareas::find(&state.db, Scope::of(&me), Key::Id(task_id), false)
-        .await?
-        .ok_or_else(not_found)?;
+    let t = tasks::get(&state.ctx, &me, Key::Id(task_id)).await?;
     json_body(StatusCode::OK, &t)
 }
 
@@ -441,9 +104,7 @@ pub async fn get_task_by_code(
     me: AuthUser,
     ValidPath(codigo): ValidPath<String>,
 ) -> ApiResult<Response> {
-    let t = tareas::find(&state.db, Scope::of(&me), Key::Codigo(&codigo), false)
-        .await?
-        .ok_or_else(not_found)?;
+    let t = tasks::get(&state.ctx, &me, Key::Codigo(&codigo)).await?;
     json_body(StatusCode::OK, &t)
 }
 
@@ -456,112 +117,8 @@ pub async fn task_history(
     me: AuthUser,
     ValidPath(task_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    tareas::find(&state.db, Scope::of(&me), Key::Id(task_id), false)
-        .await?
-        .ok_or_else(not_found)?;
-    let rows = tareas::history(&state.db, task_id).await?;
+    let rows: Vec<Historial> = tasks::history(&state.ctx, &me, task_id).await?;
     json_body(StatusCode::OK, &rows)
-}
-
-// ---------------------------------------------------------------------------------------------
-// State machine
-
-/// What a transition did, for the events published after commit.
-struct Transitioned {
-    from: EstadoTarea,
-    to: EstadoTarea,
-    released: Vec<Released>,
-}
-
-/// Applies `cur.estado → to` on a task locked by the caller's transaction: new clock, history
-/// row, release of the task's `en_tarea` efectivos when it ends, and the audit row.
-async fn transition_locked(
-    conn: &mut PgConnection,
-    me: &AuthUser,
-    ctx: &RequestContext,
-    cur: &Tarea,
-    to: EstadoTarea,
-    nota: Option<&str>,
-) -> ApiResult<(Tarea, Transitioned)> {
-    let next =
-        state_machine::transition(cur.estado, to, &cur.clock(), Utc::now()).map_err(|e| {
-            ApiError::InvalidTransition {
-                from: e.from,
-                to: e.to,
-                allowed: e.allowed.to_vec(),
-            }
-        })?;
-    let t =
-        tareas::write_transition(&mut *conn, cur.id, cur.estado, to, &next, me.id, nota).await?;
-    let released = if state_machine::is_terminal(to) {
-        tareas::release_efectivos(&mut *conn, cur.id).await?
-    } else {
-        Vec::new()
-    };
-    let mut entry = AuditEntry::new("task_status_changed", Some(me.id))
-        .resource("tarea", cur.id)
-        .values(
-            Some(json!({"estado": cur.estado})),
-            Some(json!({"estado": to, "nota": nota})),
-        )
-        .describe(format!("{} → {}", cur.estado, to))
-        .status(200)
-        .context(ctx);
-    if !released.is_empty() {
-        let ids: Vec<i64> = released.iter().map(|r| r.id).collect();
-        entry = entry.describe(format!(
-            "{} → {}; efectivos returned to disponible: {ids:?}",
-            cur.estado, to
-        ));
-    }
-    audit::record(&mut *conn, &entry).await?;
-    Ok((
-        t,
-        Transitioned {
-            from: cur.estado,
-            to,
-            released,
-        },
-    ))
-}
-
-fn publish_transition(
-    state: &AppState,
-    me: &AuthUser,
-    t: &Tarea,
-    tr: &Transitioned,
-    nota: Option<&str>,
-    users: &[i64],
-) {
-    publish_task(
-        state,
-        EventType::TaskStatusChanged,
-        t,
-        json!({
-            "task_id": t.id,
-            "codigo": t.codigo,
-            "estado_anterior": tr.from,
-            "estado_nuevo": tr.to,
-            "usuario_id": me.id,
-            "nota": nota,
-            "tarea": t.to_json(),
-        }),
-        users,
-    );
-    publish_released(state, t.id, &tr.released);
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct StatusChange {
-    pub estado: EstadoTarea,
-    #[schema(max_length = 2000)]
-    pub nota: Option<String>,
-}
-
-impl Validate for StatusChange {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::opt_len(errors, "nota", &self.nota, 0, 2000);
-    }
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/status", tag = "tasks", request_body = StatusChange,
@@ -572,140 +129,12 @@ impl Validate for StatusChange {
 pub async fn change_status(
     State(state): State<AppState>,
     me: AuthUser,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidPath(task_id): ValidPath<i64>,
     ValidJson(body): ValidJson<StatusChange>,
 ) -> ApiResult<Response> {
-    let nota = body.nota.as_deref();
-    let mut tx = state.db.begin().await?;
-    let cur = tareas::find(&mut *tx, Scope::of(&me), Key::Id(task_id), true)
-        .await?
-        .ok_or_else(not_found)?;
-    let (t, tr) = transition_locked(&mut tx, &me, &ctx, &cur, body.estado, nota).await?;
-    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
-    tx.commit().await?;
-
-    let users = involved(&[t.delegado_usuario_id], &efectivo_usuarios);
-    publish_transition(&state, &me, &t, &tr, nota, &users);
-    invalidate_stats(&state, &users, t.creado_por_usuario_id).await;
+    let t = tasks::change_status(&state.ctx, &me, &origin, task_id, &body).await?;
     json_body(StatusCode::OK, &t)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Update
-
-/// `Some(None)` when the field is sent as null, `None` when it is absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct UpdateTask {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub codigo: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub titulo: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 5000)]
-    pub descripcion: Option<Option<String>>,
-    pub tipo: Option<TipoTarea>,
-    #[schema(value_type = Option<i16>)]
-    pub prioridad: Option<Prioridad>,
-    pub inicio_programado: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub fin_programado: Option<Option<DateTime<Utc>>>,
-    pub delegado_usuario_id: Option<i64>,
-    #[schema(max_items = 200)]
-    pub efectivos_asignados: Option<Vec<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
-    pub ubicacion_lat: Option<Option<f64>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
-    pub ubicacion_lon: Option<Option<f64>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 500)]
-    pub ubicacion_descripcion: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub notas: Option<Value>,
-    /// Goes through the state machine like POST /status.
-    pub estado: Option<EstadoTarea>,
-    /// Note for the history row when `estado` changes.
-    #[schema(max_length = 2000)]
-    pub nota: Option<String>,
-}
-
-impl UpdateTask {
-    /// True when any field other than `estado`/`nota` was sent (level 1 may not).
-    fn touches_fields(&self) -> bool {
-        self.codigo.is_some()
-            || self.titulo.is_some()
-            || self.descripcion.is_some()
-            || self.tipo.is_some()
-            || self.prioridad.is_some()
-            || self.inicio_programado.is_some()
-            || self.fin_programado.is_some()
-            || self.delegado_usuario_id.is_some()
-            || self.efectivos_asignados.is_some()
-            || self.ubicacion_lat.is_some()
-            || self.ubicacion_lon.is_some()
-            || self.ubicacion_descripcion.is_some()
-            || self.notas.is_some()
-    }
-}
-
-impl Validate for UpdateTask {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::plausible_time(errors, "body", "inicio_programado", self.inicio_programado);
-        rules::plausible_time(
-            errors,
-            "body",
-            "fin_programado",
-            self.fin_programado.flatten(),
-        );
-        if let Some(c) = &self.codigo {
-            rules::len(errors, "codigo", rules::trim(c), 1, 50);
-        }
-        if let Some(t) = &self.titulo {
-            rules::len(errors, "titulo", rules::trim(t), 1, 200);
-        }
-        check_common(
-            errors,
-            self.descripcion.as_ref().and_then(|d| d.as_deref()),
-            self.ubicacion_descripcion
-                .as_ref()
-                .and_then(|d| d.as_deref()),
-            self.efectivos_asignados.as_deref(),
-            self.notas.as_ref(),
-        );
-        check_location(
-            errors,
-            self.ubicacion_lat.flatten(),
-            self.ubicacion_lon.flatten(),
-        );
-        match (self.ubicacion_lat, self.ubicacion_lon) {
-            (Some(Some(_)), Some(Some(_))) | (Some(None), Some(None)) | (None, None) => {}
-            (_, Some(_)) => errors.push(pair_missing("ubicacion_lat")),
-            (Some(_), _) => errors.push(pair_missing("ubicacion_lon")),
-        }
-        if let (Some(inicio), Some(Some(fin))) = (self.inicio_programado, self.fin_programado)
-            && fin <= inicio
-        {
-            errors.push(fin_error(fin));
-        }
-        rules::opt_len(errors, "nota", &self.nota, 0, 2000);
-    }
 }
 
 #[utoipa::path(put, path = "/api/v1/tasks/{task_id}", tag = "tasks", request_body = UpdateTask,
@@ -717,118 +146,13 @@ impl Validate for UpdateTask {
 pub async fn update_task(
     State(state): State<AppState>,
     me: AuthUser,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidPath(task_id): ValidPath<i64>,
     ValidJson(body): ValidJson<UpdateTask>,
 ) -> ApiResult<Response> {
-    if !me.is_supervisor() && body.touches_fields() {
-        return Err(ApiError::InsufficientLevel);
-    }
-    let mut tx = state.db.begin().await?;
-    let old = tareas::find(&mut *tx, Scope::of(&me), Key::Id(task_id), true)
-        .await?
-        .ok_or_else(not_found)?;
-
-    // References and cross-field rules against the merged row.
-    let new_efectivos = body.efectivos_asignados.as_deref().map(dedup);
-    let mut new_efectivo_usuarios = None;
-    if body.delegado_usuario_id.is_some() || new_efectivos.is_some() {
-        let delegado = body.delegado_usuario_id.unwrap_or(old.delegado_usuario_id);
-        let ids = new_efectivos.as_deref().unwrap_or(&[]);
-        let users = check_refs(&mut tx, delegado, ids).await?;
-        if new_efectivos.is_some() {
-            new_efectivo_usuarios = Some(users);
-        }
-    }
-    let inicio = body.inicio_programado.unwrap_or(old.inicio_programado);
-    let fin = body.fin_programado.unwrap_or(old.fin_programado);
-    if let Some(fin) = fin
-        && fin <= inicio
-    {
-        return Err(ApiError::validation(fin_error(fin)));
-    }
-
-    let patch = Patch {
-        codigo: body.codigo.as_deref().map(str::trim),
-        titulo: body.titulo.as_deref().map(str::trim),
-        descripcion: body.descripcion.as_ref().map(|d| d.as_deref()),
-        tipo: body.tipo,
-        prioridad: body.prioridad,
-        inicio_programado: body.inicio_programado,
-        fin_programado: body.fin_programado,
-        delegado_usuario_id: body.delegado_usuario_id,
-        efectivos: new_efectivos.as_deref(),
-        ubicacion: match (body.ubicacion_lat, body.ubicacion_lon) {
-            (Some(Some(lat)), Some(Some(lon))) => Some(Some((lat, lon))),
-            (Some(None), Some(None)) => Some(None),
-            _ => None,
-        },
-        ubicacion_descripcion: body.ubicacion_descripcion.as_ref().map(|d| d.as_deref()),
-        notas: body.notas.as_ref(),
-    };
-    let mut cur = if patch.is_empty() {
-        old.clone()
-    } else {
-        tareas::apply_patch(&mut *tx, task_id, &patch).await?
-    };
-    let mut transitioned = None;
-    if let Some(to) = body.estado {
-        let (t, tr) = transition_locked(&mut tx, &me, &ctx, &cur, to, body.nota.as_deref()).await?;
-        cur = t;
-        transitioned = Some(tr);
-    }
-    if !patch.is_empty() {
-        let entry = AuditEntry::new("task_updated", Some(me.id))
-            .resource("tarea", task_id)
-            .values(Some(old.to_json()), Some(cur.to_json()))
-            .status(200)
-            .context(&ctx);
-        audit::record(&mut *tx, &entry).await?;
-    }
-    let all_efectivos: Vec<i64> = dedup(
-        &old.efectivos_asignados
-            .iter()
-            .chain(cur.efectivos_asignados.iter())
-            .copied()
-            .collect::<Vec<_>>(),
-    );
-    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &all_efectivos).await?;
-    tx.commit().await?;
-
-    let users = involved(
-        &[old.delegado_usuario_id, cur.delegado_usuario_id],
-        &efectivo_usuarios,
-    );
-    let task_json = cur.to_json();
-    if !patch.is_empty() {
-        publish_task(
-            &state,
-            EventType::TaskUpdated,
-            &cur,
-            task_json.clone(),
-            &users,
-        );
-    }
-    let old_set: BTreeSet<i64> = old.efectivos_asignados.iter().copied().collect();
-    let new_set: BTreeSet<i64> = cur.efectivos_asignados.iter().copied().collect();
-    if new_efectivo_usuarios.is_some() && old_set != new_set {
-        publish_task(
-            &state,
-            EventType::TaskAssigned,
-            &cur,
-            json!({"task_id": cur.id, "codigo": cur.codigo, "efectivos_asignados": cur.efectivos_asignados, "tarea": task_json}),
-            &users,
-        );
-    }
-    if let Some(tr) = &transitioned {
-        publish_transition(&state, &me, &cur, tr, body.nota.as_deref(), &users);
-    }
-    invalidate_stats(&state, &users, cur.creado_por_usuario_id).await;
-    json_body(StatusCode::OK, &cur)
+    let t: Tarea = tasks::update(&state.ctx, &me, &origin, task_id, &body).await?;
+    json_body(StatusCode::OK, &t)
 }
-
-// ---------------------------------------------------------------------------------------------
-// Delete
 
 #[utoipa::path(delete, path = "/api/v1/tasks/{task_id}", tag = "tasks",
     params(("task_id" = i64, Path, description = "task id")),
@@ -837,62 +161,9 @@ pub async fn update_task(
 pub async fn delete_task(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(origin): Origin,
     ValidPath(task_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    let mut tx = state.db.begin().await?;
-    let t = tareas::soft_delete(&mut *tx, task_id)
-        .await?
-        .ok_or_else(not_found)?;
-    // A deleted task no longer holds its officers: they are free for the next emergency.
-    let released = tareas::release_efectivos(&mut *tx, t.id).await?;
-    let task_json = t.to_json();
-    let mut entry = AuditEntry::new("task_deleted", Some(me.id))
-        .resource("tarea", task_id)
-        .values(None, Some(task_json.clone()))
-        .severity("warning")
-        .status(200)
-        .context(&ctx);
-    if !released.is_empty() {
-        let ids: Vec<i64> = released.iter().map(|r| r.id).collect();
-        entry = entry.describe(format!("efectivos returned to disponible: {ids:?}"));
-    }
-    audit::record(&mut *tx, &entry).await?;
-    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
-    tx.commit().await?;
-
-    let users = involved(&[t.delegado_usuario_id], &efectivo_usuarios);
-    publish_task(
-        &state,
-        EventType::TaskUpdated,
-        &t,
-        json!({"task_id": t.id, "codigo": t.codigo, "deleted": true, "tarea": task_json}),
-        &users,
-    );
-    publish_released(&state, t.id, &released);
-    invalidate_stats(&state, &users, t.creado_por_usuario_id).await;
+    let t = tasks::delete(&state.ctx, &me, &origin, task_id).await?;
     json_body(StatusCode::OK, &t)
-}
-
-/// Tells each released officer (and supervisors) that they are `disponible` again.
-fn publish_released(state: &AppState, tarea_id: i64, released: &[tareas::Released]) {
-    for r in released {
-        state.events.publish(
-            DomainEvent::new(
-                EventType::EfectivoStatusChanged,
-                json!({
-                    "efectivo_id": r.id,
-                    "usuario_id": r.usuario_id,
-                    "estado_anterior": "en_tarea",
-                    "estado_nuevo": "disponible",
-                    "estado_disponibilidad": "disponible",
-                    "tarea_id": tarea_id,
-                }),
-                Audience::Involved {
-                    user_ids: vec![r.usuario_id],
-                },
-            )
-            .topic(format!("efectivo:{}", r.id)),
-        );
-    }
 }

@@ -16,9 +16,9 @@ use crate::auth::Supervisor;
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidPath, ValidQuery, Validate, rules};
 use crate::state::AppState;
-pub use crate::store::efectivos::PuntoTrayecto;
-use crate::store::efectivos::{self as store, EFECTIVO_NOT_FOUND};
-use crate::store::positions;
+pub use gad_store::efectivos::PuntoTrayecto;
+use gad_store::efectivos::{self as store, EFECTIVO_NOT_FOUND};
+use gad_store::positions;
 
 /// Most points answered at once (the upper bound of `max_points`, and its default).
 pub const MAX_PUNTOS: i64 = 5000;
@@ -66,14 +66,14 @@ impl Validate for TrailQuery {
                 "hasta",
                 "value_error",
                 "hasta must not be earlier than desde",
-                Value::String(crate::time::rfc3339(hasta)),
+                Value::String(gad_core::time::rfc3339(hasta)),
             ));
         } else if hasta - desde > Duration::days(MAX_DAYS) {
             errors.push(FieldError::query(
                 "desde",
                 "value_error",
                 "the window may span at most 31 days",
-                Value::String(crate::time::rfc3339(desde)),
+                Value::String(gad_core::time::rfc3339(desde)),
             ));
         }
     }
@@ -91,10 +91,10 @@ fn window(q: &TrailQuery) -> (DateTime<Utc>, DateTime<Utc>) {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Trayecto {
     pub efectivo_id: i64,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     #[schema(value_type = String, format = DateTime)]
     pub desde: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     #[schema(value_type = String, format = DateTime)]
     pub hasta: DateTime<Utc>,
     /// Oldest first.

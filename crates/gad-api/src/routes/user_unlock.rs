@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::{self, AuditEntry, Origin};
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult, json_response};
 use crate::extract::ValidPath;
@@ -35,11 +35,11 @@ pub struct Desbloqueo {
 pub async fn unlock_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidPath(user_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
-    let row = crate::store::usuarios::unlock(&mut tx, user_id).await?;
+    let row = gad_store::usuarios::unlock(&mut tx, user_id).await?;
     let Some((estaba_bloqueado, intentos_fallidos)) = row else {
         return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
     };

@@ -11,14 +11,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, RequestContext};
+use crate::audit::{self, AuditEntry, Origin};
 use crate::auth::{Admin, AuthUser, Supervisor, password};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
 use crate::state::AppState;
-use crate::store::usuarios::{self, Usuario};
+use gad_store::usuarios::{self, Usuario};
 
-pub const USER_NOT_FOUND: &str = "The user with this id does not exist in the system";
+pub use gad_service::stats::USER_NOT_FOUND;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -99,11 +99,7 @@ pub async fn list_users(
     ))
 }
 
-pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+pub use gad_store::escape_like;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
@@ -153,7 +149,7 @@ fn location(id: i64) -> HeaderValue {
 pub async fn create_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidJson(body): ValidJson<CreateUser>,
 ) -> ApiResult<Response> {
     let nivel = body.nivel.unwrap_or(Nivel::Efectivo);
@@ -241,7 +237,7 @@ impl Validate for UpdateMe {
 pub async fn update_me(
     State(state): State<AppState>,
     me: AuthUser,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidJson(body): ValidJson<UpdateMe>,
 ) -> ApiResult<Response> {
     let new_hash = match (&body.password, &body.current_password) {
@@ -318,7 +314,7 @@ pub async fn update_me(
 
 #[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users",
     description = "Level: 1. One-time 8-character code (valid 10 minutes) that links a Telegram account through the bot.",
-    responses((status = 201, description = "code", body = crate::wire::TelegramLinkCode)))]
+    responses((status = 201, description = "code", body = gad_service::wire::TelegramLinkCode)))]
 pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let code: String = {
@@ -331,7 +327,7 @@ pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiRe
     usuarios::insert_telegram_link_code(&state.db, &code, me.id, expires_at).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(crate::wire::TelegramLinkCode { code, expires_at }),
+        axum::Json(gad_service::wire::TelegramLinkCode { code, expires_at }),
     )
         .into_response())
 }
@@ -413,7 +409,7 @@ impl Validate for UpdateUser {
 pub async fn update_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidPath(user_id): ValidPath<i64>,
     ValidJson(body): ValidJson<UpdateUser>,
 ) -> ApiResult<Response> {
@@ -476,7 +472,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    ctx: RequestContext,
+    Origin(ctx): Origin,
     ValidPath(user_id): ValidPath<i64>,
 ) -> ApiResult<impl IntoResponse> {
     let mut tx = state.db.begin().await?;

@@ -1,7 +1,7 @@
 //! The audit trail you can trust (issue 18): one row per security-relevant action, a hash
 //! chain that names the first altered or missing row, and a server role that cannot rewrite it.
 
-use gad_api::store::audit::{ChainProblem, verify};
+use gad_store::audit::{ChainProblem, verify};
 use gad_testkit::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -13,7 +13,7 @@ async fn owner(app: &TestApp) -> PgConnection {
     PgConnection::connect(&app.db_url).await.unwrap()
 }
 
-async fn check(app: &TestApp) -> gad_api::store::audit::VerifyReport {
+async fn check(app: &TestApp) -> gad_store::audit::VerifyReport {
     let mut c = owner(app).await;
     verify(&mut c).await.unwrap()
 }

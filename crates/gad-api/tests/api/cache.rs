@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gad_api::cache::CacheSource;
+use gad_service::cache::CacheSource;
 use gad_testkit::chaos::ChaosProxy;
 use gad_testkit::{Options, TestApp};
 use reqwest::StatusCode;

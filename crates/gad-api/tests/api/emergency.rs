@@ -577,7 +577,7 @@ async fn dispatch_query_uses_the_partial_gist_index() {
         .unwrap();
     let plan: Vec<String> = sqlx::query_scalar(&format!(
         "EXPLAIN {}",
-        gad_api::store::emergency::dispatch_sql(gad_api::store::nearest::Order::Index)
+        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index)
     ))
     .bind(SOL.1)
     .bind(SOL.0)

@@ -602,13 +602,11 @@ async fn data_map_lists_every_personal_column() {
     assert_eq!(loc["retencion_configurada"], "30 días");
 
     // Walk the schema: every personal-looking column is listed.
-    let columns = gad_api::store::gdpr::schema_columns(&app.pool)
-        .await
-        .unwrap();
+    let columns = gad_store::gdpr::schema_columns(&app.pool).await.unwrap();
     assert!(columns.len() > 50);
     for c in &columns {
         let name = format!("{}.{}", c.tabla, c.columna);
-        if gad_api::gdpr::datamap::looks_personal(&c.columna) {
+        if gad_service::gdpr::datamap::looks_personal(&c.columna) {
             assert!(
                 listed.contains(&name),
                 "personal-looking column {name} is not in the data map"
@@ -640,11 +638,9 @@ async fn data_map_lists_every_personal_column() {
 #[tokio::test]
 async fn privacy_md_is_the_generated_data_map() {
     let app = TestApp::spawn().await;
-    let columns = gad_api::store::gdpr::schema_columns(&app.pool)
-        .await
-        .unwrap();
-    let map = gad_api::gdpr::datamap::build(&columns, None);
-    let generated = gad_api::gdpr::datamap::markdown(&map);
+    let columns = gad_store::gdpr::schema_columns(&app.pool).await.unwrap();
+    let map = gad_service::gdpr::datamap::build(&columns, None);
+    let generated = gad_service::gdpr::datamap::markdown(&map);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/PRIVACY.md");
     if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
         std::fs::write(&path, &generated).unwrap();
@@ -714,10 +710,10 @@ async fn retention_purges_exactly_the_expired_rows_in_batches_and_audits_the_run
            ('bloqueado@x.gad', 5, now() - interval '6 days', now() + interval '10 minutes')
          ON CONFLICT DO NOTHING RETURNING $1::int8 + $2::int8").await;
 
-    let c = gad_api::jobs::run_once(&app.state).await.unwrap();
+    let c = gad_service::jobs::run_once(&app.state.ctx).await.unwrap();
     assert_eq!(
         c,
-        gad_api::jobs::PurgeCounts {
+        gad_service::jobs::PurgeCounts {
             idempotency_keys: 1,
             revoked_tokens: 1,
             ws_tickets: 1,
@@ -764,10 +760,10 @@ async fn retention_purges_exactly_the_expired_rows_in_batches_and_audits_the_run
     .unwrap();
     assert_eq!(row["deleted"]["audit_logs"], 4);
     let mut conn = p.acquire().await.unwrap();
-    let report = gad_api::store::audit::verify(&mut conn).await.unwrap();
+    let report = gad_store::audit::verify(&mut conn).await.unwrap();
     assert_eq!(report.problem, None);
     assert_eq!(report.first_seq, 5);
     // A second pass deletes nothing more.
-    let again = gad_api::jobs::run_once(&app.state).await.unwrap();
+    let again = gad_service::jobs::run_once(&app.state.ctx).await.unwrap();
     assert_eq!(again.total(), 0);
 }

@@ -650,7 +650,7 @@ fn ipv6_clients_are_limited_by_their_64() {
 // 9. No event lost in a burst: every event published on A reaches a socket on B.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_events_reaches_the_other_instance_without_loss() {
-    use gad_api::events::{Audience, DomainEvent, EventType};
+    use gad_service::events::{Audience, DomainEvent, EventType};
     let a = TestApp::spawn_with_redis().await;
     let b = TestApp::spawn_with(Options::sibling_of(&a)).await;
     a.wait_redis_fanout().await;

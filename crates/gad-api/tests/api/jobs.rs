@@ -1,7 +1,7 @@
-//! Maintenance purge (`gad_api::jobs::run_once`): rows past their retention go, fresh rows stay.
+//! Maintenance purge (`gad_service::jobs::run_once`): rows past their retention go, fresh rows stay.
 //! (The position history is retired by whole day partitions: tests/api/positions.rs.)
 
-use gad_api::jobs::{PurgeCounts, run_once};
+use gad_service::jobs::{PurgeCounts, run_once};
 use gad_testkit::TestApp;
 use sqlx::PgPool;
 
@@ -73,7 +73,7 @@ async fn purge_removes_only_expired_rows() {
     )
     .await;
 
-    let counts = run_once(&app.state).await.unwrap();
+    let counts = run_once(&app.state.ctx).await.unwrap();
     assert_eq!(
         counts,
         PurgeCounts {
@@ -112,5 +112,8 @@ async fn purge_removes_only_expired_rows() {
     assert_eq!(codes, ["c-expired-recent", "c-used-recent", "c-valid"]);
 
     // A second pass finds nothing.
-    assert_eq!(run_once(&app.state).await.unwrap(), PurgeCounts::default());
+    assert_eq!(
+        run_once(&app.state.ctx).await.unwrap(),
+        PurgeCounts::default()
+    );
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Days, SecondsFormat, Utc};
-use gad_api::store::positions::{self, Fix, Written};
+use gad_store::positions::{self, Fix, Written};
 use gad_testkit::TestApp;
 use gad_testkit::ws::{Frame, WsClient};
 use reqwest::StatusCode;
@@ -63,7 +63,7 @@ async fn an_older_fix_never_overwrites_a_newer_one() {
     assert_eq!(history(&app, id).await, vec![(41.0, -4.0), (40.0, -3.0)]);
 
     // Inside one batch, in either order, the newest recorded_at wins.
-    let t0 = gad_api::ingest::micros(Utc::now());
+    let t0 = gad_service::ingest::micros(Utc::now());
     for (round, swap) in [(0i64, false), (1, true)] {
         let fix = |lat: f64, secs: i64| Fix {
             efectivo_id: id,
@@ -285,9 +285,11 @@ async fn partitions_are_created_ahead_and_retention_drops_whole_days() {
     let id = app.create_efectivo(None).await.efectivo_id.unwrap();
     let today = Utc::now().date_naive();
     let days = app.state.config.location_retention_days as u64;
-    let report = gad_api::partitions::maintain(&app.state).await.unwrap();
+    let report = gad_service::partitions::maintain(&app.state.ctx)
+        .await
+        .unwrap();
     assert!(report.dropped.is_empty(), "{report:?}");
-    for ahead in 0..=gad_api::partitions::AHEAD_DAYS {
+    for ahead in 0..=gad_service::partitions::AHEAD_DAYS {
         assert!(
             exists(&app, &part(today + Days::new(ahead))).await,
             "+{ahead}"
@@ -316,12 +318,16 @@ async fn partitions_are_created_ahead_and_retention_drops_whole_days() {
     // Another instance retiring days (holding the lock): this one skips the drop.
     let mut other = app.pool.acquire().await.unwrap();
     assert!(positions::try_lock_retention(&mut other).await.unwrap());
-    let report = gad_api::partitions::maintain(&app.state).await.unwrap();
+    let report = gad_service::partitions::maintain(&app.state.ctx)
+        .await
+        .unwrap();
     assert!(report.dropped.is_empty(), "{report:?}");
     assert!(exists(&app, &part(old)).await);
     positions::unlock_retention(&mut other).await.unwrap();
     drop(other);
-    let report = gad_api::partitions::maintain(&app.state).await.unwrap();
+    let report = gad_service::partitions::maintain(&app.state.ctx)
+        .await
+        .unwrap();
     assert_eq!(report.dropped, vec![part(old)]);
     // The retirement is audited (issue 18: every retention run), by the server's own role.
     let audited: serde_json::Value = sqlx::query_scalar(
@@ -341,7 +347,9 @@ async fn partitions_are_created_ahead_and_retention_drops_whole_days() {
         .await
         .unwrap();
     assert_eq!(n, 10);
-    let again = gad_api::partitions::maintain(&app.state).await.unwrap();
+    let again = gad_service::partitions::maintain(&app.state.ctx)
+        .await
+        .unwrap();
     assert_eq!((again.created, again.dropped.len()), (0, 0));
 
     // Safety net: today's partition missing (job not run yet) → the writer creates it, 200.

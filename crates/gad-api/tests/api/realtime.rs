@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use gad_api::events::{Audience, DomainEvent, EventType};
+use gad_service::events::{Audience, DomainEvent, EventType};
 use gad_testkit::chaos::ChaosProxy;
 use gad_testkit::ws::{Frame, WsClient};
 use gad_testkit::{Options, REDIS_URL, TestApp, TestUser};

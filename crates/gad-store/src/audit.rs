@@ -11,7 +11,77 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::audit::AuditEntry;
+pub use gad_core::request_context::RequestContext;
+
+use serde_json::Value;
+
+/// One audit entry; build with `AuditEntry::new(..)` and the setters.
+#[derive(Debug, Default, Clone)]
+pub struct AuditEntry {
+    pub event_type: String,
+    pub severity: &'static str,
+    pub user_id: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action_description: Option<String>,
+    pub old_values: Option<Value>,
+    pub new_values: Option<Value>,
+    pub success: bool,
+    pub response_status: Option<i32>,
+}
+
+impl AuditEntry {
+    pub fn new(event_type: &str, user_id: Option<i64>) -> AuditEntry {
+        AuditEntry {
+            event_type: event_type.into(),
+            severity: "info",
+            user_id,
+            success: true,
+            ..Default::default()
+        }
+    }
+    pub fn resource(mut self, kind: &str, id: impl ToString) -> Self {
+        self.resource_type = Some(kind.into());
+        self.resource_id = Some(id.to_string());
+        self
+    }
+    pub fn describe(mut self, d: impl Into<String>) -> Self {
+        self.action_description = Some(d.into());
+        self
+    }
+    pub fn values(mut self, old: Option<Value>, new: Option<Value>) -> Self {
+        self.old_values = old;
+        self.new_values = new;
+        self
+    }
+    pub fn failed(mut self, status: i32) -> Self {
+        self.success = false;
+        self.severity = "warning";
+        self.response_status = Some(status);
+        self
+    }
+    pub fn status(mut self, status: i32) -> Self {
+        self.response_status = Some(status);
+        self
+    }
+    pub fn severity(mut self, s: &'static str) -> Self {
+        self.severity = s;
+        self
+    }
+    pub fn context(mut self, ctx: &RequestContext) -> Self {
+        self.ip_address = ctx.ip.clone();
+        self.user_agent = ctx.user_agent.clone();
+        self.request_id = ctx.request_id.clone();
+        self
+    }
+}
+
+/// Writes one audit row through the executor it is given: pass the transaction of the change
+/// it records, so both commit or roll back together.
+pub use self::insert as record;
 
 /// Inserts one audit row (the chain fields are filled by the trigger).
 pub async fn insert<'e, E: PgExecutor<'e>>(exec: E, e: &AuditEntry) -> Result<(), sqlx::Error> {
@@ -269,7 +339,7 @@ pub struct AuditExportRow {
     pub new_values: Option<serde_json::Value>,
     pub success: bool,
     pub response_status: Option<i32>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
     pub row_hash: String,
 }
@@ -336,11 +406,11 @@ pub struct AuditRow {
     pub new_values: Option<serde_json::Value>,
     pub success: bool,
     pub response_status: Option<i32>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub retention_until: chrono::DateTime<chrono::Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: chrono::DateTime<chrono::Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 

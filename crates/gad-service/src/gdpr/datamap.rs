@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::gdpr::ColumnInfo;
+use gad_store::gdpr::ColumnInfo;
 
 /// (code, Spanish, English)
 const CATEGORIAS: &[(&str, &str, &str)] = &[

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use gad_store::Conn as PgConnection;
 use serde_json::json;
-use sqlx::PgConnection;
 
+use crate::ctx::Ctx;
 use crate::events::{Audience, DomainEvent, EventType};
-use crate::state::AppState;
-use crate::store::dispatch::{self as store, Assigned, Site};
+use gad_store::dispatch::{self as store, Assigned, Site};
 
 /// How a pending dispatch ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub fn assigned_events(site: &Site, a: &Assigned, refuerzo: bool) -> Vec<DomainE
         "usuario_id": a.usuario_id,
         "distance_m": (a.distance_m * 100.0).round() / 100.0,
         "ack_status": "pendiente_confirmacion",
-        "ack_deadline": crate::time::rfc3339(a.vence_at),
+        "ack_deadline": gad_core::time::rfc3339(a.vence_at),
         "refuerzo": refuerzo,
         "lat": site.lat,
         "lng": site.lng,
@@ -86,7 +86,7 @@ pub fn assigned_events(site: &Site, a: &Assigned, refuerzo: bool) -> Vec<DomainE
                 "efectivo_id": a.efectivo_id,
                 "usuario_id": a.usuario_id,
                 "distance_m": (a.distance_m * 100.0).round() / 100.0,
-                "ack_deadline": crate::time::rfc3339(a.vence_at),
+                "ack_deadline": gad_core::time::rfc3339(a.vence_at),
                 "lat": site.lat,
                 "lng": site.lng,
             }),
@@ -151,14 +151,14 @@ fn unit_event(
 /// calls the next nearest eligible officer in the same transaction, or — attempts exhausted,
 /// nobody in range — leaves the emergency "sin asignar" and alerts every supervisor.
 pub async fn answer(
-    state: &AppState,
+    state: &Ctx,
     db: &mut PgConnection,
     site: &Site,
     efectivo_id: i64,
     answer: Answer,
     by: Option<i64>,
     motivo: Option<&str>,
-) -> Result<Option<Outcome>, sqlx::Error> {
+) -> Result<Option<Outcome>, gad_store::DbError> {
     let Some(closed) =
         store::close_pending(db, site.id, efectivo_id, answer.estado(), by, motivo).await?
     else {
@@ -291,14 +291,14 @@ pub async fn answer(
 }
 
 /// How often the escalation job looks for silences.
-fn period(state: &AppState) -> Duration {
+fn period(state: &Ctx) -> Duration {
     let ack = Duration::from_secs(state.config.dispatch_ack_timeout_seconds.max(1) as u64);
     ack.min(Duration::from_secs(1)) / 2
 }
 
 /// One escalation pass: every dispatch past its deadline is treated as a decline. Safe with any
 /// number of instances (see `store::dispatch::lock_due_tasks`). Returns the silences escalated.
-pub async fn escalate_due(state: &AppState) -> Result<usize, sqlx::Error> {
+pub async fn escalate_due(state: &Ctx) -> Result<usize, gad_store::DbError> {
     let mut tx = state.db.begin().await?;
     let tasks = store::lock_due_tasks(&mut tx, 20).await?;
     let mut events = Vec::new();
@@ -332,7 +332,7 @@ pub async fn escalate_due(state: &AppState) -> Result<usize, sqlx::Error> {
 }
 
 /// Starts the escalation job (it ends with the application).
-pub fn spawn(state: AppState) {
+pub fn spawn(state: Ctx) {
     let every = period(&state);
     crate::jobs::every(
         state,
@@ -351,13 +351,13 @@ pub fn spawn(state: AppState) {
 /// Arrival on scene (the officer's own report, or a position within 100 m of the incident):
 /// the unit is `en_escena`, the timeline and the arrival histogram record it.
 pub async fn arrived(
-    state: &AppState,
+    state: &Ctx,
     db: &mut PgConnection,
     efectivo_id: i64,
     usuario_id: i64,
     tasks: &[(i64, chrono::DateTime<Utc>)],
     by: Option<i64>,
-) -> Result<Vec<DomainEvent>, sqlx::Error> {
+) -> Result<Vec<DomainEvent>, gad_store::DbError> {
     let mut events = Vec::new();
     for (tarea_id, accepted_at) in tasks {
         let secs = (Utc::now() - *accepted_at).num_milliseconds().max(0) as f64 / 1e3;

@@ -26,9 +26,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audit::AuditEntry;
-use crate::state::AppState;
-use crate::store::{self, retention};
+use crate::ctx::Ctx;
+use gad_store as store;
+use gad_store::audit::AuditEntry;
+use gad_store::{self, retention};
 
 pub const FIRST_RUN: Duration = Duration::from_secs(30);
 pub const PERIOD: Duration = Duration::from_secs(600);
@@ -62,7 +63,7 @@ impl PurgeCounts {
 /// the loop holds only a weak reference, and each pass runs in its own task so even a panic
 /// cannot end the loop. The pass's result is handed to `report`.
 pub fn every<T, E, F, Fut>(
-    state: AppState,
+    state: Ctx,
     first: Duration,
     period: Duration,
     pass: F,
@@ -70,7 +71,7 @@ pub fn every<T, E, F, Fut>(
 ) where
     T: Send + 'static,
     E: Send + 'static,
-    F: Fn(AppState) -> Fut + Send + 'static,
+    F: Fn(Ctx) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
 {
     let weak = Arc::downgrade(&state.0);
@@ -84,13 +85,13 @@ pub fn every<T, E, F, Fut>(
             let Some(inner) = weak.upgrade() else {
                 break;
             };
-            report(tokio::spawn(pass(AppState(inner))).await);
+            report(tokio::spawn(pass(Ctx(inner))).await);
         }
     });
 }
 
 /// Starts the periodic purge and the position-history partition maintenance.
-pub fn spawn(state: AppState) {
+pub fn spawn(state: Ctx) {
     crate::partitions::spawn(state.clone());
     every(
         state,
@@ -117,10 +118,10 @@ pub fn spawn(state: AppState) {
 /// One purge pass over every table, then one `retention_purge` audit row with the counts.
 /// Every table is attempted; the first error (if any) is returned after the others have been
 /// purged (and is named in the audit row).
-pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
+pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
     let r = &state.config.retention;
     let mut counts = PurgeCounts::default();
-    let mut first_err: Option<sqlx::Error> = None;
+    let mut first_err: Option<gad_store::DbError> = None;
     let mut failed: Vec<&str> = Vec::new();
     let steps: [(&retention::Rule, i32, &mut u64); 5] = [
         (
@@ -179,7 +180,7 @@ pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
     } else {
         entry.severity("warning")
     };
-    if let Err(e) = crate::audit::record(&state.db, &entry).await {
+    if let Err(e) = gad_store::audit::record(&state.db, &entry).await {
         tracing::warn!(error = %e, "maintenance purge: audit row not written");
         first_err.get_or_insert(e);
     }
@@ -190,7 +191,7 @@ pub async fn run_once(state: &AppState) -> Result<PurgeCounts, sqlx::Error> {
 }
 
 /// Audit rows past retention, oldest first, in batches (see `store::audit::purge_expired`).
-async fn purge_audit(state: &AppState) -> Result<u64, sqlx::Error> {
+async fn purge_audit(state: &Ctx) -> Result<u64, gad_store::DbError> {
     let batch = i32::try_from(state.config.retention.batch_size).unwrap_or(i32::MAX);
     let mut total = 0u64;
     for _ in 0..MAX_BATCHES {
@@ -207,10 +208,10 @@ async fn purge_audit(state: &AppState) -> Result<u64, sqlx::Error> {
 }
 
 async fn purge_table(
-    state: &AppState,
+    state: &Ctx,
     rule: &retention::Rule,
     period: i32,
-) -> Result<u64, sqlx::Error> {
+) -> Result<u64, gad_store::DbError> {
     let batch = state.config.retention.batch_size;
     let mut total = 0u64;
     for _ in 0..MAX_BATCHES {

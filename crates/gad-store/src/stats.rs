@@ -1,6 +1,7 @@
 //! The supervisors' overview (contract §9): one query, one shape, used by
 //! `GET /api/v1/stats/overview` and the socket's `dashboard_update` alike.
 
+use gad_core::geo::round2;
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Prioridad, TipoTarea};
 use std::collections::BTreeMap;
 
@@ -54,10 +55,6 @@ pub struct TareasResumen {
 pub struct EfectivosResumen {
     pub por_disponibilidad: BTreeMap<String, i64>,
     pub con_ubicacion: i64,
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located;
@@ -119,7 +116,7 @@ pub async fn overview(db: &PgPool) -> Result<Overview, sqlx::Error> {
         },
         emergencias_24h: r.emergencias_24h,
         distancia_mediana_emergencias_m: r.mediana.map(round2),
-        calculated_at: crate::time::now_rfc3339(),
+        calculated_at: gad_core::time::now_rfc3339(),
     })
 }
 

@@ -11,16 +11,16 @@
 pub mod datamap;
 pub mod zip;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
+use gad_store::Conn as PgConnection;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
 use tokio::sync::mpsc;
 
-use crate::state::AppState;
-use crate::store::gdpr as store;
+use crate::ctx::Ctx;
+use gad_store::gdpr as store;
 
 /// Bytes gathered before a chunk is sent.
 pub const CHUNK: usize = 64 * 1024;
@@ -39,7 +39,7 @@ type Chunk = Result<Bytes, std::io::Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[from] gad_store::DbError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("json: {0}")]
@@ -98,7 +98,7 @@ impl Sink {
 /// Starts the export of `user_id` (who must exist) and returns the body's stream. `permit`
 /// (a concurrency slot) is held until the export ends.
 pub fn start_export(
-    state: AppState,
+    state: Ctx,
     user_id: i64,
     format: Format,
     permit: tokio::sync::OwnedSemaphorePermit,
@@ -123,7 +123,7 @@ pub fn start_export(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-async fn export(state: &AppState, user_id: i64, sink: &mut Sink) -> Result<(), ExportError> {
+async fn export(state: &Ctx, user_id: i64, sink: &mut Sink) -> Result<(), ExportError> {
     let mut tx = state.db.begin().await?;
     store::begin_snapshot(&mut tx).await?;
     let db: &mut PgConnection = &mut tx;
@@ -169,7 +169,7 @@ async fn write_json(
     let efectivo = store::efectivo(&mut *db, user_id).await?;
     let head = serde_json::json!({
         "formato": "gad-export-v1",
-        "generado_en": crate::time::now_rfc3339(),
+        "generado_en": gad_core::time::now_rfc3339(),
         "usuario_id": user_id,
     });
     let head = serde_json::to_vec(&head)?;
@@ -209,7 +209,7 @@ async fn write_json(
 async fn json_section<T: Serialize>(
     sink: &mut Sink,
     name: &str,
-    mut rows: BoxStream<'_, Result<T, sqlx::Error>>,
+    mut rows: BoxStream<'_, Result<T, gad_store::DbError>>,
 ) -> Result<(), ExportError> {
     sink.write(format!(",\"{name}\":[").as_bytes()).await?;
     let mut first = true;
@@ -230,7 +230,7 @@ async fn json_section<T: Serialize>(
 async fn csv_section<T: Serialize + Default>(
     sink: &mut Sink,
     file: &str,
-    mut rows: BoxStream<'_, Result<T, sqlx::Error>>,
+    mut rows: BoxStream<'_, Result<T, gad_store::DbError>>,
 ) -> Result<(), ExportError> {
     sink.entry(file).await?;
     let header: Vec<String> = match serde_json::to_value(T::default())? {

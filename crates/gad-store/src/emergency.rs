@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::store::efectivos::point_sql;
-use crate::store::nearest::{NearestSql, Order, Query, nearest_first};
+use crate::efectivos::point_sql;
+use crate::nearest::{NearestSql, Order, Query, nearest_first};
 
 /// The result of one dispatch row.
 #[derive(Debug, sqlx::FromRow)]
@@ -47,7 +47,7 @@ pub struct DispatchRequest<'a> {
 pub fn dispatch_sql(order: Order) -> String {
     let pt = point_sql(1, 2);
     let nearest = order.key("e.geom", &pt);
-    let eligible = crate::store::dispatch::eligible_sql(12, 4);
+    let eligible = crate::dispatch::eligible_sql(12, 4);
     format!(
         "WITH pick AS (
             SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
@@ -229,7 +229,7 @@ pub async fn suggestions(
     f: &SuggestionFilter<'_>,
 ) -> Result<Vec<Suggestion>, sqlx::Error> {
     let pt = point_sql(1, 2);
-    let eligible = crate::store::dispatch::eligible_sql(7, 8);
+    let eligible = crate::dispatch::eligible_sql(7, 8);
     let sql = NearestSql::new(|order: Order| {
         let nearest = order.key("e.geom", &pt);
         format!(

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate, Utc};
 
-use crate::state::AppState;
-use crate::store::positions;
+use crate::ctx::Ctx;
+use gad_store::positions;
 
 /// Days created ahead of today.
 pub const AHEAD_DAYS: u64 = 7;
@@ -39,7 +39,7 @@ pub fn first_kept_day(today: NaiveDate, days: i64) -> NaiveDate {
 }
 
 /// One pass for `today`: create ahead, drop expired.
-pub async fn maintain_on(state: &AppState, today: NaiveDate) -> Result<Report, sqlx::Error> {
+pub async fn maintain_on(state: &Ctx, today: NaiveDate) -> Result<Report, gad_store::DbError> {
     let keep_from = first_kept_day(today, state.config.location_retention_days);
     let until = today
         .checked_add_days(Days::new(AHEAD_DAYS))
@@ -74,7 +74,7 @@ pub async fn maintain_on(state: &AppState, today: NaiveDate) -> Result<Report, s
     positions::unlock_retention(&mut conn).await?;
     if !report.dropped.is_empty() {
         // Each retirement is audited, like every other retention run (issue 18).
-        let entry = crate::audit::AuditEntry::new("retention_partitions_dropped", None)
+        let entry = gad_store::audit::AuditEntry::new("retention_partitions_dropped", None)
             .resource("retention", "efectivo_ubicaciones")
             .describe("Días vencidos del historial de ubicaciones eliminados (retención)")
             .values(
@@ -85,18 +85,18 @@ pub async fn maintain_on(state: &AppState, today: NaiveDate) -> Result<Report, s
                     "retention_days": state.config.location_retention_days,
                 })),
             );
-        crate::audit::record(&state.db, &entry).await?;
+        gad_store::audit::record(&state.db, &entry).await?;
     }
     result.map(|()| report)
 }
 
 /// One pass for the current UTC day.
-pub async fn maintain(state: &AppState) -> Result<Report, sqlx::Error> {
+pub async fn maintain(state: &Ctx) -> Result<Report, gad_store::DbError> {
     maintain_on(state, Utc::now().date_naive()).await
 }
 
 /// Registers the pass with the background job loop.
-pub fn spawn(state: AppState) {
+pub fn spawn(state: Ctx) {
     crate::jobs::every(
         state,
         FIRST_RUN,

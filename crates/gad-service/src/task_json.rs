@@ -10,8 +10,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::tareas::Tarea;
-use crate::time::{rfc3339, rfc3339_millis_bytes};
+use gad_core::time::{rfc3339, rfc3339_millis_bytes};
+use gad_store::tareas::Tarea;
 
 /// A task serializes to ≈ 700 bytes; sizing the buffer up front spares the copies of repeated
 /// doubling.

@@ -17,7 +17,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Row};
 
-use crate::auth::AuthUser;
+use gad_core::Actor;
 
 pub const TASK_NOT_FOUND: &str = "The task with this id does not exist in the system";
 
@@ -33,15 +33,15 @@ pub struct Tarea {
     /// 1 baja … 5 crítica.
     pub prioridad: Prioridad,
     pub estado: EstadoTarea,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub inicio_programado: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub fin_programado: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub inicio_real: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub fin_real: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub pausado_en: Option<DateTime<Utc>>,
     pub tiempo_pausado_segundos: i64,
     pub duracion_real_horas: Option<f64>,
@@ -53,11 +53,11 @@ pub struct Tarea {
     pub ubicacion_descripcion: Option<String>,
     #[schema(value_type = Object)]
     pub notas: Value,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub updated_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// Created by an emergency dispatch (`POST /tasks/emergency`).
     pub es_emergencia: bool,
@@ -263,7 +263,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn of(u: &AuthUser) -> Scope {
+    pub fn of(u: &Actor) -> Scope {
         Scope {
             user_id: u.id,
             efectivo_id: u.efectivo_id,
@@ -664,7 +664,7 @@ pub struct Historial {
     /// A dispatch step (issue 15) when the row records one: despachado, aceptado, rechazado,
     /// vencido, escalado, sin_asignar, refuerzo, llegada; `null` for a state change.
     pub evento: Option<String>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -19,13 +19,13 @@ pub struct Usuario {
     /// Level 1–3.
     pub nivel: i16,
     pub verificado: bool,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub ultimo_acceso: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub updated_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
 }
 

@@ -1,8 +1,8 @@
 //! Map markers (contract §8): located efectivos and open tasks within a radius of a point,
 //! nearest first, computed in PostGIS (GiST index for `ST_DWithin` and the `<->` ordering).
 
-use crate::store::efectivos::point_sql;
-use crate::store::nearest::{NearestSql, Order, nearest_first};
+use crate::efectivos::point_sql;
+use crate::nearest::{NearestSql, Order, nearest_first};
 
 #[derive(sqlx::FromRow)]
 pub struct EfectivoMarker {
@@ -47,7 +47,7 @@ pub async fn efectivos_around(
 ) -> Result<Vec<EfectivoMarker>, sqlx::Error> {
     let pt = point_sql(1, 2);
     let filter = if a.only_available {
-        crate::store::dispatch::eligible_sql(5, 6)
+        crate::dispatch::eligible_sql(5, 6)
     } else {
         "e.deleted_at IS NULL AND e.geom IS NOT NULL AND $5::int8 IS NOT NULL AND $6::int8 IS NOT NULL"
             .to_string()

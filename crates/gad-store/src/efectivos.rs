@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use gad_core::EstadoDisponibilidad;
+use gad_core::geo::round2;
 use serde_json::Value;
 use sqlx::PgExecutor;
 
-use crate::store::nearest::{NearestSql, Order, nearest_first};
+use crate::nearest::{NearestSql, Order, nearest_first};
 
 pub const EFECTIVO_NOT_FOUND: &str = "The efectivo with this id does not exist in the system";
 
@@ -52,10 +53,6 @@ pub const EFECTIVO_COLUMNS: &str = "e.id, e.uuid, e.usuario_id, e.codigo_interno
     ST_Y(e.geom::geometry) AS lat, ST_X(e.geom::geometry) AS lng,
     e.ubicacion_accuracy_m AS accuracy_m, e.ubicacion_heading AS heading, e.ubicacion_speed AS speed,
     e.ubicacion_updated_at, u.nombre, u.apellido, e.created_at, e.updated_at, e.deleted_at";
-
-pub fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
 
 impl EfectivoRow {
     pub fn estado_wire(&self) -> &'static str {
@@ -115,17 +112,17 @@ pub struct Efectivo {
     pub unidad: Option<String>,
     pub especialidad: Option<String>,
     pub estado_disponibilidad: EstadoDisponibilidad,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub ultima_actualizacion_estado: DateTime<Utc>,
     /// The last reported position; null until the officer reports one.
     pub ubicacion: Option<Ubicacion>,
     pub nombre: String,
     pub apellido: String,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub updated_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// Metres from the search point (only in `near_lat`/`near_lng` searches).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,7 +137,7 @@ pub struct Ubicacion {
     pub accuracy_m: Option<f64>,
     pub heading: Option<f64>,
     pub speed: Option<f64>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -228,7 +225,7 @@ pub struct PuntoTrayecto {
     pub accuracy_m: Option<f64>,
     pub heading: Option<f64>,
     pub speed: Option<f64>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: DateTime<Utc>,
 }
@@ -378,4 +375,19 @@ pub async fn usuarios_of_unidad<'e, E: PgExecutor<'e>>(
     .bind(unidad)
     .fetch_all(exec)
     .await
+}
+
+/// An officer as a person reads them: "Nombre Apellido" and the internal code.
+pub async fn display_name<'e, E: PgExecutor<'e>>(
+    exec: E,
+    efectivo_id: i64,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT u.nombre, u.apellido, e.codigo_interno FROM efectivos e
+         JOIN usuarios u ON u.id = e.usuario_id WHERE e.id = $1",
+    )
+    .bind(efectivo_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(row.map(|(n, a, c)| (format!("{n} {a}"), c)))
 }

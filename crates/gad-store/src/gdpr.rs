@@ -35,20 +35,20 @@ pub struct PerfilExport {
     pub telegram_id: Option<i64>,
     pub nivel: i16,
     pub verificado: bool,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub ultimo_acceso: Option<DateTime<Utc>>,
     pub intentos_fallidos: i32,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub bloqueado_hasta: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub tokens_valid_after: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
     pub extra_data: Value,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub updated_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
@@ -77,20 +77,20 @@ pub struct EfectivoExport {
     pub unidad: Option<String>,
     pub especialidad: Option<String>,
     pub estado_disponibilidad: String,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub ultima_actualizacion_estado: DateTime<Utc>,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
     pub ubicacion_accuracy_m: Option<f64>,
     pub ubicacion_heading: Option<f64>,
     pub ubicacion_speed: Option<f64>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub ubicacion_updated_at: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
     pub metadata: Value,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
@@ -114,7 +114,7 @@ pub async fn efectivo<'e, E: PgExecutor<'e>>(
 #[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UbicacionExport {
     pub id: i64,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub recorded_at: DateTime<Utc>,
     pub lat: f64,
     pub lng: f64,
@@ -148,11 +148,11 @@ pub struct TareaExport {
     pub descripcion: Option<String>,
     pub tipo: String,
     pub estado: String,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub inicio_programado: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub inicio_real: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub fin_real: Option<DateTime<Utc>>,
     pub delegado_usuario_id: i64,
     pub creado_por_usuario_id: Option<i64>,
@@ -162,9 +162,9 @@ pub struct TareaExport {
     pub ubicacion_descripcion: Option<String>,
     /// creada, delegada, asignada (one or more).
     pub relacion: Vec<String>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
@@ -207,7 +207,7 @@ pub struct HistorialExport {
     pub estado_nuevo: String,
     pub evento: Option<String>,
     pub nota: Option<String>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -234,13 +234,13 @@ pub struct DespachoExport {
     pub refuerzo: bool,
     pub estado: String,
     pub distancia_m: Option<f64>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub asignado_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub respondido_at: Option<DateTime<Utc>>,
     pub respondido_por: Option<i64>,
     pub motivo: Option<String>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub llegada_at: Option<DateTime<Utc>>,
 }
 
@@ -277,7 +277,7 @@ pub struct AuditoriaExport {
     pub new_values: Option<Value>,
     pub success: bool,
     pub response_status: Option<i32>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -306,9 +306,9 @@ pub fn auditoria(
 #[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TokenRevocadoExport {
     pub jti: String,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub expires_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -328,11 +328,11 @@ pub fn tokens_revocados(
 /// code or ticket itself.
 #[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CredencialExport {
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub expires_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::ser_opt")]
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub used_at: Option<DateTime<Utc>>,
 }
 
@@ -365,7 +365,7 @@ pub fn tickets_ws(
 pub struct IdempotenciaExport {
     pub key: String,
     pub response_status: Option<i32>,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
 }
 

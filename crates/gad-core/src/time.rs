@@ -13,7 +13,7 @@ pub fn now_rfc3339() -> String {
 
 /// `2026-11-28T14:03:22.120Z` (what `rfc3339` gives) written digit by digit into a stack buffer:
 /// `core::fmt` was ≈ 8 % of the task list's CPU. `None` for years outside 0–9999.
-pub(crate) fn rfc3339_millis_bytes(t: &DateTime<Utc>) -> Option<[u8; 24]> {
+pub fn rfc3339_millis_bytes(t: &DateTime<Utc>) -> Option<[u8; 24]> {
     use chrono::{Datelike, Timelike};
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let mut b = *b"0000-00-00T00:00:00.000Z";

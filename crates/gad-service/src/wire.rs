@@ -46,7 +46,7 @@ pub struct Ticket {
 pub struct TelegramLinkCode {
     /// 8 characters.
     pub code: String,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -55,7 +55,7 @@ pub struct TelegramLinkCode {
 pub struct Llamado {
     pub efectivo_id: i64,
     pub distance_m: f64,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub ack_deadline: DateTime<Utc>,
 }
 
@@ -79,7 +79,7 @@ pub struct Refuerzo {
     pub distance_m: f64,
     /// Always `pendiente_confirmacion`.
     pub ack_status: &'static str,
-    #[serde(serialize_with = "crate::time::ser")]
+    #[serde(serialize_with = "gad_core::time::ser")]
     pub ack_deadline: DateTime<Utc>,
 }
 

@@ -1,7 +1,7 @@
 //! Password hashing off the async runtime: a handle the application state holds. It knows
 //! nothing of the state, requests or users (the auth module uses it).
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 
 /// A small pool of low-priority OS threads for password hashing. Requests wait in a bounded
 /// queue; the threads run at the lowest scheduling priority, so a login storm uses idle CPU
@@ -43,7 +43,7 @@ impl HashPool {
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ServiceError> {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let job: Box<dyn FnOnce() + Send> = Box::new(move || {
             let _ = done_tx.send(f());
@@ -51,9 +51,9 @@ impl HashPool {
         self.tx
             .send(job)
             .await
-            .map_err(|_| ApiError::internal("hashing pool stopped"))?;
+            .map_err(|_| ServiceError::internal("hashing pool stopped"))?;
         done_rx
             .await
-            .map_err(|_| ApiError::internal("hashing job dropped"))
+            .map_err(|_| ServiceError::internal("hashing job dropped"))
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::store::positions::{self, Fix, Written};
+use gad_store::positions::{self, Fix, Written};
 
 /// How long a batch waits for more fixes once the first has arrived.
 pub const WINDOW: Duration = Duration::from_millis(2);
@@ -32,7 +32,7 @@ const QUEUE: usize = 8192;
 /// Attempts of a batch that meets a transient conflict.
 const ATTEMPTS: u32 = 3;
 
-type Reply = oneshot::Sender<Result<Written, Arc<sqlx::Error>>>;
+type Reply = oneshot::Sender<Result<Written, Arc<gad_store::DbError>>>;
 
 struct Job {
     fix: Fix,
@@ -43,7 +43,7 @@ struct Job {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("database: {0}")]
-    Db(Arc<sqlx::Error>),
+    Db(Arc<gad_store::DbError>),
     #[error("the position writer has stopped")]
     Stopped,
 }
@@ -57,7 +57,7 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the writer task on the current runtime. It ends when every handle is dropped,
     /// after writing what was already queued.
-    pub fn start(db: sqlx::PgPool, in_flight: usize) -> Ingest {
+    pub fn start(db: gad_store::Pool, in_flight: usize) -> Ingest {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(run(db, rx, in_flight.max(1)));
         Ingest { tx }
@@ -101,7 +101,7 @@ pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
-async fn run(db: sqlx::PgPool, mut rx: mpsc::Receiver<Job>, in_flight: usize) {
+async fn run(db: gad_store::Pool, mut rx: mpsc::Receiver<Job>, in_flight: usize) {
     let slots = Arc::new(Semaphore::new(in_flight));
     let mut buf: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -130,7 +130,7 @@ async fn run(db: sqlx::PgPool, mut rx: mpsc::Receiver<Job>, in_flight: usize) {
     let _ = slots.acquire_many(in_flight as u32).await;
 }
 
-async fn write(db: &sqlx::PgPool, jobs: Vec<Job>) {
+async fn write(db: &gad_store::Pool, jobs: Vec<Job>) {
     let fixes: Vec<Fix> = jobs.iter().map(|j| j.fix.clone()).collect();
     let mut attempt = 0;
     let result = loop {
@@ -168,15 +168,15 @@ async fn write(db: &sqlx::PgPool, jobs: Vec<Job>) {
     }
 }
 
-impl From<IngestError> for crate::error::ApiError {
+impl From<IngestError> for crate::error::ServiceError {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Stopped => crate::error::ApiError::Unavailable,
+            IngestError::Stopped => crate::error::ServiceError::Unavailable,
             IngestError::Db(e) => match &*e {
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                    crate::error::ApiError::Unavailable
-                }
-                other => crate::error::ApiError::internal(other.to_string()),
+                gad_store::DbError::PoolTimedOut
+                | gad_store::DbError::Io(_)
+                | gad_store::DbError::PoolClosed => crate::error::ServiceError::Unavailable,
+                other => crate::error::ServiceError::internal(other.to_string()),
             },
         }
     }

@@ -99,3 +99,36 @@ pub async fn unlink(
     tx.commit().await?;
     Ok(user_id)
 }
+
+/// The active user a Telegram account is linked to (loaded afresh for every update, so a
+/// deactivation or deletion takes effect at once).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkedUser {
+    pub id: i64,
+    pub nivel: String,
+    pub nombre: String,
+    pub efectivo_id: Option<i64>,
+}
+
+pub async fn linked_user(db: &PgPool, telegram_id: i64) -> Result<Option<LinkedUser>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.nivel::text AS nivel, u.nombre,
+                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
+         FROM usuarios u
+         WHERE u.telegram_id = $1 AND u.deleted_at IS NULL AND u.verificado",
+    )
+    .bind(telegram_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The Telegram chats of these users (linked, live and verified ones only).
+pub async fn chats_of(db: &PgPool, users: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT telegram_id FROM usuarios
+         WHERE id = ANY($1) AND telegram_id IS NOT NULL AND deleted_at IS NULL AND verificado",
+    )
+    .bind(users)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,616 @@
+//! Emergencies (contract §8, issue 15): raise one (the nearest available officer is dispatched
+//! race-free), answer a dispatch (accept → en camino; decline → the next is called), ask for
+//! backup, and the suggestions dispatchers see. The same functions serve the API and Telegram.
+//!
+//! Design: the whole dispatch (pick + task + link + efectivo state + history + audit +
+//! idempotent response) is ONE data-modifying CTE, so without an idempotency key it is a single
+//! round trip in an implicit transaction. With a key, the key is claimed first in the same
+//! explicit transaction (`INSERT … ON CONFLICT`), so a concurrent retry with the same key waits
+//! on the unique index until the first commits and then reads the stored response.
+
+use std::time::Instant;
+
+use gad_core::geo::round2;
+use gad_core::request_context::RequestContext;
+use gad_core::validate::{Validate, rules};
+use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
+use gad_store::audit::{self, AuditEntry};
+use gad_store::dispatch as store;
+use gad_store::emergency;
+use gad_store::nearest::{self, Order};
+use gad_store::tareas::Tarea;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::authorize::require;
+use crate::ctx::Ctx;
+use crate::dispatch::{self, Answer};
+use crate::error::{ServiceError, ServiceResult};
+use crate::events::{Audience, DomainEvent, EventType};
+use crate::metrics::Metrics;
+use crate::stats;
+use crate::wire::{AckAnswer, BackupAnswer, Llamado, Refuerzo};
+
+pub const NONE_AVAILABLE: &str = "No efectivos with location data available";
+/// Where a refused idempotency key is reported (`["header", IDEMPOTENCY_HEADER]`).
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+const TASK_NOT_FOUND: &str = "Tarea no encontrada";
+const NOTHING_PENDING: &str = "No hay un despacho pendiente de confirmación para este efectivo";
+const TASK_CLOSED: &str = "La tarea está cerrada";
+
+// ---------------------------------------------------------------------------------------------
+// Raise
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EmergencyBody {
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    pub lat: f64,
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    pub lng: f64,
+    pub telegram_id: Option<i64>,
+    #[schema(max_length = 1000)]
+    pub descripcion: Option<String>,
+    /// 100–100 000 metres, default 10 000.
+    #[schema(minimum = 100.0, maximum = 100000.0)]
+    pub radius_m: Option<f64>,
+}
+
+impl Validate for EmergencyBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::range(errors, "lat", self.lat, -90.0, 90.0);
+        rules::range(errors, "lng", self.lng, -180.0, 180.0);
+        rules::opt_range(errors, "radius_m", self.radius_m, 100.0, 100_000.0);
+        rules::opt_len(errors, "descripcion", &self.descripcion, 0, 1000);
+    }
+}
+
+impl EmergencyBody {
+    fn radius(&self) -> f64 {
+        self.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT)
+    }
+    /// Fingerprint of the request, to tell a retry from a different request under the same key.
+    fn fingerprint(&self) -> String {
+        let canonical = json!([
+            self.lat,
+            self.lng,
+            self.radius(),
+            self.descripcion,
+            self.telegram_id
+        ]);
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+fn request<'a>(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &'a RequestContext,
+    b: &'a EmergencyBody,
+    key: Option<&'a str>,
+    received_at: &'a str,
+) -> emergency::DispatchRequest<'a> {
+    emergency::DispatchRequest {
+        lat: b.lat,
+        lng: b.lng,
+        radius_m: b.radius(),
+        caller_id: me.id,
+        descripcion: b.descripcion.as_deref(),
+        telegram_id: b.telegram_id,
+        idempotency_key: key,
+        received_at,
+        ip: origin.ip.as_deref(),
+        user_agent: origin.user_agent.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        max_position_age_minutes: ctx.config.dispatch_max_position_age_minutes,
+        ack_timeout_seconds: ctx.config.dispatch_ack_timeout_seconds as f64,
+    }
+}
+
+/// What raising an emergency came to.
+pub enum Raised {
+    /// An officer was dispatched: the answer body is `d.body`.
+    Assigned(Box<emergency::Dispatched>),
+    /// A retry under the same Idempotency-Key: the first answer, as stored.
+    Replay {
+        status: u16,
+        body: Value,
+    },
+    NoneAvailable,
+}
+
+async fn dispatch(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    b: &EmergencyBody,
+    key: Option<&str>,
+    received_at: &str,
+) -> ServiceResult<Raised> {
+    let Some(key) = key else {
+        // No key: one statement, one implicit transaction, one round trip.
+        let req = request(ctx, me, origin, b, None, received_at);
+        return Ok(match emergency::dispatch(&ctx.db, &req).await? {
+            Some(d) => Raised::Assigned(Box::new(d)),
+            None => Raised::NoneAvailable,
+        });
+    };
+    // With a key: claim it and dispatch in one transaction. If PostGIS refuses the index's
+    // order (store::nearest), the whole transaction runs again with the exact order.
+    for order in [Order::Index, Order::Exact] {
+        match dispatch_keyed(ctx, me, origin, b, key, received_at, order).await? {
+            Keyed::Done(outcome) => return Ok(outcome),
+            Keyed::Refused => nearest::log_fallback(),
+        }
+    }
+    // Only the index order can be refused.
+    Err(ServiceError::Internal(anyhow::anyhow!(
+        "nearest-first dispatch refused in the exact order"
+    )))
+}
+
+/// The keyed dispatch's transaction, or word that PostGIS refused the index's order.
+enum Keyed {
+    Done(Raised),
+    Refused,
+}
+
+async fn dispatch_keyed(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    b: &EmergencyBody,
+    key: &str,
+    received_at: &str,
+    order: Order,
+) -> ServiceResult<Keyed> {
+    let hash = b.fingerprint();
+    let mut tx = ctx.db.begin().await?;
+    // Claim the key (a key older than 24 h is reclaimed). A concurrent request holding the same
+    // key makes this wait until it commits (then we replay) or rolls back (then we dispatch).
+    let claimed = emergency::claim_key(&mut tx, me.id, key, &hash).await?;
+    if !claimed {
+        let stored = emergency::stored_response(&mut tx, me.id, key).await?;
+        tx.rollback().await?;
+        return Ok(Keyed::Done(match stored {
+            // Same key, different request: refused with 422 (the key is the invalid input;
+            // nothing is dispatched and the first response stays stored).
+            Some((h, _, _)) if h != hash => {
+                return Err(ServiceError::validation(FieldError::new(
+                    "value_error",
+                    &["header", IDEMPOTENCY_HEADER],
+                    "Idempotency-Key already used with a different request",
+                    Value::String(key.to_string()),
+                )));
+            }
+            Some((_, Some(status), Some(body))) => Raised::Replay {
+                status: u16::try_from(status).unwrap_or(201),
+                body,
+            },
+            _ => {
+                return Err(ServiceError::Refused(
+                    "A request with this Idempotency-Key is being processed".into(),
+                ));
+            }
+        }));
+    }
+    let req = request(ctx, me, origin, b, Some(key), received_at);
+    let dispatched = match emergency::dispatch_in(&mut tx, &req, order).await {
+        Err(e) if order == Order::Index && nearest::refused(&e) => {
+            tx.rollback().await?;
+            return Ok(Keyed::Refused);
+        }
+        other => other?,
+    };
+    Ok(Keyed::Done(match dispatched {
+        Some(d) => {
+            tx.commit().await?;
+            Raised::Assigned(Box::new(d))
+        }
+        None => {
+            // Nothing was dispatched: release the key so a retry can try again.
+            tx.rollback().await?;
+            Raised::NoneAvailable
+        }
+    }))
+}
+
+/// Raises an emergency at the body's point: the nearest available officer is dispatched. `key`
+/// (an Idempotency-Key, or one derived from a Telegram message) makes a retry replay the first
+/// answer. Nobody available → 404 (counted and visible in metrics).
+pub async fn raise(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    b: &EmergencyBody,
+    key: Option<&str>,
+) -> ServiceResult<Raised> {
+    let started = Instant::now();
+    let received_at = gad_core::time::now_rfc3339();
+    let outcome = dispatch(ctx, me, origin, b, key, &received_at).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(Raised::Assigned(d)) => {
+            ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
+            Metrics::inc(&ctx.metrics.emergency_dispatch, "assigned");
+            publish(ctx, me, b, &d);
+            // The officer now delegates an open emergency: their statistics changed.
+            stats::invalidate(ctx, [d.usuario_id, me.id]).await;
+            Ok(Raised::Assigned(d))
+        }
+        Ok(Raised::NoneAvailable) => {
+            ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
+            Metrics::inc(&ctx.metrics.emergency_dispatch, "none_available");
+            Err(ServiceError::NotFound(NONE_AVAILABLE.into()))
+        }
+        Ok(replay) => Ok(replay),
+        Err(e) => {
+            if !matches!(e, ServiceError::Validation(_)) {
+                Metrics::inc(&ctx.metrics.emergency_dispatch, "error");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; only after
+/// the dispatch transaction committed.
+fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) {
+    let created = gad_core::time::rfc3339(d.created_at);
+    let involved = Audience::Involved {
+        user_ids: vec![d.usuario_id],
+    };
+    ctx.events.publish(
+        DomainEvent::new(
+            EventType::Alert,
+            json!({
+                "title": "Emergencia",
+                "level": "critical",
+                "task_id": d.task_id,
+                "codigo": d.codigo,
+                "efectivo_id": d.efectivo_id,
+                "usuario_id": d.usuario_id,
+                "distance_m": round2(d.distance_m),
+                "lat": b.lat,
+                "lng": b.lng,
+                "descripcion": b.descripcion,
+                "reported_by": me.id,
+                "created_at": created,
+            }),
+            involved.clone(),
+        )
+        .topic("emergencias")
+        .topic(format!("task:{}", d.task_id)),
+    );
+    // The same wire object as every other task_created: what the dispatch statement inserted
+    // (inicio_programado, inicio_real, created_at and updated_at are all its `now()`).
+    let tarea = Tarea {
+        id: d.task_id,
+        uuid: d.task_uuid,
+        codigo: d.codigo.clone(),
+        titulo: "Emergencia".into(),
+        descripcion: b.descripcion.clone(),
+        tipo: TipoTarea::Intervencion,
+        prioridad: Prioridad::Critica,
+        estado: EstadoTarea::EnCurso,
+        inicio_programado: d.created_at,
+        fin_programado: None,
+        inicio_real: Some(d.created_at),
+        fin_real: None,
+        pausado_en: None,
+        tiempo_pausado_segundos: 0,
+        duracion_real_horas: None,
+        delegado_usuario_id: d.usuario_id,
+        creado_por_usuario_id: Some(me.id),
+        efectivos_asignados: vec![d.efectivo_id],
+        ubicacion_lat: Some(b.lat),
+        ubicacion_lon: Some(b.lng),
+        ubicacion_descripcion: None,
+        notas: json!({}),
+        created_at: d.created_at,
+        updated_at: d.created_at,
+        deleted_at: None,
+        es_emergencia: true,
+    };
+    ctx.events.publish(
+        DomainEvent::new(EventType::TaskCreated, tarea.to_json(), involved)
+            .topic(format!("task:{}", d.task_id)),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answer a dispatch
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AckBody {
+    /// true: the officer is on the way (`en_camino`); false: declined, the next is called.
+    pub accept: bool,
+    /// Why (optional, ≤ 500 characters).
+    #[schema(max_length = 500)]
+    pub motivo: Option<String>,
+    /// Level 2+ answering on an officer's behalf: which officer (optional when only one is
+    /// pending). Ignored for level 1 (an officer answers for themselves).
+    pub efectivo_id: Option<i64>,
+}
+
+impl Validate for AckBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::opt_len(errors, "motivo", &self.motivo, 0, 500);
+    }
+}
+
+fn ack_status(accept: bool) -> &'static str {
+    if accept { "aceptado" } else { "rechazado" }
+}
+
+/// The dispatched officer (or level 2+ on their behalf) accepts or declines.
+pub async fn ack(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    task_id: i64,
+    b: &AckBody,
+) -> ServiceResult<AckAnswer> {
+    let mut tx = ctx.db.begin().await?;
+    let site = store::lock_site(&mut tx, task_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(TASK_NOT_FOUND.into()))?;
+    if !site.open {
+        return Err(ServiceError::Refused(TASK_CLOSED.into()));
+    }
+    let efectivo_id = if me.is_supervisor() {
+        match b.efectivo_id {
+            Some(id) => id,
+            None => {
+                let pending = store::pending_officers(&mut tx, task_id).await?;
+                match pending.as_slice() {
+                    [only] => *only,
+                    [] => return Err(ServiceError::Refused(NOTHING_PENDING.into())),
+                    _ => {
+                        return Err(ServiceError::validation(FieldError::body(
+                            "efectivo_id",
+                            "missing",
+                            "Several officers are pending: name the one answering",
+                            Value::Null,
+                        )));
+                    }
+                }
+            }
+        }
+    } else {
+        let Some(own) = me.efectivo_id else {
+            return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
+        };
+        // Level 1 sees only emergencies it is dispatched to (never reveal others).
+        if !store::is_dispatched(&mut tx, task_id, own).await? {
+            return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
+        }
+        own
+    };
+    let answer = if b.accept {
+        Answer::Accept
+    } else {
+        Answer::Decline
+    };
+    let out = dispatch::answer(
+        ctx,
+        &mut tx,
+        &site,
+        efectivo_id,
+        answer,
+        Some(me.id),
+        b.motivo.as_deref(),
+    )
+    .await?
+    .ok_or_else(|| ServiceError::Refused(NOTHING_PENDING.into()))?;
+    let answer = AckAnswer {
+        task_id,
+        efectivo_id,
+        ack_status: ack_status(b.accept),
+        next: out.next.as_ref().map(|a| Llamado {
+            efectivo_id: a.efectivo_id,
+            distance_m: round2(a.distance_m),
+            ack_deadline: a.vence_at,
+        }),
+        sin_asignar: out.sin_asignar,
+    };
+    let body = serde_json::to_value(&answer).map_err(ServiceError::internal)?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("dispatch_acknowledged", Some(me.id))
+            .resource("tarea", task_id)
+            .values(None, Some(body.clone()))
+            .status(200)
+            .context(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    for e in out.events {
+        ctx.events.publish(e);
+    }
+    Ok(answer)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct BackupBody {
+    /// How many more officers (1–10).
+    #[schema(minimum = 1, maximum = 10)]
+    pub efectivos: i64,
+    /// Search radius in metres (100–100 000; default: the emergency's own).
+    #[schema(minimum = 100.0, maximum = 100000.0)]
+    pub radius_m: Option<f64>,
+}
+
+impl Validate for BackupBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        if !(1..=10).contains(&self.efectivos) {
+            errors.push(FieldError::body(
+                "efectivos",
+                "value_error",
+                "Input should be between 1 and 10",
+                json!(self.efectivos),
+            ));
+        }
+        if let Some(r) = self.radius_m {
+            rules::range_at(errors, "body", "radius_m", r, 100.0, 100_000.0);
+        }
+    }
+}
+
+/// Adds the n nearest eligible officers to an emergency (level 1: one they are dispatched to).
+pub async fn backup(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    task_id: i64,
+    b: &BackupBody,
+) -> ServiceResult<BackupAnswer> {
+    let mut tx = ctx.db.begin().await?;
+    let mut site = store::lock_site(&mut tx, task_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(TASK_NOT_FOUND.into()))?;
+    if !me.is_supervisor() {
+        let dispatched = match me.efectivo_id {
+            Some(own) => store::is_dispatched(&mut tx, task_id, own).await?,
+            None => false,
+        };
+        if !dispatched {
+            return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
+        }
+    }
+    if !site.open {
+        return Err(ServiceError::Refused(TASK_CLOSED.into()));
+    }
+    if let Some(r) = b.radius_m {
+        site.radius_m = r;
+    }
+    let cfg = &ctx.config;
+    let added = store::assign_nearest(
+        &mut tx,
+        &site,
+        b.efectivos,
+        0,
+        true,
+        cfg.dispatch_max_position_age_minutes,
+        cfg.dispatch_ack_timeout_seconds,
+    )
+    .await?;
+    if added.is_empty() {
+        return Err(ServiceError::NotFound(NONE_AVAILABLE.into()));
+    }
+    let mut events = Vec::new();
+    for a in &added {
+        store::timeline(
+            &mut tx,
+            task_id,
+            Some(me.id),
+            "refuerzo",
+            &format!("refuerzo: despachado el efectivo {}", a.efectivo_id),
+        )
+        .await?;
+        events.extend(dispatch::assigned_events(&site, a, true));
+    }
+    let answer = BackupAnswer {
+        task_id,
+        requested: b.efectivos,
+        added: added
+            .iter()
+            .map(|a| Refuerzo {
+                efectivo_id: a.efectivo_id,
+                distance_m: round2(a.distance_m),
+                ack_status: "pendiente_confirmacion",
+                ack_deadline: a.vence_at,
+            })
+            .collect(),
+    };
+    let body = serde_json::to_value(&answer).map_err(ServiceError::internal)?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("dispatch_backup", Some(me.id))
+            .resource("tarea", task_id)
+            .values(None, Some(body.clone()))
+            .status(201)
+            .context(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    for e in events {
+        ctx.events.publish(e);
+    }
+    Ok(answer)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suggestions
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestionsQuery {
+    #[param(minimum = -90.0, maximum = 90.0)]
+    pub lat: f64,
+    #[param(minimum = -180.0, maximum = 180.0)]
+    pub lng: f64,
+    /// 100–100 000 metres, default 10 000.
+    #[param(minimum = 100.0, maximum = 100000.0)]
+    pub radius_m: Option<f64>,
+    /// 1–20, default 5.
+    #[param(minimum = 1, maximum = 20)]
+    pub limit: Option<i64>,
+    pub especialidad: Option<String>,
+    pub unidad: Option<String>,
+    /// Accepted for compatibility (task type of the incident); not used for ranking.
+    pub tipo: Option<String>,
+}
+
+impl Validate for SuggestionsQuery {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::range_at(errors, "query", "lat", self.lat, -90.0, 90.0);
+        rules::range_at(errors, "query", "lng", self.lng, -180.0, 180.0);
+        if let Some(r) = self.radius_m {
+            rules::range_at(errors, "query", "radius_m", r, 100.0, 100_000.0);
+        }
+        if let Some(l) = self.limit
+            && !(1..=20).contains(&l)
+        {
+            errors.push(FieldError::query(
+                "limit",
+                "value_error",
+                "Input should be between 1 and 20",
+                json!(l),
+            ));
+        }
+    }
+}
+
+/// The nearest available officers within the radius, nearest first (level 2+); nothing is assigned.
+pub async fn suggestions(
+    ctx: &Ctx,
+    me: &Actor,
+    q: &SuggestionsQuery,
+) -> ServiceResult<Vec<emergency::Suggestion>> {
+    require(me, Nivel::Supervisor)?;
+    let rows = emergency::suggestions(
+        &ctx.db,
+        &emergency::SuggestionFilter {
+            lat: q.lat,
+            lng: q.lng,
+            radius_m: q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT),
+            especialidad: q.especialidad.as_deref(),
+            unidad: q.unidad.as_deref(),
+            limit: q.limit.unwrap_or(5),
+            max_position_age_minutes: ctx.config.dispatch_max_position_age_minutes,
+            caller_id: me.id,
+        },
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|s| emergency::Suggestion {
+            distance_m: round2(s.distance_m),
+            ..s
+        })
+        .collect())
+}

@@ -1,0 +1,31 @@
+//! GAD use cases: one function per thing a person does (raise an emergency, acknowledge,
+//! change a task's state, report a location…), called the same way by every adapter — the HTTP
+//! API, the Telegram bot, the CLI and the periodic jobs. A use case takes the context, the actor
+//! and typed input; it owns the transaction, authorisation, audit and cache invalidation, and
+//! returns its output with the events to publish after commit. SQL lives in `gad-store` only.
+
+pub mod authorize;
+pub mod cache;
+pub mod config;
+pub mod ctx;
+pub mod dispatch;
+pub mod efectivos;
+pub mod emergency;
+pub mod error;
+pub mod events;
+pub mod gdpr;
+pub mod hashing;
+pub mod ingest;
+pub mod jobs;
+pub mod metrics;
+pub mod partitions;
+pub mod redis_conn;
+pub mod stats;
+pub mod task_json;
+pub mod tasks;
+pub mod telegram;
+pub mod wire;
+
+pub use config::Config;
+pub use ctx::Ctx;
+pub use error::{ServiceError, ServiceResult};

@@ -1,0 +1,34 @@
+//! Database access: the only crate that speaks SQL (and the only one that depends on sqlx). One file per aggregate (usuarios,
+//! efectivos, tareas, dispatch, emergency, geo, stats, tokens, telegram) plus the pool and
+//! migrations (`pool`) and the nearest-first ordering every proximity query shares (`nearest`). Functions take an executor (pool or transaction) and return typed
+//! structs; routes and realtime turn them into wire objects.
+
+pub mod audit;
+pub mod dispatch;
+pub mod efectivos;
+pub mod emergency;
+pub mod error;
+pub mod gdpr;
+pub mod geo;
+pub mod nearest;
+pub mod pool;
+pub mod positions;
+pub mod retention;
+pub mod stats;
+pub mod tareas;
+pub mod telegram;
+pub mod tickets;
+pub mod tokens;
+pub mod usuarios;
+
+/// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.
+pub use sqlx::{Error as DbError, PgConnection as Conn, PgPool as Pool};
+pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+pub use error::{DbFailure, classify};
+
+/// A user's text made literal inside a LIKE pattern (`%`, `_` and `\\` escaped).
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
