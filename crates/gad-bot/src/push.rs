@@ -15,8 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use gad_core::EstadoTarea;
 use gad_service::Ctx as AppState;
-use gad_service::events::{Audience, DomainEvent, EventSink, EventType};
-use serde::Deserialize;
+use gad_service::events::{Audience, DomainEvent, Envelope, EventSink, EventType};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -26,15 +25,6 @@ use crate::callback::Callback;
 use crate::metrics::BotMetrics;
 use crate::telegram::{Tg, button};
 use crate::texts;
-
-/// The fields of a fan-out message the bot needs (see `gad_api::realtime`'s `Remote`).
-#[derive(Deserialize)]
-struct Remote {
-    e: EventType,
-    a: Audience,
-    /// The serialised envelope; its `data` is the event's payload.
-    p: String,
-}
 
 pub struct Event {
     pub event_type: EventType,
@@ -269,13 +259,11 @@ async fn subscribe(
                 tracing::info!("bot push: subscribed to the realtime channel");
                 let mut stream = ps.on_message();
                 while let Some(msg) = stream.next().await {
-                    let Ok(r) = serde_json::from_slice::<Remote>(msg.get_payload_bytes()) else {
+                    let Some(r) = Envelope::decode(msg.get_payload_bytes()) else {
                         metrics.error("push_unreadable");
                         continue;
                     };
-                    let data = serde_json::from_str::<Value>(&r.p)
-                        .map(|mut env| env["data"].take())
-                        .unwrap_or(Value::Null);
+                    let data = r.data();
                     if tx
                         .send(Event {
                             event_type: r.e,

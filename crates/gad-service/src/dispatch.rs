@@ -302,6 +302,7 @@ pub async fn escalate_due(state: &Ctx) -> Result<usize, gad_store::DbError> {
     let mut tx = state.db.begin().await?;
     let tasks = store::lock_due_tasks(&mut tx, 20).await?;
     let mut events = Vec::new();
+    let mut delegates = Vec::new();
     let mut n = 0;
     for tarea_id in tasks {
         let Some(site) = store::lock_site(&mut tx, tarea_id).await? else {
@@ -320,6 +321,8 @@ pub async fn escalate_due(state: &Ctx) -> Result<usize, gad_store::DbError> {
             .await?
             {
                 n += 1;
+                delegates.extend(site.delegado);
+                delegates.extend(out.next.as_ref().map(|a| a.usuario_id));
                 events.extend(out.events);
             }
         }
@@ -328,6 +331,8 @@ pub async fn escalate_due(state: &Ctx) -> Result<usize, gad_store::DbError> {
     for e in events {
         state.events.publish(e);
     }
+    // The emergency may have changed hands (the next officer delegates it now).
+    crate::stats::invalidate(state, delegates).await;
     Ok(n)
 }
 

@@ -428,6 +428,14 @@ pub async fn ack(
     for e in out.events {
         ctx.events.publish(e);
     }
+    // A decline hands the emergency to the next officer: both delegates' statistics changed.
+    stats::invalidate(
+        ctx,
+        site.delegado
+            .into_iter()
+            .chain(out.next.map(|a| a.usuario_id)),
+    )
+    .await;
     Ok(answer)
 }
 

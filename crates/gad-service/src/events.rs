@@ -140,3 +140,51 @@ impl EventBus {
         }
     }
 }
+
+/// The version of [`Envelope`] this build writes; a reader drops a newer one it cannot know.
+pub const ENVELOPE_VERSION: u8 = 1;
+
+/// One message on the Redis fan-out channel, the same for every process that publishes or reads
+/// it (API instances, the bot): the event's routing and its serialised wire envelope.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Envelope {
+    /// Format version (messages from before versioning read as 1).
+    #[serde(default = "first_version")]
+    pub v: u8,
+    /// Origin instance id (a reader drops its own echoes).
+    pub o: String,
+    pub e: EventType,
+    pub a: Audience,
+    #[serde(default)]
+    pub t: Vec<String>,
+    /// Publish time, microseconds since the epoch.
+    pub ts: i64,
+    /// The wire envelope (`{"type", "data", …}`), already serialised; empty for a control message.
+    pub p: String,
+    /// Control: close every socket of this user (session ended on some instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<i64>,
+    /// (lat, lng) of a location event, for the receivers' bounding boxes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<(f64, f64)>,
+}
+
+fn first_version() -> u8 {
+    1
+}
+
+impl Envelope {
+    /// Reads a message from the channel; `None` when it is unreadable or of a newer version.
+    pub fn decode(payload: &[u8]) -> Option<Envelope> {
+        serde_json::from_slice::<Envelope>(payload)
+            .ok()
+            .filter(|e| e.v <= ENVELOPE_VERSION)
+    }
+
+    /// The event's payload (`data` of the wire envelope); null for a control message.
+    pub fn data(&self) -> Value {
+        serde_json::from_str::<Value>(&self.p)
+            .map(|mut env| env["data"].take())
+            .unwrap_or(Value::Null)
+    }
+}

@@ -55,6 +55,8 @@ pub struct ListQuery {
     /// codigo or titulo contains (case-insensitive).
     #[param(max_length = 200)]
     pub q: Option<String>,
+    /// Only emergencies (true) or only ordinary tasks (false).
+    pub es_emergencia: Option<bool>,
 }
 
 impl Validate for ListQuery {
@@ -88,6 +90,7 @@ pub async fn list(ctx: &Ctx, me: &Actor, q: &ListQuery) -> ServiceResult<Vec<Tar
         desde: q.desde,
         hasta: q.hasta,
         q: pattern.as_deref(),
+        es_emergencia: q.es_emergencia,
         skip: q.skip.unwrap_or(0),
         limit: q.limit.unwrap_or(100),
     };

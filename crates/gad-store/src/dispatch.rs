@@ -12,8 +12,8 @@ pub fn eligible_sql(age_param: usize, caller_param: usize) -> String {
         "e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL
          AND e.ubicacion_updated_at > now() - make_interval(mins => ${age_param}::int)
          AND e.usuario_id IS DISTINCT FROM ${caller_param}::int8
-         AND COALESCE((SELECT du.deleted_at IS NULL AND du.verificado
-                       FROM usuarios du WHERE du.id = e.usuario_id), false)"
+         AND COALESCE((SELECT {active} FROM usuarios du WHERE du.id = e.usuario_id), false)",
+        active = crate::active_user!("du"),
     )
 }
 
@@ -38,14 +38,16 @@ pub struct Site {
 }
 
 pub async fn lock_site(db: &mut PgConnection, tarea_id: i64) -> Result<Option<Site>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "SELECT id, codigo, ST_X(geom::geometry) AS lng, ST_Y(geom::geometry) AS lat,
                 COALESCE(CASE WHEN jsonb_typeof(extra_data->'radius_m') = 'number'
                               THEN (extra_data->>'radius_m')::float8 END, 5000) AS radius_m,
                 creado_por_usuario_id AS creado_por, delegado_usuario_id AS delegado,
-                (estado NOT IN ('COMPLETED', 'CANCELLED')) AS open
-         FROM tareas WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-    )
+                (",
+        crate::open_task!(),
+        ") AS open
+         FROM tareas WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+    ))
     .bind(tarea_id)
     .fetch_optional(db)
     .await
@@ -265,10 +267,14 @@ pub async fn timeline(
 /// dispatch rows, in every path (no deadlock between the job and an answer).
 pub async fn lock_due_tasks(db: &mut PgConnection, limit: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT t.id FROM tareas t
+        concat!(
+            "SELECT t.id FROM tareas t
          WHERE t.id IN (SELECT tarea_id FROM despachos WHERE estado = 'PENDIENTE' AND vence_at <= now())
-           AND t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
-         ORDER BY t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED",
+           AND t.deleted_at IS NULL AND ",
+            crate::open_task!("t"),
+            "
+         ORDER BY t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED"
+        ),
     )
     .bind(limit)
     .fetch_all(db)

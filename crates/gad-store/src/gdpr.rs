@@ -425,18 +425,19 @@ pub async fn open_emergencies(
     db: &mut PgConnection,
     user_id: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "WITH mine AS (SELECT id FROM efectivos WHERE usuario_id = $1)
          SELECT t.id FROM tareas t
-         WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')
-           AND (t.extra_data->>'emergency') = 'true'
+         WHERE t.deleted_at IS NULL AND t.es_emergencia AND ",
+        crate::open_task!("t"),
+        "
            AND (t.delegado_usuario_id = $1
                 OR EXISTS (SELECT 1 FROM despachos d JOIN mine m ON m.id = d.efectivo_id
                            WHERE d.tarea_id = t.id AND d.estado IN ('PENDIENTE', 'ACEPTADO'))
                 OR EXISTS (SELECT 1 FROM tarea_efectivos te JOIN mine m ON m.id = te.efectivo_id
                            WHERE te.tarea_id = t.id))
-         ORDER BY t.id",
-    )
+         ORDER BY t.id"
+    ))
     .bind(user_id)
     .fetch_all(db)
     .await

@@ -85,8 +85,9 @@ pub async fn tareas_around(db: &sqlx::PgPool, a: &Around) -> Result<Vec<TareaMar
                 t.estado::text AS estado
          FROM tareas t
          WHERE t.deleted_at IS NULL AND t.geom IS NOT NULL
-           AND t.estado NOT IN ('COMPLETED', 'CANCELLED') AND ST_DWithin(t.geom, {pt}, $3)
-         ORDER BY {nearest}, t.id LIMIT $4"
+           AND {open} AND ST_DWithin(t.geom, {pt}, $3)
+         ORDER BY {nearest}, t.id LIMIT $4",
+            open = crate::open_task!("t"),
         )
     });
     nearest_first(db, &sql, |q| {

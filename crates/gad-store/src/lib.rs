@@ -13,6 +13,7 @@ pub mod geo;
 pub mod nearest;
 pub mod pool;
 pub mod positions;
+pub mod predicates;
 pub mod retention;
 pub mod stats;
 pub mod tareas;

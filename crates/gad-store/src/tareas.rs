@@ -311,6 +311,8 @@ pub struct ListFilter<'a> {
     pub hasta: Option<DateTime<Utc>>,
     /// Already a LIKE pattern (escaped, with `%`).
     pub q: Option<&'a str>,
+    /// Only emergencies (true) or only ordinary tasks (false).
+    pub es_emergencia: Option<bool>,
     pub skip: i64,
     pub limit: i64,
 }
@@ -358,6 +360,9 @@ pub async fn list<'e, E: PgExecutor<'e>>(
             .push(" OR t.titulo ILIKE ")
             .push_bind(q.to_string())
             .push(")");
+    }
+    if let Some(e) = f.es_emergencia {
+        qb.push(" AND t.es_emergencia = ").push_bind(e);
     }
     qb.push(" ORDER BY t.created_at DESC, t.id DESC OFFSET ")
         .push_bind(f.skip)
@@ -732,11 +737,12 @@ pub async fn open_lines<'e, E: PgExecutor<'e>>(
     only_emergencies: bool,
     limit: i64,
 ) -> Result<Vec<TaskLine>, sqlx::Error> {
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(concat!(
         "SELECT t.id, t.codigo, t.titulo, t.estado::text AS estado, t.prioridad::text AS prioridad
          FROM tareas t
-         WHERE t.deleted_at IS NULL AND t.estado NOT IN ('COMPLETED', 'CANCELLED')",
-    );
+         WHERE t.deleted_at IS NULL AND ",
+        crate::open_task!("t")
+    ));
     if only_emergencies {
         qb.push(" AND t.es_emergencia");
     }

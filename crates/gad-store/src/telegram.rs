@@ -39,9 +39,11 @@ pub async fn redeem_link_code(
     let Some(user_id) = user_id else {
         return Ok(Redeemed::InvalidCode);
     };
-    let nombre: Option<String> = sqlx::query_scalar(
-        "SELECT nombre FROM usuarios WHERE id = $1 AND deleted_at IS NULL AND verificado FOR UPDATE",
-    )
+    let nombre: Option<String> = sqlx::query_scalar(concat!(
+        "SELECT nombre FROM usuarios WHERE id = $1 AND ",
+        crate::active_user!(),
+        " FOR UPDATE"
+    ))
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -112,10 +114,13 @@ pub struct LinkedUser {
 
 pub async fn linked_user(db: &PgPool, telegram_id: i64) -> Result<Option<LinkedUser>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT u.id, u.nivel::text AS nivel, u.nombre,
+        concat!(
+            "SELECT u.id, u.nivel::text AS nivel, u.nombre,
                 (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
          FROM usuarios u
-         WHERE u.telegram_id = $1 AND u.deleted_at IS NULL AND u.verificado",
+         WHERE u.telegram_id = $1 AND ",
+            crate::active_user!("u")
+        ),
     )
     .bind(telegram_id)
     .fetch_optional(db)
@@ -124,10 +129,11 @@ pub async fn linked_user(db: &PgPool, telegram_id: i64) -> Result<Option<LinkedU
 
 /// The Telegram chats of these users (linked, live and verified ones only).
 pub async fn chats_of(db: &PgPool, users: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "SELECT telegram_id FROM usuarios
-         WHERE id = ANY($1) AND telegram_id IS NOT NULL AND deleted_at IS NULL AND verificado",
-    )
+         WHERE id = ANY($1) AND telegram_id IS NOT NULL AND ",
+        crate::active_user!()
+    ))
     .bind(users)
     .fetch_all(db)
     .await

@@ -36,12 +36,15 @@ pub async fn consume<'e, E: PgExecutor<'e>>(
     ticket_hash: &str,
 ) -> Result<Option<TicketUser>, sqlx::Error> {
     sqlx::query_as(
-        "WITH t AS (DELETE FROM ws_tickets WHERE ticket = $1 RETURNING user_id, expires_at)
-         SELECT u.id, u.nivel::text AS nivel,
-                (u.verificado AND u.deleted_at IS NULL) AS active,
+        concat!(
+            "WITH t AS (DELETE FROM ws_tickets WHERE ticket = $1 RETURNING user_id, expires_at)
+         SELECT u.id, u.nivel::text AS nivel, ",
+            crate::active_user!("u"),
+            " AS active,
                 (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
          FROM t JOIN usuarios u ON u.id = t.user_id
-         WHERE t.expires_at > now()",
+         WHERE t.expires_at > now()"
+        ),
     )
     .bind(ticket_hash)
     .fetch_optional(exec)

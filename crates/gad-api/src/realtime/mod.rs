@@ -30,13 +30,14 @@ use axum::extract::ws::Utf8Bytes;
 use chrono::Utc;
 use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
 use gad_core::positions::BBox;
 
-use gad_service::events::{Audience, DomainEvent, EventSink, EventType};
+use gad_service::events::{
+    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, EventSink, EventType,
+};
 use gad_service::metrics::Metrics;
 use gad_service::redis_conn::RedisHandle;
 
@@ -215,27 +216,6 @@ impl Conn {
             }
         }
     }
-}
-
-/// A message on the Redis channel.
-#[derive(Serialize, Deserialize)]
-struct Remote {
-    /// Origin instance id.
-    o: String,
-    e: EventType,
-    a: Audience,
-    #[serde(default)]
-    t: Vec<String>,
-    /// Publish time, microseconds since the epoch.
-    ts: i64,
-    /// The envelope, already serialised (empty for a control message).
-    p: String,
-    /// Control: close every socket of this user (session ended on some instance).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    end_user: Option<i64>,
-    /// (lat, lng) of a location event, for the receivers' bounding boxes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    g: Option<(f64, f64)>,
 }
 
 /// A location event held by the coalescer, ready to go out.
@@ -516,7 +496,8 @@ impl Hub {
             event.topics.first().map(String::as_str),
         );
         let remote = self.publish_tx.get().and_then(|_| {
-            serde_json::to_string(&Remote {
+            serde_json::to_string(&Envelope {
+                v: ENVELOPE_VERSION,
                 o: self.instance_id.clone(),
                 e: event.event_type,
                 a: event.audience.clone(),
@@ -630,7 +611,7 @@ impl Hub {
 
     /// Handles one message from the Redis channel.
     fn on_remote(&self, payload: &[u8]) {
-        let Ok(r) = serde_json::from_slice::<Remote>(payload) else {
+        let Some(r) = Envelope::decode(payload) else {
             tracing::warn!("realtime: unreadable fan-out message dropped");
             return;
         };
@@ -666,7 +647,8 @@ impl Hub {
     pub fn end_user_sessions(&self, user_id: i64) -> usize {
         let n = self.close_user_local(user_id);
         if let Some(tx) = self.publish_tx.get() {
-            let remote = Remote {
+            let remote = Envelope {
+                v: ENVELOPE_VERSION,
                 o: self.instance_id.clone(),
                 e: EventType::Notification,
                 a: Audience::Involved {

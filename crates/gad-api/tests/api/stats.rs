@@ -319,3 +319,31 @@ async fn overview_counts_everything() {
     assert_eq!(b["distancia_mediana_emergencias_m"], 250.5);
     assert!(b["calculated_at"].as_str().unwrap().ends_with('Z'));
 }
+
+#[tokio::test]
+async fn an_emergency_delegates_stats_are_fresh_right_after_dispatch() {
+    let app = TestApp::spawn().await;
+    let reporter = app.create_user(1).await;
+    let officer = app.create_efectivo(Some((-34.6037, -58.3816))).await;
+    // Cache the officer's statistics before the dispatch (nothing delegated yet).
+    let before = stats(&app, &officer.token, officer.id, "").await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    assert_eq!(before.body["total"], 0);
+    let r = stats(&app, &officer.token, officer.id, "").await;
+    assert_eq!(r.body["_cache"]["hit"], true, "the second read is cached");
+
+    let r = app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&reporter.token),
+            json!({"lat": -34.6037, "lng": -58.3816}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    // The dispatched officer now delegates an open emergency: no stale cached answer.
+    let after = stats(&app, &officer.token, officer.id, "").await;
+    assert_eq!(after.body["_cache"]["hit"], false, "{}", after.text);
+    assert_eq!(after.body["total"], 1);
+    assert_eq!(after.body["en_progreso"], 1);
+}

@@ -180,7 +180,7 @@
   function ponerTarea(tarea) {
     var prev = tareas.get(tarea.id);
     if (prev && prev.marker) tareasCapa.removeLayer(prev.marker);
-    if (CERRADAS[tarea.estado] || /^EMG-/.test(tarea.codigo)) { tareas.delete(tarea.id); return; }
+    if (CERRADAS[tarea.estado] || tarea.es_emergencia) { tareas.delete(tarea.id); return; }
     if (typeof tarea.ubicacion_lat === 'number' && typeof tarea.ubicacion_lon === 'number') {
       var p = tarea.prioridad || 2;
       tarea.marker = L.circleMarker([tarea.ubicacion_lat, tarea.ubicacion_lon], {
@@ -195,7 +195,7 @@
 
   /** Creation time, assigned officer and place of the active emergencies, and open tasks. */
   function enriquecer() {
-    GAD.api('GET', '/api/v1/tasks?q=EMG-&limit=500').then(function (r) {
+    GAD.api('GET', '/api/v1/tasks?es_emergencia=true&limit=500').then(function (r) {
       if (r.status !== 200 || !Array.isArray(r.body)) return;
       r.body.forEach(function (tarea) {
         if (emergencias.has(tarea.id) && !CERRADAS[tarea.estado]) ponerEmergencia(desdeTarea(tarea));
@@ -263,7 +263,7 @@
         }
         break;
       case 'task_created':
-        if (/^EMG-/.test(d.codigo || '')) {
+        if (d.es_emergencia) {
           var m1 = desdeTarea(d);
           m1.ack = primerAck(d.id, m1.efectivo_id);
           ponerEmergencia(m1);
