@@ -4,8 +4,11 @@
 //! and typed input; it owns the transaction, authorisation, audit and cache invalidation, and
 //! returns its output with the events to publish after commit. SQL lives in `gad-store` only.
 
+pub mod admin;
+pub mod alerts;
 pub mod authorize;
 pub mod cache;
+pub mod cache_admin;
 pub mod config;
 pub mod ctx;
 pub mod dispatch;
