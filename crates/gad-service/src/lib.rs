@@ -16,7 +16,9 @@ pub mod efectivos;
 pub mod emergency;
 pub mod error;
 pub mod events;
+pub mod fixes;
 pub mod gdpr;
+pub mod geo;
 pub mod hashing;
 pub mod ingest;
 pub mod jobs;
@@ -27,6 +29,7 @@ pub mod stats;
 pub mod task_json;
 pub mod tasks;
 pub mod telegram;
+pub mod trail;
 pub mod wire;
 
 pub use config::Config;
