@@ -121,6 +121,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::Custom(StatusCode::CONFLICT, json!({ "detail": detail }))
             }
             ServiceError::ConflictBody(body) => ApiError::Custom(StatusCode::CONFLICT, body),
+            ServiceError::TooManyRequests(detail) => {
+                ApiError::Custom(StatusCode::TOO_MANY_REQUESTS, json!({ "detail": detail }))
+            }
             ServiceError::Unavailable => ApiError::Unavailable,
             ServiceError::Internal(cause) => ApiError::Internal(cause),
         }

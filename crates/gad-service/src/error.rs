@@ -42,6 +42,9 @@ pub enum ServiceError {
     /// 409 with this exact body (e.g. the allowed values of a refused transition).
     #[error("conflict")]
     ConflictBody(serde_json::Value),
+    /// 429 with only a `detail` (a bounded resource is busy; the same request may succeed later).
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("Service temporarily unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -82,6 +85,7 @@ impl ServiceError {
             | ServiceError::ConflictBody(_) => 409,
             ServiceError::Locked { .. } => 423,
             ServiceError::Validation(_) => 422,
+            ServiceError::TooManyRequests(_) => 429,
             ServiceError::Unavailable => 503,
             ServiceError::Internal(_) => 500,
         }

@@ -4,8 +4,11 @@
 //! and typed input; it owns the transaction, authorisation, audit and cache invalidation, and
 //! returns its output with the events to publish after commit. SQL lives in `gad-store` only.
 
+pub mod admin;
+pub mod alerts;
 pub mod authorize;
 pub mod cache;
+pub mod cache_admin;
 pub mod config;
 pub mod ctx;
 pub mod dispatch;
@@ -13,7 +16,9 @@ pub mod efectivos;
 pub mod emergency;
 pub mod error;
 pub mod events;
+pub mod fixes;
 pub mod gdpr;
+pub mod geo;
 pub mod hashing;
 pub mod ingest;
 pub mod jobs;
@@ -24,6 +29,7 @@ pub mod stats;
 pub mod task_json;
 pub mod tasks;
 pub mod telegram;
+pub mod trail;
 pub mod wire;
 
 pub use config::Config;

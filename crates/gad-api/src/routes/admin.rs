@@ -1,165 +1,23 @@
-//! Administration (contract §14), level 3 only: administrative commands and the audit trail.
+//! Administration (contract §14), level 3 only: the HTTP face of `gad_service::admin`
+//! (administrative commands and the audit trail).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, Origin};
+use crate::audit::Origin;
 use crate::auth::Admin;
-use crate::error::{ApiResult, FieldError};
-use crate::extract::{ValidJson, ValidQuery, Validate, rules};
+use crate::error::ApiResult;
+use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
-use gad_core::time::now_rfc3339;
-use gad_service::events::{Audience, DomainEvent, EventType};
+use gad_service::admin::{self, Aceptado, AuditQuery, AuditRow, CommandBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(agent_command))
         .routes(routes!(audit_list))
         .route("/api/v1/admin/audit/", axum::routing::get(audit_list))
-}
-
-pub const ACTIONS: [&str; 3] = ["broadcast", "cache_clear", "audit_purge"];
-const LEVELS: [&str; 4] = ["info", "warning", "alert", "critical"];
-
-/// `{"action", "payload"}`.
-/// The administrative commands (documents `CommandBody::action`; validated by `ACTIONS`).
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum AdminAction {
-    Broadcast,
-    CacheClear,
-    AuditPurge,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CommandBody {
-    #[schema(value_type = AdminAction)]
-    pub action: String,
-    #[serde(default)]
-    pub payload: Value,
-}
-
-/// The broadcast payload, validated.
-struct Broadcast {
-    title: String,
-    content: String,
-    level: String,
-    audience: String,
-}
-
-fn payload_str<'a>(payload: &'a Value, field: &str) -> Option<&'a str> {
-    payload.get(field).and_then(Value::as_str)
-}
-
-fn payload_error(field: &str, kind: &str, msg: impl Into<String>, input: Value) -> FieldError {
-    FieldError::new(kind, &["body", "payload", field], msg, input)
-}
-
-fn check_broadcast(payload: &Value, errors: &mut Vec<FieldError>) -> Option<Broadcast> {
-    if !payload.is_object() {
-        errors.push(FieldError::body(
-            "payload",
-            "model_attributes_type",
-            "Input should be a valid dictionary or object",
-            payload.clone(),
-        ));
-        return None;
-    }
-    let before = errors.len();
-    let mut text = |field: &str, max: usize| -> String {
-        match payload.get(field) {
-            None | Some(Value::Null) => {
-                errors.push(payload_error(
-                    field,
-                    "missing",
-                    "Field required",
-                    Value::Null,
-                ));
-                String::new()
-            }
-            Some(Value::String(s)) => {
-                let n = s.trim().chars().count();
-                if n == 0 {
-                    errors.push(payload_error(
-                        field,
-                        "string_too_short",
-                        "String should have at least 1 character",
-                        Value::String(s.clone()),
-                    ));
-                } else if s.chars().count() > max {
-                    errors.push(payload_error(
-                        field,
-                        "string_too_long",
-                        format!("String should have at most {max} characters"),
-                        Value::String(s.clone()),
-                    ));
-                }
-                s.trim().to_string()
-            }
-            Some(other) => {
-                errors.push(payload_error(
-                    field,
-                    "string_type",
-                    "Input should be a valid string",
-                    other.clone(),
-                ));
-                String::new()
-            }
-        }
-    };
-    let title = text("title", 200);
-    let content = text("content", 4000);
-    let level = payload_str(payload, "level").unwrap_or("info").to_string();
-    if !LEVELS.contains(&level.as_str()) || payload.get("level").is_some_and(|v| !v.is_string()) {
-        errors.push(payload_error(
-            "level",
-            "enum",
-            "Input should be 'info', 'warning', 'alert' or 'critical'",
-            payload.get("level").cloned().unwrap_or(Value::Null),
-        ));
-    }
-    let audience = payload_str(payload, "audience")
-        .unwrap_or("all")
-        .to_string();
-    let valid_audience = matches!(audience.as_str(), "all" | "supervisores" | "efectivos")
-        || audience
-            .strip_prefix("unidad:")
-            .is_some_and(|u| !u.trim().is_empty() && u.chars().count() <= 100);
-    if !valid_audience || payload.get("audience").is_some_and(|v| !v.is_string()) {
-        errors.push(payload_error(
-            "audience",
-            "enum",
-            "Input should be 'all', 'supervisores', 'efectivos' or 'unidad:<name>'",
-            payload.get("audience").cloned().unwrap_or(Value::Null),
-        ));
-    }
-    (errors.len() == before).then_some(Broadcast {
-        title,
-        content,
-        level,
-        audience,
-    })
-}
-
-impl Validate for CommandBody {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        if !ACTIONS.contains(&self.action.as_str()) {
-            errors.push(FieldError::body(
-                "action",
-                "enum",
-                "Input should be 'broadcast', 'cache_clear' or 'audit_purge'",
-                Value::String(self.action.clone()),
-            ));
-        } else if self.action == "broadcast" {
-            check_broadcast(&self.payload, errors);
-        }
-    }
 }
 
 /// Runs an administrative command and records it in the audit trail.
@@ -170,154 +28,25 @@ impl Validate for CommandBody {
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "unknown action or bad payload", body = Value)))]
 pub async fn agent_command(
     State(state): State<AppState>,
-    Admin(user): Admin,
-    Origin(ctx): Origin,
+    Admin(me): Admin,
+    Origin(origin): Origin,
     ValidJson(body): ValidJson<CommandBody>,
 ) -> ApiResult<Response> {
-    let action = body.action.as_str();
-    let mut tx = state.db.begin().await?;
-    let mut event = None;
-    let result = match action {
-        "broadcast" => {
-            let mut errors = Vec::new();
-            let Some(b) = check_broadcast(&body.payload, &mut errors) else {
-                return Err(crate::error::ApiError::Validation(errors));
-            };
-            let (audience, recipients) = match b.audience.as_str() {
-                "all" => (Audience::Everyone, None),
-                "supervisores" => (Audience::Supervisors, None),
-                "efectivos" => (Audience::Efectivos, None),
-                other => {
-                    let name = other.trim_start_matches("unidad:").trim().to_string();
-                    let user_ids =
-                        gad_store::efectivos::usuarios_of_unidad(&mut *tx, &name).await?;
-                    let n = user_ids.len();
-                    (Audience::Unidad { name, user_ids }, Some(n))
-                }
-            };
-            let data = json!({
-                "title": b.title, "content": b.content, "level": b.level,
-                "audience": b.audience, "from_user_id": user.id, "timestamp": now_rfc3339(),
-            });
-            event = Some(DomainEvent::new(EventType::Notification, data, audience));
-            json!({"event_type": "notification", "audience": b.audience, "title": b.title,
-                   "level": b.level, "unidad_recipients": recipients})
-        }
-        "cache_clear" => {
-            state.cache.clear().await;
-            json!({"cleared": true, "backend": state.cache.backend().as_str()})
-        }
-        _ => {
-            // The expired prefix of the hash chain, through the database's purge function
-            // (the server's role cannot DELETE audit rows; issue 18).
-            let n = gad_store::audit::purge_expired(
-                &mut *tx,
-                Some(state.config.retention.audit_days),
-                i32::MAX,
-            )
-            .await?;
-            json!({"deleted_count": n})
-        }
-    };
-    let entry = AuditEntry::new("admin_command", Some(user.id))
-        .resource("admin_command", action)
-        .describe(format!("Administrative command '{action}'"))
-        .values(
-            None,
-            Some(json!({"action": action, "payload": body.payload, "result": result})),
-        )
-        .status(202)
-        .context(&ctx);
-    audit::record(&mut *tx, &entry).await?;
-    tx.commit().await?;
-    if let Some(e) = event {
-        state.events.publish(e);
-    }
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(Aceptado {
-            status: "accepted",
-            message: format!("Administrative command '{action}' has been accepted and logged"),
-            timestamp: now_rfc3339(),
-            result,
-        }),
-    )
-        .into_response())
-}
-
-/// `POST /admin/agent/command` (202).
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Aceptado {
-    /// Always `accepted`.
-    pub status: &'static str,
-    pub message: String,
-    pub timestamp: String,
-    /// What the action did: broadcast → event_type, audience, title, level, unidad_recipients;
-    /// cache_clear → cleared, backend; audit_purge → deleted_count.
-    #[schema(value_type = Object)]
-    pub result: Value,
-}
-
-/// Filters of the audit listing.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// From this instant (inclusive), RFC 3339.
-    pub desde: Option<DateTime<Utc>>,
-    /// Until this instant (inclusive), RFC 3339.
-    pub hasta: Option<DateTime<Utc>>,
-    pub user_id: Option<i64>,
-    pub event_type: Option<String>,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    #[param(minimum = 0)]
-    pub skip: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-}
-
-impl Validate for AuditQuery {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::pagination(errors, self.skip, self.limit);
-        rules::plausible_time(errors, "query", "desde", self.desde);
-        rules::plausible_time(errors, "query", "hasta", self.hasta);
-        if let (Some(d), Some(h)) = (self.desde, self.hasta)
-            && d > h
-        {
-            errors.push(FieldError::query(
-                "hasta",
-                "value_error",
-                "hasta must not be earlier than desde",
-                Value::String(gad_core::time::rfc3339(h)),
-            ));
-        }
-    }
+    let answer = admin::run_command(&state.ctx, &me, &origin, &body).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
 }
 
 /// The audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
     description = "Level: 3. Audit entries, newest first, filtered by desde/hasta (RFC 3339), user_id, event_type, resource_type, resource_id; skip/limit pagination.",
     params(AuditQuery),
-    responses((status = 200, description = "entries", body = [gad_store::audit::AuditRow]), (status = 401, description = "not authenticated", body = Value),
+    responses((status = 200, description = "entries", body = [AuditRow]), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "bad filter", body = Value)))]
 pub async fn audit_list(
     State(state): State<AppState>,
-    Admin(_admin): Admin,
+    Admin(me): Admin,
     ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> ApiResult<Response> {
-    let rows = gad_store::audit::list(
-        &state.db,
-        &gad_store::audit::ListFilter {
-            desde: q.desde,
-            hasta: q.hasta,
-            user_id: q.user_id,
-            event_type: q.event_type.as_deref(),
-            resource_type: q.resource_type.as_deref(),
-            resource_id: q.resource_id.as_deref(),
-            skip: q.skip.unwrap_or(0),
-            limit: q.limit.unwrap_or(100),
-        },
-    )
-    .await?;
+    let rows = admin::audit_list(&state.ctx, &me, &q).await?;
     Ok(axum::Json(rows).into_response())
 }

@@ -1,136 +1,22 @@
-//! Monitoring alerts into the platform: Alertmanager's webhook receiver (deploy/alertmanager.yml)
-//! posts here, and every alert of the group is forwarded as an `alert` event to level 2+ over the
-//! WebSocket, so a firing rule reaches the supervisors on duty and not only a dashboard.
+//! Monitoring alerts into the platform: the HTTP face of `gad_service::alerts` (Alertmanager's
+//! webhook receiver, deploy/alertmanager.yml).
 //!
 //! Alertmanager is a machine, not a user: it authenticates with a shared bearer secret
-//! (`ALERTMANAGER_WEBHOOK_TOKEN`), compared in constant time. Without the variable the route
-//! refuses everything with 401.
-
-use std::collections::BTreeMap;
+//! (`ALERTMANAGER_WEBHOOK_TOKEN`). Without the variable the route refuses everything with 401.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ValidJson, Validate};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ValidJson;
 use crate::state::AppState;
-use gad_service::events::{Audience, DomainEvent, EventType};
+use gad_service::alerts::{self, AlertmanagerWebhook, Reenviadas};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(alertmanager_webhook))
-}
-
-/// Titles shown to supervisors (es-AR), one per alert status.
-const TITLE_FIRING: &str = "Alerta de monitoreo";
-const TITLE_RESOLVED: &str = "Alerta de monitoreo resuelta";
-
-/// Alertmanager's zero time for alerts that have not ended (`endsAt` of a firing alert).
-const GO_ZERO_TIME_YEAR: i32 = 1;
-
-/// Firing or resolved (Alertmanager's `status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertStatus {
-    Firing,
-    Resolved,
-}
-
-impl AlertStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
-        }
-    }
-}
-
-/// One alert of the group (Alertmanager webhook payload, version 4).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertmanagerAlert {
-    pub status: AlertStatus,
-    /// Must contain `alertname`; `severity` (critical|warning|info) sets the event's level.
-    pub labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    pub starts_at: DateTime<Utc>,
-    /// `0001-01-01T00:00:00Z` while the alert is firing.
-    #[serde(default)]
-    pub ends_at: Option<DateTime<Utc>>,
-    #[serde(default, rename = "generatorURL")]
-    pub generator_url: Option<String>,
-    #[serde(default)]
-    pub fingerprint: Option<String>,
-}
-
-/// The body Alertmanager's `webhook_configs` receiver posts (version "4").
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertmanagerWebhook {
-    /// Payload format version; only "4" exists.
-    #[schema(pattern = r"^4$")]
-    pub version: String,
-    pub status: AlertStatus,
-    pub receiver: String,
-    pub group_key: String,
-    #[serde(default)]
-    pub truncated_alerts: u64,
-    #[serde(default)]
-    pub group_labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub common_labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub common_annotations: BTreeMap<String, String>,
-    #[serde(default, rename = "externalURL")]
-    pub external_url: Option<String>,
-    #[schema(min_items = 1)]
-    pub alerts: Vec<AlertmanagerAlert>,
-}
-
-impl Validate for AlertmanagerWebhook {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        if self.version != "4" {
-            errors.push(FieldError::body(
-                "version",
-                "value_error",
-                "Only Alertmanager webhook version '4' is supported",
-                Value::String(self.version.clone()),
-            ));
-        }
-        if self.alerts.is_empty() {
-            errors.push(FieldError::body(
-                "alerts",
-                "too_short",
-                "List should have at least 1 item after validation, not 0",
-                json!([]),
-            ));
-        }
-        for (i, a) in self.alerts.iter().enumerate() {
-            if a.labels
-                .get("alertname")
-                .is_none_or(|n| n.trim().is_empty())
-            {
-                errors.push(FieldError {
-                    kind: "missing".into(),
-                    loc: vec![
-                        json!("body"),
-                        json!("alerts"),
-                        json!(i),
-                        json!("labels"),
-                        json!("alertname"),
-                    ],
-                    msg: "Field required".into(),
-                    input: Value::Null,
-                });
-            }
-        }
-    }
 }
 
 /// Proof that the request carries the configured webhook secret.
@@ -152,67 +38,9 @@ impl FromRequestParts<AppState> for AlertmanagerAuth {
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::NotAuthenticated)?;
-        let Some(expected) = state.config.alertmanager_webhook_token.as_deref() else {
-            tracing::warn!("alertmanager webhook called but ALERTMANAGER_WEBHOOK_TOKEN is not set");
-            return Err(ApiError::InvalidCredentials);
-        };
-        if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-            Ok(AlertmanagerAuth)
-        } else {
-            Err(ApiError::InvalidCredentials)
-        }
+        alerts::check_token(&state.ctx, presented)?;
+        Ok(AlertmanagerAuth)
     }
-}
-
-/// Equal-length comparison that does not stop at the first difference (the secret's prefix
-/// must not be guessable by timing).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Level of the `alert` event from the rule's `severity` label.
-fn level_of(a: &AlertmanagerAlert) -> &'static str {
-    if a.status == AlertStatus::Resolved {
-        return "info";
-    }
-    match a.labels.get("severity").map(String::as_str) {
-        Some("critical") => "critical",
-        Some("warning") => "warning",
-        _ => "info",
-    }
-}
-
-fn event_data(body: &AlertmanagerWebhook, a: &AlertmanagerAlert) -> Value {
-    let alertname = a.labels.get("alertname").cloned().unwrap_or_default();
-    let summary = a.annotations.get("summary").cloned();
-    let prefix = match a.status {
-        AlertStatus::Firing => TITLE_FIRING,
-        AlertStatus::Resolved => TITLE_RESOLVED,
-    };
-    let ends_at = a
-        .ends_at
-        .filter(|t| chrono::Datelike::year(t) > GO_ZERO_TIME_YEAR)
-        .map(gad_core::time::rfc3339);
-    json!({
-        "title": format!("{prefix}: {}", summary.as_deref().unwrap_or(&alertname)),
-        "level": level_of(a),
-        "source": "alertmanager",
-        "status": a.status.as_str(),
-        "alertname": alertname,
-        "severity": a.labels.get("severity"),
-        "summary": summary,
-        "description": a.annotations.get("description"),
-        "labels": a.labels,
-        "starts_at": gad_core::time::rfc3339(a.starts_at),
-        "ends_at": ends_at,
-        "generator_url": a.generator_url,
-        "fingerprint": a.fingerprint,
-        "receiver": body.receiver,
-        "group_key": body.group_key,
-    })
 }
 
 /// Receives an Alertmanager webhook and forwards each alert to the supervisors.
@@ -228,52 +56,6 @@ pub async fn alertmanager_webhook(
     _auth: AlertmanagerAuth,
     ValidJson(body): ValidJson<AlertmanagerWebhook>,
 ) -> ApiResult<Response> {
-    for a in &body.alerts {
-        tracing::warn!(
-            alertname = a.labels.get("alertname").map(String::as_str).unwrap_or(""),
-            status = a.status.as_str(),
-            severity = a.labels.get("severity").map(String::as_str).unwrap_or(""),
-            "alertmanager alert received"
-        );
-        state.events.publish(
-            DomainEvent::new(
-                EventType::Alert,
-                event_data(&body, a),
-                Audience::Supervisors,
-            )
-            .topic("monitoreo"),
-        );
-    }
-    Ok(axum::Json(Reenviadas {
-        status: "accepted",
-        group_status: body.status.as_str(),
-        forwarded: body.alerts.len(),
-        truncated_alerts: body.truncated_alerts,
-    })
-    .into_response())
-}
-
-/// What the webhook answers.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Reenviadas {
-    /// Always `accepted`.
-    pub status: &'static str,
-    /// `firing` or `resolved`.
-    pub group_status: &'static str,
-    /// Alerts published to the supervisors.
-    pub forwarded: usize,
-    pub truncated_alerts: u64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_time_eq_compares_whole_values() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"a"));
-    }
+    let answer: Reenviadas = alerts::forward(&state.ctx, &body);
+    Ok(axum::Json(answer).into_response())
 }

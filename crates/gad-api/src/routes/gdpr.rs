@@ -1,22 +1,23 @@
-//! Data-subject rights (issue 18): export (access and portability), erasure by anonymisation,
-//! and the data map. Thin: extract, authorise, call `crate::gdpr` / `store::gdpr`, answer.
+//! Data-subject rights: the HTTP face of `gad_service::gdpr::rights` (export for access and
+//! portability, erasure by anonymisation, the data map). The export's streamed body and its
+//! headers, and closing the erased person's WebSocket sessions, are HTTP's part.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::audit::{self, AuditEntry, Origin, RequestContext};
+use crate::audit::{Origin, RequestContext};
 use crate::auth::{Admin, AuthUser};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{ValidJson, ValidPath, ValidQuery, Validate, rules};
+use crate::error::ApiResult;
+use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
-use gad_service::gdpr::{self, Format, datamap};
-use gad_store::gdpr as store;
+use gad_service::gdpr::rights::{
+    self, EraseBody, EraseConflict, EraseResult, ExportQuery, GdprExport,
+};
+use gad_service::gdpr::{Format, datamap};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,97 +27,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(data_map))
 }
 
-const USER_NOT_FOUND: &str = "The user with this id does not exist in the system";
-const TOO_MANY_EXPORTS: &str =
-    "Hay demasiadas exportaciones en curso; vuelva a intentarlo en unos segundos";
-const ON_EMERGENCY: &str = "El efectivo está asignado a una emergencia abierta: no se puede anonimizar hasta que se cierre";
-
-/// `json` (default) or `zip` (datos.json + one CSV per list).
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Json,
-    Zip,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    /// `json` (default) or `zip`.
-    #[param(inline)]
-    pub format: Option<ExportFormat>,
-}
-
-impl Validate for ExportQuery {}
-
-/// The JSON export (documentation of the streamed document; `?format=zip` puts it in
-/// `datos.json` next to one CSV per list).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct GdprExport {
-    /// "gad-export-v1".
-    pub formato: String,
-    pub generado_en: String,
-    pub usuario_id: i64,
-    pub perfil: store::PerfilExport,
-    pub efectivo: Option<store::EfectivoExport>,
-    pub ubicaciones: Vec<store::UbicacionExport>,
-    pub tareas: Vec<store::TareaExport>,
-    pub historial_estados: Vec<store::HistorialExport>,
-    pub despachos: Vec<store::DespachoExport>,
-    pub auditoria: Vec<store::AuditoriaExport>,
-    pub tokens_revocados: Vec<store::TokenRevocadoExport>,
-    pub telegram_codigos_vinculacion: Vec<store::CredencialExport>,
-    pub tickets_ws: Vec<store::CredencialExport>,
-    pub claves_idempotencia: Vec<store::IdempotenciaExport>,
-}
-
+/// Runs the export use case and streams its bytes as an attachment.
 async fn export_response(
-    state: AppState,
+    state: &AppState,
     me: &AuthUser,
     subject: i64,
     format: Format,
-    ctx: &RequestContext,
+    origin: &RequestContext,
 ) -> ApiResult<Response> {
-    let permit = state
-        .gdpr_exports
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| {
-            ApiError::Custom(
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({ "detail": TOO_MANY_EXPORTS }),
-            )
-        })?;
-    let fmt = match format {
-        Format::Json => "json",
-        Format::Zip => "zip",
-    };
-    let mut tx = state.db.begin().await?;
-    if store::perfil(&mut *tx, subject).await?.is_none() {
-        return Err(ApiError::NotFound(USER_NOT_FOUND.into()));
-    }
-    audit::record(
-        &mut *tx,
-        &AuditEntry::new("gdpr_export", Some(me.id))
-            .resource("usuario", subject)
-            .describe("Exportación de datos personales (derecho de acceso y portabilidad)")
-            .values(None, Some(json!({"formato": fmt, "usuario_id": subject})))
-            .status(200)
-            .context(ctx),
-    )
-    .await?;
-    tx.commit().await?;
+    let stream = rights::export(&state.ctx, me, origin, subject, format).await?;
     let (content_type, ext) = match format {
         Format::Json => ("application/json; charset=utf-8", "json"),
         Format::Zip => ("application/zip", "zip"),
     };
-    let body = Body::from_stream(gdpr::start_export(
-        state.ctx.clone(),
-        subject,
-        format,
-        permit,
-    ));
-    let mut resp = Response::new(body);
+    let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -125,13 +49,6 @@ async fn export_response(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
-}
-
-fn format_of(q: &ExportQuery) -> Format {
-    match q.format {
-        Some(ExportFormat::Zip) => Format::Zip,
-        _ => Format::Json,
-    }
 }
 
 /// Everything GAD holds about the caller.
@@ -145,11 +62,11 @@ fn format_of(q: &ExportQuery) -> Format {
 pub async fn export_me(
     State(state): State<AppState>,
     me: AuthUser,
-    Origin(ctx): Origin,
+    Origin(origin): Origin,
     ValidQuery(q): ValidQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     let subject = me.id;
-    export_response(state, &me, subject, format_of(&q), &ctx).await
+    export_response(&state, &me, subject, q.format(), &origin).await
 }
 
 /// Everything GAD holds about one person.
@@ -164,47 +81,11 @@ pub async fn export_me(
 pub async fn export_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    Origin(ctx): Origin,
+    Origin(origin): Origin,
     ValidPath(user_id): ValidPath<i64>,
     ValidQuery(q): ValidQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    export_response(state, &me, user_id, format_of(&q), &ctx).await
-}
-
-/// Why the person's data is erased.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct EraseBody {
-    /// Reason (1–500 characters), kept in the audit trail.
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub motivo: String,
-}
-
-impl Validate for EraseBody {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::len(errors, "motivo", rules::trim(&self.motivo), 1, 500);
-    }
-}
-
-/// What an erasure did.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EraseResult {
-    pub usuario_id: i64,
-    /// "anonimizado" (now) or "ya_anonimizado" (an earlier request did it; nothing changed).
-    pub estado: String,
-    pub borrados: store::EraseCounts,
-    /// WebSocket connections closed on this instance (others close theirs through Redis).
-    pub sesiones_cerradas: usize,
-}
-
-/// 409 body: the open emergencies that block the erasure.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EraseConflict {
-    pub detail: String,
-    pub tareas: Vec<i64>,
+    export_response(&state, &me, user_id, q.format(), &origin).await
 }
 
 /// Erasure by anonymisation.
@@ -221,64 +102,18 @@ pub struct EraseConflict {
 pub async fn erase_user(
     State(state): State<AppState>,
     Admin(me): Admin,
-    Origin(ctx): Origin,
+    Origin(origin): Origin,
     ValidPath(user_id): ValidPath<i64>,
     ValidJson(body): ValidJson<EraseBody>,
 ) -> ApiResult<Json<EraseResult>> {
-    let motivo = body.motivo.trim().to_string();
-    let mut tx = state.db.begin().await?;
-    let target = store::lock_for_erase(&mut tx, user_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(USER_NOT_FOUND.into()))?;
-    if target.anonimizado {
-        audit::record(
-            &mut *tx,
-            &AuditEntry::new("gdpr_erase", Some(me.id))
-                .resource("usuario", user_id)
-                .describe("Supresión solicitada de nuevo: el usuario ya estaba anonimizado")
-                .values(None, Some(json!({"motivo": motivo, "repetida": true})))
-                .status(200)
-                .context(&ctx),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Json(EraseResult {
-            usuario_id: user_id,
-            estado: "ya_anonimizado".into(),
-            borrados: store::EraseCounts::default(),
-            sesiones_cerradas: 0,
-        }));
-    }
-    let open = store::open_emergencies(&mut tx, user_id).await?;
-    if !open.is_empty() {
-        return Err(ApiError::Custom(
-            StatusCode::CONFLICT,
-            json!({ "detail": ON_EMERGENCY, "tareas": open }),
-        ));
-    }
-    let counts = store::anonymise(&mut tx, &target, &motivo, me.id).await?;
-    audit::record(
-        &mut *tx,
-        &AuditEntry::new("gdpr_erase", Some(me.id))
-            .resource("usuario", user_id)
-            .describe("Supresión por anonimización (derecho de supresión)")
-            .values(
-                None,
-                Some(json!({"motivo": motivo, "borrados": counts, "usuario_uuid": target.uuid})),
-            )
-            .severity("warning")
-            .status(200)
-            .context(&ctx),
-    )
-    .await?;
-    tx.commit().await?;
-    let sesiones_cerradas = state.hub.end_user_sessions(user_id);
-    Ok(Json(EraseResult {
-        usuario_id: user_id,
-        estado: "anonimizado".into(),
-        borrados: counts,
-        sesiones_cerradas,
-    }))
+    let erased = rights::erase(&state.ctx, &me, &origin, user_id, &body).await?;
+    // The sockets live in this adapter's hub; they close only after the erasure is committed.
+    let sesiones_cerradas = if erased.ends_sessions() {
+        state.hub.end_user_sessions(user_id)
+    } else {
+        0
+    };
+    Ok(Json(erased.result(user_id, sesiones_cerradas)))
 }
 
 /// Which column holds which personal data, why, for how long, on what basis.
@@ -289,8 +124,7 @@ pub async fn erase_user(
               (status = 403, description = "not level 3", body = crate::openapi::ErrorBody)))]
 pub async fn data_map(
     State(state): State<AppState>,
-    Admin(_me): Admin,
+    Admin(me): Admin,
 ) -> ApiResult<Json<datamap::DataMap>> {
-    let columns = store::schema_columns(&state.db).await?;
-    Ok(Json(datamap::build(&columns, Some(&state.config))))
+    Ok(Json(rights::data_map(&state.ctx, &me).await?))
 }

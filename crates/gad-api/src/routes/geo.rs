@@ -1,94 +1,20 @@
-//! Map view (contract §8): located efectivos and open tasks within a radius, nearest first,
-//! computed in PostGIS. `/api/v1/geo/geo/map/view` is kept as an undocumented legacy alias.
+//! Map view (contract §8): the HTTP face of `gad_service::geo`. `/api/v1/geo/geo/map/view` is
+//! kept as an undocumented legacy alias.
 
 use axum::Json;
 use axum::extract::State;
-use gad_core::{EstadoDisponibilidad, EstadoTarea, Prioridad};
-use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Supervisor;
-use crate::error::{ApiResult, FieldError};
-use crate::extract::{ValidQuery, Validate, rules};
+use crate::error::ApiResult;
+use crate::extract::ValidQuery;
 use crate::state::AppState;
-use gad_store::geo;
-
-/// Upper bound of markers per kind in one answer (a 100 km radius over a dense seed would
-/// otherwise return the whole table).
-const MAX_MARKERS: i64 = 5000;
+use gad_service::geo::{self, MapQuery, MapView};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(map_view))
         .route("/api/v1/geo/geo/map/view", axum::routing::get(map_view))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MapQuery {
-    #[param(minimum = -90.0, maximum = 90.0)]
-    pub center_lat: f64,
-    #[param(minimum = -180.0, maximum = 180.0)]
-    pub center_lng: f64,
-    /// 100–100 000 metres, default 10 000.
-    #[param(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
-    /// Only officers who could be dispatched now (available, fresh position, active user).
-    pub disponibles: Option<bool>,
-}
-
-impl Validate for MapQuery {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::range_at(errors, "query", "center_lat", self.center_lat, -90.0, 90.0);
-        rules::range_at(
-            errors,
-            "query",
-            "center_lng",
-            self.center_lng,
-            -180.0,
-            180.0,
-        );
-        if let Some(r) = self.radius_m {
-            rules::range_at(errors, "query", "radius_m", r, 100.0, 100_000.0);
-        }
-    }
-}
-
-/// An officer on the map.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EfectivoEnMapa {
-    pub lat: f64,
-    pub lng: f64,
-    /// The efectivo's uuid.
-    pub entity_id: uuid::Uuid,
-    pub efectivo_id: i64,
-    /// Whole metres from the centre (spheroid).
-    pub distance_m: i64,
-    pub estado: Option<EstadoDisponibilidad>,
-    pub nombre: String,
-    pub unidad: Option<String>,
-}
-
-/// A task on the map.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TareaEnMapa {
-    pub lat: f64,
-    pub lng: f64,
-    /// The task's uuid.
-    pub entity_id: uuid::Uuid,
-    pub task_id: i64,
-    pub codigo: String,
-    pub distance_m: i64,
-    /// Prioridad label (baja, media, alta, urgente, critica).
-    pub priority: Option<&'static str>,
-    pub estado: Option<EstadoTarea>,
-}
-
-/// Markers around a point.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MapView {
-    pub usuarios: Vec<EfectivoEnMapa>,
-    pub tareas: Vec<TareaEnMapa>,
 }
 
 #[utoipa::path(get, path = "/api/v1/geo/map/view", tag = "geo", params(MapQuery),
@@ -99,46 +25,5 @@ pub async fn map_view(
     Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<MapQuery>,
 ) -> ApiResult<Json<MapView>> {
-    // The "available" view applies the dispatch rule itself, so it never shows an officer
-    // that an emergency would not reach.
-    let around = geo::Around {
-        lat: q.center_lat,
-        lng: q.center_lng,
-        radius_m: q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT),
-        limit: MAX_MARKERS,
-        only_available: q.disponibles.unwrap_or(false),
-        max_position_age_minutes: state.config.dispatch_max_position_age_minutes,
-        caller_id: me.id,
-    };
-    let (efectivos, tareas) = tokio::try_join!(
-        geo::efectivos_around(&state.db, &around),
-        geo::tareas_around(&state.db, &around)
-    )?;
-    let usuarios = efectivos
-        .into_iter()
-        .map(|e| EfectivoEnMapa {
-            lat: e.lat,
-            lng: e.lng,
-            entity_id: e.uuid,
-            efectivo_id: e.id,
-            distance_m: e.distance_m.round() as i64,
-            estado: EstadoDisponibilidad::from_db(&e.estado),
-            nombre: e.nombre,
-            unidad: e.unidad,
-        })
-        .collect();
-    let tareas = tareas
-        .into_iter()
-        .map(|t| TareaEnMapa {
-            lat: t.lat,
-            lng: t.lng,
-            entity_id: t.uuid,
-            task_id: t.id,
-            codigo: t.codigo,
-            distance_m: t.distance_m.round() as i64,
-            priority: Prioridad::from_db(&t.prioridad).map(|p| p.label()),
-            estado: EstadoTarea::from_db(&t.estado),
-        })
-        .collect();
-    Ok(Json(MapView { usuarios, tareas }))
+    Ok(Json(geo::map_view(&state.ctx, &me, &q).await?))
 }

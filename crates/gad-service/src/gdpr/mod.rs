@@ -1,5 +1,6 @@
 //! Data-subject rights (issue 18): the streamed export (JSON, or ZIP of JSON + CSV) and the
-//! erasure by anonymisation. The SQL is in `store::gdpr`; the data map in [`datamap`].
+//! erasure by anonymisation. The use cases (export, erase, data map) are in [`rights`]; the SQL
+//! is in `store::gdpr`; the data map in [`datamap`].
 //!
 //! Bounded memory: an export is written by one task into a channel of at most
 //! [`CHANNEL_CHUNKS`] chunks of about [`CHUNK`] bytes that the HTTP body drains; rows are
@@ -9,6 +10,7 @@
 //! instance (each holds one database connection).
 
 pub mod datamap;
+pub mod rights;
 pub mod zip;
 
 use bytes::Bytes;
