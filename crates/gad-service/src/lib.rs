@@ -4,6 +4,7 @@
 //! and typed input; it owns the transaction, authorisation, audit and cache invalidation, and
 //! returns its output with the events to publish after commit. SQL lives in `gad-store` only.
 
+pub mod auth;
 pub mod authorize;
 pub mod cache;
 pub mod config;
@@ -19,11 +20,13 @@ pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod partitions;
+pub mod password;
 pub mod redis_conn;
 pub mod stats;
 pub mod task_json;
 pub mod tasks;
 pub mod telegram;
+pub mod users;
 pub mod wire;
 
 pub use config::Config;
