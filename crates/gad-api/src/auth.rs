@@ -1,5 +1,5 @@
-//! Authentication: JWT (HS256 pinned), password hashing off the async runtime, and the
-//! `AuthUser` / `RequireLevel` extractors every protected route uses.
+//! Authentication: JWT (HS256 pinned) and the `AuthUser` / `RequireLevel` extractors every
+//! protected route uses. Password hashing lives with the use cases (`gad_service::password`).
 
 use axum::extract::FromRequestParts;
 use axum::http::{Method, header, request::Parts};
@@ -260,71 +260,8 @@ impl<const N: i16> FromRequestParts<AppState> for RequireLevel<N> {
     }
 }
 
-pub mod password {
-    //! argon2id for new hashes (OWASP minimum m=19 MiB, t=2, p=1); legacy bcrypt verifies.
-    //! Hashing runs on `HashPool` threads, off the async runtime.
-
-    use argon2::password_hash::{
-        PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-    };
-    use argon2::{Algorithm, Argon2, Params, Version};
-
-    use crate::error::ApiError;
-    use crate::state::AppState;
-
-    fn argon() -> Argon2<'static> {
-        let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-    }
-
-    pub fn hash_blocking(password: &str) -> Result<String, String> {
-        let salt = SaltString::generate(&mut OsRng);
-        argon()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
-    }
-
-    /// (matches, needs_rehash)
-    pub fn verify_blocking(password: &str, hash: &str) -> (bool, bool) {
-        if hash.starts_with("$2b$") || hash.starts_with("$2a$") || hash.starts_with("$2y$") {
-            return (bcrypt::verify(password, hash).unwrap_or(false), true);
-        }
-        match PasswordHash::new(hash) {
-            Ok(parsed) => {
-                let ok = argon()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok();
-                (ok, ok && parsed.algorithm.as_str() != "argon2id")
-            }
-            Err(_) => (false, false),
-        }
-    }
-
-    /// A valid argon2id hash of nothing useful: verified against when the user does not exist,
-    /// so response time does not reveal which e-mails are registered.
-    pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZP4ryzY+2dO1bm4BvVnGr+Jvt5dnl1gP1hKXJqVqUx8";
-
-    pub async fn hash(state: &AppState, password: String) -> Result<String, ApiError> {
-        state
-            .hasher
-            .run(move || hash_blocking(&password))
-            .await?
-            .map_err(ApiError::internal)
-    }
-
-    pub async fn verify(
-        state: &AppState,
-        password: String,
-        hash: String,
-    ) -> Result<(bool, bool), ApiError> {
-        state
-            .hasher
-            .run(move || verify_blocking(&password, &hash))
-            .await
-            .map_err(ApiError::from)
-    }
-}
+/// Where the tools (seed, admin creation, tests) have always found the hashing functions.
+pub use gad_service::password;
 
 pub use gad_service::hashing::HashPool;
 
@@ -358,26 +295,5 @@ mod tests {
         .unwrap();
         assert!(decode_token("k", &t).is_ok());
         assert!(decode_token("other", &t).is_err());
-    }
-
-    #[test]
-    fn passwords_hash_and_verify_including_bcrypt() {
-        let h = password::hash_blocking("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert_eq!(
-            password::verify_blocking("correct horse", &h),
-            (true, false)
-        );
-        assert!(!password::verify_blocking("wrong", &h).0);
-        let b = bcrypt::hash("legacy-pass", 4).unwrap();
-        assert_eq!(password::verify_blocking("legacy-pass", &b), (true, true));
-        assert!(PasswordHashCheck::dummy_parses());
-    }
-
-    struct PasswordHashCheck;
-    impl PasswordHashCheck {
-        fn dummy_parses() -> bool {
-            argon2::password_hash::PasswordHash::new(password::DUMMY_HASH).is_ok()
-        }
     }
 }

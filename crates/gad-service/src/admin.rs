@@ -21,20 +21,67 @@ pub use gad_store::audit::AuditRow;
 pub const ACTIONS: [&str; 3] = ["broadcast", "cache_clear", "audit_purge"];
 const LEVELS: [&str; 4] = ["info", "warning", "alert", "critical"];
 
-/// `{"action", "payload"}`.
-/// The administrative commands (documents `CommandBody::action`; validated by `ACTIONS`).
+/// An administrative command as the OpenAPI document states it: one shape per action, so a
+/// client (or a fuzzer) knows which `payload` fields each action needs. Requests are read as
+/// [`CommandBody`], whose `Validate` applies the same rules.
+#[derive(utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AdminCommand {
+    /// A notification to connected users.
+    Broadcast { payload: BroadcastPayload },
+    /// Empties the shared cache (no payload needed).
+    CacheClear {
+        #[schema(value_type = Option<Object>)]
+        payload: Option<Value>,
+    },
+    /// Runs the audit retention purge now (no payload needed).
+    AuditPurge {
+        #[schema(value_type = Option<Object>)]
+        payload: Option<Value>,
+    },
+}
+
+/// The payload of `broadcast`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BroadcastPayload {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
+    title: String,
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
+    content: String,
+    /// Default `info`.
+    #[schema(value_type = BroadcastLevel, required = false)]
+    level: Option<String>,
+    /// `all` (default), `supervisores`, `efectivos` or `unidad:<name>` (name 1–100 characters).
+    #[schema(
+        nullable = false,
+        max_length = 107,
+        pattern = r"^(all|supervisores|efectivos|unidad:[^\x00]*[^\s\x00\x85][^\x00]*)$"
+    )]
+    audience: Option<String>,
+}
+
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[allow(dead_code)]
-pub enum AdminAction {
-    Broadcast,
-    CacheClear,
-    AuditPurge,
+pub enum BroadcastLevel {
+    Info,
+    Warning,
+    Alert,
+    Critical,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 pub struct CommandBody {
-    #[schema(value_type = AdminAction)]
     pub action: String,
     #[serde(default)]
     pub payload: Value,

@@ -1,5 +1,5 @@
 //! Password hashing off the async runtime: a handle the application state holds. It knows
-//! nothing of the state, requests or users (the auth module uses it).
+//! nothing of the state, requests or users (`password` runs its hashes on it).
 
 use crate::error::ServiceError;
 

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod auth;
 pub mod authorize;
 pub mod cache;
 pub mod cache_admin;
@@ -24,12 +25,14 @@ pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod partitions;
+pub mod password;
 pub mod redis_conn;
 pub mod stats;
 pub mod task_json;
 pub mod tasks;
 pub mod telegram;
 pub mod trail;
+pub mod users;
 pub mod wire;
 
 pub use config::Config;

@@ -134,7 +134,6 @@ pub struct CreateTask {
     #[schema(max_length = 5000)]
     pub descripcion: Option<String>,
     /// 1–5, default 2.
-    #[schema(value_type = Option<i16>)]
     pub prioridad: Option<Prioridad>,
     pub fin_programado: Option<DateTime<Utc>>,
     #[schema(max_items = 200)]
@@ -522,7 +521,7 @@ pub struct UpdateTask {
     #[schema(max_length = 5000)]
     pub descripcion: Option<Option<String>>,
     pub tipo: Option<TipoTarea>,
-    #[schema(value_type = Option<i16>)]
+    /// 1–5.
     pub prioridad: Option<Prioridad>,
     pub inicio_programado: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "present")]
