@@ -32,13 +32,15 @@ pub enum AdminCommand {
     Broadcast { payload: BroadcastPayload },
     /// Empties the shared cache (no payload needed).
     CacheClear {
-        #[schema(value_type = Option<Object>)]
-        payload: Option<Value>,
+        /// Ignored.
+        #[serde(default)]
+        payload: Value,
     },
     /// Runs the audit retention purge now (no payload needed).
     AuditPurge {
-        #[schema(value_type = Option<Object>)]
-        payload: Option<Value>,
+        /// Ignored.
+        #[serde(default)]
+        payload: Value,
     },
 }
 
