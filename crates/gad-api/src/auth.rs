@@ -2,7 +2,8 @@
 //! protected route uses. Password hashing lives with the use cases (`gad_service::password`).
 
 use axum::extract::FromRequestParts;
-use axum::http::{Method, header, request::Parts};
+use axum::http::{HeaderMap, Method, header, request::Parts};
+use axum_extra::extract::cookie::Cookie;
 use chrono::{DateTime, Utc};
 use gad_core::{Actor, Nivel};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -101,22 +102,23 @@ pub fn token_from_parts(parts: &Parts) -> Option<(String, TokenSource)> {
     cookie_value(&parts.headers, COOKIE_NAME).map(|t| (t, TokenSource::Cookie))
 }
 
-pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+/// The first non-empty value of cookie `name` across the request's `Cookie` headers, read
+/// with the `cookie` crate's parser. The value is taken as sent (no percent-decoding), and the
+/// first one wins when a name repeats, as the browser puts the most specific path first.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.split(';').find_map(|kv| {
-                let (k, v) = kv.trim().split_once('=')?;
-                (k == name && !v.is_empty()).then(|| v.to_string())
-            })
-        })
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
 }
 
 /// True when `origin` is allowed: listed in CORS_ALLOWED_ORIGINS or the server's own origin
 /// (same host as the request's Host header).
-pub fn origin_allowed(state: &AppState, headers: &axum::http::HeaderMap, origin: &str) -> bool {
+pub fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
     let origin = origin.trim_end_matches('/');
     if state
         .config
@@ -268,6 +270,24 @@ pub use gad_service::hashing::HashPool;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookie_value_takes_the_first_non_empty_one() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            "theme=dark; access_token=; x=1".parse().unwrap(),
+        );
+        h.append(
+            header::COOKIE,
+            "access_token=a.b-c_d;access_token=e".parse().unwrap(),
+        );
+        assert_eq!(cookie_value(&h, COOKIE_NAME).as_deref(), Some("a.b-c_d"));
+        assert_eq!(cookie_value(&h, "x").as_deref(), Some("1"));
+        assert_eq!(cookie_value(&h, "missing"), None);
+        let h = HeaderMap::from_iter([(header::COOKIE, "access_token=".parse().unwrap())]);
+        assert_eq!(cookie_value(&h, COOKIE_NAME), None);
+    }
 
     #[test]
     fn algorithm_is_pinned() {

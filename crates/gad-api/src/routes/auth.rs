@@ -4,8 +4,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::Origin;
@@ -53,18 +54,22 @@ fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
     Ok(parsed.credentials())
 }
 
-pub(crate) fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.environment.is_development() {
-        ""
-    } else {
-        "; Secure"
-    };
-    let v = format!(
-        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}",
-        auth::COOKIE_NAME
-    );
-    HeaderValue::from_str(&v)
-        .unwrap_or_else(|_| HeaderValue::from_static("access_token=; Max-Age=0; Path=/"))
+/// The session cookie carrying `token` for `max_age` seconds (an empty token with 0 clears
+/// it), as a jar to return with the response (it becomes the `Set-Cookie` header).
+pub(crate) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> CookieJar {
+    let secure = !state.config.environment.is_development();
+    CookieJar::new().add(build_session_cookie(token, max_age, secure))
+}
+
+/// HttpOnly, SameSite=Strict, for the whole site, and Secure outside development.
+fn build_session_cookie(token: &str, max_age: i64, secure: bool) -> Cookie<'static> {
+    Cookie::build((auth::COOKIE_NAME, token.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(time::Duration::seconds(max_age))
+        .secure(secure)
+        .build()
 }
 
 /// Exchanges e-mail and password for a bearer token (also set as an HttpOnly cookie).
@@ -86,15 +91,13 @@ pub async fn login(
     let (token, claims) =
         auth::issue_token_after(&state, user.user_id, user.nivel, user.tokens_valid_after)?;
     let expires_in = claims.exp - claims.iat;
-    let mut resp = Json(gad_service::wire::Token {
-        access_token: token.clone(),
+    let jar = session_cookie(&state, &token, expires_in);
+    let body = Json(gad_service::wire::Token {
+        access_token: token,
         token_type: "bearer",
         expires_in,
-    })
-    .into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, cookie(&state, &token, expires_in));
-    Ok(resp)
+    });
+    Ok((jar, body).into_response())
 }
 
 /// Revokes the current token on every instance and clears the cookie.
@@ -109,11 +112,25 @@ pub async fn logout(
     use_cases::logout(&state.ctx, &user, &origin, user.jti, user.exp).await?;
     // The session is over: its live sockets too, on every instance.
     state.hub.end_user_sessions(user.id);
-    let mut resp = Json(gad_service::wire::LoggedOut {
+    let body = Json(gad_service::wire::LoggedOut {
         status: "logged_out",
-    })
-    .into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, cookie(&state, "", 0));
-    Ok(resp.into_response())
+    });
+    Ok((session_cookie(&state, "", 0), body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build_session_cookie;
+
+    #[test]
+    fn session_cookie_attributes() {
+        assert_eq!(
+            build_session_cookie("a.b.c", 1800, true).to_string(),
+            "access_token=a.b.c; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=1800"
+        );
+        assert_eq!(
+            build_session_cookie("", 0, false).to_string(),
+            "access_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+        );
+    }
 }

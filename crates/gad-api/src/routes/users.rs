@@ -97,12 +97,8 @@ pub async fn update_me(
     body["access_token"] = json!(token);
     body["token_type"] = json!("bearer");
     body["expires_in"] = json!(claims.exp - claims.iat);
-    let mut resp = json_response(StatusCode::OK, &body);
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        crate::routes::auth::cookie(&state, &token, claims.exp - claims.iat),
-    );
-    Ok(resp)
+    let jar = crate::routes::auth::session_cookie(&state, &token, claims.exp - claims.iat);
+    Ok((jar, json_response(StatusCode::OK, &body)).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users",

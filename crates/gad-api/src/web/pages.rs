@@ -1,12 +1,19 @@
-//! Page rendering: one layout (`web/pages/layout.html`) around each page's own markup, asset
-//! URLs made cache-busting, and the strict Content-Security-Policy of the HTML pages.
+//! Page rendering: one minijinja layout (`web/pages/layout.html`) around each page's own
+//! markup, every inserted value escaped by the engine, asset URLs made cache-busting, and the
+//! strict Content-Security-Policy of the HTML pages.
+
+use std::sync::LazyLock;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-
 use gad_core::Nivel;
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{
+    AutoEscape, Environment, Output, State, UndefinedBehavior, Value, context, escape_formatter,
+};
 
 use super::assets;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,14 +27,15 @@ pub enum Page {
 }
 
 impl Page {
+    /// The name of the page's markup among `TEMPLATES`.
     fn template(self) -> &'static str {
         match self {
-            Page::Login => "pages/login.html",
-            Page::Dashboard => "pages/dashboard.html",
-            Page::Tareas => "pages/tareas.html",
-            Page::Estadisticas => "pages/estadisticas.html",
-            Page::Admin => "pages/admin.html",
-            Page::Prohibido => "pages/prohibido.html",
+            Page::Login => "login.html",
+            Page::Dashboard => "dashboard.html",
+            Page::Tareas => "tareas.html",
+            Page::Estadisticas => "estadisticas.html",
+            Page::Admin => "admin.html",
+            Page::Prohibido => "prohibido.html",
         }
     }
 
@@ -62,77 +70,113 @@ impl Page {
     }
 }
 
-fn text(path: &str) -> String {
-    assets::get(path)
-        .map(|a| String::from_utf8_lossy(&a.bytes).into_owned())
-        .unwrap_or_default()
-}
-
-fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// The navigation of a signed-in page: administration only for level 3 (the route refuses
-/// level 2 as well; hiding the link keeps the page honest).
-fn nav(page: Page, nivel: Option<Nivel>) -> String {
-    let Some(nivel) = nivel.filter(|_| page != Page::Login) else {
-        return String::new();
+/// A template of `web/pages/`, by file name, embedded at build time.
+macro_rules! template {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../web/pages/", $name)))
     };
-    let mut links = vec![
-        ("dashboard", "/dashboard"),
-        ("tareas", "/tareas"),
-        ("estadisticas", "/estadisticas"),
-    ];
-    if nivel >= Nivel::Administrador {
-        links.push(("admin", "/admin"));
-    }
-    let items: String = links
-        .iter()
-        .map(|(name, href)| {
-            format!(
-                "<li><a href=\"{href}\" data-page=\"{name}\" data-testid=\"nav-{name}\" data-i18n=\"nav.{name}\"></a></li>"
-            )
-        })
-        .collect();
-    format!(
-        "<nav data-i18n-attr=\"aria-label:nav.aria\"><ul>{items}</ul></nav>\n\
-         <span id=\"usuario\" class=\"usuario\"></span>\n\
-         <button type=\"button\" class=\"salir\" data-testid=\"logout\" data-i18n=\"nav.salir\"></button>"
-    )
 }
 
-/// The page's HTML: layout + page markup, with `{{asset:path}}` made cache-busting.
-pub fn html(state: &AppState, page: Page, nivel: Option<Nivel>) -> String {
-    let styles: String = page
-        .styles()
-        .iter()
-        .map(|s| format!("<link rel=\"stylesheet\" href=\"{}\">\n", assets::url(s)))
-        .collect();
-    let scripts: String = ["i18n/es-AR.js", "js/api.js", "js/layout.js"]
-        .iter()
-        .chain(page.scripts())
-        .map(|s| format!("<script src=\"{}\" defer></script>\n", assets::url(s)))
-        .collect();
-    let mut out = text("pages/layout.html")
-        .replace("{{styles}}", &styles)
-        .replace("{{scripts}}", &scripts)
-        .replace("{{page}}", page.name())
-        .replace("{{nav}}", &nav(page, nivel))
-        .replace("{{tile_url}}", &escape_attr(&state.config.map_tile_url))
-        .replace("{{main}}", &text(page.template()));
-    // Any remaining {{asset:…}} (images in page markup).
-    while let Some(start) = out.find("{{asset:") {
-        let Some(len) = out[start..].find("}}") else {
-            break;
-        };
-        let path = out[start + 8..start + len].to_string();
-        out.replace_range(start..start + len + 2, &assets::url(&path));
+/// Every template (the pages never read a file at run time): the layout, and the page markup
+/// it includes as `main`.
+const TEMPLATES: [(&str, &str); 7] = [
+    template!("layout.html"),
+    template!("login.html"),
+    template!("dashboard.html"),
+    template!("tareas.html"),
+    template!("estadisticas.html"),
+    template!("admin.html"),
+    template!("prohibido.html"),
+];
+
+/// The template environment, compiled once on first use; a template that does not compile
+/// keeps its error here and every page answers 500 with it.
+static ENV: LazyLock<Result<Environment<'static>, String>> =
+    LazyLock::new(|| environment().map_err(|e| e.to_string()));
+
+/// HTML autoescape for every template, a missing variable is an error (not an empty string),
+/// the trailing newline of each file is kept (the pages keep their exact bytes), and
+/// `asset(path)` gives an asset's cache-busting URL.
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()?,
+    );
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_formatter(format_value);
+    env.add_function("asset", |path: &str| assets::url(path));
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
     }
-    out
+    Ok(env)
+}
+
+/// Writes a value into the page. Strings get the escaping the pages have always had (`&`,
+/// `<`, `>`, `"`, `'`): minijinja's own HTML escaping also writes `/` as `&#x2f;`, which would
+/// change every URL in the pages. Anything else (and safe strings) goes to the default.
+fn format_value(
+    out: &mut Output,
+    state: &mut State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(s) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
+            let mut rest = s;
+            while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+                out.write_str(&rest[..i])?;
+                out.write_str(match rest.as_bytes()[i] {
+                    b'&' => "&amp;",
+                    b'<' => "&lt;",
+                    b'>' => "&gt;",
+                    b'"' => "&quot;",
+                    _ => "&#39;",
+                })?;
+                rest = &rest[i + 1..];
+            }
+            Ok(out.write_str(rest)?)
+        }
+        _ => escape_formatter(out, state, value),
+    }
+}
+
+/// The navigation of a signed-in page, as the pages it links to: administration only for
+/// level 3 (the route refuses level 2 as well; hiding the link keeps the page honest). Empty
+/// on the login page and when nobody is signed in.
+fn nav(page: Page, nivel: Option<Nivel>) -> Vec<&'static str> {
+    let Some(nivel) = nivel.filter(|_| page != Page::Login) else {
+        return Vec::new();
+    };
+    let mut links = vec!["dashboard", "tareas", "estadisticas"];
+    if nivel >= Nivel::Administrador {
+        links.push("admin");
+    }
+    links
+}
+
+/// The page's HTML: the layout around the page markup, with cache-busting asset URLs.
+pub fn html(tile_url: &str, page: Page, nivel: Option<Nivel>) -> Result<String, ApiError> {
+    let env = ENV
+        .as_ref()
+        .map_err(|e| ApiError::internal(format!("page templates: {e}")))?;
+    let scripts: Vec<&str> = ["i18n/es-AR.js", "js/api.js", "js/layout.js"]
+        .into_iter()
+        .chain(page.scripts().iter().copied())
+        .collect();
+    env.get_template("layout.html")
+        .and_then(|t| {
+            t.render(context! {
+                styles => page.styles().to_vec(),
+                scripts,
+                page => page.name(),
+                nav => nav(page, nivel),
+                tile_url,
+                main => page.template(),
+            })
+        })
+        .map_err(|e| ApiError::internal(format!("page {}: {e}", page.name())))
 }
 
 /// Where map tiles may come from: the scheme and host of `MAP_TILE_URL`, with `{s}`-style
@@ -184,7 +228,11 @@ pub fn render(
     nivel: Option<Nivel>,
     status: StatusCode,
 ) -> Response {
-    let mut r = (status, html(state, page, nivel)).into_response();
+    let body = match html(&state.config.map_tile_url, page, nivel) {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    let mut r = (status, body).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -199,7 +247,41 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::tile_source;
+    use super::*;
+
+    const ALL: [Page; 6] = [
+        Page::Login,
+        Page::Dashboard,
+        Page::Tareas,
+        Page::Estadisticas,
+        Page::Admin,
+        Page::Prohibido,
+    ];
+
+    #[test]
+    fn every_page_renders_with_its_assets() {
+        for page in ALL {
+            for nivel in [None, Some(Nivel::Supervisor), Some(Nivel::Administrador)] {
+                let out = html("/t/{z}/{x}/{y}.png", page, nivel).expect("page renders");
+                assert!(out.starts_with("<!DOCTYPE html>\n") && out.ends_with("</html>\n"));
+                assert!(out.contains(&format!("data-page=\"{}\"", page.name())));
+                assert!(out.contains(&assets::url("js/layout.js")));
+                assert!(!out.contains("{{") && !out.contains("{%"), "{page:?}");
+                let signed_in = nivel.is_some() && page != Page::Login;
+                assert_eq!(out.contains("data-testid=\"logout\""), signed_in);
+                assert_eq!(
+                    out.contains("data-testid=\"nav-admin\""),
+                    signed_in && nivel == Some(Nivel::Administrador)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn inserted_values_are_escaped() {
+        let out = html("https://t/{z}?a=1&b=\"x'<y>", Page::Login, None).expect("renders");
+        assert!(out.contains("data-tile-url=\"https://t/{z}?a=1&amp;b=&quot;x&#39;&lt;y&gt;\""));
+    }
 
     #[test]
     fn tile_sources() {
