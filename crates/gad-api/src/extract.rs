@@ -279,7 +279,8 @@ pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result
                 _ => {}
             }
         }
-        let mut input = crate::error::echo(input);
+        let mut input = bounded_echo(&e.inner().to_string(), input)
+            .unwrap_or_else(|| crate::error::echo(input));
         let (kind, msg) = classify(&e.inner().to_string());
         // serde reports a missing field at its parent: add the field name to `loc`.
         if kind == "missing"
@@ -292,6 +293,18 @@ pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result
     })
 }
 
+/// Prefix of the errors a value type raises itself (`gad_core::geo`'s bounded numbers).
+const VALUE_ERROR: &str = "value_error: ";
+
+/// What a 422 echoes of a number that a bounded type (`Lat`, `Lng`, `RadiusM`) refused: the
+/// `f64` it read (`91.0` for `91`), however the client wrote it; None for any other error.
+fn bounded_echo(serde_msg: &str, input: &Value) -> Option<Value> {
+    input
+        .as_f64()
+        .filter(|_| serde_msg.starts_with(VALUE_ERROR))
+        .map(Value::from)
+}
+
 /// Turns a serde message into (type, msg) in the contract's vocabulary.
 fn classify(serde_msg: &str) -> (String, String) {
     let clean = serde_msg
@@ -302,7 +315,7 @@ fn classify(serde_msg: &str) -> (String, String) {
     if let Some(rest) = clean.strip_prefix("enum: ") {
         return ("enum".into(), rest.to_string());
     }
-    if let Some(rest) = clean.strip_prefix("value_error: ") {
+    if let Some(rest) = clean.strip_prefix(VALUE_ERROR) {
         return ("value_error".into(), rest.to_string());
     }
     if clean.starts_with("missing field") {
@@ -372,9 +385,14 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
         let field = field
             .or_else(|| missing_field_name(&inner))
             .unwrap_or_default();
+        // A query value is text; one a bounded type refused as out of range is echoed as the
+        // number it was read as.
         let input = form_urlencoded::parse(filtered.as_bytes())
             .find(|(k, _)| *k == field)
-            .map(|(_, v)| Value::String(v.into_owned()))
+            .map(|(_, v)| match v.parse::<f64>() {
+                Ok(f) if f.is_finite() && inner.starts_with(VALUE_ERROR) => Value::from(f),
+                _ => Value::String(v.into_owned()),
+            })
             .unwrap_or(Value::Null);
         ApiError::validation(FieldError::new(&kind, &["query", &field], msg, input))
     })?;
@@ -517,6 +535,30 @@ mod tests {
         assert_eq!(e[0].loc, vec![Value::from("body"), Value::from("estado")]);
         assert_eq!(e[0].kind, "enum");
         assert!(e[0].msg.contains("'en_curso'"));
+    }
+
+    /// A bounded number refused while reading: the range rule's 422, at the field, echoing the
+    /// number read, from a body and from a query alike.
+    #[test]
+    fn bounded_numbers_are_value_errors_at_the_field() {
+        #[derive(Deserialize, Debug)]
+        struct Near {
+            #[allow(dead_code)]
+            lat: gad_core::geo::Lat,
+        }
+        impl Validate for Near {}
+        let refused = |r: Result<Near, ApiError>, root: &str| match r {
+            Err(ApiError::Validation(e)) => {
+                assert_eq!(e[0].kind, "value_error");
+                assert_eq!(e[0].loc, vec![Value::from(root), Value::from("lat")]);
+                assert_eq!(e[0].msg, "Input should be between -90 and 90");
+                assert_eq!(e[0].input, Value::from(91.0));
+            }
+            other => panic!("expected a 422, got {other:?}"),
+        };
+        refused(parse_json_body::<Near>(br#"{"lat": 91}"#), "body");
+        refused(parse_query::<Near>("lat=91"), "query");
+        assert!(parse_query::<Near>("lat=-90").is_ok());
     }
 
     #[test]

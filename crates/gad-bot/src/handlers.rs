@@ -5,15 +5,17 @@
 
 use std::sync::Arc;
 
+use gad_core::geo::{Lat, Lng};
 use gad_core::request_context::RequestContext;
 use gad_core::state_machine::allowed_targets;
 use gad_core::{EstadoDisponibilidad, EstadoTarea};
 use gad_service::efectivos::{self, DisponibilidadBody, UbicacionBody};
 use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
+use gad_service::error::{bounded, validated};
 use gad_service::stats::{self, UserStatsQuery};
 use gad_service::tasks::{self, StatusChange};
 use gad_service::telegram::{self as field, LinkedOfficer as Officer};
-use gad_service::{Ctx, ServiceError, error::validated};
+use gad_service::{Ctx, ServiceError};
 use gad_store::telegram::Redeemed;
 use serde_json::Value;
 use teloxide::types::{
@@ -379,25 +381,22 @@ impl Handler {
             }
             return;
         };
+        let fix = || -> Result<UbicacionBody, ServiceError> {
+            Ok(UbicacionBody {
+                lat: bounded("lat", loc.latitude, Lat::new)?,
+                lng: bounded("lng", loc.longitude, Lng::new)?,
+                accuracy_m: loc.horizontal_accuracy,
+                heading: loc.heading.map(f64::from),
+                speed: None,
+                // The fix's own time (Telegram's edit date of a live location): edits
+                // that arrive out of order never move the officer back.
+                recorded_at: Some(m.edit_date().copied().unwrap_or(m.date)),
+            })
+        };
         let r = self
-            .timed(
-                "set_location",
-                set_location(
-                    &self.state,
-                    &o,
-                    efectivo_id,
-                    UbicacionBody {
-                        lat: loc.latitude,
-                        lng: loc.longitude,
-                        accuracy_m: loc.horizontal_accuracy,
-                        heading: loc.heading.map(f64::from),
-                        speed: None,
-                        // The fix's own time (Telegram's edit date of a live location): edits
-                        // that arrive out of order never move the officer back.
-                        recorded_at: Some(m.edit_date().copied().unwrap_or(m.date)),
-                    },
-                ),
-            )
+            .timed("set_location", async {
+                set_location(&self.state, &o, efectivo_id, fix()?).await
+            })
             .await;
         match r {
             Ok(_) if first => {
@@ -556,8 +555,8 @@ async fn raise_emergency(
     key: &str,
 ) -> Result<Value, ServiceError> {
     let body = validated(EmergencyBody {
-        lat,
-        lng,
+        lat: bounded("lat", lat, Lat::new)?,
+        lng: bounded("lng", lng, Lng::new)?,
         telegram_id: Some(o.telegram_id),
         descripcion: Some(texts::emergencia_descripcion(&o.nombre)),
         radius_m: None,

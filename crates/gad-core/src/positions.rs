@@ -1,10 +1,10 @@
-//! Positions (issue 20): the bounding box a map subscribes to, and the simplification of a long
+//! Positions: the bounding box a map subscribes to, and the simplification of a long
 //! trail to at most N points. Pure functions, property-tested.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::geo::RangeError;
+use crate::geo::{Lat, Lng, RangeError};
 
 /// A lat/lng rectangle `[w, s, e, n]` in degrees. `w > e` means the box crosses the
 /// antimeridian (e.g. `[170, -20, -170, -10]`).
@@ -17,17 +17,17 @@ pub struct BBox {
 }
 
 impl BBox {
-    /// Longitudes in −180..=180, latitudes in −90..=90, `s <= n`; all finite.
+    /// Longitudes within `Lng`'s bounds, latitudes within `Lat`'s, `s <= n`; all finite.
     pub fn new(w: f64, s: f64, e: f64, n: f64) -> Result<BBox, RangeError> {
-        for (name, v, lim) in [
-            ("w", w, 180.0),
-            ("e", e, 180.0),
-            ("s", s, 90.0),
-            ("n", n, 90.0),
+        for (name, v, lo, hi) in [
+            ("w", w, Lng::MIN, Lng::MAX),
+            ("e", e, Lng::MIN, Lng::MAX),
+            ("s", s, Lat::MIN, Lat::MAX),
+            ("n", n, Lat::MIN, Lat::MAX),
         ] {
-            if !v.is_finite() || v < -lim || v > lim {
+            if !v.is_finite() || v < lo || v > hi {
                 return Err(RangeError(format!(
-                    "bbox {name} should be between -{lim} and {lim}"
+                    "bbox {name} should be between {lo} and {hi}"
                 )));
             }
         }

@@ -3,6 +3,7 @@
 //! itself or a supervisor — from the API, the gateway route or Telegram alike.
 
 use chrono::{DateTime, Duration, Utc};
+use gad_core::geo::{Lat, Lng, RadiusM};
 use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoDisponibilidad, FieldError, Nivel};
@@ -54,27 +55,15 @@ pub struct ListQuery {
     pub estado_disponibilidad: Option<EstadoDisponibilidad>,
     pub unidad: Option<String>,
     /// With near_lng: only efectivos within radius_m, nearest first, with distance_m.
-    #[param(minimum = -90.0, maximum = 90.0)]
-    pub near_lat: Option<f64>,
-    #[param(minimum = -180.0, maximum = 180.0)]
-    pub near_lng: Option<f64>,
-    /// 100–100 000 metres, default 10 000 (only with near_lat/near_lng).
-    #[param(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
+    pub near_lat: Option<Lat>,
+    pub near_lng: Option<Lng>,
+    /// Default 10 000 metres (only with near_lat/near_lng).
+    pub radius_m: Option<RadiusM>,
 }
 
 impl Validate for ListQuery {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         rules::pagination(errors, self.skip, self.limit);
-        if let Some(v) = self.near_lat {
-            rules::range_at(errors, "query", "near_lat", v, -90.0, 90.0);
-        }
-        if let Some(v) = self.near_lng {
-            rules::range_at(errors, "query", "near_lng", v, -180.0, 180.0);
-        }
-        if let Some(v) = self.radius_m {
-            rules::range_at(errors, "query", "radius_m", v, 100.0, 100_000.0);
-        }
         match (self.near_lat, self.near_lng) {
             (Some(_), None) => errors.push(FieldError::query(
                 "near_lng",
@@ -164,12 +153,8 @@ pub const MAX_FUTURE_SKEW_S: i64 = 60;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UbicacionBody {
-    /// −90..90
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub lat: f64,
-    /// −180..180
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub lng: f64,
+    pub lat: Lat,
+    pub lng: Lng,
     /// ≥ 0 metres
     #[schema(minimum = 0.0)]
     pub accuracy_m: Option<f64>,
@@ -188,8 +173,6 @@ pub struct UbicacionBody {
 
 impl Validate for UbicacionBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::range(errors, "lat", self.lat, -90.0, 90.0);
-        rules::range(errors, "lng", self.lng, -180.0, 180.0);
         greater_equal_zero(errors, "accuracy_m", self.accuracy_m);
         rules::opt_range(errors, "heading", self.heading, 0.0, 360.0);
         greater_equal_zero(errors, "speed", self.speed);
@@ -222,8 +205,8 @@ impl UbicacionBody {
         }
         Ok(Fix {
             efectivo_id: id,
-            lat: self.lat,
-            lng: self.lng,
+            lat: self.lat.get(),
+            lng: self.lng.get(),
             accuracy_m: self.accuracy_m,
             heading: self.heading,
             speed: self.speed,
@@ -233,8 +216,8 @@ impl UbicacionBody {
 }
 
 /// What follows a committed fix that became the officer's current position (single and batch
-/// routes alike): an officer on the way who comes within 100 m of the incident is on scene
-/// (issue 15), and the location event goes out. Returns the officer as it now stands.
+/// routes alike): an officer on the way who comes within 100 m of the incident is on scene,
+/// and the location event goes out. Returns the officer as it now stands.
 pub async fn after_applied_fix(
     ctx: &Ctx,
     mut row: EfectivoRow,
@@ -305,7 +288,11 @@ impl Validate for DisponibilidadBody {}
 pub async fn list(ctx: &Ctx, me: &Actor, q: &ListQuery) -> ServiceResult<Vec<EfectivoRow>> {
     require(me, Nivel::Supervisor)?;
     let near = match (q.near_lat, q.near_lng) {
-        (Some(lat), Some(lng)) => Some((lat, lng, q.radius_m.unwrap_or(10_000.0))),
+        (Some(lat), Some(lng)) => Some((
+            lat.get(),
+            lng.get(),
+            q.radius_m.unwrap_or(RadiusM::DEFAULT).get(),
+        )),
         _ => None,
     };
     let filter = ListFilter {

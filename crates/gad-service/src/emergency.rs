@@ -1,4 +1,4 @@
-//! Emergencies (contract §8, issue 15): raise one (the nearest available officer is dispatched
+//! Emergencies (contract §8): raise one (the nearest available officer is dispatched
 //! race-free), answer a dispatch (accept → en camino; decline → the next is called), ask for
 //! backup, and the suggestions dispatchers see. The same functions serve the API and Telegram.
 //!
@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use gad_core::geo::round2;
+use gad_core::geo::{Lat, Lng, RadiusM, round2};
 use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
@@ -44,36 +44,30 @@ const TASK_CLOSED: &str = "La tarea está cerrada";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmergencyBody {
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub lat: f64,
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub lng: f64,
+    pub lat: Lat,
+    pub lng: Lng,
     pub telegram_id: Option<i64>,
     #[schema(max_length = 1000)]
     pub descripcion: Option<String>,
-    /// 100–100 000 metres, default 10 000.
-    #[schema(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
+    /// Default 10 000 metres.
+    pub radius_m: Option<RadiusM>,
 }
 
 impl Validate for EmergencyBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::range(errors, "lat", self.lat, -90.0, 90.0);
-        rules::range(errors, "lng", self.lng, -180.0, 180.0);
-        rules::opt_range(errors, "radius_m", self.radius_m, 100.0, 100_000.0);
         rules::opt_len(errors, "descripcion", &self.descripcion, 0, 1000);
     }
 }
 
 impl EmergencyBody {
     fn radius(&self) -> f64 {
-        self.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT)
+        self.radius_m.unwrap_or(RadiusM::DEFAULT).get()
     }
     /// Fingerprint of the request, to tell a retry from a different request under the same key.
     fn fingerprint(&self) -> String {
         let canonical = json!([
-            self.lat,
-            self.lng,
+            self.lat.get(),
+            self.lng.get(),
             self.radius(),
             self.descripcion,
             self.telegram_id
@@ -91,8 +85,8 @@ fn request<'a>(
     received_at: &'a str,
 ) -> emergency::DispatchRequest<'a> {
     emergency::DispatchRequest {
-        lat: b.lat,
-        lng: b.lng,
+        lat: b.lat.get(),
+        lng: b.lng.get(),
         radius_m: b.radius(),
         caller_id: me.id,
         descripcion: b.descripcion.as_deref(),
@@ -271,8 +265,8 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) 
                 "efectivo_id": d.efectivo_id,
                 "usuario_id": d.usuario_id,
                 "distance_m": round2(d.distance_m),
-                "lat": b.lat,
-                "lng": b.lng,
+                "lat": b.lat.get(),
+                "lng": b.lng.get(),
                 "descripcion": b.descripcion,
                 "reported_by": me.id,
                 "created_at": created,
@@ -303,8 +297,8 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) 
         delegado_usuario_id: d.usuario_id,
         creado_por_usuario_id: Some(me.id),
         efectivos_asignados: vec![d.efectivo_id],
-        ubicacion_lat: Some(b.lat),
-        ubicacion_lon: Some(b.lng),
+        ubicacion_lat: Some(b.lat.get()),
+        ubicacion_lon: Some(b.lng.get()),
         ubicacion_descripcion: None,
         notas: json!({}),
         created_at: d.created_at,
@@ -447,9 +441,8 @@ pub struct BackupBody {
     /// How many more officers (1–10).
     #[schema(minimum = 1, maximum = 10)]
     pub efectivos: i64,
-    /// Search radius in metres (100–100 000; default: the emergency's own).
-    #[schema(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
+    /// Search radius (default: the emergency's own).
+    pub radius_m: Option<RadiusM>,
 }
 
 impl Validate for BackupBody {
@@ -461,9 +454,6 @@ impl Validate for BackupBody {
                 "Input should be between 1 and 10",
                 json!(self.efectivos),
             ));
-        }
-        if let Some(r) = self.radius_m {
-            rules::range_at(errors, "body", "radius_m", r, 100.0, 100_000.0);
         }
     }
 }
@@ -493,7 +483,7 @@ pub async fn backup(
         return Err(ServiceError::Refused(TASK_CLOSED.into()));
     }
     if let Some(r) = b.radius_m {
-        site.radius_m = r;
+        site.radius_m = r.get();
     }
     let cfg = &ctx.config;
     let added = store::assign_nearest(
@@ -557,13 +547,10 @@ pub async fn backup(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestionsQuery {
-    #[param(minimum = -90.0, maximum = 90.0)]
-    pub lat: f64,
-    #[param(minimum = -180.0, maximum = 180.0)]
-    pub lng: f64,
-    /// 100–100 000 metres, default 10 000.
-    #[param(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
+    pub lat: Lat,
+    pub lng: Lng,
+    /// Default 10 000 metres.
+    pub radius_m: Option<RadiusM>,
     /// 1–20, default 5.
     #[param(minimum = 1, maximum = 20)]
     pub limit: Option<i64>,
@@ -575,11 +562,6 @@ pub struct SuggestionsQuery {
 
 impl Validate for SuggestionsQuery {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::range_at(errors, "query", "lat", self.lat, -90.0, 90.0);
-        rules::range_at(errors, "query", "lng", self.lng, -180.0, 180.0);
-        if let Some(r) = self.radius_m {
-            rules::range_at(errors, "query", "radius_m", r, 100.0, 100_000.0);
-        }
         if let Some(l) = self.limit
             && !(1..=20).contains(&l)
         {
@@ -603,9 +585,9 @@ pub async fn suggestions(
     let rows = emergency::suggestions(
         &ctx.db,
         &emergency::SuggestionFilter {
-            lat: q.lat,
-            lng: q.lng,
-            radius_m: q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT),
+            lat: q.lat.get(),
+            lng: q.lng.get(),
+            radius_m: q.radius_m.unwrap_or(RadiusM::DEFAULT).get(),
             especialidad: q.especialidad.as_deref(),
             unidad: q.unidad.as_deref(),
             limit: q.limit.unwrap_or(5),

@@ -99,6 +99,16 @@ pub fn validated<T: gad_core::validate::Validate>(t: T) -> ServiceResult<T> {
     Ok(t)
 }
 
+/// A bounded value (`Lat`, `Lng`, `RadiusM`) from a number an adapter read itself rather than
+/// through serde: out of range is the 422 entry a JSON body would get, at `["body", field]`.
+pub fn bounded<T>(
+    field: &str,
+    v: f64,
+    new: impl FnOnce(f64) -> Result<T, gad_core::geo::RangeError>,
+) -> ServiceResult<T> {
+    new(v).map_err(|e| ServiceError::validation(e.at_body(field, v)))
+}
+
 impl From<DbError> for ServiceError {
     fn from(e: DbError) -> ServiceError {
         match gad_store::classify(&e) {

@@ -5,6 +5,8 @@
 //! ordering and events; the answer comes after every fix is committed and says, fix by fix,
 //! what became of it.
 
+use chrono::{DateTime, Utc};
+use gad_core::geo::{Lat, Lng};
 use gad_core::validate::Validate;
 use gad_core::{Actor, FieldError};
 use gad_store::positions::Written;
@@ -20,10 +22,42 @@ pub const MAX_FIXES: usize = 500;
 
 /// One officer's fix inside a batch: the officer and the fields of `UbicacionBody`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(from = "FixWire")]
 pub struct FixDeEfectivo {
     pub efectivo_id: i64,
+    // Read through `FixWire`; `flatten` here shapes the schema (UbicacionBody's fields inline).
     #[serde(flatten)]
     pub ubicacion: UbicacionBody,
+}
+
+/// How a fix is read: the same fields side by side. Through `#[serde(flatten)]` serde buffers the
+/// inner struct and reads it without the path, so a value its types refuse (a latitude out of
+/// range) would be reported at the fix, not at `["body", "ubicaciones", i, "lat"]`.
+#[derive(Deserialize)]
+struct FixWire {
+    efectivo_id: i64,
+    lat: Lat,
+    lng: Lng,
+    accuracy_m: Option<f64>,
+    heading: Option<f64>,
+    speed: Option<f64>,
+    recorded_at: Option<DateTime<Utc>>,
+}
+
+impl From<FixWire> for FixDeEfectivo {
+    fn from(w: FixWire) -> Self {
+        FixDeEfectivo {
+            efectivo_id: w.efectivo_id,
+            ubicacion: UbicacionBody {
+                lat: w.lat,
+                lng: w.lng,
+                accuracy_m: w.accuracy_m,
+                heading: w.heading,
+                speed: w.speed,
+                recorded_at: w.recorded_at,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,8 +1,9 @@
 //! Map view (contract §8): located efectivos and open tasks within a radius of a point, nearest
 //! first, computed in PostGIS.
 
-use gad_core::validate::{Validate, rules};
-use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, FieldError, Nivel, Prioridad};
+use gad_core::geo::{Lat, Lng, RadiusM};
+use gad_core::validate::Validate;
+use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad};
 use gad_store::geo as store;
 use serde::{Deserialize, Serialize};
 
@@ -17,33 +18,15 @@ const MAX_MARKERS: i64 = 5000;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MapQuery {
-    #[param(minimum = -90.0, maximum = 90.0)]
-    pub center_lat: f64,
-    #[param(minimum = -180.0, maximum = 180.0)]
-    pub center_lng: f64,
-    /// 100–100 000 metres, default 10 000.
-    #[param(minimum = 100.0, maximum = 100000.0)]
-    pub radius_m: Option<f64>,
+    pub center_lat: Lat,
+    pub center_lng: Lng,
+    /// Default 10 000 metres.
+    pub radius_m: Option<RadiusM>,
     /// Only officers who could be dispatched now (available, fresh position, active user).
     pub disponibles: Option<bool>,
 }
 
-impl Validate for MapQuery {
-    fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::range_at(errors, "query", "center_lat", self.center_lat, -90.0, 90.0);
-        rules::range_at(
-            errors,
-            "query",
-            "center_lng",
-            self.center_lng,
-            -180.0,
-            180.0,
-        );
-        if let Some(r) = self.radius_m {
-            rules::range_at(errors, "query", "radius_m", r, 100.0, 100_000.0);
-        }
-    }
-}
+impl Validate for MapQuery {}
 
 /// An officer on the map.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -88,9 +71,9 @@ pub async fn map_view(ctx: &Ctx, me: &Actor, q: &MapQuery) -> ServiceResult<MapV
     // The "available" view applies the dispatch rule itself, so it never shows an officer
     // that an emergency would not reach.
     let around = store::Around {
-        lat: q.center_lat,
-        lng: q.center_lng,
-        radius_m: q.radius_m.unwrap_or(gad_core::geo::RadiusM::DEFAULT),
+        lat: q.center_lat.get(),
+        lng: q.center_lng.get(),
+        radius_m: q.radius_m.unwrap_or(RadiusM::DEFAULT).get(),
         limit: MAX_MARKERS,
         only_available: q.disponibles.unwrap_or(false),
         max_position_age_minutes: ctx.config.dispatch_max_position_age_minutes,

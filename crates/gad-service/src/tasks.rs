@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use gad_core::geo::{Lat, Lng};
 use gad_core::request_context::RequestContext;
 use gad_core::state_machine;
 use gad_core::validate::{Validate, rules};
@@ -138,10 +139,8 @@ pub struct CreateTask {
     pub fin_programado: Option<DateTime<Utc>>,
     #[schema(max_items = 200)]
     pub efectivos_asignados: Option<Vec<i64>>,
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub ubicacion_lat: Option<f64>,
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub ubicacion_lon: Option<f64>,
+    pub ubicacion_lat: Option<Lat>,
+    pub ubicacion_lon: Option<Lng>,
     #[schema(max_length = 500)]
     pub ubicacion_descripcion: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -185,11 +184,6 @@ fn check_common(
     }
 }
 
-fn check_location(errors: &mut Vec<FieldError>, lat: Option<f64>, lon: Option<f64>) {
-    rules::opt_range(errors, "ubicacion_lat", lat, -90.0, 90.0);
-    rules::opt_range(errors, "ubicacion_lon", lon, -180.0, 180.0);
-}
-
 fn fin_error(fin: DateTime<Utc>) -> FieldError {
     FieldError::body(
         "fin_programado",
@@ -217,7 +211,6 @@ impl Validate for CreateTask {
             self.efectivos_asignados.as_deref(),
             self.notas.as_ref(),
         );
-        check_location(errors, self.ubicacion_lat, self.ubicacion_lon);
         match (self.ubicacion_lat, self.ubicacion_lon) {
             (Some(_), None) => errors.push(pair_missing("ubicacion_lon")),
             (None, Some(_)) => errors.push(pair_missing("ubicacion_lat")),
@@ -309,8 +302,8 @@ pub async fn create(
         delegado_usuario_id: body.delegado_usuario_id,
         creado_por_usuario_id: me.id,
         efectivos: &efectivos,
-        lat: body.ubicacion_lat,
-        lon: body.ubicacion_lon,
+        lat: body.ubicacion_lat.map(Lat::get),
+        lon: body.ubicacion_lon.map(Lng::get),
         ubicacion_descripcion: body.ubicacion_descripcion.as_deref(),
         notas: &notas,
     };
@@ -531,11 +524,11 @@ pub struct UpdateTask {
     #[schema(max_items = 200)]
     pub efectivos_asignados: Option<Vec<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
-    pub ubicacion_lat: Option<Option<f64>>,
+    #[schema(value_type = Option<Lat>)]
+    pub ubicacion_lat: Option<Option<Lat>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
-    pub ubicacion_lon: Option<Option<f64>>,
+    #[schema(value_type = Option<Lng>)]
+    pub ubicacion_lon: Option<Option<Lng>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 500)]
     pub ubicacion_descripcion: Option<Option<String>>,
@@ -590,11 +583,6 @@ impl Validate for UpdateTask {
                 .and_then(|d| d.as_deref()),
             self.efectivos_asignados.as_deref(),
             self.notas.as_ref(),
-        );
-        check_location(
-            errors,
-            self.ubicacion_lat.flatten(),
-            self.ubicacion_lon.flatten(),
         );
         match (self.ubicacion_lat, self.ubicacion_lon) {
             (Some(Some(_)), Some(Some(_))) | (Some(None), Some(None)) | (None, None) => {}
@@ -656,7 +644,7 @@ pub async fn update(
         delegado_usuario_id: body.delegado_usuario_id,
         efectivos: new_efectivos.as_deref(),
         ubicacion: match (body.ubicacion_lat, body.ubicacion_lon) {
-            (Some(Some(lat)), Some(Some(lon))) => Some(Some((lat, lon))),
+            (Some(Some(lat)), Some(Some(lon))) => Some(Some((lat.get(), lon.get()))),
             (Some(None), Some(None)) => Some(None),
             _ => None,
         },
