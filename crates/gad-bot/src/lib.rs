@@ -1,4 +1,4 @@
-//! `gad bot`: the officers' Telegram client (issue 17).
+//! `gad bot`: the officers' Telegram client.
 //!
 //! Design (see README "Bot de Telegram" and docs/API.md): the bot is a separate process that
 //! connects to the same PostgreSQL and Redis as the API and calls the service layer in-process

@@ -65,7 +65,7 @@ pub fn notice(ev: &Event, admin_chat: Option<i64>) -> Option<Notice> {
     let d = &ev.data;
     let users = involved(&ev.audience);
     let n = match ev.event_type {
-        // Alertmanager's alerts (issue 19) go to the operators' chat, when one is configured.
+        // Alertmanager's alerts go to the operators' chat, when one is configured.
         EventType::Alert if s(d, "source") == "alertmanager" => Notice {
             kind: "monitoring_alert",
             text: texts::push_monitoreo(s(d, "title"), d["description"].as_str()),
@@ -134,7 +134,7 @@ pub fn notice(ev: &Event, admin_chat: Option<i64>) -> Option<Notice> {
                 d["descripcion"].as_str(),
             ),
             users: d["usuario_id"].as_i64().into_iter().collect(),
-            // Every dispatch waits for the officer's answer (issue 15).
+            // Every dispatch waits for the officer's answer.
             ack_task: d["task_id"].as_i64(),
             chats: Vec::new(),
         },

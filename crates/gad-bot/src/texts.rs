@@ -208,7 +208,7 @@ pub fn push_emergencia(
     s
 }
 
-// Acknowledgement of an emergency dispatched to the officer (issue 15).
+// Acknowledgement of an emergency dispatched to the officer.
 pub const ACEPTAR: &str = "✅ Aceptar";
 pub const RECHAZAR: &str = "❌ Rechazar";
 pub fn aceptada(codigo: &str) -> String {
@@ -233,7 +233,7 @@ pub const COMANDOS: &[(&str, &str)] = &[
     ("ayuda", "Ayuda"),
 ];
 
-/// A monitoring alert forwarded to the operators' chat (issue 19).
+/// A monitoring alert forwarded to the operators' chat.
 pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
     match description.filter(|d| !d.is_empty()) {
         Some(d) => format!("🚨 {title}\n{d}"),

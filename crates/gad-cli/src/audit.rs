@@ -1,4 +1,4 @@
-//! `gad audit verify` and `gad audit export` (issue 18), on the owner's connection.
+//! `gad audit verify` and `gad audit export`, on the owner's connection.
 
 use std::io::Write;
 

@@ -1,4 +1,4 @@
-//! `gad gdpr data-map` (issue 18): the data map from the schema, as JSON or as the Markdown
+//! `gad gdpr data-map`: the data map from the schema, as JSON or as the Markdown
 //! committed in docs/PRIVACY.md.
 
 #[derive(clap::Subcommand)]

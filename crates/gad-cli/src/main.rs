@@ -10,7 +10,7 @@ mod smoke;
 use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: the task list allocates per row and per response, and glibc
-/// kept per-thread arenas of freed buffers (RSS); measured in docs/PERFORMANCE.md (issue 5).
+/// kept per-thread arenas of freed buffers (RSS); measured in docs/PERFORMANCE.md.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gad_api::Config;

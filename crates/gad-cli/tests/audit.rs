@@ -1,4 +1,4 @@
-//! `gad audit verify`, `gad audit export` and `gad gdpr data-map --markdown` (issue 18).
+//! `gad audit verify`, `gad audit export` and `gad gdpr data-map --markdown`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;

@@ -556,7 +556,7 @@ fn the_series_extractor_finds_metrics_and_skips_functions_and_labels() {
     );
 }
 
-// ------------------------------------------------------------ staging proxy and alerting (issue 19)
+// ------------------------------------------------------------ staging proxy and alerting
 
 /// The lines scripts/staging.sh rewrites to derive the staging Caddyfile must exist in the
 /// production one, once each; otherwise staging would silently stop mirroring production.

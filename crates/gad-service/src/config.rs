@@ -61,7 +61,7 @@ pub struct Config {
     pub redis_namespace: String,
     /// Leaflet tile URL template of the command centre's map (`MAP_TILE_URL`).
     pub map_tile_url: String,
-    /// An officer whose last position is older than this is not dispatched (issue 13).
+    /// An officer whose last position is older than this is not dispatched.
     pub dispatch_max_position_age_minutes: i64,
     /// A dispatched officer has this long to accept or decline before the next is called.
     pub dispatch_ack_timeout_seconds: i64,
@@ -77,7 +77,7 @@ pub struct Config {
     /// Bearer secret Alertmanager presents on `POST /api/v1/alerts/alertmanager`
     /// (`ALERTMANAGER_WEBHOOK_TOKEN`). Unset: the route refuses every request with 401.
     pub alertmanager_webhook_token: Option<String>,
-    /// Retention periods and purge batch (issue 18).
+    /// Retention periods and purge batch.
     pub retention: Retention,
     /// Role the server's pool switches to with `SET ROLE` after connecting (`DB_APP_ROLE`,
     /// default `gad_app`; empty: no switch). Only when the login user may use it and it exists.
@@ -87,7 +87,7 @@ pub struct Config {
     pub gdpr_export_concurrency: usize,
 }
 
-/// How long each kind of row is kept before the maintenance job purges it (issue 18).
+/// How long each kind of row is kept before the maintenance job purges it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     /// `AUDIT_RETENTION_DAYS` (365): audit rows older than this are purged (oldest first, the
@@ -151,7 +151,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "HEADER_READ_TIMEOUT_SECONDS",
     "MAX_CONNECTIONS",
     "ALERTMANAGER_WEBHOOK_TOKEN",
-    // `gad bot` (issue 17; read by gad_bot::BotConfig).
+    // `gad bot` (read by gad_bot::BotConfig).
     "TELEGRAM_TOKEN",
     "TELEGRAM_API_URL",
     "TELEGRAM_WEBHOOK_URL",
@@ -160,7 +160,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "TELEGRAM_POLL_TIMEOUT",
     "BOT_LISTEN_ADDR",
     "BOT_RATE_LIMIT_PER_MINUTE",
-    // Privacy and audit (issue 18).
+    // Privacy and audit.
     "AUDIT_RETENTION_DAYS",
     "REVOKED_TOKEN_RETENTION_HOURS",
     "TICKET_RETENTION_HOURS",

@@ -26,9 +26,9 @@ pub struct Inner {
     pub started_at: Instant,
     /// Identifies this process in cross-instance messages (own echoes are dropped).
     pub instance_id: String,
-    /// Concurrency slots of data-subject exports (issue 18).
+    /// Concurrency slots of data-subject exports.
     pub gdpr_exports: Arc<tokio::sync::Semaphore>,
-    /// The group-commit writer every location fix goes through (issue 20).
+    /// The group-commit writer every location fix goes through.
     pub ingest: crate::ingest::Ingest,
 }
 

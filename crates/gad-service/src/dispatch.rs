@@ -1,4 +1,4 @@
-//! Dispatch that closes the loop (issue 15): acknowledgement, re-dispatch on a decline or a
+//! Dispatch that closes the loop: acknowledgement, re-dispatch on a decline or a
 //! silence, escalation to supervisors, backup and arrival. The SQL lives in
 //! `store::dispatch`; this module decides what happens next and which events announce it.
 //! Every function here runs inside the caller's transaction and returns the events to publish

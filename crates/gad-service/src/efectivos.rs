@@ -476,7 +476,7 @@ pub async fn set_availability(
         return Err(ServiceError::InsufficientLevel);
     }
     let mut tx = ctx.db.begin().await?;
-    // Unit status follows its transitions (issue 15): en_tarea / en_camino come only from
+    // Unit status follows its transitions: en_tarea / en_camino come only from
     // dispatch and acknowledgement; en_escena is an arrival.
     let current = store::lock_status(&mut tx, id).await?;
     let current = current

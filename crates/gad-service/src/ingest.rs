@@ -1,4 +1,4 @@
-//! The group-commit writer of location fixes (issue 20).
+//! The group-commit writer of location fixes.
 //!
 //! Every producer of positions (the HTTP route, the Telegram live location through the same
 //! route handler, any future device gateway) calls [`Ingest::submit`] and waits. One writer task

@@ -447,7 +447,7 @@ pub struct Metrics {
     pub redis_up: Level,
     pub ws_connections_active: Level,
     pub ws_connections_total: Total,
-    /// Exported as `ggrt_messages_sent_total` only (issue 14 dropped the `ws_messages_sent` twin).
+    /// Exported as `ggrt_messages_sent_total` only ( dropped the `ws_messages_sent` twin).
     pub ws_messages_sent: Total,
     pub ws_broadcasts: Total,
     pub ws_send_errors: Total,

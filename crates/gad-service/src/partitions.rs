@@ -1,4 +1,4 @@
-//! Day partitions of the position history (issue 20): created ahead, retired whole.
+//! Day partitions of the position history: created ahead, retired whole.
 //!
 //! [`maintain`] runs in the background job loop (`jobs.rs`) right after start and then every
 //! [`PERIOD`]. It creates the partitions from the oldest day still inside the retention window
@@ -73,7 +73,7 @@ pub async fn maintain_on(state: &Ctx, today: NaiveDate) -> Result<Report, gad_st
     report.drop_time = started.elapsed();
     positions::unlock_retention(&mut conn).await?;
     if !report.dropped.is_empty() {
-        // Each retirement is audited, like every other retention run (issue 18).
+        // Each retirement is audited, like every other retention run.
         let entry = gad_store::audit::AuditEntry::new("retention_partitions_dropped", None)
             .resource("retention", "efectivo_ubicaciones")
             .describe("Días vencidos del historial de ubicaciones eliminados (retención)")

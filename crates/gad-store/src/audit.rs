@@ -1,4 +1,4 @@
-//! The audit trail (issue 18): the append-only insert, the hash-chain walk behind
+//! The audit trail: the append-only insert, the hash-chain walk behind
 //! `gad audit verify`, the export behind `gad audit export`, and the retention purge.
 //!
 //! The chain itself is built by the database (trigger `zz_audit_logs_chain`, migration

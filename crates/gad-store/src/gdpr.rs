@@ -1,4 +1,4 @@
-//! Data-subject rights (issue 18): the queries behind the export (each section streamed from
+//! Data-subject rights: the queries behind the export (each section streamed from
 //! one consistent snapshot), the erasure by anonymisation, and the data map read from the
 //! schema's column comments. The streaming, ZIP and CSV live in `crate::gdpr`.
 

@@ -67,7 +67,7 @@ fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     // the same KNN pick takes 1 ms with the point as a run-time parameter), and PostgreSQL's
     // `auto` mode kept choosing custom plans for the dispatch. Every query here is built so a
     // generic plan fits (only the predicates in use are in the SQL). Details in
-    // docs/PERFORMANCE.md (issue 6).
+    // docs/PERFORMANCE.md.
     Ok(opts
         .application_name("gad")
         .options([("plan_cache_mode", "force_generic_plan")]))

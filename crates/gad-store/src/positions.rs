@@ -1,4 +1,4 @@
-//! Positions at fleet scale (issue 20): the batched write of location fixes, the day partitions
+//! Positions at fleet scale: the batched write of location fixes, the day partitions
 //! of `efectivo_ubicaciones`, the trail read and the located officers of the map snapshot.
 //!
 //! History is partitioned by UTC day (`efectivo_ubicaciones_pYYYYMMDD`, migration

@@ -1,4 +1,4 @@
-//! Retention purges (issue 18): the SQL the maintenance job (`crate::jobs`) runs, one bounded
+//! Retention purges: the SQL the maintenance job (`crate::jobs`) runs, one bounded
 //! DELETE per call. Each picks at most `batch` rows with `FOR UPDATE SKIP LOCKED`, so a purge
 //! never waits on a row a request is using and several instances can purge at once.
 

@@ -666,7 +666,7 @@ pub struct Historial {
     pub estado_nuevo: EstadoTarea,
     pub usuario_id: Option<i64>,
     pub nota: Option<String>,
-    /// A dispatch step (issue 15) when the row records one: despachado, aceptado, rechazado,
+    /// A dispatch step when the row records one: despachado, aceptado, rechazado,
     /// vencido, escalado, sin_asignar, refuerzo, llegada; `null` for a state change.
     pub evento: Option<String>,
     #[serde(serialize_with = "gad_core::time::ser")]

@@ -1,4 +1,4 @@
-//! Telegram linking (issue 17). The one-time codes are created by
+//! Telegram linking. The one-time codes are created by
 //! `POST /api/v1/users/me/telegram-link`; only the bot redeems them, because only the bot knows
 //! which Telegram account is talking (no public endpoint trusts a `telegram_id` it is sent).
 

@@ -9,7 +9,7 @@
 //! Each socket is one task with a small bounded queue; a full queue closes that socket (1013)
 //! and never blocks the publisher.
 //!
-//! Location events are coalesced (issue 20): per officer at most one
+//! Location events are coalesced: per officer at most one
 //! `efectivo_location_update` per [`COALESCE_INTERVAL`] leaves the hub towards local sockets
 //! (the first at once, the newest of the ones that follow when the interval is up; older
 //! intermediate ones are dropped), whether the event was produced here or came from another

@@ -1,4 +1,4 @@
-//! Acknowledgement and backup of a dispatched emergency (issue 15): the HTTP face of
+//! Acknowledgement and backup of a dispatched emergency: the HTTP face of
 //! `gad_service::emergency::{ack, backup}`.
 
 use axum::extract::State;

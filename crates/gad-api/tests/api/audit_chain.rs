@@ -1,4 +1,4 @@
-//! The audit trail you can trust (issue 18): one row per security-relevant action, a hash
+//! The audit trail you can trust: one row per security-relevant action, a hash
 //! chain that names the first altered or missing row, and a server role that cannot rewrite it.
 
 use gad_store::audit::{ChainProblem, verify};

@@ -1,4 +1,4 @@
-//! Data-subject rights (issue 18): export, erasure by anonymisation, the data map and
+//! Data-subject rights: export, erasure by anonymisation, the data map and
 //! retention, on real PostgreSQL.
 
 use std::collections::HashSet;
@@ -677,7 +677,7 @@ async fn retention_purges_exactly_the_expired_rows_in_batches_and_audits_the_run
             .await
             .unwrap();
     };
-    // The position history is retired by whole day partitions (issue 20), not by this pass:
+    // The position history is retired by whole day partitions, not by this pass:
     // see positions::partitions_are_created_ahead_and_retention_drops_whole_days.
     // Audit: 4 rows older than 10 days (the chain's prefix) then 2 younger.
     run("INSERT INTO audit_logs (event_type, created_at)

@@ -1,4 +1,4 @@
-//! Positions at fleet scale (issue 20): the group-commit writer (ordering, concurrency,
+//! Positions at fleet scale: the group-commit writer (ordering, concurrency,
 //! durability of what was answered), day partitions (created ahead, retention drops whole
 //! days, the writer's safety net), the simplified trail, and the map socket (bounding box,
 //! coalescing).

@@ -1,4 +1,4 @@
-//! The data map (issue 18): which column holds which personal data, why, for how long and on
+//! The data map: which column holds which personal data, why, for how long and on
 //! what legal basis. The classification is in the schema (column comments
 //! `gdpr:categoria=…;finalidad=…;retencion=…`, migration 20261201001802); the texts for each
 //! code are here, in Spanish and English. The API route, `gad gdpr data-map --markdown` and

@@ -1,4 +1,4 @@
-//! Data-subject rights (issue 18): the streamed export (JSON, or ZIP of JSON + CSV) and the
+//! Data-subject rights: the streamed export (JSON, or ZIP of JSON + CSV) and the
 //! erasure by anonymisation. The use cases (export, erase, data map) are in [`rights`]; the SQL
 //! is in `store::gdpr`; the data map in [`datamap`].
 //!
