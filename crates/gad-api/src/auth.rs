@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use gad_service::ServiceError;
 
 pub const ISSUER: &str = "gad";
 pub const COOKIE_NAME: &str = "access_token";
@@ -73,7 +74,7 @@ pub fn decode_token(secret: &str, token: &str) -> Result<Claims, ApiError> {
     v.leeway = 0;
     jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
         .map(|d| d.claims)
-        .map_err(|_| ApiError::InvalidCredentials)
+        .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))
 }
 
 /// Where the token came from; cookie-borne unsafe requests need an Origin check.
@@ -158,22 +159,24 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
     let user_id: i64 = claims
         .sub
         .parse()
-        .map_err(|_| ApiError::InvalidCredentials)?;
-    let jti = Uuid::parse_str(&claims.jti).map_err(|_| ApiError::InvalidCredentials)?;
+        .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
+    let jti = Uuid::parse_str(&claims.jti)
+        .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
     let row = gad_store::usuarios::auth_state(&state.db, user_id, jti).await?;
-    let row = row.ok_or(ApiError::InvalidCredentials)?;
+    let row = row.ok_or(ApiError::from(ServiceError::InvalidCredentials))?;
     if row.revoked {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::from(ServiceError::InvalidCredentials));
     }
     if let Some(after) = row.tokens_valid_after
         && claims.iat <= after.timestamp()
     {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::from(ServiceError::InvalidCredentials));
     }
     if row.deleted || !row.verificado {
-        return Err(ApiError::InactiveUser);
+        return Err(ApiError::from(ServiceError::InactiveUser));
     }
-    let nivel = Nivel::from_db(&row.nivel).ok_or(ApiError::InvalidCredentials)?;
+    let nivel =
+        Nivel::from_db(&row.nivel).ok_or(ApiError::from(ServiceError::InvalidCredentials))?;
     Ok(AuthUser {
         actor: Actor {
             id: user_id,
@@ -195,7 +198,8 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(u) = parts.extensions.get::<AuthUser>() {
             return Ok(u.clone());
         }
-        let (token, source) = token_from_parts(parts).ok_or(ApiError::NotAuthenticated)?;
+        let (token, source) =
+            token_from_parts(parts).ok_or(ApiError::from(ServiceError::NotAuthenticated))?;
         let user = authenticate_token(state, &token).await?;
         if source == TokenSource::Cookie && !is_safe(&parts.method) {
             let origin = parts
@@ -203,7 +207,9 @@ impl FromRequestParts<AppState> for AuthUser {
                 .get(header::ORIGIN)
                 .and_then(|o| o.to_str().ok());
             if !origin.is_some_and(|o| origin_allowed(state, &parts.headers, o)) {
-                return Err(ApiError::Forbidden("Cross-site request refused".into()));
+                return Err(ApiError::from(ServiceError::Forbidden(
+                    "Cross-site request refused".into(),
+                )));
             }
         }
         parts.extensions.insert(user.clone());
@@ -256,7 +262,7 @@ impl<const N: i16> FromRequestParts<AppState> for RequireLevel<N> {
     ) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.nivel.as_i16() < N {
-            return Err(ApiError::InsufficientLevel);
+            return Err(ApiError::from(ServiceError::InsufficientLevel));
         }
         Ok(RequireLevel(user))
     }

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiError, ECHO_LIMIT, FieldError};
+use gad_service::ServiceError;
 
 pub use gad_core::validate::{Validate, rules};
 
@@ -58,7 +59,9 @@ pub async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
                 }
                 cur = err.source();
             }
-            Err(ApiError::BadRequest("Could not read request body".into()))
+            Err(ApiError::from(ServiceError::BadRequest(
+                "Could not read request body".into(),
+            )))
         }
     }
 }
@@ -118,7 +121,9 @@ pub fn parse_json_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T
             }
             return Err(deserialize_value::<T>(&raw, "body")
                 .err()
-                .unwrap_or_else(|| ApiError::BadRequest("Invalid body".into())));
+                .unwrap_or_else(|| {
+                    ApiError::from(ServiceError::BadRequest("Invalid body".into()))
+                }));
         }
     };
     de.end().map_err(|e| json_invalid(&e))?;
@@ -256,7 +261,7 @@ fn run_validate<T: Validate>(value: T) -> Result<T, ApiError> {
     if errors.is_empty() {
         Ok(value)
     } else {
-        Err(ApiError::Validation(errors))
+        Err(ServiceError::Validation(errors).into())
     }
 }
 
@@ -289,7 +294,7 @@ pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result
             loc.push(Value::String(field));
             input = Value::Null;
         }
-        ApiError::Validation(vec![FieldError::at(&kind, loc, msg, input)])
+        ServiceError::Validation(vec![FieldError::at(&kind, loc, msg, input)]).into()
     })
 }
 
@@ -517,7 +522,7 @@ mod tests {
 
     fn errors(r: Result<Body, ApiError>) -> Vec<FieldError> {
         match r {
-            Err(ApiError::Validation(e)) => e,
+            Err(ApiError::Service(ServiceError::Validation(e))) => e,
             other => panic!("expected validation error, got {other:?}"),
         }
     }
@@ -548,7 +553,7 @@ mod tests {
         }
         impl Validate for Near {}
         let refused = |r: Result<Near, ApiError>, root: &str| match r {
-            Err(ApiError::Validation(e)) => {
+            Err(ApiError::Service(ServiceError::Validation(e))) => {
                 assert_eq!(e[0].kind, "value_error");
                 assert_eq!(e[0].loc, vec![Value::from(root), Value::from("lat")]);
                 assert_eq!(e[0].msg, "Input should be between -90 and 90");
@@ -571,7 +576,7 @@ mod tests {
         impl Validate for Q {}
         assert!(parse_query::<Q>("limit=5").is_ok());
         match parse_query::<Q>("limit=abc") {
-            Err(ApiError::Validation(e)) => {
+            Err(ApiError::Service(ServiceError::Validation(e))) => {
                 assert_eq!(e[0].loc, vec![Value::from("query"), Value::from("limit")])
             }
             _ => panic!("expected 422"),

@@ -18,6 +18,7 @@ use crate::auth::{Admin, AuthUser};
 use crate::error::{ApiError, FieldError, json_response};
 use crate::extract::{Validate, parse_json_body};
 use crate::state::AppState;
+use gad_service::ServiceError;
 use gad_service::events::{Audience, DomainEvent, EventType};
 
 /// Lifetime of a WebSocket ticket (seconds).
@@ -129,7 +130,7 @@ pub async fn test_broadcast(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if !state.config.environment.is_development() {
-        return Err(ApiError::NotFound("Not Found".into()));
+        return Err(ApiError::from(ServiceError::NotFound("Not Found".into())));
     }
     let b: BroadcastBody = if body.iter().all(u8::is_ascii_whitespace) {
         BroadcastBody {

@@ -18,6 +18,7 @@ use super::{Conn, Hub, Out, data, envelope};
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
+use gad_service::ServiceError;
 use gad_service::events::EventType;
 
 /// Frame and buffer limits: small buffers so many thousands of idle sockets stay cheap.
@@ -69,9 +70,11 @@ fn from_auth(u: auth::AuthUser) -> Identity {
 
 fn map_err(e: ApiError) -> Rejection {
     match e {
-        ApiError::InvalidCredentials | ApiError::InactiveUser | ApiError::NotAuthenticated => {
-            Rejection::Close(1008, "Invalid token")
-        }
+        ApiError::Service(
+            ServiceError::InvalidCredentials
+            | ServiceError::InactiveUser
+            | ServiceError::NotAuthenticated,
+        ) => Rejection::Close(1008, "Invalid token"),
         other => {
             tracing::warn!(error = %other, "realtime: authentication failed on a dependency");
             Rejection::Close(1011, "Server error")

@@ -13,6 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::state::AppState;
+use gad_service::ServiceError;
 use gad_service::alerts::{self, AlertmanagerWebhook, Reenviadas};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,7 +38,7 @@ impl FromRequestParts<AppState> for AlertmanagerAuth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::NotAuthenticated)?;
+            .ok_or(ApiError::from(ServiceError::NotAuthenticated))?;
         alerts::check_token(&state.ctx, presented)?;
         Ok(AlertmanagerAuth)
     }

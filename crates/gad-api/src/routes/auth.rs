@@ -11,9 +11,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::Origin;
 use crate::auth::{self, AuthUser};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{RawBody, Validate, parse_json_body};
 use crate::state::AppState;
+use gad_service::ServiceError;
 use gad_service::auth::{self as use_cases, Credentials, LoginBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,7 +48,7 @@ fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
         let mut errors = Vec::new();
         b.validate(&mut errors);
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(ServiceError::Validation(errors).into());
         }
         b
     };

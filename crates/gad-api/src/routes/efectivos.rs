@@ -11,6 +11,7 @@ use crate::auth::{Admin, AuthUser, Supervisor};
 use crate::error::{ApiError, ApiResult, json_response};
 use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, parse_json_body};
 use crate::state::AppState;
+use gad_service::ServiceError;
 use gad_service::efectivos::{
     self, CreateEfectivo, DisponibilidadBody, ListQuery, UbicacionBody, UpdateEfectivo, may_act_on,
 };
@@ -117,7 +118,7 @@ pub async fn update_ubicacion(
 ) -> ApiResult<Response> {
     // Another officer is refused before the body is read.
     if !may_act_on(&me, id) {
-        return Err(ApiError::InsufficientLevel);
+        return Err(ApiError::from(ServiceError::InsufficientLevel));
     }
     let b: UbicacionBody = parse_json_body(&body)?;
     let row = efectivos::set_location(&state.ctx, &me, id, b).await?;
@@ -138,7 +139,7 @@ pub async fn update_disponibilidad(
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     if !may_act_on(&me, id) {
-        return Err(ApiError::InsufficientLevel);
+        return Err(ApiError::from(ServiceError::InsufficientLevel));
     }
     let b: DisponibilidadBody = parse_json_body(&body)?;
     let row = efectivos::set_availability(&state.ctx, &me, &origin, id, &b).await?;
