@@ -4,8 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-services.sh
 
+# This run's databases carry its own prefix (GAD_TEST_RUN), so the clean-up never drops another
+# session's databases on a shared server.
+export GAD_TEST_RUN="${GAD_TEST_RUN:-r$(date +%s)$$}"
+export FUZZ_DB="${FUZZ_DB:-gad_fuzz_${GAD_TEST_RUN}}"
 cleanup_dbs() {
-  psql -h 127.0.0.1 -U postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'gad_test_%'" 2>/dev/null |
+  psql -h 127.0.0.1 -U postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'gad_test_${GAD_TEST_RUN}_%'" 2>/dev/null |
     while read -r db; do [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
 cleanup_dbs

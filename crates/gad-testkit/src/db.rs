@@ -11,6 +11,16 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
+/// `GAD_TEST_RUN` (set by scripts/test.sh) names this run's databases, so a run cleans up only its
+/// own and never another session's on a shared server.
+fn run_prefix() -> String {
+    std::env::var("GAD_TEST_RUN")
+        .ok()
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|r| format!("{r}_"))
+        .unwrap_or_default()
+}
+
 fn template_name() -> String {
     let mut h = Sha256::new();
     for m in gad_api::db::MIGRATOR.iter() {
@@ -83,7 +93,7 @@ async fn ensure_template(conn: &mut PgConnection) -> String {
 pub async fn fresh_database() -> String {
     let mut conn = admin_conn().await;
     let tpl = ensure_template(&mut conn).await;
-    let name = format!("gad_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("gad_test_{}{}", run_prefix(), uuid::Uuid::new_v4().simple());
     let mut attempt = 0;
     loop {
         match conn
