@@ -10,9 +10,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use futures::StreamExt;
 use gad_core::EstadoTarea;
 use gad_service::Ctx as AppState;
 use gad_service::events::{Audience, DomainEvent, Envelope, EventSink, EventType};
@@ -244,45 +242,30 @@ async fn subscribe(
     metrics: Arc<BotMetrics>,
     ready: Arc<AtomicBool>,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let connected = async {
-            let client = redis::Client::open(url.as_str())?;
-            let mut ps = client.get_async_pubsub().await?;
-            ps.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(ps)
-        };
-        match tokio::time::timeout(Duration::from_secs(2), connected).await {
-            Ok(Ok(mut ps)) => {
-                backoff = Duration::from_millis(100);
-                ready.store(true, Ordering::SeqCst);
+    let on_up = {
+        let metrics = Arc::clone(&metrics);
+        move |up: bool| {
+            ready.store(up, Ordering::SeqCst);
+            if up {
                 tracing::info!("bot push: subscribed to the realtime channel");
-                let mut stream = ps.on_message();
-                while let Some(msg) = stream.next().await {
-                    let Some(r) = Envelope::decode(msg.get_payload_bytes()) else {
-                        metrics.error("push_unreadable");
-                        continue;
-                    };
-                    let data = r.data();
-                    if tx
-                        .send(Event {
-                            event_type: r.e,
-                            audience: r.a,
-                            data,
-                        })
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                ready.store(false, Ordering::SeqCst);
+            } else {
                 metrics.error("push_channel_lost");
                 tracing::warn!("bot push: realtime channel lost; reconnecting");
             }
-            Ok(Err(e)) => tracing::debug!(error = %e, "bot push: connect failed"),
-            Err(_) => tracing::debug!("bot push: connect timed out"),
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+    };
+    gad_service::events::subscribe(url, channel, on_up, |payload| {
+        let Some(r) = Envelope::decode(payload) else {
+            metrics.error("push_unreadable");
+            return true;
+        };
+        let data = r.data();
+        tx.send(Event {
+            event_type: r.e,
+            audience: r.a,
+            data,
+        })
+        .is_ok()
+    })
+    .await;
 }

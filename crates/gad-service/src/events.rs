@@ -188,3 +188,42 @@ impl Envelope {
             .unwrap_or(Value::Null)
     }
 }
+
+/// Reads the fan-out channel for as long as `on_message` wants (it answers false to stop):
+/// connects, subscribes, and reconnects with a back-off (100 ms doubling to 5 s) whenever Redis
+/// goes away. `on_up(true)` when subscribed, `on_up(false)` when the subscription is lost. The one
+/// subscriber every process uses (each API instance's hub, the bot).
+pub async fn subscribe(
+    url: String,
+    channel: String,
+    mut on_up: impl FnMut(bool) + Send,
+    mut on_message: impl FnMut(&[u8]) -> bool + Send,
+) {
+    use futures::StreamExt;
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let client = redis::Client::open(url.as_str())?;
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(ps)
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(2), connected).await {
+            Ok(Ok(mut ps)) => {
+                backoff = std::time::Duration::from_millis(100);
+                on_up(true);
+                let mut stream = ps.on_message();
+                while let Some(msg) = stream.next().await {
+                    if !on_message(msg.get_payload_bytes()) {
+                        return;
+                    }
+                }
+                on_up(false);
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, channel, "fan-out: connect failed"),
+            Err(_) => tracing::debug!(channel, "fan-out: connect timed out"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+    }
+}

@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use chrono::Utc;
-use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
@@ -841,30 +840,22 @@ async fn publisher_loop(hub: Arc<Hub>, channel: String, mut rx: mpsc::Receiver<S
 }
 
 async fn subscriber_loop(hub: Arc<Hub>, url: String, channel: String) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let connected = async {
-            let client = redis::Client::open(url.as_str())?;
-            let mut ps = client.get_async_pubsub().await?;
-            ps.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(ps)
-        };
-        match tokio::time::timeout(Duration::from_secs(2), connected).await {
-            Ok(Ok(mut ps)) => {
-                backoff = Duration::from_millis(100);
-                hub.fanout_up.store(true, Ordering::Relaxed);
+    let state = Arc::clone(&hub);
+    gad_service::events::subscribe(
+        url,
+        channel,
+        move |up| {
+            state.fanout_up.store(up, Ordering::Relaxed);
+            if up {
                 tracing::info!("realtime: redis fan-out subscribed");
-                let mut stream = ps.on_message();
-                while let Some(msg) = stream.next().await {
-                    hub.on_remote(msg.get_payload_bytes());
-                }
-                hub.fanout_up.store(false, Ordering::Relaxed);
+            } else {
                 tracing::warn!("realtime: redis fan-out lost; delivering locally only");
             }
-            Ok(Err(e)) => tracing::debug!(error = %e, "realtime: redis fan-out connect failed"),
-            Err(_) => tracing::debug!("realtime: redis fan-out connect timed out"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+        },
+        |payload| {
+            hub.on_remote(payload);
+            true
+        },
+    )
+    .await;
 }
