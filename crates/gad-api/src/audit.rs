@@ -1,8 +1,7 @@
 //! The audit trail's HTTP face: who/where of a request, taken from the gateway's extensions.
-//! The entry, the row and the chain live in `gad_store::audit`.
+//! Use cases write the audit rows (`gad_service`); the chain lives in `gad_store::audit`.
 
 pub use gad_core::request_context::RequestContext;
-pub use gad_store::audit::{AuditEntry, record};
 
 /// The request's origin as an extractor (`Origin(ctx): Origin`).
 pub struct Origin(pub RequestContext);
