@@ -15,6 +15,15 @@ apt_install() {
 
 pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 
+# A package install interrupted earlier on this machine (a stopped session, a killed CI run) leaves
+# dpkg half-configured, and then every later `apt-get install` of the test scripts fails with
+# "unmet dependencies": finish it first.
+if command -v apt-get >/dev/null 2>&1 && ! $SUDO apt-get check -qq >/dev/null 2>&1; then
+  echo "==> finishing an interrupted package installation (dpkg --configure -a, apt-get -f install)"
+  DEBIAN_FRONTEND=noninteractive $SUDO dpkg --configure -a >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -f install -y -qq >/dev/null 2>&1 || true
+fi
+
 # PostgreSQL server
 if ! command -v pg_isready >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo "==> installing PostgreSQL ${PG_VERSION}"
