@@ -42,15 +42,12 @@ async fn start_bot(app: &TestApp, fake: &FakeTelegram, extra: &[(&str, &str)]) -
     }
     let cfg = BotConfig::from_map(&env).unwrap();
     // The bot's own service layer: same database, same Redis and namespace as the app.
-    let pool = gad_api::db::lazy_pool(&app.db_url, 4).unwrap();
-    let state = gad_api::app::start(app.state.config.clone(), pool);
+    let state = app.service_ctx(4);
     if state.redis.configured() {
         state.redis.wait_up(Duration::from_secs(5)).await;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bot = gad_bot::start(cfg, state.ctx.clone(), listener)
-        .await
-        .unwrap();
+    let bot = gad_bot::start(cfg, state, listener).await.unwrap();
     let started = Instant::now();
     while !bot.push_ready.load(Ordering::SeqCst) {
         assert!(

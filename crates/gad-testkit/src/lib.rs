@@ -107,6 +107,16 @@ fn unique(prefix: &str) -> String {
 }
 
 impl TestApp {
+    /// What `gad bot` builds for itself: a second process's use-case context on this app's
+    /// database, Redis and namespace (the API's state without its listener, so the events its use
+    /// cases publish reach the other instances through the same fan-out).
+    pub fn service_ctx(&self, pool_size: u32) -> gad_service::Ctx {
+        let pool = gad_api::db::lazy_pool(&self.db_url, pool_size).expect("lazy pool");
+        gad_api::app::start(self.state.config.clone(), pool)
+            .ctx
+            .clone()
+    }
+
     /// App without Redis (in-process fallbacks).
     pub async fn spawn() -> TestApp {
         Self::spawn_with(Options::default()).await
