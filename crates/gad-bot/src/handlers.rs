@@ -564,7 +564,6 @@ async fn raise_emergency(
     match emergency::raise(state, &o.actor, ctx, &body, Some(key)).await? {
         Raised::Assigned(d) => Ok(d.body),
         Raised::Replay { body, .. } => Ok(body),
-        Raised::NoneAvailable => Err(ServiceError::NotFound(emergency::NONE_AVAILABLE.into())),
     }
 }
 

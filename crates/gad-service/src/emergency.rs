@@ -106,11 +106,7 @@ pub enum Raised {
     /// An officer was dispatched: the answer body is `d.body`.
     Assigned(Box<emergency::Dispatched>),
     /// A retry under the same Idempotency-Key: the first answer, as stored.
-    Replay {
-        status: u16,
-        body: Value,
-    },
-    NoneAvailable,
+    Replay { status: u16, body: Value },
 }
 
 async fn dispatch(
@@ -120,14 +116,12 @@ async fn dispatch(
     b: &EmergencyBody,
     key: Option<&str>,
     received_at: &str,
-) -> ServiceResult<Raised> {
+) -> ServiceResult<Option<Raised>> {
     let Some(key) = key else {
         // No key: one statement, one implicit transaction, one round trip.
         let req = request(ctx, me, origin, b, None, received_at);
-        return Ok(match emergency::dispatch(&ctx.db, &req).await? {
-            Some(d) => Raised::Assigned(Box::new(d)),
-            None => Raised::NoneAvailable,
-        });
+        let dispatched = emergency::dispatch(&ctx.db, &req).await?;
+        return Ok(dispatched.map(|d| Raised::Assigned(Box::new(d))));
     };
     // With a key: claim it and dispatch in one transaction. If PostGIS refuses the index's
     // order (store::nearest), the whole transaction runs again with the exact order.
@@ -143,9 +137,10 @@ async fn dispatch(
     )))
 }
 
-/// The keyed dispatch's transaction, or word that PostGIS refused the index's order.
+/// The keyed dispatch's transaction (`None`: nobody available), or word that PostGIS refused the
+/// index's order.
 enum Keyed {
-    Done(Raised),
+    Done(Option<Raised>),
     Refused,
 }
 
@@ -177,10 +172,10 @@ async fn dispatch_keyed(
                     Value::String(key.to_string()),
                 )));
             }
-            Some((_, Some(status), Some(body))) => Raised::Replay {
+            Some((_, Some(status), Some(body))) => Some(Raised::Replay {
                 status: u16::try_from(status).unwrap_or(201),
                 body,
-            },
+            }),
             _ => {
                 return Err(ServiceError::Refused(
                     "A request with this Idempotency-Key is being processed".into(),
@@ -199,12 +194,12 @@ async fn dispatch_keyed(
     Ok(Keyed::Done(match dispatched {
         Some(d) => {
             tx.commit().await?;
-            Raised::Assigned(Box::new(d))
+            Some(Raised::Assigned(Box::new(d)))
         }
         None => {
             // Nothing was dispatched: release the key so a retry can try again.
             tx.rollback().await?;
-            Raised::NoneAvailable
+            None
         }
     }))
 }
@@ -224,7 +219,7 @@ pub async fn raise(
     let outcome = dispatch(ctx, me, origin, b, key, &received_at).await;
     let elapsed = started.elapsed().as_secs_f64();
     match outcome {
-        Ok(Raised::Assigned(d)) => {
+        Ok(Some(Raised::Assigned(d))) => {
             ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
             Metrics::inc(&ctx.metrics.emergency_dispatch, "assigned");
             publish(ctx, me, b, &d);
@@ -232,12 +227,12 @@ pub async fn raise(
             stats::invalidate(ctx, [d.usuario_id, me.id]).await;
             Ok(Raised::Assigned(d))
         }
-        Ok(Raised::NoneAvailable) => {
+        Ok(None) => {
             ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
             Metrics::inc(&ctx.metrics.emergency_dispatch, "none_available");
             Err(ServiceError::NotFound(NONE_AVAILABLE.into()))
         }
-        Ok(replay) => Ok(replay),
+        Ok(Some(replay)) => Ok(replay),
         Err(e) => {
             if !matches!(e, ServiceError::Validation(_)) {
                 Metrics::inc(&ctx.metrics.emergency_dispatch, "error");

@@ -12,10 +12,7 @@ use crate::auth::{AuthUser, Supervisor};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
-use gad_service::ServiceError;
 use gad_service::emergency::{self, EmergencyBody, IDEMPOTENCY_HEADER, Raised, SuggestionsQuery};
-
-pub use gad_service::emergency::NONE_AVAILABLE;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -79,9 +76,6 @@ pub async fn emergency(
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok(resp)
         }
-        Raised::NoneAvailable => Err(ApiError::from(ServiceError::NotFound(
-            NONE_AVAILABLE.into(),
-        ))),
     }
 }
 
