@@ -1,11 +1,11 @@
-//! The bot's own settings (the database, Redis and service settings are the API's `Config`).
+//! The bot's own settings: its variables are declared, once each, in
+//! `gad_service::config::BotVars`, and this is its check of them. The database, Redis and service
+//! settings are the server's `Config`, read from the same declarations (`Vars`).
 
 use std::collections::HashMap;
 
+use gad_service::config::BotVars;
 use url::Url;
-
-pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:9102";
 
 #[derive(Debug, Clone)]
 pub struct BotConfig {
@@ -31,26 +31,27 @@ pub struct BotConfig {
 
 impl BotConfig {
     pub fn from_env() -> Result<BotConfig, String> {
-        Self::from_map(&std::env::vars().collect())
+        Self::from_vars(&BotVars::from_env()?)
     }
 
     pub fn from_map(env: &HashMap<String, String>) -> Result<BotConfig, String> {
-        let get = |k: &str| {
-            env.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let token = get("TELEGRAM_TOKEN").ok_or("TELEGRAM_TOKEN is required (from BotFather)")?;
+        Self::from_vars(&BotVars::from_map(env)?)
+    }
+
+    pub fn from_vars(v: &BotVars) -> Result<BotConfig, String> {
+        let token = v
+            .telegram_token
+            .clone()
+            .ok_or("TELEGRAM_TOKEN is required (from BotFather)")?;
         let parse_url =
-            |k: &str, v: String| Url::parse(&v).map_err(|e| format!("{k} is not a valid URL: {e}"));
-        let api_url = parse_url(
-            "TELEGRAM_API_URL",
-            get("TELEGRAM_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
-        )?;
-        let webhook_url = get("TELEGRAM_WEBHOOK_URL")
-            .map(|v| parse_url("TELEGRAM_WEBHOOK_URL", v))
+            |k: &str, v: &str| Url::parse(v).map_err(|e| format!("{k} is not a valid URL: {e}"));
+        let api_url = parse_url("TELEGRAM_API_URL", &v.telegram_api_url)?;
+        let webhook_url = v
+            .telegram_webhook_url
+            .as_deref()
+            .map(|u| parse_url("TELEGRAM_WEBHOOK_URL", u))
             .transpose()?;
-        let webhook_secret = get("TELEGRAM_WEBHOOK_SECRET");
+        let webhook_secret = v.telegram_webhook_secret.clone();
         if let Some(u) = &webhook_url {
             if u.scheme() != "https" {
                 return Err("TELEGRAM_WEBHOOK_URL must be https (Telegram requires it)".into());
@@ -64,32 +65,15 @@ impl BotConfig {
                 return Err("TELEGRAM_WEBHOOK_SECRET is required with a webhook: 16-256 characters A-Z a-z 0-9 _ -".into());
             }
         }
-        let num = |k: &str, default: u32, min: u32, max: u32| -> Result<u32, String> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (min..=max).contains(n))
-                    .ok_or(format!(
-                        "{k} must be a whole number between {min} and {max}"
-                    )),
-            }
-        };
         Ok(BotConfig {
             token,
             api_url,
             webhook_url,
             webhook_secret,
-            listen: get("BOT_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN.into()),
-            poll_timeout_s: num("TELEGRAM_POLL_TIMEOUT", 25, 0, 50)?,
-            rate_limit_per_minute: num("BOT_RATE_LIMIT_PER_MINUTE", 30, 1, 10_000)?,
-            admin_chat_id: match get("TELEGRAM_ADMIN_CHAT_ID") {
-                None => None,
-                Some(v) => Some(v.parse::<i64>().map_err(|_| {
-                    "TELEGRAM_ADMIN_CHAT_ID must be a Telegram chat id (an integer)".to_string()
-                })?),
-            },
+            listen: v.bot_listen_addr.clone(),
+            poll_timeout_s: v.telegram_poll_timeout,
+            rate_limit_per_minute: v.bot_rate_limit_per_minute,
+            admin_chat_id: v.telegram_admin_chat_id,
         })
     }
 
@@ -145,5 +129,34 @@ mod tests {
             ("TELEGRAM_WEBHOOK_SECRET", "s3cret-token_of-enough-length"),
         ]);
         assert!(BotConfig::from_map(&ok).is_ok());
+    }
+
+    #[test]
+    fn defaults_and_one_line_refusals_naming_the_variable() {
+        let c = BotConfig::from_map(&map(&[
+            ("TELEGRAM_TOKEN", "1:a"),
+            ("TELEGRAM_ADMIN_CHAT_ID", " -1001234567890 "),
+            ("TELEGRAM_POLL_TIMEOUT", ""),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen, "0.0.0.0:9102");
+        assert_eq!((c.poll_timeout_s, c.rate_limit_per_minute), (25, 30));
+        assert_eq!(c.admin_chat_id, Some(-1_001_234_567_890));
+        for (var, value) in [
+            ("TELEGRAM_ADMIN_CHAT_ID", "ops"),
+            ("TELEGRAM_POLL_TIMEOUT", "51"),
+            ("BOT_RATE_LIMIT_PER_MINUTE", "0"),
+            ("TELEGRAM_API_URL", "not a url"),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "http://gad.example/telegram/webhook",
+            ),
+        ] {
+            let e = BotConfig::from_map(&map(&[("TELEGRAM_TOKEN", "1:a"), (var, value)]))
+                .err()
+                .unwrap_or_default();
+            assert!(e.starts_with(var), "{var}={value}: {e}");
+            assert_eq!(e.lines().count(), 1, "{var}={value}: {e}");
+        }
     }
 }

@@ -1,12 +1,28 @@
 //! Configuration from the environment (contract §16), validated once at start-up.
-//! `Config::from_env` never panics: every problem is a one-line message naming the variable.
+//!
+//! Every variable `gad` reads is declared once: a field of [`Vars`] (the server's, which the bot
+//! reads too) or [`BotVars`] (the bot's own), named as the variable in lower case, with its type,
+//! default and accepted values, read with figment. [`Config::from_vars`] and
+//! `gad_bot::BotConfig::from_vars` then check what no single variable can (weak secrets outside
+//! development, required settings, URLs built from parts). Nothing here panics: every problem is
+//! a one-line message naming the variable.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+use std::sync::LazyLock;
 
+use figment::Figment;
+use figment::error::{Actual, Kind};
+use figment::providers::Serialized;
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
+use serde::de::{Deserializer, Error as _, Visitor};
+use serde::{Deserialize, forward_to_deserialize_any};
+use serde_inline_default::serde_inline_default;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Environment {
     Development,
     Staging,
@@ -25,6 +41,207 @@ impl Environment {
         self == Environment::Development
     }
 }
+
+impl TryFrom<String> for Environment {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "development" | "dev" => Ok(Environment::Development),
+            "staging" => Ok(Environment::Staging),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(format!(
+                "must be development, staging or production (got '{other}')"
+            )),
+        }
+    }
+}
+
+/// The environment as `gad` reads it: one field per variable, named as the variable. Unset or
+/// blank is the default (DB_APP_ROLE excepted: blank there means "no role switch"). Numbers
+/// outside their range, booleans other than true/false/yes/no/on/off/1/0 and malformed lists
+/// are refused here; what depends on other variables is checked by the `from_vars` passes.
+#[serde_inline_default]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct Vars {
+    /// development (or dev), staging, production (or prod).
+    #[serde_inline_default(Environment::Development)]
+    pub environment: Environment,
+    #[serde_inline_default("0.0.0.0".into())]
+    pub host: String,
+    #[serde_inline_default(8000)]
+    #[serde(deserialize_with = "Range::<0, 65535>::de")]
+    pub port: u16,
+    /// Wins over the POSTGRES_* parts, which build it otherwise.
+    pub database_url: Option<String>,
+    pub postgres_server: Option<String>,
+    #[serde_inline_default("5432".into())]
+    pub postgres_port: String,
+    pub postgres_user: Option<String>,
+    pub postgres_password: Option<String>,
+    pub postgres_db: Option<String>,
+    #[serde_inline_default(20)]
+    #[serde(deserialize_with = "Range::<1, 1000>::de")]
+    pub db_pool_size: u32,
+    /// Wins over the REDIS_* parts; REDIS_HOST set builds it from them; neither: no Redis.
+    pub redis_url: Option<String>,
+    pub redis_host: Option<String>,
+    #[serde_inline_default("6379".into())]
+    pub redis_port: String,
+    #[serde_inline_default("0".into())]
+    pub redis_db: String,
+    pub redis_password: Option<String>,
+    /// SECRET_KEY is its older name, read when JWT_SECRET_KEY is unset.
+    pub jwt_secret_key: Option<String>,
+    pub secret_key: Option<String>,
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 1440>::de")]
+    pub access_token_expire_minutes: i64,
+    /// Comma-separated origins; a trailing `/` is dropped.
+    #[serde(default, deserialize_with = "list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Comma-separated addresses or CIDRs.
+    #[serde_inline_default(vec![
+        IpNet::from(IpAddr::from(Ipv4Addr::LOCALHOST)),
+        IpNet::from(IpAddr::from(Ipv6Addr::LOCALHOST)),
+    ])]
+    #[serde(deserialize_with = "cidrs")]
+    pub trusted_proxy_hosts: Vec<IpNet>,
+    #[serde_inline_default(true)]
+    pub rate_limiting_enabled: bool,
+    #[serde_inline_default(100)]
+    #[serde(deserialize_with = "Range::<1, 4294967295>::de")]
+    pub rate_limit_general: u32,
+    #[serde_inline_default(200)]
+    #[serde(deserialize_with = "Range::<1, 4294967295>::de")]
+    pub rate_limit_admin: u32,
+    #[serde_inline_default(20)]
+    #[serde(deserialize_with = "Range::<1, 4294967295>::de")]
+    pub rate_limit_auth: u32,
+    #[serde_inline_default(10)]
+    #[serde(deserialize_with = "Range::<1, 4294967295>::de")]
+    pub rate_limit_ws_handshake: u32,
+    #[serde_inline_default(60)]
+    #[serde(deserialize_with = "Range::<1, 4294967295>::de")]
+    pub rate_limit_citizen: u32,
+    #[serde_inline_default("info".into())]
+    pub log_level: String,
+    #[serde_inline_default(false)]
+    pub hsts_enabled: bool,
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    pub location_retention_days: i64,
+    #[serde_inline_default(8)]
+    #[serde(deserialize_with = "Range::<1, 64>::de")]
+    pub ingest_concurrency: usize,
+    #[serde_inline_default("GRUPO_GAD".into())]
+    pub project_name: String,
+    #[serde_inline_default(env!("CARGO_PKG_VERSION").into())]
+    pub project_version: String,
+    #[serde_inline_default(DEFAULT_MAP_TILE_URL.into())]
+    pub map_tile_url: String,
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 10080>::de")]
+    pub dispatch_max_position_age_minutes: i64,
+    #[serde_inline_default(60)]
+    #[serde(deserialize_with = "Range::<1, 3600>::de")]
+    pub dispatch_ack_timeout_seconds: i64,
+    #[serde_inline_default(3)]
+    #[serde(deserialize_with = "Range::<1, 20>::de")]
+    pub dispatch_max_attempts: i32,
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 3600>::de")]
+    pub request_timeout_seconds: u64,
+    #[serde_inline_default(10)]
+    #[serde(deserialize_with = "Range::<1, 10>::de")]
+    pub header_read_timeout_seconds: u64,
+    #[serde_inline_default(50_000)]
+    #[serde(deserialize_with = "Range::<1, 1000000>::de")]
+    pub max_connections: usize,
+    pub alertmanager_webhook_token: Option<String>,
+
+    // Privacy and audit.
+    #[serde_inline_default(365)]
+    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    pub audit_retention_days: i32,
+    #[serde_inline_default(0)]
+    #[serde(deserialize_with = "Range::<0, 87600>::de")]
+    pub revoked_token_retention_hours: i32,
+    #[serde_inline_default(0)]
+    #[serde(deserialize_with = "Range::<0, 87600>::de")]
+    pub ticket_retention_hours: i32,
+    #[serde_inline_default(24)]
+    #[serde(deserialize_with = "Range::<0, 87600>::de")]
+    pub telegram_link_code_retention_hours: i32,
+    /// At least 24: the replay window.
+    #[serde_inline_default(24)]
+    #[serde(deserialize_with = "Range::<24, 87600>::de")]
+    pub idempotency_key_retention_hours: i32,
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    pub login_failure_retention_days: i32,
+    #[serde_inline_default(10_000)]
+    #[serde(deserialize_with = "Range::<1, 1000000>::de")]
+    pub retention_batch_size: i64,
+    /// Blank: no role switch.
+    #[serde_inline_default("gad_app".into())]
+    pub db_app_role: String,
+    #[serde_inline_default(2)]
+    #[serde(deserialize_with = "Range::<1, 64>::de")]
+    pub gdpr_export_concurrency: usize,
+}
+
+/// The variables only `gad bot` reads, declared as [`Vars`] (checked by
+/// `gad_bot::BotConfig::from_vars`; the bot reads [`Vars`] too, through the server's `Config`).
+#[serde_inline_default]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct BotVars {
+    pub telegram_token: Option<String>,
+    #[serde_inline_default("https://api.telegram.org".into())]
+    pub telegram_api_url: String,
+    pub telegram_webhook_url: Option<String>,
+    pub telegram_webhook_secret: Option<String>,
+    #[serde(default, deserialize_with = "chat_id")]
+    pub telegram_admin_chat_id: Option<i64>,
+    #[serde_inline_default(25)]
+    #[serde(deserialize_with = "Range::<0, 50>::de")]
+    pub telegram_poll_timeout: u32,
+    #[serde_inline_default("0.0.0.0:9102".into())]
+    pub bot_listen_addr: String,
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 10000>::de")]
+    pub bot_rate_limit_per_minute: u32,
+}
+
+/// Names of every variable `gad` reads (the fields of [`Vars`] and [`BotVars`]); deploy files
+/// are checked against this list.
+pub static KNOWN_ENV_VARS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| [struct_fields::<Vars>(), struct_fields::<BotVars>()].concat());
+
+impl Vars {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Vars, String> {
+        read(process_env()?)
+    }
+
+    /// Reads a given map (tests build configs without touching the process environment).
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Vars, String> {
+        read(env.iter().map(|(k, v)| (k.clone(), v.clone())))
+    }
+}
+
+impl BotVars {
+    pub fn from_env() -> Result<BotVars, String> {
+        read(process_env()?)
+    }
+
+    pub fn from_map(env: &HashMap<String, String>) -> Result<BotVars, String> {
+        read(env.iter().map(|(k, v)| (k.clone(), v.clone())))
+    }
+}
+
+const MIN_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct RateLimits {
@@ -109,140 +326,59 @@ pub struct Retention {
     pub batch_size: i64,
 }
 
-/// Names of every variable `gad` reads; deploy files are checked against this list.
-pub const KNOWN_ENV_VARS: &[&str] = &[
-    "ENVIRONMENT",
-    "HOST",
-    "PORT",
-    "DATABASE_URL",
-    "POSTGRES_SERVER",
-    "POSTGRES_PORT",
-    "POSTGRES_USER",
-    "POSTGRES_PASSWORD",
-    "POSTGRES_DB",
-    "DB_POOL_SIZE",
-    "REDIS_URL",
-    "REDIS_HOST",
-    "REDIS_PORT",
-    "REDIS_DB",
-    "REDIS_PASSWORD",
-    "JWT_SECRET_KEY",
-    "SECRET_KEY",
-    "ACCESS_TOKEN_EXPIRE_MINUTES",
-    "CORS_ALLOWED_ORIGINS",
-    "TRUSTED_PROXY_HOSTS",
-    "RATE_LIMITING_ENABLED",
-    "RATE_LIMIT_GENERAL",
-    "RATE_LIMIT_ADMIN",
-    "RATE_LIMIT_AUTH",
-    "RATE_LIMIT_WS_HANDSHAKE",
-    "RATE_LIMIT_CITIZEN",
-    "LOG_LEVEL",
-    "HSTS_ENABLED",
-    "LOCATION_RETENTION_DAYS",
-    "INGEST_CONCURRENCY",
-    "PROJECT_NAME",
-    "PROJECT_VERSION",
-    "MAP_TILE_URL",
-    "DISPATCH_MAX_POSITION_AGE_MINUTES",
-    "DISPATCH_ACK_TIMEOUT_SECONDS",
-    "DISPATCH_MAX_ATTEMPTS",
-    "REQUEST_TIMEOUT_SECONDS",
-    "HEADER_READ_TIMEOUT_SECONDS",
-    "MAX_CONNECTIONS",
-    "ALERTMANAGER_WEBHOOK_TOKEN",
-    // `gad bot` (read by gad_bot::BotConfig).
-    "TELEGRAM_TOKEN",
-    "TELEGRAM_API_URL",
-    "TELEGRAM_WEBHOOK_URL",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "TELEGRAM_ADMIN_CHAT_ID",
-    "TELEGRAM_POLL_TIMEOUT",
-    "BOT_LISTEN_ADDR",
-    "BOT_RATE_LIMIT_PER_MINUTE",
-    // Privacy and audit.
-    "AUDIT_RETENTION_DAYS",
-    "REVOKED_TOKEN_RETENTION_HOURS",
-    "TICKET_RETENTION_HOURS",
-    "TELEGRAM_LINK_CODE_RETENTION_HOURS",
-    "IDEMPOTENCY_KEY_RETENTION_HOURS",
-    "LOGIN_FAILURE_RETENTION_DAYS",
-    "RETENTION_BATCH_SIZE",
-    "DB_APP_ROLE",
-    "GDPR_EXPORT_CONCURRENCY",
-];
-
-const MIN_SECRET_LEN: usize = 32;
-
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, String> {
-        Self::from_map(&std::env::vars().collect())
+        Self::from_vars(&Vars::from_env()?)
     }
 
     /// Reads a given map (tests build configs without touching the process environment).
     pub fn from_map(env: &HashMap<String, String>) -> Result<Config, String> {
-        let get = |k: &str| {
-            env.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        Self::from_vars(&Vars::from_map(env)?)
+    }
 
-        let environment = match get("ENVIRONMENT").as_deref().unwrap_or("development") {
-            "development" | "dev" => Environment::Development,
-            "staging" => Environment::Staging,
-            "production" | "prod" => Environment::Production,
-            other => {
-                return Err(format!(
-                    "ENVIRONMENT must be development, staging or production (got '{other}')"
-                ));
+    /// The server's checks over what the variables say together.
+    pub fn from_vars(v: &Vars) -> Result<Config, String> {
+        let dev = v.environment.is_development();
+
+        let database_url = match (
+            &v.database_url,
+            &v.postgres_server,
+            &v.postgres_user,
+            &v.postgres_db,
+        ) {
+            (Some(u), ..) => u.clone(),
+            (None, Some(server), Some(user), Some(db)) => {
+                let auth = match &v.postgres_password {
+                    Some(p) => format!("{user}:{}", percent_encode(p)),
+                    None => user.clone(),
+                };
+                format!("postgres://{auth}@{server}:{}/{db}", v.postgres_port)
+            }
+            _ => {
+                return Err(
+                    "DATABASE_URL is required (or POSTGRES_SERVER, POSTGRES_USER and POSTGRES_DB)"
+                        .into(),
+                );
             }
         };
-        let dev = environment.is_development();
 
-        let database_url = match get("DATABASE_URL") {
-            Some(u) => u,
-            None => match (
-                get("POSTGRES_SERVER"),
-                get("POSTGRES_USER"),
-                get("POSTGRES_DB"),
-            ) {
-                (Some(server), Some(user), Some(db)) => {
-                    let port = get("POSTGRES_PORT").unwrap_or_else(|| "5432".into());
-                    let auth = match get("POSTGRES_PASSWORD") {
-                        Some(p) => format!("{user}:{}", percent_encode(&p)),
-                        None => user,
-                    };
-                    format!("postgres://{auth}@{server}:{port}/{db}")
-                }
-                _ => {
-                    return Err(
-                        "DATABASE_URL is required (or POSTGRES_SERVER, POSTGRES_USER and POSTGRES_DB)"
-                            .into(),
-                    );
-                }
-            },
-        };
+        let redis_url = v.redis_url.clone().or_else(|| {
+            let host = v.redis_host.as_deref()?;
+            let (port, db) = (&v.redis_port, &v.redis_db);
+            Some(match &v.redis_password {
+                Some(p) => format!("redis://:{}@{host}:{port}/{db}", percent_encode(p)),
+                None => format!("redis://{host}:{port}/{db}"),
+            })
+        });
 
-        let redis_url = match get("REDIS_URL") {
-            Some(u) => Some(u),
-            None => get("REDIS_HOST").map(|host| {
-                let port = get("REDIS_PORT").unwrap_or_else(|| "6379".into());
-                let db = get("REDIS_DB").unwrap_or_else(|| "0".into());
-                match get("REDIS_PASSWORD") {
-                    Some(p) => format!("redis://:{}@{host}:{port}/{db}", percent_encode(&p)),
-                    None => format!("redis://{host}:{port}/{db}"),
-                }
-            }),
-        };
-
-        let (secret_var, secret) = match (get("JWT_SECRET_KEY"), get("SECRET_KEY")) {
-            (Some(s), _) => ("JWT_SECRET_KEY", Some(s)),
-            (None, Some(s)) => ("SECRET_KEY", Some(s)),
+        let (secret_var, secret) = match (&v.jwt_secret_key, &v.secret_key) {
+            (Some(s), _) => ("JWT_SECRET_KEY", Some(s.clone())),
+            (None, Some(s)) => ("SECRET_KEY", Some(s.clone())),
             (None, None) => ("JWT_SECRET_KEY", None),
         };
         let jwt_secret = match secret {
-            Some(s) if s.chars().count() >= MIN_SECRET_LEN && !is_weak(&s) => s,
+            Some(s) if is_strong(&s) => s,
             Some(s) if dev => {
                 eprintln!(
                     "warning: {secret_var} is weak ({} chars); allowed only in development",
@@ -256,11 +392,7 @@ impl Config {
                 );
                 random_secret()
             }
-            Some(_) => {
-                return Err(format!(
-                    "{secret_var} is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
-                ));
-            }
+            Some(_) => return Err(too_weak(secret_var)),
             None => {
                 return Err(
                     "JWT_SECRET_KEY (or SECRET_KEY) is required outside ENVIRONMENT=development"
@@ -269,115 +401,71 @@ impl Config {
             }
         };
 
-        let cors_allowed_origins: Vec<String> = get("CORS_ALLOWED_ORIGINS")
-            .map(|s| split_list(&s))
-            .unwrap_or_default();
-        if !dev && cors_allowed_origins.iter().any(|o| o == "*") {
+        if !dev && v.cors_allowed_origins.iter().any(|o| o == "*") {
             return Err("CORS_ALLOWED_ORIGINS may not contain '*' outside development".into());
         }
-
-        let trusted_proxies = parse_cidrs(
-            &get("TRUSTED_PROXY_HOSTS").unwrap_or_else(|| "127.0.0.1/32,::1/128".into()),
-        )?;
-
-        let rate_limits = RateLimits {
-            enabled: parse_bool(env, "RATE_LIMITING_ENABLED", true)?,
-            general: parse_num(env, "RATE_LIMIT_GENERAL", 100, 1, u32::MAX)?,
-            admin: parse_num(env, "RATE_LIMIT_ADMIN", 200, 1, u32::MAX)?,
-            auth: parse_num(env, "RATE_LIMIT_AUTH", 20, 1, u32::MAX)?,
-            ws_handshake: parse_num(env, "RATE_LIMIT_WS_HANDSHAKE", 10, 1, u32::MAX)?,
-            citizen: parse_num(env, "RATE_LIMIT_CITIZEN", 60, 1, u32::MAX)?,
-        };
-
-        let alertmanager_webhook_token = match get("ALERTMANAGER_WEBHOOK_TOKEN") {
-            Some(t) if !dev && (t.chars().count() < MIN_SECRET_LEN || is_weak(&t)) => {
+        if !dev
+            && v.alertmanager_webhook_token
+                .as_deref()
+                .is_some_and(|t| !is_strong(t))
+        {
+            return Err(too_weak("ALERTMANAGER_WEBHOOK_TOKEN"));
+        }
+        let db_app_role = match v.db_app_role.as_str() {
+            "" => None,
+            r if r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(r.to_string()),
+            r => {
                 return Err(format!(
-                    "ALERTMANAGER_WEBHOOK_TOKEN is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
+                    "DB_APP_ROLE must be a role name of letters, digits and _ (got '{r}')"
                 ));
             }
-            t => t,
         };
 
         Ok(Config {
-            environment,
-            host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
-            port: parse_num(env, "PORT", 8000, 0, u16::MAX)?,
+            environment: v.environment,
+            host: v.host.clone(),
+            port: v.port,
             database_url,
-            db_pool_size: parse_num(env, "DB_POOL_SIZE", 20, 1, 1000)?,
+            db_pool_size: v.db_pool_size,
             redis_url,
             jwt_secret,
-            access_token_expire_minutes: parse_num(
-                env,
-                "ACCESS_TOKEN_EXPIRE_MINUTES",
-                30,
-                1,
-                1440,
-            )?,
-            cors_allowed_origins,
-            trusted_proxies,
-            rate_limits,
-            log_level: get("LOG_LEVEL")
-                .unwrap_or_else(|| "info".into())
-                .to_lowercase(),
-            hsts_enabled: parse_bool(env, "HSTS_ENABLED", false)?,
-            location_retention_days: parse_num(env, "LOCATION_RETENTION_DAYS", 30, 1, 36500)?,
-            ingest_concurrency: parse_num(env, "INGEST_CONCURRENCY", 8, 1, 64)?,
-            project_name: get("PROJECT_NAME").unwrap_or_else(|| "GRUPO_GAD".into()),
-            project_version: get("PROJECT_VERSION")
-                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            access_token_expire_minutes: v.access_token_expire_minutes,
+            cors_allowed_origins: v.cors_allowed_origins.clone(),
+            trusted_proxies: v.trusted_proxy_hosts.clone(),
+            rate_limits: RateLimits {
+                enabled: v.rate_limiting_enabled,
+                general: v.rate_limit_general,
+                admin: v.rate_limit_admin,
+                auth: v.rate_limit_auth,
+                ws_handshake: v.rate_limit_ws_handshake,
+                citizen: v.rate_limit_citizen,
+            },
+            log_level: v.log_level.to_lowercase(),
+            hsts_enabled: v.hsts_enabled,
+            location_retention_days: v.location_retention_days,
+            ingest_concurrency: v.ingest_concurrency,
+            project_name: v.project_name.clone(),
+            project_version: v.project_version.clone(),
             redis_namespace: "gad:".into(),
-            map_tile_url: map_tile_url(get("MAP_TILE_URL"))?,
-            dispatch_max_position_age_minutes: parse_num(
-                env,
-                "DISPATCH_MAX_POSITION_AGE_MINUTES",
-                30,
-                1,
-                10_080,
-            )?,
-            dispatch_ack_timeout_seconds: parse_num(
-                env,
-                "DISPATCH_ACK_TIMEOUT_SECONDS",
-                60,
-                1,
-                3600,
-            )?,
-            dispatch_max_attempts: parse_num(env, "DISPATCH_MAX_ATTEMPTS", 3, 1, 20)?,
-            request_timeout_seconds: parse_num(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
-            header_read_timeout_seconds: parse_num(env, "HEADER_READ_TIMEOUT_SECONDS", 10, 1, 10)?,
-            max_connections: parse_num(env, "MAX_CONNECTIONS", 50_000, 1, 1_000_000)?,
-            alertmanager_webhook_token,
+            map_tile_url: map_tile_url(&v.map_tile_url)?,
+            dispatch_max_position_age_minutes: v.dispatch_max_position_age_minutes,
+            dispatch_ack_timeout_seconds: v.dispatch_ack_timeout_seconds,
+            dispatch_max_attempts: v.dispatch_max_attempts,
+            request_timeout_seconds: v.request_timeout_seconds,
+            header_read_timeout_seconds: v.header_read_timeout_seconds,
+            max_connections: v.max_connections,
+            alertmanager_webhook_token: v.alertmanager_webhook_token.clone(),
             retention: Retention {
-                audit_days: parse_num(env, "AUDIT_RETENTION_DAYS", 365, 1, 36_500)?,
-                revoked_token_hours: parse_num(env, "REVOKED_TOKEN_RETENTION_HOURS", 0, 0, 87_600)?,
-                ticket_hours: parse_num(env, "TICKET_RETENTION_HOURS", 0, 0, 87_600)?,
-                telegram_link_code_hours: parse_num(
-                    env,
-                    "TELEGRAM_LINK_CODE_RETENTION_HOURS",
-                    24,
-                    0,
-                    87_600,
-                )?,
-                idempotency_key_hours: parse_num(
-                    env,
-                    "IDEMPOTENCY_KEY_RETENTION_HOURS",
-                    24,
-                    24,
-                    87_600,
-                )?,
-                login_failure_days: parse_num(env, "LOGIN_FAILURE_RETENTION_DAYS", 30, 1, 36_500)?,
-                batch_size: parse_num(env, "RETENTION_BATCH_SIZE", 10_000, 1, 1_000_000)?,
+                audit_days: v.audit_retention_days,
+                revoked_token_hours: v.revoked_token_retention_hours,
+                ticket_hours: v.ticket_retention_hours,
+                telegram_link_code_hours: v.telegram_link_code_retention_hours,
+                idempotency_key_hours: v.idempotency_key_retention_hours,
+                login_failure_days: v.login_failure_retention_days,
+                batch_size: v.retention_batch_size,
             },
-            gdpr_export_concurrency: parse_num(env, "GDPR_EXPORT_CONCURRENCY", 2, 1, 64)?,
-            db_app_role: match env.get("DB_APP_ROLE").map(|v| v.trim().to_string()) {
-                None => Some("gad_app".to_string()),
-                Some(v) if v.is_empty() => None,
-                Some(v) if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(v),
-                Some(v) => {
-                    return Err(format!(
-                        "DB_APP_ROLE must be a role name of letters, digits and _ (got '{v}')"
-                    ));
-                }
-            },
+            db_app_role,
+            gdpr_export_concurrency: v.gdpr_export_concurrency,
         })
     }
 
@@ -422,14 +510,132 @@ impl Config {
     }
 }
 
+/// `std::env::vars` would panic on a value that is not UTF-8: refuse it by name instead.
+fn process_env() -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Ok(k) = k.into_string() else { continue };
+        match v.into_string() {
+            Ok(v) => pairs.push((k, v)),
+            Err(_) if KNOWN_ENV_VARS.contains(&k.as_str()) => {
+                return Err(format!("{k} is not valid UTF-8"));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(pairs)
+}
+
+fn read<T: DeserializeOwned>(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, String> {
+    let set: BTreeMap<String, String> = pairs
+        .into_iter()
+        .filter(|(k, _)| KNOWN_ENV_VARS.contains(&k.as_str()))
+        .map(|(k, v)| (k, v.trim().to_string()))
+        .filter(|(k, v)| !v.is_empty() || k == "DB_APP_ROLE")
+        .collect();
+    // Lossy: "8", "yes", "off"… are read as the number or boolean the field asks for.
+    Figment::from(Serialized::defaults(set))
+        .extract_lossy()
+        .map_err(|e| {
+            let var = e.path.join(".");
+            match e.kind {
+                Kind::Message(m) => format!("{var} {m}"),
+                Kind::InvalidType(Actual::Str(v), expected) => {
+                    format!("{var} must be {expected} (got '{v}')")
+                }
+                kind => format!("{var} is not valid: {kind}"),
+            }
+        })
+}
+
+/// `deserialize_with` for a whole number in `MIN..=MAX`.
+struct Range<const MIN: i64, const MAX: i64>;
+
+impl<const MIN: i64, const MAX: i64> Range<MIN, MAX> {
+    fn de<'de, D: Deserializer<'de>, T: FromStr + Copy>(d: D) -> Result<T, D::Error>
+    where
+        i64: TryFrom<T>,
+    {
+        let raw = String::deserialize(d)?;
+        raw.parse::<T>()
+            .ok()
+            .filter(|n| i64::try_from(*n).is_ok_and(|n| (MIN..=MAX).contains(&n)))
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "must be a number between {MIN} and {MAX} (got '{raw}')"
+                ))
+            })
+    }
+}
+
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(split_list(&String::deserialize(d)?))
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|p| p.trim().trim_end_matches('/').to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    split_list(&String::deserialize(d)?)
+        .iter()
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    D::Error::custom(format!(
+                        "must be IP addresses or CIDRs separated by commas ('{p}' is neither)"
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn chat_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map(Some)
+        .map_err(|_| D::Error::custom("must be a Telegram chat id (an integer)"))
+}
+
+/// The field names serde derives for `T`: a deserializer that only records them.
+fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Fields<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("only the field names"))
+        }
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
+}
+
 /// OpenStreetMap's public tiles unless `MAP_TILE_URL` names another server (absolute http(s)
 /// or a path on this host) with the `{z}`, `{x}` and `{y}` placeholders.
 pub const DEFAULT_MAP_TILE_URL: &str = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png";
 
-fn map_tile_url(v: Option<String>) -> Result<String, String> {
-    let Some(url) = v.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()) else {
-        return Ok(DEFAULT_MAP_TILE_URL.into());
-    };
+fn map_tile_url(url: &str) -> Result<String, String> {
     let scheme_ok =
         url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/');
     let placeholders = ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p));
@@ -437,12 +643,22 @@ fn map_tile_url(v: Option<String>) -> Result<String, String> {
         .chars()
         .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'));
     if scheme_ok && placeholders && clean {
-        Ok(url)
+        Ok(url.to_string())
     } else {
         Err(format!(
             "MAP_TILE_URL must be an http(s) URL or a path with {{z}}, {{x}} and {{y}} (got '{url}')"
         ))
     }
+}
+
+fn is_strong(s: &str) -> bool {
+    s.chars().count() >= MIN_SECRET_LEN && !is_weak(s)
+}
+
+fn too_weak(var: &str) -> String {
+    format!(
+        "{var} is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
+    )
 }
 
 fn is_weak(s: &str) -> bool {
@@ -460,57 +676,6 @@ fn random_secret() -> String {
         .take(48)
         .map(char::from)
         .collect()
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(|p| p.trim().trim_end_matches('/').to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-fn parse_cidrs(s: &str) -> Result<Vec<IpNet>, String> {
-    split_list(s)
-        .iter()
-        .map(|p| {
-            p.parse::<IpNet>()
-                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("TRUSTED_PROXY_HOSTS: '{p}' is not an IP address or CIDR"))
-        })
-        .collect()
-}
-
-fn parse_bool(env: &HashMap<String, String>, key: &str, default: bool) -> Result<bool, String> {
-    match env.get(key).map(|v| v.trim().to_lowercase()) {
-        None => Ok(default),
-        Some(v) if v.is_empty() => Ok(default),
-        Some(v) => match v.as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(format!("{key} must be true or false (got '{v}')")),
-        },
-    }
-}
-
-fn parse_num<T>(
-    env: &HashMap<String, String>,
-    key: &str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    match env.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => match v.parse::<T>() {
-            Ok(n) if n >= min && n <= max => Ok(n),
-            _ => Err(format!(
-                "{key} must be a number between {min} and {max} (got '{v}')"
-            )),
-        },
-    }
 }
 
 fn percent_encode(s: &str) -> String {
@@ -613,6 +778,98 @@ mod tests {
         assert_eq!(c.redis_url.as_deref(), Some("redis://:pw@cache:6379/0"));
         assert_eq!(c.port, 8000);
         assert_eq!(c.host, "0.0.0.0");
+    }
+
+    /// What each variable accepts: the formats and defaults of docs/OPERATIONS.md, README and
+    /// .env.example; a refusal is one line naming the variable.
+    #[test]
+    fn variables_keep_their_formats_defaults_and_one_line_refusals() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = env(&[("DATABASE_URL", "postgres://x/y")]);
+            m.extend(env(pairs));
+            Config::from_map(&m)
+        };
+        let c = with(&[
+            ("PORT", " 9000 "),
+            ("HSTS_ENABLED", "YES"),
+            ("RATE_LIMITING_ENABLED", "off"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example/, ,https://b.example",
+            ),
+            ("TRUSTED_PROXY_HOSTS", "10.0.0.0/8, 192.168.1.7"),
+            ("ENVIRONMENT", "dev"),
+            ("LOG_LEVEL", "DEBUG"),
+            ("DB_POOL_SIZE", ""),
+            ("DB_APP_ROLE", " "),
+        ])
+        .unwrap();
+        assert_eq!(c.port, 9000);
+        assert!(c.hsts_enabled && !c.rate_limits.enabled);
+        assert_eq!(
+            c.cors_allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(c.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(c.is_trusted_proxy("192.168.1.7".parse().unwrap()));
+        assert!(!c.is_trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.log_level, "debug");
+        assert_eq!(c.db_pool_size, 20, "blank is the default");
+        assert_eq!(c.db_app_role, None, "blank DB_APP_ROLE: no role switch");
+
+        let d = with(&[]).unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.db_pool_size),
+            ("0.0.0.0", 8000, 20)
+        );
+        assert!(d.rate_limits.enabled && !d.hsts_enabled);
+        assert_eq!(d.rate_limits.general, 100);
+        assert!(d.is_trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert!(d.is_trusted_proxy("::1".parse().unwrap()));
+        assert_eq!(d.db_app_role.as_deref(), Some("gad_app"));
+        assert_eq!(d.map_tile_url, DEFAULT_MAP_TILE_URL);
+        assert_eq!(d.retention.idempotency_key_hours, 24);
+        assert_eq!(d.gdpr_export_concurrency, 2);
+
+        for (var, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("DB_POOL_SIZE", "0"),
+            ("IDEMPOTENCY_KEY_RETENTION_HOURS", "23"),
+            ("HSTS_ENABLED", "maybe"),
+            ("TRUSTED_PROXY_HOSTS", "127.0.0.1/32,proxy"),
+            ("ENVIRONMENT", "Production"),
+            ("DB_APP_ROLE", "gad-app"),
+            ("MAP_TILE_URL", "javascript:alert(1)"),
+        ] {
+            let e = with(&[(var, value)]).err().unwrap_or_default();
+            assert!(e.starts_with(var), "{var}={value}: {e}");
+            assert_eq!(e.lines().count(), 1, "{var}={value}: {e}");
+        }
+        let e = with(&[("DB_POOL_SIZE", "5000")]).err().unwrap_or_default();
+        assert_eq!(
+            e,
+            "DB_POOL_SIZE must be a number between 1 and 1000 (got '5000')"
+        );
+    }
+
+    #[test]
+    fn every_variable_in_env_example_is_one_gad_reads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut n = 0;
+        for line in text.lines() {
+            let line = line.trim_start_matches(['#', ' ']);
+            let Some((name, _)) = line.split_once('=') else {
+                continue;
+            };
+            if name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                assert!(KNOWN_ENV_VARS.contains(&name), "{name}");
+                n += 1;
+            }
+        }
+        assert!(n >= 40, "{n}");
     }
 
     #[test]
