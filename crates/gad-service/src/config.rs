@@ -56,7 +56,7 @@ impl TryFrom<String> for Environment {
     }
 }
 
-/// The environment as `gad` reads it: one field per variable, named as the variable. Unset or
+/// The server's variables (the bot reads them too): one field per variable, named as it. Unset or
 /// blank is the default (DB_APP_ROLE excepted: blank there means "no role switch"). Numbers
 /// outside their range, booleans other than true/false/yes/no/on/off/1/0 and malformed lists
 /// are refused here; what depends on other variables is checked by the `from_vars` passes.
