@@ -17,9 +17,9 @@ use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
 use gad_store::Conn as PgConnection;
 use gad_store::audit::{self, AuditEntry};
-use gad_store::tareas::{
-    self, Historial, Key, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND, Tarea,
-};
+use gad_store::tareas::{self, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND};
+/// What these use cases take and answer: the task row, its history and how one is looked up.
+pub use gad_store::tareas::{Historial, Key, Tarea};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 

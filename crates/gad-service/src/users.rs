@@ -11,7 +11,9 @@ use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel};
 use gad_store::audit::{self, AuditEntry};
-use gad_store::usuarios::{self, Usuario};
+use gad_store::usuarios;
+/// The user row these use cases answer (its wire form is `to_json`).
+pub use gad_store::usuarios::Usuario;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
