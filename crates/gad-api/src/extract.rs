@@ -296,8 +296,16 @@ fn read_every_refusal<T: DeserializeOwned + Validate>(
         };
         *slot = stand_in;
         refused.push(err);
+        // Each refusal costs one more read of the body: a list of many refused values is
+        // answered with its first ones.
+        if refused.len() >= MAX_REFUSED {
+            return Err(ServiceError::Validation(refused).into());
+        }
     }
 }
+
+/// Most refused values one 422 lists.
+const MAX_REFUSED: usize = 20;
 
 /// The JSON pointer (RFC 6901) of the value `e` failed at.
 fn json_pointer(e: &ValueError) -> String {
@@ -681,6 +689,10 @@ mod tests {
             parse_json_body::<Both>(br#"{"titulo": "t", "codigo": " c ", "emails": []}"#)
                 .is_ok_and(|b| b.codigo.as_str() == "c")
         );
+
+        let many = serde_json::json!({"titulo": "t", "codigo": "c", "emails": vec!["x"; 30]});
+        let e = errors(parse_json_body::<Both>(many.to_string().as_bytes()));
+        assert_eq!(e.len(), MAX_REFUSED);
 
         #[derive(Deserialize, Debug)]
         #[allow(dead_code)]
