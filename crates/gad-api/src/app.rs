@@ -89,7 +89,7 @@ pub fn openapi(state: Option<&AppState>) -> serde_json::Value {
 }
 
 /// The application: its state, with the periodic jobs (retention, dispatch escalation) running.
-pub fn start(config: crate::Config, db: gad_store::Pool) -> AppState {
+pub fn start(config: crate::Config, db: gad_service::Pool) -> AppState {
     let state = AppState::new(config, db);
     gad_service::jobs::spawn(state.ctx.clone());
     gad_service::dispatch::spawn(state.ctx.clone());

@@ -1,5 +1,5 @@
 //! The audit trail's HTTP face: who/where of a request, taken from the gateway's extensions.
-//! Use cases write the audit rows (`gad_service`); the chain lives in `gad_store::audit`.
+//! Use cases write the audit rows (`gad_service`); the chain lives in the store's audit module.
 
 pub use gad_core::request_context::RequestContext;
 

@@ -162,27 +162,9 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
         .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
     let jti = Uuid::parse_str(&claims.jti)
         .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
-    let row = gad_store::usuarios::auth_state(&state.db, user_id, jti).await?;
-    let row = row.ok_or(ApiError::from(ServiceError::InvalidCredentials))?;
-    if row.revoked {
-        return Err(ApiError::from(ServiceError::InvalidCredentials));
-    }
-    if let Some(after) = row.tokens_valid_after
-        && claims.iat <= after.timestamp()
-    {
-        return Err(ApiError::from(ServiceError::InvalidCredentials));
-    }
-    if row.deleted || !row.verificado {
-        return Err(ApiError::from(ServiceError::InactiveUser));
-    }
-    let nivel =
-        Nivel::from_db(&row.nivel).ok_or(ApiError::from(ServiceError::InvalidCredentials))?;
+    let actor = gad_service::auth::session_actor(&state.ctx, user_id, jti, claims.iat).await?;
     Ok(AuthUser {
-        actor: Actor {
-            id: user_id,
-            nivel,
-            efectivo_id: row.efectivo_id,
-        },
+        actor,
         jti,
         exp: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
     })

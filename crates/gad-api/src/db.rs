@@ -1,3 +1,3 @@
-//! The pool, migrations and ping live in `gad_store::pool`; this path is kept for the CLI and the test kit.
+//! The pool, migrations and ping (`gad_service::pool`); this path is kept for the CLI and the test kit.
 
-pub use gad_store::pool::*;
+pub use gad_service::pool::*;

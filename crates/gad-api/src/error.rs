@@ -48,8 +48,9 @@ impl ApiError {
     }
 }
 
-impl From<gad_store::DbError> for ApiError {
-    fn from(e: gad_store::DbError) -> ApiError {
+/// A database failure reaches HTTP only as what it means to the client (`ServiceError::from`).
+impl From<gad_service::DbError> for ApiError {
+    fn from(e: gad_service::DbError) -> ApiError {
         ServiceError::from(e).into()
     }
 }

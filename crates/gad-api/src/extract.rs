@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiError, ECHO_LIMIT, FieldError};
+use gad_core::field_error::Refusal;
 use gad_service::ServiceError;
 
 pub use gad_core::validate::{Validate, rules};
@@ -113,17 +114,9 @@ pub fn parse_json_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T
             // Error path only: locate the field and its input with a tree of the body.
             let mut raw: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(&e))?;
             // JSON has one number type: `3.0` is the integer 3 (JSON Schema agrees), which serde
-            // refuses for an integer field. Retried with integral floats written as integers.
-            if integral_floats_to_integers(&mut raw)
-                && let Ok(v) = serde_json::from_value::<T>(raw.clone())
-            {
-                return run_validate(v);
-            }
-            return Err(deserialize_value::<T>(&raw, "body")
-                .err()
-                .unwrap_or_else(|| {
-                    ApiError::from(ServiceError::BadRequest("Invalid body".into()))
-                }));
+            // refuses for an integer field. Read again with integral floats written as integers.
+            integral_floats_to_integers(&mut raw);
+            return read_every_refusal::<T>(raw, "body");
         }
     };
     de.end().map_err(|e| json_invalid(&e))?;
@@ -256,7 +249,11 @@ pub fn reject_nul<'a>(
 }
 
 fn run_validate<T: Validate>(value: T) -> Result<T, ApiError> {
-    let mut errors = Vec::new();
+    run_validate_after(Vec::new(), value)
+}
+
+/// `Validate`'s errors after `errors` (the fields already refused while reading).
+fn run_validate_after<T: Validate>(mut errors: Vec<FieldError>, value: T) -> Result<T, ApiError> {
     value.validate(&mut errors);
     if errors.is_empty() {
         Ok(value)
@@ -267,35 +264,100 @@ fn run_validate<T: Validate>(value: T) -> Result<T, ApiError> {
 
 /// Deserializes a JSON value, reporting the failing field's path under `root`.
 pub fn deserialize_value<T: DeserializeOwned>(raw: &Value, root: &str) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize::<_, T>(raw).map_err(|e| {
-        let mut loc: Vec<Value> = vec![Value::String(root.to_string())];
-        let mut input = raw;
-        let null = Value::Null;
-        for seg in e.path().iter() {
-            match seg {
-                serde_path_to_error::Segment::Map { key } => {
-                    loc.push(Value::String(key.clone()));
-                    input = input.get(key).unwrap_or(&null);
-                }
-                serde_path_to_error::Segment::Seq { index } => {
-                    loc.push(Value::from(*index as u64));
-                    input = input.get(*index).unwrap_or(&null);
-                }
-                _ => {}
+    serde_path_to_error::deserialize::<_, T>(raw)
+        .map_err(|e| ApiError::validation(read_error(raw, root, &e)))
+}
+
+type ValueError = serde_path_to_error::Error<serde_json::Error>;
+
+/// Reads `raw` into `T` and validates it, answering every field a value type refused (see
+/// `gad_core::field_error::Refusal`) followed by `Validate`'s errors for the rest, as when each
+/// field is checked on its own. Each refused input is replaced by the type's stand-in so that
+/// reading goes on; any other error ends the reading and is answered alone.
+fn read_every_refusal<T: DeserializeOwned + Validate>(
+    mut raw: Value,
+    root: &str,
+) -> Result<T, ApiError> {
+    let mut refused: Vec<FieldError> = Vec::new();
+    loop {
+        let e = match serde_path_to_error::deserialize::<_, T>(&raw) {
+            Ok(v) => return run_validate_after(refused, v),
+            Err(e) => e,
+        };
+        let err = read_error(&raw, root, &e);
+        let refusal = Refusal::from_serde_message(&e.inner().to_string());
+        let Some(stand_in) = refusal.map(|r| r.stand_in) else {
+            return Err(ApiError::validation(err));
+        };
+        // A stand-in refused again, or with nowhere to go, would loop: answered as it is.
+        let slot = raw.pointer_mut(&json_pointer(&e));
+        let Some(slot) = slot.filter(|_| !refused.iter().any(|f| f.loc == err.loc)) else {
+            return Err(ApiError::validation(err));
+        };
+        *slot = stand_in;
+        refused.push(err);
+        // Each refusal costs one more read of the body: a list of many refused values is
+        // answered with its first ones.
+        if refused.len() >= MAX_REFUSED {
+            return Err(ServiceError::Validation(refused).into());
+        }
+    }
+}
+
+/// Most refused values one 422 lists.
+const MAX_REFUSED: usize = 20;
+
+/// The JSON pointer (RFC 6901) of the value `e` failed at.
+fn json_pointer(e: &ValueError) -> String {
+    let mut out = String::new();
+    for seg in e.path().iter() {
+        match seg {
+            serde_path_to_error::Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
             }
+            serde_path_to_error::Segment::Seq { index } => {
+                out.push('/');
+                out.push_str(&index.to_string());
+            }
+            _ => {}
         }
-        let mut input = bounded_echo(&e.inner().to_string(), input)
-            .unwrap_or_else(|| crate::error::echo(input));
-        let (kind, msg) = classify(&e.inner().to_string());
-        // serde reports a missing field at its parent: add the field name to `loc`.
-        if kind == "missing"
-            && let Some(field) = missing_field_name(&e.inner().to_string())
-        {
-            loc.push(Value::String(field));
-            input = Value::Null;
+    }
+    out
+}
+
+/// The 422 entry for a failed read of `raw`: at the failing field's path under `root`.
+fn read_error(raw: &Value, root: &str, e: &ValueError) -> FieldError {
+    let mut loc: Vec<Value> = vec![Value::String(root.to_string())];
+    let mut input = raw;
+    let null = Value::Null;
+    for seg in e.path().iter() {
+        match seg {
+            serde_path_to_error::Segment::Map { key } => {
+                loc.push(Value::String(key.clone()));
+                input = input.get(key).unwrap_or(&null);
+            }
+            serde_path_to_error::Segment::Seq { index } => {
+                loc.push(Value::from(*index as u64));
+                input = input.get(*index).unwrap_or(&null);
+            }
+            _ => {}
         }
-        ServiceError::Validation(vec![FieldError::at(&kind, loc, msg, input)]).into()
-    })
+    }
+    let serde_msg = e.inner().to_string();
+    if let Some(r) = Refusal::from_serde_message(&serde_msg) {
+        return r.at(loc);
+    }
+    let mut input = bounded_echo(&serde_msg, input).unwrap_or_else(|| crate::error::echo(input));
+    let (kind, msg) = classify(&serde_msg);
+    // serde reports a missing field at its parent: add the field name to `loc`.
+    if kind == "missing"
+        && let Some(field) = missing_field_name(&serde_msg)
+    {
+        loc.push(Value::String(field));
+        input = Value::Null;
+    }
+    FieldError::at(&kind, loc, msg, input)
 }
 
 /// Prefix of the errors a value type raises itself (`gad_core::geo`'s bounded numbers).
@@ -317,6 +379,9 @@ fn classify(serde_msg: &str) -> (String, String) {
         .next()
         .unwrap_or(serde_msg)
         .to_string();
+    if let Some(r) = Refusal::from_serde_message(serde_msg) {
+        return (r.kind, r.msg);
+    }
     if let Some(rest) = clean.strip_prefix("enum: ") {
         return ("enum".into(), rest.to_string());
     }
@@ -392,13 +457,16 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
             .unwrap_or_default();
         // A query value is text; one a bounded type refused as out of range is echoed as the
         // number it was read as.
-        let input = form_urlencoded::parse(filtered.as_bytes())
-            .find(|(k, _)| *k == field)
-            .map(|(_, v)| match v.parse::<f64>() {
-                Ok(f) if f.is_finite() && inner.starts_with(VALUE_ERROR) => Value::from(f),
-                _ => Value::String(v.into_owned()),
-            })
-            .unwrap_or(Value::Null);
+        let input = match Refusal::from_serde_message(&inner) {
+            Some(r) => r.input,
+            None => form_urlencoded::parse(filtered.as_bytes())
+                .find(|(k, _)| *k == field)
+                .map(|(_, v)| match v.parse::<f64>() {
+                    Ok(f) if f.is_finite() && inner.starts_with(VALUE_ERROR) => Value::from(f),
+                    _ => Value::String(v.into_owned()),
+                })
+                .unwrap_or(Value::Null),
+        };
         ApiError::validation(FieldError::new(&kind, &["query", &field], msg, input))
     })?;
     run_validate(value)
@@ -520,7 +588,7 @@ mod tests {
     }
     impl Validate for Body {}
 
-    fn errors(r: Result<Body, ApiError>) -> Vec<FieldError> {
+    fn errors<T: std::fmt::Debug>(r: Result<T, ApiError>) -> Vec<FieldError> {
         match r {
             Err(ApiError::Service(ServiceError::Validation(e))) => e,
             other => panic!("expected validation error, got {other:?}"),
@@ -564,6 +632,79 @@ mod tests {
         refused(parse_json_body::<Near>(br#"{"lat": 91}"#), "body");
         refused(parse_query::<Near>("lat=91"), "query");
         assert!(parse_query::<Near>("lat=-90").is_ok());
+    }
+
+    /// A value type's refusal is a 422 with the type's own entry; every refused field is
+    /// listed, then `Validate`'s errors; an error serde cannot read past is answered alone.
+    #[test]
+    fn refused_values_are_listed_with_the_other_fields_errors() {
+        use gad_core::text::{Codigo, Email};
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Both {
+            codigo: Codigo,
+            emails: Vec<Email>,
+            n: Option<i64>,
+            titulo: String,
+        }
+        impl Validate for Both {
+            fn validate(&self, errors: &mut Vec<FieldError>) {
+                rules::len(errors, "titulo", &self.titulo, 1, 5);
+            }
+        }
+        let e = errors(parse_json_body::<Both>(
+            br#"{"titulo": "", "codigo": "  ", "emails": ["a@b.co", "x"]}"#,
+        ));
+        let got: Vec<(String, Value, Value)> = e
+            .into_iter()
+            .map(|f| (f.kind, Value::Array(f.loc), f.input))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "string_too_short".into(),
+                    serde_json::json!(["body", "codigo"]),
+                    Value::from("")
+                ),
+                (
+                    "value_error".into(),
+                    serde_json::json!(["body", "emails", 1]),
+                    Value::from("x")
+                ),
+                (
+                    "string_too_short".into(),
+                    serde_json::json!(["body", "titulo"]),
+                    Value::from("")
+                ),
+            ]
+        );
+        let e = errors(parse_json_body::<Both>(
+            br#"{"titulo": "", "codigo": "", "emails": [], "n": "x"}"#,
+        ));
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].loc, vec![Value::from("body"), Value::from("n")]);
+        assert_eq!(e[0].kind, "type_error");
+        assert!(
+            parse_json_body::<Both>(br#"{"titulo": "t", "codigo": " c ", "emails": []}"#)
+                .is_ok_and(|b| b.codigo.as_str() == "c")
+        );
+
+        let many = serde_json::json!({"titulo": "t", "codigo": "c", "emails": vec!["x"; 30]});
+        let e = errors(parse_json_body::<Both>(many.to_string().as_bytes()));
+        assert_eq!(e.len(), MAX_REFUSED);
+
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Q {
+            codigo: Codigo,
+        }
+        impl Validate for Q {}
+        let e = errors(parse_query::<Q>("codigo=%20%20"));
+        assert_eq!(e[0].kind, "string_too_short");
+        assert_eq!(e[0].msg, "String should have at least 1 character");
+        assert_eq!(e[0].loc, vec![Value::from("query"), Value::from("codigo")]);
+        assert_eq!(e[0].input, Value::from(""));
     }
 
     #[test]

@@ -5,9 +5,8 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use gad_service::Ctx;
 use gad_service::config::Config;
-use gad_store::Pool;
+use gad_service::{Ctx, Pool};
 
 use crate::realtime::Hub;
 

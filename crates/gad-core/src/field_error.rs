@@ -90,3 +90,45 @@ impl FieldError {
         FieldError::new(kind, &["query", field], msg, input)
     }
 }
+
+/// A value type's refusal while it is deserialised (`text::Codigo`, `text::Email`): the 422
+/// entry it stands for, without the `loc` that only the reader knows. serde carries errors as
+/// text, so a refusal travels as `REFUSED` followed by its JSON; `from_serde_message` reads it
+/// back, and a reader that does not know the format still shows a readable message.
+///
+/// `stand_in` is a valid value of the refusing type: a reader that wants every field's error,
+/// as the contract's 422 lists them, puts it in place of the refused input and reads on.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Refusal {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub msg: String,
+    pub input: Value,
+    pub stand_in: Value,
+}
+
+/// How a refusal's text starts.
+pub const REFUSED: &str = "refused: ";
+
+impl Refusal {
+    /// The serde error that carries this refusal.
+    pub fn into_serde<E: serde::de::Error>(self) -> E {
+        let json = serde_json::to_string(&self).unwrap_or_default();
+        E::custom(format!("{REFUSED}{json}"))
+    }
+
+    /// The refusal a serde error message carries, if it is one. Text after the JSON (a
+    /// deserializer's " at line … column …") is ignored.
+    pub fn from_serde_message(msg: &str) -> Option<Refusal> {
+        let json = msg.strip_prefix(REFUSED)?;
+        serde_json::Deserializer::from_str(json)
+            .into_iter::<Refusal>()
+            .next()?
+            .ok()
+    }
+
+    /// The 422 entry at `loc`.
+    pub fn at(self, loc: Vec<Value>) -> FieldError {
+        FieldError::at(&self.kind, loc, self.msg, self.input)
+    }
+}

@@ -10,6 +10,7 @@ pub mod permissions;
 pub mod positions;
 pub mod request_context;
 pub mod state_machine;
+pub mod text;
 pub mod time;
 pub mod validate;
 

@@ -24,23 +24,34 @@ pub fn check<T: Validate>(t: &T) -> Result<(), Vec<FieldError>> {
 pub mod rules {
     use super::*;
 
-    pub fn len(errors: &mut Vec<FieldError>, field: &str, v: &str, min: usize, max: usize) {
+    /// What is wrong with the length of `v` (counted in characters) against `min..=max`, as
+    /// the 422's (`type`, `msg`); None when it fits.
+    pub fn length_problem(v: &str, min: usize, max: usize) -> Option<(&'static str, String)> {
         let n = v.chars().count();
         if n < min {
-            errors.push(FieldError::body(
-                field,
+            Some((
                 "string_too_short",
                 format!(
                     "String should have at least {min} character{}",
                     if min == 1 { "" } else { "s" }
                 ),
-                Value::String(v.to_string()),
-            ));
+            ))
         } else if n > max {
-            errors.push(FieldError::body(
-                field,
+            Some((
                 "string_too_long",
                 format!("String should have at most {max} characters"),
+            ))
+        } else {
+            None
+        }
+    }
+
+    pub fn len(errors: &mut Vec<FieldError>, field: &str, v: &str, min: usize, max: usize) {
+        if let Some((kind, msg)) = length_problem(v, min, max) {
+            errors.push(FieldError::body(
+                field,
+                kind,
+                msg,
                 Value::String(v.to_string()),
             ));
         }
@@ -113,31 +124,15 @@ pub mod rules {
         }
     }
 
-    /// Trims Unicode White_Space and U+FEFF (what the OpenAPI patterns call `\s`, see `email`).
+    /// Trims `is_space` characters.
     pub fn trim(v: &str) -> &str {
-        v.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        v.trim_matches(is_space)
     }
 
-    pub fn email(errors: &mut Vec<FieldError>, field: &str, v: &str) {
-        let ok = v.len() <= 254
-            && v.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    // Unicode White_Space plus U+FEFF: the union of Rust's and ECMAScript's
-                    // `\s`, so the OpenAPI pattern (`[^@\s\x85]`) means the same here.
-                    && !v.contains(|c: char| c.is_whitespace() || c == '\u{feff}')
-                    && v.matches('@').count() == 1
-            });
-        if !ok {
-            errors.push(FieldError::body(
-                field,
-                "value_error",
-                "value is not a valid email address",
-                Value::String(v.to_string()),
-            ));
-        }
+    /// Unicode White_Space plus U+FEFF: the union of Rust's and ECMAScript's `\s`, so an
+    /// OpenAPI pattern's `\s` (with `\x85`, which ECMAScript leaves out) means the same here.
+    pub fn is_space(c: char) -> bool {
+        c.is_whitespace() || c == '\u{feff}'
     }
 
     /// Pagination shared by every list (contract §1): skip ≥ 0, limit 1–500.

@@ -231,3 +231,35 @@ pub async fn logout(
     tx.commit().await?;
     Ok(())
 }
+
+/// Who a signed token speaks for, read afresh on every request so that a demotion, deletion or
+/// logout takes effect at once on every instance: the user `user_id` of a token `jti` issued at
+/// `issued_at` (Unix seconds). A revoked token, one issued before the user's cut-off or for a
+/// vanished user is a credentials failure; a deleted or unverified user is inactive.
+pub async fn session_actor(
+    ctx: &Ctx,
+    user_id: i64,
+    jti: Uuid,
+    issued_at: i64,
+) -> ServiceResult<Actor> {
+    let row = usuarios::auth_state(&ctx.db, user_id, jti)
+        .await?
+        .ok_or(ServiceError::InvalidCredentials)?;
+    if row.revoked {
+        return Err(ServiceError::InvalidCredentials);
+    }
+    if let Some(after) = row.tokens_valid_after
+        && issued_at <= after.timestamp()
+    {
+        return Err(ServiceError::InvalidCredentials);
+    }
+    if row.deleted || !row.verificado {
+        return Err(ServiceError::InactiveUser);
+    }
+    let nivel = Nivel::from_db(&row.nivel).ok_or(ServiceError::InvalidCredentials)?;
+    Ok(Actor {
+        id: user_id,
+        nivel,
+        efectivo_id: row.efectivo_id,
+    })
+}

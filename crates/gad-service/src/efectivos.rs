@@ -8,7 +8,9 @@ use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoDisponibilidad, FieldError, Nivel};
 use gad_store::audit::{self, AuditEntry};
-use gad_store::efectivos::{self as store, EFECTIVO_NOT_FOUND, EfectivoRow, ListFilter};
+use gad_store::efectivos::{self as store, EFECTIVO_NOT_FOUND, ListFilter};
+/// The row these use cases answer and its wire form (`EfectivoRow::to_wire` → `Efectivo`).
+pub use gad_store::efectivos::{Efectivo, EfectivoRow};
 use gad_store::positions::{Fix, Written};
 use serde::Deserialize;
 use serde_json::{Value, json};

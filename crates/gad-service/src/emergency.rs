@@ -17,6 +17,8 @@ use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
 use gad_store::audit::{self, AuditEntry};
 use gad_store::dispatch as store;
 use gad_store::emergency;
+/// One nearby officer as `suggestions` answers it.
+pub use gad_store::emergency::Suggestion;
 use gad_store::nearest::{self, Order};
 use gad_store::tareas::Tarea;
 use serde::Deserialize;
@@ -575,7 +577,7 @@ pub async fn suggestions(
     ctx: &Ctx,
     me: &Actor,
     q: &SuggestionsQuery,
-) -> ServiceResult<Vec<emergency::Suggestion>> {
+) -> ServiceResult<Vec<Suggestion>> {
     require(me, Nivel::Supervisor)?;
     let rows = emergency::suggestions(
         &ctx.db,

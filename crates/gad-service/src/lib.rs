@@ -38,3 +38,9 @@ pub mod wire;
 pub use config::Config;
 pub use ctx::Ctx;
 pub use error::{ServiceError, ServiceResult};
+/// Pool construction, migrations and the readiness probes, for the composition root and the
+/// health routes.
+pub use gad_store::pool;
+/// The database pool and its error, named for the adapters: they hold a pool and see a
+/// database failure only as what it means (`ServiceError::from`), never run SQL themselves.
+pub use gad_store::{DbError, Pool};

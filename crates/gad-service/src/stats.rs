@@ -7,12 +7,16 @@ use std::time::Duration;
 use gad_core::geo::round2;
 use gad_core::time::now_rfc3339;
 use gad_core::validate::Validate;
-use gad_core::{Actor, FieldError};
+use gad_core::{Actor, FieldError, Nivel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
+
+/// What `overview` answers.
+pub use gad_store::stats::Overview;
 
 pub const STATS_TTL: Duration = Duration::from_secs(300);
 pub const FORBIDDEN_OTHER: &str = "No tienes permiso para ver estadísticas de otro usuario";
@@ -170,6 +174,13 @@ pub async fn invalidate_user(ctx: &Ctx, me: &Actor, user_id: i64) -> ServiceResu
         deleted_keys: deleted as u64,
         pattern,
     })
+}
+
+/// The supervisors' overview (level 2+): live tasks by estado, tipo and prioridad; efectivos by
+/// availability and located; emergencies of the last 24 h and their median dispatch distance.
+pub async fn overview(ctx: &Ctx, me: &Actor) -> ServiceResult<Overview> {
+    require(me, Nivel::Supervisor)?;
+    Ok(gad_store::stats::overview(&ctx.db).await?)
 }
 
 fn may_see(me: &Actor, user_id: i64) -> ServiceResult<()> {

@@ -13,13 +13,14 @@ use chrono::{DateTime, Utc};
 use gad_core::geo::{Lat, Lng};
 use gad_core::request_context::RequestContext;
 use gad_core::state_machine;
+use gad_core::text::Codigo;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
 use gad_store::Conn as PgConnection;
 use gad_store::audit::{self, AuditEntry};
-use gad_store::tareas::{
-    self, Historial, Key, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND, Tarea,
-};
+use gad_store::tareas::{self, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND};
+/// What these use cases take and answer: the task row, its history and how one is looked up.
+pub use gad_store::tareas::{Historial, Key, Tarea};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
@@ -117,12 +118,7 @@ pub async fn history(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Vec<H
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTask {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub codigo: String,
+    pub codigo: Codigo,
     #[schema(
         min_length = 1,
         max_length = 200,
@@ -202,7 +198,6 @@ impl Validate for CreateTask {
             Some(self.inicio_programado),
         );
         rules::plausible_time(errors, "body", "fin_programado", self.fin_programado);
-        rules::len(errors, "codigo", rules::trim(&self.codigo), 1, 50);
         rules::len(errors, "titulo", rules::trim(&self.titulo), 1, 200);
         check_common(
             errors,
@@ -292,7 +287,7 @@ pub async fn create(
     let mut tx = ctx.db.begin().await?;
     let efectivo_usuarios = check_refs(&mut tx, body.delegado_usuario_id, &efectivos).await?;
     let new = NewTarea {
-        codigo: body.codigo.trim(),
+        codigo: body.codigo.as_str(),
         titulo: body.titulo.trim(),
         descripcion: body.descripcion.as_deref(),
         tipo: body.tipo,
@@ -498,12 +493,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateTask {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
-    )]
-    pub codigo: Option<String>,
+    pub codigo: Option<Codigo>,
     #[schema(
         min_length = 1,
         max_length = 200,
@@ -569,9 +559,6 @@ impl Validate for UpdateTask {
             "fin_programado",
             self.fin_programado.flatten(),
         );
-        if let Some(c) = &self.codigo {
-            rules::len(errors, "codigo", rules::trim(c), 1, 50);
-        }
         if let Some(t) = &self.titulo {
             rules::len(errors, "titulo", rules::trim(t), 1, 200);
         }
@@ -634,7 +621,7 @@ pub async fn update(
     }
 
     let patch = Patch {
-        codigo: body.codigo.as_deref().map(str::trim),
+        codigo: body.codigo.as_ref().map(Codigo::as_str),
         titulo: body.titulo.as_deref().map(str::trim),
         descripcion: body.descripcion.as_ref().map(|d| d.as_deref()),
         tipo: body.tipo,

@@ -8,10 +8,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use gad_core::request_context::RequestContext;
+use gad_core::text::Email;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel};
 use gad_store::audit::{self, AuditEntry};
-use gad_store::usuarios::{self, Usuario};
+use gad_store::usuarios;
+/// The user row these use cases answer (its wire form is `to_json`).
+pub use gad_store::usuarios::Usuario;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -132,11 +135,7 @@ pub async fn get_me(ctx: &Ctx, me: &Actor) -> ServiceResult<Usuario> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateUser {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00\x85]+@[^@\s.\x00\x85][^@\s\x00\x85]*\.[^@\s\x00\x85]*[^@\s.\x00\x85]$"
-    )]
-    pub email: String,
+    pub email: Email,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     #[schema(min_length = 1, max_length = 100)]
@@ -154,7 +153,6 @@ pub struct CreateUser {
 
 impl Validate for CreateUser {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        rules::email(errors, "email", &self.email);
         check_password(errors, "password", &self.password);
         rules::len(errors, "nombre", &self.nombre, 1, 100);
         rules::len(errors, "apellido", &self.apellido, 1, 100);
@@ -181,7 +179,7 @@ pub async fn create(
     let user = usuarios::insert(
         &mut *tx,
         usuarios::NewUsuario {
-            email: body.email.trim(),
+            email: body.email.as_str(),
             dni: body.dni.trim(),
             nombre: &body.nombre,
             apellido: &body.apellido,
@@ -341,11 +339,7 @@ pub async fn telegram_link_code(ctx: &Ctx, me: &Actor) -> ServiceResult<Telegram
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateUser {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00\x85]+@[^@\s.\x00\x85][^@\s\x00\x85]*\.[^@\s\x00\x85]*[^@\s.\x00\x85]$"
-    )]
-    pub email: Option<String>,
+    pub email: Option<Email>,
     #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     #[schema(min_length = 1, max_length = 100)]
@@ -363,9 +357,6 @@ pub struct UpdateUser {
 
 impl Validate for UpdateUser {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        if let Some(e) = &self.email {
-            rules::email(errors, "email", e);
-        }
         if let Some(p) = &self.password {
             check_password(errors, "password", p);
         }
@@ -415,7 +406,7 @@ pub async fn update(
         &mut *tx,
         user_id,
         usuarios::UsuarioChanges {
-            email: body.email.as_deref().map(str::trim),
+            email: body.email.as_ref().map(Email::as_str),
             hashed_password: new_hash.as_deref(),
             nombre: body.nombre.as_deref(),
             apellido: body.apellido.as_deref(),

@@ -13,9 +13,9 @@ use crate::extract::{RawBody, ValidJson, ValidPath, ValidQuery, parse_json_body}
 use crate::state::AppState;
 use gad_service::ServiceError;
 use gad_service::efectivos::{
-    self, CreateEfectivo, DisponibilidadBody, ListQuery, UbicacionBody, UpdateEfectivo, may_act_on,
+    self, CreateEfectivo, DisponibilidadBody, Efectivo, EfectivoRow, ListQuery, UbicacionBody,
+    UpdateEfectivo, may_act_on,
 };
-use gad_store::efectivos::{Efectivo, EfectivoRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -12,7 +12,9 @@ use crate::auth::{AuthUser, Supervisor};
 use crate::error::{ApiError, ApiResult, FieldError, json_response};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
-use gad_service::emergency::{self, EmergencyBody, IDEMPOTENCY_HEADER, Raised, SuggestionsQuery};
+use gad_service::emergency::{
+    self, EmergencyBody, IDEMPOTENCY_HEADER, Raised, Suggestion, SuggestionsQuery,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,7 +83,7 @@ pub async fn emergency(
 
 #[utoipa::path(get, path = "/api/v1/tasks/emergency/suggestions", tag = "emergency", params(SuggestionsQuery),
     description = "Level: 2. The nearest available efectivos within radius_m (optionally by especialidad/unidad), nearest first; nothing is assigned.",
-    responses((status = 200, description = "suggestions", body = [gad_store::emergency::Suggestion])))]
+    responses((status = 200, description = "suggestions", body = [Suggestion])))]
 pub async fn suggestions(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,

@@ -10,7 +10,7 @@ use crate::auth::{AuthUser, Supervisor};
 use crate::error::{ApiResult, json_response};
 use crate::extract::{ValidPath, ValidQuery};
 use crate::state::AppState;
-use gad_service::stats::{self, Invalidated, UserStats, UserStatsQuery};
+use gad_service::stats::{self, Invalidated, Overview, UserStats, UserStatsQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,11 +47,11 @@ pub async fn invalidate_user(
 
 #[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats",
     description = "Level: 2. Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located; emergencies of the last 24 h and their median dispatch distance.",
-    responses((status = 200, description = "overview", body = gad_store::stats::Overview)))]
+    responses((status = 200, description = "overview", body = Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
-    Supervisor(_me): Supervisor,
+    Supervisor(me): Supervisor,
 ) -> ApiResult<Response> {
-    let body = gad_store::stats::overview(&state.db).await?;
+    let body = stats::overview(&state.ctx, &me).await?;
     Ok(axum::Json(body).into_response())
 }

@@ -14,8 +14,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
 use gad_service::task_json;
-use gad_service::tasks::{self, CreateTask, ListQuery, StatusChange, UpdateTask};
-use gad_store::tareas::{Historial, Key, Tarea};
+use gad_service::tasks::{
+    self, CreateTask, Historial, Key, ListQuery, StatusChange, Tarea, UpdateTask,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,9 +14,8 @@ use crate::error::{ApiResult, json_response};
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
 use gad_service::users::{
-    self, CreateUser, GetUserQuery, ListQuery, UpdateMe, UpdateUser, to_json,
+    self, CreateUser, GetUserQuery, ListQuery, UpdateMe, UpdateUser, Usuario, to_json,
 };
-use gad_store::usuarios::Usuario;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

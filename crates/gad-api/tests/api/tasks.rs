@@ -1044,3 +1044,113 @@ async fn delete_is_level3_soft_and_returns_the_task() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
 }
+
+/// The task code is read as a `Codigo`: stored trimmed, refused with the length rule's 422
+/// (echoing the trimmed text), listed with the other fields' errors; a body that fails to read
+/// for another reason answers that error alone.
+#[tokio::test]
+async fn codigo_is_read_as_a_task_code() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let l1 = app.create_user(1).await;
+
+    let r = app
+        .create_task(&sup, l1.id, json!({"codigo": " \t CODE-trim-1 "}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["codigo"], "CODE-trim-1");
+    let id = r.body["id"].as_i64().unwrap();
+
+    let r = app.create_task(&sup, l1.id, json!({"codigo": "   "})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.body,
+        json!({"detail": "Validation Error", "errors": [{
+            "type": "string_too_short", "loc": ["body", "codigo"],
+            "msg": "String should have at least 1 character", "input": ""}]})
+    );
+    let long = "x".repeat(51);
+    let r = app
+        .create_task(&sup, l1.id, json!({"codigo": format!("  {long} ")}))
+        .await;
+    assert_eq!(
+        r.body["errors"],
+        json!([{"type": "string_too_long", "loc": ["body", "codigo"],
+                "msg": "String should have at most 50 characters", "input": long}])
+    );
+    let r = app.create_task(&sup, l1.id, json!({"codigo": 7})).await;
+    assert_eq!(r.body["errors"][0]["type"], "type_error");
+    assert_eq!(r.body["errors"][0]["loc"], json!(["body", "codigo"]));
+
+    // Every field's error, the code's first.
+    let r = app
+        .create_task(&sup, l1.id, json!({"codigo": "", "titulo": " "}))
+        .await;
+    let locs: Vec<&Value> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        vec![&json!(["body", "codigo"]), &json!(["body", "titulo"])]
+    );
+    // A value serde cannot read at all is answered alone.
+    let r = app
+        .create_task(&sup, l1.id, json!({"codigo": "", "prioridad": 9}))
+        .await;
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["loc"], json!(["body", "prioridad"]));
+
+    // Update: the same rule, and the new code is stored trimmed.
+    let path = format!("/api/v1/tasks/{id}");
+    let r = app
+        .put(&path, Some(&sup.token), json!({"codigo": ""}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.body["errors"],
+        json!([{"type": "string_too_short", "loc": ["body", "codigo"],
+                "msg": "String should have at least 1 character", "input": ""}])
+    );
+    let r = app
+        .put(
+            &path,
+            Some(&sup.token),
+            json!({"codigo": "x".repeat(51), "nota": "n".repeat(2001)}),
+        )
+        .await;
+    let kinds: Vec<&Value> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["type"])
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![&json!("string_too_long"), &json!("string_too_long")]
+    );
+    assert_eq!(r.body["errors"][1]["loc"], json!(["body", "nota"]));
+    let r = app
+        .put(&path, Some(&sup.token), json!({"codigo": " CODE-trim-2 "}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["codigo"], "CODE-trim-2");
+    let r = app
+        .get("/api/v1/tasks/by-code/CODE-trim-2", Some(&sup.token))
+        .await;
+    assert_eq!(r.body["id"], id);
+
+    // What is stored is what was measured: a byte order mark around the code is trimmed like
+    // any white space (the length rule already ignored it).
+    let r = app
+        .create_task(
+            &sup,
+            l1.id,
+            json!({"codigo": "\u{feff}CODE-trim-3\u{feff}"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["codigo"], "CODE-trim-3");
+}

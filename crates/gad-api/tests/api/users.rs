@@ -2,7 +2,7 @@
 
 use gad_testkit::TestApp;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn new_user(email: &str, dni: &str) -> serde_json::Value {
     json!({"email": email, "password": "password-123", "nombre": "Nuevo", "apellido": "Usuario", "dni": dni, "verificado": true})
@@ -391,4 +391,64 @@ async fn telegram_link_code() {
         .await
         .unwrap();
     assert_eq!(owner, u.id);
+}
+
+/// The e-mail is read as an `Email`: refused with the contract's 422 (echoing what was sent),
+/// on create and on update, listed with the other fields' errors.
+#[tokio::test]
+async fn email_is_read_as_an_address() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let u = app.create_user(1).await;
+    let refused = |input: &str| {
+        json!({"detail": "Validation Error", "errors": [{
+            "type": "value_error", "loc": ["body", "email"],
+            "msg": "value is not a valid email address", "input": input}]})
+    };
+    for bad in [" a@b.co", "a@b", "a@@b.co", "a@b.co.", "@b.co"] {
+        let r = app
+            .post(
+                "/api/v1/users",
+                Some(&admin.token),
+                new_user(bad, "30111222"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(r.body, refused(bad));
+        let r = app
+            .put(
+                &format!("/api/v1/users/{}", u.id),
+                Some(&admin.token),
+                json!({"email": bad}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(r.body, refused(bad));
+    }
+    let r = app
+        .put(
+            &format!("/api/v1/users/{}", u.id),
+            Some(&admin.token),
+            json!({"email": "x", "dni": ""}),
+        )
+        .await;
+    let locs: Vec<&Value> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        vec![&json!(["body", "email"]), &json!(["body", "dni"])]
+    );
+    let r = app
+        .put(
+            &format!("/api/v1/users/{}", u.id),
+            Some(&admin.token),
+            json!({"email": "renamed@test.gad"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["email"], "renamed@test.gad");
 }
