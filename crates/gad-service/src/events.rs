@@ -16,7 +16,11 @@ use serde::Serialize;
 
 pub use payload::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+/// The names of the event types, the vocabulary of a socket's `subscribe`/`unsubscribe`
+/// (contract §13). `user_activity` and `warning` are accepted there but never sent.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     SystemStatus,
@@ -124,10 +128,12 @@ pub enum Event {
     EfectivoStatusChanged(EfectivoStatusChanged),
     /// An officer's current position (coalesced: at most one per officer and second).
     EfectivoLocationUpdate(EfectivoLocation),
-    /// Emergencies (topic `emergencias`) and monitoring alerts (topic `monitoreo`); always
-    /// delivered, whatever the subscription.
+    /// Emergencies (topic `emergencias`, to supervisors and the officer called) and
+    /// monitoring alerts (topic `monitoreo`, to levels 2 and 3); always delivered, whatever the
+    /// subscription.
     Alert(Alert),
-    /// A broadcast from an administrator, or the confirmation of a `subscribe`.
+    /// A broadcast from an administrator (`POST /api/v1/admin/agent/command`), or the
+    /// confirmation of a `subscribe`.
     Notification(Notification),
     /// The same object as `GET /api/v1/stats/overview` (level 2+, on request, at most once per
     /// second per socket).
@@ -197,22 +203,31 @@ impl DomainEvent {
     }
 }
 
-/// One frame on the socket: the event and its delivery fields.
+/// One frame on the socket: the event (`event_type`, `data`) and its delivery fields.
 #[derive(Debug, Serialize)]
 pub struct Frame<'a> {
     #[serde(flatten)]
     pub event: &'a Event,
-    /// When the frame was written (RFC 3339).
+    #[serde(flatten)]
+    pub delivery: Delivery,
+}
+
+/// The fields every frame carries besides `event_type` and `data`.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Delivery {
+    /// When the frame was written.
+    #[schema(format = DateTime)]
     pub timestamp: String,
     /// One per event: every copy of an event (every socket, every instance) shares it.
+    #[schema(format = Uuid)]
     pub message_id: String,
-    /// The one user an event is about, when its audience is one user (or the socket's own
-    /// user for an answer to that socket).
+    /// The one user the event is about when its audience is one user; the socket's own user
+    /// on an answer to that socket.
     pub target_user_id: Option<i64>,
-    /// `supervisor`, `efectivo` or `unidad:<name>` for events to a whole group.
+    /// `supervisor`, `efectivo` or `unidad:<name>` for an event to a whole group.
     pub target_role: Option<String>,
-    /// The event's first topic.
-    pub topic: Option<&'a str>,
+    /// The event's first topic (`task:<id>`, `efectivo:<id>`, `emergencias`, `monitoreo`).
+    pub topic: Option<String>,
 }
 
 impl Frame<'_> {
@@ -225,13 +240,15 @@ impl Frame<'_> {
     ) -> String {
         let frame = Frame {
             event,
-            timestamp: gad_core::time::now_rfc3339(),
-            message_id: uuid::Uuid::new_v4().to_string(),
-            target_user_id,
-            target_role,
-            topic,
+            delivery: Delivery {
+                timestamp: gad_core::time::now_rfc3339(),
+                message_id: uuid::Uuid::new_v4().to_string(),
+                target_user_id,
+                target_role,
+                topic: topic.map(str::to_string),
+            },
         };
-        // Every payload is plain data (string keys): serialising cannot fail.
+        // Every payload is plain data with string keys: serialising cannot fail.
         serde_json::to_string(&frame).unwrap_or_default()
     }
 }
@@ -431,7 +448,7 @@ mod tests {
                     task_id: 7,
                     codigo: "T-7".into(),
                     efectivos_asignados: vec![11],
-                    tarea: t.clone(),
+                    tarea: Box::new(t.clone()),
                 })),
                 json!({"task_id": 7, "codigo": "T-7", "efectivos_asignados": [11], "tarea": tj}),
             ),
@@ -460,7 +477,7 @@ mod tests {
                     estado_nuevo: EstadoTarea::EnCurso,
                     usuario_id: 2,
                     nota: None,
-                    tarea: t.clone(),
+                    tarea: Box::new(t.clone()),
                 })),
                 json!({"task_id": 7, "codigo": "T-7", "estado_anterior": "programada",
                        "estado_nuevo": "en_curso", "usuario_id": 2, "nota": null, "tarea": tj}),

@@ -327,7 +327,7 @@ pub async fn create(
             task_id: tarea.id,
             codigo: tarea.codigo.clone(),
             efectivos_asignados: efectivos,
-            tarea: tarea.clone(),
+            tarea: Box::new(tarea.clone()),
         };
         publish_task(
             ctx,
@@ -438,7 +438,7 @@ fn publish_transition(
         estado_nuevo: tr.to,
         usuario_id: me.id,
         nota: nota.map(str::to_string),
-        tarea: t.clone(),
+        tarea: Box::new(t.clone()),
     };
     publish_task(
         ctx,
@@ -695,7 +695,7 @@ pub async fn update(
             task_id: cur.id,
             codigo: cur.codigo.clone(),
             efectivos_asignados: cur.efectivos_asignados.clone(),
-            tarea: cur.clone(),
+            tarea: Box::new(cur.clone()),
         };
         publish_task(
             ctx,

@@ -21,7 +21,8 @@ use gad_core::Actor;
 
 pub const TASK_NOT_FOUND: &str = "The task with this id does not exist in the system";
 
-/// The Tarea wire object (contract §6). Read back from a frame by the bot (`Deserialize`).
+/// The Tarea wire object (contract §6).
+// Deserialize: the bot reads it back from the events it receives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tarea {
     pub id: i64,

@@ -17,6 +17,7 @@
 //! socket may also subscribe to a bounding box (`subscribe {"bbox":[w,s,e,n]}` or
 //! `/ws/connect?bbox=w,s,e,n`): it then receives location events only of officers inside it.
 
+pub mod asyncapi;
 mod data;
 mod routes;
 mod socket;

@@ -404,7 +404,7 @@ async fn subscribe_filters_by_event_type_and_topic() {
                 estado_nuevo: gad_core::EstadoTarea::EnCurso,
                 usuario_id: 1,
                 nota: None,
-                tarea: tarea(7, "T-7"),
+                tarea: Box::new(tarea(7, "T-7")),
             },
         ))
     };

@@ -64,7 +64,7 @@ pub struct OfficersAssigned {
     pub task_id: i64,
     pub codigo: String,
     pub efectivos_asignados: Vec<i64>,
-    pub tarea: Tarea,
+    pub tarea: Box<Tarea>,
 }
 
 /// An officer called to an emergency by a re-dispatch (after a decline or a silence) or as
@@ -112,7 +112,7 @@ pub struct TaskTransition {
     /// Who made the change.
     pub usuario_id: i64,
     pub nota: Option<String>,
-    pub tarea: Tarea,
+    pub tarea: Box<Tarea>,
 }
 
 /// An officer's answer to a dispatch, a silence past the deadline, or the arrival on scene.
