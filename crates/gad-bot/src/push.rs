@@ -273,3 +273,156 @@ async fn subscribe(
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::Utc;
+    use gad_core::{EstadoTarea, Prioridad, TipoTarea};
+    use gad_service::events::{
+        AckPending, AlertLevel, CalledAlert, DispatchCall, DispatchEvento, DispatchStep, Tarea,
+        TaskTransition, UnassignedAlert,
+    };
+
+    fn tarea(es_emergencia: bool, efectivos: Vec<i64>) -> Tarea {
+        let now = Utc::now();
+        Tarea {
+            id: 7,
+            uuid: uuid::Uuid::nil(),
+            codigo: "T-7".into(),
+            titulo: "Patrulla".into(),
+            descripcion: None,
+            tipo: TipoTarea::Patrullaje,
+            prioridad: Prioridad::Media,
+            estado: EstadoTarea::Programada,
+            inicio_programado: now,
+            fin_programado: None,
+            inicio_real: None,
+            fin_real: None,
+            pausado_en: None,
+            tiempo_pausado_segundos: 0,
+            duracion_real_horas: None,
+            delegado_usuario_id: 3,
+            creado_por_usuario_id: Some(2),
+            efectivos_asignados: efectivos,
+            ubicacion_lat: None,
+            ubicacion_lon: None,
+            ubicacion_descripcion: None,
+            notas: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            es_emergencia,
+        }
+    }
+
+    fn to(users: &[i64], event: Event) -> Pushed {
+        Pushed {
+            event,
+            audience: Audience::Involved {
+                user_ids: users.to_vec(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_called_officer_gets_the_alert_with_the_answer_buttons_not_the_task_assigned() {
+        let deadline = Utc::now();
+        let call = DispatchCall {
+            task_id: 9,
+            codigo: "EMG-9".into(),
+            efectivo_id: 11,
+            usuario_id: 5,
+            distance_m: 120.0,
+            ack_status: AckPending::PendienteConfirmacion,
+            ack_deadline: deadline,
+            refuerzo: false,
+            lat: None,
+            lng: None,
+        };
+        let assigned = to(&[5], Event::TaskAssigned(TaskAssigned::Dispatch(call)));
+        assert_eq!(notice(&assigned, None), None);
+        let alert = to(
+            &[5],
+            Event::Alert(Alert::Called(CalledAlert {
+                title: "Emergencia".into(),
+                level: AlertLevel::Critical,
+                task_id: 9,
+                codigo: "EMG-9".into(),
+                efectivo_id: 11,
+                usuario_id: 5,
+                distance_m: 120.0,
+                ack_deadline: deadline,
+                lat: Some(-34.6),
+                lng: Some(-58.38),
+            })),
+        );
+        let n = notice(&alert, None).unwrap();
+        assert_eq!(
+            (n.kind, n.users, n.ack_task),
+            ("emergency", vec![5], Some(9))
+        );
+        assert_eq!(
+            n.text,
+            texts::push_emergencia("EMG-9", 120.0, -34.6, -58.38, None)
+        );
+    }
+
+    #[test]
+    fn supervisors_only_alerts_and_dispatch_steps_are_not_pushed() {
+        let unassigned = Pushed {
+            event: Event::Alert(Alert::Unassigned(UnassignedAlert {
+                title: "Emergencia sin asignar".into(),
+                level: AlertLevel::Critical,
+                task_id: 9,
+                codigo: "EMG-9".into(),
+                intentos: 3,
+                lat: None,
+                lng: None,
+            })),
+            audience: Audience::Supervisors,
+        };
+        assert_eq!(notice(&unassigned, Some(1)), None);
+        let step = to(
+            &[5, 3],
+            Event::TaskStatusChanged(TaskStatusChanged::Dispatch(DispatchStep {
+                task_id: 9,
+                codigo: Some("EMG-9".into()),
+                evento: DispatchEvento::Aceptado,
+                efectivo_id: 11,
+                usuario_id: 5,
+                motivo: None,
+            })),
+        );
+        assert_eq!(notice(&step, None), None);
+    }
+
+    #[test]
+    fn task_pushes_skip_emergencies_tasks_with_officers_and_the_author() {
+        let emergency = to(&[3], Event::TaskCreated(tarea(true, vec![11])));
+        assert_eq!(notice(&emergency, None), None);
+        let with_officers = to(&[3], Event::TaskCreated(tarea(false, vec![11])));
+        assert_eq!(notice(&with_officers, None), None);
+        let created = to(&[2, 3], Event::TaskCreated(tarea(false, Vec::new())));
+        let n = notice(&created, None).unwrap();
+        assert_eq!((n.kind, n.users), ("task_created", vec![3]));
+
+        let transition = to(
+            &[2, 3],
+            Event::TaskStatusChanged(TaskStatusChanged::Transition(TaskTransition {
+                task_id: 7,
+                codigo: "T-7".into(),
+                estado_anterior: EstadoTarea::Programada,
+                estado_nuevo: EstadoTarea::Cancelada,
+                usuario_id: 3,
+                nota: None,
+                tarea: Box::new(tarea(false, Vec::new())),
+            })),
+        );
+        let n = notice(&transition, None).unwrap();
+        assert_eq!(n.users, vec![2]);
+        assert_eq!(n.text, texts::push_estado("T-7", EstadoTarea::Cancelada));
+    }
+}
