@@ -11,10 +11,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use gad_core::EstadoTarea;
 use gad_service::Ctx as AppState;
-use gad_service::events::{Audience, DomainEvent, Envelope, EventSink, EventType};
-use serde_json::Value;
+use gad_service::events::{
+    Alert, Audience, DomainEvent, Envelope, Event, EventSink, TaskAssigned, TaskStatusChanged,
+    TaskUpdated,
+};
 use tokio::sync::mpsc;
 
 use teloxide::types::{InlineKeyboardMarkup, ReplyMarkup};
@@ -24,10 +25,10 @@ use crate::metrics::BotMetrics;
 use crate::telegram::{Tg, button};
 use crate::texts;
 
-pub struct Event {
-    pub event_type: EventType,
+/// An event as the bot receives it: the typed event and who it is for.
+pub struct Pushed {
+    pub event: Event,
     pub audience: Audience,
-    pub data: Value,
 }
 
 /// One notification: its text, the users it goes to, and the metric label.
@@ -54,102 +55,100 @@ fn without(users: Vec<i64>, actor: Option<i64>) -> Vec<i64> {
     users.into_iter().filter(|u| Some(*u) != actor).collect()
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("")
+/// A notice to users.
+fn to_users(kind: &'static str, text: String, users: Vec<i64>) -> Notice {
+    Notice {
+        kind,
+        text,
+        users,
+        ack_task: None,
+        chats: Vec::new(),
+    }
 }
 
 /// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
-pub fn notice(ev: &Event, admin_chat: Option<i64>) -> Option<Notice> {
-    let d = &ev.data;
+pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
     let users = involved(&ev.audience);
-    let n = match ev.event_type {
+    let n = match &ev.event {
         // Alertmanager's alerts go to the operators' chat, when one is configured.
-        EventType::Alert if s(d, "source") == "alertmanager" => Notice {
+        Event::Alert(Alert::Monitoring(a)) => Notice {
             kind: "monitoring_alert",
-            text: texts::push_monitoreo(s(d, "title"), d["description"].as_str()),
+            text: texts::push_monitoreo(&a.title, a.description.as_deref()),
             users: Vec::new(),
             ack_task: None,
             chats: admin_chat.into_iter().collect(),
         },
-        // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
-        EventType::TaskAssigned if d.get("ack_status").is_some() => return None,
-        EventType::TaskAssigned => Notice {
-            kind: "task_assigned",
-            text: texts::push_asignada(s(d, "codigo"), s(&d["tarea"], "titulo")),
-            users,
-            ack_task: None,
-            chats: Vec::new(),
-        },
-        EventType::TaskCreated => {
-            // Emergencies are announced by their alert; a task created with officers is
-            // announced by the task_assigned that follows it.
-            let has_officers = d["efectivos_asignados"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty());
-            if d["es_emergencia"] == true || has_officers {
-                return None;
-            }
-            Notice {
-                kind: "task_created",
-                text: texts::push_nueva(s(d, "codigo"), s(d, "titulo")),
-                users: without(users, d["creado_por_usuario_id"].as_i64()),
-                ack_task: None,
-                chats: Vec::new(),
-            }
-        }
-        EventType::TaskUpdated => {
-            let deleted = d["deleted"].as_bool().unwrap_or(false);
-            Notice {
-                kind: "task_updated",
-                text: if deleted {
-                    texts::push_eliminada(s(d, "codigo"))
-                } else {
-                    texts::push_modificada(s(d, "codigo"), s(d, "titulo"))
-                },
-                users,
-                ack_task: None,
-                chats: Vec::new(),
-            }
-        }
-        EventType::TaskStatusChanged => {
-            let to = EstadoTarea::from_wire(s(d, "estado_nuevo"))?;
-            Notice {
-                kind: "task_status_changed",
-                text: texts::push_estado(s(d, "codigo"), to),
-                // The officer who made the change already saw it.
-                users: without(users, d["usuario_id"].as_i64()),
-                ack_task: None,
-                chats: Vec::new(),
-            }
-        }
-        EventType::Alert if d["usuario_id"].is_i64() && d["task_id"].is_i64() => Notice {
+        // Every dispatch waits for the officer's answer: Aceptar / Rechazar.
+        Event::Alert(Alert::Emergency(a)) => Notice {
             kind: "emergency",
             text: texts::push_emergencia(
-                s(d, "codigo"),
-                d["distance_m"].as_f64().unwrap_or_default(),
-                d["lat"].as_f64().unwrap_or_default(),
-                d["lng"].as_f64().unwrap_or_default(),
-                d["descripcion"].as_str(),
+                &a.codigo,
+                a.distance_m,
+                a.lat,
+                a.lng,
+                a.descripcion.as_deref(),
             ),
-            users: d["usuario_id"].as_i64().into_iter().collect(),
-            // Every dispatch waits for the officer's answer.
-            ack_task: d["task_id"].as_i64(),
+            users: vec![a.usuario_id],
+            ack_task: Some(a.task_id),
             chats: Vec::new(),
         },
+        Event::Alert(Alert::Called(a)) => Notice {
+            kind: "emergency",
+            text: texts::push_emergencia(
+                &a.codigo,
+                a.distance_m,
+                a.lat.unwrap_or_default(),
+                a.lng.unwrap_or_default(),
+                None,
+            ),
+            users: vec![a.usuario_id],
+            ack_task: Some(a.task_id),
+            chats: Vec::new(),
+        },
+        // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
+        Event::TaskAssigned(TaskAssigned::Dispatch(_)) => return None,
+        Event::TaskAssigned(TaskAssigned::Officers(a)) => to_users(
+            "task_assigned",
+            texts::push_asignada(&a.codigo, &a.tarea.titulo),
+            users,
+        ),
+        // Emergencies are announced by their alert; a task created with officers is announced
+        // by the task_assigned that follows it.
+        Event::TaskCreated(t) if t.es_emergencia || !t.efectivos_asignados.is_empty() => {
+            return None;
+        }
+        Event::TaskCreated(t) => to_users(
+            "task_created",
+            texts::push_nueva(&t.codigo, &t.titulo),
+            without(users, t.creado_por_usuario_id),
+        ),
+        Event::TaskUpdated(TaskUpdated::Deleted(d)) => {
+            to_users("task_updated", texts::push_eliminada(&d.codigo), users)
+        }
+        Event::TaskUpdated(TaskUpdated::Changed(t)) => to_users(
+            "task_updated",
+            texts::push_modificada(&t.codigo, &t.titulo),
+            users,
+        ),
+        // The officer who made the change already saw it.
+        Event::TaskStatusChanged(TaskStatusChanged::Transition(t)) => to_users(
+            "task_status_changed",
+            texts::push_estado(&t.codigo, t.estado_nuevo),
+            without(users, Some(t.usuario_id)),
+        ),
         _ => return None,
     };
     (!n.users.is_empty() || !n.chats.is_empty()).then_some(n)
 }
 
 /// Forwards the bot's own events when there is no Redis channel to read them from.
-struct LocalSink(mpsc::UnboundedSender<Event>);
+struct LocalSink(mpsc::UnboundedSender<Pushed>);
 
 impl EventSink for LocalSink {
     fn deliver(&self, event: &DomainEvent) {
-        let _ = self.0.send(Event {
-            event_type: event.event_type,
+        let _ = self.0.send(Pushed {
+            event: event.event.clone(),
             audience: event.audience.clone(),
-            data: event.data.clone(),
         });
     }
 }
@@ -162,7 +161,7 @@ pub fn spawn(
     metrics: Arc<BotMetrics>,
     admin_chat: Option<i64>,
 ) -> Arc<AtomicBool> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Pushed>();
     let ready = Arc::new(AtomicBool::new(false));
     match state.redis.url().map(str::to_string) {
         Some(url) => {
@@ -238,7 +237,7 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
 async fn subscribe(
     url: String,
     channel: String,
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<Pushed>,
     metrics: Arc<BotMetrics>,
     ready: Arc<AtomicBool>,
 ) {
@@ -259,13 +258,171 @@ async fn subscribe(
             metrics.error("push_unreadable");
             return true;
         };
-        let data = r.data();
-        tx.send(Event {
-            event_type: r.e,
+        if r.end_user.is_some() {
+            return true; // a session ended: nothing to push
+        }
+        let Some(event) = r.event() else {
+            metrics.error("push_unreadable");
+            return true;
+        };
+        tx.send(Pushed {
+            event,
             audience: r.a,
-            data,
         })
         .is_ok()
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::Utc;
+    use gad_core::{EstadoTarea, Prioridad, TipoTarea};
+    use gad_service::events::{
+        AckPending, AlertLevel, CalledAlert, DispatchCall, DispatchEvento, DispatchStep, Tarea,
+        TaskTransition, UnassignedAlert,
+    };
+
+    fn tarea(es_emergencia: bool, efectivos: Vec<i64>) -> Tarea {
+        let now = Utc::now();
+        Tarea {
+            id: 7,
+            uuid: uuid::Uuid::nil(),
+            codigo: "T-7".into(),
+            titulo: "Patrulla".into(),
+            descripcion: None,
+            tipo: TipoTarea::Patrullaje,
+            prioridad: Prioridad::Media,
+            estado: EstadoTarea::Programada,
+            inicio_programado: now,
+            fin_programado: None,
+            inicio_real: None,
+            fin_real: None,
+            pausado_en: None,
+            tiempo_pausado_segundos: 0,
+            duracion_real_horas: None,
+            delegado_usuario_id: 3,
+            creado_por_usuario_id: Some(2),
+            efectivos_asignados: efectivos,
+            ubicacion_lat: None,
+            ubicacion_lon: None,
+            ubicacion_descripcion: None,
+            notas: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            es_emergencia,
+        }
+    }
+
+    fn to(users: &[i64], event: Event) -> Pushed {
+        Pushed {
+            event,
+            audience: Audience::Involved {
+                user_ids: users.to_vec(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_called_officer_gets_the_alert_with_the_answer_buttons_not_the_task_assigned() {
+        let deadline = Utc::now();
+        let call = DispatchCall {
+            task_id: 9,
+            codigo: "EMG-9".into(),
+            efectivo_id: 11,
+            usuario_id: 5,
+            distance_m: 120.0,
+            ack_status: AckPending::PendienteConfirmacion,
+            ack_deadline: deadline,
+            refuerzo: false,
+            lat: None,
+            lng: None,
+        };
+        let assigned = to(&[5], Event::TaskAssigned(TaskAssigned::Dispatch(call)));
+        assert_eq!(notice(&assigned, None), None);
+        let alert = to(
+            &[5],
+            Event::Alert(Alert::Called(CalledAlert {
+                title: "Emergencia".into(),
+                level: AlertLevel::Critical,
+                task_id: 9,
+                codigo: "EMG-9".into(),
+                efectivo_id: 11,
+                usuario_id: 5,
+                distance_m: 120.0,
+                ack_deadline: deadline,
+                lat: Some(-34.6),
+                lng: Some(-58.38),
+            })),
+        );
+        let n = notice(&alert, None).unwrap();
+        assert_eq!(
+            (n.kind, n.users, n.ack_task),
+            ("emergency", vec![5], Some(9))
+        );
+        assert_eq!(
+            n.text,
+            texts::push_emergencia("EMG-9", 120.0, -34.6, -58.38, None)
+        );
+    }
+
+    #[test]
+    fn supervisors_only_alerts_and_dispatch_steps_are_not_pushed() {
+        let unassigned = Pushed {
+            event: Event::Alert(Alert::Unassigned(UnassignedAlert {
+                title: "Emergencia sin asignar".into(),
+                level: AlertLevel::Critical,
+                task_id: 9,
+                codigo: "EMG-9".into(),
+                intentos: 3,
+                lat: None,
+                lng: None,
+            })),
+            audience: Audience::Supervisors,
+        };
+        assert_eq!(notice(&unassigned, Some(1)), None);
+        let step = to(
+            &[5, 3],
+            Event::TaskStatusChanged(TaskStatusChanged::Dispatch(DispatchStep {
+                task_id: 9,
+                codigo: Some("EMG-9".into()),
+                evento: DispatchEvento::Aceptado,
+                efectivo_id: 11,
+                usuario_id: 5,
+                motivo: None,
+            })),
+        );
+        assert_eq!(notice(&step, None), None);
+    }
+
+    #[test]
+    fn task_pushes_skip_emergencies_tasks_with_officers_and_the_author() {
+        let emergency = to(&[3], Event::TaskCreated(tarea(true, vec![11])));
+        assert_eq!(notice(&emergency, None), None);
+        let with_officers = to(&[3], Event::TaskCreated(tarea(false, vec![11])));
+        assert_eq!(notice(&with_officers, None), None);
+        let created = to(&[2, 3], Event::TaskCreated(tarea(false, Vec::new())));
+        let n = notice(&created, None).unwrap();
+        assert_eq!((n.kind, n.users), ("task_created", vec![3]));
+
+        let transition = to(
+            &[2, 3],
+            Event::TaskStatusChanged(TaskStatusChanged::Transition(TaskTransition {
+                task_id: 7,
+                codigo: "T-7".into(),
+                estado_anterior: EstadoTarea::Programada,
+                estado_nuevo: EstadoTarea::Cancelada,
+                usuario_id: 3,
+                nota: None,
+                tarea: Box::new(tarea(false, Vec::new())),
+            })),
+        );
+        let n = notice(&transition, None).unwrap();
+        assert_eq!(n.users, vec![2]);
+        assert_eq!(n.text, texts::push_estado("T-7", EstadoTarea::Cancelada));
+    }
 }

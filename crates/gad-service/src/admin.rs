@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Audience, DomainEvent, EventType};
+use crate::events::{Audience, Event, Notification};
 
 /// One audit row as the listing answers it.
 pub use gad_store::audit::AuditRow;
@@ -249,13 +249,20 @@ pub async fn run_command(
                     (Audience::Unidad { name, user_ids }, Some(n))
                 }
             };
-            let data = json!({
-                "title": b.title, "content": b.content, "level": b.level,
-                "audience": b.audience, "from_user_id": me.id, "timestamp": now_rfc3339(),
-            });
-            event = Some(DomainEvent::new(EventType::Notification, data, audience));
-            json!({"event_type": "notification", "audience": b.audience, "title": b.title,
-                   "level": b.level, "unidad_recipients": recipients})
+            let result = json!({"event_type": "notification", "audience": b.audience,
+                   "title": b.title, "level": b.level, "unidad_recipients": recipients});
+            event = Some(
+                Event::Notification(Notification {
+                    title: b.title,
+                    content: b.content,
+                    level: b.level,
+                    audience: Some(b.audience),
+                    from_user_id: Some(me.id),
+                    timestamp: Some(Utc::now()),
+                })
+                .to(audience),
+            );
+            result
         }
         "cache_clear" => {
             ctx.cache.clear().await;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Audience, DomainEvent, EventType};
+use crate::events::{Alert, AlertLevel, AlertSource, Audience, Event, MonitoringAlert};
 
 /// Titles shown to supervisors (es-AR), one per alert status.
 const TITLE_FIRING: &str = "Alerta de monitoreo";
@@ -26,7 +26,7 @@ const TITLE_RESOLVED: &str = "Alerta de monitoreo resuelta";
 const GO_ZERO_TIME_YEAR: i32 = 1;
 
 /// Firing or resolved (Alertmanager's `status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Firing,
@@ -149,45 +149,43 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Level of the `alert` event from the rule's `severity` label.
-fn level_of(a: &AlertmanagerAlert) -> &'static str {
+fn level_of(a: &AlertmanagerAlert) -> AlertLevel {
     if a.status == AlertStatus::Resolved {
-        return "info";
+        return AlertLevel::Info;
     }
     match a.labels.get("severity").map(String::as_str) {
-        Some("critical") => "critical",
-        Some("warning") => "warning",
-        _ => "info",
+        Some("critical") => AlertLevel::Critical,
+        Some("warning") => AlertLevel::Warning,
+        _ => AlertLevel::Info,
     }
 }
 
-fn event_data(body: &AlertmanagerWebhook, a: &AlertmanagerAlert) -> Value {
+fn event_data(body: &AlertmanagerWebhook, a: &AlertmanagerAlert) -> MonitoringAlert {
     let alertname = a.labels.get("alertname").cloned().unwrap_or_default();
     let summary = a.annotations.get("summary").cloned();
     let prefix = match a.status {
         AlertStatus::Firing => TITLE_FIRING,
         AlertStatus::Resolved => TITLE_RESOLVED,
     };
-    let ends_at = a
-        .ends_at
-        .filter(|t| chrono::Datelike::year(t) > GO_ZERO_TIME_YEAR)
-        .map(gad_core::time::rfc3339);
-    json!({
-        "title": format!("{prefix}: {}", summary.as_deref().unwrap_or(&alertname)),
-        "level": level_of(a),
-        "source": "alertmanager",
-        "status": a.status.as_str(),
-        "alertname": alertname,
-        "severity": a.labels.get("severity"),
-        "summary": summary,
-        "description": a.annotations.get("description"),
-        "labels": a.labels,
-        "starts_at": gad_core::time::rfc3339(a.starts_at),
-        "ends_at": ends_at,
-        "generator_url": a.generator_url,
-        "fingerprint": a.fingerprint,
-        "receiver": body.receiver,
-        "group_key": body.group_key,
-    })
+    MonitoringAlert {
+        title: format!("{prefix}: {}", summary.as_deref().unwrap_or(&alertname)),
+        level: level_of(a),
+        source: AlertSource::Alertmanager,
+        status: a.status,
+        alertname,
+        severity: a.labels.get("severity").cloned(),
+        summary,
+        description: a.annotations.get("description").cloned(),
+        labels: a.labels.clone(),
+        starts_at: a.starts_at,
+        ends_at: a
+            .ends_at
+            .filter(|t| chrono::Datelike::year(t) > GO_ZERO_TIME_YEAR),
+        generator_url: a.generator_url.clone(),
+        fingerprint: a.fingerprint.clone(),
+        receiver: body.receiver.clone(),
+        group_key: body.group_key.clone(),
+    }
 }
 
 /// Publishes every alert of the group to the supervisors (topic `monitoreo`) and says how many
@@ -201,7 +199,8 @@ pub fn forward(ctx: &Ctx, body: &AlertmanagerWebhook) -> Reenviadas {
             "alertmanager alert received"
         );
         ctx.events.publish(
-            DomainEvent::new(EventType::Alert, event_data(body, a), Audience::Supervisors)
+            Event::Alert(Alert::Monitoring(event_data(body, a)))
+                .to(Audience::Supervisors)
                 .topic("monitoreo"),
         );
     }

@@ -6,12 +6,15 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-use gad_store::Conn as PgConnection;
-use serde_json::json;
-
 use crate::ctx::Ctx;
-use crate::events::{Audience, DomainEvent, EventType};
+use crate::events::{
+    AckPending, Alert, AlertLevel, Audience, CalledAlert, DispatchCall, DispatchEvento,
+    DispatchStep, DomainEvent, EfectivoStatusChanged, Event, TaskAssigned, TaskStatusChanged,
+    UnassignedAlert, UnitStatus,
+};
+use chrono::Utc;
+use gad_core::EstadoDisponibilidad;
+use gad_store::Conn as PgConnection;
 use gad_store::dispatch::{self as store, Assigned, Site};
 
 /// How a pending dispatch ends.
@@ -38,6 +41,13 @@ impl Answer {
             Answer::Timeout => "vencido",
         }
     }
+    fn step(self) -> DispatchEvento {
+        match self {
+            Answer::Accept => DispatchEvento::Aceptado,
+            Answer::Decline => DispatchEvento::Rechazado,
+            Answer::Timeout => DispatchEvento::Vencido,
+        }
+    }
 }
 
 /// What an answer led to.
@@ -60,89 +70,86 @@ fn involved(users: &[Option<i64>]) -> Audience {
 /// `task_assigned` + `alert` for an officer just dispatched (first call excepted: the
 /// emergency route announces that one itself).
 pub fn assigned_events(site: &Site, a: &Assigned, refuerzo: bool) -> Vec<DomainEvent> {
-    let data = json!({
-        "task_id": site.id,
-        "codigo": site.codigo,
-        "efectivo_id": a.efectivo_id,
-        "usuario_id": a.usuario_id,
-        "distance_m": (a.distance_m * 100.0).round() / 100.0,
-        "ack_status": "pendiente_confirmacion",
-        "ack_deadline": gad_core::time::rfc3339(a.vence_at),
-        "refuerzo": refuerzo,
-        "lat": site.lat,
-        "lng": site.lng,
-    });
+    let distance_m = (a.distance_m * 100.0).round() / 100.0;
+    let call = DispatchCall {
+        task_id: site.id,
+        codigo: site.codigo.clone(),
+        efectivo_id: a.efectivo_id,
+        usuario_id: a.usuario_id,
+        distance_m,
+        ack_status: AckPending::PendienteConfirmacion,
+        ack_deadline: a.vence_at,
+        refuerzo,
+        lat: site.lat,
+        lng: site.lng,
+    };
+    let alert = CalledAlert {
+        title: if refuerzo {
+            "Refuerzo solicitado"
+        } else {
+            "Emergencia"
+        }
+        .into(),
+        level: AlertLevel::Critical,
+        task_id: site.id,
+        codigo: site.codigo.clone(),
+        efectivo_id: a.efectivo_id,
+        usuario_id: a.usuario_id,
+        distance_m,
+        ack_deadline: a.vence_at,
+        lat: site.lat,
+        lng: site.lng,
+    };
     let to_officer = involved(&[Some(a.usuario_id)]);
     vec![
-        DomainEvent::new(EventType::TaskAssigned, data.clone(), to_officer.clone())
+        Event::TaskAssigned(TaskAssigned::Dispatch(call))
+            .to(to_officer.clone())
             .topic(format!("task:{}", site.id)),
-        DomainEvent::new(
-            EventType::Alert,
-            json!({
-                "title": if refuerzo { "Refuerzo solicitado" } else { "Emergencia" },
-                "level": "critical",
-                "task_id": site.id,
-                "codigo": site.codigo,
-                "efectivo_id": a.efectivo_id,
-                "usuario_id": a.usuario_id,
-                "distance_m": (a.distance_m * 100.0).round() / 100.0,
-                "ack_deadline": gad_core::time::rfc3339(a.vence_at),
-                "lat": site.lat,
-                "lng": site.lng,
-            }),
-            to_officer,
-        )
-        .topic("emergencias")
-        .topic(format!("task:{}", site.id)),
+        Event::Alert(Alert::Called(alert))
+            .to(to_officer)
+            .topic("emergencias")
+            .topic(format!("task:{}", site.id)),
     ]
 }
 
+/// `task_status_changed` for a step of the dispatch; `motivo` is `Some` (maybe `Some(None)`)
+/// for a decline or a silence only.
 fn step_event(
     site: &Site,
-    evento: &str,
+    evento: DispatchEvento,
     efectivo_id: i64,
     usuario_id: i64,
-    extra: serde_json::Value,
+    motivo: Option<Option<&str>>,
 ) -> DomainEvent {
-    let mut data = json!({
-        "task_id": site.id,
-        "codigo": site.codigo,
-        "evento": evento,
-        "efectivo_id": efectivo_id,
-        "usuario_id": usuario_id,
-    });
-    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            d.insert(k.clone(), v.clone());
-        }
-    }
-    DomainEvent::new(
-        EventType::TaskStatusChanged,
-        data,
-        involved(&[Some(usuario_id), site.delegado]),
-    )
+    Event::TaskStatusChanged(TaskStatusChanged::Dispatch(DispatchStep {
+        task_id: site.id,
+        codigo: Some(site.codigo.clone()),
+        evento,
+        efectivo_id,
+        usuario_id,
+        motivo: motivo.map(|m| m.map(str::to_string)),
+    }))
+    .to(involved(&[Some(usuario_id), site.delegado]))
     .topic(format!("task:{}", site.id))
 }
 
-fn unit_event(
+/// `efectivo_status_changed` for a unit moved by its task.
+pub(crate) fn unit_event(
     efectivo_id: i64,
     usuario_id: i64,
-    anterior: &str,
-    nuevo: &str,
+    anterior: EstadoDisponibilidad,
+    nuevo: EstadoDisponibilidad,
     tarea_id: i64,
 ) -> DomainEvent {
-    DomainEvent::new(
-        EventType::EfectivoStatusChanged,
-        json!({
-            "efectivo_id": efectivo_id,
-            "usuario_id": usuario_id,
-            "estado_anterior": anterior,
-            "estado_nuevo": nuevo,
-            "estado_disponibilidad": nuevo,
-            "tarea_id": tarea_id,
-        }),
-        involved(&[Some(usuario_id)]),
-    )
+    Event::EfectivoStatusChanged(EfectivoStatusChanged::Task(UnitStatus {
+        efectivo_id,
+        usuario_id,
+        estado_anterior: anterior,
+        estado_nuevo: nuevo,
+        estado_disponibilidad: nuevo,
+        tarea_id,
+    }))
+    .to(involved(&[Some(usuario_id)]))
     .topic(format!("efectivo:{efectivo_id}"))
 }
 
@@ -179,16 +186,16 @@ pub async fn answer(
         store::set_unit_status(db, efectivo_id, "EN_CAMINO").await?;
         out.events.push(step_event(
             site,
-            "aceptado",
+            DispatchEvento::Aceptado,
             efectivo_id,
             closed.usuario_id,
-            json!({}),
+            None,
         ));
         out.events.push(unit_event(
             efectivo_id,
             closed.usuario_id,
-            "en_tarea",
-            "en_camino",
+            EstadoDisponibilidad::EnTarea,
+            EstadoDisponibilidad::EnCamino,
             site.id,
         ));
         return Ok(Some(out));
@@ -201,16 +208,16 @@ pub async fn answer(
     });
     out.events.push(step_event(
         site,
-        answer.evento(),
+        answer.step(),
         efectivo_id,
         closed.usuario_id,
-        json!({"motivo": motivo}),
+        Some(motivo),
     ));
     out.events.push(unit_event(
         efectivo_id,
         closed.usuario_id,
-        "en_tarea",
-        "disponible",
+        EstadoDisponibilidad::EnTarea,
+        EstadoDisponibilidad::Disponible,
         site.id,
     ));
     if closed.refuerzo || !site.open {
@@ -269,19 +276,16 @@ pub async fn answer(
             .await?;
             out.sin_asignar = true;
             out.events.push(
-                DomainEvent::new(
-                    EventType::Alert,
-                    json!({
-                        "title": "Emergencia sin asignar",
-                        "level": "critical",
-                        "task_id": site.id,
-                        "codigo": site.codigo,
-                        "intentos": attempts,
-                        "lat": site.lat,
-                        "lng": site.lng,
-                    }),
-                    Audience::Supervisors,
-                )
+                Event::Alert(Alert::Unassigned(UnassignedAlert {
+                    title: "Emergencia sin asignar".into(),
+                    level: AlertLevel::Critical,
+                    task_id: site.id,
+                    codigo: site.codigo.clone(),
+                    intentos: attempts,
+                    lat: site.lat,
+                    lng: site.lng,
+                }))
+                .to(Audience::Supervisors)
                 .topic("emergencias")
                 .topic(format!("task:{}", site.id)),
             );
@@ -376,11 +380,15 @@ pub async fn arrived(
         )
         .await?;
         events.push(
-            DomainEvent::new(
-                EventType::TaskStatusChanged,
-                json!({"task_id": tarea_id, "evento": "llegada", "efectivo_id": efectivo_id, "usuario_id": usuario_id}),
-                involved(&[Some(usuario_id)]),
-            )
+            Event::TaskStatusChanged(TaskStatusChanged::Dispatch(DispatchStep {
+                task_id: *tarea_id,
+                codigo: None,
+                evento: DispatchEvento::Llegada,
+                efectivo_id,
+                usuario_id,
+                motivo: None,
+            }))
+            .to(involved(&[Some(usuario_id)]))
             .topic(format!("task:{tarea_id}")),
         );
     }

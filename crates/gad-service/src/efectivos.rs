@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Audience, DomainEvent, EventType};
+use crate::events::{
+    Audience, DomainEvent, EfectivoLocation, EfectivoStatusChanged, Event, OfficerStatus,
+};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound(EFECTIVO_NOT_FOUND.into())
@@ -129,24 +131,23 @@ impl Validate for UpdateEfectivo {
     }
 }
 
+/// The officer's availability from its row (an unknown label reads as `no_disponible`).
+fn estado_of(db_label: &str) -> EstadoDisponibilidad {
+    EstadoDisponibilidad::from_db(db_label).unwrap_or(EstadoDisponibilidad::NoDisponible)
+}
+
 fn status_event(row: &EfectivoRow, anterior: &str) -> DomainEvent {
-    let anterior = EstadoDisponibilidad::from_db(anterior)
-        .map(|e| e.as_wire())
-        .unwrap_or("no_disponible");
-    DomainEvent::new(
-        EventType::EfectivoStatusChanged,
-        json!({
-            "efectivo_id": row.id,
-            "usuario_id": row.usuario_id,
-            "estado_anterior": anterior,
-            "estado": row.estado_wire(),
-            "unidad": row.unidad,
-            "timestamp": gad_core::time::rfc3339(row.ultima_actualizacion_estado),
-        }),
-        Audience::Involved {
-            user_ids: vec![row.usuario_id],
-        },
-    )
+    Event::EfectivoStatusChanged(EfectivoStatusChanged::Set(OfficerStatus {
+        efectivo_id: row.id,
+        usuario_id: row.usuario_id,
+        estado_anterior: estado_of(anterior),
+        estado: estado_of(&row.estado),
+        unidad: row.unidad.clone(),
+        timestamp: row.ultima_actualizacion_estado,
+    }))
+    .to(Audience::Involved {
+        user_ids: vec![row.usuario_id],
+    })
     .topic(format!("efectivo:{}", row.id))
 }
 
@@ -232,23 +233,20 @@ pub async fn after_applied_fix(
         row = r;
     }
     ctx.events.publish(
-        DomainEvent::new(
-            EventType::EfectivoLocationUpdate,
-            json!({
-                "efectivo_id": row.id,
-                "usuario_id": row.usuario_id,
-                "lat": fix.lat,
-                "lng": fix.lng,
-                "accuracy_m": fix.accuracy_m,
-                "heading": fix.heading,
-                "speed": fix.speed,
-                "estado": row.estado_wire(),
-                "updated_at": row.ubicacion_updated_at.map(gad_core::time::rfc3339),
-            }),
-            Audience::Involved {
-                user_ids: vec![row.usuario_id],
-            },
-        )
+        Event::EfectivoLocationUpdate(EfectivoLocation {
+            efectivo_id: row.id,
+            usuario_id: row.usuario_id,
+            lat: fix.lat,
+            lng: fix.lng,
+            accuracy_m: fix.accuracy_m,
+            heading: fix.heading,
+            speed: fix.speed,
+            estado: estado_of(&row.estado),
+            updated_at: row.ubicacion_updated_at,
+        })
+        .to(Audience::Involved {
+            user_ids: vec![row.usuario_id],
+        })
         .topic(format!("efectivo:{id}")),
     );
     Ok(row)

@@ -29,7 +29,7 @@ use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::dispatch::{self, Answer};
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Audience, DomainEvent, EventType};
+use crate::events::{Alert, AlertLevel, Audience, EmergencyAlert, Event};
 use crate::metrics::Metrics;
 use crate::stats;
 use crate::wire::{AckAnswer, BackupAnswer, Llamado, Refuerzo};
@@ -247,29 +247,25 @@ pub async fn raise(
 /// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; only after
 /// the dispatch transaction committed.
 fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) {
-    let created = gad_core::time::rfc3339(d.created_at);
     let involved = Audience::Involved {
         user_ids: vec![d.usuario_id],
     };
     ctx.events.publish(
-        DomainEvent::new(
-            EventType::Alert,
-            json!({
-                "title": "Emergencia",
-                "level": "critical",
-                "task_id": d.task_id,
-                "codigo": d.codigo,
-                "efectivo_id": d.efectivo_id,
-                "usuario_id": d.usuario_id,
-                "distance_m": round2(d.distance_m),
-                "lat": b.lat.get(),
-                "lng": b.lng.get(),
-                "descripcion": b.descripcion,
-                "reported_by": me.id,
-                "created_at": created,
-            }),
-            involved.clone(),
-        )
+        Event::Alert(Alert::Emergency(EmergencyAlert {
+            title: "Emergencia".into(),
+            level: AlertLevel::Critical,
+            task_id: d.task_id,
+            codigo: d.codigo.clone(),
+            efectivo_id: d.efectivo_id,
+            usuario_id: d.usuario_id,
+            distance_m: round2(d.distance_m),
+            lat: b.lat.get(),
+            lng: b.lng.get(),
+            descripcion: b.descripcion.clone(),
+            reported_by: me.id,
+            created_at: d.created_at,
+        }))
+        .to(involved.clone())
         .topic("emergencias")
         .topic(format!("task:{}", d.task_id)),
     );
@@ -304,7 +300,8 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) 
         es_emergencia: true,
     };
     ctx.events.publish(
-        DomainEvent::new(EventType::TaskCreated, tarea.to_json(), involved)
+        Event::TaskCreated(tarea)
+            .to(involved)
             .topic(format!("task:{}", d.task_id)),
     );
 }

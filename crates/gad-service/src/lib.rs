@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod partitions;
 pub mod password;
+pub mod realtime;
 pub mod redis_conn;
 pub mod stats;
 pub mod task_json;

@@ -15,7 +15,7 @@ use gad_core::request_context::RequestContext;
 use gad_core::state_machine;
 use gad_core::text::Codigo;
 use gad_core::validate::{Validate, rules};
-use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
+use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
 use gad_store::Conn as PgConnection;
 use gad_store::audit::{self, AuditEntry};
 use gad_store::tareas::{self, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND};
@@ -27,7 +27,10 @@ use serde_json::{Value, json};
 use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Audience, DomainEvent, EventType};
+use crate::events::{
+    Audience, Event, OfficersAssigned, TaskAssigned, TaskDeleted, TaskStatusChanged,
+    TaskTransition, TaskUpdated,
+};
 use crate::stats;
 
 fn not_found() -> ServiceError {
@@ -306,26 +309,25 @@ pub async fn create(
     let task_json = tarea.to_json();
     let entry = AuditEntry::new("task_created", Some(me.id))
         .resource("tarea", tarea.id)
-        .values(None, Some(task_json.clone()))
+        .values(None, Some(task_json))
         .status(201)
         .context(origin);
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
 
     let involved = involved(&[tarea.delegado_usuario_id], &efectivo_usuarios);
-    publish_task(
-        ctx,
-        EventType::TaskCreated,
-        &tarea,
-        task_json.clone(),
-        &involved,
-    );
+    publish_task(ctx, Event::TaskCreated(tarea.clone()), tarea.id, &involved);
     if !efectivos.is_empty() {
+        let assigned = OfficersAssigned {
+            task_id: tarea.id,
+            codigo: tarea.codigo.clone(),
+            efectivos_asignados: efectivos,
+            tarea: Box::new(tarea.clone()),
+        };
         publish_task(
             ctx,
-            EventType::TaskAssigned,
-            &tarea,
-            json!({"task_id": tarea.id, "codigo": tarea.codigo, "efectivos_asignados": efectivos, "tarea": task_json}),
+            Event::TaskAssigned(TaskAssigned::Officers(assigned)),
+            tarea.id,
             &involved,
         );
     }
@@ -344,16 +346,13 @@ fn involved(delegados: &[i64], efectivo_usuarios: &[i64]) -> Vec<i64> {
     set.into_iter().collect()
 }
 
-fn publish_task(ctx: &Ctx, kind: EventType, t: &Tarea, data: Value, users: &[i64]) {
+fn publish_task(ctx: &Ctx, event: Event, task_id: i64, users: &[i64]) {
     ctx.events.publish(
-        DomainEvent::new(
-            kind,
-            data,
-            Audience::Involved {
+        event
+            .to(Audience::Involved {
                 user_ids: users.to_vec(),
-            },
-        )
-        .topic(format!("task:{}", t.id)),
+            })
+            .topic(format!("task:{task_id}")),
     );
 }
 
@@ -427,19 +426,19 @@ fn publish_transition(
     nota: Option<&str>,
     users: &[i64],
 ) {
+    let transition = TaskTransition {
+        task_id: t.id,
+        codigo: t.codigo.clone(),
+        estado_anterior: tr.from,
+        estado_nuevo: tr.to,
+        usuario_id: me.id,
+        nota: nota.map(str::to_string),
+        tarea: Box::new(t.clone()),
+    };
     publish_task(
         ctx,
-        EventType::TaskStatusChanged,
-        t,
-        json!({
-            "task_id": t.id,
-            "codigo": t.codigo,
-            "estado_anterior": tr.from,
-            "estado_nuevo": tr.to,
-            "usuario_id": me.id,
-            "nota": nota,
-            "tarea": t.to_json(),
-        }),
+        Event::TaskStatusChanged(TaskStatusChanged::Transition(transition)),
+        t.id,
         users,
     );
     publish_released(ctx, t.id, &tr.released);
@@ -672,18 +671,23 @@ pub async fn update(
         &[old.delegado_usuario_id, cur.delegado_usuario_id],
         &efectivo_usuarios,
     );
-    let task_json = cur.to_json();
     if !patch.is_empty() {
-        publish_task(ctx, EventType::TaskUpdated, &cur, task_json.clone(), &users);
+        let changed = TaskUpdated::Changed(cur.clone());
+        publish_task(ctx, Event::TaskUpdated(changed), cur.id, &users);
     }
     let old_set: BTreeSet<i64> = old.efectivos_asignados.iter().copied().collect();
     let new_set: BTreeSet<i64> = cur.efectivos_asignados.iter().copied().collect();
     if new_efectivo_usuarios.is_some() && old_set != new_set {
+        let assigned = OfficersAssigned {
+            task_id: cur.id,
+            codigo: cur.codigo.clone(),
+            efectivos_asignados: cur.efectivos_asignados.clone(),
+            tarea: Box::new(cur.clone()),
+        };
         publish_task(
             ctx,
-            EventType::TaskAssigned,
-            &cur,
-            json!({"task_id": cur.id, "codigo": cur.codigo, "efectivos_asignados": cur.efectivos_asignados, "tarea": task_json}),
+            Event::TaskAssigned(TaskAssigned::Officers(assigned)),
+            cur.id,
             &users,
         );
     }
@@ -714,7 +718,7 @@ pub async fn delete(
     let task_json = t.to_json();
     let mut entry = AuditEntry::new("task_deleted", Some(me.id))
         .resource("tarea", task_id)
-        .values(None, Some(task_json.clone()))
+        .values(None, Some(task_json))
         .severity("warning")
         .status(200)
         .context(origin);
@@ -727,11 +731,16 @@ pub async fn delete(
     tx.commit().await?;
 
     let users = involved(&[t.delegado_usuario_id], &efectivo_usuarios);
+    let deleted = TaskDeleted {
+        task_id: t.id,
+        codigo: t.codigo.clone(),
+        deleted: true,
+        tarea: t.clone(),
+    };
     publish_task(
         ctx,
-        EventType::TaskUpdated,
-        &t,
-        json!({"task_id": t.id, "codigo": t.codigo, "deleted": true, "tarea": task_json}),
+        Event::TaskUpdated(TaskUpdated::Deleted(deleted)),
+        t.id,
         &users,
     );
     publish_released(ctx, t.id, &released);
@@ -742,22 +751,12 @@ pub async fn delete(
 /// Tells each released officer (and supervisors) that they are `disponible` again.
 fn publish_released(ctx: &Ctx, tarea_id: i64, released: &[tareas::Released]) {
     for r in released {
-        ctx.events.publish(
-            DomainEvent::new(
-                EventType::EfectivoStatusChanged,
-                json!({
-                    "efectivo_id": r.id,
-                    "usuario_id": r.usuario_id,
-                    "estado_anterior": "en_tarea",
-                    "estado_nuevo": "disponible",
-                    "estado_disponibilidad": "disponible",
-                    "tarea_id": tarea_id,
-                }),
-                Audience::Involved {
-                    user_ids: vec![r.usuario_id],
-                },
-            )
-            .topic(format!("efectivo:{}", r.id)),
-        );
+        ctx.events.publish(crate::dispatch::unit_event(
+            r.id,
+            r.usuario_id,
+            EstadoDisponibilidad::EnTarea,
+            EstadoDisponibilidad::Disponible,
+            tarea_id,
+        ));
     }
 }

@@ -5,7 +5,7 @@ use gad_core::geo::round2;
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Prioridad, TipoTarea};
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -31,7 +31,7 @@ fn relabel<'a>(
 }
 
 /// The overview (`GET /stats/overview`, socket `dashboard_update`).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Overview {
     pub tareas: TareasResumen,
     pub efectivos: EfectivosResumen,
@@ -43,7 +43,7 @@ pub struct Overview {
 }
 
 /// Live tasks by estado (wire values), tipo (wire values) and prioridad (labels BAJA…CRITICA).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TareasResumen {
     pub por_estado: BTreeMap<String, i64>,
     pub por_tipo: BTreeMap<String, i64>,
@@ -51,7 +51,7 @@ pub struct TareasResumen {
 }
 
 /// Live efectivos by availability (wire values), and how many have a position.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EfectivosResumen {
     pub por_disponibilidad: BTreeMap<String, i64>,
     pub con_ubicacion: i64,

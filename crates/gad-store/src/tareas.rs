@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use gad_core::state_machine::TaskClock;
 use gad_core::{EstadoTarea, Prioridad, TipoTarea};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Row};
@@ -22,7 +22,8 @@ use gad_core::Actor;
 pub const TASK_NOT_FOUND: &str = "The task with this id does not exist in the system";
 
 /// The Tarea wire object (contract §6).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+// Deserialize: the bot reads it back from the events it receives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tarea {
     pub id: i64,
     pub uuid: uuid::Uuid,

@@ -17,6 +17,7 @@
 //! socket may also subscribe to a bounding box (`subscribe {"bbox":[w,s,e,n]}` or
 //! `/ws/connect?bbox=w,s,e,n`): it then receives location events only of officers inside it.
 
+pub mod asyncapi;
 mod data;
 mod routes;
 mod socket;
@@ -29,15 +30,15 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Utf8Bytes;
 use chrono::Utc;
 use parking_lot::{Mutex, RwLock};
-use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
 use gad_core::positions::BBox;
 
 use gad_service::events::{
-    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, EventSink, EventType,
+    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink, EventType, Frame, Ping,
 };
 use gad_service::metrics::Metrics;
+use gad_service::realtime::{Overview, Pool};
 use gad_service::redis_conn::RedisHandle;
 
 pub use routes::{api_router, router};
@@ -253,10 +254,10 @@ pub struct Hub {
     channel: OnceLock<String>,
     publish_tx: OnceLock<mpsc::Sender<String>>,
     /// The database, for housekeeping (expired tickets); set by `start`.
-    db: OnceLock<gad_store::Pool>,
+    db: OnceLock<Pool>,
     /// The overview last computed for `dashboard_update`, shared by every socket of this
     /// instance (at most `DASHBOARD_INTERVAL` old).
-    dashboard: tokio::sync::Mutex<Option<(Instant, Value)>>,
+    dashboard: tokio::sync::Mutex<Option<(Instant, Overview)>>,
     coalesce: Mutex<Coalesce>,
 }
 
@@ -290,7 +291,7 @@ impl Hub {
     }
 
     /// Starts background tasks (heartbeat, Redis fan-out publisher and subscriber).
-    pub fn start(self: &Arc<Self>, db: gad_store::Pool, redis_namespace: &str) {
+    pub fn start(self: &Arc<Self>, db: Pool, redis_namespace: &str) {
         let _ = self.db.set(db);
         let channel = format!("{redis_namespace}ws");
         let _ = self.channel.set(channel.clone());
@@ -477,19 +478,19 @@ impl Hub {
     /// of local sockets it was queued for.
     pub fn broadcast(&self, event: &DomainEvent) -> usize {
         let published = Instant::now();
+        let event_type = event.event.event_type();
         let target_user = match &event.audience {
-            Audience::Involved { user_ids } if user_ids.len() == 1 => json!(user_ids[0]),
-            _ => Value::Null,
+            Audience::Involved { user_ids } if user_ids.len() == 1 => Some(user_ids[0]),
+            _ => None,
         };
         let target_role = match &event.audience {
-            Audience::Everyone | Audience::Involved { .. } => Value::Null,
-            Audience::Supervisors => json!("supervisor"),
-            Audience::Efectivos => json!("efectivo"),
-            Audience::Unidad { name, .. } => json!(format!("unidad:{name}")),
+            Audience::Everyone | Audience::Involved { .. } => None,
+            Audience::Supervisors => Some("supervisor".to_string()),
+            Audience::Efectivos => Some("efectivo".to_string()),
+            Audience::Unidad { name, .. } => Some(format!("unidad:{name}")),
         };
         let text = envelope(
-            event.event_type,
-            &event.data,
+            &event.event,
             target_user,
             target_role,
             event.topics.first().map(String::as_str),
@@ -498,26 +499,26 @@ impl Hub {
             serde_json::to_string(&Envelope {
                 v: ENVELOPE_VERSION,
                 o: self.instance_id.clone(),
-                e: event.event_type,
+                e: event_type,
                 a: event.audience.clone(),
                 t: event.topics.clone(),
                 ts: Utc::now().timestamp_micros(),
                 p: text.as_str().to_string(),
                 end_user: None,
-                g: location_of(event),
+                g: event.event.position(),
             })
             .ok()
         });
         let held = Held {
-            event_type: event.event_type,
+            event_type,
             audience: event.audience.clone(),
             topics: event.topics.clone(),
             text,
-            pos: location_of(event),
+            pos: event.event.position(),
             published,
             remote,
         };
-        match location_officer(event.event_type, &event.topics) {
+        match location_officer(event_type, &event.topics) {
             Some(officer) => self.coalesce(officer, held),
             None => self.emit(held),
         }
@@ -703,17 +704,14 @@ impl Hub {
 
     /// The stats overview (the same function as `GET /api/v1/stats/overview`), computed at most
     /// once per `DASHBOARD_INTERVAL` per instance however many sockets ask.
-    pub(crate) async fn dashboard(
-        &self,
-        db: &gad_store::Pool,
-    ) -> Result<Value, gad_store::DbError> {
+    pub(crate) async fn dashboard(&self, db: &Pool) -> gad_service::ServiceResult<Overview> {
         let mut cached = self.dashboard.lock().await;
         if let Some((at, v)) = cached.as_ref()
             && at.elapsed() < DASHBOARD_INTERVAL
         {
             return Ok(v.clone());
         }
-        let v = serde_json::to_value(gad_store::stats::overview(db).await?).unwrap_or(Value::Null);
+        let v = gad_service::realtime::overview(db).await?;
         *cached = Some((Instant::now(), v.clone()));
         Ok(v)
     }
@@ -735,17 +733,6 @@ fn location_officer(event_type: EventType, topics: &[String]) -> Option<i64> {
         .find_map(|t| t.strip_prefix("efectivo:").and_then(|id| id.parse().ok()))
 }
 
-/// (lat, lng) carried by a location event.
-fn location_of(event: &DomainEvent) -> Option<(f64, f64)> {
-    if event.event_type != EventType::EfectivoLocationUpdate {
-        return None;
-    }
-    Some((
-        event.data.get("lat")?.as_f64()?,
-        event.data.get("lng")?.as_f64()?,
-    ))
-}
-
 /// Releases held location events every `COALESCE_TICK` while the hub lives.
 async fn coalesce_loop(hub: std::sync::Weak<Hub>) {
     let mut tick = 0u64;
@@ -757,24 +744,14 @@ async fn coalesce_loop(hub: std::sync::Weak<Hub>) {
     }
 }
 
-/// The contract's envelope, serialised (one fresh `message_id`).
+/// The contract's frame, serialised (one fresh `message_id`).
 pub(crate) fn envelope(
-    event_type: EventType,
-    data: &Value,
-    target_user_id: Value,
-    target_role: Value,
+    event: &Event,
+    target_user_id: Option<i64>,
+    target_role: Option<String>,
     topic: Option<&str>,
 ) -> Utf8Bytes {
-    let v = json!({
-        "event_type": event_type.as_str(),
-        "data": data,
-        "timestamp": gad_core::time::now_rfc3339(),
-        "message_id": uuid::Uuid::new_v4().to_string(),
-        "target_user_id": target_user_id,
-        "target_role": target_role,
-        "topic": topic,
-    });
-    Utf8Bytes::from(v.to_string())
+    Utf8Bytes::from(Frame::text(event, target_user_id, target_role, topic))
 }
 
 async fn heartbeat_loop(hub: Arc<Hub>) {
@@ -787,10 +764,11 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
         let interval_ms = hub.heartbeat_interval().as_millis() as u64;
         let now = hub.now_ms();
         let text = envelope(
-            EventType::Ping,
-            &json!({"server_time": gad_core::time::now_rfc3339()}),
-            Value::Null,
-            Value::Null,
+            &Event::Ping(Ping {
+                server_time: Utc::now(),
+            }),
+            None,
+            None,
             None,
         );
         {
@@ -809,7 +787,7 @@ async fn heartbeat_loop(hub: Arc<Hub>) {
             .store(Utc::now().timestamp(), Ordering::Relaxed);
         // One instance or many: expired tickets are cleaned up now and then.
         if let Some(db) = hub.db.get() {
-            let _ = gad_store::tickets::purge_expired(db).await;
+            let _ = gad_service::realtime::purge_tickets(db).await;
         }
     }
 }

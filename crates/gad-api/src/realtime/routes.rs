@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,10 +18,7 @@ use crate::error::{ApiError, FieldError, json_response};
 use crate::extract::{Validate, parse_json_body};
 use crate::state::AppState;
 use gad_service::ServiceError;
-use gad_service::events::{Audience, DomainEvent, EventType};
-
-/// Lifetime of a WebSocket ticket (seconds).
-pub const TICKET_TTL: i64 = 30;
+use gad_service::events::{Audience, Event, Notification};
 
 /// `/ws/*` routes (outside the OpenAPI document).
 pub fn router() -> axum::Router<AppState> {
@@ -46,24 +42,8 @@ pub async fn create_ticket(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Response, ApiError> {
-    let mut raw = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut raw);
-    let ticket = hex::encode(raw);
-    gad_store::tickets::insert(
-        &state.db,
-        &socket::ticket_hash(&ticket),
-        user.id,
-        TICKET_TTL as f64,
-    )
-    .await?;
-    let mut r = (
-        StatusCode::CREATED,
-        axum::Json(gad_service::wire::Ticket {
-            ticket,
-            expires_in: TICKET_TTL,
-        }),
-    )
-        .into_response();
+    let ticket = gad_service::realtime::issue_ticket(&state.ctx, &user).await?;
+    let mut r = (StatusCode::CREATED, axum::Json(ticket)).into_response();
     r.headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static("/ws/connect"));
     Ok(r)
@@ -141,11 +121,17 @@ pub async fn test_broadcast(
     } else {
         parse_json_body(&body)?
     };
-    let sent = state.hub.broadcast(&DomainEvent::new(
-        EventType::Notification,
-        json!({"title": b.title, "content": b.content, "level": b.level}),
-        Audience::Everyone,
-    ));
+    let sent = state.hub.broadcast(
+        &Event::Notification(Notification {
+            title: b.title,
+            content: b.content,
+            level: b.level,
+            audience: None,
+            from_user_id: None,
+            timestamp: None,
+        })
+        .to(Audience::Everyone),
+    );
     Ok(json_response(
         StatusCode::OK,
         &json!({"status": "ok", "sent": sent, "metrics": stats_body(&state)["stats"]["metrics"]}),

@@ -9,17 +9,17 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use gad_core::Nivel;
+use chrono::Utc;
 use gad_core::positions::BBox;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use gad_core::{Actor, Nivel};
+use serde_json::Value;
 
 use super::{Conn, Hub, Out, data, envelope};
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 use gad_service::ServiceError;
-use gad_service::events::EventType;
+use gad_service::events::{ConnectionAck, ErrorFrame, Event, EventType, Notification, Pong};
 
 /// Frame and buffer limits: small buffers so many thousands of idle sockets stay cheap.
 const BUFFER: usize = 4 * 1024;
@@ -39,12 +39,19 @@ pub(crate) struct Identity {
     pub efectivo_id: Option<i64>,
 }
 
-enum Rejection {
-    Close(u16, &'static str),
+impl Identity {
+    /// The user on the socket (None when anonymous).
+    fn actor(&self) -> Option<Actor> {
+        self.user_id.map(|id| Actor {
+            id,
+            nivel: self.nivel,
+            efectivo_id: self.efectivo_id,
+        })
+    }
 }
 
-pub(crate) fn ticket_hash(ticket: &str) -> String {
-    hex::encode(Sha256::digest(ticket.as_bytes()))
+enum Rejection {
+    Close(u16, &'static str),
 }
 
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
@@ -121,20 +128,15 @@ async fn authenticate(
     Err(Rejection::Close(1008, "Authentication required"))
 }
 
-/// Single use: the row is deleted by the first instance that sees it.
+/// Single use: the ticket is consumed by the first instance that sees it.
 async fn consume_ticket(state: &AppState, ticket: &str) -> Result<Identity, Rejection> {
-    let row = gad_store::tickets::consume(&state.db, &ticket_hash(ticket))
+    let actor = gad_service::realtime::redeem_ticket(&state.ctx, ticket)
         .await
         .map_err(|e| map_err(ApiError::from(e)))?;
-    let row = row.ok_or(Rejection::Close(1008, "Invalid token"))?;
-    let nivel = Nivel::from_db(&row.nivel).ok_or(Rejection::Close(1008, "Invalid token"))?;
-    if !row.active {
-        return Err(Rejection::Close(1008, "Invalid token"));
-    }
     Ok(Identity {
-        user_id: Some(row.id),
-        nivel,
-        efectivo_id: row.efectivo_id,
+        user_id: Some(actor.id),
+        nivel: actor.nivel,
+        efectivo_id: actor.efectivo_id,
     })
 }
 
@@ -190,14 +192,8 @@ fn close_reason(code: u16) -> &'static str {
 }
 
 /// A reply to this socket only.
-fn reply(who: &Identity, t: EventType, data: Value) -> Message {
-    Message::Text(envelope(
-        t,
-        &data,
-        who.user_id.map(Value::from).unwrap_or(Value::Null),
-        Value::Null,
-        None,
-    ))
+fn reply(who: &Identity, event: &Event) -> Message {
+    Message::Text(frame(who, event))
 }
 
 /// Why a socket's loop ended (logged, with its close code when the server closes).
@@ -212,7 +208,7 @@ enum End {
 
 async fn run(state: AppState, mut socket: WebSocket, who: Identity, bbox: Option<String>) {
     let hub: Arc<Hub> = Arc::clone(&state.hub);
-    let connected_at = gad_core::time::now_rfc3339();
+    let connected_at = Utc::now();
     let connection_id = uuid::Uuid::new_v4().to_string();
     let (id, conn, mut rx) = hub.register(who.user_id, who.nivel.as_i16() as u8);
     // `?bbox=w,s,e,n`: the box holds from the start, so the snapshot honours it too.
@@ -231,13 +227,12 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity, bbox: Option
     });
     let ack = reply(
         &who,
-        EventType::ConnectionAck,
-        json!({
-            "connection_id": connection_id,
-            "connected_at": connected_at,
-            "server_time": gad_core::time::now_rfc3339(),
-            "user_id": who.user_id,
-            "nivel": who.nivel.as_i16(),
+        &Event::ConnectionAck(ConnectionAck {
+            connection_id: connection_id.clone(),
+            connected_at,
+            server_time: Utc::now(),
+            user_id: who.user_id,
+            nivel: who.nivel,
         }),
     );
     let mut end = None;
@@ -251,12 +246,14 @@ async fn run(state: AppState, mut socket: WebSocket, who: Identity, bbox: Option
             end = Some(End::SendFailed);
         }
         // The snapshot goes out in bounded parts (a city's officers do not fit one frame).
-        for part in data::snapshot(&state, &who, conn.bbox()).await {
+        let parts =
+            gad_service::realtime::snapshot(&state.ctx, who.actor().as_ref(), conn.bbox()).await;
+        for part in parts {
             if end.is_some() {
                 break;
             }
             if socket
-                .send(reply(&who, EventType::SystemStatus, part))
+                .send(reply(&who, &Event::SystemStatus(part)))
                 .await
                 .is_err()
             {
@@ -352,23 +349,17 @@ async fn write(hub: &Hub, conn: &Conn, socket: &mut WebSocket, out: Out) -> bool
 }
 
 fn error_frame(who: &Identity, msg: &str) -> Utf8Bytes {
-    envelope(
-        EventType::Error,
-        &json!({"error": msg}),
-        who.user_id.map(Value::from).unwrap_or(Value::Null),
-        Value::Null,
-        None,
+    frame(
+        who,
+        &Event::Error(ErrorFrame {
+            error: msg.to_string(),
+        }),
     )
 }
 
-fn frame(who: &Identity, t: EventType, data: Value) -> Utf8Bytes {
-    envelope(
-        t,
-        &data,
-        who.user_id.map(Value::from).unwrap_or(Value::Null),
-        Value::Null,
-        None,
-    )
+/// A frame for this socket only.
+fn frame(who: &Identity, event: &Event) -> Utf8Bytes {
+    envelope(event, who.user_id, None, None)
 }
 
 fn string_list(v: &Value) -> Vec<String> {
@@ -427,10 +418,10 @@ pub(crate) async fn handle_client(
     let mut out: Vec<Utf8Bytes> = answer(state, conn, who, text).await.into_iter().collect();
     if who.nivel >= Nivel::Supervisor {
         out.extend(
-            data::snapshot(state, who, b)
+            gad_service::realtime::snapshot(&state.ctx, who.actor().as_ref(), b)
                 .await
                 .into_iter()
-                .map(|part| frame(who, EventType::SystemStatus, part)),
+                .map(|part| frame(who, &Event::SystemStatus(part))),
         );
     }
     out
@@ -452,8 +443,9 @@ async fn answer(state: &AppState, conn: &Conn, who: &Identity, text: &str) -> Op
     match event_type {
         "ping" => Some(frame(
             who,
-            EventType::Pong,
-            json!({"timestamp": gad_core::time::now_rfc3339()}),
+            &Event::Pong(Pong {
+                timestamp: Utc::now(),
+            }),
         )),
         "pong" => None, // liveness already recorded
         "subscribe" => {
@@ -473,10 +465,14 @@ async fn answer(state: &AppState, conn: &Conn, who: &Identity, text: &str) -> Op
             };
             Some(frame(
                 who,
-                EventType::Notification,
-                json!({"title": "Suscripción confirmada",
-                       "content": format!("Suscrito a {n} tipos de eventos"),
-                       "level": "info"}),
+                &Event::Notification(Notification {
+                    title: "Suscripción confirmada".into(),
+                    content: format!("Suscrito a {n} tipos de eventos"),
+                    level: "info".into(),
+                    audience: None,
+                    from_user_id: None,
+                    timestamp: None,
+                }),
             ))
         }
         "unsubscribe" => {
@@ -494,7 +490,7 @@ async fn answer(state: &AppState, conn: &Conn, who: &Identity, text: &str) -> Op
                 ));
             }
             match state.hub.dashboard(&state.db).await {
-                Ok(o) => Some(frame(who, EventType::DashboardUpdate, o)),
+                Ok(o) => Some(frame(who, &Event::DashboardUpdate(o))),
                 Err(e) => {
                     tracing::warn!(error = %e, "realtime: dashboard_update failed");
                     Some(error_frame(who, "Dashboard data unavailable"))
@@ -505,7 +501,7 @@ async fn answer(state: &AppState, conn: &Conn, who: &Identity, text: &str) -> Op
             if who.nivel < Nivel::Supervisor {
                 return Some(error_frame(who, "The user doesn't have enough privileges"));
             }
-            Some(frame(who, EventType::MetricsUpdate, data::metrics(state)))
+            Some(frame(who, &Event::MetricsUpdate(data::metrics(state))))
         }
         _ => Some(error_frame(who, "Unsupported event_type")),
     }

@@ -307,6 +307,22 @@ fn openapi_snapshot_matches() {
     );
 }
 
+/// The AsyncAPI document is generated from the event types and must match the committed
+/// docs/asyncapi.yaml (served at /api/v1/asyncapi.yaml). Regenerate with UPDATE_SNAPSHOTS=1.
+#[test]
+fn asyncapi_snapshot_matches() {
+    let text = gad_api::realtime::asyncapi::yaml();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/asyncapi.yaml");
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "AsyncAPI changed: run UPDATE_SNAPSHOTS=1 cargo test -p gad-api --test api asyncapi_snapshot and review docs/asyncapi.yaml"
+    );
+}
+
 /// A handler that panics still yields the contract's 500 body (with the request id, never the
 /// cause) and every header, through the same layers the app uses.
 #[tokio::test]

@@ -650,7 +650,7 @@ fn ipv6_clients_are_limited_by_their_64() {
 // 9. No event lost in a burst: every event published on A reaches a socket on B.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_events_reaches_the_other_instance_without_loss() {
-    use gad_service::events::{Audience, DomainEvent, EventType};
+    use gad_service::events::{Audience, Event};
     let a = TestApp::spawn_with_redis().await;
     let b = TestApp::spawn_with(Options::sibling_of(&a)).await;
     a.wait_redis_fanout().await;
@@ -674,11 +674,10 @@ async fn a_burst_of_events_reaches_the_other_instance_without_loss() {
     // Faster than one PUBLISH round trip each, in bursts below a socket's queue.
     for chunk in 0..(EVENTS / 100) {
         for i in 0..100 {
-            a.state.events.publish(DomainEvent::new(
-                EventType::TaskCreated,
-                json!({"id": chunk * 100 + i}),
-                Audience::Supervisors,
-            ));
+            let t = crate::realtime::tarea((chunk * 100 + i) as i64, "T-burst");
+            a.state
+                .events
+                .publish(Event::TaskCreated(t).to(Audience::Supervisors));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

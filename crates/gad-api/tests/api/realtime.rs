@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use gad_service::events::{Audience, DomainEvent, EventType};
+use gad_service::events::{
+    Alert, AlertLevel, Audience, DomainEvent, Event, Notification, Tarea, TaskTransition,
+    TaskUpdated, UnassignedAlert,
+};
 use gad_testkit::chaos::ChaosProxy;
 use gad_testkit::ws::{Frame, WsClient};
 use gad_testkit::{Options, REDIS_URL, TestApp, TestUser};
@@ -38,8 +41,64 @@ async fn insert_task(app: &TestApp, codigo: &str, delegado: i64, estado: &str) -
     .unwrap()
 }
 
-fn event(t: EventType, data: Value, a: Audience) -> DomainEvent {
-    DomainEvent::new(t, data, a)
+fn event(e: Event, a: Audience) -> DomainEvent {
+    e.to(a)
+}
+
+/// A task as events carry it (nothing is stored).
+pub(crate) fn tarea(id: i64, codigo: &str) -> Tarea {
+    let now = chrono::Utc::now();
+    Tarea {
+        id,
+        uuid: uuid::Uuid::new_v4(),
+        codigo: codigo.into(),
+        titulo: format!("Tarea {codigo}"),
+        descripcion: None,
+        tipo: gad_core::TipoTarea::Patrullaje,
+        prioridad: gad_core::Prioridad::Media,
+        estado: gad_core::EstadoTarea::Programada,
+        inicio_programado: now,
+        fin_programado: None,
+        inicio_real: None,
+        fin_real: None,
+        pausado_en: None,
+        tiempo_pausado_segundos: 0,
+        duracion_real_horas: None,
+        delegado_usuario_id: 1,
+        creado_por_usuario_id: Some(1),
+        efectivos_asignados: Vec::new(),
+        ubicacion_lat: None,
+        ubicacion_lon: None,
+        ubicacion_descripcion: None,
+        notas: json!({}),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        es_emergencia: false,
+    }
+}
+
+fn alert(title: &str) -> Event {
+    Event::Alert(Alert::Unassigned(UnassignedAlert {
+        title: title.into(),
+        level: AlertLevel::Critical,
+        task_id: 1,
+        codigo: "EMG-1".into(),
+        intentos: 3,
+        lat: None,
+        lng: None,
+    }))
+}
+
+fn notification(title: &str) -> Event {
+    Event::Notification(Notification {
+        title: title.into(),
+        content: String::new(),
+        level: "info".into(),
+        audience: None,
+        from_user_id: None,
+        timestamp: None,
+    })
 }
 
 async fn wait_fanout(app: &TestApp, mode: &str, within: Duration) {
@@ -130,8 +189,7 @@ async fn event_on_instance_a_reaches_instance_b_exactly_once_and_only_its_audien
 
     a.state.events.publish(
         event(
-            EventType::TaskCreated,
-            json!({"id": 77, "codigo": "T-77"}),
+            Event::TaskCreated(tarea(77, "T-77")),
             Audience::Involved {
                 user_ids: vec![involved.id],
             },
@@ -171,11 +229,9 @@ async fn event_on_instance_a_reaches_instance_b_exactly_once_and_only_its_audien
     );
 
     // The same event's id is shared by every copy: one event, one message_id.
-    a.state.events.publish(event(
-        EventType::Alert,
-        json!({"title": "Emergencia"}),
-        Audience::Supervisors,
-    ));
+    a.state
+        .events
+        .publish(event(alert("Emergencia"), Audience::Supervisors));
     let x = s_a.wait_for("alert", T).await.unwrap();
     let y = s_b.wait_for("alert", T).await.unwrap();
     assert_eq!(x["message_id"], y["message_id"]);
@@ -332,10 +388,25 @@ async fn subscribe_filters_by_event_type_and_topic() {
     let app = TestApp::spawn().await;
     let sup = app.create_user(2).await;
     let mut c = socket(&app, &sup).await;
-    let publish = |t: EventType, topic: &str| {
+    let publish = |e: Event, topic: &str| {
         app.state
             .events
-            .publish(event(t, json!({"topic": topic}), Audience::Everyone).topic(topic.to_string()))
+            .publish(event(e, Audience::Everyone).topic(topic.to_string()))
+    };
+    let created = || Event::TaskCreated(tarea(1, "T-1"));
+    let updated = || Event::TaskUpdated(TaskUpdated::Changed(tarea(2, "T-2")));
+    let status_changed = || {
+        Event::TaskStatusChanged(gad_service::events::TaskStatusChanged::Transition(
+            TaskTransition {
+                task_id: 7,
+                codigo: "T-7".into(),
+                estado_anterior: gad_core::EstadoTarea::Programada,
+                estado_nuevo: gad_core::EstadoTarea::EnCurso,
+                usuario_id: 1,
+                nota: None,
+                tarea: Box::new(tarea(7, "T-7")),
+            },
+        ))
     };
 
     c.send_json(&json!({"event_type": "subscribe", "data": {"events": ["task_updated", "task_status_changed", "nonsense"]}}))
@@ -345,9 +416,9 @@ async fn subscribe_filters_by_event_type_and_topic() {
     assert_eq!(n["data"]["content"], "Suscrito a 2 tipos de eventos");
     assert_eq!(n["data"]["level"], "info");
 
-    publish(EventType::TaskCreated, "task:1");
-    publish(EventType::TaskUpdated, "task:2");
-    publish(EventType::Alert, "emergencias");
+    publish(created(), "task:1");
+    publish(updated(), "task:2");
+    publish(alert("Emergencia"), "emergencias");
     let got: Vec<String> = c
         .collect(Duration::from_millis(400))
         .await
@@ -359,8 +430,8 @@ async fn subscribe_filters_by_event_type_and_topic() {
     c.send_json(&json!({"event_type": "subscribe", "data": {"events": [], "topics": ["task:7"]}}))
         .await;
     c.wait_for("notification", T).await.unwrap();
-    publish(EventType::TaskUpdated, "task:8");
-    publish(EventType::TaskUpdated, "task:7");
+    publish(updated(), "task:8");
+    publish(updated(), "task:7");
     let got: Vec<Value> = c.collect(Duration::from_millis(400)).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["topic"], "task:7");
@@ -368,8 +439,8 @@ async fn subscribe_filters_by_event_type_and_topic() {
     c.send_json(&json!({"event_type": "unsubscribe", "data": {"events": ["task_updated"]}}))
         .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    publish(EventType::TaskUpdated, "task:7");
-    publish(EventType::TaskStatusChanged, "task:7");
+    publish(updated(), "task:7");
+    publish(status_changed(), "task:7");
     let got: Vec<String> = c
         .collect(Duration::from_millis(400))
         .await
@@ -498,11 +569,9 @@ async fn redis_cut_mid_test_keeps_local_delivery_without_5xx() {
 
     proxy.cut();
     wait_fanout(&app, "local", T).await;
-    app.state.events.publish(event(
-        EventType::Notification,
-        json!({"title": "sin redis"}),
-        Audience::Everyone,
-    ));
+    app.state
+        .events
+        .publish(event(notification("sin redis"), Audience::Everyone));
     let n = c.wait_for("notification", T).await.unwrap();
     assert_eq!(n["data"]["title"], "sin redis");
     let r = app.get("/ws/stats", Some(&admin.token)).await;
@@ -518,11 +587,9 @@ async fn redis_cut_mid_test_keeps_local_delivery_without_5xx() {
 
     proxy.restore();
     wait_fanout(&app, "redis", Duration::from_secs(12)).await;
-    app.state.events.publish(event(
-        EventType::Notification,
-        json!({"title": "con redis"}),
-        Audience::Everyone,
-    ));
+    app.state
+        .events
+        .publish(event(notification("con redis"), Audience::Everyone));
     let got: Vec<Value> = c.collect(Duration::from_millis(800)).await;
     let n: Vec<&Value> = got
         .iter()
@@ -554,9 +621,10 @@ async fn slow_consumer_is_closed_without_delaying_a_fast_one() {
     let blob = "x".repeat(32 * 1024);
     let start = std::time::Instant::now();
     for i in 0..N {
+        let mut t = tarea(i as i64, &format!("T-{i}"));
+        t.descripcion = Some(blob.clone());
         app.state.events.publish(event(
-            EventType::TaskUpdated,
-            json!({"i": i, "blob": blob}),
+            Event::TaskUpdated(TaskUpdated::Changed(t)),
             Audience::Supervisors,
         ));
         if i % 25 == 24 {

@@ -1,0 +1,458 @@
+//! The payload (`data`) of every frame the server sends on `/ws/connect`, one type per shape.
+//!
+//! These types are the wire contract of the socket: their serde form is what clients receive
+//! (field names, `null`s and absent keys included), and their `ToSchema` is what
+//! `docs/asyncapi.yaml` states. An event type produced in more than one situation with
+//! different fields is an untagged enum of the shapes it has; the variants are tried in order
+//! when a frame is read back (the bot), so the one with the most distinctive required fields
+//! comes first.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+pub use crate::alerts::AlertStatus;
+pub use gad_store::stats::Overview;
+pub use gad_store::tareas::Tarea;
+
+/// Severity of an `alert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertLevel {
+    Info,
+    Warning,
+    Critical,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+
+/// `task_updated`: the task after a change, or the deletion of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TaskUpdated {
+    Deleted(TaskDeleted),
+    /// The task as `GET /api/v1/tasks/{id}` returns it after the change.
+    Changed(Tarea),
+}
+
+/// A task deleted by an administrator (its officers are released).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskDeleted {
+    pub task_id: i64,
+    pub codigo: String,
+    /// Always true.
+    pub deleted: bool,
+    /// The task as it was deleted (`deleted_at` set).
+    pub tarea: Tarea,
+}
+
+/// `task_assigned`: officers assigned by a supervisor, or an officer called by the dispatch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TaskAssigned {
+    Dispatch(DispatchCall),
+    Officers(OfficersAssigned),
+}
+
+/// The task's officers changed (created with officers, or their list edited).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OfficersAssigned {
+    pub task_id: i64,
+    pub codigo: String,
+    pub efectivos_asignados: Vec<i64>,
+    pub tarea: Box<Tarea>,
+}
+
+/// An officer called to an emergency by a re-dispatch (after a decline or a silence) or as
+/// backup; the officer must acknowledge before `ack_deadline`. Announced to the officer with an
+/// `alert` too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DispatchCall {
+    pub task_id: i64,
+    pub codigo: String,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    /// Metres from the incident (spheroid), 2 decimals.
+    pub distance_m: f64,
+    pub ack_status: AckPending,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub ack_deadline: DateTime<Utc>,
+    /// Called as backup (true) or as the emergency's unit (false).
+    pub refuerzo: bool,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+/// The state of a dispatch nobody has answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AckPending {
+    PendienteConfirmacion,
+}
+
+/// `task_status_changed`: a state transition of the task, or a step of its dispatch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TaskStatusChanged {
+    Transition(TaskTransition),
+    Dispatch(DispatchStep),
+}
+
+/// The task moved from one state to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskTransition {
+    pub task_id: i64,
+    pub codigo: String,
+    pub estado_anterior: EstadoTarea,
+    pub estado_nuevo: EstadoTarea,
+    /// Who made the change.
+    pub usuario_id: i64,
+    pub nota: Option<String>,
+    pub tarea: Box<Tarea>,
+}
+
+/// An officer's answer to a dispatch, a silence past the deadline, or the arrival on scene.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DispatchStep {
+    pub task_id: i64,
+    /// Absent on `llegada`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codigo: Option<String>,
+    pub evento: DispatchEvento,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    /// Present (maybe null) on `rechazado` and `vencido` only: why.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub motivo: Option<Option<String>>,
+}
+
+/// A key that is present, even as `null` (`Some(None)`); `#[serde(default)]` makes an absent
+/// one `None`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// What happened to a dispatch (the timeline's `evento`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchEvento {
+    Aceptado,
+    Rechazado,
+    Vencido,
+    Llegada,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Officers
+
+/// `efectivo_status_changed`: a unit moved by its task, or an availability set by a person or
+/// by the arrival on scene.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EfectivoStatusChanged {
+    Task(UnitStatus),
+    Set(OfficerStatus),
+}
+
+/// The unit's status moved by its task: `en_camino` on accepting a dispatch, back to
+/// `disponible` after a decline, a silence or the end of the task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnitStatus {
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub estado_anterior: EstadoDisponibilidad,
+    pub estado_nuevo: EstadoDisponibilidad,
+    /// The same as `estado_nuevo`.
+    pub estado_disponibilidad: EstadoDisponibilidad,
+    pub tarea_id: i64,
+}
+
+/// The officer's availability as it now stands (availability route, record update, arrival).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OfficerStatus {
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub estado_anterior: EstadoDisponibilidad,
+    pub estado: EstadoDisponibilidad,
+    pub unidad: Option<String>,
+    /// When the status last changed.
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub timestamp: DateTime<Utc>,
+}
+
+/// `efectivo_location_update`: the officer's current position (at most one per officer and
+/// second reaches a socket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EfectivoLocation {
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: Option<f64>,
+    pub heading: Option<f64>,
+    pub speed: Option<f64>,
+    pub estado: EstadoDisponibilidad,
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts and notifications
+
+/// `alert`: always delivered, whatever the socket's subscription (topic `emergencias` for
+/// emergencies, `monitoreo` for monitoring).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Alert {
+    Monitoring(MonitoringAlert),
+    Emergency(EmergencyAlert),
+    Called(CalledAlert),
+    Unassigned(UnassignedAlert),
+}
+
+/// An emergency raised and its nearest officer dispatched (to that officer and supervisors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmergencyAlert {
+    /// `Emergencia`.
+    pub title: String,
+    pub level: AlertLevel,
+    pub task_id: i64,
+    pub codigo: String,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    /// Metres from the reported point (spheroid), 2 decimals.
+    pub distance_m: f64,
+    pub lat: f64,
+    pub lng: f64,
+    pub descripcion: Option<String>,
+    /// The user who raised it.
+    pub reported_by: i64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// An officer called by a re-dispatch (`Emergencia`) or as backup (`Refuerzo solicitado`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CalledAlert {
+    pub title: String,
+    pub level: AlertLevel,
+    pub task_id: i64,
+    pub codigo: String,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub distance_m: f64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub ack_deadline: DateTime<Utc>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+/// `Emergencia sin asignar`: attempts exhausted or nobody in range (every level 2+).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnassignedAlert {
+    pub title: String,
+    pub level: AlertLevel,
+    pub task_id: i64,
+    pub codigo: String,
+    /// Officers called before giving up.
+    pub intentos: i64,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+/// One alert of an Alertmanager webhook, to levels 2 and 3 (topic `monitoreo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MonitoringAlert {
+    /// `Alerta de monitoreo: <summary or alertname>`, `Alerta de monitoreo resuelta: …` once
+    /// resolved.
+    pub title: String,
+    /// From the `severity` label; always `info` for a resolved alert.
+    pub level: AlertLevel,
+    pub source: AlertSource,
+    pub status: AlertStatus,
+    pub alertname: String,
+    pub severity: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub starts_at: DateTime<Utc>,
+    /// Null while firing.
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    pub ends_at: Option<DateTime<Utc>>,
+    pub generator_url: Option<String>,
+    pub fingerprint: Option<String>,
+    pub receiver: String,
+    pub group_key: String,
+}
+
+/// Where a monitoring alert comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSource {
+    Alertmanager,
+}
+
+/// `notification`: a broadcast from an administrator (`POST /api/v1/admin/agent/command`), or
+/// the answer to a `subscribe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    pub title: String,
+    pub content: String,
+    /// `info`, `warning`, `alert` or `critical`.
+    pub level: String,
+    /// A broadcast's audience as the administrator wrote it (`all`, `supervisores`,
+    /// `efectivos`, `unidad:<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// The administrator who sent the broadcast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_user_id: Option<i64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "gad_core::time::ser_opt"
+    )]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Socket frames (answers to this socket only)
+
+/// `connection_ack`: the first frame of every socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionAck {
+    #[schema(format = Uuid)]
+    pub connection_id: String,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub connected_at: DateTime<Utc>,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub server_time: DateTime<Utc>,
+    /// Null on an anonymous socket (development only).
+    pub user_id: Option<i64>,
+    pub nivel: Nivel,
+}
+
+/// `system_status`: the snapshot after `connection_ack` (and after a `subscribe` with a
+/// `bbox`, level 2+). Level 2+ gets it in parts, level 1 in one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Snapshot {
+    Part(SnapshotPart),
+    Own(OwnTasks),
+}
+
+/// One part of a level 2+ snapshot: at most 500 officers and about 48 KiB of items;
+/// emergencies first, then officers by id. Merge the arrays of parts `1..parts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotPart {
+    /// Open emergencies, newest first.
+    pub emergencias_activas: Vec<TaskLine>,
+    /// Located officers (inside the socket's `bbox`, if any).
+    pub efectivos: Vec<OfficerDot>,
+    /// 1-based.
+    pub part: usize,
+    pub parts: usize,
+    /// `snapshot unavailable` when the data could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A level-1 snapshot: the user's own open tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OwnTasks {
+    pub tareas_abiertas: Vec<TaskLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A short task line of the snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskLine {
+    pub id: i64,
+    pub codigo: String,
+    pub titulo: String,
+    pub estado: EstadoTarea,
+    pub prioridad: Prioridad,
+}
+
+/// A located officer on the snapshot's map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OfficerDot {
+    pub id: i64,
+    pub lat: f64,
+    pub lng: f64,
+    pub estado: EstadoDisponibilidad,
+}
+
+/// `metrics_update` (level 2+, on request): request and WebSocket figures of this instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MetricsUpdate {
+    pub http: HttpFigures,
+    pub websocket: SocketFigures,
+    pub uptime_seconds: f64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HttpFigures {
+    pub requests_total: u64,
+    pub errors_5xx_total: u64,
+    pub p95_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SocketFigures {
+    pub active_connections: i64,
+    pub connections_total: u64,
+    pub connections_by_role: ByLevel,
+    pub unique_users: usize,
+    pub messages_sent: u64,
+    pub broadcasts: u64,
+    pub send_errors: u64,
+    pub message_latency_p95_ms: f64,
+    /// `redis` when events reach the other instances, `local` otherwise.
+    pub fanout: String,
+}
+
+/// Open sockets by the user's level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ByLevel {
+    #[serde(rename = "1")]
+    pub efectivo: usize,
+    #[serde(rename = "2")]
+    pub supervisor: usize,
+    #[serde(rename = "3")]
+    pub administrador: usize,
+}
+
+/// `ping`: the server's heartbeat; answer with `pong` or the socket closes (1001).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Ping {
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub server_time: DateTime<Utc>,
+}
+
+/// `pong`: the server's answer to a client's `ping`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Pong {
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub timestamp: DateTime<Utc>,
+}
+
+/// `error`: a client message the server refused (invalid JSON, unknown `event_type`, a bad
+/// `bbox`, too many topics, not enough privileges…); the socket stays open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorFrame {
+    pub error: String,
+}
