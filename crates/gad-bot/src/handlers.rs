@@ -14,9 +14,9 @@ use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
 use gad_service::error::{bounded, validated};
 use gad_service::stats::{self, UserStatsQuery};
 use gad_service::tasks::{self, StatusChange};
+use gad_service::telegram::Redeemed;
 use gad_service::telegram::{self as field, LinkedOfficer as Officer};
 use gad_service::{Ctx, ServiceError};
-use gad_store::telegram::Redeemed;
 use serde_json::Value;
 use teloxide::types::{
     CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageId, Update,

@@ -4,8 +4,8 @@
 
 use gad_core::EstadoTarea;
 use gad_service::telegram::{self as field, LinkedOfficer as Officer};
+use gad_service::telegram::{PageOrder, Tarea};
 use gad_service::{Ctx, ServiceError};
-use gad_store::tareas::{PageOrder, Tarea};
 
 use crate::callback::HistFilter;
 

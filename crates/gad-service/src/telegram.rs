@@ -5,8 +5,12 @@
 
 use gad_core::request_context::RequestContext;
 use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, Nivel};
-use gad_store::tareas::{self, PageOrder, Scope, Tarea};
-use gad_store::telegram::{self, Redeemed};
+use gad_store::tareas::{self, Scope};
+use gad_store::telegram;
+
+/// Row types the bot reads back (it names no store type itself).
+pub use gad_store::tareas::{PageOrder, Tarea};
+pub use gad_store::telegram::Redeemed;
 
 use crate::ctx::Ctx;
 use crate::error::ServiceResult;
