@@ -6,6 +6,7 @@
 //! own export. Erasure destroys the key (`gad_store::gdpr::anonymise`): the values read as
 //! "[borrado]" from then on, while the stored rows — and so the hash chain — stay as they were.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use gad_store::audit::{self as store, AuditEntry, ERASED, PERSONAL_FIELDS};
@@ -84,9 +85,8 @@ pub async fn record(ctx: &Ctx, db: &mut Conn, entry: &AuditEntry) -> Result<(), 
             }
             let key = match subject {
                 Some(id) => {
-                    if !keys.contains_key(&id) {
-                        let k = key_for_write(&ctx.personal, db, id).await?;
-                        keys.insert(id, k);
+                    if let Entry::Vacant(slot) = keys.entry(id) {
+                        slot.insert(key_for_write(&ctx.personal, db, id).await?);
                     }
                     keys.get(&id).and_then(Option::as_ref)
                 }
