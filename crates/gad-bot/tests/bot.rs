@@ -800,3 +800,93 @@ async fn monitoring_alerts_reach_the_admin_chat_and_nobody_else() {
         "an officer's chat got a monitoring alert"
     );
 }
+
+/// "table.column" of every text-like column in which some row contains `marker`.
+async fn columns_containing(app: &TestApp, marker: &str) -> Vec<String> {
+    let cols: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c
+         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+           AND c.table_name NOT IN ('spatial_ref_sys', '_sqlx_migrations')
+           AND c.udt_name NOT IN ('geography', 'geometry')",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    for (t, c) in cols {
+        let hit: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM \"{t}\" WHERE \"{c}\"::text LIKE '%' || $1 || '%')"
+        ))
+        .bind(marker)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if hit {
+            found.push(format!("{t}.{c}"));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn erasure_clears_what_the_bot_wrote_about_the_reporter() {
+    let e = env().await;
+    let admin = e.app.create_user(3).await;
+    let reporter = e.app.create_efectivo(None).await;
+    let _responder = e.app.create_efectivo(Some(SOL)).await;
+    let nombre = format!("Reportante{}", tg_id());
+    sqlx::query("UPDATE usuarios SET nombre = $2 WHERE id = $1")
+        .bind(reporter.id)
+        .bind(&nombre)
+        .execute(&e.app.pool)
+        .await
+        .unwrap();
+    let tg = linked(&e, &reporter).await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
+    e.fake.wait_text(tg, "Emergencia despachada").await;
+    let task = || async {
+        sqlx::query_as::<_, (Option<String>, Value)>(
+            "SELECT descripcion, extra_data FROM tareas WHERE codigo LIKE 'EMG-%'",
+        )
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap()
+    };
+    let keys = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM idempotency_keys WHERE user_id = $1")
+            .bind(reporter.id)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap()
+    };
+    // What the bot wrote about the reporter: the name in the description, the Telegram id in
+    // the task's data and in the update's idempotency key.
+    let (desc, extra) = task().await;
+    assert!(desc.unwrap_or_default().contains(&nombre));
+    assert_eq!(extra["telegram_id"], tg);
+    assert_eq!(keys().await, 1);
+
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/gdpr/users/{}/erase", reporter.id),
+            Some(&admin.token),
+            json!({"motivo": "Solicitud del titular"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (desc, extra) = task().await;
+    let desc = desc.unwrap_or_default();
+    assert!(
+        !desc.contains(&nombre) && desc.contains("[borrado]"),
+        "{desc}"
+    );
+    assert!(extra.get("telegram_id").is_none(), "{extra}");
+    assert_eq!(keys().await, 0);
+    for marker in [nombre, tg.to_string()] {
+        let cols = columns_containing(&e.app, &marker).await;
+        assert!(cols.is_empty(), "{marker} still in {cols:?}");
+    }
+}

@@ -4,6 +4,8 @@ use std::io::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
+use gad_service::audit::Keyring;
+use gad_service::personal_keys::MasterKey;
 use gad_store::audit::{self, AuditExportRow};
 
 #[derive(clap::Subcommand)]
@@ -46,7 +48,7 @@ pub fn parse_bound(s: &str, end: bool) -> anyhow::Result<DateTime<Utc>> {
         .ok_or_else(|| anyhow::anyhow!("invalid date '{s}'"))
 }
 
-pub async fn run(pool: &sqlx::PgPool, cmd: AuditCommand) -> anyhow::Result<()> {
+pub async fn run(pool: &sqlx::PgPool, master: &MasterKey, cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::Verify => {
             let mut conn = pool.acquire().await?;
@@ -65,11 +67,13 @@ pub async fn run(pool: &sqlx::PgPool, cmd: AuditCommand) -> anyhow::Result<()> {
                 )),
             }
         }
-        AuditCommand::Export(args) => export(pool, args).await,
+        AuditCommand::Export(args) => export(pool, master, args).await,
     }
 }
 
-async fn export(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<()> {
+/// Writes the rows with the personal values opened (with the server's master secret in the
+/// environment), or "[borrado]" for people erased since.
+async fn export(pool: &sqlx::PgPool, master: &MasterKey, args: ExportArgs) -> anyhow::Result<()> {
     let desde = args
         .desde
         .as_deref()
@@ -98,6 +102,8 @@ async fn export(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<()> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let mut conn = pool.acquire().await?;
+    let mut keys_conn = pool.acquire().await?;
+    let mut ring = Keyring::new();
     let mut rows = audit::export_range(&mut conn, desde, hasta);
     let header: Vec<String> = match serde_json::to_value(AuditExportRow::default())? {
         serde_json::Value::Object(m) => m.keys().cloned().collect(),
@@ -114,7 +120,11 @@ async fn export(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<()> {
         );
         out.write_all(line.as_bytes())?;
     }
-    while let Some(row) = rows.try_next().await? {
+    while let Some(mut row) = rows.try_next().await? {
+        let ids = gad_service::audit::persons([&row.old_values, &row.new_values]);
+        ring.ensure(master, &mut keys_conn, &ids).await?;
+        ring.reveal(&mut row.old_values);
+        ring.reveal(&mut row.new_values);
         if json {
             if n > 0 {
                 out.write_all(b",\n")?;

@@ -144,7 +144,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { command } => {
             let config = load_config()?;
             let pool = connect(&config).await?;
-            audit::run(&pool, command).await
+            let master = gad_service::personal_keys::MasterKey::derive(&config.audit_master_secret);
+            audit::run(&pool, &master, command).await
         }
         Command::Gdpr { command } => {
             let config = load_config()?;

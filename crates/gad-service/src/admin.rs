@@ -334,11 +334,13 @@ impl Validate for AuditQuery {
     }
 }
 
-/// The audit trail (level 3), newest first.
+/// The audit trail (level 3), newest first, with the personal values opened (or "[borrado]"
+/// once their person was erased).
 pub async fn audit_list(ctx: &Ctx, me: &Actor, q: &AuditQuery) -> ServiceResult<Vec<AuditRow>> {
     require(me, Nivel::Administrador)?;
-    let rows = audit::list(
-        &ctx.db,
+    let mut conn = ctx.db.acquire().await?;
+    let mut rows = audit::list(
+        &mut *conn,
         &audit::ListFilter {
             desde: q.desde,
             hasta: q.hasta,
@@ -349,6 +351,13 @@ pub async fn audit_list(ctx: &Ctx, me: &Actor, q: &AuditQuery) -> ServiceResult<
             skip: q.skip.unwrap_or(0),
             limit: q.limit.unwrap_or(100),
         },
+    )
+    .await?;
+    crate::audit::reveal(
+        &ctx.personal,
+        &mut conn,
+        rows.iter_mut()
+            .flat_map(|r| [&mut r.old_values, &mut r.new_values]),
     )
     .await?;
     Ok(rows)

@@ -189,6 +189,12 @@ pub struct Vars {
     #[serde_inline_default(2)]
     #[serde(deserialize_with = "Range::<1, 64>::de")]
     pub gdpr_export_concurrency: usize,
+    /// Whole-stream deadline of one data-subject export.
+    #[serde_inline_default(300)]
+    #[serde(deserialize_with = "Range::<1, 86400>::de")]
+    pub gdpr_export_max_seconds: u64,
+    /// Secret the key wrapping every person's audit key is derived from; unset: JWT_SECRET_KEY.
+    pub audit_master_key: Option<String>,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -302,6 +308,13 @@ pub struct Config {
     /// Data-subject exports running at once per instance (`GDPR_EXPORT_CONCURRENCY`, 2); more
     /// are answered 429.
     pub gdpr_export_concurrency: usize,
+    /// Deadline of a whole data-subject export (`GDPR_EXPORT_MAX_SECONDS`, 300): past it the
+    /// export stops, releasing its slot, connection and snapshot, and the transfer is cut.
+    pub gdpr_export_max_seconds: u64,
+    /// What the master key that wraps each person's audit key is derived from:
+    /// `AUDIT_MASTER_KEY`, or `JWT_SECRET_KEY` when that is unset. Changing it makes the
+    /// personal values already in the audit trail unreadable.
+    pub audit_master_secret: String,
 }
 
 /// How long each kind of row is kept before the maintenance job purges it.
@@ -411,6 +424,11 @@ impl Config {
         {
             return Err(too_weak("ALERTMANAGER_WEBHOOK_TOKEN"));
         }
+        let audit_master_secret = match &v.audit_master_key {
+            Some(k) if !dev && !is_strong(k) => return Err(too_weak("AUDIT_MASTER_KEY")),
+            Some(k) => k.clone(),
+            None => jwt_secret.clone(),
+        };
         let db_app_role = match v.db_app_role.as_str() {
             "" => None,
             r if r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(r.to_string()),
@@ -466,6 +484,8 @@ impl Config {
             },
             db_app_role,
             gdpr_export_concurrency: v.gdpr_export_concurrency,
+            gdpr_export_max_seconds: v.gdpr_export_max_seconds,
+            audit_master_secret,
         })
     }
 
@@ -831,6 +851,7 @@ mod tests {
         assert_eq!(d.map_tile_url, DEFAULT_MAP_TILE_URL);
         assert_eq!(d.retention.idempotency_key_hours, 24);
         assert_eq!(d.gdpr_export_concurrency, 2);
+        assert_eq!(d.gdpr_export_max_seconds, 300);
 
         for (var, value) in [
             ("PORT", "http"),
@@ -842,6 +863,7 @@ mod tests {
             ("ENVIRONMENT", "Production"),
             ("DB_APP_ROLE", "gad-app"),
             ("MAP_TILE_URL", "javascript:alert(1)"),
+            ("GDPR_EXPORT_MAX_SECONDS", "0"),
         ] {
             let e = with(&[(var, value)]).err().unwrap_or_default();
             assert!(e.starts_with(var), "{var}={value}: {e}");
@@ -870,6 +892,33 @@ mod tests {
             }
         }
         assert!(n >= 40, "{n}");
+    }
+
+    #[test]
+    fn audit_master_key_defaults_to_the_jwt_secret_and_must_be_strong_outside_development() {
+        let jwt = "a-strong-jwt-secret-0123456789-abcdefghijkl";
+        let base = [
+            ("ENVIRONMENT", "production"),
+            ("DATABASE_URL", "postgres://x/y"),
+            ("JWT_SECRET_KEY", jwt),
+        ];
+        assert_eq!(
+            Config::from_map(&env(&base)).unwrap().audit_master_secret,
+            jwt
+        );
+        let mut own = base.to_vec();
+        own.push((
+            "AUDIT_MASTER_KEY",
+            "an-audit-master-key-0123456789-abcdefghij",
+        ));
+        assert_eq!(
+            Config::from_map(&env(&own)).unwrap().audit_master_secret,
+            "an-audit-master-key-0123456789-abcdefghij"
+        );
+        let mut weak = base.to_vec();
+        weak.push(("AUDIT_MASTER_KEY", "corta"));
+        let e = Config::from_map(&env(&weak)).err().unwrap_or_default();
+        assert!(e.starts_with("AUDIT_MASTER_KEY"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct Inner {
     pub gdpr_exports: Arc<tokio::sync::Semaphore>,
     /// The group-commit writer every location fix goes through.
     pub ingest: crate::ingest::Ingest,
+    /// Wraps each person's key of the personal values inside audit rows (`crate::audit`).
+    pub personal: crate::personal_keys::MasterKey,
 }
 
 #[derive(Clone)]
@@ -51,6 +53,7 @@ impl Ctx {
         let redis = RedisHandle::new(config.redis_url.clone(), Arc::clone(&metrics));
         redis.spawn_monitor();
         let instance_id = uuid::Uuid::new_v4().to_string();
+        let personal = crate::personal_keys::MasterKey::derive(&config.audit_master_secret);
         Ctx(Arc::new(Inner {
             cache: Cache::new(
                 Arc::clone(&redis),
@@ -73,6 +76,7 @@ impl Ctx {
             redis,
             metrics,
             instance_id,
+            personal,
         }))
     }
 }

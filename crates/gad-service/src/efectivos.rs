@@ -2,12 +2,13 @@
 //! create/update/delete for administrators, and location/availability reports by the officer
 //! itself or a supervisor — from the API, the gateway route or Telegram alike.
 
+use crate::audit;
 use chrono::{DateTime, Duration, Utc};
 use gad_core::geo::{Lat, Lng, RadiusM};
 use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoDisponibilidad, FieldError, Nivel};
-use gad_store::audit::{self, AuditEntry};
+use gad_store::audit::AuditEntry;
 use gad_store::efectivos::{self as store, EFECTIVO_NOT_FOUND, ListFilter};
 /// The row these use cases answer and its wire form (`EfectivoRow::to_wire` → `Efectivo`).
 pub use gad_store::efectivos::{Efectivo, EfectivoRow};
@@ -344,7 +345,8 @@ pub async fn create(
         .ok_or_else(|| ServiceError::internal("efectivo vanished after insert"))?;
     let body = row.to_json();
     audit::record(
-        &mut *tx,
+        ctx,
+        &mut tx,
         &AuditEntry::new("efectivo_created", Some(me.id))
             .resource("efectivo", id)
             .values(None, Some(body.clone()))
@@ -396,7 +398,8 @@ pub async fn update(
         .await?
         .ok_or_else(not_found)?;
     audit::record(
-        &mut *tx,
+        ctx,
+        &mut tx,
         &AuditEntry::new("efectivo_updated", Some(me.id))
             .resource("efectivo", id)
             .values(Some(old.to_json()), Some(row.to_json()))
@@ -427,7 +430,8 @@ pub async fn delete(
         .await?
         .ok_or_else(not_found)?;
     audit::record(
-        &mut *tx,
+        ctx,
+        &mut tx,
         &AuditEntry::new("efectivo_deleted", Some(me.id))
             .resource("efectivo", id)
             .values(None, Some(row.to_json()))
@@ -495,7 +499,8 @@ pub async fn set_availability(
         .await?
         .ok_or_else(not_found)?;
     audit::record(
-        &mut *tx,
+        ctx,
+        &mut tx,
         &AuditEntry::new("efectivo_disponibilidad", Some(me.id))
             .resource("efectivo", id)
             .values(

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod authorize;
 pub mod cache;
@@ -26,6 +27,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod partitions;
 pub mod password;
+pub mod personal_keys;
 pub mod realtime;
 pub mod redis_conn;
 pub mod stats;

@@ -5,12 +5,14 @@
 //! `gad_core::positions::simplify`, after a bucketed pre-sample in SQL for very long windows).
 
 use chrono::{DateTime, Duration, Utc};
+use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel};
+use gad_store::audit::{self, AuditEntry};
 use gad_store::efectivos::{self as store, EFECTIVO_NOT_FOUND};
 use gad_store::positions;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::authorize::require;
 use crate::ctx::Ctx;
@@ -102,8 +104,16 @@ pub struct Trayecto {
 }
 
 /// The trail of officer `id` (level 2) in the query's window, simplified to at most
-/// `max_points` fixes. Unknown or deleted officer → 404.
-pub async fn trail(ctx: &Ctx, me: &Actor, id: i64, q: &TrailQuery) -> ServiceResult<Trayecto> {
+/// `max_points` fixes. Unknown or deleted officer → 404. Reading someone else's trail is
+/// audited (`efectivo_trail_read`, with the window) before it is answered: where a person was
+/// is theirs, and they see in their own export who looked.
+pub async fn trail(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    id: i64,
+    q: &TrailQuery,
+) -> ServiceResult<Trayecto> {
     require(me, Nivel::Supervisor)?;
     let (desde, hasta) = window(q);
     if !store::exists(&ctx.db, id).await? {
@@ -114,6 +124,23 @@ pub async fn trail(ctx: &Ctx, me: &Actor, id: i64, q: &TrailQuery) -> ServiceRes
         .unwrap_or(MAX_PUNTOS)
         .clamp(MIN_PUNTOS, MAX_PUNTOS) as usize;
     let (puntos, total_puntos) = positions::trail(&ctx.db, id, desde, hasta).await?;
+    if me.efectivo_id != Some(id) {
+        let entry = AuditEntry::new("efectivo_trail_read", Some(me.id))
+            .resource("efectivo", id)
+            .describe("Lectura del trayecto de un efectivo")
+            .values(
+                None,
+                Some(json!({
+                    "desde": gad_core::time::rfc3339(desde),
+                    "hasta": gad_core::time::rfc3339(hasta),
+                    "max_points": q.max_points,
+                    "total_puntos": total_puntos,
+                })),
+            )
+            .status(200)
+            .context(origin);
+        audit::record(&ctx.db, &entry).await?;
+    }
     let truncado = puntos.len() > max || (total_puntos as usize) > puntos.len();
     let puntos = if puntos.len() > max {
         simplified(puntos, max)

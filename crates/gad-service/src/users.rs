@@ -6,12 +6,13 @@
 //! commit together. Ending the live sessions a change invalidates is the caller's step after
 //! commit (the sockets belong to the adapter); the outputs say when it is due.
 
+use crate::audit;
 use chrono::{DateTime, Duration, Utc};
 use gad_core::request_context::RequestContext;
 use gad_core::text::Email;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel};
-use gad_store::audit::{self, AuditEntry};
+use gad_store::audit::AuditEntry;
 use gad_store::usuarios;
 /// The user row these use cases answer (its wire form is `to_json`).
 pub use gad_store::usuarios::Usuario;
@@ -196,7 +197,7 @@ pub async fn create(
         .values(None, Some(to_json(&user)))
         .status(201)
         .context(origin);
-    audit::record(&mut *tx, &entry).await?;
+    audit::record(ctx, &mut tx, &entry).await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -305,7 +306,7 @@ pub async fn update_me(
     if new_hash.is_some() {
         entry = entry.describe("own profile updated; password changed; other sessions ended");
     }
-    audit::record(&mut *tx, &entry).await?;
+    audit::record(ctx, &mut tx, &entry).await?;
     let tokens_valid_after = if new_hash.is_some() {
         usuarios::tokens_valid_after(&mut *tx, me.id).await?
     } else {
@@ -424,7 +425,7 @@ pub async fn update(
         .values(Some(to_json(&old)), Some(to_json(&user)))
         .status(200)
         .context(origin);
-    audit::record(&mut *tx, &entry).await?;
+    audit::record(ctx, &mut tx, &entry).await?;
     tx.commit().await?;
     let end_sessions = body.password.is_some()
         || body.verificado == Some(false)
@@ -451,7 +452,7 @@ pub async fn delete(
         .severity("warning")
         .status(200)
         .context(origin);
-    audit::record(&mut *tx, &entry).await?;
+    audit::record(ctx, &mut tx, &entry).await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -487,7 +488,7 @@ pub async fn unlock(
         ))
         .status(200)
         .context(origin);
-    audit::record(&mut *tx, &entry).await?;
+    audit::record(ctx, &mut tx, &entry).await?;
     tx.commit().await?;
     Ok(Desbloqueo {
         user_id,

@@ -83,8 +83,58 @@ impl AuditEntry {
 /// it records, so both commit or roll back together.
 pub use self::insert as record;
 
-/// Inserts one audit row (the chain fields are filled by the trigger).
+/// The keys of `old_values`/`new_values` that hold a person's identifying data. Their values are
+/// stored encrypted with that person's key (`gad_service::audit::record` seals them), so that
+/// erasure can make them unreadable without touching the hash-chained rows.
+pub const PERSONAL_FIELDS: [&str; 6] = [
+    "email",
+    "nombre",
+    "apellido",
+    "dni",
+    "telefono",
+    "telegram_id",
+];
+
+/// The key of a sealed value: `{"cifrado": "aes-256-gcm", "persona": <usuario id>, "dato": "…"}`.
+pub const SEALED_TAG: &str = "cifrado";
+
+/// What a personal value reads as once its person's key is gone (and what is written for a
+/// person who has already been erased, who has no key any more).
+pub const ERASED: &str = "[borrado]";
+
+/// True when `v` may be stored under a personal key: nothing, a sealed value, or the erased mark.
+pub fn is_storable_personal(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.contains_key(SEALED_TAG),
+        Value::String(s) => s == ERASED,
+        _ => false,
+    }
+}
+
+/// The first personal field `e` would store in clear, if any.
+pub fn clear_personal_field(e: &AuditEntry) -> Option<&'static str> {
+    [&e.old_values, &e.new_values]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .find_map(|m| {
+            PERSONAL_FIELDS
+                .into_iter()
+                .find(|f| m.get(*f).is_some_and(|v| !is_storable_personal(v)))
+        })
+}
+
+/// Inserts one audit row (the chain fields are filled by the trigger). Refuses an entry that
+/// would store a personal value in clear: such an entry goes through
+/// `gad_service::audit::record`, which encrypts it first.
 pub async fn insert<'e, E: PgExecutor<'e>>(exec: E, e: &AuditEntry) -> Result<(), sqlx::Error> {
+    if let Some(field) = clear_personal_field(e) {
+        return Err(sqlx::Error::Protocol(format!(
+            "audit entry {} would store the personal field {field} in clear",
+            e.event_type
+        )));
+    }
     sqlx::query(
         "INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
             resource_type, resource_id, action_description, old_values, new_values, success, response_status)
@@ -455,4 +505,28 @@ pub async fn list<'e, E: PgExecutor<'e>>(
     .bind(f.limit)
     .fetch_all(exec)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn personal_values_in_clear_are_refused_and_sealed_ones_accepted() {
+        let clear = AuditEntry::new("user_updated", Some(1))
+            .values(Some(json!({"nivel": 1, "dni": "123"})), None);
+        assert_eq!(clear_personal_field(&clear), Some("dni"));
+        let number = AuditEntry::new("x", None).values(None, Some(json!({"telegram_id": 5})));
+        assert_eq!(clear_personal_field(&number), Some("telegram_id"));
+        let sealed = AuditEntry::new("user_updated", Some(1)).values(
+            Some(
+                json!({"dni": {"cifrado": "aes-256-gcm", "persona": 1, "dato": "x"},
+                        "telefono": null, "email": "[borrado]", "nivel": 1}),
+            ),
+            Some(json!({"motivo": "no personal key", "nombre": null})),
+        );
+        assert_eq!(clear_personal_field(&sealed), None);
+        assert_eq!(clear_personal_field(&AuditEntry::new("login", None)), None);
+    }
 }

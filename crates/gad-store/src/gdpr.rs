@@ -451,18 +451,241 @@ pub struct EraseCounts {
     pub tokens_revocados: bool,
     pub codigos_telegram_borrados: u64,
     pub tickets_ws_borrados: u64,
+    /// The person's emergency request keys (and the answers stored with them).
+    pub claves_idempotencia_borradas: u64,
+    /// Rows of tasks, state history and dispatches whose text or data no longer holds the
+    /// person's values (name, e-mail, DNI, phone, Telegram id, internal code, own reasons).
+    pub textos_depurados: u64,
+    /// The person's audit key was destroyed: their values inside audit rows are unreadable.
+    pub clave_auditoria_destruida: bool,
 }
 
-/// Replaces every personal field with a pseudonym derived from the user's uuid, deletes the
-/// location history and the one-time credentials, and cuts every token (tokens_valid_after,
-/// the user is deactivated and soft-deleted). Tasks, dispatches, history and audit rows are
-/// kept: they point at the same (now pseudonymous) user id.
+/// What replaces a person's value inside kept text.
+pub const ERASED: &str = crate::audit::ERASED;
+
+/// Values shorter than this are not searched for in free text (they would match ordinary words).
+const MIN_IDENTIFIER_CHARS: usize = 3;
+
+/// A PostgreSQL regular expression matching any of `values` as a whole word (with the `gi`
+/// flags: every occurrence, any case), longest first; capture 1 is the character before it,
+/// kept by the replacement `\1[borrado]`. None when no value is long enough to look for.
+pub fn identifiers_pattern(values: &[String]) -> Option<String> {
+    let mut v: Vec<String> = values
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.chars().count() >= MIN_IDENTIFIER_CHARS)
+        .collect();
+    v.sort_by_key(|s| std::cmp::Reverse(s.chars().count()));
+    v.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
+    if v.is_empty() {
+        return None;
+    }
+    let alternatives: Vec<String> = v
+        .iter()
+        .map(|s| {
+            // A backslash before an ASCII non-alphanumeric makes it literal in an ARE.
+            let mut out = String::with_capacity(s.len() * 2);
+            for c in s.chars() {
+                if c.is_ascii() && !c.is_ascii_alphanumeric() {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out
+        })
+        .collect();
+    Some(format!(
+        "(^|[^[:alnum:]_])({})(?=[^[:alnum:]_]|$)",
+        alternatives.join("|")
+    ))
+}
+
+/// The person's identifying values, read before they are replaced.
+#[derive(Debug, sqlx::FromRow)]
+struct Identity {
+    nombre: String,
+    apellido: String,
+    email: String,
+    dni: String,
+    telefono: Option<String>,
+    telegram_id: Option<i64>,
+    codigo_interno: Option<String>,
+}
+
+impl Identity {
+    /// Values that name this person and nobody else: the full name, e-mail, DNI, phone,
+    /// Telegram id and internal code. Cleared wherever the text is about the person.
+    fn unambiguous(&self) -> Vec<String> {
+        let (n, a) = (self.nombre.trim(), self.apellido.trim());
+        let mut v = vec![
+            format!("{n} {a}"),
+            format!("{a} {n}"),
+            format!("{a}, {n}"),
+            self.email.clone(),
+            self.dni.clone(),
+        ];
+        v.extend(self.telefono.clone());
+        v.extend(self.telegram_id.map(|t| t.to_string()));
+        v.extend(self.codigo_interno.clone());
+        v
+    }
+
+    /// Plus the first name and the surname on their own, which other people may share: cleared
+    /// only from text the person wrote or that was written on their behalf.
+    fn all(&self) -> Vec<String> {
+        let mut v = self.unambiguous();
+        v.push(self.nombre.clone());
+        v.push(self.apellido.clone());
+        v
+    }
+}
+
+/// The tasks whose text may be about the person: created by, delegated to or assigned to them,
+/// dispatched to or answered by them, carrying their Telegram id, or with a step they wrote.
+/// $1 is the user id, $4 their Telegram id (or NULL).
+const LINKED_TASKS: &str = "
+    WITH mine AS (SELECT id FROM efectivos WHERE usuario_id = $1)
+    SELECT t.id FROM tareas t
+    WHERE t.creado_por_usuario_id = $1 OR t.delegado_usuario_id = $1
+       OR t.efectivos_asignados && ARRAY(SELECT id FROM mine)
+       OR ($4::int8 IS NOT NULL AND t.extra_data ->> 'telegram_id' = $4::int8::text)
+    UNION SELECT te.tarea_id FROM tarea_efectivos te JOIN mine m ON m.id = te.efectivo_id
+    UNION SELECT d.tarea_id FROM despachos d JOIN mine m ON m.id = d.efectivo_id
+    UNION SELECT d.tarea_id FROM despachos d WHERE d.respondido_por = $1
+    UNION SELECT h.tarea_id FROM historial_estados h WHERE h.usuario_id = $1";
+
+/// Clears the person from the free text and data kept with operational records: their own
+/// reasons for declining a dispatch (and the copy in the task's timeline), their values in the
+/// titles and descriptions of the tasks, the state-history notes and the dispatch reasons about
+/// them (first name and surname alone only where they wrote it or it was written for them: a
+/// task they created, as the bot does), and their Telegram id in the task data. Other people's
+/// values in the same rows stay. Answers the rows changed.
+async fn clear_free_text(
+    db: &mut PgConnection,
+    user_id: i64,
+    who: &Identity,
+) -> Result<u64, sqlx::Error> {
+    let mut changed = 0;
+    // Their reasons: what an officer says when declining is about themselves.
+    let reasons: Vec<(i64, String)> = sqlx::query_as(
+        "UPDATE despachos d SET motivo = $2 FROM despachos o
+         WHERE d.id = o.id AND d.respondido_por = $1 AND d.motivo IS NOT NULL AND d.motivo <> $2
+         RETURNING d.tarea_id, o.motivo",
+    )
+    .bind(user_id)
+    .bind(ERASED)
+    .fetch_all(&mut *db)
+    .await?;
+    changed += reasons.len() as u64;
+    // The timeline step the answer wrote quotes the reason: "efectivo N: rechazado (reason)".
+    for (tarea_id, reason) in &reasons {
+        changed += sqlx::query(
+            "UPDATE historial_estados SET nota = replace(nota, '(' || $3 || ')', '(' || $4 || ')')
+             WHERE tarea_id = $2 AND usuario_id = $1 AND strpos(nota, '(' || $3 || ')') > 0",
+        )
+        .bind(user_id)
+        .bind(tarea_id)
+        .bind(reason)
+        .bind(ERASED)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    }
+    let replacement = format!("\\1{ERASED}");
+    let (Some(all), Some(unambiguous)) = (
+        identifiers_pattern(&who.all()),
+        identifiers_pattern(&who.unambiguous()),
+    ) else {
+        return Ok(changed);
+    };
+    // Tasks: every value of the person in those they created, the unambiguous ones elsewhere.
+    changed += sqlx::query(&format!(
+        "UPDATE tareas t
+         SET titulo = regexp_replace(t.titulo, p.pat, $2, 'gi'),
+             descripcion = regexp_replace(t.descripcion, p.pat, $2, 'gi')
+         FROM (SELECT l.id,
+                      CASE WHEN x.creado_por_usuario_id = $1 THEN $3 ELSE $5 END AS pat
+               FROM ({LINKED_TASKS}) l JOIN tareas x ON x.id = l.id) p
+         WHERE t.id = p.id AND (t.titulo ~* p.pat OR t.descripcion ~* p.pat)"
+    ))
+    .bind(user_id)
+    .bind(&replacement)
+    .bind(&all)
+    .bind(who.telegram_id)
+    .bind(&unambiguous)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    // State history: every value in the notes they wrote, the unambiguous ones in the other
+    // notes of those tasks.
+    changed += sqlx::query(&format!(
+        "UPDATE historial_estados h
+         SET nota = regexp_replace(h.nota, CASE WHEN h.usuario_id = $1 THEN $3 ELSE $5 END, $2, 'gi')
+         WHERE h.nota IS NOT NULL
+           AND (h.usuario_id = $1 OR h.tarea_id IN ({LINKED_TASKS}))
+           AND h.nota ~* (CASE WHEN h.usuario_id = $1 THEN $3 ELSE $5 END)"
+    ))
+    .bind(user_id)
+    .bind(&replacement)
+    .bind(&all)
+    .bind(who.telegram_id)
+    .bind(&unambiguous)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    // Dispatch reasons others gave about them.
+    changed += sqlx::query(&format!(
+        "UPDATE despachos d SET motivo = regexp_replace(d.motivo, $3, $2, 'gi')
+         WHERE d.motivo IS NOT NULL AND d.motivo ~* $3
+           AND (d.efectivo_id IN (SELECT id FROM efectivos WHERE usuario_id = $1)
+                OR d.tarea_id IN ({LINKED_TASKS}))"
+    ))
+    .bind(user_id)
+    .bind(&replacement)
+    .bind(&unambiguous)
+    .bind(who.telegram_id)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    // Their Telegram id in the task data: the one the bot writes into the emergencies they
+    // raise, or their current id given by someone else.
+    changed += sqlx::query(
+        "UPDATE tareas SET extra_data = extra_data - 'telegram_id'
+         WHERE extra_data ? 'telegram_id'
+           AND (creado_por_usuario_id = $1
+                OR ($2::int8 IS NOT NULL AND extra_data ->> 'telegram_id' = $2::int8::text))",
+    )
+    .bind(user_id)
+    .bind(who.telegram_id)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    Ok(changed)
+}
+
+/// Replaces every personal field with a pseudonym derived from the user's uuid, clears the
+/// person from the free text of operational records ([`clear_free_text`]), deletes the
+/// location history, the one-time credentials and the emergency request keys, destroys the
+/// person's audit key (their values inside audit rows become unreadable) and cuts every token
+/// (tokens_valid_after, the user is deactivated and soft-deleted). Tasks, dispatches, history
+/// and audit rows are kept: they point at the same (now pseudonymous) user id.
 pub async fn anonymise(
     db: &mut PgConnection,
     target: &EraseTarget,
     reason: &str,
     by: i64,
 ) -> Result<EraseCounts, sqlx::Error> {
+    let who: Identity = sqlx::query_as(
+        "SELECT u.nombre, u.apellido, u.email, u.dni, u.telefono, u.telegram_id, e.codigo_interno
+         FROM usuarios u LEFT JOIN efectivos e ON e.usuario_id = u.id WHERE u.id = $1",
+    )
+    .bind(target.id)
+    .fetch_one(&mut *db)
+    .await?;
+    let mut counts = EraseCounts {
+        textos_depurados: clear_free_text(db, target.id, &who).await?,
+        ..Default::default()
+    };
     let pseudo = format!("anon-{}", target.uuid.simple());
     sqlx::query(
         "UPDATE usuarios SET
@@ -480,10 +703,10 @@ pub async fn anonymise(
     .bind(reason)
     .execute(&mut *db)
     .await?;
-    let mut counts = EraseCounts::default();
     if let Some(ef) = target.efectivo_id {
         sqlx::query(
-            "UPDATE efectivos SET codigo_interno = $2, geom = NULL, ubicacion_accuracy_m = NULL,
+            "UPDATE efectivos SET codigo_interno = $2, rango = NULL, unidad = NULL, especialidad = NULL,
+                    geom = NULL, ubicacion_accuracy_m = NULL,
                     ubicacion_heading = NULL, ubicacion_speed = NULL, ubicacion_updated_at = NULL,
                     metadata = '{}', estado_disponibilidad = 'FUERA_SERVICIO',
                     ultima_actualizacion_estado = now(), deleted_at = COALESCE(deleted_at, now())
@@ -511,6 +734,14 @@ pub async fn anonymise(
         .execute(&mut *db)
         .await?
         .rows_affected();
+    // A bot emergency's key is built from the person's chat (their Telegram id).
+    counts.claves_idempotencia_borradas =
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1")
+            .bind(target.id)
+            .execute(&mut *db)
+            .await?
+            .rows_affected();
+    counts.clave_auditoria_destruida = crate::person_keys::destroy(db, target.id).await?;
     // Every token issued until now is refused (`tokens_valid_after` above).
     counts.tokens_revocados = true;
     Ok(counts)
@@ -548,4 +779,26 @@ pub async fn schema_columns<'e, E: PgExecutor<'e>>(
     )
     .fetch_all(exec)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_pattern_escapes_orders_longest_first_and_skips_short_values() {
+        let p = identifiers_pattern(&[
+            "Ana".into(),
+            "ana.p+x@correo.gad".into(),
+            "Ana Pérez".into(),
+            "ab".into(),
+            "ANA".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            p,
+            "(^|[^[:alnum:]_])(ana\\.p\\+x\\@correo\\.gad|Ana\\ Pérez|Ana)(?=[^[:alnum:]_]|$)"
+        );
+        assert_eq!(identifiers_pattern(&["ab".into(), " ".into()]), None);
+    }
 }

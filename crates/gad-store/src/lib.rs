@@ -11,6 +11,7 @@ pub mod error;
 pub mod gdpr;
 pub mod geo;
 pub mod nearest;
+pub mod person_keys;
 pub mod pool;
 pub mod positions;
 pub mod predicates;

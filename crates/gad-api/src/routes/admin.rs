@@ -38,7 +38,7 @@ pub async fn agent_command(
 
 /// The audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin",
-    description = "Level: 3. Audit entries, newest first, filtered by desde/hasta (RFC 3339), user_id, event_type, resource_type, resource_id; skip/limit pagination.",
+    description = "Level: 3. Audit entries, newest first, filtered by desde/hasta (RFC 3339), user_id, event_type, resource_type, resource_id; skip/limit pagination. Personal values in old_values/new_values (email, nombre, apellido, dni, telefono, telegram_id) are stored encrypted with a key per person and shown opened; once the person is erased they read \"[borrado]\" (\"[ilegible]\": the server's master secret changed).",
     params(AuditQuery),
     responses((status = 200, description = "entries", body = [AuditRow]), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "bad filter", body = Value)))]

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::audit::Origin;
 use crate::auth::Supervisor;
 use crate::error::{ApiError, ApiResult, json_response};
 use crate::extract::{ValidPath, ValidQuery};
@@ -18,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/efectivos/{id}/ubicaciones", tag = "efectivos",
     params(("id" = i64, Path, description = "efectivo id"), TrailQuery),
-    description = "Level: 2. The officer's stored positions between desde and hasta (default the last 4 hours; at most 31 days), oldest first. Reads only the day partitions of the window. More than max_points fixes (2–5000, default 5000) → simplified server-side to at most max_points (shape kept, first and last fix kept; truncado true, total_puntos tells how many were stored). Unknown or deleted efectivo → 404; desde after hasta, a window over 31 days or max_points out of range → 422.",
+    description = "Level: 2. The officer's stored positions between desde and hasta (default the last 4 hours; at most 31 days), oldest first. Reads only the day partitions of the window. More than max_points fixes (2–5000, default 5000) → simplified server-side to at most max_points (shape kept, first and last fix kept; truncado true, total_puntos tells how many were stored). Reading another officer's trail is audited (efectivo_trail_read, with the window; the officer sees it in their own export). Unknown or deleted efectivo → 404; desde after hasta, a window over 31 days or max_points out of range → 422.",
     responses((status = 200, description = "trail", body = Trayecto),
               (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "level below 2", body = Value),
@@ -28,10 +29,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn trail(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
+    Origin(origin): Origin,
     ValidPath(id): ValidPath<i64>,
     ValidQuery(q): ValidQuery<TrailQuery>,
 ) -> ApiResult<Response> {
-    let body: Trayecto = trail::trail(&state.ctx, &me, id, &q).await?;
+    let body: Trayecto = trail::trail(&state.ctx, &me, &origin, id, &q).await?;
     let value = serde_json::to_value(&body).map_err(ApiError::internal)?;
     Ok(json_response(StatusCode::OK, &value))
 }

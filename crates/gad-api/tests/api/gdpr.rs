@@ -767,3 +767,419 @@ async fn retention_purges_exactly_the_expired_rows_in_batches_and_audits_the_run
     let again = gad_service::jobs::run_once(&app.state.ctx).await.unwrap();
     assert_eq!(again.total(), 0);
 }
+
+/// A connection to PostgreSQL's view of the export's work: backends of this database running
+/// the export's location-history query (streaming rows, or holding its snapshot).
+async fn export_backends(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND (state LIKE 'idle in transaction%'
+                OR (state <> 'idle' AND query LIKE '%FROM efectivo_ubicaciones u JOIN efectivos e%'))",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_export_slower_than_gdpr_export_max_seconds_is_cut_and_frees_its_slot() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .env("GDPR_EXPORT_MAX_SECONDS", "2")
+            .env("GDPR_EXPORT_CONCURRENCY", "1"),
+    )
+    .await;
+    let slow = app.create_efectivo(None).await;
+    // About 25 MB of JSON: more than the export's channel and both sockets' buffers hold, so a
+    // reader that stops reading stops the export.
+    sqlx::query(
+        "INSERT INTO efectivo_ubicaciones (efectivo_id, geom, recorded_at)
+         SELECT $1, ST_SetSRID(ST_MakePoint(-58.38 + i * 1e-7, -34.60), 4326)::geography,
+                now() - i * interval '1 millisecond'
+         FROM generate_series(1, 200000) AS i",
+    )
+    .bind(slow.efectivo_id.unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut resp = app
+        .client
+        .get(app.url("/api/v1/gdpr/me/export"))
+        .bearer_auth(&slow.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The reader takes one chunk and then stalls.
+    let mut received = resp.chunk().await.unwrap().unwrap().len();
+    let other = app.create_user(1).await;
+    let r = app.get("/api/v1/gdpr/me/export", Some(&other.token)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the only slot is taken"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Past the deadline the slot is free again while the slow reader still holds its socket…
+    let r = app.get("/api/v1/gdpr/me/export", Some(&other.token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["usuario_id"], other.id);
+    // …and so are the database connection and its snapshot.
+    let started = std::time::Instant::now();
+    while export_backends(&app.pool).await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the export still holds a connection or its snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The slow reader gets a cut transfer, never a complete-looking document.
+    let cut = loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => received += c.len(),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(cut, "the body ended cleanly after {received} bytes");
+    assert!(received < 20_000_000, "{received} bytes: the export ran on");
+}
+
+#[tokio::test]
+async fn erase_clears_the_person_from_free_text_idempotency_and_officer_fields_not_others() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let sup = app.create_user(2).await;
+    let reporter = app.create_user(1).await;
+    let p = person(&app, "libre", 0).await;
+    let o = person(&app, "ajeno", 0).await;
+    let n = rand_suffix();
+    let (p_nombre, o_nombre) = (format!("Pnombre{n}"), format!("Onombre{n}"));
+    // P stands nearest to the emergency below, O a kilometre away.
+    for (u, nombre, lejos) in [(&p, &p_nombre, 0.0), (&o, &o_nombre, 0.01)] {
+        sqlx::query("UPDATE usuarios SET nombre = $2 WHERE id = $1")
+            .bind(u.user.id)
+            .bind(nombre)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE efectivos SET rango = 'Rango' || $2, unidad = 'Unidad' || $2,
+                    especialidad = 'Especialidad' || $2,
+                    geom = ST_SetSRID(ST_MakePoint(-58.38 + $3, -34.60), 4326)::geography,
+                    ubicacion_updated_at = now()
+             WHERE usuario_id = $1",
+        )
+        .bind(u.user.id)
+        .bind(nombre)
+        .bind(lejos)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let p_full = format!("{p_nombre} {}", p.apellido);
+    let o_full = format!("{o_nombre} {}", o.apellido);
+
+    // An emergency reported about P (P's Telegram id and name in the task), dispatched to P.
+    let r = app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&reporter.token),
+            json!({"lat": -34.6001, "lng": -58.3801, "telegram_id": p.telegram_id,
+                   "descripcion": format!("Avisa {p_full} ({}); testigo {o_full}", p.email)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let emg = r.body["task_id"].as_i64().unwrap();
+    assert_eq!(r.body["assigned_efectivo_id"], p.user.efectivo_id.unwrap());
+    // P declines with a reason of their own; O, called next, declines with theirs.
+    let (p_motivo, o_motivo) = (format!("MotivoPropio{n}"), format!("MotivoAjeno{n}"));
+    let ack = format!("/api/v1/tasks/{emg}/ack");
+    let r = app
+        .post(
+            &ack,
+            Some(&p.user.token),
+            json!({"accept": false, "motivo": p_motivo}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["next"]["efectivo_id"], o.user.efectivo_id.unwrap());
+    let r = app
+        .post(
+            &ack,
+            Some(&o.user.token),
+            json!({"accept": false, "motivo": o_motivo}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/tasks/{emg}/status"),
+            Some(&admin.token),
+            json!({"estado": "finalizada"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // A planned task of P: P's own note, and the supervisor's note naming P and O.
+    let t = app.create_task(&sup, p.user.id, json!({})).await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    let tid = t.body["id"].as_i64().unwrap();
+    let status = format!("/api/v1/tasks/{tid}/status");
+    let r = app
+        .post(
+            &status,
+            Some(&p.user.token),
+            json!({"estado": "en_curso", "nota": format!("Salgo yo, {p_nombre}, tel {}", p.telefono)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .post(
+            &status,
+            Some(&sup.token),
+            json!({"estado": "pausada", "nota": format!("Hablé con {p_full} y con {o_full}")}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // An emergency request key of each (the key and the stored answer are theirs).
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, 'k-p', 'h'), ($2, 'k-o', 'h')",
+    )
+    .bind(p.user.id)
+    .bind(o.user.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let r = app
+        .post(
+            &format!("/api/v1/gdpr/users/{}/erase", p.user.id),
+            Some(&admin.token),
+            json!({"motivo": "Solicitud del titular"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["borrados"]["claves_idempotencia_borradas"], 1);
+
+    // The task's text and data: P's values gone, the witness O kept.
+    let (desc, extra): (String, Value) =
+        sqlx::query_as("SELECT descripcion, extra_data FROM tareas WHERE id = $1")
+            .bind(emg)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        !desc.contains(&p_full) && !desc.contains(&p.email),
+        "{desc}"
+    );
+    assert!(
+        desc.contains(&o_full) && desc.contains("[borrado]"),
+        "{desc}"
+    );
+    assert!(extra.get("telegram_id").is_none(), "{extra}");
+    assert_eq!(extra["emergency"], true, "the rest of extra_data is kept");
+    // P's reason is cleared, O's kept.
+    let motivos: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT respondido_por, motivo FROM despachos WHERE tarea_id = $1 AND respondido_por IS NOT NULL ORDER BY id",
+    )
+    .bind(emg)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        motivos,
+        [
+            (Some(p.user.id), Some("[borrado]".to_string())),
+            (Some(o.user.id), Some(o_motivo.clone()))
+        ]
+    );
+    let notas: String = sqlx::query_scalar(
+        "SELECT coalesce(string_agg(nota, ' | ' ORDER BY id), '') FROM historial_estados WHERE tarea_id IN ($1, $2)",
+    )
+    .bind(emg)
+    .bind(tid)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    for gone in [&p_motivo, &p_nombre, &p.apellido, &p.telefono] {
+        assert!(!notas.contains(gone.as_str()), "{gone} in {notas}");
+    }
+    assert!(
+        notas.contains(&o_motivo) && notas.contains(&o_full),
+        "{notas}"
+    );
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT key FROM idempotency_keys WHERE user_id IN ($1, $2) ORDER BY key",
+    )
+    .bind(p.user.id)
+    .bind(o.user.id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(keys, ["k-o"]);
+    let officer_text = |id: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>)>(
+                "SELECT rango, unidad, especialidad FROM efectivos WHERE usuario_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(officer_text(p.user.id).await, (None, None, None));
+    assert_eq!(
+        officer_text(o.user.id).await.0,
+        Some(format!("Rango{o_nombre}"))
+    );
+    // Nothing of P is left anywhere outside the audit trail.
+    for marker in [
+        p_nombre.clone(),
+        p.apellido.clone(),
+        p.email.clone(),
+        p.dni.clone(),
+        p.telefono.clone(),
+        p.telegram_id.to_string(),
+        p_motivo.clone(),
+    ] {
+        let tables = tables_containing(&app.pool, &marker).await;
+        assert!(
+            tables.iter().all(|t| t.starts_with("audit_logs.")),
+            "{marker} still in {tables:?}"
+        );
+    }
+}
+
+/// The audit entries of one kind about one resource, as level 3 reads them.
+async fn audit_of(app: &TestApp, admin: &TestUser, event: &str, resource_id: i64) -> Value {
+    let r = app
+        .get(
+            &format!("/api/v1/admin/audit?event_type={event}&resource_id={resource_id}"),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+    r.body[0].clone()
+}
+
+#[tokio::test]
+async fn personal_values_in_audit_rows_are_readable_to_level_3_until_erasure_shreds_their_key() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let p = person(&app, "cifra", 0).await;
+    let q = person(&app, "cifraotro", 0).await;
+    let ef = p.user.efectivo_id.unwrap();
+    let n = rand_suffix();
+    let (nuevo_nombre, nuevo_tel) = (format!("Cifrado{n}"), format!("+5411{n}"));
+    // Level 3 renames P and changes P's phone (the old and the new profile are audited), and
+    // changes P's rank (the officer record, with P's name, is audited); Q's profile too.
+    let r = app
+        .put(
+            &format!("/api/v1/users/{}", p.user.id),
+            Some(&admin.token),
+            json!({"nombre": nuevo_nombre, "telefono": nuevo_tel}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .put(
+            &format!("/api/v1/efectivos/{ef}"),
+            Some(&admin.token),
+            json!({"rango": "Cabo"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .put(
+            &format!("/api/v1/users/{}", q.user.id),
+            Some(&admin.token),
+            json!({"nombre": "Otro"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // What the audit trail stores is ciphertext: none of P's values is in it.
+    for marker in [
+        p.email.clone(),
+        p.dni.clone(),
+        p.telefono.clone(),
+        p.apellido.clone(),
+        p.telegram_id.to_string(),
+        nuevo_nombre.clone(),
+        nuevo_tel.clone(),
+    ] {
+        let tables = tables_containing(&app.pool, &marker).await;
+        assert!(
+            tables.iter().all(|t| !t.starts_with("audit_logs.")),
+            "{marker} stored in clear in {tables:?}"
+        );
+    }
+    // Level 3 reads them in clear while P exists.
+    let row = audit_of(&app, &admin, "user_updated", p.user.id).await;
+    let (old, new) = (&row["old_values"], &row["new_values"]);
+    assert_eq!(old["email"], p.email.as_str());
+    assert_eq!(old["dni"], p.dni.as_str());
+    assert_eq!(old["telefono"], p.telefono.as_str());
+    assert_eq!(old["telegram_id"], p.telegram_id);
+    assert_eq!(old["apellido"], p.apellido.as_str());
+    assert_eq!(new["nombre"], nuevo_nombre.as_str());
+    assert_eq!(new["telefono"], nuevo_tel.as_str());
+    assert_eq!(new["nivel"], 1, "what is not personal stays as it was");
+    let row = audit_of(&app, &admin, "efectivo_updated", ef).await;
+    assert_eq!(row["new_values"]["nombre"], nuevo_nombre.as_str());
+    assert_eq!(row["new_values"]["apellido"], p.apellido.as_str());
+    assert_eq!(row["new_values"]["rango"], "Cabo");
+    // …and so does P in their own export.
+    let r = app.get("/api/v1/gdpr/me/export", Some(&p.user.token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mine = r.body["auditoria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["event_type"] == "user_updated")
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["old_values"]["email"], p.email.as_str());
+
+    // Erasure destroys P's key: the same rows now read "[borrado]", Q's still read in clear,
+    // and the chain still verifies (its hashes cover the ciphertext, which did not change).
+    let r = app
+        .post(
+            &format!("/api/v1/gdpr/users/{}/erase", p.user.id),
+            Some(&admin.token),
+            json!({"motivo": "Solicitud del titular"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let row = audit_of(&app, &admin, "user_updated", p.user.id).await;
+    for f in [
+        "email",
+        "dni",
+        "telefono",
+        "telegram_id",
+        "nombre",
+        "apellido",
+    ] {
+        assert_eq!(row["old_values"][f], "[borrado]", "{f}: {row}");
+    }
+    assert_eq!(row["new_values"]["nombre"], "[borrado]");
+    assert_eq!(row["new_values"]["nivel"], 1);
+    let row = audit_of(&app, &admin, "efectivo_updated", ef).await;
+    assert_eq!(row["new_values"]["nombre"], "[borrado]");
+    assert_eq!(row["new_values"]["rango"], "Cabo");
+    let row = audit_of(&app, &admin, "user_updated", q.user.id).await;
+    assert_eq!(row["old_values"]["email"], q.email.as_str());
+    assert_eq!(row["new_values"]["nombre"], "Otro");
+    let mut conn = app.pool.acquire().await.unwrap();
+    let report = gad_store::audit::verify(&mut conn).await.unwrap();
+    assert_eq!(report.problem, None, "{report:?}");
+    // No value of P is left anywhere in the database, the audit trail included.
+    for marker in [&p.email, &p.dni, &p.telefono, &nuevo_nombre, &nuevo_tel] {
+        let tables = tables_containing(&app.pool, marker).await;
+        assert!(tables.is_empty(), "{marker} still in {tables:?}");
+    }
+}

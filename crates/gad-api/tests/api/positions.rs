@@ -712,3 +712,77 @@ async fn a_gateway_batch_is_committed_fix_by_fix_with_the_same_rules() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_supervisors_read_of_an_officers_trail_is_audited() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let officer = app.create_efectivo(Some((-34.6, -58.38))).await;
+    let id = officer.efectivo_id.unwrap();
+    let reads = |resource: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<i64>, Option<String>, Value)>(
+                "SELECT user_id, ip_address::text, new_values FROM audit_logs
+                 WHERE event_type = 'efectivo_trail_read' AND resource_type = 'efectivo'
+                   AND resource_id = $1::text ORDER BY chain_seq",
+            )
+            .bind(resource)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let r = app
+        .get(
+            &format!("/api/v1/efectivos/{id}/ubicaciones?max_points=50"),
+            Some(&sup.token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let rows = reads(id).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (who, ip, values) = &rows[0];
+    assert_eq!(*who, Some(sup.id));
+    assert!(ip.as_deref().is_some_and(|ip| ip.starts_with("127.0.0.1")));
+    assert_eq!(values["max_points"], 50);
+    assert_eq!(values["total_puntos"], r.body["total_puntos"]);
+    assert_eq!(values["desde"], r.body["desde"]);
+    assert_eq!(values["hasta"], r.body["hasta"]);
+    // The officer sees who looked, in their own export.
+    let r = app
+        .get("/api/v1/gdpr/me/export", Some(&officer.token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        r.body["auditoria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["event_type"] == "efectivo_trail_read" && a["user_id"] == sup.id),
+        "{}",
+        r.body["auditoria"]
+    );
+    // A refused read (unknown officer) leaves no read behind; a supervisor reading their own
+    // trail reads no one else's.
+    let r = app
+        .get("/api/v1/efectivos/999999/ubicaciones", Some(&sup.token))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(reads(999_999).await.is_empty());
+    let own = app.create_efectivo(None).await;
+    sqlx::query("UPDATE usuarios SET nivel = 'LEVEL_2' WHERE id = $1")
+        .bind(own.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let own_id = own.efectivo_id.unwrap();
+    let r = app
+        .get(
+            &format!("/api/v1/efectivos/{own_id}/ubicaciones"),
+            Some(&app.token_for(own.id, 2)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(reads(own_id).await.is_empty());
+}

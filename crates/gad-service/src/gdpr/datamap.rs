@@ -106,8 +106,8 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "auditoria",
         Some("AUDIT_RETENTION_DAYS"),
         "365 días",
-        "plazo desde su creación (o antes, al vencer su retention_until); se conserva al anonimizar",
-        "period from creation (or earlier, at its retention_until); kept on erasure",
+        "plazo desde su creación (o antes, al vencer su retention_until); se conserva al anonimizar, con los datos personales que contiene ilegibles (cifrados con la clave de la persona, que se destruye)",
+        "period from creation (or earlier, at its retention_until); kept on erasure, with the personal values inside it unreadable (encrypted with the person's key, which is destroyed)",
     ),
     (
         "tokens_revocados",
@@ -134,8 +134,8 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "idempotencia",
         Some("IDEMPOTENCY_KEY_RETENTION_HOURS"),
         "24 horas",
-        "plazo desde su uso (mínimo 24 horas: la ventana de reintento)",
-        "period from use (at least 24 hours: the retry window)",
+        "plazo desde su uso (mínimo 24 horas: la ventana de reintento); se borra al anonimizar",
+        "period from use (at least 24 hours: the retry window); deleted on erasure",
     ),
     (
         "intentos_login",
@@ -148,8 +148,15 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "operativo",
         None,
         "",
-        "Registro operativo: se conserva; al anonimizar queda vinculado a la persona seudonimizada",
-        "Operational record: kept; after erasure it points at the pseudonymised person",
+        "Registro operativo: se conserva; al anonimizar queda vinculado a la persona seudonimizada y sus textos dejan de contener los datos de la persona",
+        "Operational record: kept; after erasure it points at the pseudonymised person and its text no longer holds the person's values",
+    ),
+    (
+        "clave_persona",
+        None,
+        "",
+        "Mientras exista la persona; se destruye al anonimizar (sus datos dentro de la auditoría quedan ilegibles)",
+        "While the person exists; destroyed on erasure (their values inside the audit trail become unreadable)",
     ),
 ];
 

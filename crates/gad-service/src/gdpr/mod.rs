@@ -7,20 +7,28 @@
 //! streamed from PostgreSQL one at a time (one read-only repeatable-read transaction, so every
 //! section sees the same instant), serialised and sent. A slow client slows the export down
 //! instead of growing a buffer. At most `GDPR_EXPORT_CONCURRENCY` exports run at once per
-//! instance (each holds one database connection).
+//! instance (each holds one database connection), and each for at most
+//! `GDPR_EXPORT_MAX_SECONDS`: past that deadline the export stops — its slot, connection and
+//! snapshot are released — and the body ends with an error, so a reader too slow to take the
+//! document in time gets a cut transfer, never a complete-looking file.
 
 pub mod datamap;
 pub mod rights;
 pub mod zip;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use gad_store::Conn as PgConnection;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
+use crate::audit::Keyring;
 use crate::ctx::Ctx;
 use gad_store::gdpr as store;
 
@@ -98,7 +106,7 @@ impl Sink {
 }
 
 /// Starts the export of `user_id` (who must exist) and returns the body's stream. `permit`
-/// (a concurrency slot) is held until the export ends.
+/// (a concurrency slot) is held until the export ends, at the latest at the deadline.
 pub fn start_export(
     state: Ctx,
     user_id: i64,
@@ -106,37 +114,65 @@ pub fn start_export(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> impl futures::Stream<Item = Chunk> + Send + 'static {
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
+    let finished = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&finished);
+    let deadline = Duration::from_secs(state.config.gdpr_export_max_seconds);
     tokio::spawn(async move {
         let _permit = permit;
         let mut sink = Sink {
-            tx: tx.clone(),
+            tx,
             buf: Vec::with_capacity(CHUNK),
             zip: (format == Format::Zip).then(zip::ZipWriter::new),
         };
-        if let Err(e) = export(&state, user_id, &mut sink).await {
-            if !matches!(e, ExportError::Gone) {
-                tracing::error!(user_id, error = %e, "gdpr export failed mid-stream");
-            }
-            // Ends the body with an error: the client sees a truncated transfer, never a
-            // complete-looking file.
-            let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+        // At the deadline the export's future is dropped: its transaction rolls back and its
+        // connection goes back to the pool, whatever the reader is doing.
+        match tokio::time::timeout(deadline, export(&state, user_id, &mut sink)).await {
+            Ok(Ok(())) => done.store(true, Ordering::Release),
+            Ok(Err(ExportError::Gone)) => {}
+            Ok(Err(e)) => tracing::error!(user_id, error = %e, "gdpr export failed mid-stream"),
+            Err(_) => tracing::warn!(
+                user_id,
+                seconds = deadline.as_secs(),
+                "gdpr export cut at GDPR_EXPORT_MAX_SECONDS"
+            ),
         }
+        // Dropping the sink closes the channel; the body then ends, cleanly only if the export
+        // finished.
     });
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    let mut ended = false;
+    futures::stream::poll_fn(move |cx| {
+        if ended {
+            return Poll::Ready(None);
+        }
+        match rx.poll_recv(cx) {
+            Poll::Ready(None) => {
+                ended = true;
+                if finished.load(Ordering::Acquire) {
+                    Poll::Ready(None)
+                } else {
+                    // The client sees a truncated transfer, never a complete-looking file.
+                    Poll::Ready(Some(Err(std::io::Error::other("export cut"))))
+                }
+            }
+            other => other,
+        }
+    })
 }
 
 async fn export(state: &Ctx, user_id: i64, sink: &mut Sink) -> Result<(), ExportError> {
     let mut tx = state.db.begin().await?;
     store::begin_snapshot(&mut tx).await?;
     let db: &mut PgConnection = &mut tx;
+    // The person's own values inside audit rows are opened; anyone else's are withheld.
+    let ring = Keyring::of_person(&state.personal, db, user_id).await?;
     sink.entry("datos.json").await?;
-    write_json(db, user_id, sink).await?;
+    write_json(db, user_id, &ring, sink).await?;
     if sink.zip.is_some() {
         csv_section(sink, "ubicaciones.csv", store::ubicaciones(db, user_id)).await?;
         csv_section(sink, "tareas.csv", store::tareas(db, user_id)).await?;
         csv_section(sink, "historial_estados.csv", store::historial(db, user_id)).await?;
         csv_section(sink, "despachos.csv", store::despachos(db, user_id)).await?;
-        csv_section(sink, "auditoria.csv", store::auditoria(db, user_id)).await?;
+        csv_section(sink, "auditoria.csv", auditoria(db, user_id, &ring)).await?;
         csv_section(
             sink,
             "tokens_revocados.csv",
@@ -161,10 +197,26 @@ async fn export(state: &Ctx, user_id: i64, sink: &mut Sink) -> Result<(), Export
     sink.finish().await
 }
 
+/// The person's audit entries, their own personal values opened.
+fn auditoria<'a>(
+    db: &'a mut PgConnection,
+    user_id: i64,
+    ring: &'a Keyring,
+) -> BoxStream<'a, Result<store::AuditoriaExport, gad_store::DbError>> {
+    store::auditoria(db, user_id)
+        .map_ok(move |mut row| {
+            ring.reveal(&mut row.old_values);
+            ring.reveal(&mut row.new_values);
+            row
+        })
+        .boxed()
+}
+
 /// The JSON document: one object, every list streamed element by element.
 async fn write_json(
     db: &mut PgConnection,
     user_id: i64,
+    ring: &Keyring,
     sink: &mut Sink,
 ) -> Result<(), ExportError> {
     let perfil = store::perfil(&mut *db, user_id).await?;
@@ -185,7 +237,7 @@ async fn write_json(
     json_section(sink, "tareas", store::tareas(db, user_id)).await?;
     json_section(sink, "historial_estados", store::historial(db, user_id)).await?;
     json_section(sink, "despachos", store::despachos(db, user_id)).await?;
-    json_section(sink, "auditoria", store::auditoria(db, user_id)).await?;
+    json_section(sink, "auditoria", auditoria(db, user_id, ring)).await?;
     json_section(
         sink,
         "tokens_revocados",
