@@ -4,7 +4,8 @@
 #
 #   bench/wrk/compare.sh SCENARIO ROUNDS BIN...
 #
-# SCENARIO: list      GET /api/v1/tasks?limit=100 as supervisor1 (database $TASKS_DB, seeded with
+# SCENARIO: login     POST /api/v1/auth/login (form) as supervisor1, 8 connections (argon2id bound)
+#           list      GET /api/v1/tasks?limit=100 as supervisor1 (database $TASKS_DB, seeded with
 #                     --usuarios 1000 --efectivos 1000 --tareas 10000)
 #           get       GET /api/v1/tasks/{id}, random existing ids, as supervisor1 ($TASKS_DB)
 #           create    POST /api/v1/tasks with unique codigos, as supervisor1 ($TASKS_DB)
@@ -13,7 +14,7 @@
 # Each run starts the binary on :$PORT (rate limiting off, LOG_LEVEL=warn), warms up 3 s, measures
 # $DURATION and prints req/s, p50, p99 and the server's CPU time per request (from /proc).
 set -euo pipefail
-SCENARIO="${1:?scenario: list | get | create | emergency}"
+SCENARIO="${1:?scenario: login | list | get | create | emergency}"
 ROUNDS="${2:?rounds}"
 shift 2
 [ "$#" -ge 1 ] || { echo "give at least one binary" >&2; exit 2; }
@@ -25,7 +26,7 @@ DIR="$(cd "$(dirname "$0")" && pwd)"
 BASE="http://127.0.0.1:$PORT"
 
 case "$SCENARIO" in
-  list|get|create) DB="$TASKS_DB"; EMAIL=supervisor1@gad.local; PASSWORD='Supervisor2026!' ;;
+  login|list|get|create) DB="$TASKS_DB"; EMAIL=supervisor1@gad.local; PASSWORD='Supervisor2026!' ;;
   emergency) DB="$EMERGENCY_DB"; EMAIL=efectivo1@gad.local; PASSWORD='Efectivo2026!' ;;
   *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
@@ -42,6 +43,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_one() {
   local bin="$1"
   DATABASE_URL="$DB" PORT="$PORT" JWT_SECRET_KEY="${JWT_SECRET_KEY:-compare-compare-compare-compare-compare}" \
+    ENVIRONMENT="${ENVIRONMENT:-development}" EMERGENCY_MAX_PER_HOUR=1000000000 \
     RATE_LIMITING_ENABLED=false LOG_LEVEL=warn "$bin" serve >/dev/null 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -49,7 +51,13 @@ run_one() {
   token="$(curl -fsS -X POST "$BASE/api/v1/auth/login" --data-urlencode "username=$EMAIL" \
     --data-urlencode "password=$PASSWORD" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
   local out t0 t1 n
-  if [ "$SCENARIO" = list ] || [ "$SCENARIO" = get ] || [ "$SCENARIO" = create ]; then
+  if [ "$SCENARIO" = login ]; then
+    # Login is bound by argon2id: as many connections as cores x 4, not 64.
+    wrk -t1 -c8 -d3s -s "$DIR/login.lua" "$BASE/api/v1/auth/login" >/dev/null
+    t0=$(cpu_ticks "$SERVER_PID")
+    out="$(wrk -t1 -c8 -d"$DURATION" --latency -s "$DIR/login.lua" "$BASE/api/v1/auth/login")"
+    t1=$(cpu_ticks "$SERVER_PID")
+  elif [ "$SCENARIO" = list ] || [ "$SCENARIO" = get ] || [ "$SCENARIO" = create ]; then
     local script url args
     case "$SCENARIO" in
       list) script=tasks_list.lua; url="$BASE/api/v1/tasks?limit=100"; args=("$token") ;;
