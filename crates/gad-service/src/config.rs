@@ -877,6 +877,23 @@ mod tests {
     }
 
     #[test]
+    fn audit_retention_below_365_days_is_refused() {
+        let with = |days: &str| {
+            Config::from_map(&env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("AUDIT_RETENTION_DAYS", days),
+            ]))
+        };
+        for days in ["364", "30", "1", "0"] {
+            let e = with(days).err().unwrap_or_default();
+            assert!(e.starts_with("AUDIT_RETENTION_DAYS"), "{days}: {e}");
+            assert!(e.contains("365"), "{days}: {e}");
+        }
+        assert_eq!(with("365").unwrap().retention.audit_days, 365);
+        assert_eq!(with("3650").unwrap().retention.audit_days, 3650);
+    }
+
+    #[test]
     fn every_variable_in_env_example_is_one_gad_reads() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
         let text = std::fs::read_to_string(path).unwrap();
