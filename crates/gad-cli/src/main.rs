@@ -99,6 +99,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "migrations applied ({} known)",
                 gad_api::db::MIGRATOR.iter().count()
             );
+            let days = config.retention.audit_days;
+            if let Some(old) = gad_store::audit::set_retention_days(&pool, days).await? {
+                println!("audit retention of new rows: {days} days (was {old})");
+            }
             Ok(())
         }
         Command::CheckConfig => {

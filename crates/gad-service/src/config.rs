@@ -161,8 +161,10 @@ pub struct Vars {
     pub alertmanager_webhook_token: Option<String>,
 
     // Privacy and audit.
+    /// At least 365: the floor `gad audit verify --witness` relies on. Written into the
+    /// database by `gad migrate` (the server's role can only read it).
     #[serde_inline_default(365)]
-    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    #[serde(deserialize_with = "Range::<365, 36500>::de")]
     pub audit_retention_days: i32,
     #[serde_inline_default(0)]
     #[serde(deserialize_with = "Range::<0, 87600>::de")]
@@ -320,8 +322,10 @@ pub struct Config {
 /// How long each kind of row is kept before the maintenance job purges it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
-    /// `AUDIT_RETENTION_DAYS` (365): audit rows older than this are purged (oldest first, the
-    /// chain's prefix), or earlier when their own `retention_until` has passed.
+    /// `AUDIT_RETENTION_DAYS` (365, never below): each new audit row's `retention_until` is its
+    /// insert time plus this, fixed by the database from `audit_settings`, which `gad migrate`
+    /// sets from this variable (the server's role cannot change it). The purge deletes the
+    /// chain's prefix past its `retention_until`.
     pub audit_days: i32,
     /// `REVOKED_TOKEN_RETENTION_HOURS` (0): a revocation is kept this long after the token's
     /// own expiry (an expired token is refused on its own).

@@ -328,9 +328,10 @@ async fn the_server_role_cannot_purge_live_audit_rows_by_choosing_their_age() {
     let before = audit_rows(&app).await;
     assert!(before >= 3);
     // The old signature let the caller call every row expired.
-    let r: Result<Option<i64>, _> = sqlx::query_scalar("SELECT audit_purge_expired(-1, 2147483647)")
-        .fetch_one(&app.pool)
-        .await;
+    let r: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT audit_purge_expired(-1, 2147483647)")
+            .fetch_one(&app.pool)
+            .await;
     assert!(!matches!(r, Ok(Some(n)) if n > 0), "{r:?}");
     // The purge it may call deletes only rows past their retention: none here.
     let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired(2147483647)")
@@ -451,7 +452,10 @@ async fn an_expired_audit_prefix_is_purged_by_the_server_role_and_the_chain_stil
             .unwrap();
         assert_eq!(n, expected, "batch {batch}");
     }
-    assert_eq!(events(&app).await, ["login_success", "vencido_tras_uno_vigente"]);
+    assert_eq!(
+        events(&app).await,
+        ["login_success", "vencido_tras_uno_vigente"]
+    );
     let report = check(&app).await;
     assert_eq!(report.problem, None, "{report:?}");
     assert_eq!((report.first_seq, report.rows), (4, 2));
