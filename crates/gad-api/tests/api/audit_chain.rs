@@ -460,3 +460,57 @@ async fn an_expired_audit_prefix_is_purged_by_the_server_role_and_the_chain_stil
     assert_eq!(report.problem, None, "{report:?}");
     assert_eq!((report.first_seq, report.rows), (4, 2));
 }
+
+#[tokio::test]
+async fn the_server_witnesses_the_chain_head_and_a_wholesale_rewrite_fails_the_witness_check() {
+    let key = gad_service::witness::SigningKey::generate().unwrap();
+    let dir = std::env::temp_dir().join(format!("gad-witness-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("witness.jsonl");
+    let app = TestApp::spawn_with(
+        gad_testkit::Options::default()
+            .env("AUDIT_SIGNING_KEY", &key.encode())
+            .env("AUDIT_WITNESS_INTERVAL_SECONDS", "1")
+            .env("AUDIT_WITNESS_FILE", file.to_str().unwrap()),
+    )
+    .await;
+    let u = app.create_user(1).await;
+    for _ in 0..3 {
+        app.login(&u.email, &u.password).await;
+    }
+    // The job appends the head once it has moved: wait for the line of the third row.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.lines().any(|l| l.contains("\"seq\":3")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let last: gad_service::witness::WitnessLine =
+        serde_json::from_str(text.lines().last().expect("a witness line")).unwrap();
+    assert_eq!(last.seq, 3, "{text}");
+    assert_eq!(last.public_key, key.public_key());
+    let mut c = owner(&app).await;
+    let pk = key.public_key();
+    let now = chrono::Utc::now();
+    let report = gad_service::witness::check(&mut c, &text, Some(&pk), now)
+        .await
+        .unwrap();
+    assert_eq!(report.problem, None, "{report:?}");
+    assert!(report.matched >= 1);
+
+    // A superuser rewrites row 2 and recomputes every hash after it: the chain alone verifies…
+    gad_testkit::audit::rewrite_chain_from(&app.db_url, 2, "retocado").await;
+    assert_eq!(check(&app).await.problem, None);
+    // …but the witnessed head no longer matches, and is named.
+    let report = gad_service::witness::check(&mut c, &text, Some(&pk), now)
+        .await
+        .unwrap();
+    let p = report.problem.expect("the rewrite is caught");
+    assert!(
+        matches!(p, gad_service::witness::WitnessProblem::Rewritten { seq, id: Some(_), .. } if seq >= 2),
+        "{p:?}"
+    );
+    assert!(p.to_string().contains("rewritten"), "{p}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
