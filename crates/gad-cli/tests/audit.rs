@@ -159,7 +159,11 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
     };
     let pk = key.public_key();
     let out = verify(&["--public-key", &pk]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("3 witnessed heads hold"),
         "{}",
@@ -172,10 +176,16 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
         .unwrap();
     assert_eq!(n, 2);
     let out = verify(&["--public-key", &pk]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("(1 purged by retention)"));
     // Another key's signature does not count.
-    let other = gad_service::witness::SigningKey::generate().unwrap().public_key();
+    let other = gad_service::witness::SigningKey::generate()
+        .unwrap()
+        .public_key();
     let out = verify(&["--public-key", &other]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad signature"));
@@ -184,7 +194,11 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
     // names head 5 (line 3).
     gad_testkit::audit::rewrite_chain_from(&url, 4, "retocado").await;
     let out = gad(&url).args(["audit", "verify"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = verify(&["--public-key", &pk]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -213,7 +227,10 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("chain_seq 1 (line 1") && err.contains("before it could expire"), "{err}");
+    assert!(
+        err.contains("chain_seq 1 (line 1") && err.contains("before it could expire"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

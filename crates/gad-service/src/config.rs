@@ -197,6 +197,14 @@ pub struct Vars {
     pub gdpr_export_max_seconds: u64,
     /// Secret the key wrapping every person's audit key is derived from; unset: JWT_SECRET_KEY.
     pub audit_master_key: Option<String>,
+    /// Ed25519 key (32 bytes, base64 or hex: `gad audit keygen`) that signs the witnessed heads
+    /// of the audit chain; unset: no witness.
+    pub audit_signing_key: Option<String>,
+    #[serde_inline_default(crate::witness::DEFAULT_INTERVAL_SECONDS)]
+    #[serde(deserialize_with = "Range::<1, 86400>::de")]
+    pub audit_witness_interval_seconds: u64,
+    #[serde_inline_default(crate::witness::DEFAULT_FILE.into())]
+    pub audit_witness_file: String,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -317,6 +325,18 @@ pub struct Config {
     /// `AUDIT_MASTER_KEY`, or `JWT_SECRET_KEY` when that is unset. Changing it makes the
     /// personal values already in the audit trail unreadable.
     pub audit_master_secret: String,
+    /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
+    /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
+    pub audit_witness: AuditWitness,
+}
+
+/// Where and how often the server witnesses the audit chain's head (`crate::witness`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditWitness {
+    /// None: the witness is off.
+    pub key: Option<crate::witness::SigningKey>,
+    pub interval_seconds: u64,
+    pub file: std::path::PathBuf,
 }
 
 /// How long each kind of row is kept before the maintenance job purges it.
@@ -433,6 +453,12 @@ impl Config {
             Some(k) => k.clone(),
             None => jwt_secret.clone(),
         };
+        let audit_signing_key = v
+            .audit_signing_key
+            .as_deref()
+            .map(crate::witness::SigningKey::parse)
+            .transpose()
+            .map_err(|e| format!("AUDIT_SIGNING_KEY {e}"))?;
         let db_app_role = match v.db_app_role.as_str() {
             "" => None,
             r if r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(r.to_string()),
@@ -490,6 +516,11 @@ impl Config {
             gdpr_export_concurrency: v.gdpr_export_concurrency,
             gdpr_export_max_seconds: v.gdpr_export_max_seconds,
             audit_master_secret,
+            audit_witness: AuditWitness {
+                key: audit_signing_key,
+                interval_seconds: v.audit_witness_interval_seconds,
+                file: v.audit_witness_file.clone().into(),
+            },
         })
     }
 
@@ -878,6 +909,38 @@ mod tests {
             e,
             "DB_POOL_SIZE must be a number between 1 and 1000 (got '5000')"
         );
+    }
+
+    #[test]
+    fn the_audit_witness_is_off_without_a_key_and_a_bad_key_is_refused() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = env(&[("DATABASE_URL", "postgres://x/y")]);
+            m.extend(env(pairs));
+            Config::from_map(&m)
+        };
+        let d = with(&[]).unwrap().audit_witness;
+        assert_eq!(d.key, None);
+        assert_eq!(d.interval_seconds, 300);
+        assert_eq!(d.file, std::path::PathBuf::from("data/audit-witness.jsonl"));
+        let key = crate::witness::SigningKey::generate().unwrap();
+        let c = with(&[
+            ("AUDIT_SIGNING_KEY", &key.encode()),
+            ("AUDIT_WITNESS_INTERVAL_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.audit_witness.key, Some(key));
+        assert_eq!(c.audit_witness.interval_seconds, 60);
+        for (var, value) in [
+            ("AUDIT_SIGNING_KEY", "not-a-key"),
+            ("AUDIT_WITNESS_INTERVAL_SECONDS", "0"),
+        ] {
+            let e = with(&[(var, value)]).err().unwrap_or_default();
+            assert!(e.starts_with(var), "{var}={value}: {e}");
+            assert!(
+                !e.contains("not-a-key") || var != "AUDIT_SIGNING_KEY",
+                "{e}"
+            );
+        }
     }
 
     #[test]

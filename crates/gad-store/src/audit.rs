@@ -456,6 +456,46 @@ pub async fn set_retention_days<'e, E: PgExecutor<'e>>(
     .await
 }
 
+/// The end of the chain: its last position, that row's hash, and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+    /// When the head moved to this row (the inserting transaction's time: the row's
+    /// `retention_until` is this plus the retention).
+    pub at: DateTime<Utc>,
+}
+
+/// The chain's head, as the insert trigger keeps it.
+pub async fn chain_head<'e, E: PgExecutor<'e>>(exec: E) -> Result<ChainHead, sqlx::Error> {
+    let (seq, hash, at): (i64, String, DateTime<Utc>) =
+        sqlx::query_as("SELECT last_seq, last_hash, updated_at FROM audit_chain_head WHERE id = 1")
+            .fetch_one(exec)
+            .await?;
+    Ok(ChainHead { seq, hash, at })
+}
+
+/// Where the remaining chain starts: the last purged position and its hash (0 and
+/// [`GENESIS`] before any purge).
+pub async fn chain_anchor<'e, E: PgExecutor<'e>>(exec: E) -> Result<(i64, String), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT purged_through_seq, purged_through_hash FROM audit_chain_anchor WHERE id = 1",
+    )
+    .fetch_one(exec)
+    .await
+}
+
+/// The id and stored hash of the row at `chain_seq`, if it is still there.
+pub async fn row_hash_at<'e, E: PgExecutor<'e>>(
+    exec: E,
+    chain_seq: i64,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, row_hash FROM audit_logs WHERE chain_seq = $1")
+        .bind(chain_seq)
+        .fetch_optional(exec)
+        .await
+}
+
 /// One audit_logs row on the wire.
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditRow {
