@@ -340,9 +340,8 @@ pub async fn check(
                 id: None,
             })
         } else if w.seq < anchor_seq
-            && !w
-                .at()
-                .is_some_and(|at| at + chrono::Duration::days(RETENTION_FLOOR_DAYS) <= now)
+            && w.at()
+                .is_none_or(|at| at + chrono::Duration::days(RETENTION_FLOOR_DAYS) > now)
         {
             Some(WitnessProblem::PurgedEarly {
                 line,
