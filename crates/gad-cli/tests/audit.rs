@@ -235,6 +235,44 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
 }
 
 #[tokio::test]
+async fn migrate_writes_audit_retention_days_into_the_owner_only_setting() {
+    let url = gad_testkit::db::fresh_database().await;
+    let out = gad(&url)
+        .arg("migrate")
+        .env("AUDIT_RETENTION_DAYS", "400")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("audit retention of new rows: 400 days (was 365)"),
+        "{stdout}"
+    );
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    c.execute("INSERT INTO audit_logs (event_type) VALUES ('nuevo')")
+        .await
+        .unwrap();
+    let days: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM retention_until - created_at)::float8 / 86400 FROM audit_logs",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert!((days - 400.0).abs() < 0.01, "{days}");
+    let out = gad(&url)
+        .arg("migrate")
+        .env("AUDIT_RETENTION_DAYS", "364")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AUDIT_RETENTION_DAYS"));
+}
+
+#[tokio::test]
 async fn gdpr_data_map_markdown_is_the_committed_privacy_md() {
     let url = gad_testkit::db::fresh_database().await;
     let out = gad(&url)
