@@ -1,4 +1,4 @@
-//! `gad audit verify` and `gad audit export`, on the owner's connection.
+//! `gad audit verify`, `gad audit export` (on the owner's connection) and `gad audit keygen`.
 
 use std::io::Write;
 
@@ -6,14 +6,42 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
 use gad_service::audit::Keyring;
 use gad_service::personal_keys::MasterKey;
+use gad_service::witness::{self, SigningKey};
 use gad_store::audit::{self, AuditExportRow};
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain; exit 1 naming the first altered or missing row.
-    Verify,
+    /// Walk the hash chain; exit 1 naming the first altered or missing row (with --witness:
+    /// or the first witnessed head the chain no longer holds).
+    Verify(VerifyArgs),
     /// Write the audit rows created in [--desde, --hasta] as CSV or JSON (oldest first).
     Export(ExportArgs),
+    /// Print a new Ed25519 key for AUDIT_SIGNING_KEY and its public key.
+    Keygen,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Witness file (AUDIT_WITNESS_FILE, JSON lines the server appends): every head in it must
+    /// still be in the chain, or have been purged by retention.
+    #[arg(long)]
+    pub witness: Option<std::path::PathBuf>,
+    /// Public key (base64) the witness lines must be signed with. Default: that of
+    /// AUDIT_SIGNING_KEY when it is set, otherwise each line's own key.
+    #[arg(long)]
+    pub public_key: Option<String>,
+}
+
+/// `gad audit keygen`: needs no database.
+pub fn keygen() -> anyhow::Result<()> {
+    let key =
+        SigningKey::generate().ok_or_else(|| anyhow::anyhow!("no random key could be drawn"))?;
+    println!("AUDIT_SIGNING_KEY={}", key.encode());
+    println!(
+        "# public key (for gad audit verify --witness FILE --public-key): {}",
+        key.public_key()
+    );
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -48,27 +76,63 @@ pub fn parse_bound(s: &str, end: bool) -> anyhow::Result<DateTime<Utc>> {
         .ok_or_else(|| anyhow::anyhow!("invalid date '{s}'"))
 }
 
-pub async fn run(pool: &sqlx::PgPool, master: &MasterKey, cmd: AuditCommand) -> anyhow::Result<()> {
+pub async fn run(
+    pool: &sqlx::PgPool,
+    master: &MasterKey,
+    signing_key: Option<&SigningKey>,
+    cmd: AuditCommand,
+) -> anyhow::Result<()> {
     match cmd {
-        AuditCommand::Verify => {
-            let mut conn = pool.acquire().await?;
-            let report = audit::verify(&mut conn).await?;
-            match report.problem {
-                None => {
-                    println!(
-                        "audit chain ok: {} rows verified (chain_seq {}..={})",
-                        report.rows, report.first_seq, report.head_seq
-                    );
-                    Ok(())
-                }
-                Some(p) => Err(anyhow::anyhow!(
-                    "audit chain broken: {p} ({} rows verified before it)",
-                    report.rows.saturating_sub(1)
-                )),
-            }
-        }
+        AuditCommand::Verify(args) => verify(pool, signing_key, args).await,
         AuditCommand::Export(args) => export(pool, master, args).await,
+        AuditCommand::Keygen => keygen(),
     }
+}
+
+async fn verify(
+    pool: &sqlx::PgPool,
+    signing_key: Option<&SigningKey>,
+    args: VerifyArgs,
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let report = audit::verify(&mut conn).await?;
+    if let Some(p) = report.problem {
+        anyhow::bail!(
+            "audit chain broken: {p} ({} rows verified before it)",
+            report.rows.saturating_sub(1)
+        );
+    }
+    let mut witnessed = String::new();
+    if let Some(path) = &args.witness {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let pinned = args
+            .public_key
+            .clone()
+            .or_else(|| signing_key.map(SigningKey::public_key));
+        if pinned.is_none() {
+            eprintln!(
+                "warning: no --public-key nor AUDIT_SIGNING_KEY: each witness line is checked against its own key"
+            );
+        }
+        let w = witness::check(&mut conn, &text, pinned.as_deref(), Utc::now()).await?;
+        if let Some(p) = w.problem {
+            anyhow::bail!(
+                "audit chain does not match its witness: {p} ({} heads held before it)",
+                w.matched + w.purged
+            );
+        }
+        witnessed = format!(
+            "; {} witnessed heads hold ({} purged by retention)",
+            w.matched + w.purged,
+            w.purged
+        );
+    }
+    println!(
+        "audit chain ok: {} rows verified (chain_seq {}..={}){witnessed}",
+        report.rows, report.first_seq, report.head_seq
+    );
+    Ok(())
 }
 
 /// Writes the rows with the personal values opened (with the server's master secret in the

@@ -53,7 +53,8 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// Telegram bot for officers (TELEGRAM_TOKEN; same database/Redis settings as serve).
     Bot,
-    /// The audit trail: verify its hash chain, export a period.
+    /// The audit trail: verify its hash chain (and its witnessed heads), export a period, make
+    /// the witness's signing key.
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
@@ -99,6 +100,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "migrations applied ({} known)",
                 gad_api::db::MIGRATOR.iter().count()
             );
+            let days = config.retention.audit_days;
+            if let Some(old) = gad_store::audit::set_retention_days(&pool, days).await? {
+                println!("audit retention of new rows: {days} days (was {old})");
+            }
             Ok(())
         }
         Command::CheckConfig => {
@@ -141,11 +146,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore(args) => backup::restore(args).await,
         Command::Bot => bot().await,
+        Command::Audit {
+            command: audit::AuditCommand::Keygen,
+        } => audit::keygen(),
         Command::Audit { command } => {
             let config = load_config()?;
             let pool = connect(&config).await?;
             let master = gad_service::personal_keys::MasterKey::derive(&config.audit_master_secret);
-            audit::run(&pool, &master, command).await
+            audit::run(&pool, &master, config.audit_witness.key.as_ref(), command).await
         }
         Command::Gdpr { command } => {
             let config = load_config()?;

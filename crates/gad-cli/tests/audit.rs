@@ -111,6 +111,167 @@ async fn verify_passes_then_names_the_row_edited_by_hand_and_export_writes_the_p
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Signs the head `seq` of the chain in `url` as written at `at` and appends it to `file`.
+async fn witness(
+    c: &mut PgConnection,
+    key: &gad_service::witness::SigningKey,
+    file: &std::path::Path,
+    seq: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let hash: String = sqlx::query_scalar("SELECT row_hash FROM audit_logs WHERE chain_seq = $1")
+        .bind(seq)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    let head = gad_store::audit::ChainHead { seq, hash, at };
+    gad_service::witness::append(file, &key.sign(&head)).unwrap();
+}
+
+#[tokio::test]
+async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_accepts_purged_ones() {
+    let url = gad_testkit::db::fresh_database().await;
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    gad_testkit::audit::insert_expired_rows(&url, &["vencido", "vencido"]).await;
+    c.execute("INSERT INTO audit_logs (event_type) VALUES ('a'), ('b'), ('c')")
+        .await
+        .unwrap();
+    let out = gad(&url).args(["audit", "keygen"]).output().unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let encoded = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("AUDIT_SIGNING_KEY="))
+        .unwrap();
+    let key = gad_service::witness::SigningKey::parse(encoded).unwrap();
+    assert!(printed.contains(&key.public_key()));
+    let dir = std::env::temp_dir().join(format!("gad-witness-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("w.jsonl");
+    let now = chrono::Utc::now();
+    // Heads 1 (witnessed over a year ago) and 3, 5 (now).
+    witness(&mut c, &key, &file, 1, now - chrono::Duration::days(400)).await;
+    witness(&mut c, &key, &file, 3, now).await;
+    witness(&mut c, &key, &file, 5, now).await;
+    let verify = |extra: &[&str]| {
+        let mut cmd = gad(&url);
+        cmd.args(["audit", "verify", "--witness"]).arg(&file);
+        cmd.args(extra).output().unwrap()
+    };
+    let pk = key.public_key();
+    let out = verify(&["--public-key", &pk]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 witnessed heads hold"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Retention purges rows 1 and 2: head 1 is old enough to have expired, so it is accepted.
+    let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired(100)")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let out = verify(&["--public-key", &pk]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 purged by retention)"));
+    // Another key's signature does not count.
+    let other = gad_service::witness::SigningKey::generate()
+        .unwrap()
+        .public_key();
+    let out = verify(&["--public-key", &other]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad signature"));
+
+    // A superuser rewrites row 4 and every hash after it: plain verify passes, the witness
+    // names head 5 (line 3).
+    gad_testkit::audit::rewrite_chain_from(&url, 4, "retocado").await;
+    let out = gad(&url).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = verify(&["--public-key", &pk]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("chain_seq 5 (line 3)") && err.contains("rewritten"),
+        "{err}"
+    );
+
+    // A head deleted long before it could expire is named too.
+    let recent = dir.join("recent.jsonl");
+    let early = gad_service::witness::SigningKey::sign(
+        &key,
+        &gad_store::audit::ChainHead {
+            seq: 1,
+            hash: "00".repeat(32),
+            at: now,
+        },
+    );
+    let mut text = serde_json::to_string(&early).unwrap();
+    text.push('\n');
+    std::fs::write(&recent, text).unwrap();
+    let out = gad(&url)
+        .args(["audit", "verify", "--public-key", &pk, "--witness"])
+        .arg(&recent)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("chain_seq 1 (line 1") && err.contains("before it could expire"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn migrate_writes_audit_retention_days_into_the_owner_only_setting() {
+    let url = gad_testkit::db::fresh_database().await;
+    let out = gad(&url)
+        .arg("migrate")
+        .env("AUDIT_RETENTION_DAYS", "400")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("audit retention of new rows: 400 days (was 365)"),
+        "{stdout}"
+    );
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    c.execute("INSERT INTO audit_logs (event_type) VALUES ('nuevo')")
+        .await
+        .unwrap();
+    let days: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM retention_until - created_at)::float8 / 86400 FROM audit_logs",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert!((days - 400.0).abs() < 0.01, "{days}");
+    let out = gad(&url)
+        .arg("migrate")
+        .env("AUDIT_RETENTION_DAYS", "364")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AUDIT_RETENTION_DAYS"));
+}
+
 #[tokio::test]
 async fn gdpr_data_map_markdown_is_the_committed_privacy_md() {
     let url = gad_testkit::db::fresh_database().await;

@@ -271,8 +271,7 @@ pub async fn run_command(
         _ => {
             // The expired prefix of the hash chain, through the database's purge function
             // (the server's role cannot DELETE audit rows).
-            let n = audit::purge_expired(&mut *tx, Some(ctx.config.retention.audit_days), i32::MAX)
-                .await?;
+            let n = audit::purge_expired(&mut *tx, i32::MAX).await?;
             json!({"deleted_count": n})
         }
     };

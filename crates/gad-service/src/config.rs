@@ -161,8 +161,10 @@ pub struct Vars {
     pub alertmanager_webhook_token: Option<String>,
 
     // Privacy and audit.
+    /// At least 365: the floor `gad audit verify --witness` relies on. Written into the
+    /// database by `gad migrate` (the server's role can only read it).
     #[serde_inline_default(365)]
-    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    #[serde(deserialize_with = "Range::<365, 36500>::de")]
     pub audit_retention_days: i32,
     #[serde_inline_default(0)]
     #[serde(deserialize_with = "Range::<0, 87600>::de")]
@@ -195,6 +197,14 @@ pub struct Vars {
     pub gdpr_export_max_seconds: u64,
     /// Secret the key wrapping every person's audit key is derived from; unset: JWT_SECRET_KEY.
     pub audit_master_key: Option<String>,
+    /// Ed25519 key (32 bytes, base64 or hex: `gad audit keygen`) that signs the witnessed heads
+    /// of the audit chain; unset: no witness.
+    pub audit_signing_key: Option<String>,
+    #[serde_inline_default(crate::witness::DEFAULT_INTERVAL_SECONDS)]
+    #[serde(deserialize_with = "Range::<1, 86400>::de")]
+    pub audit_witness_interval_seconds: u64,
+    #[serde_inline_default(crate::witness::DEFAULT_FILE.into())]
+    pub audit_witness_file: String,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -315,13 +325,27 @@ pub struct Config {
     /// `AUDIT_MASTER_KEY`, or `JWT_SECRET_KEY` when that is unset. Changing it makes the
     /// personal values already in the audit trail unreadable.
     pub audit_master_secret: String,
+    /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
+    /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
+    pub audit_witness: AuditWitness,
+}
+
+/// Where and how often the server witnesses the audit chain's head (`crate::witness`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditWitness {
+    /// None: the witness is off.
+    pub key: Option<crate::witness::SigningKey>,
+    pub interval_seconds: u64,
+    pub file: std::path::PathBuf,
 }
 
 /// How long each kind of row is kept before the maintenance job purges it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
-    /// `AUDIT_RETENTION_DAYS` (365): audit rows older than this are purged (oldest first, the
-    /// chain's prefix), or earlier when their own `retention_until` has passed.
+    /// `AUDIT_RETENTION_DAYS` (365, never below): each new audit row's `retention_until` is its
+    /// insert time plus this, fixed by the database from `audit_settings`, which `gad migrate`
+    /// sets from this variable (the server's role cannot change it). The purge deletes the
+    /// chain's prefix past its `retention_until`.
     pub audit_days: i32,
     /// `REVOKED_TOKEN_RETENTION_HOURS` (0): a revocation is kept this long after the token's
     /// own expiry (an expired token is refused on its own).
@@ -429,6 +453,12 @@ impl Config {
             Some(k) => k.clone(),
             None => jwt_secret.clone(),
         };
+        let audit_signing_key = v
+            .audit_signing_key
+            .as_deref()
+            .map(crate::witness::SigningKey::parse)
+            .transpose()
+            .map_err(|e| format!("AUDIT_SIGNING_KEY {e}"))?;
         let db_app_role = match v.db_app_role.as_str() {
             "" => None,
             r if r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(r.to_string()),
@@ -486,6 +516,11 @@ impl Config {
             gdpr_export_concurrency: v.gdpr_export_concurrency,
             gdpr_export_max_seconds: v.gdpr_export_max_seconds,
             audit_master_secret,
+            audit_witness: AuditWitness {
+                key: audit_signing_key,
+                interval_seconds: v.audit_witness_interval_seconds,
+                file: v.audit_witness_file.clone().into(),
+            },
         })
     }
 
@@ -874,6 +909,55 @@ mod tests {
             e,
             "DB_POOL_SIZE must be a number between 1 and 1000 (got '5000')"
         );
+    }
+
+    #[test]
+    fn the_audit_witness_is_off_without_a_key_and_a_bad_key_is_refused() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = env(&[("DATABASE_URL", "postgres://x/y")]);
+            m.extend(env(pairs));
+            Config::from_map(&m)
+        };
+        let d = with(&[]).unwrap().audit_witness;
+        assert_eq!(d.key, None);
+        assert_eq!(d.interval_seconds, 300);
+        assert_eq!(d.file, std::path::PathBuf::from("data/audit-witness.jsonl"));
+        let key = crate::witness::SigningKey::generate().unwrap();
+        let c = with(&[
+            ("AUDIT_SIGNING_KEY", &key.encode()),
+            ("AUDIT_WITNESS_INTERVAL_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.audit_witness.key, Some(key));
+        assert_eq!(c.audit_witness.interval_seconds, 60);
+        for (var, value) in [
+            ("AUDIT_SIGNING_KEY", "not-a-key"),
+            ("AUDIT_WITNESS_INTERVAL_SECONDS", "0"),
+        ] {
+            let e = with(&[(var, value)]).err().unwrap_or_default();
+            assert!(e.starts_with(var), "{var}={value}: {e}");
+            assert!(
+                !e.contains("not-a-key") || var != "AUDIT_SIGNING_KEY",
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn audit_retention_below_365_days_is_refused() {
+        let with = |days: &str| {
+            Config::from_map(&env(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("AUDIT_RETENTION_DAYS", days),
+            ]))
+        };
+        for days in ["364", "30", "1", "0"] {
+            let e = with(days).err().unwrap_or_default();
+            assert!(e.starts_with("AUDIT_RETENTION_DAYS"), "{days}: {e}");
+            assert!(e.contains("365"), "{days}: {e}");
+        }
+        assert_eq!(with("365").unwrap().retention.audit_days, 365);
+        assert_eq!(with("3650").unwrap().retention.audit_days, 3650);
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! - `ws_tickets` `TICKET_RETENTION_HOURS` (0) after they expired,
 //! - `telegram_link_codes` `TELEGRAM_LINK_CODE_RETENTION_HOURS` (24) after expiry or use,
 //! - `login_failures` untouched for `LOGIN_FAILURE_RETENTION_DAYS` (30),
-//! - `audit_logs` older than `AUDIT_RETENTION_DAYS` (365) or past their `retention_until`,
-//!   through the database function `audit_purge_expired` (the server's role cannot delete audit
-//!   rows itself), oldest first so the hash chain stays verifiable.
+//! - `audit_logs` past their `retention_until` (fixed at insert by the database:
+//!   `AUDIT_RETENTION_DAYS`, at least 365), through the database function `audit_purge_expired`
+//!   (the server's role cannot delete audit rows itself, nor choose their age), oldest first so
+//!   the hash chain stays verifiable.
 //!
 //! Each DELETE is bounded (`RETENTION_BATCH_SIZE` rows, picked with `FOR UPDATE SKIP LOCKED` so a
 //! purge never waits on a row a request is using) and repeated until a short batch, at most
@@ -93,6 +94,7 @@ pub fn every<T, E, F, Fut>(
 /// Starts the periodic purge and the position-history partition maintenance.
 pub fn spawn(state: Ctx) {
     crate::partitions::spawn(state.clone());
+    crate::witness::spawn(state.clone());
     every(
         state,
         FIRST_RUN,
@@ -195,9 +197,7 @@ async fn purge_audit(state: &Ctx) -> Result<u64, gad_store::DbError> {
     let batch = i32::try_from(state.config.retention.batch_size).unwrap_or(i32::MAX);
     let mut total = 0u64;
     for _ in 0..MAX_BATCHES {
-        let n =
-            store::audit::purge_expired(&state.db, Some(state.config.retention.audit_days), batch)
-                .await?;
+        let n = store::audit::purge_expired(&state.db, batch).await?;
         total += n;
         if n < batch as u64 {
             break;

@@ -37,6 +37,7 @@ pub mod telegram;
 pub mod trail;
 pub mod users;
 pub mod wire;
+pub mod witness;
 
 pub use config::Config;
 pub use ctx::Ctx;

@@ -421,19 +421,79 @@ pub fn export_range<'c>(
         .fetch(db)
 }
 
-/// Retention: deletes the expired prefix of the chain in batches through the database's
-/// `audit_purge_expired` (the only path by which the server's role can delete audit rows).
-pub async fn purge_expired<'e, E: PgExecutor<'e>>(
-    exec: E,
-    max_age_days: Option<i32>,
-    batch: i32,
-) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired($1, $2)")
-        .bind(max_age_days)
+/// Retention: deletes (at most `batch` rows of) the prefix of the chain past its
+/// `retention_until` through the database's `audit_purge_expired` (the only path by which the
+/// server's role can delete audit rows; it takes no age: each row's expiry was fixed at insert).
+pub async fn purge_expired<'e, E: PgExecutor<'e>>(exec: E, batch: i32) -> Result<u64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired($1)")
         .bind(batch)
         .fetch_one(exec)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The retention new audit rows get (`audit_settings`, never below 365 days).
+pub async fn retention_days<'e, E: PgExecutor<'e>>(exec: E) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT retention_days FROM audit_settings WHERE id = 1")
+        .fetch_one(exec)
+        .await
+}
+
+/// Sets the retention of rows inserted from now on; the owner's connection only (the server's
+/// role may not). Returns the previous value when it changed.
+pub async fn set_retention_days<'e, E: PgExecutor<'e>>(
+    exec: E,
+    days: i32,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH old AS (SELECT retention_days FROM audit_settings WHERE id = 1)
+         UPDATE audit_settings SET retention_days = $1, updated_at = now()
+         WHERE id = 1 AND retention_days <> $1
+         RETURNING (SELECT retention_days FROM old)",
+    )
+    .bind(days)
+    .fetch_optional(exec)
+    .await
+}
+
+/// The end of the chain: its last position, that row's hash, and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+    /// When the head moved to this row (the inserting transaction's time: the row's
+    /// `retention_until` is this plus the retention).
+    pub at: DateTime<Utc>,
+}
+
+/// The chain's head, as the insert trigger keeps it.
+pub async fn chain_head<'e, E: PgExecutor<'e>>(exec: E) -> Result<ChainHead, sqlx::Error> {
+    let (seq, hash, at): (i64, String, DateTime<Utc>) =
+        sqlx::query_as("SELECT last_seq, last_hash, updated_at FROM audit_chain_head WHERE id = 1")
+            .fetch_one(exec)
+            .await?;
+    Ok(ChainHead { seq, hash, at })
+}
+
+/// Where the remaining chain starts: the last purged position and its hash (0 and
+/// [`GENESIS`] before any purge).
+pub async fn chain_anchor<'e, E: PgExecutor<'e>>(exec: E) -> Result<(i64, String), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT purged_through_seq, purged_through_hash FROM audit_chain_anchor WHERE id = 1",
+    )
+    .fetch_one(exec)
+    .await
+}
+
+/// The id and stored hash of the row at `chain_seq`, if it is still there.
+pub async fn row_hash_at<'e, E: PgExecutor<'e>>(
+    exec: E,
+    chain_seq: i64,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, row_hash FROM audit_logs WHERE chain_seq = $1")
+        .bind(chain_seq)
+        .fetch_optional(exec)
+        .await
 }
 
 /// One audit_logs row on the wire.

@@ -4,6 +4,7 @@
 //! every app has its own database and its own Redis key namespace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod audit;
 pub mod chaos;
 pub mod cli;
 pub mod db;

@@ -304,3 +304,213 @@ async fn concurrent_audited_transactions_build_one_chain_without_gaps() {
         .unwrap();
     assert_eq!(seqs, (1..=60).collect::<Vec<i64>>());
 }
+
+fn sql_state(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.to_string())
+}
+
+async fn audit_rows(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_server_role_cannot_purge_live_audit_rows_by_choosing_their_age() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user(1).await;
+    for _ in 0..3 {
+        app.login(&u.email, &u.password).await;
+    }
+    let before = audit_rows(&app).await;
+    assert!(before >= 3);
+    // The old signature let the caller call every row expired.
+    let r: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT audit_purge_expired(-1, 2147483647)")
+            .fetch_one(&app.pool)
+            .await;
+    assert!(!matches!(r, Ok(Some(n)) if n > 0), "{r:?}");
+    // The purge it may call deletes only rows past their retention: none here.
+    let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired(2147483647)")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(audit_rows(&app).await, before);
+    let report = check(&app).await;
+    assert_eq!((report.problem, report.first_seq), (None, 1));
+    // EXECUTE is not PUBLIC's: a role that is not gad_app may not call it.
+    let public: bool = sqlx::query_scalar(
+        "SELECT has_function_privilege('public', 'audit_purge_expired(integer)', 'EXECUTE')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or(true);
+    assert!(!public);
+}
+
+#[tokio::test]
+async fn the_server_role_cannot_shorten_audit_retention() {
+    let app = TestApp::spawn().await;
+    // The setting is the owner's: gad_app may read it, not change it.
+    let days: i32 = sqlx::query_scalar("SELECT retention_days FROM audit_settings WHERE id = 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(days, 365);
+    for sql in [
+        "UPDATE audit_settings SET retention_days = 1",
+        "DELETE FROM audit_settings",
+        "INSERT INTO audit_settings (id, retention_days) VALUES (2, 1)",
+    ] {
+        let e = sqlx::query(sql).execute(&app.pool).await.unwrap_err();
+        assert_eq!(sql_state(&e).as_deref(), Some("42501"), "{sql}: {e}");
+    }
+    // Not even the owner goes below the floor of 365 days.
+    let mut c = owner(&app).await;
+    let e = sqlx::query("UPDATE audit_settings SET retention_days = 364")
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert_eq!(sql_state(&e).as_deref(), Some("23514"), "{e}");
+    // A row's retention is fixed at insert from the setting, whatever the inserter wrote.
+    sqlx::query(
+        "INSERT INTO audit_logs (event_type, retention_until) VALUES ('corto', now() - interval '1 day')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let kept: bool = sqlx::query_scalar(
+        "SELECT retention_until >= now() + interval '365 days' - interval '1 minute'
+         FROM audit_logs WHERE event_type = 'corto'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(kept);
+    let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired(1000)")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(check(&app).await.problem, None);
+}
+
+#[tokio::test]
+async fn the_purge_marker_does_not_let_the_server_role_delete_or_update_audit_rows() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user(1).await;
+    app.login(&u.email, &u.password).await;
+    gad_testkit::audit::insert_expired_rows(&app.db_url, &["vencido"]).await;
+    // Even if an operator re-grants everything to gad_app by mistake, the trigger holds.
+    let mut c = owner(&app).await;
+    c.execute("GRANT UPDATE, DELETE, TRUNCATE ON audit_logs TO gad_app")
+        .await
+        .unwrap();
+    let before = audit_rows(&app).await;
+    for sql in [
+        "DELETE FROM audit_logs",
+        "DELETE FROM audit_logs WHERE event_type = 'vencido'",
+        "UPDATE audit_logs SET event_type = 'x'",
+        "TRUNCATE audit_logs",
+    ] {
+        let mut tx = app.pool.begin().await.unwrap();
+        let role: String = sqlx::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(role, "gad_app");
+        tx.execute("SELECT set_config('gad.audit_purge', 'on', true)")
+            .await
+            .unwrap();
+        let e = sqlx::query(sql).execute(&mut *tx).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+        tx.rollback().await.unwrap();
+    }
+    assert_eq!(audit_rows(&app).await, before);
+    assert_eq!(check(&app).await.problem, None);
+}
+
+#[tokio::test]
+async fn an_expired_audit_prefix_is_purged_by_the_server_role_and_the_chain_still_verifies() {
+    let app = TestApp::spawn().await;
+    gad_testkit::audit::insert_expired_rows(&app.db_url, &["vencido", "vencido", "vencido"]).await;
+    let u = app.create_user(1).await;
+    app.login(&u.email, &u.password).await;
+    gad_testkit::audit::insert_expired_rows(&app.db_url, &["vencido_tras_uno_vigente"]).await;
+    assert_eq!(check(&app).await.problem, None);
+    // Batches: two rows, then the rest of the expired prefix; the expired row behind a live
+    // one waits for it.
+    for (batch, expected) in [(2, 2), (1000, 1), (1000, 0)] {
+        let n: i64 = sqlx::query_scalar("SELECT audit_purge_expired($1)")
+            .bind(batch)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, expected, "batch {batch}");
+    }
+    assert_eq!(
+        events(&app).await,
+        ["login_success", "vencido_tras_uno_vigente"]
+    );
+    let report = check(&app).await;
+    assert_eq!(report.problem, None, "{report:?}");
+    assert_eq!((report.first_seq, report.rows), (4, 2));
+}
+
+#[tokio::test]
+async fn the_server_witnesses_the_chain_head_and_a_wholesale_rewrite_fails_the_witness_check() {
+    let key = gad_service::witness::SigningKey::generate().unwrap();
+    let dir = std::env::temp_dir().join(format!("gad-witness-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("witness.jsonl");
+    let app = TestApp::spawn_with(
+        gad_testkit::Options::default()
+            .env("AUDIT_SIGNING_KEY", &key.encode())
+            .env("AUDIT_WITNESS_INTERVAL_SECONDS", "1")
+            .env("AUDIT_WITNESS_FILE", file.to_str().unwrap()),
+    )
+    .await;
+    let u = app.create_user(1).await;
+    for _ in 0..3 {
+        app.login(&u.email, &u.password).await;
+    }
+    // The job appends the head once it has moved: wait for the line of the third row.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.lines().any(|l| l.contains("\"seq\":3")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let last: gad_service::witness::WitnessLine =
+        serde_json::from_str(text.lines().last().expect("a witness line")).unwrap();
+    assert_eq!(last.seq, 3, "{text}");
+    assert_eq!(last.public_key, key.public_key());
+    let mut c = owner(&app).await;
+    let pk = key.public_key();
+    let now = chrono::Utc::now();
+    let report = gad_service::witness::check(&mut c, &text, Some(&pk), now)
+        .await
+        .unwrap();
+    assert_eq!(report.problem, None, "{report:?}");
+    assert!(report.matched >= 1);
+
+    // A superuser rewrites row 2 and recomputes every hash after it: the chain alone verifies…
+    gad_testkit::audit::rewrite_chain_from(&app.db_url, 2, "retocado").await;
+    assert_eq!(check(&app).await.problem, None);
+    // …but the witnessed head no longer matches, and is named.
+    let report = gad_service::witness::check(&mut c, &text, Some(&pk), now)
+        .await
+        .unwrap();
+    let p = report.problem.expect("the rewrite is caught");
+    assert!(
+        matches!(p, gad_service::witness::WitnessProblem::Rewritten { seq, id: Some(_), .. } if seq >= 2),
+        "{p:?}"
+    );
+    assert!(p.to_string().contains("rewritten"), "{p}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -657,7 +657,6 @@ async fn retention_purges_exactly_the_expired_rows_in_batches_and_audits_the_run
     let app = TestApp::spawn_with(
         Options::default()
             .env("LOCATION_RETENTION_DAYS", "7")
-            .env("AUDIT_RETENTION_DAYS", "10")
             .env("REVOKED_TOKEN_RETENTION_HOURS", "3")
             .env("TICKET_RETENTION_HOURS", "2")
             .env("TELEGRAM_LINK_CODE_RETENTION_HOURS", "6")
@@ -679,11 +678,9 @@ async fn retention_purges_exactly_the_expired_rows_in_batches_and_audits_the_run
     };
     // The position history is retired by whole day partitions, not by this pass:
     // see positions::partitions_are_created_ahead_and_retention_drops_whole_days.
-    // Audit: 4 rows older than 10 days (the chain's prefix) then 2 younger.
-    run("INSERT INTO audit_logs (event_type, created_at)
-         SELECT 'viejo', now() - make_interval(days => d) FROM unnest(ARRAY[14, 13, 12, 11]) d
-         WHERE $1::int8 IS NOT NULL AND $2::int8 IS NOT NULL")
-    .await;
+    // Audit: 4 rows past their retention (the chain's prefix; only the owner can back-date
+    // one) then 2 within it.
+    gad_testkit::audit::insert_expired_rows(&app.db_url, &["viejo"; 4]).await;
     run("INSERT INTO audit_logs (event_type, created_at)
          SELECT 'reciente', now() - make_interval(days => d) FROM unnest(ARRAY[9, 1]) d
          WHERE $1::int8 IS NOT NULL AND $2::int8 IS NOT NULL")

@@ -106,8 +106,8 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "auditoria",
         Some("AUDIT_RETENTION_DAYS"),
         "365 días",
-        "plazo desde su creación (o antes, al vencer su retention_until); se conserva al anonimizar, con los datos personales que contiene ilegibles (cifrados con la clave de la persona, que se destruye)",
-        "period from creation (or earlier, at its retention_until); kept on erasure, with the personal values inside it unreadable (encrypted with the person's key, which is destroyed)",
+        "plazo desde su creación (nunca menos de 365 días), fijado al insertarla en su retention_until; se conserva al anonimizar, con los datos personales que contiene ilegibles (cifrados con la clave de la persona, que se destruye)",
+        "period from creation (never under 365 days), fixed at insert in its retention_until; kept on erasure, with the personal values inside it unreadable (encrypted with the person's key, which is destroyed)",
     ),
     (
         "tokens_revocados",
