@@ -336,3 +336,49 @@ async fn redis_cut_falls_back_to_local_limits_and_recovery_is_picked_up() {
     );
     assert_429(&app.get("/api/v1/x", None).await, 5);
 }
+
+#[tokio::test]
+async fn detailed_and_government_health_are_limited_and_pool_sizes_are_for_the_desk_only() {
+    let app = TestApp::spawn_with(limited(&[("RATE_LIMIT_GENERAL", "2")])).await;
+    for _ in 0..2 {
+        let r = app.get("/api/v1/health/detailed", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let db = &r.body["checks"]["database"];
+        assert_eq!(db["status"], "ok");
+        assert!(db.get("pool_size").is_none() && db.get("pool_idle").is_none(), "{db}");
+    }
+    assert_429(&app.get("/api/v1/health/government", None).await, 2);
+    assert_429(&app.get("/health/detailed", None).await, 2);
+
+    let open = TestApp::spawn().await;
+    let sup = open.create_user(2).await;
+    let officer = open.create_user(1).await;
+    let r = open.get("/api/v1/health/detailed", Some(&officer.token)).await;
+    assert!(r.body["checks"]["database"].get("pool_size").is_none());
+    let r = open.get("/api/v1/health/detailed", Some(&sup.token)).await;
+    assert!(r.body["checks"]["database"]["pool_size"].is_u64(), "{}", r.text);
+}
+
+#[tokio::test]
+async fn docs_answers_200_itself_without_a_redirect() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("swagger-ui"), "{page}");
+    // Its relative links resolve under /docs/.
+    assert!(page.contains(r#"<base href="/docs/">"#), "{page}");
+    let r = client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("/api/v1/openapi.json"));
+    let r = client.get(app.url("/docs/swagger-ui.css")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
