@@ -931,7 +931,7 @@ async fn an_emergency_in_the_tasks_list_offers_no_finalizar_or_cancelar() {
         .fetch_one(&e.app.pool)
         .await
         .unwrap();
-    assert_eq!(estado, "en_curso");
+    assert_eq!(estado, "IN_PROGRESS");
 }
 
 #[tokio::test]

@@ -128,8 +128,8 @@ async fn a_dispatched_officer_cannot_finish_or_cancel_an_emergency_only_the_desk
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     }
-    assert_eq!(estado(&app, task).await, "en_curso");
-    // The officer still reports by note-like status (pause), and the desk closes.
+    assert_eq!(estado(&app, task).await, "IN_PROGRESS");
+    // The desk closes it.
     let r = set_status(&app, task, &sup, "finalizada").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
