@@ -80,15 +80,15 @@ pub fn classify(path: &str) -> Option<Class> {
     );
     let exempt = !probes_dependencies
         && (path.starts_with("/health")
-        || path.starts_with("/api/v1/health")
-        || path == "/metrics"
-        || path.starts_with("/api/v1/metrics/")
-        || path.starts_with("/docs")
-        || path == "/redoc"
-        || path == "/openapi.json"
-        || path == "/api/v1/openapi.json"
-        || path.starts_with("/static/")
-        || path.starts_with("/assets/"));
+            || path.starts_with("/api/v1/health")
+            || path == "/metrics"
+            || path.starts_with("/api/v1/metrics/")
+            || path.starts_with("/docs")
+            || path == "/redoc"
+            || path == "/openapi.json"
+            || path == "/api/v1/openapi.json"
+            || path.starts_with("/static/")
+            || path.starts_with("/assets/"));
     if exempt {
         return None;
     }

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use gad_core::geo::{Lat, Lng};
+use gad_core::permissions::can_set_task_state;
 use gad_core::request_context::RequestContext;
 use gad_core::state_machine::allowed_targets;
-use gad_core::permissions::can_set_task_state;
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel};
 use gad_service::efectivos::{self, DisponibilidadBody, UbicacionBody};
 use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};

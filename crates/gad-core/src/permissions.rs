@@ -44,6 +44,10 @@ mod tests {
             assert!(can_set_task_state(Nivel::Supervisor, true, to));
             assert!(can_set_task_state(Nivel::Efectivo, false, to));
         }
-        assert!(can_set_task_state(Nivel::Efectivo, true, EstadoTarea::Pausada));
+        assert!(can_set_task_state(
+            Nivel::Efectivo,
+            true,
+            EstadoTarea::Pausada
+        ));
     }
 }

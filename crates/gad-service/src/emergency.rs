@@ -301,7 +301,11 @@ fn publish_refused(ctx: &Ctx, me: &Actor, b: &EmergencyBody, e: &ServiceError) {
     else {
         return;
     };
-    tracing::warn!(user_id = me.id, limit, "emergency refused: hourly bound reached");
+    tracing::warn!(
+        user_id = me.id,
+        limit,
+        "emergency refused: hourly bound reached"
+    );
     ctx.events.publish(
         Event::Alert(Alert::EmergencyRefused(EmergencyRefusedAlert {
             title: "Emergencia rechazada por límite".into(),

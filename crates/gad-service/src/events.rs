@@ -842,9 +842,15 @@ mod tests {
         assert_eq!(key.open(bare.as_bytes()).err(), Some(Dropped::Unsigned));
         // Signed with another secret, or altered after signing.
         let other = FanoutKey::derive("another-secret").seal(&envelope).unwrap();
-        assert_eq!(key.open(other.as_bytes()).err(), Some(Dropped::BadSignature));
+        assert_eq!(
+            key.open(other.as_bytes()).err(),
+            Some(Dropped::BadSignature)
+        );
         let altered = sealed.replace("\"end_user\":7", "\"end_user\":8");
-        assert_eq!(key.open(altered.as_bytes()).err(), Some(Dropped::BadSignature));
+        assert_eq!(
+            key.open(altered.as_bytes()).err(),
+            Some(Dropped::BadSignature)
+        );
     }
 
     #[test]

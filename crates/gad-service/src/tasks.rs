@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use gad_core::geo::{Lat, Lng};
 use gad_core::request_context::RequestContext;
-use gad_core::{permissions, state_machine};
 use gad_core::text::Codigo;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
+use gad_core::{permissions, state_machine};
 use gad_store::Conn as PgConnection;
 use gad_store::audit::{self, AuditEntry};
 use gad_store::tareas::{self, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND};
@@ -382,7 +382,9 @@ async fn transition_locked(
     nota: Option<&str>,
 ) -> ServiceResult<(Tarea, Transitioned)> {
     if !permissions::can_set_task_state(me.nivel, cur.es_emergencia, to) {
-        return Err(ServiceError::Forbidden(EMERGENCIA_LA_CIERRA_LA_CENTRAL.into()));
+        return Err(ServiceError::Forbidden(
+            EMERGENCIA_LA_CIERRA_LA_CENTRAL.into(),
+        ));
     }
     let next =
         state_machine::transition(cur.estado, to, &cur.clock(), Utc::now()).map_err(|e| {

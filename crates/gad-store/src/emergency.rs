@@ -260,10 +260,12 @@ pub async fn suggestions(
 /// Serialises one user's emergency requests (a lock held until the caller's transaction ends),
 /// so counting their recent emergencies and raising one more cannot interleave.
 pub async fn lock_caller(tx: &mut sqlx::PgConnection, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('gad:emergency-caller:' || $1::text, 0))")
-        .bind(user_id)
-        .execute(tx)
-        .await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('gad:emergency-caller:' || $1::text, 0))",
+    )
+    .bind(user_id)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 

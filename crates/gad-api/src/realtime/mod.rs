@@ -35,8 +35,8 @@ use tokio::sync::{Notify, mpsc};
 use gad_core::positions::BBox;
 
 use gad_service::events::{
-    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink, EventType, FanoutKey, Frame,
-    Ping,
+    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink, EventType, FanoutKey,
+    Frame, Ping,
 };
 use gad_service::metrics::Metrics;
 use gad_service::realtime::{Overview, Pool};

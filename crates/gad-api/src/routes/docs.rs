@@ -42,8 +42,14 @@ pub fn router(api: serde_json::Value) -> Router<AppState> {
         .route("/static/redoc.standalone.js", get(redoc_js))
         // Swagger UI answers at `/docs` itself (200, no redirect to `/docs/`), as clients and
         // smoke tests expect; its files are under `/docs/`.
-        .route("/docs", get(move || swagger_file(String::new(), Arc::clone(&index))))
-        .route("/docs/", get(move || swagger_file(String::new(), Arc::clone(&root))))
+        .route(
+            "/docs",
+            get(move || swagger_file(String::new(), Arc::clone(&index))),
+        )
+        .route(
+            "/docs/",
+            get(move || swagger_file(String::new(), Arc::clone(&root))),
+        )
         .route(
             "/docs/{*file}",
             get(move |Path(file): Path<String>| swagger_file(file, Arc::clone(&files))),

@@ -74,7 +74,13 @@ fn assert_rate_limited(r: &gad_testkit::Resp, limit: i64, window: i64) {
     let retry: i64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!(retry >= 1 && retry <= window, "{retry}");
     assert_eq!(r.body["retry_after_seconds"], retry);
-    let mut keys: Vec<&str> = r.body.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut keys: Vec<&str> = r
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
@@ -172,7 +178,11 @@ async fn an_officer_asks_backup_only_once_on_the_way_or_on_scene() {
     // Called but not yet answered: not on the way.
     let r = backup(&app, task, &offs[0], 1).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap().contains("aceptá"), "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("aceptá"),
+        "{}",
+        r.text
+    );
     // Never called: the task is not theirs to see.
     let r = backup(&app, task, &offs[2], 1).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
@@ -243,7 +253,10 @@ async fn ack_answers_404_to_an_officer_never_called_before_the_state_and_without
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     holder.rollback().await.unwrap();
     // Closed: still 404 for the stranger (the state is not revealed), 409 for the officer called.
-    assert_eq!(set_status(&app, task, &sup, "cancelada").await.status, StatusCode::OK);
+    assert_eq!(
+        set_status(&app, task, &sup, "cancelada").await.status,
+        StatusCode::OK
+    );
     let r = ack(&app, task, &stranger, true).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = ack(&app, task, &offs[0], true).await;

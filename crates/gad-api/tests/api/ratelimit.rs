@@ -352,7 +352,10 @@ async fn detailed_and_government_health_are_limited_and_pool_sizes_are_for_the_d
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         let db = &r.body["checks"]["database"];
         assert_eq!(db["status"], "ok");
-        assert!(db.get("pool_size").is_none() && db.get("pool_idle").is_none(), "{db}");
+        assert!(
+            db.get("pool_size").is_none() && db.get("pool_idle").is_none(),
+            "{db}"
+        );
     }
     assert_429(&app.get("/api/v1/health/government", None).await, 2);
     let r = app.get("/health/detailed", None).await;
@@ -361,10 +364,16 @@ async fn detailed_and_government_health_are_limited_and_pool_sizes_are_for_the_d
     let open = TestApp::spawn().await;
     let sup = open.create_user(2).await;
     let officer = open.create_user(1).await;
-    let r = open.get("/api/v1/health/detailed", Some(&officer.token)).await;
+    let r = open
+        .get("/api/v1/health/detailed", Some(&officer.token))
+        .await;
     assert!(r.body["checks"]["database"].get("pool_size").is_none());
     let r = open.get("/api/v1/health/detailed", Some(&sup.token)).await;
-    assert!(r.body["checks"]["database"]["pool_size"].is_u64(), "{}", r.text);
+    assert!(
+        r.body["checks"]["database"]["pool_size"].is_u64(),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -387,6 +396,10 @@ async fn docs_answers_200_itself_without_a_redirect() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("/api/v1/openapi.json"));
-    let r = client.get(app.url("/docs/swagger-ui.css")).send().await.unwrap();
+    let r = client
+        .get(app.url("/docs/swagger-ui.css"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
