@@ -220,10 +220,11 @@ async fn emergencies_of_one_officer_are_bounded_per_hour_and_the_refusal_alerts_
     // People see the refusal.
     let mut refused = None;
     for ev in ws.collect(Duration::from_secs(2)).await {
-        if ev["event_type"] == "alert" && ev["data"]["reported_by"] == caller.id {
-            if ev["data"]["title"] == "Emergencia rechazada por límite" {
-                refused = Some(ev);
-            }
+        if ev["event_type"] == "alert"
+            && ev["data"]["reported_by"] == caller.id
+            && ev["data"]["title"] == "Emergencia rechazada por límite"
+        {
+            refused = Some(ev);
         }
     }
     let refused: Value = refused.expect("an alert for the refused emergency");
