@@ -375,9 +375,12 @@ test('map tooltips show a task code as text, and emergency is decided by es_emer
     delegado_usuario_id: me.body.id, ubicacion_lat: spot.lat + 0.01, ubicacion_lon: spot.lng
   });
   assert.equal(lookalike.status, 201, lookalike.text);
-  await page.evaluate(([la, ln]) => window.GAD.mapa.map.setView([la, ln], 16, { animate: false }), [spot.lat, spot.lng]);
+  await page.evaluate(([la, ln]) => { window.GAD.mapa.map.setView([la, ln], 16, { animate: false }); }, [spot.lat, spot.lng]);
   const box = await page.locator('[data-testid="map"]').boundingBox();
-  const pt = await page.evaluate(([la, ln]) => window.GAD.mapa.map.latLngToContainerPoint([la, ln]), [spot.lat, spot.lng]);
+  const pt = await page.evaluate(([la, ln]) => {
+    const p = window.GAD.mapa.map.latLngToContainerPoint([la, ln]);
+    return { x: p.x, y: p.y };
+  }, [spot.lat, spot.lng]);
   await page.mouse.move(box.x + pt.x, box.y + pt.y);
   const tip = page.locator('.leaflet-tooltip').filter({ hasText: 'prioridad' });
   await tip.waitFor({ timeout: 5000 });

@@ -44,7 +44,7 @@ pub async fn ack(
     description = "Level: 1 (an officer on the way or on scene: dispatch accepted) or 2. Adds the n nearest eligible officers to the same task (same locking and eligibility as dispatch; never an officer already busy or already dispatched to it); each must acknowledge like the first. Bounded: at most BACKUP_MAX_PER_TASK backup officers in all (a request beyond what is left gets what is left; nothing left → 429), and level 1 asks at most once per task per minute (→ 429 with Retry-After).",
     responses((status = 201, description = "backup dispatched", body = BackupAnswer),
               (status = 403, description = "level 1 not yet on the way (accept the dispatch first)", body = Value),
-              (status = 429, description = "backup bound reached (contract §10 body, Retry-After)", body = Value),
+              (status = 429, description = "backup bound reached (contract §10 body, Retry-After)", body = crate::openapi::RateLimitBody),
               (status = 404, description = "task not found / nobody available", body = Value),
               (status = 409, description = "task closed", body = Value),
               (status = 422, description = "validation error", body = Value)))]

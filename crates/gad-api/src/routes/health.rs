@@ -163,7 +163,7 @@ async fn redis_check(state: &AppState) -> Value {
 /// Every dependency with measured figures.
 #[utoipa::path(get, path = "/api/v1/health/detailed", tag = "health",
     description = "Level: public (pool sizes: level 2+). Database, Redis, limiter, WebSocket and process checks; 503 when the database is down. Rate limited as general_api (it probes the dependencies). `pool_size`/`pool_idle` are shown only to an authenticated level 2+ caller.",
-    responses((status = 200, description = "checks", body = Detallado), (status = 429, description = "rate limited", body = Value),
+    responses((status = 200, description = "checks", body = Detallado), (status = 429, description = "rate limited", body = crate::openapi::RateLimitBody),
               (status = 503, description = "database down", body = Value)))]
 pub async fn detailed(
     State(state): State<AppState>,
@@ -230,7 +230,7 @@ pub async fn performance(State(state): State<AppState>) -> Response {
 /// Government service status with real checks and SLA figures computed since start.
 #[utoipa::path(get, path = "/api/v1/health/government", tag = "health",
     description = "Level: public. Service status for government monitoring; 503 when unhealthy. Rate limited as general_api (it probes the dependencies).",
-    responses((status = 200, description = "status", body = EstadoGobierno), (status = 429, description = "rate limited", body = Value), (status = 503, description = "unhealthy", body = EstadoGobierno)))]
+    responses((status = 200, description = "status", body = EstadoGobierno), (status = 429, description = "rate limited", body = crate::openapi::RateLimitBody), (status = 503, description = "unhealthy", body = EstadoGobierno)))]
 pub async fn government(State(state): State<AppState>) -> Response {
     let t = std::time::Instant::now();
     let db = crate::db::ping(&state.db).await;
