@@ -354,3 +354,39 @@ test('logout ends the session', async () => {
   h.noProblems(page);
   await page.context().close();
 });
+
+test('map tooltips show a task code as text, and emergency is decided by es_emergencia', async () => {
+  const page = await h.newPage(browser);
+  await h.login(page, h.USERS.supervisor);
+  await page.locator('[data-testid="live-status"][data-state="connected"]').waitFor({ timeout: 10000 });
+  const me = await h.api('GET', '/api/v1/users/me', supToken);
+  assert.equal(me.status, 200, me.text);
+  // Far from the seeded officers, so nothing else is under the pointer.
+  const spot = { lat: -34.9, lng: -58.9 };
+  const codigo = '<b>X</b><img src=x>';
+  const created = await h.api('POST', '/api/v1/tasks', supToken, {
+    codigo, titulo: 'Tarea con marcado', tipo: 'patrullaje', inicio_programado: new Date().toISOString(),
+    delegado_usuario_id: me.body.id, ubicacion_lat: spot.lat, ubicacion_lon: spot.lng
+  });
+  assert.equal(created.status, 201, created.text);
+  // A task whose code looks like an emergency's is still a task: es_emergencia decides.
+  const lookalike = await h.api('POST', '/api/v1/tasks', supToken, {
+    codigo: 'EMG-20261207-9999', titulo: 'No es emergencia', tipo: 'patrullaje', inicio_programado: new Date().toISOString(),
+    delegado_usuario_id: me.body.id, ubicacion_lat: spot.lat + 0.01, ubicacion_lon: spot.lng
+  });
+  assert.equal(lookalike.status, 201, lookalike.text);
+  await page.evaluate(([la, ln]) => { window.GAD.mapa.map.setView([la, ln], 16, { animate: false }); }, [spot.lat, spot.lng]);
+  const box = await page.locator('[data-testid="map"]').boundingBox();
+  const pt = await page.evaluate(([la, ln]) => {
+    const p = window.GAD.mapa.map.latLngToContainerPoint([la, ln]);
+    return { x: p.x, y: p.y };
+  }, [spot.lat, spot.lng]);
+  await page.mouse.move(box.x + pt.x, box.y + pt.y);
+  const tip = page.locator('.leaflet-tooltip').filter({ hasText: 'prioridad' });
+  await tip.waitFor({ timeout: 5000 });
+  assert.match(await tip.textContent(), /<b>X<\/b><img src=x>/);
+  assert.equal(await tip.locator('b, img').count(), 0, 'the code is not parsed as HTML');
+  assert.equal(await page.locator(`[data-testid="emergency-list"] li[data-tarea-id="${lookalike.body.id}"]`).count(), 0);
+  h.noProblems(page);
+  await page.context().close();
+});

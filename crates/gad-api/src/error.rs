@@ -98,6 +98,19 @@ impl IntoResponse for ApiError {
                 return json_response(status, &json!({"detail": self.to_string()}));
             }
         };
+        if let ServiceError::RateLimited {
+            limit,
+            window_seconds,
+            retry_after_seconds,
+        } = e
+        {
+            let positive = |n: i64| u64::try_from(n).unwrap_or(0).max(1);
+            return crate::ratelimit::rejected_response_in(
+                positive(limit),
+                positive(window_seconds),
+                positive(retry_after_seconds),
+            );
+        }
         let mut resp = json_response(status, &service_body(&e));
         match &e {
             ServiceError::NotAuthenticated

@@ -31,6 +31,27 @@ pub struct ErrorBody {
     pub errors: Option<Vec<FieldError>>,
 }
 
+/// The contract's rate-limit body (§10): the request limiter's 429, and the dispatch bounds'
+/// (emergencies per hour, backup per task and per minute).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RateLimitBody {
+    /// `rate_limit_exceeded`.
+    pub error: String,
+    pub message: String,
+    pub details: String,
+    /// Seconds until the same request may succeed (also in `Retry-After`).
+    pub retry_after_seconds: u64,
+    /// The bound that was reached.
+    pub rate_limit: u64,
+    /// The window it is counted in (60, or 3600 for emergencies per hour).
+    pub window_seconds: u64,
+    /// `GRUPO_GAD`.
+    pub government_service: String,
+    pub citizen_support: String,
+    /// RFC 3339.
+    pub timestamp: String,
+}
+
 /// RFC 3339 timestamps as `chrono` parses them (UTC `Z` or an offset, optional fraction), in
 /// the years 1900–2999 (the API accepts 1000–9999, `rules::plausible_time`).
 const RFC3339_PATTERN: &str = r"^(19|2\d)\d\d-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$";

@@ -72,16 +72,23 @@ impl Class {
 
 /// The class of a path, or `None` when the path is exempt.
 pub fn classify(path: &str) -> Option<Class> {
-    let exempt = path.starts_with("/health")
-        || path.starts_with("/api/v1/health")
-        || path == "/metrics"
-        || path.starts_with("/api/v1/metrics/")
-        || path.starts_with("/docs")
-        || path == "/redoc"
-        || path == "/openapi.json"
-        || path == "/api/v1/openapi.json"
-        || path.starts_with("/static/")
-        || path.starts_with("/assets/");
+    // The detailed and government checks ping the database and Redis on every call: public,
+    // but limited like any other API call so they cannot be used to load the dependencies.
+    let probes_dependencies = matches!(
+        path,
+        "/api/v1/health/detailed" | "/health/detailed" | "/api/v1/health/government"
+    );
+    let exempt = !probes_dependencies
+        && (path.starts_with("/health")
+            || path.starts_with("/api/v1/health")
+            || path == "/metrics"
+            || path.starts_with("/api/v1/metrics/")
+            || path.starts_with("/docs")
+            || path == "/redoc"
+            || path == "/openapi.json"
+            || path == "/api/v1/openapi.json"
+            || path.starts_with("/static/")
+            || path.starts_with("/assets/"));
     if exempt {
         return None;
     }
@@ -247,13 +254,19 @@ pub async fn check(
 
 /// The contract's 429 (§10), headers and exact body.
 pub fn rejected_response(limit: u32, retry_after: u64) -> Response {
+    rejected_response_in(u64::from(limit), u64::from(WINDOW_SECONDS), retry_after)
+}
+
+/// The contract's 429 (§10) for a bound counted over `window` seconds (the request limiter's
+/// minute, or a dispatch bound such as emergencies per rolling hour).
+pub fn rejected_response_in(limit: u64, window: u64, retry_after: u64) -> Response {
     let body = json!({
         "error": "rate_limit_exceeded",
         "message": "Ha excedido el límite de solicitudes para servicios gubernamentales.",
         "details": "Los servicios digitales tienen límites para garantizar disponibilidad equitativa.",
         "retry_after_seconds": retry_after,
         "rate_limit": limit,
-        "window_seconds": WINDOW_SECONDS,
+        "window_seconds": window,
         "government_service": GOVERNMENT_SERVICE,
         "citizen_support": "Para asistencia, contacte soporte ciudadano.",
         "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -263,7 +276,7 @@ pub fn rejected_response(limit: u32, retry_after: u64) -> Response {
     h.insert("retry-after", HeaderValue::from(retry_after));
     h.insert("x-ratelimit-limit", HeaderValue::from(limit));
     h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-    h.insert("x-ratelimit-window", HeaderValue::from(WINDOW_SECONDS));
+    h.insert("x-ratelimit-window", HeaderValue::from(window));
     h.insert("x-ratelimit-policy", HeaderValue::from_static(POLICY));
     h.insert(
         "x-government-service",
@@ -282,7 +295,7 @@ mod tests {
             "/health",
             "/health/ready",
             "/api/v1/health",
-            "/api/v1/health/detailed",
+            "/api/v1/health/ready",
             "/metrics",
             "/api/v1/metrics/prometheus",
             "/docs",
@@ -302,6 +315,13 @@ mod tests {
         assert_eq!(classify("/api/v1/tramites/1"), Some(Class::CitizenServices));
         assert_eq!(classify("/api/v1/tasks"), Some(Class::GeneralApi));
         assert_eq!(classify("/metrics/x"), Some(Class::GeneralApi));
+        for p in [
+            "/api/v1/health/detailed",
+            "/health/detailed",
+            "/api/v1/health/government",
+        ] {
+            assert_eq!(classify(p), Some(Class::GeneralApi), "{p}");
+        }
     }
 
     #[test]

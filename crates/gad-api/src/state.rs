@@ -43,6 +43,7 @@ impl AppState {
             Arc::clone(&ctx.redis),
             ctx.instance_id.clone(),
             ctx.config.environment.as_str(),
+            ctx.fanout.clone(),
         );
         ctx.events.register(hub.clone());
         hub.start(ctx.db.clone(), &ctx.config.redis_namespace);

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use gad_core::geo::{Lat, Lng};
+use gad_core::permissions::can_set_task_state;
 use gad_core::request_context::RequestContext;
 use gad_core::state_machine::allowed_targets;
-use gad_core::{EstadoDisponibilidad, EstadoTarea};
+use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel};
 use gad_service::efectivos::{self, DisponibilidadBody, UbicacionBody};
 use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
 use gad_service::error::{bounded, validated};
@@ -56,6 +57,9 @@ pub fn context(update_id: u32) -> RequestContext {
 fn failure_text(f: &ServiceError) -> &'static str {
     match f.code() {
         401 => texts::NO_VINCULADO,
+        403 if matches!(f, ServiceError::Forbidden(m) if m == tasks::EMERGENCIA_LA_CIERRA_LA_CENTRAL) => {
+            texts::EMERGENCIA_LA_CIERRA_LA_CENTRAL
+        }
         403 => texts::SIN_PERMISO,
         404 => texts::TAREA_NO_ENCONTRADA,
         409 => texts::TRANSICION_INVALIDA,
@@ -342,6 +346,15 @@ impl Handler {
                 self.tg
                     .send(chat, texts::EMERGENCIA_SIN_EFECTIVOS, Some(main_menu()))
                     .await;
+            }
+            Err(ServiceError::RateLimited {
+                limit,
+                retry_after_seconds,
+                ..
+            }) => {
+                self.metrics.error("emergency_rate_limited");
+                let text = texts::emergencia_limitada(limit, retry_after_seconds);
+                self.tg.send(chat, &text, Some(main_menu())).await;
             }
             Err(f) => self.fail(Reply::New(chat), &f).await,
         }
@@ -639,9 +652,12 @@ fn render_open(p: &Page) -> (String, InlineKeyboardMarkup) {
             t.titulo,
             texts::estado(t.estado)
         ));
+        // The bot is the field's tool: it offers only what an officer may do (an emergency is
+        // closed by the desk, so it gets no "Finalizar"/"Cancelar").
         let row: Vec<InlineKeyboardButton> = allowed_targets(t.estado)
             .iter()
             .filter(|to| **to != EstadoTarea::Programada)
+            .filter(|to| can_set_task_state(Nivel::Efectivo, t.es_emergencia, **to))
             .map(|to| {
                 button(
                     format!("{} {}", texts::accion(t.estado, *to), t.codigo),

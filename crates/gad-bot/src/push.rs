@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gad_service::Ctx as AppState;
 use gad_service::events::{
-    Alert, Audience, DomainEvent, Envelope, Event, EventSink, TaskAssigned, TaskStatusChanged,
+    Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, TaskAssigned, TaskStatusChanged,
     TaskUpdated,
 };
 use tokio::sync::mpsc;
@@ -169,6 +169,8 @@ pub fn spawn(
             tokio::spawn(subscribe(
                 url,
                 channel,
+                state.fanout.clone(),
+                Arc::clone(&state.metrics),
                 tx,
                 Arc::clone(&metrics),
                 Arc::clone(&ready),
@@ -237,6 +239,8 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
 async fn subscribe(
     url: String,
     channel: String,
+    key: FanoutKey,
+    service_metrics: Arc<gad_service::metrics::Metrics>,
     tx: mpsc::UnboundedSender<Pushed>,
     metrics: Arc<BotMetrics>,
     ready: Arc<AtomicBool>,
@@ -254,9 +258,15 @@ async fn subscribe(
         }
     };
     gad_service::events::subscribe(url, channel, on_up, |payload| {
-        let Some(r) = Envelope::decode(payload) else {
-            metrics.error("push_unreadable");
-            return true;
+        let r = match key.open(payload) {
+            Ok(r) => r,
+            Err(why) => {
+                // Unsigned or badly signed: not from this deployment; never pushed.
+                service_metrics.fanout_dropped.inc(why.as_str());
+                metrics.error("push_dropped");
+                tracing::warn!(reason = why.as_str(), "bot push: fan-out message dropped");
+                return true;
+            }
         };
         if r.end_user.is_some() {
             return true; // a session ended: nothing to push

@@ -86,6 +86,21 @@ pub fn transicion_hecha(codigo: &str, from: EstadoTarea, to: EstadoTarea) -> Str
     )
 }
 
+/// An officer tried to close an emergency (a stale button): only the desk closes one.
+pub const EMERGENCIA_LA_CIERRA_LA_CENTRAL: &str = "Una emergencia solo la cierra la central. \
+Si no podés atenderla, rechazá el despacho y se llamará al siguiente efectivo; en el lugar, \
+informá por nota o con tu estado.";
+
+/// An SOS refused because this officer raised too many in the last hour: why, and what to do.
+pub fn emergencia_limitada(limite: i64, reintentar_en_s: i64) -> String {
+    let minutos = (reintentar_en_s.max(1) + 59) / 60;
+    format!(
+        "⚠️ No se despachó la emergencia: ya pediste {limite} en la última hora, el máximo \
+permitido. La central fue avisada de este pedido. Si la emergencia es real, comunicate ya \
+con la central por radio o teléfono. Podrás volver a pedir en {minutos} min."
+    )
+}
+
 pub const TRANSICION_INVALIDA: &str =
     "La tarea cambió de estado mientras tanto; abrí 📋 Mis tareas para ver las acciones posibles.";
 

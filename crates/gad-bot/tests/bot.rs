@@ -890,3 +890,75 @@ async fn erasure_clears_what_the_bot_wrote_about_the_reporter() {
         assert!(cols.is_empty(), "{marker} still in {cols:?}");
     }
 }
+
+#[tokio::test]
+async fn an_emergency_in_the_tasks_list_offers_no_finalizar_or_cancelar() {
+    let e = env().await;
+    let reporter = e.app.create_efectivo(None).await;
+    let responder = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &responder).await;
+    let r = e
+        .app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&reporter.token),
+            json!({"lat": -34.6040, "lng": -58.3820}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let task_id = r.body["task_id"].as_i64().unwrap();
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/tareas");
+    let list = next_message(&e, tg, before, "Tus tareas abiertas").await;
+    let offered: Vec<String> = buttons(&list)
+        .into_iter()
+        .map(|(_, d)| d)
+        .filter(|d| d.starts_with(&format!("ta:{task_id}:")))
+        .collect();
+    assert!(
+        offered
+            .iter()
+            .all(|d| !d.ends_with(":finalizada") && !d.ends_with(":cancelada")),
+        "{offered:?}"
+    );
+    // A stale button still cannot close it: the desk closes emergencies.
+    let before = e.fake.messages_to(tg).len();
+    e.fake
+        .press(tg, message_id(&list), &format!("tc:{task_id}:cancelada"));
+    next_message(&e, tg, before, "solo la cierra la central").await;
+    let estado: String = sqlx::query_scalar("SELECT estado::text FROM tareas WHERE id = $1")
+        .bind(task_id)
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(estado, "IN_PROGRESS");
+}
+
+#[tokio::test]
+async fn an_sos_beyond_the_hourly_bound_is_refused_with_the_reason_in_spanish() {
+    let app = TestApp::spawn_with(Options::with_redis().env("EMERGENCY_MAX_PER_HOUR", "1")).await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let reporter = e.app.create_efectivo(None).await;
+    e.app.create_efectivo(Some(SOL)).await;
+    e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &reporter).await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
+    e.fake.wait_text(tg, "Emergencia despachada").await;
+    e.fake
+        .push_update(e.fake.location_update(tg, -34.6041, -58.3821));
+    let refused = e.fake.wait_text(tg, "en la última hora").await;
+    let text = refused["text"].as_str().unwrap();
+    assert!(text.contains("central fue avisada"), "{text}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tareas WHERE es_emergencia")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the second SOS dispatched nobody");
+}

@@ -149,6 +149,12 @@ pub struct Vars {
     #[serde_inline_default(3)]
     #[serde(deserialize_with = "Range::<1, 20>::de")]
     pub dispatch_max_attempts: i32,
+    #[serde_inline_default(6)]
+    #[serde(deserialize_with = "Range::<1, 100>::de")]
+    pub backup_max_per_task: i64,
+    #[serde_inline_default(10)]
+    #[serde(deserialize_with = "Range::<1, 1000>::de")]
+    pub emergency_max_per_hour: i64,
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<1, 3600>::de")]
     pub request_timeout_seconds: u64,
@@ -301,6 +307,11 @@ pub struct Config {
     /// Officers tried for one emergency (first call + re-dispatches) before it is left
     /// "sin asignar" with an alert to supervisors.
     pub dispatch_max_attempts: i32,
+    /// Backup officers one emergency may call in all (every request counted, whoever asks).
+    pub backup_max_per_task: i64,
+    /// Emergencies one level-1 user may raise in any rolling hour (API and Telegram alike);
+    /// beyond, the request is refused with 429 and supervisors are alerted.
+    pub emergency_max_per_hour: i64,
     /// Time allowed for a non-WebSocket request, headers to last byte of the response.
     pub request_timeout_seconds: u64,
     /// Time allowed for a client to send its request headers; a slower client is disconnected.
@@ -499,6 +510,8 @@ impl Config {
             dispatch_max_position_age_minutes: v.dispatch_max_position_age_minutes,
             dispatch_ack_timeout_seconds: v.dispatch_ack_timeout_seconds,
             dispatch_max_attempts: v.dispatch_max_attempts,
+            backup_max_per_task: v.backup_max_per_task,
+            emergency_max_per_hour: v.emergency_max_per_hour,
             request_timeout_seconds: v.request_timeout_seconds,
             header_read_timeout_seconds: v.header_read_timeout_seconds,
             max_connections: v.max_connections,

@@ -32,6 +32,8 @@ pub struct Inner {
     pub ingest: crate::ingest::Ingest,
     /// Wraps each person's key of the personal values inside audit rows (`crate::audit`).
     pub personal: crate::personal_keys::MasterKey,
+    /// Signs and checks every message between processes on the Redis fan-out channel.
+    pub fanout: crate::events::FanoutKey,
 }
 
 #[derive(Clone)]
@@ -54,6 +56,7 @@ impl Ctx {
         redis.spawn_monitor();
         let instance_id = uuid::Uuid::new_v4().to_string();
         let personal = crate::personal_keys::MasterKey::derive(&config.audit_master_secret);
+        let fanout = crate::events::FanoutKey::derive(&config.jwt_secret);
         Ctx(Arc::new(Inner {
             cache: Cache::new(
                 Arc::clone(&redis),
@@ -77,6 +80,7 @@ impl Ctx {
             metrics,
             instance_id,
             personal,
+            fanout,
         }))
     }
 }

@@ -29,7 +29,7 @@ use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::dispatch::{self, Answer};
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Alert, AlertLevel, Audience, EmergencyAlert, Event};
+use crate::events::{Alert, AlertLevel, Audience, EmergencyAlert, EmergencyRefusedAlert, Event};
 use crate::metrics::Metrics;
 use crate::stats;
 use crate::wire::{AckAnswer, BackupAnswer, Llamado, Refuerzo};
@@ -40,6 +40,8 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 const TASK_NOT_FOUND: &str = "Tarea no encontrada";
 const NOTHING_PENDING: &str = "No hay un despacho pendiente de confirmación para este efectivo";
 const TASK_CLOSED: &str = "La tarea está cerrada";
+const BACKUP_NEEDS_ACCEPT: &str = "Solo puede pedir refuerzos quien va en camino o está en el \
+lugar: aceptá primero el despacho (POST /api/v1/tasks/{id}/ack con {\"accept\": true}).";
 
 // ---------------------------------------------------------------------------------------------
 // Raise
@@ -119,14 +121,15 @@ async fn dispatch(
     key: Option<&str>,
     received_at: &str,
 ) -> ServiceResult<Option<Raised>> {
-    let Some(key) = key else {
-        // No key: one statement, one implicit transaction, one round trip.
+    if key.is_none() && !capped(me) {
+        // The desk without a key: one statement, one implicit transaction, one round trip.
         let req = request(ctx, me, origin, b, None, received_at);
         let dispatched = emergency::dispatch(&ctx.db, &req).await?;
         return Ok(dispatched.map(|d| Raised::Assigned(Box::new(d))));
-    };
-    // With a key: claim it and dispatch in one transaction. If PostGIS refuses the index's
-    // order (store::nearest), the whole transaction runs again with the exact order.
+    }
+    // With a key, or a capped caller: claim the key, count and dispatch in one transaction. If
+    // PostGIS refuses the index's order (store::nearest), the whole transaction runs again
+    // with the exact order.
     for order in [Order::Index, Order::Exact] {
         match dispatch_keyed(ctx, me, origin, b, key, received_at, order).await? {
             Keyed::Done(outcome) => return Ok(outcome),
@@ -146,46 +149,84 @@ enum Keyed {
     Refused,
 }
 
+/// Is this caller's number of emergencies bounded? Level 1 is; supervisors at the desk are not.
+fn capped(me: &Actor) -> bool {
+    !me.is_supervisor()
+}
+
+/// The window of the per-caller bound on emergencies.
+const EMERGENCY_WINDOW_SECS: i64 = 3600;
+
+/// Refuses a capped caller's emergency beyond `EMERGENCY_MAX_PER_HOUR` in the rolling hour.
+/// The caller's lock makes the count exact under concurrent requests of the same user.
+async fn check_cap(ctx: &Ctx, me: &Actor, tx: &mut gad_store::Conn) -> ServiceResult<()> {
+    if !capped(me) {
+        return Ok(());
+    }
+    let limit = ctx.config.emergency_max_per_hour;
+    emergency::lock_caller(tx, me.id).await?;
+    let (raised, oldest_leaves_in) =
+        emergency::raised_within(tx, me.id, EMERGENCY_WINDOW_SECS).await?;
+    if raised < limit {
+        return Ok(());
+    }
+    Err(ServiceError::RateLimited {
+        limit,
+        window_seconds: EMERGENCY_WINDOW_SECS,
+        retry_after_seconds: oldest_leaves_in.unwrap_or(1.0).ceil().max(1.0) as i64,
+    })
+}
+
+/// Claims the idempotency key (a key older than 24 h is reclaimed): `None` once claimed, or the
+/// stored answer to replay. A concurrent request holding the same key makes this wait until it
+/// commits (then we replay) or rolls back (then we dispatch).
+async fn claim(
+    tx: &mut gad_store::Tx<'_>,
+    me: &Actor,
+    b: &EmergencyBody,
+    key: &str,
+) -> ServiceResult<Option<Raised>> {
+    let hash = b.fingerprint();
+    if emergency::claim_key(tx, me.id, key, &hash).await? {
+        return Ok(None);
+    }
+    match emergency::stored_response(tx, me.id, key).await? {
+        // Same key, different request: refused with 422 (the key is the invalid input;
+        // nothing is dispatched and the first response stays stored).
+        Some((h, _, _)) if h != hash => Err(ServiceError::validation(FieldError::new(
+            "value_error",
+            &["header", IDEMPOTENCY_HEADER],
+            "Idempotency-Key already used with a different request",
+            Value::String(key.to_string()),
+        ))),
+        Some((_, Some(status), Some(body))) => Ok(Some(Raised::Replay {
+            status: u16::try_from(status).unwrap_or(201),
+            body,
+        })),
+        _ => Err(ServiceError::Refused(
+            "A request with this Idempotency-Key is being processed".into(),
+        )),
+    }
+}
+
 async fn dispatch_keyed(
     ctx: &Ctx,
     me: &Actor,
     origin: &RequestContext,
     b: &EmergencyBody,
-    key: &str,
+    key: Option<&str>,
     received_at: &str,
     order: Order,
 ) -> ServiceResult<Keyed> {
-    let hash = b.fingerprint();
     let mut tx = ctx.db.begin().await?;
-    // Claim the key (a key older than 24 h is reclaimed). A concurrent request holding the same
-    // key makes this wait until it commits (then we replay) or rolls back (then we dispatch).
-    let claimed = emergency::claim_key(&mut tx, me.id, key, &hash).await?;
-    if !claimed {
-        let stored = emergency::stored_response(&mut tx, me.id, key).await?;
+    if let Some(key) = key
+        && let Some(replay) = claim(&mut tx, me, b, key).await?
+    {
         tx.rollback().await?;
-        return Ok(Keyed::Done(match stored {
-            // Same key, different request: refused with 422 (the key is the invalid input;
-            // nothing is dispatched and the first response stays stored).
-            Some((h, _, _)) if h != hash => {
-                return Err(ServiceError::validation(FieldError::new(
-                    "value_error",
-                    &["header", IDEMPOTENCY_HEADER],
-                    "Idempotency-Key already used with a different request",
-                    Value::String(key.to_string()),
-                )));
-            }
-            Some((_, Some(status), Some(body))) => Some(Raised::Replay {
-                status: u16::try_from(status).unwrap_or(201),
-                body,
-            }),
-            _ => {
-                return Err(ServiceError::Refused(
-                    "A request with this Idempotency-Key is being processed".into(),
-                ));
-            }
-        }));
+        return Ok(Keyed::Done(Some(replay)));
     }
-    let req = request(ctx, me, origin, b, Some(key), received_at);
+    check_cap(ctx, me, &mut tx).await?;
+    let req = request(ctx, me, origin, b, key, received_at);
     let dispatched = match emergency::dispatch_in(&mut tx, &req, order).await {
         Err(e) if order == Order::Index && nearest::refused(&e) => {
             tx.rollback().await?;
@@ -235,6 +276,11 @@ pub async fn raise(
             Err(ServiceError::NotFound(NONE_AVAILABLE.into()))
         }
         Ok(Some(replay)) => Ok(replay),
+        Err(e @ ServiceError::RateLimited { .. }) => {
+            Metrics::inc(&ctx.metrics.emergency_dispatch, "rate_limited");
+            publish_refused(ctx, me, b, &e);
+            Err(e)
+        }
         Err(e) => {
             if !matches!(e, ServiceError::Validation(_)) {
                 Metrics::inc(&ctx.metrics.emergency_dispatch, "error");
@@ -242,6 +288,39 @@ pub async fn raise(
             Err(e)
         }
     }
+}
+
+/// `alert` to supervisors for an emergency refused by the caller's hourly bound: the refusal is
+/// seen by people at the desk, who can call the officer back.
+fn publish_refused(ctx: &Ctx, me: &Actor, b: &EmergencyBody, e: &ServiceError) {
+    let ServiceError::RateLimited {
+        limit,
+        window_seconds,
+        ..
+    } = *e
+    else {
+        return;
+    };
+    tracing::warn!(
+        user_id = me.id,
+        limit,
+        "emergency refused: hourly bound reached"
+    );
+    ctx.events.publish(
+        Event::Alert(Alert::EmergencyRefused(EmergencyRefusedAlert {
+            title: "Emergencia rechazada por límite".into(),
+            level: AlertLevel::Critical,
+            reported_by: me.id,
+            lat: b.lat.get(),
+            lng: b.lng.get(),
+            descripcion: b.descripcion.clone(),
+            limite: limit,
+            window_seconds,
+            refused_at: chrono::Utc::now(),
+        }))
+        .to(Audience::Supervisors)
+        .topic("emergencias"),
+    );
 }
 
 /// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; only after
@@ -340,13 +419,22 @@ pub async fn ack(
     b: &AckBody,
 ) -> ServiceResult<AckAnswer> {
     let mut tx = ctx.db.begin().await?;
+    // Level 1 sees only emergencies it was called to: anything else is 404 before the task's
+    // state is read and before its row is locked (a stranger neither learns nor blocks anything).
+    let own = match me.efectivo_id {
+        _ if me.is_supervisor() => None,
+        Some(own) if store::was_called(&mut tx, task_id, own).await? => Some(own),
+        _ => return Err(ServiceError::NotFound(TASK_NOT_FOUND.into())),
+    };
     let site = store::lock_site(&mut tx, task_id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(TASK_NOT_FOUND.into()))?;
     if !site.open {
         return Err(ServiceError::Refused(TASK_CLOSED.into()));
     }
-    let efectivo_id = if me.is_supervisor() {
+    let efectivo_id = if let Some(own) = own {
+        own
+    } else {
         match b.efectivo_id {
             Some(id) => id,
             None => {
@@ -365,15 +453,6 @@ pub async fn ack(
                 }
             }
         }
-    } else {
-        let Some(own) = me.efectivo_id else {
-            return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
-        };
-        // Level 1 sees only emergencies it is dispatched to (never reveal others).
-        if !store::is_dispatched(&mut tx, task_id, own).await? {
-            return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
-        }
-        own
     };
     let answer = if b.accept {
         Answer::Accept
@@ -452,7 +531,45 @@ impl Validate for BackupBody {
     }
 }
 
-/// Adds the n nearest eligible officers to an emergency (level 1: one they are dispatched to).
+/// The window in which one officer asks backup for one task at most once.
+const BACKUP_WINDOW_SECS: i64 = 60;
+
+/// How many of the `requested` officers may be called: at most `BACKUP_MAX_PER_TASK` backup
+/// officers in all (a request beyond what is left gets what is left), and one request per
+/// officer per task per minute (level 1; the desk is not throttled). The caller holds the task
+/// row's lock, so the counts are exact with any number of instances.
+async fn backup_allowance(
+    ctx: &Ctx,
+    me: &Actor,
+    tx: &mut gad_store::Conn,
+    task_id: i64,
+    requested: i64,
+) -> ServiceResult<i64> {
+    let max = ctx.config.backup_max_per_task;
+    if !me.is_supervisor()
+        && let Some(wait) =
+            store::backup_retry_after(tx, task_id, me.id, BACKUP_WINDOW_SECS).await?
+    {
+        return Err(ServiceError::RateLimited {
+            limit: 1,
+            window_seconds: BACKUP_WINDOW_SECS,
+            retry_after_seconds: wait.ceil().max(1.0) as i64,
+        });
+    }
+    let left = max - store::backup_called(tx, task_id).await?;
+    if left <= 0 {
+        // The bound does not free up with time: a retry waits for the window at least.
+        return Err(ServiceError::RateLimited {
+            limit: max,
+            window_seconds: BACKUP_WINDOW_SECS,
+            retry_after_seconds: BACKUP_WINDOW_SECS,
+        });
+    }
+    Ok(requested.min(left))
+}
+
+/// Adds the n nearest eligible officers to an emergency (level 1: one they are on the way to or
+/// on scene for), within the backup bounds.
 pub async fn backup(
     ctx: &Ctx,
     me: &Actor,
@@ -465,17 +582,22 @@ pub async fn backup(
         .await?
         .ok_or_else(|| ServiceError::NotFound(TASK_NOT_FOUND.into()))?;
     if !me.is_supervisor() {
-        let dispatched = match me.efectivo_id {
-            Some(own) => store::is_dispatched(&mut tx, task_id, own).await?,
-            None => false,
-        };
-        if !dispatched {
+        let Some(own) = me.efectivo_id else {
             return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
+        };
+        // Level 1 sees only emergencies it is dispatched to (never reveal others), and asks
+        // backup only once it is on the way or on scene.
+        if !store::is_dispatched(&mut tx, task_id, own).await? {
+            return Err(ServiceError::NotFound(TASK_NOT_FOUND.into()));
+        }
+        if !store::has_accepted(&mut tx, task_id, own).await? {
+            return Err(ServiceError::Forbidden(BACKUP_NEEDS_ACCEPT.into()));
         }
     }
     if !site.open {
         return Err(ServiceError::Refused(TASK_CLOSED.into()));
     }
+    let n = backup_allowance(ctx, me, &mut tx, task_id, b.efectivos).await?;
     if let Some(r) = b.radius_m {
         site.radius_m = r.get();
     }
@@ -483,7 +605,7 @@ pub async fn backup(
     let added = store::assign_nearest(
         &mut tx,
         &site,
-        b.efectivos,
+        n,
         0,
         true,
         cfg.dispatch_max_position_age_minutes,

@@ -45,6 +45,17 @@ pub enum ServiceError {
     /// 429 with only a `detail` (a bounded resource is busy; the same request may succeed later).
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 with the contract's rate-limit body (§10): a per-user or per-task bound of dispatch
+    /// (emergencies per rolling hour, backup requests) was reached.
+    #[error("Ha excedido el límite de solicitudes para servicios gubernamentales.")]
+    RateLimited {
+        /// The bound that was reached.
+        limit: i64,
+        /// The window it is counted in.
+        window_seconds: i64,
+        /// When the same request may succeed again (at least 1).
+        retry_after_seconds: i64,
+    },
     #[error("Service temporarily unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -85,7 +96,7 @@ impl ServiceError {
             | ServiceError::ConflictBody(_) => 409,
             ServiceError::Locked { .. } => 423,
             ServiceError::Validation(_) => 422,
-            ServiceError::TooManyRequests(_) => 429,
+            ServiceError::TooManyRequests(_) | ServiceError::RateLimited { .. } => 429,
             ServiceError::Unavailable => 503,
             ServiceError::Internal(_) => 500,
         }

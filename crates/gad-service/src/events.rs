@@ -327,6 +327,66 @@ impl Envelope {
     }
 }
 
+/// Authenticates the fan-out channel: every message between processes carries an HMAC-SHA256 of
+/// its envelope under a key derived from the server's secret, so whoever can write to Redis but
+/// does not hold the secret cannot inject an event (a fake emergency alert, a session close).
+#[derive(Clone)]
+pub struct FanoutKey(ring::hmac::Key);
+
+/// Length of the hex signature that prefixes a signed message (`<64 hex>.<envelope JSON>`).
+const SIGNATURE_HEX: usize = 64;
+
+/// Why a fan-out message was dropped (the label of `fanout_messages_dropped_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// No signature (or not in the signed format).
+    Unsigned,
+    /// A signature that does not verify under this deployment's key.
+    BadSignature,
+    /// Authentic but unreadable (or of a newer envelope version).
+    Unreadable,
+}
+
+impl Dropped {
+    pub const ALL: [&'static str; 3] = ["unsigned", "bad_signature", "unreadable"];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dropped::Unsigned => "unsigned",
+            Dropped::BadSignature => "bad_signature",
+            Dropped::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl FanoutKey {
+    /// Derives the channel's key from the server's secret (HMAC-SHA256 under a fixed label, so
+    /// the key is never the secret itself and differs from every other key derived from it).
+    pub fn derive(secret: &str) -> FanoutKey {
+        use ring::hmac;
+        let label = hmac::Key::new(hmac::HMAC_SHA256, b"gad-fanout-key-v1");
+        let raw = hmac::sign(&label, secret.as_bytes());
+        FanoutKey(hmac::Key::new(hmac::HMAC_SHA256, raw.as_ref()))
+    }
+
+    /// The message to publish: `<hex HMAC of the JSON>.<envelope JSON>`.
+    pub fn seal(&self, envelope: &Envelope) -> Option<String> {
+        let json = serde_json::to_string(envelope).ok()?;
+        let tag = ring::hmac::sign(&self.0, json.as_bytes());
+        Some(format!("{}.{json}", hex::encode(tag.as_ref())))
+    }
+
+    /// The envelope of a message read from the channel, if it is signed with this key.
+    pub fn open(&self, payload: &[u8]) -> Result<Envelope, Dropped> {
+        if payload.len() <= SIGNATURE_HEX || payload[SIGNATURE_HEX] != b'.' {
+            return Err(Dropped::Unsigned);
+        }
+        let (sig, body) = (&payload[..SIGNATURE_HEX], &payload[SIGNATURE_HEX + 1..]);
+        let sig = hex::decode(sig).map_err(|_| Dropped::Unsigned)?;
+        ring::hmac::verify(&self.0, body, &sig).map_err(|_| Dropped::BadSignature)?;
+        Envelope::decode(body).ok_or(Dropped::Unreadable)
+    }
+}
+
 /// Reads the fan-out channel for as long as `on_message` wants (it answers false to stop):
 /// connects, subscribes, and reconnects with a back-off (100 ms doubling to 5 s) whenever Redis
 /// goes away. `on_up(true)` when subscribed, `on_up(false)` when the subscription is lost. The one
@@ -596,6 +656,22 @@ mod tests {
                        "codigo": "EMG-7", "intentos": 3, "lat": -34.6, "lng": -58.38}),
             ),
             (
+                Event::Alert(Alert::EmergencyRefused(EmergencyRefusedAlert {
+                    title: "Emergencia rechazada por límite".into(),
+                    level: AlertLevel::Critical,
+                    reported_by: 2,
+                    lat: -34.6,
+                    lng: -58.38,
+                    descripcion: None,
+                    limite: 10,
+                    window_seconds: 3600,
+                    refused_at: t0(),
+                })),
+                json!({"title": "Emergencia rechazada por límite", "level": "critical",
+                       "reported_by": 2, "lat": -34.6, "lng": -58.38, "descripcion": null,
+                       "limite": 10, "window_seconds": 3600, "refused_at": T0}),
+            ),
+            (
                 Event::Alert(Alert::Monitoring(MonitoringAlert {
                     title: "Alerta de monitoreo: GadDown".into(),
                     level: AlertLevel::Warning,
@@ -743,6 +819,38 @@ mod tests {
             assert_eq!(v["event_type"], event.event_type().as_str(), "{event:?}");
             assert_eq!(v["data"], data, "{}", event.event_type().as_str());
         }
+    }
+
+    #[test]
+    fn fanout_messages_open_only_when_signed_with_the_deployments_key() {
+        let key = FanoutKey::derive("the-server-secret");
+        let envelope = Envelope {
+            v: ENVELOPE_VERSION,
+            o: "instance".into(),
+            e: EventType::Notification,
+            a: Audience::Everyone,
+            t: Vec::new(),
+            ts: 1,
+            p: String::new(),
+            end_user: Some(7),
+            g: None,
+        };
+        let sealed = key.seal(&envelope).unwrap();
+        assert_eq!(key.open(sealed.as_bytes()).unwrap().end_user, Some(7));
+        // The bare envelope (what a writer without the secret can produce) is dropped.
+        let bare = serde_json::to_string(&envelope).unwrap();
+        assert_eq!(key.open(bare.as_bytes()).err(), Some(Dropped::Unsigned));
+        // Signed with another secret, or altered after signing.
+        let other = FanoutKey::derive("another-secret").seal(&envelope).unwrap();
+        assert_eq!(
+            key.open(other.as_bytes()).err(),
+            Some(Dropped::BadSignature)
+        );
+        let altered = sealed.replace("\"end_user\":7", "\"end_user\":8");
+        assert_eq!(
+            key.open(altered.as_bytes()).err(),
+            Some(Dropped::BadSignature)
+        );
     }
 
     #[test]

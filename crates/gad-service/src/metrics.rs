@@ -77,7 +77,7 @@ const RATE_LIMIT_CLASSES: [&str; 5] = [
     "general_api",
 ];
 /// Results of an emergency dispatch (`emergency_dispatch_total{result}`).
-const DISPATCH_RESULTS: [&str; 3] = ["assigned", "none_available", "error"];
+const DISPATCH_RESULTS: [&str; 4] = ["assigned", "none_available", "rate_limited", "error"];
 
 const METHODS: [&str; 8] = [
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
@@ -461,6 +461,8 @@ pub struct Metrics {
     pub dispatch_ack_seconds: Histogram,
     pub dispatch_arrival_seconds: Histogram,
     pub dispatch_escalations: TotalsBy,
+    /// Fan-out messages dropped (unsigned, badly signed, unreadable).
+    pub fanout_dropped: TotalsBy,
 }
 
 impl Metrics {
@@ -492,6 +494,7 @@ impl Metrics {
             dispatch_ack_seconds: Histogram::new(ACK_BUCKETS.into_iter()),
             dispatch_arrival_seconds: Histogram::new(ARRIVAL_BUCKETS.into_iter()),
             dispatch_escalations: TotalsBy::new("cause", &ESCALATION_CAUSES),
+            fanout_dropped: TotalsBy::new("reason", &crate::events::Dropped::ALL),
         };
         m.register(env, roles)
     }
@@ -544,6 +547,11 @@ impl Metrics {
             "dispatch_arrival_seconds",
             "Time from acceptance to arrival on scene",
             self.dispatch_arrival_seconds.clone(),
+        );
+        r.register(
+            "fanout_messages_dropped_total",
+            "Messages from the Redis fan-out channel dropped, by reason (unsigned, bad_signature, unreadable)",
+            self.fanout_dropped.family.clone(),
         );
         r.register(
             "dispatch_escalations_total",

@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use gad_core::geo::{Lat, Lng};
 use gad_core::request_context::RequestContext;
-use gad_core::state_machine;
 use gad_core::text::Codigo;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
+use gad_core::{permissions, state_machine};
 use gad_store::Conn as PgConnection;
 use gad_store::audit::{self, AuditEntry};
 use gad_store::tareas::{self, ListFilter, NewTarea, Patch, Released, Scope, TASK_NOT_FOUND};
@@ -36,6 +36,11 @@ use crate::stats;
 fn not_found() -> ServiceError {
     ServiceError::NotFound(TASK_NOT_FOUND.into())
 }
+
+/// What an officer is told when they try to close an emergency (only the desk closes one).
+pub const EMERGENCIA_LA_CIERRA_LA_CENTRAL: &str = "Una emergencia solo la cierra la central. \
+Si no podés atenderla, rechazá el despacho (POST /api/v1/tasks/{id}/ack con {\"accept\": false}) \
+y se llamará al siguiente efectivo; en el lugar, informá por nota o con tu estado.";
 
 // ---------------------------------------------------------------------------------------------
 // Read
@@ -376,6 +381,11 @@ async fn transition_locked(
     to: EstadoTarea,
     nota: Option<&str>,
 ) -> ServiceResult<(Tarea, Transitioned)> {
+    if !permissions::can_set_task_state(me.nivel, cur.es_emergencia, to) {
+        return Err(ServiceError::Forbidden(
+            EMERGENCIA_LA_CIERRA_LA_CENTRAL.into(),
+        ));
+    }
     let next =
         state_machine::transition(cur.estado, to, &cur.clock(), Utc::now()).map_err(|e| {
             ServiceError::InvalidTransition {

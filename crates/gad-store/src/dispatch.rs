@@ -358,3 +358,67 @@ pub async fn arrive_all(
     .fetch_all(db)
     .await
 }
+
+/// Backup officers this emergency has called so far, whatever became of them (a declined one
+/// counts: the bound is on people called, not on people coming).
+pub async fn backup_called(db: &mut PgConnection, tarea_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM despachos WHERE tarea_id = $1 AND refuerzo")
+        .bind(tarea_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Seconds until this user may ask backup for this task again, when they already asked within
+/// the last `window_secs` (their backup request is in the timeline as `refuerzo` rows). The
+/// caller holds the task row's lock, so two requests for one task are counted one after the other.
+pub async fn backup_retry_after(
+    db: &mut PgConnection,
+    tarea_id: i64,
+    usuario_id: i64,
+    window_secs: i64,
+) -> Result<Option<f64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM max(created_at) + make_interval(secs => $3::float8) - now())::float8
+         FROM historial_estados
+         WHERE tarea_id = $1 AND usuario_id = $2 AND evento = 'refuerzo'
+           AND created_at > now() - make_interval(secs => $3::float8)",
+    )
+    .bind(tarea_id)
+    .bind(usuario_id)
+    .bind(window_secs as f64)
+    .fetch_one(db)
+    .await
+}
+
+/// Has this officer accepted the dispatch to this task (on the way or on scene)?
+pub async fn has_accepted(
+    db: &mut PgConnection,
+    tarea_id: i64,
+    efectivo_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM despachos WHERE tarea_id = $1 AND efectivo_id = $2
+                        AND estado = 'ACEPTADO')",
+    )
+    .bind(tarea_id)
+    .bind(efectivo_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Was this officer ever called to this task (whatever became of the call), or linked to it?
+/// Read without locking: it decides only whether the task is visible to them at all.
+pub async fn was_called(
+    db: &mut PgConnection,
+    tarea_id: i64,
+    efectivo_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM despachos WHERE tarea_id = $1 AND efectivo_id = $2)
+             OR EXISTS (SELECT 1 FROM tarea_efectivos WHERE tarea_id = $1 AND efectivo_id = $2)",
+    )
+    .bind(tarea_id)
+    .bind(efectivo_id)
+    .fetch_one(db)
+    .await
+}

@@ -256,3 +256,36 @@ pub async fn suggestions(
     })
     .await
 }
+
+/// Serialises one user's emergency requests (a lock held until the caller's transaction ends),
+/// so counting their recent emergencies and raising one more cannot interleave.
+pub async fn lock_caller(tx: &mut sqlx::PgConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('gad:emergency-caller:' || $1::text, 0))",
+    )
+    .bind(user_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Emergencies this user raised in the last `window_secs` seconds (deleted ones included: a
+/// deletion does not give the allowance back), and the seconds until the oldest of them leaves
+/// the window.
+pub async fn raised_within(
+    tx: &mut sqlx::PgConnection,
+    user_id: i64,
+    window_secs: i64,
+) -> Result<(i64, Option<f64>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*),
+                EXTRACT(EPOCH FROM min(created_at) + make_interval(secs => $2::float8) - now())::float8
+         FROM tareas
+         WHERE es_emergencia AND creado_por_usuario_id = $1
+           AND created_at > now() - make_interval(secs => $2::float8)",
+    )
+    .bind(user_id)
+    .bind(window_secs as f64)
+    .fetch_one(tx)
+    .await
+}

@@ -35,7 +35,8 @@ use tokio::sync::{Notify, mpsc};
 use gad_core::positions::BBox;
 
 use gad_service::events::{
-    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink, EventType, Frame, Ping,
+    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink, EventType, FanoutKey,
+    Frame, Ping,
 };
 use gad_service::metrics::Metrics;
 use gad_service::realtime::{Overview, Pool};
@@ -239,6 +240,8 @@ struct Coalesce {
 
 pub struct Hub {
     metrics: Arc<Metrics>,
+    /// Signs what this instance publishes and checks what it reads on the fan-out channel.
+    fanout: FanoutKey,
     redis: Arc<RedisHandle>,
     instance_id: String,
     env: String,
@@ -267,9 +270,11 @@ impl Hub {
         redis: Arc<RedisHandle>,
         instance_id: String,
         env: &str,
+        fanout: FanoutKey,
     ) -> Arc<Hub> {
         Arc::new(Hub {
             metrics,
+            fanout,
             redis,
             instance_id,
             env: env.to_string(),
@@ -496,7 +501,7 @@ impl Hub {
             event.topics.first().map(String::as_str),
         );
         let remote = self.publish_tx.get().and_then(|_| {
-            serde_json::to_string(&Envelope {
+            self.fanout.seal(&Envelope {
                 v: ENVELOPE_VERSION,
                 o: self.instance_id.clone(),
                 e: event_type,
@@ -507,7 +512,6 @@ impl Hub {
                 end_user: None,
                 g: event.event.position(),
             })
-            .ok()
         });
         let held = Held {
             event_type,
@@ -611,9 +615,13 @@ impl Hub {
 
     /// Handles one message from the Redis channel.
     fn on_remote(&self, payload: &[u8]) {
-        let Some(r) = Envelope::decode(payload) else {
-            tracing::warn!("realtime: unreadable fan-out message dropped");
-            return;
+        let r = match self.fanout.open(payload) {
+            Ok(r) => r,
+            Err(why) => {
+                self.metrics.fanout_dropped.inc(why.as_str());
+                tracing::warn!(reason = why.as_str(), "realtime: fan-out message dropped");
+                return;
+            }
         };
         if r.o == self.instance_id {
             return; // own echo: already delivered locally
@@ -660,7 +668,7 @@ impl Hub {
                 end_user: Some(user_id),
                 g: None,
             };
-            if let Ok(s) = serde_json::to_string(&remote)
+            if let Some(s) = self.fanout.seal(&remote)
                 && tx.try_send(s).is_err()
             {
                 tracing::warn!(

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("task_id" = i64, Path, description = "emergency task id")),
     description = "Level: 1 (own dispatch). The dispatched officer (or level 2+ on their behalf) accepts (→ en_camino) or declines (→ disponible; the next nearest eligible officer is dispatched in the same transaction, or after DISPATCH_MAX_ATTEMPTS the emergency stays open \"sin asignar\" and supervisors get an alert).",
     responses((status = 200, description = "answered", body = AckAnswer),
-              (status = 404, description = "task not found or not visible", body = Value),
+              (status = 404, description = "task not found or not visible (level 1 never called to it; answered before the task's state is read)", body = Value),
               (status = 409, description = "no pending dispatch for this officer", body = Value),
               (status = 422, description = "validation error (e.g. efectivo_id needed)", body = Value)))]
 pub async fn ack(
@@ -41,8 +41,10 @@ pub async fn ack(
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/backup", tag = "emergency", request_body = BackupBody,
     params(("task_id" = i64, Path, description = "emergency task id")),
-    description = "Level: 1 (dispatched officer) or 2. Adds the n nearest eligible officers to the same task (same locking and eligibility as dispatch; never an officer already busy or already dispatched to it); each must acknowledge like the first.",
+    description = "Level: 1 (an officer on the way or on scene: dispatch accepted) or 2. Adds the n nearest eligible officers to the same task (same locking and eligibility as dispatch; never an officer already busy or already dispatched to it); each must acknowledge like the first. Bounded: at most BACKUP_MAX_PER_TASK backup officers in all (a request beyond what is left gets what is left; nothing left → 429), and level 1 asks at most once per task per minute (→ 429 with Retry-After).",
     responses((status = 201, description = "backup dispatched", body = BackupAnswer),
+              (status = 403, description = "level 1 not yet on the way (accept the dispatch first)", body = Value),
+              (status = 429, description = "backup bound reached (contract §10 body, Retry-After)", body = crate::openapi::RateLimitBody),
               (status = 404, description = "task not found / nobody available", body = Value),
               (status = 409, description = "task closed", body = Value),
               (status = 422, description = "validation error", body = Value)))]

@@ -53,8 +53,9 @@ fn with_location(mut resp: Response, task_id: Option<i64>) -> Response {
 
 #[utoipa::path(post, path = "/api/v1/tasks/emergency", tag = "emergency", request_body = EmergencyBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 visible ASCII characters; a retry with the same key within 24 h returns the first response", pattern = r"^[\x21-\x7e]{1,64}$")),
-    description = "Level: 1. Assigns the nearest available efectivo within radius_m (never two emergencies to one efectivo) and creates the emergency task.",
+    description = "Level: 1. Assigns the nearest available efectivo within radius_m (never two emergencies to one efectivo) and creates the emergency task. A level-1 caller raises at most EMERGENCY_MAX_PER_HOUR emergencies in any rolling hour: beyond, 429 (contract §10 body, window_seconds 3600, Retry-After) and an `alert` to supervisors; level 2+ is not bounded.",
     responses((status = 201, description = "assigned", body = gad_service::wire::EmergencyAssigned),
+              (status = 429, description = "hourly bound of the caller reached (supervisors alerted)", body = crate::openapi::RateLimitBody),
               (status = 404, description = "no efectivo available", body = Value),
               (status = 422, description = "validation error", body = Value)))]
 pub async fn emergency(

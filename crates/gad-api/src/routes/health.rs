@@ -1,5 +1,6 @@
-//! Health, readiness and metrics (contract §12). Public, never rate limited, and every
-//! figure here is measured, never hard-coded.
+//! Health, readiness and metrics (contract §12). Public, and every figure here is measured,
+//! never hard-coded; only the checks that probe the dependencies (detailed, government) are
+//! rate limited.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,7 +9,8 @@ use gad_core::geo::round2;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::json_response;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, json_response};
 use crate::state::AppState;
 use gad_core::time::now_rfc3339;
 
@@ -160,19 +162,26 @@ async fn redis_check(state: &AppState) -> Value {
 
 /// Every dependency with measured figures.
 #[utoipa::path(get, path = "/api/v1/health/detailed", tag = "health",
-    description = "Level: public. Database, Redis, limiter, WebSocket and process checks; 503 when the database is down.",
-    responses((status = 200, description = "checks", body = Detallado), (status = 503, description = "database down", body = Value)))]
-pub async fn detailed(State(state): State<AppState>) -> Response {
+    description = "Level: public (pool sizes: level 2+). Database, Redis, limiter, WebSocket and process checks; 503 when the database is down. Rate limited as general_api (it probes the dependencies). `pool_size`/`pool_idle` are shown only to an authenticated level 2+ caller.",
+    responses((status = 200, description = "checks", body = Detallado), (status = 429, description = "rate limited", body = crate::openapi::RateLimitBody),
+              (status = 503, description = "database down", body = Value)))]
+pub async fn detailed(
+    State(state): State<AppState>,
+    caller: Result<AuthUser, ApiError>,
+) -> Response {
     let t = std::time::Instant::now();
     let db = crate::db::ping(&state.db).await;
     let redis = redis_check(&state).await;
     let db_ok = db.is_ok();
-    let database = match &db {
-        Ok(ms) => json!({"status": "ok", "response_time_ms": round2(*ms),
-                         "pool_size": state.db.size(), "pool_idle": state.db.num_idle()}),
-        Err(e) => json!({"status": "down", "error": e, "response_time_ms": null,
-                         "pool_size": state.db.size(), "pool_idle": state.db.num_idle()}),
+    let mut database = match &db {
+        Ok(ms) => json!({"status": "ok", "response_time_ms": round2(*ms)}),
+        Err(e) => json!({"status": "down", "error": e, "response_time_ms": null}),
     };
+    // Pool sizes tell an attacker how close the database is to exhaustion: the desk only.
+    if caller.is_ok_and(|u| u.is_supervisor()) {
+        database["pool_size"] = json!(state.db.size());
+        database["pool_idle"] = json!(state.db.num_idle());
+    }
     let redis_degraded = redis["status"] == "degraded";
     let limiter_backend = if state.redis.conn().is_some() {
         "redis"
@@ -220,8 +229,8 @@ pub async fn performance(State(state): State<AppState>) -> Response {
 
 /// Government service status with real checks and SLA figures computed since start.
 #[utoipa::path(get, path = "/api/v1/health/government", tag = "health",
-    description = "Level: public. Service status for government monitoring; 503 when unhealthy.",
-    responses((status = 200, description = "status", body = EstadoGobierno), (status = 503, description = "unhealthy", body = EstadoGobierno)))]
+    description = "Level: public. Service status for government monitoring; 503 when unhealthy. Rate limited as general_api (it probes the dependencies).",
+    responses((status = 200, description = "status", body = EstadoGobierno), (status = 429, description = "rate limited", body = crate::openapi::RateLimitBody), (status = 503, description = "unhealthy", body = EstadoGobierno)))]
 pub async fn government(State(state): State<AppState>) -> Response {
     let t = std::time::Instant::now();
     let db = crate::db::ping(&state.db).await;

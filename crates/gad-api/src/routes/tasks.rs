@@ -124,8 +124,10 @@ pub async fn task_history(
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/status", tag = "tasks", request_body = StatusChange,
     params(("task_id" = i64, Path, description = "task id")),
-    description = "Level: 1 (own). Moves a task through the state machine (level 1: own tasks only; level 2: any). Invalid transition → 409 with the allowed targets.",
-    responses((status = 200, description = "task", body = Tarea), (status = 404, description = "not found", body = Value),
+    description = "Level: 1 (own). Moves a task through the state machine (level 1: own tasks only; level 2: any). Invalid transition → 409 with the allowed targets. An emergency is closed (finalizada, cancelada) only by level 2+: level 1 gets 403 and declines the dispatch instead (POST /api/v1/tasks/{task_id}/ack with accept=false).",
+    responses((status = 200, description = "task", body = Tarea),
+              (status = 403, description = "level 1 closing an emergency (the desk closes it)", body = Value),
+              (status = 404, description = "not found", body = Value),
               (status = 409, description = "invalid transition", body = Value)))]
 pub async fn change_status(
     State(state): State<AppState>,
@@ -140,8 +142,8 @@ pub async fn change_status(
 
 #[utoipa::path(put, path = "/api/v1/tasks/{task_id}", tag = "tasks", request_body = UpdateTask,
     params(("task_id" = i64, Path, description = "task id")),
-    description = "Level: 1 (own). Partial update (level 2+); only the fields sent change. Level 1 may send only `estado` (and `nota`) for its own tasks, otherwise 403. `estado` follows the state machine (invalid → 409).",
-    responses((status = 200, description = "task", body = Tarea), (status = 403, description = "not allowed", body = Value),
+    description = "Level: 1 (own). Partial update (level 2+); only the fields sent change. Level 1 may send only `estado` (and `nota`) for its own tasks, otherwise 403; level 1 never closes an emergency (403). `estado` follows the state machine (invalid → 409).",
+    responses((status = 200, description = "task", body = Tarea), (status = 403, description = "not allowed (fields beyond estado, or level 1 closing an emergency)", body = Value),
               (status = 404, description = "not found", body = Value), (status = 409, description = "duplicate codigo or invalid transition", body = Value),
               (status = 422, description = "validation", body = Value)))]
 pub async fn update_task(

@@ -285,6 +285,9 @@ async fn backup_adds_distinct_officers_never_a_busy_one() {
     // An officer not on the task may not ask for backup on it.
     let r = backup(&app, task, &offs[5], 1).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    // The officer on the way asks (once a minute: the desk asks the rest).
+    assert_eq!(ack(&app, task, &offs[0], true).await.status, StatusCode::OK);
+    let sup = app.create_user(2).await;
     let r = backup(&app, task, &offs[0], 3).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let added: Vec<i64> = r.body["added"]
@@ -305,12 +308,12 @@ async fn backup_adds_distinct_officers_never_a_busy_one() {
         assert_eq!(unit(&app, &offs[i]).await, "EN_TAREA");
     }
     // Again: only one left (offs[5]); then nobody.
-    let r = backup(&app, task, &offs[0], 5).await;
+    let r = backup(&app, task, &sup, 5).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["added"].as_array().unwrap().len(), 1);
-    let r = backup(&app, task, &offs[0], 1).await;
+    let r = backup(&app, task, &sup, 1).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let r = backup(&app, task, &offs[0], 0).await;
+    let r = backup(&app, task, &sup, 0).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     // A backup unit acknowledges like the first one.
     let r = ack(&app, task, &offs[2], true).await;

@@ -7,6 +7,7 @@ mod alerts;
 mod audit_chain;
 mod auth;
 mod cache;
+mod dispatch_abuse;
 mod dispatch_ack;
 mod efectivos;
 mod emergency;

@@ -15,6 +15,10 @@ fn limited(extra: &[(&str, &str)]) -> Options {
     o
 }
 
+/// Where a monitoring probe comes from (through the trusted local proxy), so its requests do not
+/// count in the window a test is measuring.
+const PROBE: (&str, &str) = ("x-forwarded-for", "198.51.100.250");
+
 async fn get_xff(app: &TestApp, path: &str, header: (&str, &str)) -> Resp {
     let r = app
         .client
@@ -255,7 +259,8 @@ async fn two_instances_sharing_redis_enforce_one_combined_limit() {
     // Both instances now refuse.
     assert_429(&a.get("/api/v1/x", None).await, 6);
     assert_429(&b.get("/api/v1/x", None).await, 6);
-    let d = a.get("/api/v1/health/detailed", None).await;
+    // A monitoring probe from another address (the probe is rate limited too).
+    let d = get_xff(&a, "/api/v1/health/detailed", PROBE).await;
     assert_eq!(d.body["checks"]["rate_limiter"]["backend"], "redis");
 }
 
@@ -306,7 +311,8 @@ async fn redis_cut_falls_back_to_local_limits_and_recovery_is_picked_up() {
         .count();
     assert_eq!((admitted, rejected), (5, 7), "{statuses:?}");
     assert!(!app.state.redis.is_up());
-    let d = app.get("/api/v1/health/detailed", None).await;
+    // A monitoring probe from another address (the probe is rate limited too).
+    let d = get_xff(&app, "/api/v1/health/detailed", PROBE).await;
     assert_eq!(d.status, StatusCode::OK);
     assert_eq!(d.body["checks"]["rate_limiter"]["backend"], "memory");
     assert!(
@@ -324,7 +330,8 @@ async fn redis_cut_falls_back_to_local_limits_and_recovery_is_picked_up() {
             .contains("\nredis_up 1\n")
     })
     .await;
-    let d = app.get("/api/v1/health/detailed", None).await;
+    // A monitoring probe from another address (the probe is rate limited too).
+    let d = get_xff(&app, "/api/v1/health/detailed", PROBE).await;
     assert_eq!(d.body["checks"]["rate_limiter"]["backend"], "redis");
     // The shared window again: 3 counted before the cut, so 2 more are admitted.
     let r = app.get("/api/v1/x", None).await;
@@ -335,4 +342,64 @@ async fn redis_cut_falls_back_to_local_limits_and_recovery_is_picked_up() {
         StatusCode::NOT_FOUND
     );
     assert_429(&app.get("/api/v1/x", None).await, 5);
+}
+
+#[tokio::test]
+async fn detailed_and_government_health_are_limited_and_pool_sizes_are_for_the_desk_only() {
+    let app = TestApp::spawn_with(limited(&[("RATE_LIMIT_GENERAL", "2")])).await;
+    for _ in 0..2 {
+        let r = app.get("/api/v1/health/detailed", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let db = &r.body["checks"]["database"];
+        assert_eq!(db["status"], "ok");
+        assert!(
+            db.get("pool_size").is_none() && db.get("pool_idle").is_none(),
+            "{db}"
+        );
+    }
+    assert_429(&app.get("/api/v1/health/government", None).await, 2);
+    let r = app.get("/health/detailed", None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+
+    let open = TestApp::spawn().await;
+    let sup = open.create_user(2).await;
+    let officer = open.create_user(1).await;
+    let r = open
+        .get("/api/v1/health/detailed", Some(&officer.token))
+        .await;
+    assert!(r.body["checks"]["database"].get("pool_size").is_none());
+    let r = open.get("/api/v1/health/detailed", Some(&sup.token)).await;
+    assert!(
+        r.body["checks"]["database"]["pool_size"].is_u64(),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn docs_answers_200_itself_without_a_redirect() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("swagger-ui"), "{page}");
+    // Its relative links resolve under /docs/.
+    assert!(page.contains(r#"<base href="/docs/">"#), "{page}");
+    let r = client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("/api/v1/openapi.json"));
+    let r = client
+        .get(app.url("/docs/swagger-ui.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }

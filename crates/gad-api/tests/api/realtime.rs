@@ -734,3 +734,42 @@ async fn ws_stats_requires_level_3_and_reports_real_numbers() {
     assert!(metrics.contains("ggrt_role_connections{env=\"development\",role=\"1\"} 2"));
     assert!(metrics.contains("ggrt_message_latency_seconds_count{env=\"development\"} "));
 }
+
+#[tokio::test]
+async fn an_unsigned_or_badly_signed_fanout_message_is_dropped_and_counted() {
+    let a = TestApp::spawn_with_redis().await;
+    wait_fanout(&a, "redis", T).await;
+    let sup = a.create_user(2).await;
+    let mut s = socket(&a, &sup).await;
+    // What a writer with access to Redis but not to the server's secret can publish: a
+    // well-formed envelope from "another instance" carrying a fake alert to everyone.
+    let frame = json!({"event_type": "notification", "data": {"title": "FALSA"},
+                       "timestamp": "2026-12-07T00:00:00Z", "message_id": "x",
+                       "target_user_id": null, "target_role": null, "topic": null});
+    let envelope = json!({"v": 1, "o": "intruder", "e": "notification", "a": {"kind": "everyone"},
+                          "t": [], "ts": chrono::Utc::now().timestamp_micros(),
+                          "p": frame.to_string()});
+    let channel = format!("{}ws", a.state.config.redis_namespace);
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let unsigned = envelope.to_string();
+    let forged = format!("{}.{}", "ab".repeat(32), envelope);
+    for msg in [unsigned, forged] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(msg)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+    let frames = s.collect(Duration::from_millis(1200)).await;
+    assert!(
+        frames.iter().all(|f| f["data"]["title"] != "FALSA"),
+        "{frames:?}"
+    );
+    let metrics = a.get("/metrics", None).await.text;
+    for reason in ["unsigned", "bad_signature"] {
+        let line = format!("fanout_messages_dropped_total{{reason=\"{reason}\"}} 1");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+}

@@ -55,6 +55,7 @@
     'dash.emergencia.fila': '{codigo} · hace {edad} · {asignado}',
     'dash.emergencia.asignado': 'efectivo #{id}',
     'dash.emergencia.sin_asignar': 'sin asignar',
+    'dash.emergencia.rechazada': 'Emergencia rechazada: el usuario #{usuario} superó el límite de {limite} por hora. Comuníquese con él.',
     'ack.pendiente_confirmacion': 'esperando confirmación',
     'ack.aceptado': 'aceptada, en camino',
     'ack.rechazado': 'rechazada, llamando a otro',

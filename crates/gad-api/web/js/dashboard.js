@@ -115,6 +115,14 @@
 
   // ---- emergencies and tasks ----------------------------------------------------------------
 
+  /** Tooltip content as a text node inside an element: Leaflet renders a string tooltip as
+   *  HTML, and a task code or title is whatever a user typed. */
+  function tooltipTexto(texto) {
+    var span = document.createElement('span');
+    span.textContent = texto;
+    return span;
+  }
+
   function textoEmergencia(m) {
     var txt = t('dash.emergencia.fila', {
       codigo: m.codigo,
@@ -147,7 +155,7 @@
     if (typeof m.lat === 'number' && typeof m.lng === 'number') {
       if (!m.marker) {
         m.marker = L.circleMarker([m.lat, m.lng], { radius: 10, color: '#a40e26', weight: 3, fillColor: '#ff8182', fillOpacity: 0.9, bubblingMouseEvents: false });
-        m.marker.bindTooltip(m.codigo);
+        m.marker.bindTooltip(tooltipTexto(m.codigo));
         emergCapa.addLayer(m.marker);
       } else {
         m.marker.setLatLng([m.lat, m.lng]);
@@ -187,7 +195,7 @@
         radius: 3 + p, color: COLOR_PRIORIDAD[p] || '#57606a', weight: 3, fillColor: '#ffffff', fillOpacity: 0.8,
         bubblingMouseEvents: false
       });
-      tarea.marker.bindTooltip(t('dash.tarea', { codigo: tarea.codigo, p: p }));
+      tarea.marker.bindTooltip(tooltipTexto(t('dash.tarea', { codigo: tarea.codigo, p: p })));
       tareasCapa.addLayer(tarea.marker);
     }
     tareas.set(tarea.id, tarea);
@@ -251,6 +259,9 @@
           ponerEmergencia({ id: d.task_id, codigo: d.codigo, ack: 'sin_asignar' });
           var m0 = emergencias.get(d.task_id);
           if (m0) { m0.efectivo_id = null; m0.row.firstChild.textContent = textoEmergencia(m0); }
+        } else if (d.task_id === undefined && d.limite !== undefined && d.reported_by !== undefined) {
+          // An emergency refused by its caller's hourly bound: the desk must see it.
+          GAD.aviso(t('dash.emergencia.rechazada', { usuario: d.reported_by, limite: d.limite }));
         } else if (d.task_id) {
           ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, efectivo_id: d.efectivo_id, lat: d.lat, lng: d.lng,
             ack: d.ack_deadline ? 'pendiente_confirmacion' : primerAck(d.task_id, d.efectivo_id) });

@@ -217,6 +217,26 @@ pub enum Alert {
     Emergency(EmergencyAlert),
     Called(CalledAlert),
     Unassigned(UnassignedAlert),
+    EmergencyRefused(EmergencyRefusedAlert),
+}
+
+/// An SOS refused because its level-1 caller reached `EMERGENCY_MAX_PER_HOUR` (to supervisors,
+/// topic `emergencias`): a refused emergency is never silently dropped, people see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmergencyRefusedAlert {
+    /// `Emergencia rechazada por límite`.
+    pub title: String,
+    pub level: AlertLevel,
+    /// The user whose emergency was refused.
+    pub reported_by: i64,
+    pub lat: f64,
+    pub lng: f64,
+    pub descripcion: Option<String>,
+    /// Emergencies that user may raise in the window.
+    pub limite: i64,
+    pub window_seconds: i64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub refused_at: DateTime<Utc>,
 }
 
 /// An emergency raised and its nearest officer dispatched (to that officer and supervisors).
