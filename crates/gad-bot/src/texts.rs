@@ -48,7 +48,9 @@ pub fn desvinculado_por(motivo: Option<UnlinkReason>) -> String {
             "cerraste la sesión de GAD en todos los dispositivos"
         }
         Some(UnlinkReason::Administrator) => "un administrador quitó la vinculación",
-        Some(UnlinkReason::OtherAccount) => "tu usuario de GAD se vinculó con otra cuenta de Telegram",
+        Some(UnlinkReason::OtherAccount) => {
+            "tu usuario de GAD se vinculó con otra cuenta de Telegram"
+        }
         None => "se cerraron las sesiones de tu usuario de GAD",
     };
     format!(

@@ -169,9 +169,9 @@ async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refuse
          WHERE code = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
     )
     .bind(&code)
-            .fetch_one(&e.app.pool)
-            .await
-            .unwrap();
+    .fetch_one(&e.app.pool)
+    .await
+    .unwrap();
     assert!(used);
 
     // The same code again, from another account: refused, the link stays.

@@ -140,7 +140,10 @@ pub async fn redeem(ctx: &Ctx, code: &str, telegram_id: i64) -> ServiceResult<Re
 /// What confirming did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirmed {
-    Linked { user_id: i64, nombre: String },
+    Linked {
+        user_id: i64,
+        nombre: String,
+    },
     /// No claim of this account is waiting (never made, answered, expired or voided).
     NothingPending,
     /// The code's user is no longer active (nothing linked).
@@ -182,7 +185,10 @@ pub async fn confirm(
     }
     let entry = AuditEntry::new("telegram_linked", Some(user_id))
         .resource("usuario", user_id)
-        .values(Some(tg_values(previous_account)), Some(tg_values(Some(telegram_id))))
+        .values(
+            Some(tg_values(previous_account)),
+            Some(tg_values(Some(telegram_id))),
+        )
         .describe("Telegram account linked with a one-time code, confirmed in the chat")
         .status(200)
         .context(origin);

@@ -8,7 +8,7 @@
 //! commit (the sockets belong to the adapter); the outputs say when it is due.
 
 use crate::audit;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use gad_core::request_context::RequestContext;
 use gad_core::text::Email;
 use gad_core::validate::{Validate, rules};
@@ -280,8 +280,15 @@ pub async fn update_me(
         .ok_or(ServiceError::InvalidCredentials)?;
     if new_hash.is_some() {
         // A new password ends every other session, and the Telegram link with them.
-        telegram_link::end_link(ctx, &mut tx, me.id, me.id, UnlinkReason::PasswordChanged, origin)
-            .await?;
+        telegram_link::end_link(
+            ctx,
+            &mut tx,
+            me.id,
+            me.id,
+            UnlinkReason::PasswordChanged,
+            origin,
+        )
+        .await?;
     }
     let user = usuarios::update(
         &mut *tx,

@@ -15,7 +15,11 @@ pub const CLAIM_SECONDS: i64 = 120;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// The code is now this Telegram account's, for `CLAIM_SECONDS`, waiting for confirmation.
-    Pending { user_id: i64, nombre: String, apellido: String },
+    Pending {
+        user_id: i64,
+        nombre: String,
+        apellido: String,
+    },
     /// Unknown, already used, expired, or waiting for another Telegram account's answer.
     InvalidCode,
     /// The code's user is deleted or not verified (the code is left as it was).
@@ -76,7 +80,10 @@ pub async fn claim_link_code(
 }
 
 /// Spends the code `telegram_id` claimed and that still waits for an answer; its user, if any.
-pub async fn take_claim(db: &mut PgConnection, telegram_id: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn take_claim(
+    db: &mut PgConnection,
+    telegram_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE telegram_link_codes SET used_at = now(), pending_until = NULL
          WHERE code = (SELECT code FROM telegram_link_codes
@@ -173,12 +180,14 @@ pub async fn queue_notice(
     usuario_id: i64,
     motivo: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO telegram_notices (telegram_id, usuario_id, motivo) VALUES ($1, $2, $3)")
-        .bind(telegram_id)
-        .bind(usuario_id)
-        .bind(motivo)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO telegram_notices (telegram_id, usuario_id, motivo) VALUES ($1, $2, $3)",
+    )
+    .bind(telegram_id)
+    .bind(usuario_id)
+    .bind(motivo)
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -66,14 +66,21 @@ async fn minting_a_link_code_requires_the_current_password() {
     let path = "/api/v1/users/me/telegram-link";
     let r = app.post(path, Some(&u.token), json!({})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert_eq!(r.body["errors"][0]["loc"], json!(["body", "current_password"]));
+    assert_eq!(
+        r.body["errors"][0]["loc"],
+        json!(["body", "current_password"])
+    );
     let r = app
         .post(path, Some(&u.token), json!({"current_password": "guess"}))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.body, json!({"detail": "Current password is incorrect"}));
     let r = app
-        .post(path, Some(&u.token), json!({"current_password": u.password}))
+        .post(
+            path,
+            Some(&u.token),
+            json!({"current_password": u.password}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["code"].as_str().unwrap().len(), 8);
@@ -276,7 +283,12 @@ async fn logout_everywhere_ends_every_session_and_unlinks_telegram() {
     let u = app.create_user(1).await;
     let tg = link(&app, &u).await;
     let other_session = app.login(&u.email, &u.password).await;
-    assert_eq!(other_session.status, StatusCode::OK, "{}", other_session.text);
+    assert_eq!(
+        other_session.status,
+        StatusCode::OK,
+        "{}",
+        other_session.text
+    );
     let other_token = other_session.body["access_token"].as_str().unwrap();
     let r = app
         .post("/api/v1/auth/logout-everywhere", Some(&u.token), json!({}))

@@ -394,9 +394,9 @@ async fn telegram_link_code() {
          WHERE code = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
     )
     .bind(code)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(owner, u.id);
 }
 
