@@ -75,6 +75,7 @@ impl UnlinkReason {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LinkCodeRequest {
     /// The caller's password. A wrong one counts toward the login lockout.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub current_password: Option<String>,
 }
 
