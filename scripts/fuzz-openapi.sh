@@ -7,8 +7,9 @@
 #
 # Starts the binary on its own seeded database (gad_fuzz) on :$FUZZ_PORT, logs in as the demo
 # administrator and runs schemathesis from a venv this script makes (PyPI). Excluded: logout and
-# logout-everywhere, which would end the fuzzer's own session (there is no self-deletion route). Rejections that JSON Schema
-# cannot express (unknown ids, cross-field rules) are listed per operation in scripts/schemathesis.toml.
+# logout-everywhere, which would end the fuzzer's own session (there is no self-deletion route).
+# Rejections that JSON Schema cannot express (unknown ids, cross-field rules) are listed per
+# operation in scripts/schemathesis.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GAD="${1:-target/debug/gad}"
