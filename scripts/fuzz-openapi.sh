@@ -6,9 +6,10 @@
 #   scripts/fuzz-openapi.sh [GAD_BINARY] [EXAMPLES]     (defaults: target/debug/gad, 25)
 #
 # Starts the binary on its own seeded database (gad_fuzz) on :$FUZZ_PORT, logs in as the demo
-# administrator and runs schemathesis from a venv this script makes (PyPI). Excluded: logout, which
-# would end the fuzzer's own session (there is no self-deletion route). Rejections that JSON Schema
-# cannot express (unknown ids, cross-field rules) are listed per operation in scripts/schemathesis.toml.
+# administrator and runs schemathesis from a venv this script makes (PyPI). Excluded: logout and
+# logout-everywhere, which would end the fuzzer's own session (there is no self-deletion route).
+# Rejections that JSON Schema cannot express (unknown ids, cross-field rules) are listed per
+# operation in scripts/schemathesis.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GAD="${1:-target/debug/gad}"
@@ -48,7 +49,7 @@ TOKEN="$(curl -fsS -X POST "$BASE/api/v1/auth/login" --data-urlencode "username=
 set +e
 "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$BASE/api/v1/openapi.json" \
   -H "Authorization: Bearer $TOKEN" -c all -n "$EXAMPLES" \
-  --exclude-name 'POST /api/v1/auth/logout' \
+  --exclude-name 'POST /api/v1/auth/logout' --exclude-name 'POST /api/v1/auth/logout-everywhere' \
   --no-color ${FUZZ_ARGS:-}
 RC=$?
 set -e

@@ -64,6 +64,9 @@ pub enum Callback {
     Availability(EstadoDisponibilidad),
     /// Answers an emergency dispatched to the officer (accept or decline).
     Ack { task_id: i64, accept: bool },
+    /// Answers "¿Vincular esta cuenta?" for the code this Telegram account redeemed. It names
+    /// no code: the pending claim is looked up by the sender's Telegram id.
+    Link { confirm: bool },
 }
 
 impl Callback {
@@ -76,6 +79,7 @@ impl Callback {
             Callback::History(f, p) => format!("hp:{}:{p}", f.code()),
             Callback::Availability(e) => format!("ds:{}", e.as_wire()),
             Callback::Ack { task_id, accept } => format!("ak:{task_id}:{}", u8::from(*accept)),
+            Callback::Link { confirm } => format!("lk:{}", u8::from(*confirm)),
         };
         debug_assert!(s.len() <= MAX_BYTES);
         s
@@ -114,6 +118,8 @@ impl Callback {
                     _ => return None,
                 },
             }),
+            ["lk", "1"] => Some(Callback::Link { confirm: true }),
+            ["lk", "0"] => Some(Callback::Link { confirm: false }),
             _ => None,
         }
     }
@@ -137,6 +143,8 @@ mod tests {
                 task_id: i64::MAX,
                 accept: false,
             },
+            Callback::Link { confirm: true },
+            Callback::Link { confirm: false },
         ];
         for to in EstadoTarea::ALL {
             all.push(Callback::Ask {
@@ -174,6 +182,8 @@ mod tests {
             "ak:1:2",
             "hp:z:0",
             "tc:1",
+            "lk:2",
+            "lk:1:x",
             &"x".repeat(65),
         ] {
             assert_eq!(Callback::decode(s), None, "{s}");

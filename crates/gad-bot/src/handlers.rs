@@ -15,8 +15,8 @@ use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
 use gad_service::error::{bounded, validated};
 use gad_service::stats::{self, UserStatsQuery};
 use gad_service::tasks::{self, StatusChange};
-use gad_service::telegram::Redeemed;
 use gad_service::telegram::{self as field, LinkedOfficer as Officer};
+use gad_service::telegram_link::{self as linking, Confirmed, Redeemed};
 use gad_service::{Ctx, ServiceError};
 use serde_json::Value;
 use teloxide::types::{
@@ -177,11 +177,11 @@ impl Handler {
         let (cmd, arg) = command(text);
         let ctx = context(update_id);
         match cmd.as_str() {
-            "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg, update_id).await,
+            "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg).await,
             "vincular" => {
                 self.tg.send(chat, texts::VINCULAR_USO, None).await;
             }
-            "desvincular" => match field::unlink(&self.state, from, &ctx).await {
+            "desvincular" => match linking::unlink_account(&self.state, from, &ctx).await {
                 Ok(_) => {
                     self.tg.send(chat, texts::DESVINCULADO, None).await;
                 }
@@ -254,13 +254,22 @@ impl Handler {
         }
     }
 
-    async fn link(&self, chat: i64, from: i64, code: &str, update_id: u32) {
-        let ctx = context(update_id);
-        match field::redeem_link(&self.state, code, from, &ctx).await {
-            Ok(Redeemed::Linked { nombre, .. }) => {
-                self.tg
-                    .send(chat, &texts::vinculado(&nombre), Some(main_menu()))
-                    .await;
+    /// A code only claims the link: the chat is asked, with the account's name, whether to link.
+    async fn link(&self, chat: i64, from: i64, code: &str) {
+        match linking::redeem(&self.state, code, from).await {
+            Ok(Redeemed::Pending {
+                nombre, apellido, ..
+            }) => {
+                let kb = InlineKeyboardMarkup::new(vec![vec![
+                    button(texts::VINCULAR_SI, &Callback::Link { confirm: true }),
+                    button(texts::VINCULAR_NO, &Callback::Link { confirm: false }),
+                ]]);
+                self.reply(
+                    Reply::New(chat),
+                    &texts::confirmar_vinculo(&nombre, &apellido),
+                    Some(kb),
+                )
+                .await;
             }
             Ok(Redeemed::InvalidCode) => {
                 self.metrics.error("invalid_link_code");
@@ -271,6 +280,41 @@ impl Handler {
                 self.tg.send(chat, texts::CUENTA_INACTIVA, None).await;
             }
             Err(e) => self.fail(Reply::New(chat), &e).await,
+        }
+    }
+
+    /// [Sí] links the account whose code this Telegram account claimed; [No] spends the code.
+    async fn answer_link(
+        &self,
+        to: Reply,
+        chat: i64,
+        from: i64,
+        confirm: bool,
+        ctx: &RequestContext,
+    ) {
+        if !confirm {
+            match linking::decline(&self.state, from, ctx).await {
+                Ok(_) => self.reply(to, texts::VINCULO_RECHAZADO, None).await,
+                Err(e) => self.fail(to, &e).await,
+            }
+            return;
+        }
+        match linking::confirm(&self.state, from, ctx).await {
+            Ok(Confirmed::Linked { nombre, .. }) => {
+                self.reply(to, texts::VINCULO_CONFIRMADO, None).await;
+                self.tg
+                    .send(chat, &texts::vinculado(&nombre), Some(main_menu()))
+                    .await;
+            }
+            Ok(Confirmed::NothingPending) => {
+                self.metrics.error("invalid_link_code");
+                self.reply(to, texts::CODIGO_INVALIDO, None).await;
+            }
+            Ok(Confirmed::Inactive) => {
+                self.metrics.error("inactive_user");
+                self.reply(to, texts::CUENTA_INACTIVA, None).await;
+            }
+            Err(e) => self.fail(to, &e).await,
         }
     }
 
@@ -435,11 +479,18 @@ impl Handler {
             self.metrics.error("bad_callback");
             return;
         };
+        let ctx = context(update_id);
+        // Answering "¿Vincular esta cuenta?" comes before the account is linked.
+        if let Callback::Link { confirm } = cb {
+            self.answer_link(to, chat, q.from.id.0 as i64, confirm, &ctx)
+                .await;
+            return;
+        }
         let Some(o) = self.officer(chat, q.from.id.0 as i64).await else {
             return;
         };
-        let ctx = context(update_id);
         match cb {
+            Callback::Link { .. } => {} // answered above
             Callback::TasksPage(p) => self.show_tasks(to, &o, p).await,
             Callback::History(f, p) => self.show_history(to, &o, f, p).await,
             Callback::Dismiss => self.reply(to, texts::OPERACION_CANCELADA, None).await,

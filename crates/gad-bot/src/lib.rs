@@ -5,12 +5,14 @@
 //! ([`service`]), as the linked officer. It is the only party that asserts a Telegram id: an
 //! update's sender id comes from Telegram (long polling, or a webhook checked with its secret
 //! token), and every update looks the officer up afresh by that id. Pushes come from the same
-//! domain events the WebSocket delivers ([`push`]).
+//! domain events the WebSocket delivers ([`push`]); a chat whose link the server ended is told
+//! so ([`notices`]).
 
 pub mod callback;
 pub mod config;
 pub mod handlers;
 pub mod metrics;
+pub mod notices;
 pub mod push;
 pub mod ratelimit;
 pub mod task_pages;
@@ -106,8 +108,14 @@ pub async fn start(
         metrics: Arc::clone(&metrics),
         limiter: ChatLimiter::new(cfg.rate_limit_per_minute),
     });
-    let push_ready = push::spawn(state, tg.clone(), Arc::clone(&metrics), cfg.admin_chat_id);
     let (stop, stop_rx) = watch::channel(false);
+    let link_notices = notices::spawn(
+        state.clone(),
+        tg.clone(),
+        Arc::clone(&metrics),
+        stop_rx.clone(),
+    );
+    let push_ready = push::spawn(state, tg.clone(), Arc::clone(&metrics), cfg.admin_chat_id);
     let addr = listener.local_addr()?;
     let http = Http {
         handler: Arc::clone(&handler),
@@ -128,7 +136,7 @@ pub async fn start(
             })
             .await;
     });
-    let mut tasks = vec![server];
+    let mut tasks = vec![server, link_notices];
     match &cfg.webhook_url {
         Some(url) => {
             let secret = cfg.webhook_secret.clone().unwrap_or_default();

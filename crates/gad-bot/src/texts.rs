@@ -1,6 +1,7 @@
 //! Every text an officer reads, in Spanish (es-AR), in one place.
 
 use gad_core::{EstadoDisponibilidad, EstadoTarea};
+use gad_service::telegram_link::UnlinkReason;
 
 pub const BTN_TAREAS: &str = "📋 Mis tareas";
 pub const BTN_SOS: &str = "🆘 Emergencia";
@@ -13,14 +14,51 @@ pub const BIENVENIDA: &str = "¡Hola! Soy el asistente de GAD.\n\nUsá el menú 
 Compartí tu ubicación en tiempo real para que la central te vea en el mapa.";
 
 pub const NO_VINCULADO: &str = "Tu cuenta de Telegram no está vinculada a GAD.\n\n\
-Para vincularla: entrá a GAD, generá un código de vinculación (Mi perfil → Telegram) \
-y enviame /vincular CÓDIGO (vence a los 10 minutos).";
+Para vincularla: entrá a GAD, generá un código de vinculación (Mi perfil → Telegram, con tu \
+contraseña) y enviame /vincular CÓDIGO (vence a los 10 minutos).";
 
 pub const VINCULAR_USO: &str = "Enviame el código así: /vincular CÓDIGO";
 pub const CODIGO_INVALIDO: &str = "El código no es válido, ya fue usado o venció. \
 Generá uno nuevo en GAD e intentá otra vez.";
 pub const CUENTA_INACTIVA: &str = "Tu usuario de GAD no está activo. Consultá con tu supervisor.";
 pub const DESVINCULADO: &str = "Listo: tu cuenta de Telegram ya no está vinculada a GAD.";
+
+/// The question a redeemed code asks before anything is linked.
+pub fn confirmar_vinculo(nombre: &str, apellido: &str) -> String {
+    format!(
+        "Este código es de la cuenta de GAD de {nombre} {apellido}.\n\n\
+Si la vinculás, esta cuenta de Telegram recibirá sus avisos y podrá actuar en su nombre \
+(tareas, emergencias, ubicación). Tenés 2 minutos para responder.\n\n¿Vincular esta cuenta?"
+    )
+}
+pub const VINCULAR_SI: &str = "Sí";
+pub const VINCULAR_NO: &str = "No";
+pub const VINCULO_CONFIRMADO: &str = "Confirmado: vinculando la cuenta…";
+pub const VINCULO_RECHAZADO: &str = "No se vinculó ninguna cuenta y el código quedó anulado. \
+Si no pediste este código, avisá a tu supervisor y cambiá tu contraseña en GAD.";
+
+/// What the chat is told when the server ends its link (`None`: a reason this bot does not know).
+pub fn desvinculado_por(motivo: Option<UnlinkReason>) -> String {
+    let porque = match motivo {
+        Some(UnlinkReason::PasswordChanged) => "se cambió la contraseña de tu usuario de GAD",
+        Some(UnlinkReason::Deactivated) => "tu usuario de GAD fue desactivado",
+        Some(UnlinkReason::Deleted) => "tu usuario de GAD fue dado de baja",
+        Some(UnlinkReason::LevelChanged) => "cambió tu nivel de acceso en GAD",
+        Some(UnlinkReason::LoggedOutEverywhere) => {
+            "cerraste la sesión de GAD en todos los dispositivos"
+        }
+        Some(UnlinkReason::Administrator) => "un administrador quitó la vinculación",
+        Some(UnlinkReason::OtherAccount) => {
+            "tu usuario de GAD se vinculó con otra cuenta de Telegram"
+        }
+        None => "se cerraron las sesiones de tu usuario de GAD",
+    };
+    format!(
+        "🔒 Esta cuenta de Telegram ya no está vinculada a GAD: {porque}.\n\n\
+Si fuiste vos y querés seguir recibiendo avisos, generá un código nuevo en GAD y enviame \
+/vincular CÓDIGO. Si no, avisá a tu supervisor."
+    )
+}
 
 pub fn vinculado(nombre: &str) -> String {
     format!("✅ Cuenta vinculada. ¡Bienvenido/a, {nombre}!\n\n{BIENVENIDA}")

@@ -78,7 +78,11 @@ fn tg_id() -> i64 {
 
 async fn link_code(app: &TestApp, u: &TestUser) -> String {
     let r = app
-        .post("/api/v1/users/me/telegram-link", Some(&u.token), json!({}))
+        .post(
+            "/api/v1/users/me/telegram-link",
+            Some(&u.token),
+            json!({"current_password": u.password}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["code"].as_str().unwrap().to_string()
@@ -89,7 +93,8 @@ async fn linked(e: &Env, u: &TestUser) -> i64 {
     let tg = tg_id();
     let code = link_code(&e.app, u).await;
     e.fake.send_text(tg, &format!("/vincular {code}"));
-    e.fake.wait_text(tg, "Cuenta vinculada").await;
+    let ask = e.fake.wait_text(tg, "¿Vincular esta cuenta?").await;
+    press(e, tg, &ask, "lk:1", "Cuenta vinculada").await;
     tg
 }
 
@@ -156,14 +161,17 @@ async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refuse
 
     let tg = tg_id();
     e.fake.send_text(tg, &format!("/start {code}"));
-    e.fake.wait_text(tg, "Cuenta vinculada").await;
+    let ask = e.fake.wait_text(tg, "¿Vincular esta cuenta?").await;
+    press(&e, tg, &ask, "lk:1", "Cuenta vinculada").await;
     assert_eq!(telegram_id_of(&e.app, officer.id).await, Some(tg));
-    let used: bool =
-        sqlx::query_scalar("SELECT used_at IS NOT NULL FROM telegram_link_codes WHERE code = $1")
-            .bind(&code)
-            .fetch_one(&e.app.pool)
-            .await
-            .unwrap();
+    let used: bool = sqlx::query_scalar(
+        "SELECT used_at IS NOT NULL FROM telegram_link_codes
+         WHERE code = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
+    )
+    .bind(&code)
+    .fetch_one(&e.app.pool)
+    .await
+    .unwrap();
     assert!(used);
 
     // The same code again, from another account: refused, the link stays.
@@ -174,7 +182,7 @@ async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refuse
 
     // An expired code: refused.
     let late = e.app.create_efectivo(None).await;
-    sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ('EXPIRED1', $1, now() - interval '1 second')")
+    sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES (encode(sha256('EXPIRED1'::bytea), 'hex'), $1, now() - interval '1 second')")
         .bind(late.id)
         .execute(&e.app.pool)
         .await
@@ -202,6 +210,112 @@ async fn linking_is_single_use_expires_and_unlinked_or_inactive_users_are_refuse
     if let Some(b) = e.bot.take() {
         b.stop().await;
     }
+}
+
+/// The audit rows of `event` about `user_id`: their values never hold the Telegram id in
+/// clear (it is sealed with the person's key), yet they name the field.
+async fn audited_with_sealed_telegram_id(app: &TestApp, event: &str, user_id: i64, tg: i64) {
+    let rows: Vec<(Option<Value>, Option<Value>)> = sqlx::query_as(
+        "SELECT old_values, new_values FROM audit_logs
+         WHERE event_type = $1 AND resource_type = 'usuario' AND resource_id = $2",
+    )
+    .bind(event)
+    .bind(user_id.to_string())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "one {event} row");
+    let (old, new) = &rows[0];
+    let stored = format!("{old:?}{new:?}");
+    assert!(stored.contains("telegram_id"), "{stored}");
+    assert!(!stored.contains(&tg.to_string()), "in clear: {stored}");
+}
+
+#[tokio::test]
+async fn redeeming_a_code_asks_to_confirm_with_the_account_name_and_only_si_links() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(None).await;
+    let nombre = format!("Agente{}", tg_id());
+    sqlx::query("UPDATE usuarios SET nombre = $2 WHERE id = $1")
+        .bind(officer.id)
+        .bind(&nombre)
+        .execute(&e.app.pool)
+        .await
+        .unwrap();
+    let tg = tg_id();
+
+    // The code only asks: the account's name, [Sí] [No], and nothing linked yet.
+    let code = link_code(&e.app, &officer).await;
+    e.fake.send_text(tg, &format!("/vincular {code}"));
+    let ask = e.fake.wait_text(tg, "¿Vincular esta cuenta?").await;
+    assert!(ask["text"].as_str().unwrap().contains(&nombre), "{ask:#}");
+    let labels: Vec<String> = buttons(&ask).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(labels, ["Sí", "No"]);
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, None);
+
+    // No: nothing linked, and that code is spent.
+    press(&e, tg, &ask, "lk:0", "No se vinculó").await;
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, None);
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, &format!("/vincular {code}"));
+    next_message(&e, tg, before, "ya fue usado o venció").await;
+
+    // A fresh code and Sí: linked, announced in the chat and in the audit trail.
+    let code = link_code(&e.app, &officer).await;
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, &format!("/vincular {code}"));
+    let ask = next_message(&e, tg, before, "¿Vincular esta cuenta?").await;
+    press(&e, tg, &ask, "lk:1", "Cuenta vinculada").await;
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, Some(tg));
+    audited_with_sealed_telegram_id(&e.app, "telegram_linked", officer.id, tg).await;
+
+    // A second press of an old Sí links nothing more.
+    let before = e.fake.messages_to(tg).len();
+    e.fake.press(tg, message_id(&ask), "lk:1");
+    next_message(&e, tg, before, "ya fue usado o venció").await;
+}
+
+#[tokio::test]
+async fn an_unlink_by_the_server_is_announced_to_the_chat_by_the_bot() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    let before = e.fake.messages_to(tg).len();
+    let r = e
+        .app
+        .post(
+            "/api/v1/auth/logout-everywhere",
+            Some(&officer.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let notice = next_message(&e, tg, before, "ya no está vinculada").await;
+    assert!(
+        notice["text"].as_str().unwrap().contains("cerraste"),
+        "{notice:#}"
+    );
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, None);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM telegram_notices")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a delivered notice is not kept");
+    // The chat is no longer the officer's.
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/tareas");
+    next_message(&e, tg, before, "no está vinculada a GAD").await;
+}
+
+#[tokio::test]
+async fn unlinking_in_the_bot_is_audited_with_the_telegram_id_sealed() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(None).await;
+    let tg = linked(&e, &officer).await;
+    e.fake.send_text(tg, "/desvincular");
+    e.fake.wait_text(tg, "ya no está vinculada").await;
+    assert_eq!(telegram_id_of(&e.app, officer.id).await, None);
+    audited_with_sealed_telegram_id(&e.app, "telegram_unlinked", officer.id, tg).await;
 }
 
 #[tokio::test]

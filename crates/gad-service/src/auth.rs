@@ -232,6 +232,80 @@ pub async fn logout(
     Ok(())
 }
 
+/// Re-authentication of a signed-in user before a sensitive step (a password change, minting a
+/// Telegram link code): the password is a guess like a login's, so it is claimed against the
+/// same lockout before it is verified (parallel guesses cannot all be checked), a wrong one is
+/// counted and audited (400), a locked account is refused (423), and a right one resets the count.
+pub async fn confirm_password(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    password: &str,
+) -> ServiceResult<()> {
+    let failures = match usuarios::claim_login_attempt(&ctx.db, me.id).await? {
+        usuarios::Attempt::Allowed(n) => n,
+        usuarios::Attempt::Locked(until) => return Err(ServiceError::Locked { until }),
+    };
+    let stored = usuarios::password_hash(&ctx.db, me.id)
+        .await?
+        .ok_or(ServiceError::InvalidCredentials)?;
+    let (ok, _) = password::verify(&ctx.hasher, password.to_string(), stored).await?;
+    if !ok {
+        let mut entry = AuditEntry::new("password_confirmation_failed", Some(me.id))
+            .resource("usuario", me.id)
+            .describe(format!("wrong current password ({failures} consecutive)"))
+            .failed(400)
+            .context(origin);
+        if failures >= usuarios::MAX_FAILURES {
+            entry = entry.describe(format!(
+                "account locked for 30 minutes after {failures} failures"
+            ));
+            entry.event_type = "account_locked".into();
+            entry.severity = "critical";
+        }
+        audit::record(&ctx.db, &entry).await?;
+        return Err(ServiceError::BadRequest(
+            "Current password is incorrect".into(),
+        ));
+    }
+    usuarios::reset_failures(&ctx.db, me.id).await?;
+    Ok(())
+}
+
+/// "Log out everywhere": every token of the user issued until now stops working on every
+/// instance, and the Telegram link ends with them (a link is a credential too). The caller ends
+/// the user's live sockets after this returns.
+pub async fn logout_everywhere(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+) -> ServiceResult<()> {
+    let mut tx = ctx.db.begin().await?;
+    usuarios::cut_off_tokens(&mut *tx, me.id)
+        .await?
+        .ok_or(ServiceError::InvalidCredentials)?;
+    crate::telegram_link::end_link(
+        ctx,
+        &mut tx,
+        me.id,
+        me.id,
+        crate::telegram_link::UnlinkReason::LoggedOutEverywhere,
+        origin,
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        &AuditEntry::new("logout_everywhere", Some(me.id))
+            .resource("usuario", me.id)
+            .describe("every session ended by the user")
+            .status(200)
+            .context(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Who a signed token speaks for, read afresh on every request so that a demotion, deletion or
 /// logout takes effect at once on every instance: the user `user_id` of a token `jti` issued at
 /// `issued_at` (Unix seconds). A revoked token, one issued before the user's cut-off or for a

@@ -34,6 +34,7 @@ pub mod stats;
 pub mod task_json;
 pub mod tasks;
 pub mod telegram;
+pub mod telegram_link;
 pub mod trail;
 pub mod users;
 pub mod wire;

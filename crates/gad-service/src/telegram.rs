@@ -1,16 +1,14 @@
 //! The officer's face in Telegram, as use cases: who a Telegram account is (the verified link
-//! becomes an `Actor`), linking and unlinking, the officer's own tasks a page at a time, and
-//! whom a push reaches. The bot adapter parses updates and calls these and the shared use cases
-//! (emergency, tasks, efectivos, stats); it holds no SQL.
+//! becomes an `Actor`; linking and unlinking are `crate::telegram_link`), the officer's own tasks
+//! a page at a time, and whom a push reaches. The bot adapter parses updates and calls these
+//! and the shared use cases (emergency, tasks, efectivos, stats); it holds no SQL.
 
-use gad_core::request_context::RequestContext;
 use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, Nivel};
 use gad_store::tareas::{self, Scope};
 use gad_store::telegram;
 
 /// Row types the bot reads back (it names no store type itself).
 pub use gad_store::tareas::{PageOrder, Tarea};
-pub use gad_store::telegram::Redeemed;
 
 use crate::ctx::Ctx;
 use crate::error::ServiceResult;
@@ -38,25 +36,6 @@ pub async fn officer_for(ctx: &Ctx, telegram_id: i64) -> ServiceResult<Option<Li
             telegram_id,
         })
     }))
-}
-
-/// Redeems a one-time link code for the Telegram account that sent it.
-pub async fn redeem_link(
-    ctx: &Ctx,
-    code: &str,
-    telegram_id: i64,
-    origin: &RequestContext,
-) -> ServiceResult<Redeemed> {
-    Ok(telegram::redeem_link_code(&ctx.db, code, telegram_id, origin).await?)
-}
-
-/// Drops the Telegram account's link; the user it belonged to, if any.
-pub async fn unlink(
-    ctx: &Ctx,
-    telegram_id: i64,
-    origin: &RequestContext,
-) -> ServiceResult<Option<i64>> {
-    Ok(telegram::unlink(&ctx.db, telegram_id, origin).await?)
 }
 
 /// The chats a push to these users reaches (linked, live, verified users only).

@@ -1,5 +1,6 @@
 //! Users (contract §5): list and read, create/update/delete by administrators, the caller's own
-//! profile, Telegram link codes, and unlocking an account locked by failed logins.
+//! profile, and unlocking an account locked by failed logins. Whatever ends a user's sessions
+//! ends their Telegram link too (`crate::telegram_link`), in the same transaction.
 //!
 //! Level rules: list/get others = 2, create/update/delete/unlock = 3, own profile = 1. Server-set
 //! fields never come from the body; nobody raises their own level. Every write and its audit row
@@ -7,7 +8,7 @@
 //! commit (the sockets belong to the adapter); the outputs say when it is due.
 
 use crate::audit;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use gad_core::request_context::RequestContext;
 use gad_core::text::Email;
 use gad_core::validate::{Validate, rules};
@@ -16,7 +17,6 @@ use gad_store::audit::AuditEntry;
 use gad_store::usuarios;
 /// The user row these use cases answer (its wire form is `to_json`).
 pub use gad_store::usuarios::Usuario;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -25,7 +25,7 @@ use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
 use crate::password;
 use crate::stats::USER_NOT_FOUND;
-use crate::wire::TelegramLinkCode;
+use crate::telegram_link::{self, UnlinkReason};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound(USER_NOT_FOUND.into())
@@ -249,23 +249,16 @@ pub struct UpdatedMe {
     pub tokens_valid_after: Option<DateTime<Utc>>,
 }
 
-/// Checks the current password for a change: a wrong one is a password guess, so it counts
-/// toward the same lockout as login (claimed before the check, so parallel guesses cannot all
-/// be verified). Answers the new password's hash.
-async fn new_own_hash(ctx: &Ctx, me: &Actor, current: &str, new: &str) -> ServiceResult<String> {
-    if let usuarios::Attempt::Locked(until) = usuarios::claim_login_attempt(&ctx.db, me.id).await? {
-        return Err(ServiceError::Locked { until });
-    }
-    let stored = usuarios::password_hash(&ctx.db, me.id)
-        .await?
-        .ok_or(ServiceError::InvalidCredentials)?;
-    let (ok, _) = password::verify(&ctx.hasher, current.to_string(), stored).await?;
-    if !ok {
-        return Err(ServiceError::BadRequest(
-            "Current password is incorrect".into(),
-        ));
-    }
-    usuarios::reset_failures(&ctx.db, me.id).await?;
+/// Checks the current password for a change (`auth::confirm_password`: a wrong one counts
+/// toward the login lockout). Answers the new password's hash.
+async fn new_own_hash(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    current: &str,
+    new: &str,
+) -> ServiceResult<String> {
+    crate::auth::confirm_password(ctx, me, origin, current).await?;
     password::hash(&ctx.hasher, new.to_string()).await
 }
 
@@ -278,13 +271,25 @@ pub async fn update_me(
     body: &UpdateMe,
 ) -> ServiceResult<UpdatedMe> {
     let new_hash = match (&body.password, &body.current_password) {
-        (Some(new), Some(current)) => Some(new_own_hash(ctx, me, current, new).await?),
+        (Some(new), Some(current)) => Some(new_own_hash(ctx, me, origin, current, new).await?),
         _ => None,
     };
     let mut tx = ctx.db.begin().await?;
     let old = usuarios::by_id(&mut *tx, me.id, false)
         .await?
         .ok_or(ServiceError::InvalidCredentials)?;
+    if new_hash.is_some() {
+        // A new password ends every other session, and the Telegram link with them.
+        telegram_link::end_link(
+            ctx,
+            &mut tx,
+            me.id,
+            me.id,
+            UnlinkReason::PasswordChanged,
+            origin,
+        )
+        .await?;
+    }
     let user = usuarios::update(
         &mut *tx,
         me.id,
@@ -320,21 +325,6 @@ pub async fn update_me(
     })
 }
 
-/// A one-time 8-character code (valid 10 minutes) that links a Telegram account through the bot.
-pub async fn telegram_link_code(ctx: &Ctx, me: &Actor) -> ServiceResult<TelegramLinkCode> {
-    // No 0/O or 1/I: the code is read off a screen and typed.
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let code: String = {
-        let mut rng = rand::thread_rng();
-        (0..8)
-            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-            .collect()
-    };
-    let expires_at = Utc::now() + Duration::minutes(10);
-    usuarios::insert_telegram_link_code(&ctx.db, &code, me.id, expires_at).await?;
-    Ok(TelegramLinkCode { code, expires_at })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Administration
 
@@ -351,9 +341,37 @@ pub struct UpdateUser {
     pub dni: Option<String>,
     #[schema(max_length = 20)]
     pub telefono: Option<String>,
-    pub telegram_id: Option<i64>,
+    /// `null` removes the Telegram link (audited, and the chat is told); absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub telegram_id: Option<Option<i64>>,
     pub nivel: Option<Nivel>,
     pub verificado: Option<bool>,
+}
+
+/// A field that may be sent as `null` on purpose: `Some(None)` (absent stays `None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Why an administrator's update ends the user's Telegram link, if it does: everything that
+/// ends their sessions, or `telegram_id` cleared or replaced.
+fn unlink_reason(old: &Usuario, body: &UpdateUser) -> Option<UnlinkReason> {
+    if body.verificado == Some(false) {
+        Some(UnlinkReason::Deactivated)
+    } else if body.nivel.is_some_and(|n| n.as_i16() != old.nivel) {
+        Some(UnlinkReason::LevelChanged)
+    } else if body.password.is_some() {
+        Some(UnlinkReason::PasswordChanged)
+    } else if old.telegram_id.is_some() && body.telegram_id.is_some_and(|t| t != old.telegram_id) {
+        Some(UnlinkReason::Administrator)
+    } else {
+        None
+    }
 }
 
 impl Validate for UpdateUser {
@@ -403,6 +421,9 @@ pub async fn update(
     let old = usuarios::by_id(&mut *tx, user_id, false)
         .await?
         .ok_or_else(not_found)?;
+    if let Some(reason) = unlink_reason(&old, body) {
+        telegram_link::end_link(ctx, &mut tx, me.id, user_id, reason, origin).await?;
+    }
     let user = usuarios::update(
         &mut *tx,
         user_id,
@@ -443,6 +464,8 @@ pub async fn delete(
 ) -> ServiceResult<Usuario> {
     require(me, Nivel::Administrador)?;
     let mut tx = ctx.db.begin().await?;
+    // A deleted user's link ends (an unknown user's rolls back with the 404).
+    telegram_link::end_link(ctx, &mut tx, me.id, user_id, UnlinkReason::Deleted, origin).await?;
     let user = usuarios::soft_delete(&mut *tx, user_id)
         .await?
         .ok_or_else(not_found)?;

@@ -729,6 +729,12 @@ pub async fn anonymise(
             .execute(&mut *db)
             .await?
             .rows_affected();
+    // Notices for a chat of theirs that the bot has not sent yet.
+    sqlx::query("DELETE FROM telegram_notices WHERE usuario_id = $1 OR telegram_id = $2")
+        .bind(target.id)
+        .bind(who.telegram_id)
+        .execute(&mut *db)
+        .await?;
     counts.tickets_ws_borrados = sqlx::query("DELETE FROM ws_tickets WHERE user_id = $1")
         .bind(target.id)
         .execute(&mut *db)

@@ -16,6 +16,8 @@ pub struct Usuario {
     pub dni: String,
     pub telefono: Option<String>,
     pub telegram_id: Option<i64>,
+    /// Whether a Telegram account is linked (the bot answers this user).
+    pub telegram_vinculado: bool,
     /// Level 1–3.
     pub nivel: i16,
     pub verificado: bool,
@@ -31,7 +33,7 @@ pub struct Usuario {
 
 /// Columns of `Usuario`, with the level converted from the enum label to 1–3.
 pub const USUARIO_COLUMNS: &str = "id, uuid, email, nombre, apellido, dni, telefono, telegram_id,
-    (substr(nivel::text, 7))::int2 AS nivel, verificado, ultimo_acceso, created_at, updated_at, deleted_at";
+    (telegram_id IS NOT NULL) AS telegram_vinculado, (substr(nivel::text, 7))::int2 AS nivel, verificado, ultimo_acceso, created_at, updated_at, deleted_at";
 
 pub async fn by_id<'e, E: PgExecutor<'e>>(
     exec: E,
@@ -281,8 +283,8 @@ pub async fn insert<'e, E: PgExecutor<'e>>(
         .await
 }
 
-/// A partial update: `None` keeps the stored value. A new password hash also ends every token
-/// issued before now (`tokens_valid_after`).
+/// A partial update: `None` keeps the stored value (`telegram_id: Some(None)` clears the link).
+/// A new password hash also ends every token issued before now (`tokens_valid_after`).
 #[derive(Default)]
 pub struct UsuarioChanges<'a> {
     pub email: Option<&'a str>,
@@ -291,7 +293,7 @@ pub struct UsuarioChanges<'a> {
     pub apellido: Option<&'a str>,
     pub dni: Option<&'a str>,
     pub telefono: Option<&'a str>,
-    pub telegram_id: Option<i64>,
+    pub telegram_id: Option<Option<i64>>,
     pub nivel: Option<Nivel>,
     pub verificado: Option<bool>,
 }
@@ -305,7 +307,7 @@ pub async fn update<'e, E: PgExecutor<'e>>(
     let sql = format!(
         "UPDATE usuarios SET email = COALESCE(lower($2), email), hashed_password = COALESCE($3, hashed_password),
                 nombre = COALESCE($4, nombre), apellido = COALESCE($5, apellido), dni = COALESCE($6, dni),
-                telefono = COALESCE($7, telefono), telegram_id = COALESCE($8, telegram_id),
+                telefono = COALESCE($7, telefono), telegram_id = CASE WHEN $11 THEN $8 ELSE telegram_id END,
                 nivel = COALESCE($9::nivel_usuario, nivel), verificado = COALESCE($10, verificado),
                 tokens_valid_after = CASE WHEN $3 IS NOT NULL THEN now() ELSE tokens_valid_after END
          WHERE id = $1 AND deleted_at IS NULL RETURNING {USUARIO_COLUMNS}"
@@ -318,9 +320,10 @@ pub async fn update<'e, E: PgExecutor<'e>>(
         .bind(c.apellido)
         .bind(c.dni)
         .bind(c.telefono)
-        .bind(c.telegram_id)
+        .bind(c.telegram_id.flatten())
         .bind(c.nivel.map(|n| n.as_db()))
         .bind(c.verificado)
+        .bind(c.telegram_id.is_some())
         .fetch_optional(exec)
         .await
 }
@@ -348,15 +351,30 @@ pub async fn password_hash<'e, E: PgExecutor<'e>>(
         .await
 }
 
-/// Stores a one-time Telegram link code.
+/// Ends every token of the user issued until now ("log out everywhere"); answers the new
+/// cut-off, `None` when the user is gone.
+pub async fn cut_off_tokens<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE usuarios SET tokens_valid_after = now() WHERE id = $1 AND deleted_at IS NULL
+         RETURNING tokens_valid_after",
+    )
+    .bind(id)
+    .fetch_optional(exec)
+    .await
+}
+
+/// Stores a one-time Telegram link code (only its hash: `code_hash`).
 pub async fn insert_telegram_link_code<'e, E: PgExecutor<'e>>(
     exec: E,
-    code: &str,
+    code_hash: &str,
     user_id: i64,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO telegram_link_codes (code, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(code)
+        .bind(code_hash)
         .bind(user_id)
         .bind(expires_at)
         .execute(exec)

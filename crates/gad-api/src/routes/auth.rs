@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(logout_everywhere))
 }
 
 fn parse_login(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
@@ -112,6 +113,24 @@ pub async fn logout(
 ) -> ApiResult<Response> {
     use_cases::logout(&state.ctx, &user, &origin, user.jti, user.exp).await?;
     // The session is over: its live sockets too, on every instance.
+    state.hub.end_user_sessions(user.id);
+    let body = Json(gad_service::wire::LoggedOut {
+        status: "logged_out",
+    });
+    Ok((session_cookie(&state, "", 0), body).into_response())
+}
+
+/// Ends every session of the caller (every token, every socket, on every instance) and the
+/// Telegram link; clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout-everywhere", tag = "auth",
+    description = "Level: 1. Every token of the caller issued until now stops working on every instance (this one included), their live sockets close, and the Telegram link ends (audited; the bot tells the chat). Clears the cookie; sign in again to continue.",
+    responses((status = 200, description = "logged out everywhere", body = gad_service::wire::LoggedOut), (status = 401, description = "not authenticated", body = Value)))]
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Origin(origin): Origin,
+) -> ApiResult<Response> {
+    use_cases::logout_everywhere(&state.ctx, &user, &origin).await?;
     state.hub.end_user_sessions(user.id);
     let body = Json(gad_service::wire::LoggedOut {
         status: "logged_out",

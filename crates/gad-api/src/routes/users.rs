@@ -13,6 +13,7 @@ use crate::auth::{Admin, AuthUser, Supervisor};
 use crate::error::{ApiResult, json_response};
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
+use gad_service::telegram_link::{self, LinkCodeRequest};
 use gad_service::users::{
     self, CreateUser, GetUserQuery, ListQuery, UpdateMe, UpdateUser, Usuario, to_json,
 };
@@ -66,7 +67,7 @@ pub async fn create_user(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
-    description = "Level: 1. The caller's own profile.",
+    description = "Level: 1. The caller's own profile; `telegram_vinculado` says whether a Telegram account is linked.",
     responses((status = 200, description = "me", body = Usuario)))]
 pub async fn get_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
     let u = users::get_me(&state.ctx, &me).await?;
@@ -74,7 +75,7 @@ pub async fn get_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<Re
 }
 
 #[utoipa::path(put, path = "/api/v1/users/me", tag = "users", request_body = UpdateMe,
-    description = "Level: 1. Updates telefono, nombre, apellido; a password change needs current_password (400 if wrong).",
+    description = "Level: 1. Updates telefono, nombre, apellido; a password change needs current_password (400 if wrong) and ends the other sessions and the Telegram link.",
     responses((status = 200, description = "updated", body = Usuario), (status = 400, description = "wrong current password", body = Value),
               (status = 423, description = "too many wrong current passwords: locked like failed logins", body = Value)))]
 pub async fn update_me(
@@ -100,11 +101,19 @@ pub async fn update_me(
     Ok((jar, json_response(StatusCode::OK, &body)).into_response())
 }
 
-#[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users",
-    description = "Level: 1. One-time 8-character code (valid 10 minutes) that links a Telegram account through the bot.",
-    responses((status = 201, description = "code", body = gad_service::wire::TelegramLinkCode)))]
-pub async fn telegram_link(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
-    let code = users::telegram_link_code(&state.ctx, &me).await?;
+#[utoipa::path(post, path = "/api/v1/users/me/telegram-link", tag = "users", request_body = LinkCodeRequest,
+    description = "Level: 1. One-time 8-character code (valid 10 minutes, stored hashed) that links a Telegram account through the bot, after the officer confirms in the chat. Needs the password again (`current_password`): a wrong one is 400 and counts toward the login lockout (423 once locked).",
+    responses((status = 201, description = "code", body = gad_service::wire::TelegramLinkCode),
+              (status = 400, description = "wrong current password", body = Value),
+              (status = 422, description = "current_password missing", body = Value),
+              (status = 423, description = "too many wrong passwords: locked like failed logins", body = Value)))]
+pub async fn telegram_link(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Origin(origin): Origin,
+    ValidJson(body): ValidJson<LinkCodeRequest>,
+) -> ApiResult<Response> {
+    let code = telegram_link::issue_code(&state.ctx, &me, &origin, &body).await?;
     Ok((StatusCode::CREATED, axum::Json(code)).into_response())
 }
 
@@ -124,7 +133,7 @@ pub async fn get_user(
 
 #[utoipa::path(put, path = "/api/v1/users/{user_id}", tag = "users", request_body = UpdateUser,
     params(("user_id" = i64, Path, description = "user id")),
-    description = "Level: 3. Partial update of any field (password re-hashed). Nobody raises their own level.",
+    description = "Level: 3. Partial update of any field (password re-hashed). Nobody raises their own level. A new password, `verificado: false` or a level change ends the user's sessions and Telegram link; `\"telegram_id\": null` removes the link (absent keeps it). A removed link is audited (`telegram_unlinked`) and announced in the chat by the bot.",
     responses((status = 200, description = "updated", body = Usuario), (status = 404, description = "not found", body = Value),
               (status = 409, description = "duplicate", body = Value)))]
 pub async fn update_user(
@@ -144,7 +153,7 @@ pub async fn update_user(
 
 #[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users",
     params(("user_id" = i64, Path, description = "user id")),
-    description = "Level: 3. Soft delete; every token of the user stops working at once.",
+    description = "Level: 3. Soft delete; every token of the user stops working at once and the Telegram link ends (announced in the chat by the bot).",
     responses((status = 200, description = "deleted user", body = Usuario), (status = 404, description = "not found", body = Value)))]
 pub async fn delete_user(
     State(state): State<AppState>,

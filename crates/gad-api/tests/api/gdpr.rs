@@ -67,7 +67,7 @@ async fn person(app: &TestApp, tag: &str, points: i64) -> Person {
         .post(
             "/api/v1/users/me/telegram-link",
             Some(&user.token),
-            json!({}),
+            json!({"current_password": user.password}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);

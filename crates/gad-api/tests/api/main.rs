@@ -24,5 +24,6 @@ mod realtime;
 mod realtime_producers;
 mod stats;
 mod tasks;
+mod telegram_link;
 mod users;
 mod web;

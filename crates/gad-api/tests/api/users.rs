@@ -377,7 +377,11 @@ async fn telegram_link_code() {
     let app = TestApp::spawn().await;
     let u = app.create_user(1).await;
     let r = app
-        .post("/api/v1/users/me/telegram-link", Some(&u.token), json!({}))
+        .post(
+            "/api/v1/users/me/telegram-link",
+            Some(&u.token),
+            json!({"current_password": u.password}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let code = r.body["code"].as_str().unwrap();
@@ -385,11 +389,14 @@ async fn telegram_link_code() {
     let exp = chrono::DateTime::parse_from_rfc3339(r.body["expires_at"].as_str().unwrap()).unwrap();
     let mins = (exp.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
     assert!((590..=600).contains(&mins));
-    let owner: i64 = sqlx::query_scalar("SELECT user_id FROM telegram_link_codes WHERE code = $1")
-        .bind(code)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let owner: i64 = sqlx::query_scalar(
+        "SELECT user_id FROM telegram_link_codes
+         WHERE code = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
+    )
+    .bind(code)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(owner, u.id);
 }
 

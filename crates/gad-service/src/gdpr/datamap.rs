@@ -131,6 +131,13 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "period after expiry or use; deleted on erasure",
     ),
     (
+        "avisos_telegram",
+        None,
+        "",
+        "Hasta que el bot lo envía (se descarta sin enviar a las 24 horas); se borra al anonimizar",
+        "Until the bot sends it (dropped unsent after 24 hours); deleted on erasure",
+    ),
+    (
         "idempotencia",
         Some("IDEMPOTENCY_KEY_RETENTION_HOURS"),
         "24 horas",
