@@ -88,6 +88,13 @@ fn load_config() -> anyhow::Result<Config> {
     Config::from_env().map_err(|e| anyhow::anyhow!(e))
 }
 
+/// The configuration of the server, the bot, the seed and `check-config`: ENVIRONMENT must be
+/// set (an unset one would otherwise run with development's leniency).
+fn load_server_config() -> anyhow::Result<Config> {
+    let vars = gad_service::config::Vars::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    Config::for_server(&vars).map_err(|e| anyhow::anyhow!(e))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve().await,
@@ -102,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
-            let config = load_config()?;
+            let config = load_server_config()?;
             println!("configuration ok: {}", config.describe());
             Ok(())
         }
@@ -122,7 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            let config = load_config()?;
+            let config = load_server_config()?;
             let pool = connect(&config).await?;
             gad_api::db::migrate(&pool).await?;
             seed::run(&pool, &args, config.environment.is_development()).await
@@ -165,7 +172,7 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let config = load_config()?;
+    let config = load_server_config()?;
     gad_api::telemetry::init(&config);
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -186,8 +193,9 @@ async fn serve() -> anyhow::Result<()> {
 
 /// `gad bot`: the Telegram client, a separate process on the API's database and Redis.
 async fn bot() -> anyhow::Result<()> {
-    let config = load_config()?;
-    let bot_config = gad_bot::BotConfig::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    let config = load_server_config()?;
+    let bot_config =
+        gad_bot::BotConfig::from_env(config.environment).map_err(|e| anyhow::anyhow!(e))?;
     gad_api::telemetry::init(&config);
     let listener = tokio::net::TcpListener::bind(&bot_config.listen)
         .await
