@@ -42,6 +42,10 @@ enum Command {
         apellido: String,
         #[arg(long)]
         dni: Option<String>,
+        /// Also start a second-factor (TOTP) enrolment and print its otpauth:// URI, to add to
+        /// an authenticator app; the first login confirms it (POST /api/v1/users/me/totp/confirmar).
+        #[arg(long)]
+        totp: bool,
     },
     /// Load demo data (idempotent: existing demo rows are kept).
     Seed(seed::SeedArgs),
@@ -119,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             nombre,
             apellido,
             dni,
+            totp,
         } => {
             let config = load_config()?;
             let pool = connect(&config).await?;
@@ -126,6 +131,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin::create_admin(&pool, &email, &password, &nombre, &apellido, dni.as_deref())
                     .await?;
             println!("admin ready: id={id} email={}", email.to_lowercase());
+            if totp {
+                let ctx = gad_service::Ctx::new(config, pool);
+                let enrolment = gad_service::totp::start(&ctx, id, &email.to_lowercase())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("second factor: {e}"))?;
+                println!(
+                    "second factor (add to an authenticator app, then confirm with its first code at POST /api/v1/users/me/totp/confirmar):"
+                );
+                println!("{}", enrolment.otpauth_uri);
+            }
             Ok(())
         }
         Command::Seed(args) => {

@@ -380,3 +380,39 @@ async fn gad_bot_process_answers_through_the_bot_api() {
     assert!(!fake.calls_of("getMe").is_empty());
     let _ = child.kill().await;
 }
+
+#[tokio::test]
+async fn create_admin_with_totp_prints_the_enrolment_uri() {
+    let url = gad_testkit::db::fresh_database().await;
+    let out = gad()
+        .args([
+            "create-admin",
+            "--email",
+            "Totp-Admin@Test.gad",
+            "--password",
+            "boss-password-1",
+            "--totp",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
+        .env(
+            "JWT_SECRET_KEY",
+            "cli-test-secret-0123456789-abcdefghijklmnop",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = text
+        .lines()
+        .find(|l| l.starts_with("otpauth://totp/GAD:"))
+        .unwrap_or_else(|| panic!("no otpauth URI in {text}"));
+    assert!(
+        uri.contains("secret=") && uri.contains("issuer=GAD"),
+        "{uri}"
+    );
+}
