@@ -41,7 +41,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 run_one() {
   local bin="$1"
-  ENVIRONMENT=development DATABASE_URL="$DB" PORT="$PORT" JWT_SECRET_KEY="${JWT_SECRET_KEY:-compare-compare-compare-compare-compare}" \
+  DATABASE_URL="$DB" PORT="$PORT" JWT_SECRET_KEY="${JWT_SECRET_KEY:-compare-compare-compare-compare-compare}" \
     RATE_LIMITING_ENABLED=false LOG_LEVEL=warn "$bin" serve >/dev/null 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
