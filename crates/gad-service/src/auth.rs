@@ -55,8 +55,10 @@ impl Validate for LoginBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TotpLoginBody {
     /// The `challenge` the password step answered.
+    #[schema(min_length = 1, max_length = 128)]
     pub challenge: String,
     /// A current 6-digit code, or an unused recovery code.
+    #[schema(min_length = 1, max_length = 32)]
     pub code: String,
 }
 
@@ -66,7 +68,7 @@ impl Validate for TotpLoginBody {
             ("challenge", &self.challenge, 128),
             ("code", &self.code, 32),
         ] {
-            let len = value.trim().chars().count();
+            let len = value.chars().count();
             if len == 0 || len > max {
                 errors.push(FieldError::body(
                     field,

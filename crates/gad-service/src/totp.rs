@@ -43,12 +43,13 @@ pub struct Enrolment {
 /// A code typed by the user (6 digits, or a recovery code at login).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CodeBody {
+    #[schema(min_length = 1, max_length = 32)]
     pub code: String,
 }
 
 impl Validate for CodeBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
-        let len = self.code.trim().chars().count();
+        let len = self.code.chars().count();
         if len == 0 || len > 32 {
             errors.push(FieldError::body(
                 "code",
