@@ -104,6 +104,8 @@ ensure_env() {
   export DATABASE_URL="postgres://${DB_USER}:${POSTGRES_PASSWORD}@127.0.0.1:${PG_PORT}/${DB_NAME}"
   export REDIS_URL="redis://:${REDIS_PASSWORD}@127.0.0.1:${R_PORT}/0"
   export RATE_LIMITING_ENABLED=true LOG_LEVEL="${LOG_LEVEL:-info}" DB_POOL_SIZE="${DB_POOL_SIZE:-10}"
+  # As deploy/docker-compose.staging.yml: administrators must enrol a second factor.
+  export TOTP_REQUIRED_LEVEL=3
   export TRUSTED_PROXY_HOSTS="$PROXY_SOURCE"
   export -n POSTGRES_PASSWORD REDIS_PASSWORD SMOKE_ADMIN_PASSWORD 2>/dev/null || true
   unset POSTGRES_SERVER POSTGRES_USER POSTGRES_DB POSTGRES_PORT REDIS_HOST REDIS_PORT REDIS_DB SECRET_KEY
@@ -347,6 +349,10 @@ cmd_logs() {
 staging_token() {
   local bin="$1"
   "$bin" create-admin --email "$SMOKE_ADMIN" --password "$SMOKE_ADMIN_PASSWORD" --nombre Smoke --apellido Staging >/dev/null
+  # The smoke only opens a WebSocket: a supervisor suffices, and is below TOTP_REQUIRED_LEVEL=3
+  # (an administrator without a second factor would get a session limited to its enrolment).
+  PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" -d "$DB_NAME" -qc \
+    "UPDATE usuarios SET nivel = 'LEVEL_2' WHERE lower(email) = lower('$SMOKE_ADMIN')" >/dev/null
   curl -fsS -m 10 -X POST "$BASE/api/v1/auth/login" \
     --data-urlencode "username=$SMOKE_ADMIN" --data-urlencode "password=$SMOKE_ADMIN_PASSWORD" |
     sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'

@@ -44,7 +44,7 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() { # BIN DB
-  DATABASE_URL="$2" PORT="$PORT" HOST=127.0.0.1 JWT_SECRET_KEY="bench-bench-bench-bench-bench-bench-bench" \
+  ENVIRONMENT=development DATABASE_URL="$2" PORT="$PORT" HOST=127.0.0.1 JWT_SECRET_KEY="bench-bench-bench-bench-bench-bench-bench" \
     RATE_LIMITING_ENABLED=false LOG_LEVEL=warn "$1" serve >>/tmp/positions-bench-server.log 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 300); do curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && return 0; sleep 0.1; done

@@ -8,7 +8,7 @@ GAD="${GAD:-target/release/gad}"
 PORT="${PORT:-8012}"
 DUR="${DUR:-15s}"
 DIR="$(cd "$(dirname "$0")" && pwd)"
-export HOST=127.0.0.1 PORT LOG_LEVEL=warn RATE_LIMIT_GENERAL=100000000 TRUSTED_PROXY_HOSTS=127.0.0.1/32
+export ENVIRONMENT=development HOST=127.0.0.1 PORT LOG_LEVEL=warn RATE_LIMIT_GENERAL=100000000 TRUSTED_PROXY_HOSTS=127.0.0.1/32
 export JWT_SECRET_KEY="${JWT_SECRET_KEY:-bench-secret-key-0123456789-abcdefghijklmnop}"
 run() { # name, env...
   local name="$1"; shift

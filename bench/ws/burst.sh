@@ -15,7 +15,7 @@ COUNTER="${COUNTER_BIN:-target/release/event_counter}"
 [ -n "${GAD_BIN:-}" ] || cargo build --release -q -p gad-cli -p gad-testkit --bin gad --bin event_counter
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME" >/dev/null
 SECRET="burst-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export DATABASE_URL="$DB" JWT_SECRET_KEY="$SECRET" RATE_LIMITING_ENABLED=false LOG_LEVEL=warn HOST=127.0.0.1 \
+export ENVIRONMENT=development DATABASE_URL="$DB" JWT_SECRET_KEY="$SECRET" RATE_LIMITING_ENABLED=false LOG_LEVEL=warn HOST=127.0.0.1 \
   REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 "$GAD" seed --usuarios 5 --efectivos 10 --tareas 10 --quiet | sed -n 1p
 PORT=$A "$GAD" serve >/tmp/gad-burst-a.log 2>&1 & pa=$!

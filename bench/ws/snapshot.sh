@@ -11,8 +11,8 @@ DB="postgres://postgres@127.0.0.1:5432/$DB_NAME"
 cargo build --release -q -p gad-cli -p gad-testkit --bin gad --bin snapshot_probe
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME" >/dev/null
 SECRET="snapshot-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-DATABASE_URL="$DB" JWT_SECRET_KEY="$SECRET" target/release/gad seed --usuarios 2 --efectivos "$N" --tareas 100 --quiet | sed -n 1p
-DATABASE_URL="$DB" JWT_SECRET_KEY="$SECRET" RATE_LIMITING_ENABLED=false LOG_LEVEL=warn PORT="$PORT" HOST=127.0.0.1 \
+ENVIRONMENT=development DATABASE_URL="$DB" JWT_SECRET_KEY="$SECRET" target/release/gad seed --usuarios 2 --efectivos "$N" --tareas 100 --quiet | sed -n 1p
+ENVIRONMENT=development DATABASE_URL="$DB" JWT_SECRET_KEY="$SECRET" RATE_LIMITING_ENABLED=false LOG_LEVEL=warn PORT="$PORT" HOST=127.0.0.1 \
   target/release/gad serve >/dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null' EXIT

@@ -59,6 +59,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::user_unlock::router())
+        .merge(routes::user_totp::router())
         // emergency before tasks: /tasks/emergency is a static segment beside /tasks/{task_id}
         .merge(routes::emergency::router())
         .merge(routes::dispatch::router())

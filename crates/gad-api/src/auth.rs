@@ -144,6 +144,8 @@ pub struct AuthUser {
     pub actor: Actor,
     pub jti: Uuid,
     pub exp: DateTime<Utc>,
+    /// The user's level requires a second factor they have not enrolled yet.
+    pub totp_enrolment_required: bool,
 }
 
 impl std::ops::Deref for AuthUser {
@@ -153,8 +155,38 @@ impl std::ops::Deref for AuthUser {
     }
 }
 
-/// Validates a raw token and loads the user (shared by HTTP and WebSocket authentication).
+/// What a session that still owes its second factor (`TOTP_REQUIRED_LEVEL`) may reach: the
+/// caller's profile, the enrolment and logout.
+const ENROLMENT_PATHS: [&str; 4] = [
+    "/api/v1/users/me",
+    "/api/v1/users/me/totp",
+    "/api/v1/users/me/totp/confirmar",
+    "/api/v1/auth/logout",
+];
+
+/// The refusal of a session that owes its second factor, elsewhere than `ENROLMENT_PATHS`.
+pub const TOTP_ENROLMENT_REQUIRED: &str = "totp_enrolment_required";
+
+/// Validates a raw token and loads the user (shared by HTTP and WebSocket authentication). A
+/// session that owes its second factor is refused here (403): only the extractor, which knows
+/// the path, lets it reach the enrolment.
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let user = authenticate_token_owing_enrolment(state, token).await?;
+    if user.totp_enrolment_required {
+        return Err(enrolment_required());
+    }
+    Ok(user)
+}
+
+fn enrolment_required() -> ApiError {
+    ApiError::from(ServiceError::Forbidden(TOTP_ENROLMENT_REQUIRED.into()))
+}
+
+/// As `authenticate_token`, also for a session that owes its second factor.
+async fn authenticate_token_owing_enrolment(
+    state: &AppState,
+    token: &str,
+) -> Result<AuthUser, ApiError> {
     let claims = decode_token(&state.config.jwt_secret, token)?;
     let user_id: i64 = claims
         .sub
@@ -162,11 +194,12 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
         .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
     let jti = Uuid::parse_str(&claims.jti)
         .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
-    let actor = gad_service::auth::session_actor(&state.ctx, user_id, jti, claims.iat).await?;
+    let session = gad_service::auth::session(&state.ctx, user_id, jti, claims.iat).await?;
     Ok(AuthUser {
-        actor,
+        actor: session.actor,
         jti,
         exp: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
+        totp_enrolment_required: session.totp_enrolment_required,
     })
 }
 
@@ -182,7 +215,12 @@ impl FromRequestParts<AppState> for AuthUser {
         }
         let (token, source) =
             token_from_parts(parts).ok_or(ApiError::from(ServiceError::NotAuthenticated))?;
-        let user = authenticate_token(state, &token).await?;
+        let user = authenticate_token_owing_enrolment(state, &token).await?;
+        if user.totp_enrolment_required
+            && !ENROLMENT_PATHS.contains(&parts.uri.path().trim_end_matches('/'))
+        {
+            return Err(enrolment_required());
+        }
         if source == TokenSource::Cookie && !is_safe(&parts.method) {
             let origin = parts
                 .headers

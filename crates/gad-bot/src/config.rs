@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use gad_service::config::BotVars;
+use gad_service::config::{BotVars, Environment, Vars, is_strong, too_weak};
 use url::Url;
 
 #[derive(Debug, Clone)]
@@ -30,15 +30,21 @@ pub struct BotConfig {
 }
 
 impl BotConfig {
-    pub fn from_env() -> Result<BotConfig, String> {
-        Self::from_vars(&BotVars::from_env()?)
+    /// Reads the process environment; `environment` is the server configuration's (the
+    /// webhook secret must be strong outside development).
+    pub fn from_env(environment: Environment) -> Result<BotConfig, String> {
+        Self::from_vars(&BotVars::from_env()?, environment)
     }
 
+    /// Reads a given map (ENVIRONMENT from the same map; unset is development).
     pub fn from_map(env: &HashMap<String, String>) -> Result<BotConfig, String> {
-        Self::from_vars(&BotVars::from_map(env)?)
+        let environment = Vars::from_map(env)?
+            .environment
+            .unwrap_or(Environment::Development);
+        Self::from_vars(&BotVars::from_map(env)?, environment)
     }
 
-    pub fn from_vars(v: &BotVars) -> Result<BotConfig, String> {
+    pub fn from_vars(v: &BotVars, environment: Environment) -> Result<BotConfig, String> {
         let token = v
             .telegram_token
             .clone()
@@ -64,6 +70,12 @@ impl BotConfig {
             if !ok {
                 return Err("TELEGRAM_WEBHOOK_SECRET is required with a webhook: 16-256 characters A-Z a-z 0-9 _ -".into());
             }
+        }
+        // Telegram proves each webhook call with this secret alone: outside development it must
+        // not be guessable (nor the .env.example placeholder).
+        if !environment.is_development() && webhook_secret.as_deref().is_some_and(|s| !is_strong(s))
+        {
+            return Err(too_weak("TELEGRAM_WEBHOOK_SECRET"));
         }
         Ok(BotConfig {
             token,
@@ -129,6 +141,31 @@ mod tests {
             ("TELEGRAM_WEBHOOK_SECRET", "s3cret-token_of-enough-length"),
         ]);
         assert!(BotConfig::from_map(&ok).is_ok());
+    }
+
+    #[test]
+    fn webhook_secret_placeholder_or_low_entropy_is_refused_outside_development() {
+        let with = |environment: &str, secret: &str| {
+            BotConfig::from_map(&map(&[
+                ("ENVIRONMENT", environment),
+                ("TELEGRAM_TOKEN", "1:a"),
+                (
+                    "TELEGRAM_WEBHOOK_URL",
+                    "https://gad.example/telegram/webhook",
+                ),
+                ("TELEGRAM_WEBHOOK_SECRET", secret),
+            ]))
+        };
+        for weak in [
+            "replace-with-32-random-letters-digits-dashes",
+            "abcdefgh-abcdefgh-abcdefgh-abcdefgh",
+            "s3cret-token_of-enough-length",
+        ] {
+            let e = with("production", weak).err().unwrap_or_default();
+            assert!(e.starts_with("TELEGRAM_WEBHOOK_SECRET"), "{weak}: {e}");
+            assert!(with("development", weak).is_ok(), "{weak}");
+        }
+        assert!(with("staging", "Zq4-mT9_vK2xW7pL1nR6yB3cH8jF5dG0sA").is_ok());
     }
 
     #[test]

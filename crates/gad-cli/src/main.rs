@@ -42,6 +42,10 @@ enum Command {
         apellido: String,
         #[arg(long)]
         dni: Option<String>,
+        /// Also start a second-factor (TOTP) enrolment and print its otpauth:// URI, to add to
+        /// an authenticator app; the first login confirms it (POST /api/v1/users/me/totp/confirmar).
+        #[arg(long)]
+        totp: bool,
     },
     /// Load demo data (idempotent: existing demo rows are kept).
     Seed(seed::SeedArgs),
@@ -89,6 +93,13 @@ fn load_config() -> anyhow::Result<Config> {
     Config::from_env().map_err(|e| anyhow::anyhow!(e))
 }
 
+/// The configuration of the server, the bot, the seed and `check-config`: ENVIRONMENT must be
+/// set (an unset one would otherwise run with development's leniency).
+fn load_server_config() -> anyhow::Result<Config> {
+    let vars = gad_service::config::Vars::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    Config::for_server(&vars).map_err(|e| anyhow::anyhow!(e))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve().await,
@@ -107,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
-            let config = load_config()?;
+            let config = load_server_config()?;
             println!("configuration ok: {}", config.describe());
             Ok(())
         }
@@ -117,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             nombre,
             apellido,
             dni,
+            totp,
         } => {
             let config = load_config()?;
             let pool = connect(&config).await?;
@@ -124,10 +136,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin::create_admin(&pool, &email, &password, &nombre, &apellido, dni.as_deref())
                     .await?;
             println!("admin ready: id={id} email={}", email.to_lowercase());
+            if totp {
+                let ctx = gad_service::Ctx::new(config, pool);
+                let enrolment = gad_service::totp::start(&ctx, id, &email.to_lowercase())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("second factor: {e}"))?;
+                println!(
+                    "second factor (add to an authenticator app, then confirm with its first code at POST /api/v1/users/me/totp/confirmar):"
+                );
+                println!("{}", enrolment.otpauth_uri);
+            }
             Ok(())
         }
         Command::Seed(args) => {
-            let config = load_config()?;
+            let config = load_server_config()?;
             let pool = connect(&config).await?;
             gad_api::db::migrate(&pool).await?;
             seed::run(&pool, &args, config.environment.is_development()).await
@@ -173,7 +195,7 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let config = load_config()?;
+    let config = load_server_config()?;
     gad_api::telemetry::init(&config);
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -194,8 +216,9 @@ async fn serve() -> anyhow::Result<()> {
 
 /// `gad bot`: the Telegram client, a separate process on the API's database and Redis.
 async fn bot() -> anyhow::Result<()> {
-    let config = load_config()?;
-    let bot_config = gad_bot::BotConfig::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    let config = load_server_config()?;
+    let bot_config =
+        gad_bot::BotConfig::from_env(config.environment).map_err(|e| anyhow::anyhow!(e))?;
     gad_api::telemetry::init(&config);
     let listener = tokio::net::TcpListener::bind(&bot_config.listen)
         .await

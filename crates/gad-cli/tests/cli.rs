@@ -55,6 +55,38 @@ fn serve_refuses_a_weak_secret_in_production_naming_the_variable() {
     );
 }
 
+#[test]
+fn serve_without_environment_refuses_to_start_instead_of_running_as_development() {
+    let mut child = gad()
+        .args(["serve"])
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gad serve kept running without ENVIRONMENT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("ENVIRONMENT is required"), "{err}");
+}
+
 async fn empty_database() -> String {
     use sqlx::Connection;
     let server = gad_testkit::db::server_url();
@@ -120,6 +152,7 @@ async fn seed_fills_every_state_and_create_admin_resets() {
             "--quiet",
         ])
         .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
         .output()
         .unwrap();
     assert!(
@@ -168,6 +201,7 @@ async fn seed_fills_every_state_and_create_admin_resets() {
             "--quiet",
         ])
         .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
         .output()
         .unwrap();
     assert!(again.status.success());
@@ -186,6 +220,7 @@ async fn seed_fills_every_state_and_create_admin_resets() {
             "boss-password-1",
         ])
         .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
         .output()
         .unwrap();
     assert!(
@@ -208,6 +243,7 @@ async fn seed_fills_every_state_and_create_admin_resets() {
             "boss-password-2",
         ])
         .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -221,6 +257,7 @@ async fn seed_fills_every_state_and_create_admin_resets() {
     let short = gad()
         .args(["create-admin", "--email", "x@y.z", "--password", "short"])
         .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
         .output()
         .unwrap();
     assert!(!short.status.success());
@@ -342,4 +379,40 @@ async fn gad_bot_process_answers_through_the_bot_api() {
     fake.wait_text(4242, "no está vinculada").await;
     assert!(!fake.calls_of("getMe").is_empty());
     let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn create_admin_with_totp_prints_the_enrolment_uri() {
+    let url = gad_testkit::db::fresh_database().await;
+    let out = gad()
+        .args([
+            "create-admin",
+            "--email",
+            "Totp-Admin@Test.gad",
+            "--password",
+            "boss-password-1",
+            "--totp",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("ENVIRONMENT", "development")
+        .env(
+            "JWT_SECRET_KEY",
+            "cli-test-secret-0123456789-abcdefghijklmnop",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = text
+        .lines()
+        .find(|l| l.starts_with("otpauth://totp/GAD:"))
+        .unwrap_or_else(|| panic!("no otpauth URI in {text}"));
+    assert!(
+        uri.contains("secret=") && uri.contains("issuer=GAD"),
+        "{uri}"
+    );
 }

@@ -13,8 +13,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::ctx::Ctx;
+use crate::device::{Device, DeviceKey};
 use crate::error::{ServiceError, ServiceResult};
-use crate::password;
+use crate::{password, totp};
 
 /// Login body: form (`username`, `password`, OAuth2 extras ignored) or JSON (`username` or `email`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -50,6 +51,36 @@ impl Validate for LoginBody {
     }
 }
 
+/// The second step of a login with a second factor.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TotpLoginBody {
+    /// The `challenge` the password step answered.
+    #[schema(min_length = 1, max_length = 128)]
+    pub challenge: String,
+    /// A current 6-digit code, or an unused recovery code.
+    #[schema(min_length = 1, max_length = 32)]
+    pub code: String,
+}
+
+impl Validate for TotpLoginBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        for (field, value, max) in [
+            ("challenge", &self.challenge, 128),
+            ("code", &self.code, 32),
+        ] {
+            let len = value.chars().count();
+            if len == 0 || len > max {
+                errors.push(FieldError::body(
+                    field,
+                    "string_length",
+                    format!("{field} must be 1 to {max} characters"),
+                    Value::Null,
+                ));
+            }
+        }
+    }
+}
+
 /// What a login checks: the e-mail (as typed, trimmed) and the password.
 pub struct Credentials {
     pub email: String,
@@ -77,6 +108,21 @@ pub struct LoggedIn {
     pub nivel: Nivel,
     /// The user's token cut-off: the new token must be issued after it.
     pub tokens_valid_after: Option<DateTime<Utc>>,
+    /// The device cookie this browser keeps for this account (the one it presented, renewed,
+    /// or a new one).
+    pub device_cookie: String,
+    /// The user's level requires a second factor they have not enrolled: the session only
+    /// reaches their profile, the enrolment and logout until they do.
+    pub totp_enrolment_required: bool,
+}
+
+/// What a correct password leads to.
+pub enum LoginOutcome {
+    /// Signed in: the adapter issues the token.
+    Session(LoggedIn),
+    /// The user has a second factor: the code is asked next, with this challenge (valid five
+    /// minutes, used once).
+    TotpRequired { challenge: String },
 }
 
 /// The e-mail as the audit trail names it (bounded: it is whatever the client sent).
@@ -89,28 +135,26 @@ fn unknown_email(email: &str) -> String {
 
 /// Checks e-mail and password. Wrong credentials → 401; the 5th consecutive failure locks the
 /// account (or the unknown e-mail) for 30 minutes (423); an inactive or deleted user → 403.
+/// A client presenting `device_cookie`, a valid device cookie of this account, is counted and
+/// locked on its own: the account's lock (caused by other clients) does not apply to it.
+/// A user with a second factor gets a challenge instead of a session.
 /// Every outcome is audited; a legacy hash is replaced on success.
 pub async fn login(
     ctx: &Ctx,
     origin: &RequestContext,
     creds: Credentials,
-) -> ServiceResult<LoggedIn> {
+    device_cookie: Option<&str>,
+) -> ServiceResult<LoginOutcome> {
     let Some(user) = usuarios::for_login(&ctx.db, &creds.email).await? else {
         return login_unknown(ctx, origin, creds).await;
     };
+    let key = DeviceKey::derive(&ctx.config.jwt_secret);
+    let device = device_cookie
+        .and_then(|c| key.verify(c))
+        .filter(|d| d.usuario_id == user.id);
     // The attempt is claimed (and counted) before the password is checked: parallel guesses
     // cannot all be verified.
-    let failures = match usuarios::claim_login_attempt(&ctx.db, user.id).await? {
-        usuarios::Attempt::Allowed(n) => n,
-        usuarios::Attempt::Locked(until) => {
-            let entry = AuditEntry::new("login_locked", Some(user.id))
-                .resource("usuario", user.id)
-                .failed(423)
-                .context(origin);
-            audit::record(&ctx.db, &entry).await?;
-            return Err(ServiceError::Locked { until });
-        }
-    };
+    let failures = claim_attempt(ctx, origin, &user, device).await?;
     let (ok, needs_rehash) = password::verify(
         &ctx.hasher,
         creds.password.clone(),
@@ -118,39 +162,190 @@ pub async fn login(
     )
     .await?;
     if !ok {
-        return wrong_password(ctx, origin, &user, failures).await;
+        return Err(
+            wrong_credential(ctx, origin, &user, failures, device.is_some(), "password").await,
+        );
     }
-    if !user.verificado || user.deleted {
-        let entry = AuditEntry::new("login_inactive", Some(user.id))
+    ensure_active(ctx, origin, &user).await?;
+    if gad_store::totp::is_enrolled(&ctx.db, user.id).await? {
+        // The attempt stays counted until the code is right: wrong codes count as failures.
+        let (challenge, hash) = totp::new_challenge();
+        let mut tx = ctx.db.begin().await?;
+        gad_store::totp::create_challenge(&mut *tx, &hash, user.id, device.map(|d| d.id)).await?;
+        let entry = AuditEntry::new("login_totp_required", Some(user.id))
             .resource("usuario", user.id)
-            .failed(403)
+            .describe("password accepted; second factor asked")
+            .status(200)
             .context(origin);
-        audit::record(&ctx.db, &entry).await?;
-        return Err(ServiceError::InactiveUser);
+        audit::record(&mut *tx, &entry).await?;
+        tx.commit().await?;
+        return Ok(LoginOutcome::TotpRequired { challenge });
     }
     let new_hash = if needs_rehash {
         Some(password::hash(&ctx.hasher, creds.password).await?)
     } else {
         None
     };
+    let done = Success {
+        device,
+        new_hash,
+        second_factor: None,
+    };
+    signed_in(ctx, origin, &user, &key, done)
+        .await
+        .map(LoginOutcome::Session)
+}
+
+/// The second step of a login with a second factor: the challenge the password step answered
+/// and a current code (or a recovery code). A code is accepted once; wrong codes count toward
+/// the same lockout as wrong passwords; an unknown, used or expired challenge → 401.
+pub async fn login_totp(
+    ctx: &Ctx,
+    origin: &RequestContext,
+    challenge: &str,
+    code: &str,
+) -> ServiceResult<LoggedIn> {
+    let hash = totp::challenge_hash(challenge);
+    let Some(ch) = gad_store::totp::live_challenge(&ctx.db, &hash).await? else {
+        return Err(ServiceError::InvalidCredentials);
+    };
+    let Some(user) = usuarios::for_login_by_id(&ctx.db, ch.usuario_id).await? else {
+        return Err(ServiceError::InvalidCredentials);
+    };
+    let key = DeviceKey::derive(&ctx.config.jwt_secret);
+    let device = ch.device_id.map(|id| Device {
+        usuario_id: user.id,
+        id,
+    });
+    let failures = claim_attempt(ctx, origin, &user, device).await?;
+    let Some(how) = totp::check_login_code(ctx, user.id, code).await? else {
+        let what = "second factor code";
+        return Err(wrong_credential(ctx, origin, &user, failures, device.is_some(), what).await);
+    };
+    ensure_active(ctx, origin, &user).await?;
+    if !gad_store::totp::use_challenge(&ctx.db, &hash).await? {
+        return Err(ServiceError::InvalidCredentials);
+    }
+    let done = Success {
+        device,
+        new_hash: None,
+        second_factor: Some(how),
+    };
+    signed_in(ctx, origin, &user, &key, done).await
+}
+
+/// Claims one check of a credential on the counter that applies to this client: its device
+/// cookie's, or the account's. Locked → 423 (audited).
+async fn claim_attempt(
+    ctx: &Ctx,
+    origin: &RequestContext,
+    user: &LoginRow,
+    device: Option<Device>,
+) -> ServiceResult<i32> {
+    let claim = match device {
+        Some(d) => usuarios::claim_device_login(&ctx.db, d.id, user.id).await?,
+        None => usuarios::claim_login_attempt(&ctx.db, user.id).await?,
+    };
+    match claim {
+        usuarios::Attempt::Allowed(n) => Ok(n),
+        usuarios::Attempt::Locked(until) => {
+            let entry = AuditEntry::new("login_locked", Some(user.id))
+                .resource("usuario", user.id)
+                .describe(if device.is_some() {
+                    "device cookie locked"
+                } else {
+                    "account locked for clients without a device cookie"
+                })
+                .failed(423)
+                .context(origin);
+            audit::record(&ctx.db, &entry).await?;
+            Err(ServiceError::Locked { until })
+        }
+    }
+}
+
+/// An inactive or deleted user gets no session (403, audited).
+async fn ensure_active(ctx: &Ctx, origin: &RequestContext, user: &LoginRow) -> ServiceResult<()> {
+    if user.verificado && !user.deleted {
+        return Ok(());
+    }
+    let entry = AuditEntry::new("login_inactive", Some(user.id))
+        .resource("usuario", user.id)
+        .failed(403)
+        .context(origin);
+    audit::record(&ctx.db, &entry).await?;
+    Err(ServiceError::InactiveUser)
+}
+
+/// How a login succeeded.
+struct Success {
+    device: Option<Device>,
+    /// The argon2id hash replacing a legacy one.
+    new_hash: Option<String>,
+    /// "totp" or "recovery code" when a second factor was checked.
+    second_factor: Option<&'static str>,
+}
+
+/// Records a successful login (counters, last access, audit) and answers who signed in.
+async fn signed_in(
+    ctx: &Ctx,
+    origin: &RequestContext,
+    user: &LoginRow,
+    key: &DeviceKey,
+    done: Success,
+) -> ServiceResult<LoggedIn> {
     let nivel =
         Nivel::from_db(&user.nivel).ok_or_else(|| ServiceError::internal("unknown nivel label"))?;
+    let Success {
+        device,
+        new_hash,
+        second_factor,
+    } = done;
     let mut tx = ctx.db.begin().await?;
-    usuarios::record_successful_login(&mut *tx, user.id, new_hash.as_deref()).await?;
+    // A login from a known device leaves the account's lock (caused by others) in place.
+    usuarios::record_successful_login(&mut *tx, user.id, new_hash.as_deref(), device.is_none())
+        .await?;
+    if let Some(d) = device {
+        usuarios::clear_device_failures(&mut *tx, d.id).await?;
+    }
+    let mut notes = Vec::new();
+    if device.is_some() {
+        notes.push("with a device cookie".to_string());
+    }
+    if let Some(how) = second_factor {
+        notes.push(format!("second factor: {how}"));
+    }
+    if new_hash.is_some() {
+        notes.push("legacy bcrypt hash replaced by argon2id".to_string());
+    }
     let mut entry = AuditEntry::new("login_success", Some(user.id))
         .resource("usuario", user.id)
         .status(200)
         .context(origin);
-    if new_hash.is_some() {
-        entry = entry.describe("legacy bcrypt hash replaced by argon2id");
+    if !notes.is_empty() {
+        entry = entry.describe(notes.join("; "));
     }
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
+    let device = device.unwrap_or(Device {
+        usuario_id: user.id,
+        id: Uuid::new_v4(),
+    });
     Ok(LoggedIn {
         user_id: user.id,
         nivel,
         tokens_valid_after: user.tokens_valid_after,
+        device_cookie: key.issue(device),
+        totp_enrolment_required: second_factor.is_none() && enrolment_required(ctx, nivel),
     })
+}
+
+/// True when `TOTP_REQUIRED_LEVEL` covers this level (whether the user enrolled is the caller's
+/// part).
+fn enrolment_required(ctx: &Ctx, nivel: Nivel) -> bool {
+    ctx.config
+        .totp_required_level
+        .is_some_and(|required| nivel.as_i16() >= required)
 }
 
 /// An unknown e-mail: counted and locked like an account (a 423 reveals nothing), and given the
@@ -159,7 +354,7 @@ async fn login_unknown(
     ctx: &Ctx,
     origin: &RequestContext,
     creds: Credentials,
-) -> ServiceResult<LoggedIn> {
+) -> ServiceResult<LoginOutcome> {
     let attempt = usuarios::claim_unknown_login(&ctx.db, &creds.email).await?;
     if let usuarios::Attempt::Locked(until) = attempt {
         let entry = AuditEntry::new("login_locked", None)
@@ -183,28 +378,46 @@ async fn login_unknown(
     Err(ServiceError::IncorrectLogin)
 }
 
-/// A wrong password: audited as a failure, or as the lock when this failure reaches the limit.
-/// Always refuses.
-async fn wrong_password(
+/// A wrong password or code: audited as a failure, or as the lock when this failure reaches the
+/// limit. Answers the refusal to return.
+async fn wrong_credential(
     ctx: &Ctx,
     origin: &RequestContext,
     user: &LoginRow,
     failures: i32,
-) -> ServiceResult<LoggedIn> {
+    with_device: bool,
+    what: &str,
+) -> ServiceError {
+    let client = if with_device {
+        " with a device cookie"
+    } else {
+        ""
+    };
     let mut entry = AuditEntry::new("login_failed", Some(user.id))
         .resource("usuario", user.id)
-        .describe(format!("wrong password ({failures} consecutive)"))
+        .describe(format!("wrong {what}{client} ({failures} consecutive)"))
         .failed(401)
         .context(origin);
     if failures >= usuarios::MAX_FAILURES {
+        let (locked, event) = if with_device {
+            ("device cookie", "device_locked")
+        } else {
+            ("account", "account_locked")
+        };
         entry = entry.describe(format!(
-            "account locked for 30 minutes after {failures} failures"
+            "{locked} locked for 30 minutes after {failures} failures"
         ));
-        entry.event_type = "account_locked".into();
+        entry.event_type = event.into();
         entry.severity = "critical";
     }
-    audit::record(&ctx.db, &entry).await?;
-    Err(ServiceError::IncorrectLogin)
+    if let Err(e) = audit::record(&ctx.db, &entry).await {
+        return e.into();
+    }
+    if what == "password" {
+        ServiceError::IncorrectLogin
+    } else {
+        ServiceError::InvalidCredentials
+    }
 }
 
 /// Revokes the presented token (`jti`, valid until `exp`) on every instance. The caller ends
@@ -316,6 +529,18 @@ pub async fn session_actor(
     jti: Uuid,
     issued_at: i64,
 ) -> ServiceResult<Actor> {
+    session(ctx, user_id, jti, issued_at).await.map(|s| s.actor)
+}
+
+/// A token's session: who it speaks for, and whether that user still owes the second factor
+/// their level requires (`TOTP_REQUIRED_LEVEL`), read afresh like the rest.
+pub struct Session {
+    pub actor: Actor,
+    pub totp_enrolment_required: bool,
+}
+
+/// As `session_actor`, with the enrolment the user owes.
+pub async fn session(ctx: &Ctx, user_id: i64, jti: Uuid, issued_at: i64) -> ServiceResult<Session> {
     let row = usuarios::auth_state(&ctx.db, user_id, jti)
         .await?
         .ok_or(ServiceError::InvalidCredentials)?;
@@ -331,9 +556,12 @@ pub async fn session_actor(
         return Err(ServiceError::InactiveUser);
     }
     let nivel = Nivel::from_db(&row.nivel).ok_or(ServiceError::InvalidCredentials)?;
-    Ok(Actor {
-        id: user_id,
-        nivel,
-        efectivo_id: row.efectivo_id,
+    Ok(Session {
+        actor: Actor {
+            id: user_id,
+            nivel,
+            efectivo_id: row.efectivo_id,
+        },
+        totp_enrolment_required: !row.totp_enrolled && enrolment_required(ctx, nivel),
     })
 }

@@ -64,9 +64,9 @@ impl TryFrom<String> for Environment {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct Vars {
-    /// development (or dev), staging, production (or prod).
-    #[serde_inline_default(Environment::Development)]
-    pub environment: Environment,
+    /// development (or dev), staging, production (or prod). No default: a server that
+    /// forgot it must not run with development's leniency (`Config::for_server`).
+    pub environment: Option<Environment>,
     #[serde_inline_default("0.0.0.0".into())]
     pub host: String,
     #[serde_inline_default(8000)]
@@ -211,6 +211,10 @@ pub struct Vars {
     pub audit_witness_interval_seconds: u64,
     #[serde_inline_default(crate::witness::DEFAULT_FILE.into())]
     pub audit_witness_file: String,
+
+    /// Level (1–3) from which users must enrol a second factor (TOTP); unset: nobody must.
+    #[serde(default, deserialize_with = "optional_level")]
+    pub totp_required_level: Option<i16>,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -264,6 +268,19 @@ impl BotVars {
 }
 
 const MIN_SECRET_LEN: usize = 32;
+
+/// Estimated entropy a secret needs outside development.
+const MIN_SECRET_BITS: f64 = 128.0;
+
+/// The refusal of a server started without ENVIRONMENT.
+pub const ENVIRONMENT_REQUIRED: &str =
+    "ENVIRONMENT is required: development, staging or production (scripts/dev.sh sets development)";
+
+/// The secret placeholders of `.env.example`: copied as they are, they are public knowledge.
+const PLACEHOLDER_SECRETS: [&str; 2] = [
+    "replace-with-48-random-characters-from-a-password-generator",
+    "replace-with-32-random-letters-digits-dashes",
+];
 
 #[derive(Debug, Clone)]
 pub struct RateLimits {
@@ -336,6 +353,9 @@ pub struct Config {
     /// `AUDIT_MASTER_KEY`, or `JWT_SECRET_KEY` when that is unset. Changing it makes the
     /// personal values already in the audit trail unreadable.
     pub audit_master_secret: String,
+    /// `TOTP_REQUIRED_LEVEL` (unset: off): users at or above this level who have not enrolled a
+    /// second factor get a session that only reaches their profile, the enrolment and logout.
+    pub totp_required_level: Option<i16>,
     /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
     /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
     pub audit_witness: AuditWitness,
@@ -385,9 +405,22 @@ impl Config {
         Self::from_vars(&Vars::from_map(env)?)
     }
 
+    /// The configuration of a long-running process (`gad serve`, `gad bot`, `gad seed`,
+    /// `gad check-config`): ENVIRONMENT must be set, so that a deployment that forgot it refuses
+    /// to start instead of running with development's weak-secret and cookie leniency.
+    pub fn for_server(v: &Vars) -> Result<Config, String> {
+        if v.environment.is_none() {
+            return Err(ENVIRONMENT_REQUIRED.into());
+        }
+        Self::from_vars(v)
+    }
+
     /// The server's checks over what the variables say together.
     pub fn from_vars(v: &Vars) -> Result<Config, String> {
-        let dev = v.environment.is_development();
+        // Tools that need no environment (migrate, create-admin…) read an unset one as
+        // development; the server and the bot go through `for_server`, which refuses it.
+        let environment = v.environment.unwrap_or(Environment::Development);
+        let dev = environment.is_development();
 
         let database_url = match (
             &v.database_url,
@@ -481,7 +514,7 @@ impl Config {
         };
 
         Ok(Config {
-            environment: v.environment,
+            environment,
             host: v.host.clone(),
             port: v.port,
             database_url,
@@ -534,12 +567,14 @@ impl Config {
                 interval_seconds: v.audit_witness_interval_seconds,
                 file: v.audit_witness_file.clone().into(),
             },
+            totp_required_level: v.totp_required_level,
         })
     }
 
     /// A config for tests and tools: development, given database, optional Redis.
     pub fn for_tests(database_url: &str, redis_url: Option<&str>) -> Config {
         let mut m = HashMap::new();
+        m.insert("ENVIRONMENT".to_string(), "development".to_string());
         m.insert("DATABASE_URL".to_string(), database_url.to_string());
         m.insert(
             "JWT_SECRET_KEY".to_string(),
@@ -638,6 +673,10 @@ impl<const MIN: i64, const MAX: i64> Range<MIN, MAX> {
     }
 }
 
+fn optional_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i16>, D::Error> {
+    Range::<1, 3>::de(d).map(Some)
+}
+
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(split_list(&String::deserialize(d)?))
 }
@@ -719,22 +758,62 @@ fn map_tile_url(url: &str) -> Result<String, String> {
     }
 }
 
-fn is_strong(s: &str) -> bool {
-    s.chars().count() >= MIN_SECRET_LEN && !is_weak(s)
+/// A secret fit for staging and production: long enough, not a known placeholder, and with at
+/// least 128 bits of estimated entropy.
+pub fn is_strong(s: &str) -> bool {
+    s.chars().count() >= MIN_SECRET_LEN
+        && !is_weak(s)
+        && estimated_entropy_bits(s) >= MIN_SECRET_BITS
 }
 
-fn too_weak(var: &str) -> String {
+/// The one-line refusal of a weak secret, naming its variable.
+pub fn too_weak(var: &str) -> String {
     format!(
-        "{var} is too weak: it must be at least {MIN_SECRET_LEN} characters and not a placeholder outside ENVIRONMENT=development"
+        "{var} is too weak: outside ENVIRONMENT=development it must be at least {MIN_SECRET_LEN} random characters (128 bits of estimated entropy) and not a placeholder"
     )
 }
 
 fn is_weak(s: &str) -> bool {
     let lower = s.to_lowercase();
-    ["changeme", "change-me", "secret", "password", "your-secret"]
-        .iter()
-        .any(|w| lower == *w || lower.starts_with(&format!("{w}-here")))
+    PLACEHOLDER_SECRETS.contains(&s)
+        || lower.starts_with("replace-with-")
+        || ["changeme", "change-me", "secret", "password", "your-secret"]
+            .iter()
+            .any(|w| lower == *w || lower.starts_with(&format!("{w}-here")))
         || s.chars().collect::<std::collections::HashSet<_>>().len() < 8
+}
+
+/// A conservative estimate of the bits of a secret: the lesser of what its length over its
+/// alphabet (the character classes it uses) could hold and what its observed character
+/// frequencies carry (Shannon), so a long but repetitive string does not pass as random.
+pub fn estimated_entropy_bits(s: &str) -> f64 {
+    let len = s.chars().count() as f64;
+    if len == 0.0 {
+        return 0.0;
+    }
+    let classes: [(fn(&char) -> bool, f64); 4] = [
+        (char::is_ascii_lowercase, 26.0),
+        (char::is_ascii_uppercase, 26.0),
+        (char::is_ascii_digit, 10.0),
+        (|c: &char| !c.is_ascii_alphanumeric(), 33.0),
+    ];
+    let alphabet: f64 = classes
+        .iter()
+        .filter(|(is, _)| s.chars().any(|c| is(&c)))
+        .map(|(_, size)| size)
+        .sum();
+    let mut counts = std::collections::HashMap::new();
+    for c in s.chars() {
+        *counts.entry(c).or_insert(0u32) += 1;
+    }
+    let shannon_per_char: f64 = counts
+        .values()
+        .map(|&n| {
+            let p = f64::from(n) / len;
+            -p * p.log2()
+        })
+        .sum();
+    (len * alphabet.log2()).min(len * shannon_per_char)
 }
 
 fn random_secret() -> String {
@@ -1016,6 +1095,57 @@ mod tests {
         weak.push(("AUDIT_MASTER_KEY", "corta"));
         let e = Config::from_map(&env(&weak)).err().unwrap_or_default();
         assert!(e.starts_with("AUDIT_MASTER_KEY"), "{e}");
+    }
+
+    #[test]
+    fn jwt_secret_placeholder_or_under_128_bits_is_refused_outside_development() {
+        let with = |environment: &str, secret: &str| {
+            Config::from_map(&env(&[
+                ("ENVIRONMENT", environment),
+                ("DATABASE_URL", "postgres://x/y"),
+                ("JWT_SECRET_KEY", secret),
+            ]))
+        };
+        let example =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example"))
+                .unwrap();
+        let placeholder = example
+            .lines()
+            .find_map(|l| l.strip_prefix("JWT_SECRET_KEY="))
+            .unwrap();
+        for weak in [
+            placeholder,
+            // 40 characters, but 8 distinct ones repeated: far under 128 bits.
+            "abcd-123abcd-123abcd-123abcd-123abcd-123",
+            "0123456789abcdef0123456789abcde",
+        ] {
+            for environment in ["staging", "production"] {
+                let e = with(environment, weak).err().unwrap_or_default();
+                assert!(e.starts_with("JWT_SECRET_KEY is too weak"), "{weak}: {e}");
+            }
+            assert!(with("development", weak).is_ok(), "{weak}");
+        }
+        assert!(with("production", "k3J9xP2mQ7vL5nR8tW1yZ4bC6dF0gH3jK5mN7pQ9").is_ok());
+        assert!(estimated_entropy_bits("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") < 1.0);
+    }
+
+    #[test]
+    fn a_server_without_environment_refuses_to_start() {
+        let vars = Vars::from_map(&env(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("JWT_SECRET_KEY", "k3J9xP2mQ7vL5nR8tW1yZ4bC6dF0gH3jK5mN7pQ9"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            Config::for_server(&vars).err().as_deref(),
+            Some(ENVIRONMENT_REQUIRED)
+        );
+        let vars = Vars::from_map(&env(&[
+            ("ENVIRONMENT", "development"),
+            ("DATABASE_URL", "postgres://x/y"),
+        ]))
+        .unwrap();
+        assert!(Config::for_server(&vars).is_ok());
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! setting (docs/API.md, "Privacy and audit"):
 //! - `idempotency_keys` older than `IDEMPOTENCY_KEY_RETENTION_HOURS` (24),
 //! - `revoked_tokens` `REVOKED_TOKEN_RETENTION_HOURS` (0) after their token expired,
-//! - `ws_tickets` `TICKET_RETENTION_HOURS` (0) after they expired,
+//! - `ws_tickets` and `totp_challenges` `TICKET_RETENTION_HOURS` (0) after they expired (both
+//!   counted as `ws_tickets`),
 //! - `telegram_link_codes` `TELEGRAM_LINK_CODE_RETENTION_HOURS` (24) after expiry or use,
-//! - `login_failures` untouched for `LOGIN_FAILURE_RETENTION_DAYS` (30),
+//! - `login_failures` and `login_device_failures` untouched for `LOGIN_FAILURE_RETENTION_DAYS`
+//!   (30; both counted as `login_failures`),
 //! - `audit_logs` past their `retention_until` (fixed at insert by the database:
 //!   `AUDIT_RETENTION_DAYS`, at least 365), through the database function `audit_purge_expired`
 //!   (the server's role cannot delete audit rows itself, nor choose their age), oldest first so
@@ -125,7 +127,9 @@ pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
     let mut counts = PurgeCounts::default();
     let mut first_err: Option<gad_store::DbError> = None;
     let mut failed: Vec<&str> = Vec::new();
-    let steps: [(&retention::Rule, i32, &mut u64); 5] = [
+    let mut device_failures = 0u64;
+    let mut totp_challenges = 0u64;
+    let steps: [(&retention::Rule, i32, &mut u64); 7] = [
         (
             &retention::IDEMPOTENCY_KEYS,
             r.idempotency_key_hours,
@@ -142,6 +146,11 @@ pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
             &mut counts.ws_tickets,
         ),
         (
+            &retention::TOTP_CHALLENGES,
+            r.ticket_hours,
+            &mut totp_challenges,
+        ),
+        (
             &retention::TELEGRAM_LINK_CODES,
             r.telegram_link_code_hours,
             &mut counts.telegram_link_codes,
@@ -150,6 +159,11 @@ pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
             &retention::LOGIN_FAILURES,
             r.login_failure_days,
             &mut counts.login_failures,
+        ),
+        (
+            &retention::LOGIN_DEVICE_FAILURES,
+            r.login_failure_days,
+            &mut device_failures,
         ),
     ];
     for (rule, period, count) in steps {
@@ -162,6 +176,8 @@ pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
             }
         }
     }
+    counts.login_failures += device_failures;
+    counts.ws_tickets += totp_challenges;
     match purge_audit(state).await {
         Ok(n) => counts.audit_logs = n,
         Err(e) => {

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod cache_admin;
 pub mod config;
 pub mod ctx;
+pub mod device;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
@@ -35,6 +36,8 @@ pub mod task_json;
 pub mod tasks;
 pub mod telegram;
 pub mod telegram_link;
+
+pub mod totp;
 pub mod trail;
 pub mod users;
 pub mod wire;

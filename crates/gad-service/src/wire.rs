@@ -14,6 +14,19 @@ pub struct Token {
     pub token_type: &'static str,
     /// Seconds until the token expires.
     pub expires_in: i64,
+    /// Present (true) when the user's level requires a second factor they have not enrolled:
+    /// this token only reaches `/users/me`, `/users/me/totp*` and logout until they do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub totp_enrolment_required: bool,
+}
+
+/// The password step of a login for a user with a second factor: no token yet.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TotpChallenge {
+    /// Always true.
+    pub totp_required: bool,
+    /// Send it back with the code to `POST /api/v1/auth/totp` (valid 5 minutes, once).
+    pub challenge: String,
 }
 
 /// A plain acknowledgement with a human message.

@@ -747,6 +747,12 @@ pub async fn anonymise(
             .execute(&mut *db)
             .await?
             .rows_affected();
+    // The second factor is a credential of the account that no longer exists as such.
+    crate::totp::reset(&mut *db, target.id).await?;
+    sqlx::query("DELETE FROM login_device_failures WHERE usuario_id = $1")
+        .bind(target.id)
+        .execute(&mut *db)
+        .await?;
     counts.clave_auditoria_destruida = crate::person_keys::destroy(db, target.id).await?;
     // Every token issued until now is refused (`tokens_valid_after` above).
     counts.tokens_revocados = true;

@@ -21,6 +21,7 @@ pub mod tareas;
 pub mod telegram;
 pub mod tickets;
 pub mod tokens;
+pub mod totp;
 pub mod usuarios;
 
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.

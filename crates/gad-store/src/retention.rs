@@ -31,6 +31,12 @@ pub const WS_TICKETS: Rule = Rule {
     condition: "expires_at < now() - make_interval(hours => $2::int)",
 };
 
+pub const TOTP_CHALLENGES: Rule = Rule {
+    table: "totp_challenges",
+    key: "challenge_hash",
+    condition: "expires_at < now() - make_interval(hours => $2::int)",
+};
+
 pub const TELEGRAM_LINK_CODES: Rule = Rule {
     table: "telegram_link_codes",
     key: "code",
@@ -41,6 +47,13 @@ pub const TELEGRAM_LINK_CODES: Rule = Rule {
 pub const LOGIN_FAILURES: Rule = Rule {
     table: "login_failures",
     key: "email",
+    condition: "updated_at < now() - make_interval(days => $2::int)
+                AND (bloqueado_hasta IS NULL OR bloqueado_hasta < now())",
+};
+
+pub const LOGIN_DEVICE_FAILURES: Rule = Rule {
+    table: "login_device_failures",
+    key: "device_id",
     condition: "updated_at < now() - make_interval(days => $2::int)
                 AND (bloqueado_hasta IS NULL OR bloqueado_hasta < now())",
 };

@@ -62,6 +62,21 @@ pub struct LoginRow {
     pub tokens_valid_after: Option<DateTime<Utc>>,
 }
 
+/// The same by id (the second step of a login with a second factor).
+pub async fn for_login_by_id<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+) -> Result<Option<LoginRow>, sqlx::Error> {
+    sqlx::query_as::<_, LoginRow>(
+        "SELECT id, nivel::text AS nivel, hashed_password, verificado, (deleted_at IS NOT NULL) AS deleted, bloqueado_hasta,
+                tokens_valid_after
+         FROM usuarios WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(exec)
+    .await
+}
+
 pub async fn for_login<'e, E: PgExecutor<'e>>(
     exec: E,
     email: &str,
@@ -149,6 +164,51 @@ pub async fn claim_unknown_login<'e, E: PgExecutor<'e>>(
     Ok(attempt(row))
 }
 
+/// The same claim for a client that presents a valid device cookie of this account (counted in
+/// `login_device_failures`, per cookie): its failures lock that cookie, not the account.
+pub async fn claim_device_login<'e, E: PgExecutor<'e>>(
+    exec: E,
+    device_id: uuid::Uuid,
+    usuario_id: i64,
+) -> Result<Attempt, sqlx::Error> {
+    let row: Option<(Option<i32>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "WITH claimed AS (
+            INSERT INTO login_device_failures AS f (device_id, usuario_id, intentos) VALUES ($1, $2, 1)
+            ON CONFLICT (device_id) DO UPDATE SET
+                intentos = CASE WHEN f.bloqueado_hasta IS NOT NULL AND f.bloqueado_hasta <= now() THEN 1
+                                ELSE f.intentos + 1 END,
+                bloqueado_hasta = CASE
+                    WHEN f.bloqueado_hasta IS NOT NULL AND f.bloqueado_hasta <= now() THEN NULL
+                    WHEN f.intentos + 1 >= $3 THEN now() + interval '30 minutes'
+                    ELSE f.bloqueado_hasta END,
+                updated_at = now()
+            WHERE f.bloqueado_hasta IS NULL OR f.bloqueado_hasta <= now()
+            RETURNING intentos)
+         SELECT c.intentos, NULL::timestamptz FROM claimed c
+         UNION ALL
+         SELECT NULL, f.bloqueado_hasta FROM login_device_failures f
+         WHERE f.device_id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)",
+    )
+    .bind(device_id)
+    .bind(usuario_id)
+    .bind(MAX_FAILURES)
+    .fetch_optional(exec)
+    .await?;
+    Ok(attempt(row))
+}
+
+/// A device cookie's counter after a correct password: gone (the next failure starts afresh).
+pub async fn clear_device_failures<'e, E: PgExecutor<'e>>(
+    exec: E,
+    device_id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_device_failures WHERE device_id = $1")
+        .bind(device_id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
 fn attempt(row: Option<(Option<i32>, Option<DateTime<Utc>>)>) -> Attempt {
     match row {
         Some((Some(n), _)) => Attempt::Allowed(n),
@@ -197,18 +257,25 @@ pub async fn reset_failures<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<(
     Ok(())
 }
 
+/// Records a login. `reset_lock`: clear the account's failure count and lock (a login from an
+/// unknown client; one with a device cookie leaves the lock other clients caused in place).
 pub async fn record_successful_login<'e, E: PgExecutor<'e>>(
     exec: E,
     id: i64,
     new_hash: Option<&str>,
+    reset_lock: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE usuarios SET intentos_fallidos = 0, bloqueado_hasta = NULL, ultimo_acceso = now(),
+        "UPDATE usuarios SET
+                intentos_fallidos = CASE WHEN $3 THEN 0 ELSE intentos_fallidos END,
+                bloqueado_hasta = CASE WHEN $3 THEN NULL ELSE bloqueado_hasta END,
+                ultimo_acceso = now(),
                 hashed_password = COALESCE($2, hashed_password)
          WHERE id = $1",
     )
     .bind(id)
     .bind(new_hash)
+    .bind(reset_lock)
     .execute(exec)
     .await?;
     Ok(())
@@ -392,6 +459,8 @@ pub struct AuthState {
     pub tokens_valid_after: Option<DateTime<Utc>>,
     pub revoked: bool,
     pub efectivo_id: Option<i64>,
+    /// A confirmed second factor.
+    pub totp_enrolled: bool,
 }
 
 pub async fn auth_state<'e, E: PgExecutor<'e>>(
@@ -403,7 +472,8 @@ pub async fn auth_state<'e, E: PgExecutor<'e>>(
         "SELECT u.nivel::text AS nivel, u.verificado, (u.deleted_at IS NOT NULL) AS deleted,
                 u.tokens_valid_after,
                 EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2) AS revoked,
-                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id
+                (SELECT e.id FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL) AS efectivo_id,
+                EXISTS (SELECT 1 FROM usuario_totp t WHERE t.usuario_id = u.id AND t.confirmed_at IS NOT NULL) AS totp_enrolled
          FROM usuarios u WHERE u.id = $1",
     )
     .bind(user_id)

@@ -16,5 +16,6 @@ pub mod health;
 pub mod stats;
 pub mod tasks;
 pub mod trail;
+pub mod user_totp;
 pub mod user_unlock;
 pub mod users;

@@ -16,6 +16,7 @@ mod gdpr;
 mod geo;
 mod hardening;
 mod jobs;
+mod login_trust;
 mod matrix;
 mod nearest;
 mod positions;

@@ -120,8 +120,8 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "tickets",
         Some("TICKET_RETENTION_HOURS"),
         "0 horas",
-        "plazo tras vencer (un ticket vale 30 s)",
-        "period after expiry (a ticket is valid for 30 s)",
+        "plazo tras vencer (un ticket vale 30 s; un desafío de segundo factor, 5 minutos)",
+        "period after expiry (a ticket is valid for 30 s; a second-factor challenge, 5 minutes)",
     ),
     (
         "codigos_telegram",
