@@ -783,6 +783,9 @@ fn is_weak(s: &str) -> bool {
         || s.chars().collect::<std::collections::HashSet<_>>().len() < 8
 }
 
+/// A character class of `estimated_entropy_bits` (with the size of its alphabet beside it).
+type CharClass = fn(&char) -> bool;
+
 /// A conservative estimate of the bits of a secret: the lesser of what its length over its
 /// alphabet (the character classes it uses) could hold and what its observed character
 /// frequencies carry (Shannon), so a long but repetitive string does not pass as random.
@@ -791,7 +794,7 @@ pub fn estimated_entropy_bits(s: &str) -> f64 {
     if len == 0.0 {
         return 0.0;
     }
-    let classes: [(fn(&char) -> bool, f64); 4] = [
+    let classes: [(CharClass, f64); 4] = [
         (char::is_ascii_lowercase, 26.0),
         (char::is_ascii_uppercase, 26.0),
         (char::is_ascii_digit, 10.0),
