@@ -68,6 +68,23 @@ impl BotHandle {
     }
 }
 
+/// Posts every new witnessed head of the audit chain to the operators' chat: a witness kept by
+/// Telegram, outside the database and the server's disk.
+fn witness_to_chat(state: &AppState, tg: &Tg, chat: i64) {
+    let tg = tg.clone();
+    gad_service::witness::spawn_delivery(state.clone(), move |line| {
+        let tg = tg.clone();
+        async move {
+            let Ok(json) = serde_json::to_string(&line) else {
+                return false;
+            };
+            tg.send(chat, &texts::testigo_auditoria(&json), None)
+                .await
+                .is_some()
+        }
+    });
+}
+
 #[derive(Clone)]
 struct Http {
     handler: Arc<Handler>,
@@ -115,6 +132,9 @@ pub async fn start(
         Arc::clone(&metrics),
         stop_rx.clone(),
     );
+    if let Some(chat) = cfg.admin_chat_id {
+        witness_to_chat(&state, &tg, chat);
+    }
     let push_ready = push::spawn(state, tg.clone(), Arc::clone(&metrics), cfg.admin_chat_id);
     let addr = listener.local_addr()?;
     let http = Http {

@@ -287,6 +287,14 @@ pub const COMANDOS: &[(&str, &str)] = &[
 ];
 
 /// A monitoring alert forwarded to the operators' chat.
+/// A witnessed head of the audit chain for the operators' chat: the JSON line as
+/// `gad audit verify --witness` reads it, so a copy of the chat can be checked like the file.
+pub fn testigo_auditoria(linea_json: &str) -> String {
+    format!(
+        "🔏 Testigo de la auditoría (guardar; se verifica con gad audit verify --witness):\n{linea_json}"
+    )
+}
+
 pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
     match description.filter(|d| !d.is_empty()) {
         Some(d) => format!("🚨 {title}\n{d}"),

@@ -915,6 +915,57 @@ async fn monitoring_alerts_reach_the_admin_chat_and_nobody_else() {
     );
 }
 
+/// With a signing key and an operators' chat, every new witnessed head of the audit chain is
+/// posted to that chat, as a line `gad audit verify --witness` accepts: a witness outside both
+/// the database and the server's disk.
+#[tokio::test]
+async fn witnessed_audit_heads_are_posted_to_the_operators_chat() {
+    let key = gad_service::witness::SigningKey::generate().unwrap();
+    let file = std::env::temp_dir().join(format!("gad-witness-bot-{}.jsonl", tg_id()));
+    let app = TestApp::spawn_with(
+        Options::with_redis()
+            .env("AUDIT_SIGNING_KEY", &key.encode())
+            .env("AUDIT_WITNESS_INTERVAL_SECONDS", "1")
+            .env("AUDIT_WITNESS_FILE", file.to_str().unwrap()),
+    )
+    .await;
+    let fake = FakeTelegram::start().await;
+    let admin_chat = -100_555_000_222i64;
+    let admin_chat_s = admin_chat.to_string();
+    let bot = start_bot(
+        &app,
+        &fake,
+        &[("TELEGRAM_ADMIN_CHAT_ID", admin_chat_s.as_str())],
+    )
+    .await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    // Audited rows move the head; the next pass posts it.
+    let u = e.app.create_user(1).await;
+    e.app.login(&u.email, &u.password).await;
+    let m = e
+        .fake
+        .wait_text(admin_chat, "Testigo de la auditoría")
+        .await;
+    let text = m["text"].as_str().unwrap();
+    let line = text.lines().last().unwrap();
+    let w: gad_service::witness::WitnessLine = serde_json::from_str(line).unwrap();
+    assert_eq!(w.public_key, key.public_key());
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&e.app.db_url)
+        .await
+        .unwrap();
+    let report =
+        gad_service::witness::check(&mut db, line, Some(&key.public_key()), chrono::Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(report.problem, None, "{report:?}");
+    assert_eq!(report.matched, 1);
+    let _ = std::fs::remove_file(&file);
+}
+
 /// "table.column" of every text-like column in which some row contains `marker`.
 async fn columns_containing(app: &TestApp, marker: &str) -> Vec<String> {
     let cols: Vec<(String, String)> = sqlx::query_as(

@@ -165,18 +165,74 @@ pub async fn witness_once(
     path: &Path,
     last_seq: &AtomicI64,
 ) -> Result<Option<WitnessLine>, String> {
-    let head = store::chain_head(db).await.map_err(|e| e.to_string())?;
-    if last_seq.load(Ordering::SeqCst) == head.seq {
+    let Some(line) = sign_new_head(db, key, last_seq).await? else {
         return Ok(None);
-    }
-    let line = key.sign(&head);
+    };
     let (file, l) = (path.to_path_buf(), line.clone());
     tokio::task::spawn_blocking(move || append(&file, &l))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot append to {}: {e}", path.display()))?;
-    last_seq.store(head.seq, Ordering::SeqCst);
+    last_seq.store(line.seq, Ordering::SeqCst);
     Ok(Some(line))
+}
+
+/// Signs the chain's current head, unless it is `last_seq` (already witnessed by this process).
+/// The caller records the new position once the line is safely delivered.
+pub async fn sign_new_head(
+    db: &mut Conn,
+    key: &SigningKey,
+    last_seq: &AtomicI64,
+) -> Result<Option<WitnessLine>, String> {
+    let head = store::chain_head(db).await.map_err(|e| e.to_string())?;
+    if last_seq.load(Ordering::SeqCst) == head.seq {
+        return Ok(None);
+    }
+    Ok(Some(key.sign(&head)))
+}
+
+/// A second witness, outside both PostgreSQL and the server's disk: every new signed head is
+/// handed to `deliver` (the bot posts it to the operators' chat, `TELEGRAM_ADMIN_CHAT_ID`), on
+/// the file witness's schedule. A head `deliver` could not send is signed and sent again on the
+/// next pass. Off without `AUDIT_SIGNING_KEY`.
+pub fn spawn_delivery<D, Fut>(state: Ctx, deliver: D)
+where
+    D: Fn(WitnessLine) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let w = &state.config.audit_witness;
+    let Some(key) = w.key.clone() else {
+        return;
+    };
+    let period = Duration::from_secs(w.interval_seconds);
+    let last = Arc::new(AtomicI64::new(-1));
+    let deliver = Arc::new(deliver);
+    crate::jobs::every(
+        state,
+        Duration::ZERO,
+        period,
+        move |state| {
+            let (key, last, deliver) = (key.clone(), Arc::clone(&last), Arc::clone(&deliver));
+            async move {
+                let mut conn = state.db.acquire().await.map_err(|e| e.to_string())?;
+                let Some(line) = sign_new_head(&mut conn, &key, &last).await? else {
+                    return Ok(false);
+                };
+                drop(conn);
+                let seq = line.seq;
+                if deliver(line).await {
+                    last.store(seq, Ordering::SeqCst);
+                    return Ok(true);
+                }
+                Err(format!("the head at chain_seq {seq} was not delivered"))
+            }
+        },
+        |pass: Result<Result<bool, String>, tokio::task::JoinError>| match pass {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "audit witness delivery failed"),
+            Err(e) => tracing::error!(error = %e, "audit witness delivery task aborted"),
+        },
+    );
 }
 
 /// Starts the witness (every `AUDIT_WITNESS_INTERVAL_SECONDS`, first right away) when
