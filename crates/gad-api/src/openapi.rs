@@ -67,7 +67,11 @@ pub fn complete(api: &OpenApi) -> Value {
 }
 
 fn error_ref() -> Value {
-    json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}})
+    schema_ref("ErrorBody")
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}})
 }
 
 /// Strings never hold NUL (PostgreSQL text cannot, and the API answers 422 `string_nul`): every
@@ -234,7 +238,13 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
                 .is_none_or(|s| s.as_object().is_some_and(Map::is_empty)),
         };
         if untyped {
-            resp.insert("content".into(), error_ref());
+            // The request limiter answers every 429 with the contract's rate-limit body.
+            let body = if code == "429" {
+                schema_ref("RateLimitBody")
+            } else {
+                error_ref()
+            };
+            resp.insert("content".into(), body);
         }
     }
 }
@@ -254,6 +264,11 @@ mod tests {
         assert_eq!(
             op["404"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/ErrorBody"
+        );
+        assert_eq!(
+            op["429"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/RateLimitBody",
+            "the request limiter's 429 is documented with the body it sends"
         );
         assert_eq!(
             done["paths"]["/api/v1/health"]["get"]["security"],
