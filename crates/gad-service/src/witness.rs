@@ -157,29 +157,9 @@ pub fn append(path: &Path, line: &WitnessLine) -> std::io::Result<()> {
     f.sync_data()
 }
 
-/// Signs the current head and appends it, unless it is the head this process witnessed last.
-/// Returns the line written.
-pub async fn witness_once(
-    db: &mut Conn,
-    key: &SigningKey,
-    path: &Path,
-    last_seq: &AtomicI64,
-) -> Result<Option<WitnessLine>, String> {
-    let Some(line) = sign_new_head(db, key, last_seq).await? else {
-        return Ok(None);
-    };
-    let (file, l) = (path.to_path_buf(), line.clone());
-    tokio::task::spawn_blocking(move || append(&file, &l))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot append to {}: {e}", path.display()))?;
-    last_seq.store(line.seq, Ordering::SeqCst);
-    Ok(Some(line))
-}
-
 /// Signs the chain's current head, unless it is `last_seq` (already witnessed by this process).
 /// The caller records the new position once the line is safely delivered.
-pub async fn sign_new_head(
+async fn sign_new_head(
     db: &mut Conn,
     key: &SigningKey,
     last_seq: &AtomicI64,
@@ -191,10 +171,11 @@ pub async fn sign_new_head(
     Ok(Some(key.sign(&head)))
 }
 
-/// A second witness, outside both PostgreSQL and the server's disk: every new signed head is
-/// handed to `deliver` (the bot posts it to the operators' chat, `TELEGRAM_ADMIN_CHAT_ID`), on
-/// the file witness's schedule. A head `deliver` could not send is signed and sent again on the
-/// next pass. Off without `AUDIT_SIGNING_KEY`.
+/// Every `AUDIT_WITNESS_INTERVAL_SECONDS` (first right away), hands the chain's head, signed, to
+/// `deliver` when it moved since the last head delivered: the server appends it to the witness
+/// file, the bot posts it to the operators' chat (`TELEGRAM_ADMIN_CHAT_ID`), a witness outside
+/// both PostgreSQL and the server's disk. A head `deliver` could not take is signed and handed
+/// again on the next pass. Off without `AUDIT_SIGNING_KEY`.
 pub fn spawn_delivery<D, Fut>(state: Ctx, deliver: D)
 where
     D: Fn(WitnessLine) -> Fut + Send + Sync + 'static,
@@ -250,27 +231,28 @@ pub fn spawn(state: Ctx) {
         return;
     };
     let path = Arc::new(w.file.clone());
-    let period = Duration::from_secs(w.interval_seconds);
-    let last = Arc::new(AtomicI64::new(-1));
     tracing::info!(file = %path.display(), public_key = %key.public_key(), "audit witness on");
-    crate::jobs::every(
-        state,
-        Duration::ZERO,
-        period,
-        move |state| {
-            let (key, path, last) = (key.clone(), Arc::clone(&path), Arc::clone(&last));
-            async move {
-                let mut conn = state.db.acquire().await.map_err(|e| e.to_string())?;
-                witness_once(&mut conn, &key, &path, &last).await
+    spawn_delivery(state, move |line| {
+        let path = Arc::clone(&path);
+        async move {
+            let seq = line.seq;
+            let written = tokio::task::spawn_blocking(move || append(&path, &line)).await;
+            match written {
+                Ok(Ok(())) => {
+                    tracing::debug!(seq, "audit head witnessed");
+                    true
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "audit witness: cannot append to the file");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit witness: append task aborted");
+                    false
+                }
             }
-        },
-        |pass| match pass {
-            Ok(Ok(Some(l))) => tracing::debug!(seq = l.seq, "audit head witnessed"),
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "audit witness failed"),
-            Err(e) => tracing::error!(error = %e, "audit witness task aborted"),
-        },
-    );
+        }
+    });
 }
 
 /// Why a witnessed head does not hold.
