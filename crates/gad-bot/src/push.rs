@@ -16,6 +16,7 @@ use gad_service::events::{
     Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, TaskAssigned, TaskStatusChanged,
     TaskUpdated,
 };
+use gad_service::evidencia::Origen;
 use tokio::sync::mpsc;
 
 use teloxide::types::{InlineKeyboardMarkup, ReplyMarkup};
@@ -136,9 +137,27 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             texts::push_estado(&t.codigo, t.estado_nuevo),
             without(users, Some(t.usuario_id)),
         ),
+        // Notes from the desk reach the officers on the incident; a note written in Telegram
+        // is already in the chat it came from.
+        Event::TaskNoteAdded(n) if n.nota.origen != Origen::Telegram => to_users(
+            "task_note_added",
+            texts::nota_de_la_central(&n.codigo, &n.nota.texto),
+            without(users, n.nota.autor.as_ref().map(|a| a.usuario_id)),
+        ),
         _ => return None,
     };
     (!n.users.is_empty() || !n.chats.is_empty()).then_some(n)
+}
+
+/// The task a pushed message is about: a reply to it (a note, a photo) goes to that task.
+fn task_of(ev: &Event) -> Option<i64> {
+    match ev {
+        Event::Alert(Alert::Emergency(a)) => Some(a.task_id),
+        Event::Alert(Alert::Called(a)) => Some(a.task_id),
+        Event::TaskAssigned(TaskAssigned::Officers(a)) => Some(a.task_id),
+        Event::TaskNoteAdded(n) => Some(n.task_id),
+        _ => None,
+    }
 }
 
 /// Forwards the bot's own events when there is no Redis channel to read them from.
@@ -184,14 +203,14 @@ pub fn spawn(
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             if let Some(n) = notice(&ev, admin_chat) {
-                deliver(&state, &tg, &metrics, n).await;
+                deliver(&state, &tg, &metrics, n, task_of(&ev.event)).await;
             }
         }
     });
     ready
 }
 
-async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
+async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, task: Option<i64>) {
     let users: Vec<i64> = n
         .users
         .iter()
@@ -230,8 +249,18 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
         ]]))
     });
     for chat in chats {
-        if tg.send(chat, &n.text, markup.clone()).await.is_some() {
-            metrics.push(n.kind);
+        let Some(sent) = tg.send(chat, &n.text, markup.clone()).await else {
+            continue;
+        };
+        metrics.push(n.kind);
+        if let Some(task_id) = task {
+            let id = i64::from(sent.0);
+            if let Err(e) =
+                gad_service::evidencia::remember_message(state, chat, id, task_id).await
+            {
+                metrics.error("push_database");
+                tracing::warn!(error = %e, "push: message of a task not remembered");
+            }
         }
     }
 }

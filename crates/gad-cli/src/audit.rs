@@ -30,6 +30,10 @@ pub struct VerifyArgs {
     /// AUDIT_SIGNING_KEY when it is set, otherwise each line's own key.
     #[arg(long)]
     pub public_key: Option<String>,
+    /// Also read every stored attachment (ADJUNTOS_DIR or ADJUNTOS_S3_URL) and compare its
+    /// SHA-256 with the one its audit row recorded: a changed, missing or unreadable file fails.
+    #[arg(long)]
+    pub adjuntos: bool,
 }
 
 /// `gad audit keygen`: needs no database.
@@ -80,10 +84,11 @@ pub async fn run(
     pool: &sqlx::PgPool,
     master: &MasterKey,
     signing_key: Option<&SigningKey>,
+    adjuntos: &gad_service::config::Adjuntos,
     cmd: AuditCommand,
 ) -> anyhow::Result<()> {
     match cmd {
-        AuditCommand::Verify(args) => verify(pool, signing_key, args).await,
+        AuditCommand::Verify(args) => verify(pool, signing_key, adjuntos, args).await,
         AuditCommand::Export(args) => export(pool, master, args).await,
         AuditCommand::Keygen => keygen(),
     }
@@ -92,6 +97,7 @@ pub async fn run(
 async fn verify(
     pool: &sqlx::PgPool,
     signing_key: Option<&SigningKey>,
+    adjuntos: &gad_service::config::Adjuntos,
     args: VerifyArgs,
 ) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
@@ -127,6 +133,27 @@ async fn verify(
             w.matched + w.purged,
             w.purged
         );
+    }
+    if args.adjuntos {
+        let almacen = gad_service::almacen::Almacen::open(adjuntos);
+        let check = gad_service::evidencia::verify_stored(pool, &almacen)
+            .await
+            .map_err(|e| anyhow::anyhow!("attachments not verified: {e}"))?;
+        if !check.problems.is_empty() {
+            for p in &check.problems {
+                eprintln!("{p}");
+            }
+            anyhow::bail!(
+                "stored attachments do not match the audit trail: {} of {} ({})",
+                check.problems.len(),
+                check.checked,
+                almacen.describe
+            );
+        }
+        witnessed.push_str(&format!(
+            "; {} stored attachments match their audited SHA-256",
+            check.checked
+        ));
     }
     println!(
         "audit chain ok: {} rows verified (chain_seq {}..={}){witnessed}",

@@ -175,7 +175,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config()?;
             let pool = connect(&config).await?;
             let master = gad_service::personal_keys::MasterKey::derive(&config.audit_master_secret);
-            audit::run(&pool, &master, config.audit_witness.key.as_ref(), command).await
+            audit::run(
+                &pool,
+                &master,
+                config.audit_witness.key.as_ref(),
+                &config.adjuntos,
+                command,
+            )
+            .await
         }
         Command::Gdpr { command } => {
             let config = load_config()?;

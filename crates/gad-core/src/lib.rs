@@ -3,6 +3,7 @@
 //! property-tested without a database.
 
 pub mod actor;
+pub mod adjunto;
 pub mod enums;
 pub mod field_error;
 pub mod geo;

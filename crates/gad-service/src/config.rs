@@ -215,6 +215,17 @@ pub struct Vars {
     /// Level (1–3) from which users must enrol a second factor (TOTP); unset: nobody must.
     #[serde(default, deserialize_with = "optional_level")]
     pub totp_required_level: Option<i16>,
+
+    /// Largest attachment (evidence file) a task takes, in MiB.
+    #[serde_inline_default(10)]
+    #[serde(deserialize_with = "Range::<1, 100>::de")]
+    pub adjunto_max_mb: usize,
+    /// Directory of the attachments when no S3-compatible store is configured (created at start).
+    #[serde_inline_default("./data/adjuntos".into())]
+    pub adjuntos_dir: String,
+    /// `s3://bucket` of an S3-compatible store for the attachments (credentials, region and
+    /// endpoint from the usual AWS_* variables); unset: ADJUNTOS_DIR.
+    pub adjuntos_s3_url: Option<String>,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -359,6 +370,20 @@ pub struct Config {
     /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
     /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
     pub audit_witness: AuditWitness,
+    /// Where the attachments of tasks are kept and how big one may be (`ADJUNTO_MAX_MB`,
+    /// `ADJUNTOS_DIR`, `ADJUNTOS_S3_URL`).
+    pub adjuntos: Adjuntos,
+}
+
+/// Where the attachments (evidence files) of tasks are stored (`crate::almacen`).
+#[derive(Debug, Clone)]
+pub struct Adjuntos {
+    /// Largest file, in bytes.
+    pub max_bytes: usize,
+    /// Local directory (used when `s3_url` is None).
+    pub dir: std::path::PathBuf,
+    /// `s3://bucket` of an S3-compatible store.
+    pub s3_url: Option<String>,
 }
 
 /// Where and how often the server witnesses the audit chain's head (`crate::witness`).
@@ -568,6 +593,14 @@ impl Config {
                 file: v.audit_witness_file.clone().into(),
             },
             totp_required_level: v.totp_required_level,
+            adjuntos: Adjuntos {
+                max_bytes: v.adjunto_max_mb * 1024 * 1024,
+                dir: v.adjuntos_dir.clone().into(),
+                s3_url: v
+                    .adjuntos_s3_url
+                    .clone()
+                    .filter(|u| !u.trim().is_empty()),
+            },
         })
     }
 

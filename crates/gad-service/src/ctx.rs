@@ -34,6 +34,8 @@ pub struct Inner {
     pub personal: crate::personal_keys::MasterKey,
     /// Signs and checks every message between processes on the Redis fan-out channel.
     pub fanout: crate::events::FanoutKey,
+    /// Where the tasks' evidence files are stored.
+    pub adjuntos: crate::almacen::Almacen,
 }
 
 #[derive(Clone)]
@@ -57,6 +59,7 @@ impl Ctx {
         let instance_id = uuid::Uuid::new_v4().to_string();
         let personal = crate::personal_keys::MasterKey::derive(&config.audit_master_secret);
         let fanout = crate::events::FanoutKey::derive(&config.jwt_secret);
+        let adjuntos = crate::almacen::Almacen::open(&config.adjuntos);
         Ctx(Arc::new(Inner {
             cache: Cache::new(
                 Arc::clone(&redis),
@@ -81,6 +84,7 @@ impl Ctx {
             instance_id,
             personal,
             fanout,
+            adjuntos,
         }))
     }
 }

@@ -40,10 +40,12 @@ pub enum EventType {
     ConnectionAck,
     Ping,
     Pong,
+    TaskNoteAdded,
+    TaskAttachmentAdded,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         EventType::SystemStatus,
         EventType::UserActivity,
         EventType::DashboardUpdate,
@@ -61,6 +63,8 @@ impl EventType {
         EventType::ConnectionAck,
         EventType::Ping,
         EventType::Pong,
+        EventType::TaskNoteAdded,
+        EventType::TaskAttachmentAdded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,8 @@ impl EventType {
             EventType::ConnectionAck => "connection_ack",
             EventType::Ping => "ping",
             EventType::Pong => "pong",
+            EventType::TaskNoteAdded => "task_note_added",
+            EventType::TaskAttachmentAdded => "task_attachment_added",
         }
     }
 
@@ -146,6 +152,11 @@ pub enum Event {
     Pong(Pong),
     /// A client message refused; the socket stays open.
     Error(ErrorFrame),
+    /// A note added to a task (desk or field): to supervisors and the task's officers.
+    TaskNoteAdded(NoteAdded),
+    /// A file attached to a task (its record, not its bytes): to supervisors and the task's
+    /// officers.
+    TaskAttachmentAdded(AttachmentAdded),
 }
 
 impl Event {
@@ -166,6 +177,8 @@ impl Event {
             Event::Ping(_) => EventType::Ping,
             Event::Pong(_) => EventType::Pong,
             Event::Error(_) => EventType::Error,
+            Event::TaskNoteAdded(_) => EventType::TaskNoteAdded,
+            Event::TaskAttachmentAdded(_) => EventType::TaskAttachmentAdded,
         }
     }
 

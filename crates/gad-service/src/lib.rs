@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod almacen;
 pub mod audit;
 pub mod auth;
 pub mod authorize;
@@ -17,6 +18,7 @@ pub mod device;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
+pub mod evidencia;
 pub mod error;
 pub mod events;
 pub mod fixes;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
+pub mod evidencia;
 pub mod error;
 pub mod gdpr;
 pub mod geo;

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod docs;
 pub mod efectivos;
 pub mod emergency;
+pub mod evidencia;
 pub mod fixes;
 pub mod gdpr;
 pub mod geo;

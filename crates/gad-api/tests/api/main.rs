@@ -14,6 +14,7 @@ mod emergency;
 mod foundation;
 mod gdpr;
 mod geo;
+mod incident_timeline;
 mod hardening;
 mod jobs;
 mod login_trust;

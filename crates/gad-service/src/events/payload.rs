@@ -30,6 +30,25 @@ pub enum AlertLevel {
 // ---------------------------------------------------------------------------------------------
 // Tasks
 
+/// `task_note_added`: a note added to a task (desk or field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NoteAdded {
+    pub task_id: i64,
+    /// The task's code (what a person reads).
+    pub codigo: String,
+    /// The note exactly as `GET /api/v1/tasks/{id}/notas` lists it.
+    pub nota: crate::evidencia::Nota,
+}
+
+/// `task_attachment_added`: a file attached to a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentAdded {
+    pub task_id: i64,
+    pub codigo: String,
+    /// The attachment exactly as `GET /api/v1/tasks/{id}/adjuntos` lists it.
+    pub adjunto: crate::evidencia::Adjunto,
+}
+
 /// `task_updated`: the task after a change, or the deletion of a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
