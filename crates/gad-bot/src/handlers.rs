@@ -603,6 +603,7 @@ impl Handler {
     async fn download(&self, file_id: &str, max: usize) -> Option<axum::body::Bytes> {
         use futures::StreamExt;
         use teloxide::net::Download;
+        use teloxide::prelude::{Request, Requester};
         let file = self
             .tg
             .call("getFile", || self.tg.bot.get_file(file_id.to_string()).send())
