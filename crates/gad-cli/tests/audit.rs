@@ -293,3 +293,66 @@ async fn gdpr_data_map_markdown_is_the_committed_privacy_md() {
         "docs/PRIVACY.md is not the output of `gad gdpr data-map --markdown`"
     );
 }
+
+#[tokio::test]
+async fn verify_adjuntos_reads_every_stored_file_and_names_a_tampered_one() {
+    let dir = std::env::temp_dir().join(format!("gad-adjuntos-cli-{}", uuid::Uuid::new_v4()));
+    let dir_s = dir.display().to_string();
+    let app = gad_testkit::TestApp::spawn_with(
+        gad_testkit::Options::default().env("ADJUNTOS_DIR", &dir_s),
+    )
+    .await;
+    let sup = app.create_user(2).await;
+    let r = app.create_task(&sup, sup.id, serde_json::json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let task = r.body["id"].as_i64().unwrap();
+    let me = gad_core::Actor {
+        id: sup.id,
+        nivel: gad_core::Nivel::Supervisor,
+        efectivo_id: None,
+    };
+    let photo = b"\xff\xd8\xff\xe0 una foto de la escena".to_vec();
+    let a = gad_service::evidencia::add_attachment(
+        &app.state.ctx,
+        &me,
+        &gad_core::request_context::RequestContext::default(),
+        task,
+        gad_service::evidencia::Upload {
+            nombre: "escena.jpg".into(),
+            declarado: Some("image/jpeg".into()),
+            bytes: photo.into(),
+        },
+        gad_service::evidencia::Origen::Api,
+    )
+    .await
+    .unwrap();
+
+    let verify = || {
+        gad(&app.db_url)
+            .env("ADJUNTOS_DIR", &dir_s)
+            .args(["audit", "verify", "--adjuntos"])
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 stored attachments match"), "{stdout}");
+
+    let clave: String = sqlx::query_scalar("SELECT clave FROM tarea_adjuntos WHERE id = $1")
+        .bind(a.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    std::fs::write(dir.join(&clave), b"\xff\xd8\xff\xe0 otra foto").unwrap();
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a changed file must fail");
+    assert!(stderr.contains(&clave) && stderr.contains("audited"), "{stderr}");
+
+    std::fs::remove_file(dir.join(&clave)).unwrap();
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("file missing"), "{stderr}");
+}
