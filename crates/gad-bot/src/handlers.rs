@@ -483,14 +483,7 @@ impl Handler {
         let r = self
             .timed(
                 "add_note",
-                evidencia::add_note(
-                    &self.state,
-                    &o.actor,
-                    ctx,
-                    task_id,
-                    texto,
-                    Origen::Telegram,
-                ),
+                evidencia::add_note(&self.state, &o.actor, ctx, task_id, texto, Origen::Telegram),
             )
             .await;
         match r {
@@ -534,7 +527,9 @@ impl Handler {
             return;
         };
         let (meta, nombre, declarado) = if let Some(sizes) = m.photo() {
-            let Some(big) = sizes.iter().max_by_key(|p| u64::from(p.width) * u64::from(p.height))
+            let Some(big) = sizes
+                .iter()
+                .max_by_key(|p| u64::from(p.width) * u64::from(p.height))
             else {
                 return;
             };
@@ -606,7 +601,9 @@ impl Handler {
         use teloxide::prelude::{Request, Requester};
         let file = self
             .tg
-            .call("getFile", || self.tg.bot.get_file(file_id.to_string()).send())
+            .call("getFile", || {
+                self.tg.bot.get_file(file_id.to_string()).send()
+            })
             .await
             .map_err(|e| tracing::warn!(error = %e, "telegram: getFile failed"))
             .ok()?;

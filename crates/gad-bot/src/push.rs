@@ -255,8 +255,7 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
         metrics.push(n.kind);
         if let Some(task_id) = task {
             let id = i64::from(sent.0);
-            if let Err(e) =
-                gad_service::evidencia::remember_message(state, chat, id, task_id).await
+            if let Err(e) = gad_service::evidencia::remember_message(state, chat, id, task_id).await
             {
                 metrics.error("push_database");
                 tracing::warn!(error = %e, "push: message of a task not remembered");

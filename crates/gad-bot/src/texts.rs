@@ -308,7 +308,9 @@ pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
 
 /// A note written at the desk, pushed to the officers on the incident.
 pub fn nota_de_la_central(codigo: &str, texto: &str) -> String {
-    format!("📝 Nota de la central sobre {codigo}: {texto}\n(Respondé a este mensaje para agregar una nota.)")
+    format!(
+        "📝 Nota de la central sobre {codigo}: {texto}\n(Respondé a este mensaje para agregar una nota.)"
+    )
 }
 pub fn nota_agregada(codigo: &str) -> String {
     format!("📝 Nota agregada a {codigo}.")
@@ -317,11 +319,13 @@ pub fn adjunto_agregado(codigo: &str, sha256: &str) -> String {
     let corto: String = sha256.chars().take(12).collect();
     format!("📎 Archivo agregado a {codigo} (SHA-256 {corto}…).")
 }
-pub const NOTA_USO: &str = "Escribí la nota después del comando, por ejemplo:\n/nota Llegamos al lugar, todo tranquilo.";
+pub const NOTA_USO: &str =
+    "Escribí la nota después del comando, por ejemplo:\n/nota Llegamos al lugar, todo tranquilo.";
 pub const SIN_INCIDENTE: &str = "No tenés un incidente en curso: la nota o el archivo se agregan al incidente al que te despacharon o asignaron. Respondé al mensaje del incidente para elegir otro.";
 pub const NOTA_INVALIDA: &str = "La nota debe tener entre 1 y 2000 caracteres.";
 pub const ADJUNTO_TIPO_INVALIDO: &str = "Solo se aceptan fotos (JPEG, PNG) y documentos PDF.";
 pub fn adjunto_muy_grande(max_mb: usize) -> String {
     format!("El archivo supera el máximo de {max_mb} MB.")
 }
-pub const ADJUNTO_NO_DESCARGADO: &str = "No pude descargar el archivo de Telegram. Probá de nuevo en un momento.";
+pub const ADJUNTO_NO_DESCARGADO: &str =
+    "No pude descargar el archivo de Telegram. Probá de nuevo en un momento.";

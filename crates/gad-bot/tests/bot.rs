@@ -1166,7 +1166,10 @@ async fn remembered(e: &Env, tg: i64, msg: &Value, task: i64) {
         if known == Some(task) {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "message not remembered");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "message not remembered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -1188,14 +1191,18 @@ async fn a_reply_to_the_dispatch_push_and_nota_become_notes_the_dashboard_shows(
     ws.handshake().await;
     let (task, push) = dispatched(&e, tg).await;
 
-    e.fake.reply_text(tg, &push, "Voy en camino, llego en 5 minutos");
+    e.fake
+        .reply_text(tg, &push, "Voy en camino, llego en 5 minutos");
     e.fake.wait_text(tg, "Nota agregada").await;
     let f = ws
         .wait_for("task_note_added", Duration::from_secs(5))
         .await
         .expect("the dashboard gets the note");
     assert_eq!(f["data"]["task_id"], task);
-    assert_eq!(f["data"]["nota"]["texto"], "Voy en camino, llego en 5 minutos");
+    assert_eq!(
+        f["data"]["nota"]["texto"],
+        "Voy en camino, llego en 5 minutos"
+    );
     assert_eq!(f["data"]["nota"]["origen"], "telegram");
     assert_eq!(f["data"]["nota"]["autor"]["usuario_id"], officer.id);
 
@@ -1224,7 +1231,9 @@ async fn a_reply_to_the_dispatch_push_and_nota_become_notes_the_dashboard_shows(
     let idle = e.app.create_efectivo(None).await;
     let tg_idle = linked(&e, &idle).await;
     e.fake.send_text(tg_idle, "/nota hola");
-    e.fake.wait_text(tg_idle, "No tenés un incidente en curso").await;
+    e.fake
+        .wait_text(tg_idle, "No tenés un incidente en curso")
+        .await;
 }
 
 #[tokio::test]
@@ -1241,13 +1250,12 @@ async fn a_photo_in_reply_to_the_incident_becomes_an_attachment_hashed_in_the_au
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&photo))
     };
-    let (stored, origen): (String, String) = sqlx::query_as(
-        "SELECT sha256, origen FROM tarea_adjuntos WHERE tarea_id = $1",
-    )
-    .bind(task)
-    .fetch_one(&e.app.pool)
-    .await
-    .unwrap();
+    let (stored, origen): (String, String) =
+        sqlx::query_as("SELECT sha256, origen FROM tarea_adjuntos WHERE tarea_id = $1")
+            .bind(task)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
     assert_eq!(stored, sha, "the largest size was kept");
     assert_eq!(origen, "telegram");
     let audited: String = sqlx::query_scalar(
@@ -1277,7 +1285,11 @@ async fn a_note_written_at_the_desk_reaches_the_officers_chat() {
     let officer = e.app.create_efectivo(Some(SOL)).await;
     let tg = linked(&e, &officer).await;
     let (task, _) = dispatched(&e, tg).await;
-    let codigo = e.app.get(&format!("/api/v1/tasks/{task}"), Some(&sup.token)).await.body["codigo"]
+    let codigo = e
+        .app
+        .get(&format!("/api/v1/tasks/{task}"), Some(&sup.token))
+        .await
+        .body["codigo"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1290,10 +1302,7 @@ async fn a_note_written_at_the_desk_reaches_the_officers_chat() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let m = e
-        .fake
-        .wait_text(tg, "Nota de la central sobre")
-        .await;
+    let m = e.fake.wait_text(tg, "Nota de la central sobre").await;
     let text = m["text"].as_str().unwrap();
     assert!(text.contains(&codigo), "{text}");
     assert!(text.contains("El sospechoso viste campera roja"), "{text}");

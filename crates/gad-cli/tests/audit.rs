@@ -336,7 +336,11 @@ async fn verify_adjuntos_reads_every_stored_file_and_names_a_tampered_one() {
     };
     let out = verify();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("1 stored attachments match"), "{stdout}");
 
     let clave: String = sqlx::query_scalar("SELECT clave FROM tarea_adjuntos WHERE id = $1")
@@ -348,7 +352,10 @@ async fn verify_adjuntos_reads_every_stored_file_and_names_a_tampered_one() {
     let out = verify();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a changed file must fail");
-    assert!(stderr.contains(&clave) && stderr.contains("audited"), "{stderr}");
+    assert!(
+        stderr.contains(&clave) && stderr.contains("audited"),
+        "{stderr}"
+    );
 
     std::fs::remove_file(dir.join(&clave)).unwrap();
     let out = verify();

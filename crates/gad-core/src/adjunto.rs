@@ -32,7 +32,12 @@ pub fn extension(tipo: &str) -> &'static str {
 /// left out or sent as `application/octet-stream` says nothing and is accepted.
 pub fn declared_matches(declared: Option<&str>, detected: &str) -> bool {
     let Some(d) = declared else { return true };
-    let d = d.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let d = d
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if d.is_empty() || d == "application/octet-stream" {
         return true;
     }

@@ -596,10 +596,7 @@ impl Config {
             adjuntos: Adjuntos {
                 max_bytes: v.adjunto_max_mb * 1024 * 1024,
                 dir: v.adjuntos_dir.clone().into(),
-                s3_url: v
-                    .adjuntos_s3_url
-                    .clone()
-                    .filter(|u| !u.trim().is_empty()),
+                s3_url: v.adjuntos_s3_url.clone().filter(|u| !u.trim().is_empty()),
             },
         })
     }

@@ -303,11 +303,7 @@ pub fn check_upload(ctx: &Ctx, u: &Upload) -> ServiceResult<&'static str> {
 /// characters; "adjunto.<ext>" when nothing is left.
 fn clean_name(nombre: &str, tipo: &str) -> String {
     let last = nombre.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = last
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
     let clean = clean.trim();
     if clean.is_empty() {
         format!("adjunto.{}", adjunto::extension(tipo))
@@ -340,13 +336,10 @@ pub async fn add_attachment(
         adjunto::extension(tipo)
     );
     let size = upload.bytes.len() as i64;
-    ctx.adjuntos
-        .put(&clave, upload.bytes)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "attachment not stored");
-            ServiceError::Unavailable
-        })?;
+    ctx.adjuntos.put(&clave, upload.bytes).await.map_err(|e| {
+        tracing::error!(error = %e, "attachment not stored");
+        ServiceError::Unavailable
+    })?;
     let mut tx = ctx.db.begin().await?;
     let row = store::insert_adjunto(
         &mut tx,
@@ -367,9 +360,11 @@ pub async fn add_attachment(
         .resource("tarea_adjunto", adjunto.id)
         .values(
             None,
-            Some(json!({"task_id": t.id, "adjunto_id": adjunto.id, "archivo": nombre,
+            Some(
+                json!({"task_id": t.id, "adjunto_id": adjunto.id, "archivo": nombre,
                         "tipo": tipo, "bytes": size, "sha256": sha256, "clave": clave,
-                        "origen": origen})),
+                        "origen": origen}),
+            ),
         )
         .status(201)
         .context(origin);
@@ -386,11 +381,7 @@ pub async fn add_attachment(
 }
 
 /// The attachments of a task `me` may see, oldest first.
-pub async fn list_attachments(
-    ctx: &Ctx,
-    me: &Actor,
-    task_id: i64,
-) -> ServiceResult<Vec<Adjunto>> {
+pub async fn list_attachments(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Vec<Adjunto>> {
     visible(ctx, me, task_id).await?;
     let rows = store::list_adjuntos(&ctx.db, task_id).await?;
     Ok(rows.into_iter().map(Adjunto::from).collect())
@@ -432,8 +423,10 @@ pub async fn verify_stored(db: &Pool, almacen: &Almacen) -> ServiceResult<Stored
     for a in store::audited_adjuntos(db).await? {
         out.checked += 1;
         let Some(audited) = a.audited_sha256.as_deref() else {
-            out.problems
-                .push(format!("adjunto {} ({}): no audit row records it", a.id, a.clave));
+            out.problems.push(format!(
+                "adjunto {} ({}): no audit row records it",
+                a.id, a.clave
+            ));
             continue;
         };
         if audited != a.sha256 {
@@ -617,9 +610,8 @@ pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Time
         store::list_notas(&ctx.db, task_id),
         store::list_adjuntos(&ctx.db, task_id),
     )?;
-    let mut entradas = Vec::with_capacity(
-        historia.len() + 2 * despachos.len() + notas.len() + adjuntos.len(),
-    );
+    let mut entradas =
+        Vec::with_capacity(historia.len() + 2 * despachos.len() + notas.len() + adjuntos.len());
     from_history(historia, &mut entradas);
     from_dispatches(despachos, &mut entradas);
     for n in notas.into_iter().map(Nota::from) {

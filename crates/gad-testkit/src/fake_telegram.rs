@@ -552,7 +552,11 @@ async fn handle(
             match size {
                 Some(size) => ok(json!({"file_id": id, "file_unique_id": format!("u{id}"),
                     "file_size": size, "file_path": format!("files/{id}")})),
-                None => error(StatusCode::BAD_REQUEST, "Bad Request: invalid file_id", None),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: invalid file_id",
+                    None,
+                ),
             }
         }
         "getme" => ok(json!({

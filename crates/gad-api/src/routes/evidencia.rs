@@ -28,7 +28,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Most bytes a request to this path may carry, when it is an upload of a file.
-pub fn upload_body_limit(method: &axum::http::Method, path: &str, max_file: usize) -> Option<usize> {
+pub fn upload_body_limit(
+    method: &axum::http::Method,
+    path: &str,
+    max_file: usize,
+) -> Option<usize> {
     let is_upload = method == axum::http::Method::POST
         && path
             .strip_prefix("/api/v1/tasks/")
@@ -63,7 +67,15 @@ pub async fn add_note(
     ValidPath(task_id): ValidPath<i64>,
     ValidJson(body): ValidJson<NotaBody>,
 ) -> ApiResult<Response> {
-    let n = evidencia::add_note(&state.ctx, &me, &origin, task_id, &body.texto, origen(&headers)).await?;
+    let n = evidencia::add_note(
+        &state.ctx,
+        &me,
+        &origin,
+        task_id,
+        &body.texto,
+        origen(&headers),
+    )
+    .await?;
     json_ok(StatusCode::CREATED, &n)
 }
 
@@ -76,7 +88,10 @@ pub async fn list_notes(
     me: AuthUser,
     ValidPath(task_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    json_ok(StatusCode::OK, &evidencia::list_notes(&state.ctx, &me, task_id).await?)
+    json_ok(
+        StatusCode::OK,
+        &evidencia::list_notes(&state.ctx, &me, task_id).await?,
+    )
 }
 
 /// The file of a multipart body: field `archivo` (422 there when absent), 413 past the bound.
@@ -101,9 +116,18 @@ async fn read_upload(mut form: Multipart, max: usize) -> ApiResult<Upload> {
             }
             buf.extend_from_slice(&chunk);
         }
-        return Ok(Upload { nombre, declarado, bytes: buf.into() });
+        return Ok(Upload {
+            nombre,
+            declarado,
+            bytes: buf.into(),
+        });
     }
-    Err(ApiError::validation(FieldError::body(ARCHIVO, "missing", "Field required", Value::Null)))
+    Err(ApiError::validation(FieldError::body(
+        ARCHIVO,
+        "missing",
+        "Field required",
+        Value::Null,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/adjuntos", tag = "incidents",
@@ -144,7 +168,10 @@ pub async fn list_attachments(
     me: AuthUser,
     ValidPath(task_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    json_ok(StatusCode::OK, &evidencia::list_attachments(&state.ctx, &me, task_id).await?)
+    json_ok(
+        StatusCode::OK,
+        &evidencia::list_attachments(&state.ctx, &me, task_id).await?,
+    )
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks/{task_id}/adjuntos/{adjunto_id}", tag = "incidents",
@@ -157,15 +184,33 @@ pub async fn get_attachment(
     ValidPath((task_id, adjunto_id)): ValidPath<(i64, i64)>,
 ) -> ApiResult<Response> {
     let (a, bytes) = evidencia::get_attachment(&state.ctx, &me, task_id, adjunto_id).await?;
-    let disposition = if a.tipo.starts_with("image/") { "inline" } else { "attachment" };
+    let disposition = if a.tipo.starts_with("image/") {
+        "inline"
+    } else {
+        "attachment"
+    };
     // The stored name is shown, never trusted: only ASCII letters, digits, '.', '-' and '_'.
-    let safe: String = a.nombre.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+    let safe: String = a
+        .nombre
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, HeaderValue::from_str(&a.tipo).map_err(ApiError::internal)?)
-        .header(header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"{safe}\""))
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(&a.tipo).map_err(ApiError::internal)?,
+        )
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("{disposition}; filename=\"{safe}\""),
+        )
         .header("x-content-type-options", "nosniff")
         .body(Body::from(bytes))
         .map_err(ApiError::internal)
@@ -180,5 +225,8 @@ pub async fn timeline(
     me: AuthUser,
     ValidPath(task_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
-    json_ok(StatusCode::OK, &evidencia::timeline(&state.ctx, &me, task_id).await?)
+    json_ok(
+        StatusCode::OK,
+        &evidencia::timeline(&state.ctx, &me, task_id).await?,
+    )
 }

@@ -15,7 +15,9 @@ const T: Duration = Duration::from_secs(5);
 
 /// The smallest files of each kind the server takes (their signatures, then some bytes).
 fn jpeg() -> Vec<u8> {
-    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00];
+    let mut v = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
     v.extend(std::iter::repeat_n(0x42u8, 300));
     v.extend([0xFF, 0xD9]);
     v
@@ -110,17 +112,31 @@ async fn notes_by_a_supervisor_and_the_dispatched_officer_but_not_by_an_unrelate
     let r = note(&app, task, &stranger, "hola").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = app
-        .get(&format!("/api/v1/tasks/{task}/notas"), Some(&stranger.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/notas"),
+            Some(&stranger.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app
-        .get(&format!("/api/v1/tasks/{task}/timeline"), Some(&stranger.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/timeline"),
+            Some(&stranger.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
-    for bad in [json!({"texto": "   "}), json!({"texto": "x".repeat(2001)}), json!({})] {
+    for bad in [
+        json!({"texto": "   "}),
+        json!({"texto": "x".repeat(2001)}),
+        json!({}),
+    ] {
         let r = app
-            .post(&format!("/api/v1/tasks/{task}/notas"), Some(&sup.token), bad)
+            .post(
+                &format!("/api/v1/tasks/{task}/notas"),
+                Some(&sup.token),
+                bad,
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
         assert_eq!(r.body["errors"][0]["loc"], json!(["body", "texto"]));
@@ -130,7 +146,13 @@ async fn notes_by_a_supervisor_and_the_dispatched_officer_but_not_by_an_unrelate
         .get(&format!("/api/v1/tasks/{task}/notas"), Some(&officer.token))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let texts: Vec<&str> = r.body.as_array().unwrap().iter().map(|n| n["texto"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["texto"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, ["Llamó de nuevo el denunciante", "En camino"]);
 
     // Audited in the chain.
@@ -193,7 +215,10 @@ async fn a_note_and_an_attachment_reach_a_supervisors_socket() {
 
     let r = note(&app, task, &officer, "Llegué, hay dos personas heridas").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let f = ws.wait_for("task_note_added", T).await.expect("task_note_added");
+    let f = ws
+        .wait_for("task_note_added", T)
+        .await
+        .expect("task_note_added");
     assert_eq!(f["data"]["task_id"], task);
     assert_eq!(f["data"]["nota"], r.body);
     assert_eq!(f["topic"], format!("task:{task}"));
@@ -249,20 +274,29 @@ async fn jpeg_png_and_pdf_are_stored_with_their_hash_and_served_back_byte_for_by
         assert_eq!(h["content-type"], ctype);
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert!(
-            h["content-disposition"].to_str().unwrap().starts_with(disposition),
+            h["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with(disposition),
             "{:?}",
             h["content-disposition"]
         );
         assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
     }
     let r = app
-        .get(&format!("/api/v1/tasks/{task}/adjuntos"), Some(&officer.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/adjuntos"),
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body.as_array().unwrap().len(), 3);
     let stranger = app.create_efectivo(None).await;
     let r = app
-        .get(&format!("/api/v1/tasks/{task}/adjuntos"), Some(&stranger.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/adjuntos"),
+            Some(&stranger.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = upload(&app, task, &stranger, "x.png", "image/png", &png()).await;
@@ -278,12 +312,26 @@ async fn bytes_that_are_not_the_declared_type_or_not_an_accepted_kind_are_422_at
     for (name, ctype, bytes) in [
         ("foto.png", "image/png", jpeg()),
         ("doc.pdf", "application/pdf", png()),
-        ("pagina.html", "text/html", b"<html><script>alert(1)</script></html>".to_vec()),
+        (
+            "pagina.html",
+            "text/html",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+        ),
         ("anim.gif", "image/gif", b"GIF89a\x01\x00\x01\x00".to_vec()),
     ] {
         let r = upload(&app, task, &sup, name, ctype, &bytes).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {}", r.text);
-        assert_eq!(r.body["errors"][0]["loc"], json!(["body", "archivo"]), "{}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.body["errors"][0]["loc"],
+            json!(["body", "archivo"]),
+            "{}",
+            r.text
+        );
     }
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tarea_adjuntos")
         .fetch_one(&app.pool)
@@ -329,15 +377,27 @@ async fn the_timeline_shows_intake_dispatch_acceptance_note_and_attachment_in_or
     assert_eq!(r.status, StatusCode::CREATED);
 
     let r = app
-        .get(&format!("/api/v1/tasks/{task}/timeline"), Some(&officer.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/timeline"),
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["task_id"], task);
     let entradas = r.body["entradas"].as_array().unwrap();
-    let tipos: Vec<&str> = entradas.iter().map(|e| e["tipo"].as_str().unwrap()).collect();
+    let tipos: Vec<&str> = entradas
+        .iter()
+        .map(|e| e["tipo"].as_str().unwrap())
+        .collect();
     assert_eq!(
         tipos,
-        ["alta", "despacho_enviado", "despacho_aceptado", "nota", "adjunto"],
+        [
+            "alta",
+            "despacho_enviado",
+            "despacho_aceptado",
+            "nota",
+            "adjunto"
+        ],
         "{:#}",
         r.body
     );
@@ -346,7 +406,10 @@ async fn the_timeline_shows_intake_dispatch_acceptance_note_and_attachment_in_or
     sorted.sort();
     assert_eq!(ats, sorted);
     let by = |t: &str| entradas.iter().find(|e| e["tipo"] == t).unwrap().clone();
-    assert_eq!(by("despacho_enviado")["datos"]["efectivo_id"], json!(officer.efectivo_id));
+    assert_eq!(
+        by("despacho_enviado")["datos"]["efectivo_id"],
+        json!(officer.efectivo_id)
+    );
     assert_eq!(by("despacho_aceptado")["actor"]["usuario_id"], officer.id);
     assert_eq!(by("nota")["datos"]["texto"], "Se pide ambulancia");
     assert_eq!(by("nota")["actor"]["usuario_id"], sup.id);
@@ -395,6 +458,10 @@ async fn verifying_stored_attachments_detects_a_tampered_or_missing_file() {
         .await
         .unwrap();
     assert_eq!(bad.problems.len(), 2, "{:?}", bad.problems);
-    assert!(bad.problems[0].contains(&sha256(&tampered)), "{:?}", bad.problems);
+    assert!(
+        bad.problems[0].contains(&sha256(&tampered)),
+        "{:?}",
+        bad.problems
+    );
     assert!(bad.problems[1].contains("missing"), "{:?}", bad.problems);
 }
