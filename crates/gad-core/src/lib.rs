@@ -6,6 +6,7 @@ pub mod actor;
 pub mod enums;
 pub mod field_error;
 pub mod geo;
+pub mod lugares;
 pub mod permissions;
 pub mod positions;
 pub mod request_context;

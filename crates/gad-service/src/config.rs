@@ -215,6 +215,21 @@ pub struct Vars {
     /// Level (1–3) from which users must enrol a second factor (TOTP); unset: nobody must.
     #[serde(default, deserialize_with = "optional_level")]
     pub totp_required_level: Option<i16>,
+
+    // Address search.
+    /// Nominatim- or Photon-compatible geocoder asked before the local gazetteer; unset: only
+    /// the gazetteer.
+    pub geocoder_url: Option<String>,
+    /// nominatim or photon: the paths and answers GEOCODER_URL speaks.
+    #[serde_inline_default("nominatim".into())]
+    pub geocoder_kind: String,
+    #[serde_inline_default(2000)]
+    #[serde(deserialize_with = "Range::<100, 30000>::de")]
+    pub geocoder_timeout_ms: u64,
+    /// How long an address-search answer is reused (0: never).
+    #[serde_inline_default(300)]
+    #[serde(deserialize_with = "Range::<0, 86400>::de")]
+    pub geocoder_cache_seconds: u64,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -359,6 +374,29 @@ pub struct Config {
     /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
     /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
     pub audit_witness: AuditWitness,
+
+    /// The external geocoder of the address search and the answers' cache (`GEOCODER_*`).
+    pub geocoder: GeocoderConfig,
+}
+
+/// Which protocol an external geocoder speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeocoderKind {
+    /// `/search?q=&format=jsonv2`, `/reverse?lat=&lon=&format=jsonv2`.
+    Nominatim,
+    /// `/api?q=`, `/reverse?lat=&lon=` (GeoJSON answers).
+    Photon,
+}
+
+/// The external geocoder (`GEOCODER_URL`, `GEOCODER_KIND`, `GEOCODER_TIMEOUT_MS`) and how long
+/// an address-search answer is cached (`GEOCODER_CACHE_SECONDS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeocoderConfig {
+    /// Base URL without a trailing `/`; None: only the local gazetteer.
+    pub url: Option<String>,
+    pub kind: GeocoderKind,
+    pub timeout: std::time::Duration,
+    pub cache_seconds: u64,
 }
 
 /// Where and how often the server witnesses the audit chain's head (`crate::witness`).
@@ -568,6 +606,7 @@ impl Config {
                 file: v.audit_witness_file.clone().into(),
             },
             totp_required_level: v.totp_required_level,
+            geocoder: geocoder_config(v)?,
         })
     }
 
@@ -741,6 +780,41 @@ fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
 /// OpenStreetMap's public tiles unless `MAP_TILE_URL` names another server (absolute http(s)
 /// or a path on this host) with the `{z}`, `{x}` and `{y}` placeholders.
 pub const DEFAULT_MAP_TILE_URL: &str = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png";
+
+/// GEOCODER_URL must be a plain http:// URL: this build's HTTP client has no TLS (a geocoder
+/// runs beside GAD on the internal network, or behind a local proxy that speaks TLS outward).
+fn geocoder_config(v: &Vars) -> Result<GeocoderConfig, String> {
+    let kind = match v.geocoder_kind.to_lowercase().as_str() {
+        "nominatim" => GeocoderKind::Nominatim,
+        "photon" => GeocoderKind::Photon,
+        other => {
+            return Err(format!(
+                "GEOCODER_KIND must be nominatim or photon (got '{other}')"
+            ));
+        }
+    };
+    let url = match v.geocoder_url.as_deref() {
+        None => None,
+        Some(u)
+            if u.starts_with("http://")
+                && u.len() > "http://".len()
+                && !u.chars().any(|c| c.is_whitespace()) =>
+        {
+            Some(u.trim_end_matches('/').to_string())
+        }
+        Some(u) => {
+            return Err(format!(
+                "GEOCODER_URL must be an http:// URL (no TLS client in this build: use a geocoder on the internal network or a local proxy) (got '{u}')"
+            ));
+        }
+    };
+    Ok(GeocoderConfig {
+        url,
+        kind,
+        timeout: std::time::Duration::from_millis(v.geocoder_timeout_ms),
+        cache_seconds: v.geocoder_cache_seconds,
+    })
+}
 
 fn map_tile_url(url: &str) -> Result<String, String> {
     let scheme_ok =

@@ -34,6 +34,8 @@ pub struct Inner {
     pub personal: crate::personal_keys::MasterKey,
     /// Signs and checks every message between processes on the Redis fan-out channel.
     pub fanout: crate::events::FanoutKey,
+    /// The address search's external geocoder (`GEOCODER_URL`); None: only the gazetteer.
+    pub geocoder: Option<crate::geocoder::Geocoder>,
 }
 
 #[derive(Clone)]
@@ -57,6 +59,8 @@ impl Ctx {
         let instance_id = uuid::Uuid::new_v4().to_string();
         let personal = crate::personal_keys::MasterKey::derive(&config.audit_master_secret);
         let fanout = crate::events::FanoutKey::derive(&config.jwt_secret);
+        let geocoder =
+            crate::geocoder::Geocoder::from_config(&config.geocoder, &config.project_version);
         Ctx(Arc::new(Inner {
             cache: Cache::new(
                 Arc::clone(&redis),
@@ -81,6 +85,7 @@ impl Ctx {
             instance_id,
             personal,
             fanout,
+            geocoder,
         }))
     }
 }

@@ -10,6 +10,7 @@ pub mod emergency;
 pub mod error;
 pub mod gdpr;
 pub mod geo;
+pub mod lugares;
 pub mod nearest;
 pub mod person_keys;
 pub mod pool;

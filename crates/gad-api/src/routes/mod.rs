@@ -12,6 +12,7 @@ pub mod emergency;
 pub mod fixes;
 pub mod gdpr;
 pub mod geo;
+pub mod geo_search;
 pub mod health;
 pub mod stats;
 pub mod tasks;
