@@ -140,7 +140,8 @@ impl Consulta {
     pub const MAX_CHARS: usize = crate::lugares::MAX_CHARS;
     /// At least two characters that are neither white space nor NUL.
     pub const PATTERN: &str = r"^[^\x00]*[^\s\x00\x85][^\x00]*[^\s\x00\x85][^\x00]*$";
-    const DESCRIPTION: &str = "Search text: 2 to 200 characters once surrounding white space is trimmed.";
+    const DESCRIPTION: &str =
+        "Search text: 2 to 200 characters once surrounding white space is trimmed.";
 
     /// The query `raw` holds, trimmed; the refusal echoes the trimmed text.
     pub fn parse(raw: &str) -> Result<Consulta, Refusal> {

@@ -37,7 +37,9 @@ impl Geocoder {
             // Nominatim's usage policy asks every client to name itself.
             .user_agent(format!("GAD/{version}"))
             .build()
-            .map_err(|e| tracing::error!("geocoder client: {e}; address search uses only the gazetteer"))
+            .map_err(|e| {
+                tracing::error!("geocoder client: {e}; address search uses only the gazetteer")
+            })
             .ok()?;
         Some(Geocoder {
             base,
@@ -133,7 +135,9 @@ fn nominatim(item: &Value) -> Option<Encontrado> {
         .or_else(|| item["name"].as_str())
         .and_then(bounded)?;
     let class = item["category"].as_str().or_else(|| item["class"].as_str());
-    let kind = item["addresstype"].as_str().or_else(|| item["type"].as_str());
+    let kind = item["addresstype"]
+        .as_str()
+        .or_else(|| item["type"].as_str());
     let tipo = if kind == Some("house") || kind == Some("building") {
         "direccion"
     } else if class == Some("highway") {
@@ -206,7 +210,11 @@ mod tests {
         let rev = json!({"lat": "-34.6", "lon": "-58.38", "category": "highway",
             "type": "primary", "display_name": "Avenida Corrientes"});
         assert_eq!(leer(&rev).unwrap()[0].tipo, "calle");
-        assert!(leer(&json!({"error": "Unable to geocode"})).unwrap().is_empty());
+        assert!(
+            leer(&json!({"error": "Unable to geocode"}))
+                .unwrap()
+                .is_empty()
+        );
         assert!(leer(&json!("nope")).is_err());
     }
 

@@ -10,11 +10,11 @@ pub mod import;
 
 use std::time::Duration;
 
+use gad_core::FieldError;
 use gad_core::geo::{Lat, Lng, round2};
 use gad_core::lugares::{leer, normalizar};
 use gad_core::text::Consulta;
 use gad_core::validate::Validate;
-use gad_core::FieldError;
 use gad_store::lugares as store;
 use serde::{Deserialize, Serialize};
 
@@ -291,9 +291,7 @@ pub async fn importar(
         insertados += store::insertar(&mut tx, lote).await?;
     }
     tx.commit().await?;
-    ctx.cache
-        .delete_pattern(&format!("{CACHE_PREFIX}*"))
-        .await;
+    ctx.cache.delete_pattern(&format!("{CACHE_PREFIX}*")).await;
     Ok(Importado {
         borrados,
         insertados,
@@ -318,8 +316,14 @@ mod tests {
     #[test]
     fn a_close_place_wins_over_the_street() {
         let pick = |v| elegir(v).map(|c| c.nombre);
-        assert_eq!(pick(vec![c("calle", 5.0), c("lugar", 20.0)]), Some("lugar20".into()));
-        assert_eq!(pick(vec![c("calle", 5.0), c("lugar", 40.0)]), Some("calle5".into()));
+        assert_eq!(
+            pick(vec![c("calle", 5.0), c("lugar", 20.0)]),
+            Some("lugar20".into())
+        );
+        assert_eq!(
+            pick(vec![c("calle", 5.0), c("lugar", 40.0)]),
+            Some("calle5".into())
+        );
         assert_eq!(pick(vec![c("lugar", 40.0)]), Some("lugar40".into()));
         assert_eq!(pick(vec![]), None);
     }

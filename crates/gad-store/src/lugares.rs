@@ -63,11 +63,7 @@ pub async fn por_nombre(
                 THEN ST_LineInterpolatePoint(geom::geometry, 0.5) ELSE geom::geometry END AS p) x
          ORDER BY score DESC, nombre, id LIMIT $2"
     );
-    sqlx::query_as(&sql)
-        .bind(q)
-        .bind(limit)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(&sql).bind(q).bind(limit).fetch_all(db).await
 }
 
 /// The best street names for `$p` (a CTE body): `nombre_normalizado`, `s`.

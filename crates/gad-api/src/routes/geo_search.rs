@@ -28,7 +28,9 @@ pub async fn buscar(
     ValidQuery(q): ValidQuery<BuscarQuery>,
 ) -> ApiResult<Json<Vec<Lugar>>> {
     let limit = q.limit.unwrap_or(lugares::DEFAULT_LIMIT);
-    Ok(Json(lugares::buscar(&state.ctx, q.q.as_str(), limit).await?))
+    Ok(Json(
+        lugares::buscar(&state.ctx, q.q.as_str(), limit).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/geo/inverso", tag = "geo", params(InversoQuery),

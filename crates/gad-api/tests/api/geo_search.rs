@@ -28,10 +28,7 @@ async fn with_demo(app: &TestApp) {
 }
 
 async fn buscar(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
-    let path = format!(
-        "/api/v1/geo/buscar?q={}",
-        form_urlencoded_q(q)
-    );
+    let path = format!("/api/v1/geo/buscar?q={}", form_urlencoded_q(q));
     let r = app.get(&path, Some(token)).await;
     assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
     r.body.as_array().unwrap().clone()
@@ -58,7 +55,11 @@ async fn geo_buscar_interpolates_a_house_number_along_its_segment() {
     // Corrientes 1000–1500 runs five blocks west from Carlos Pellegrini's neighbour (index 10):
     // 1234 is 2.34 blocks further.
     let want_lng = LNG0 - 12.34 * DLNG;
-    for q in ["Av. Corrientes 1234", "corrientes al 1234", "Corientes 1234"] {
+    for q in [
+        "Av. Corrientes 1234",
+        "corrientes al 1234",
+        "Corientes 1234",
+    ] {
         let r = buscar(&app, &officer.token, q).await;
         assert_eq!(r[0]["tipo"], "direccion", "{q}: {r:?}");
         assert_eq!(r[0]["nombre"], "Av. Corrientes 1234", "{q}");
@@ -67,7 +68,10 @@ async fn geo_buscar_interpolates_a_house_number_along_its_segment() {
     // A number on a north-running street: Florida 250 is 2.5 blocks north of Rivadavia.
     let r = buscar(&app, &officer.token, "Florida 250").await;
     assert_eq!(r[0]["nombre"], "Florida 250");
-    assert!(near(&r[0], LAT0 + 2.5 * DLAT, LNG0 - 4.0 * DLNG, 1e-6), "{r:?}");
+    assert!(
+        near(&r[0], LAT0 + 2.5 * DLAT, LNG0 - 4.0 * DLNG, 1e-6),
+        "{r:?}"
+    );
     // A number beyond every segment is no address; the street itself still matches by name.
     let r = buscar(&app, &officer.token, "Corrientes 98000").await;
     assert!(r.iter().all(|l| l["tipo"] != "direccion"), "{r:?}");
@@ -80,9 +84,17 @@ async fn geo_buscar_finds_intersections() {
     let officer = app.create_user(1).await;
     for (q, lat, lng) in [
         ("Corrientes y Florida", CORRIENTES_LAT, LNG0 - 4.0 * DLNG),
-        ("Lavalle esquina Maipú", LAT0 + 5.0 * DLAT, LNG0 - 5.0 * DLNG),
+        (
+            "Lavalle esquina Maipú",
+            LAT0 + 5.0 * DLAT,
+            LNG0 - 5.0 * DLNG,
+        ),
         ("tucuman e esmeralda", LAT0 + 6.0 * DLAT, LNG0 - 6.0 * DLNG),
-        ("Av. Córdoba & Paraná", LAT0 + 8.0 * DLAT, LNG0 - 14.0 * DLNG),
+        (
+            "Av. Córdoba & Paraná",
+            LAT0 + 8.0 * DLAT,
+            LNG0 - 14.0 * DLNG,
+        ),
     ] {
         let r = buscar(&app, &officer.token, q).await;
         assert_eq!(r[0]["tipo"], "interseccion", "{q}: {r:?}");
@@ -110,7 +122,10 @@ async fn geo_buscar_finds_places_by_partial_or_misspelt_names() {
         ("Obelisco", "Obelisco"),
         ("obelsico", "Obelisco"),
         ("teatro colon", "Teatro Colón"),
-        ("Hospital Clinicas", "Hospital de Clínicas José de San Martín"),
+        (
+            "Hospital Clinicas",
+            "Hospital de Clínicas José de San Martín",
+        ),
         ("comisaria 1-a", "Comisaría Vecinal 1-A"),
         ("Pza. de Mayo", "Plaza de Mayo"),
     ] {
@@ -125,7 +140,10 @@ async fn geo_buscar_finds_places_by_partial_or_misspelt_names() {
     assert_eq!(r.iter().filter(|l| l["nombre"] == "Tucumán").count(), 1);
     // limit bounds the answer; nothing alike is an empty list.
     let r = app
-        .get("/api/v1/geo/buscar?q=hospital&limit=2", Some(&officer.token))
+        .get(
+            "/api/v1/geo/buscar?q=hospital&limit=2",
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.body.as_array().unwrap().len(), 2, "{}", r.text);
     assert!(buscar(&app, &officer.token, "zzzqqqxxx").await.is_empty());
@@ -161,7 +179,10 @@ async fn geo_inverso_names_the_street_and_number_or_a_close_place() {
     assert_eq!(r.body["tipo"], "lugar");
     // Far from everything: 404.
     let r = app
-        .get("/api/v1/geo/inverso?lat=-34.7&lng=-58.5", Some(&officer.token))
+        .get(
+            "/api/v1/geo/inverso?lat=-34.7&lng=-58.5",
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 }
@@ -177,16 +198,31 @@ async fn geo_buscar_refuses_bad_queries_with_422() {
         (format!("/api/v1/geo/buscar?q={long}"), "q"),
         ("/api/v1/geo/buscar".to_string(), "q"),
         ("/api/v1/geo/buscar?q=obelisco&limit=0".to_string(), "limit"),
-        ("/api/v1/geo/buscar?q=obelisco&limit=21".to_string(), "limit"),
+        (
+            "/api/v1/geo/buscar?q=obelisco&limit=21".to_string(),
+            "limit",
+        ),
         ("/api/v1/geo/inverso?lat=91&lng=0".to_string(), "lat"),
         ("/api/v1/geo/inverso?lat=0".to_string(), "lng"),
     ] {
         let r = app.get(&path, Some(&officer.token)).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", r.text);
-        assert_eq!(r.body["errors"][0]["loc"], json!(["query", field]), "{path}");
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.body["errors"][0]["loc"],
+            json!(["query", field]),
+            "{path}"
+        );
     }
     let ok = format!("/api/v1/geo/buscar?q={}", "a".repeat(200));
-    assert_eq!(app.get(&ok, Some(&officer.token)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&ok, Some(&officer.token)).await.status,
+        StatusCode::OK
+    );
     assert_eq!(
         app.get("/api/v1/geo/buscar?q=obelisco", None).await.status,
         StatusCode::UNAUTHORIZED
@@ -206,8 +242,10 @@ async fn with_geocoder(fake: &FakeGeocoder, kind: &str) -> TestApp {
 #[tokio::test]
 async fn geo_buscar_asks_the_external_geocoder_first_and_falls_back_to_the_gazetteer() {
     let fake = FakeGeocoder::start().await;
-    fake.answer_search(json!([{"lat": "-34.6000", "lon": "-58.3900", "category": "amenity",
-        "type": "police", "display_name": "Comisaría externa, Buenos Aires"}]));
+    fake.answer_search(
+        json!([{"lat": "-34.6000", "lon": "-58.3900", "category": "amenity",
+        "type": "police", "display_name": "Comisaría externa, Buenos Aires"}]),
+    );
     let app = with_geocoder(&fake, "nominatim").await;
     with_demo(&app).await;
     let officer = app.create_user(1).await;
@@ -215,7 +253,9 @@ async fn geo_buscar_asks_the_external_geocoder_first_and_falls_back_to_the_gazet
     let r = buscar(&app, &officer.token, "Obelisco").await;
     assert_eq!(
         r,
-        vec![json!({"nombre": "Comisaría externa, Buenos Aires", "tipo": "lugar", "lat": -34.6, "lng": -58.39})]
+        vec![
+            json!({"nombre": "Comisaría externa, Buenos Aires", "tipo": "lugar", "lat": -34.6, "lng": -58.39})
+        ]
     );
     let asked = fake.requests();
     assert_eq!(asked.len(), 1);
@@ -237,7 +277,11 @@ async fn geo_buscar_asks_the_external_geocoder_first_and_falls_back_to_the_gazet
     let started = std::time::Instant::now();
     let r = buscar(&app, &officer.token, "Corrientes 1234").await;
     assert_eq!(r[0]["nombre"], "Av. Corrientes 1234");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     fake.set_mode(Mode::Answer);
     fake.answer_search(json!([]));
     let r = buscar(&app, &officer.token, "Plaza San Martin").await;
@@ -246,10 +290,15 @@ async fn geo_buscar_asks_the_external_geocoder_first_and_falls_back_to_the_gazet
     assert_eq!(fake.requests().len(), 5);
 
     // Reverse: the geocoder's place, with the distance from the asked point.
-    fake.answer_reverse(json!({"lat": "-34.6010", "lon": "-58.3800", "category": "highway",
-        "type": "primary", "display_name": "Avenida externa"}));
+    fake.answer_reverse(
+        json!({"lat": "-34.6010", "lon": "-58.3800", "category": "highway",
+        "type": "primary", "display_name": "Avenida externa"}),
+    );
     let r = app
-        .get("/api/v1/geo/inverso?lat=-34.6&lng=-58.38", Some(&officer.token))
+        .get(
+            "/api/v1/geo/inverso?lat=-34.6&lng=-58.38",
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["nombre"], "Avenida externa");
@@ -259,7 +308,10 @@ async fn geo_buscar_asks_the_external_geocoder_first_and_falls_back_to_the_gazet
     // Its failure: the gazetteer's answer.
     fake.set_mode(Mode::Fail);
     let r = app
-        .get("/api/v1/geo/inverso?lat=-34.60375&lng=-58.38159", Some(&officer.token))
+        .get(
+            "/api/v1/geo/inverso?lat=-34.60375&lng=-58.38159",
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.body["nombre"], "Obelisco", "{}", r.text);
 }
@@ -281,7 +333,9 @@ async fn geo_buscar_speaks_photon() {
 #[tokio::test]
 async fn geo_buscar_caches_answers_per_normalised_query() {
     let fake = FakeGeocoder::start().await;
-    fake.answer_search(json!([{"lat": "-34.6", "lon": "-58.38", "display_name": "Obelisco externo"}]));
+    fake.answer_search(
+        json!([{"lat": "-34.6", "lon": "-58.38", "display_name": "Obelisco externo"}]),
+    );
     let app = with_geocoder(&fake, "nominatim").await;
     let officer = app.create_user(1).await;
     for q in ["Obelisco", "obelisco", "  OBELISCO ", "Obélisco"] {
@@ -290,8 +344,11 @@ async fn geo_buscar_caches_answers_per_normalised_query() {
     }
     assert_eq!(fake.requests().len(), 1, "{:?}", fake.requests());
     // Another limit is another answer.
-    app.get("/api/v1/geo/buscar?q=obelisco&limit=3", Some(&officer.token))
-        .await;
+    app.get(
+        "/api/v1/geo/buscar?q=obelisco&limit=3",
+        Some(&officer.token),
+    )
+    .await;
     assert_eq!(fake.requests().len(), 2);
     // An import may change the answers: the cache is dropped.
     gad_service::lugares::importar(&app.state.ctx, &[], false)

@@ -143,14 +143,17 @@ fn feature(f: &Value) -> Result<Nuevo, String> {
                 localidad,
             )
         }
-        Some(other) => Err(format!("geometría {other} no admitida (Point o LineString)")),
+        Some(other) => Err(format!(
+            "geometría {other} no admitida (Point o LineString)"
+        )),
         None => Err("falta geometry.type".into()),
     }
 }
 
 /// A GeoJSON FeatureCollection; refusals name the feature by its index (from 1).
 pub fn leer_geojson(contenido: &str) -> Result<Leido, String> {
-    let doc: Value = serde_json::from_str(contenido).map_err(|e| format!("GeoJSON inválido: {e}"))?;
+    let doc: Value =
+        serde_json::from_str(contenido).map_err(|e| format!("GeoJSON inválido: {e}"))?;
     let features = doc
         .get("features")
         .and_then(Value::as_array)
@@ -275,7 +278,11 @@ mod tests {
         assert_eq!(r.filas[1].wkt, "LINESTRING(-58.38 -34.6,-58.39 -34.6)");
         assert_eq!(r.filas[1].altura_hasta, Some(1099));
         assert_eq!(r.rechazos.len(), 4);
-        assert!(r.rechazos[0].starts_with("feature 3: falta nombre"), "{:?}", r.rechazos);
+        assert!(
+            r.rechazos[0].starts_with("feature 3: falta nombre"),
+            "{:?}",
+            r.rechazos
+        );
         assert!(r.rechazos[1].starts_with("feature 4: altura"));
         assert!(r.rechazos[2].starts_with("feature 5: coordenadas fuera"));
         assert!(r.rechazos[3].starts_with("feature 6: geometría Polygon"));
