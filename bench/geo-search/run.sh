@@ -4,7 +4,8 @@
 # DB_NAME (default gad_bench_geo), seeds the demo users, imports gen.py's synthetic gazetteer
 # (+ the demo one), serves on PORT without rate limiting and with the answer cache off
 # (GEOCODER_CACHE_SECONDS=0: every request searches), and runs wrk with buscar.lua.
-# Usage: bench/geo-search/run.sh [DURATION] [CONNECTIONS]   (env: N, DB_NAME, PORT, SKIP_BUILD=1)
+# Usage: bench/geo-search/run.sh [DURATION] [CONNECTIONS]
+#   (env: N, DB_NAME, PORT, DATA, SKIP_BUILD=1, GAD=path of an already built binary)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR="${1:-${DURATION:-20s}}"
@@ -14,7 +15,7 @@ DB_NAME="${DB_NAME:-gad_bench_geo}"
 PORT="${PORT:-8031}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 DATA="${DATA:-$TARGET/geo-bench-data}"
-GAD="$TARGET/release/gad"
+GAD="${GAD:-$TARGET/release/gad}"
 
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || sudo apt-get install -y wrk; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked -p gad-cli

@@ -1238,4 +1238,46 @@ mod tests {
         ]));
         assert!(e.is_err());
     }
+
+    #[test]
+    fn geocoder_settings_default_off_and_refuse_what_cannot_work() {
+        let base = [("DATABASE_URL", "postgres://x/y")];
+        let c = Config::from_map(&env(&base)).unwrap();
+        assert_eq!(
+            c.geocoder,
+            GeocoderConfig {
+                url: None,
+                kind: GeocoderKind::Nominatim,
+                timeout: std::time::Duration::from_millis(2000),
+                cache_seconds: 300,
+            }
+        );
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_map(&env(&pairs))
+        };
+        let c = with(&[
+            ("GEOCODER_URL", "http://photon.internal:2322/"),
+            ("GEOCODER_KIND", "Photon"),
+            ("GEOCODER_TIMEOUT_MS", "500"),
+            ("GEOCODER_CACHE_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.geocoder.url.as_deref(),
+            Some("http://photon.internal:2322")
+        );
+        assert_eq!(c.geocoder.kind, GeocoderKind::Photon);
+        assert_eq!(c.geocoder.cache_seconds, 0);
+        let e = with(&[("GEOCODER_URL", "https://nominatim.openstreetmap.org")]).unwrap_err();
+        assert!(e.starts_with("GEOCODER_URL must be an http:// URL"), "{e}");
+        let e = with(&[("GEOCODER_KIND", "google")]).unwrap_err();
+        assert!(
+            e.starts_with("GEOCODER_KIND must be nominatim or photon"),
+            "{e}"
+        );
+        let e = with(&[("GEOCODER_TIMEOUT_MS", "10")]).unwrap_err();
+        assert!(e.contains("GEOCODER_TIMEOUT_MS"), "{e}");
+    }
 }
