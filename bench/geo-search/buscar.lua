@@ -11,7 +11,9 @@ local queries, i = {}, 0
 
 function init(args)
   wrk.headers["Authorization"] = "Bearer " .. assert(args[1], "-- <TOKEN> required")
-  for line in io.lines(assert(args[2], "<QUERIES_FILE> required")) do
+  local path = args[2]
+  assert(path, "<QUERIES_FILE> required")
+  for line in io.lines(path) do
     if #line > 0 then table.insert(queries, line) end
   end
   i = (tid * 7919) % #queries

@@ -5,7 +5,7 @@
 # (+ the demo one), serves on PORT without rate limiting and with the answer cache off
 # (GEOCODER_CACHE_SECONDS=0: every request searches), and runs wrk with buscar.lua.
 # Usage: bench/geo-search/run.sh [DURATION] [CONNECTIONS]
-#   (env: N, DB_NAME, PORT, DATA, SKIP_BUILD=1, GAD=path of an already built binary)
+#   (env: N, DB_NAME, PORT, DATA, SKIP_BUILD=1, SKIP_IMPORT=1, GAD=path of an already built binary)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR="${1:-${DURATION:-20s}}"
@@ -27,11 +27,11 @@ psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB
 "$GAD" seed --quiet >/dev/null
 [ -f "$DATA/queries.txt" ] || python3 bench/geo-search/gen.py "$DATA" "$N"
 first=1
-for f in "$DATA"/lugares-*.geojson; do
+[ "${SKIP_IMPORT:-0}" = 1 ] || for f in "$DATA"/lugares-*.geojson; do
   if [ "$first" = 1 ]; then "$GAD" lugares import "$f" --reemplazar; first=0; else "$GAD" lugares import "$f"; fi
 done
-"$GAD" lugares import deploy/demo/lugares.geojson
-psql -h 127.0.0.1 -U postgres -d "$DB_NAME" -qc "VACUUM ANALYZE lugares"
+[ "${SKIP_IMPORT:-0}" = 1 ] || "$GAD" lugares import deploy/demo/lugares.geojson
+psql -h 127.0.0.1 -U postgres -d "$DB_NAME" -qc "VACUUM ANALYZE lugares" -c "VACUUM ANALYZE lugares_nombres"
 
 RATE_LIMITING_ENABLED=false GEOCODER_CACHE_SECONDS=0 HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warn \
   "$GAD" serve >/tmp/gad-bench-geo.log 2>&1 &
@@ -44,4 +44,5 @@ TOKEN="$(curl -fsS -X POST "$BASE/api/v1/auth/login" \
   | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
 [ -n "$TOKEN" ] || { echo "login failed" >&2; exit 1; }
 echo "== GET /api/v1/geo/buscar, $(psql -h 127.0.0.1 -U postgres -d "$DB_NAME" -tAc 'SELECT count(*) FROM lugares') entries, $CONNS connections, $DUR"
-wrk -t2 -c"$CONNS" -d"$DUR" --latency -s bench/geo-search/buscar.lua "$BASE" -- "$TOKEN" "$DATA/queries.txt"
+THREADS=$(( CONNS < 2 ? 1 : 2 ))
+wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s bench/geo-search/buscar.lua "$BASE" -- "$TOKEN" "$DATA/queries.txt"
