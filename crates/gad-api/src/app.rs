@@ -70,6 +70,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::trail::router())
         .merge(routes::fixes::router())
         .merge(routes::geo::router())
+        .merge(routes::geo_search::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
         .merge(routes::alerts::router())

@@ -7,6 +7,7 @@ pub mod adjunto;
 pub mod enums;
 pub mod field_error;
 pub mod geo;
+pub mod lugares;
 pub mod permissions;
 pub mod positions;
 pub mod request_context;

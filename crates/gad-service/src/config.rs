@@ -226,6 +226,20 @@ pub struct Vars {
     /// `s3://bucket` of an S3-compatible store for the attachments (credentials, region and
     /// endpoint from the usual AWS_* variables); unset: ADJUNTOS_DIR.
     pub adjuntos_s3_url: Option<String>,
+    // Address search.
+    /// Nominatim- or Photon-compatible geocoder asked before the local gazetteer; unset: only
+    /// the gazetteer.
+    pub geocoder_url: Option<String>,
+    /// nominatim or photon: the paths and answers GEOCODER_URL speaks.
+    #[serde_inline_default("nominatim".into())]
+    pub geocoder_kind: String,
+    #[serde_inline_default(2000)]
+    #[serde(deserialize_with = "Range::<100, 30000>::de")]
+    pub geocoder_timeout_ms: u64,
+    /// How long an address-search answer is reused (0: never).
+    #[serde_inline_default(300)]
+    #[serde(deserialize_with = "Range::<0, 86400>::de")]
+    pub geocoder_cache_seconds: u64,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -373,6 +387,8 @@ pub struct Config {
     /// Where the attachments of tasks are kept and how big one may be (`ADJUNTO_MAX_MB`,
     /// `ADJUNTOS_DIR`, `ADJUNTOS_S3_URL`).
     pub adjuntos: Adjuntos,
+    /// The external geocoder of the address search and the answers' cache (`GEOCODER_*`).
+    pub geocoder: GeocoderConfig,
 }
 
 /// Where the attachments (evidence files) of tasks are stored (`crate::almacen`).
@@ -384,6 +400,26 @@ pub struct Adjuntos {
     pub dir: std::path::PathBuf,
     /// `s3://bucket` of an S3-compatible store.
     pub s3_url: Option<String>,
+}
+
+/// Which protocol an external geocoder speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeocoderKind {
+    /// `/search?q=&format=jsonv2`, `/reverse?lat=&lon=&format=jsonv2`.
+    Nominatim,
+    /// `/api?q=`, `/reverse?lat=&lon=` (GeoJSON answers).
+    Photon,
+}
+
+/// The external geocoder (`GEOCODER_URL`, `GEOCODER_KIND`, `GEOCODER_TIMEOUT_MS`) and how long
+/// an address-search answer is cached (`GEOCODER_CACHE_SECONDS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeocoderConfig {
+    /// Base URL without a trailing `/`; None: only the local gazetteer.
+    pub url: Option<String>,
+    pub kind: GeocoderKind,
+    pub timeout: std::time::Duration,
+    pub cache_seconds: u64,
 }
 
 /// Where and how often the server witnesses the audit chain's head (`crate::witness`).
@@ -598,6 +634,7 @@ impl Config {
                 dir: v.adjuntos_dir.clone().into(),
                 s3_url: v.adjuntos_s3_url.clone().filter(|u| !u.trim().is_empty()),
             },
+            geocoder: geocoder_config(v)?,
         })
     }
 
@@ -771,6 +808,41 @@ fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
 /// OpenStreetMap's public tiles unless `MAP_TILE_URL` names another server (absolute http(s)
 /// or a path on this host) with the `{z}`, `{x}` and `{y}` placeholders.
 pub const DEFAULT_MAP_TILE_URL: &str = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png";
+
+/// GEOCODER_URL must be a plain http:// URL: this build's HTTP client has no TLS (a geocoder
+/// runs beside GAD on the internal network, or behind a local proxy that speaks TLS outward).
+fn geocoder_config(v: &Vars) -> Result<GeocoderConfig, String> {
+    let kind = match v.geocoder_kind.to_lowercase().as_str() {
+        "nominatim" => GeocoderKind::Nominatim,
+        "photon" => GeocoderKind::Photon,
+        other => {
+            return Err(format!(
+                "GEOCODER_KIND must be nominatim or photon (got '{other}')"
+            ));
+        }
+    };
+    let url = match v.geocoder_url.as_deref() {
+        None => None,
+        Some(u)
+            if u.starts_with("http://")
+                && u.len() > "http://".len()
+                && !u.chars().any(|c| c.is_whitespace()) =>
+        {
+            Some(u.trim_end_matches('/').to_string())
+        }
+        Some(u) => {
+            return Err(format!(
+                "GEOCODER_URL must be an http:// URL (no TLS client in this build: use a geocoder on the internal network or a local proxy) (got '{u}')"
+            ));
+        }
+    };
+    Ok(GeocoderConfig {
+        url,
+        kind,
+        timeout: std::time::Duration::from_millis(v.geocoder_timeout_ms),
+        cache_seconds: v.geocoder_cache_seconds,
+    })
+}
 
 fn map_tile_url(url: &str) -> Result<String, String> {
     let scheme_ok =
@@ -1193,5 +1265,47 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*"),
         ]));
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn geocoder_settings_default_off_and_refuse_what_cannot_work() {
+        let base = [("DATABASE_URL", "postgres://x/y")];
+        let c = Config::from_map(&env(&base)).unwrap();
+        assert_eq!(
+            c.geocoder,
+            GeocoderConfig {
+                url: None,
+                kind: GeocoderKind::Nominatim,
+                timeout: std::time::Duration::from_millis(2000),
+                cache_seconds: 300,
+            }
+        );
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_map(&env(&pairs))
+        };
+        let c = with(&[
+            ("GEOCODER_URL", "http://photon.internal:2322/"),
+            ("GEOCODER_KIND", "Photon"),
+            ("GEOCODER_TIMEOUT_MS", "500"),
+            ("GEOCODER_CACHE_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.geocoder.url.as_deref(),
+            Some("http://photon.internal:2322")
+        );
+        assert_eq!(c.geocoder.kind, GeocoderKind::Photon);
+        assert_eq!(c.geocoder.cache_seconds, 0);
+        let e = with(&[("GEOCODER_URL", "https://nominatim.openstreetmap.org")]).unwrap_err();
+        assert!(e.starts_with("GEOCODER_URL must be an http:// URL"), "{e}");
+        let e = with(&[("GEOCODER_KIND", "google")]).unwrap_err();
+        assert!(
+            e.starts_with("GEOCODER_KIND must be nominatim or photon"),
+            "{e}"
+        );
+        let e = with(&[("GEOCODER_TIMEOUT_MS", "10")]).unwrap_err();
+        assert!(e.contains("GEOCODER_TIMEOUT_MS"), "{e}");
     }
 }

@@ -36,6 +36,8 @@ pub struct Inner {
     pub fanout: crate::events::FanoutKey,
     /// Where the tasks' evidence files are stored.
     pub adjuntos: crate::almacen::Almacen,
+    /// The address search's external geocoder (`GEOCODER_URL`); None: only the gazetteer.
+    pub geocoder: Option<crate::geocoder::Geocoder>,
 }
 
 #[derive(Clone)]
@@ -60,6 +62,8 @@ impl Ctx {
         let personal = crate::personal_keys::MasterKey::derive(&config.audit_master_secret);
         let fanout = crate::events::FanoutKey::derive(&config.jwt_secret);
         let adjuntos = crate::almacen::Almacen::open(&config.adjuntos);
+        let geocoder =
+            crate::geocoder::Geocoder::from_config(&config.geocoder, &config.project_version);
         Ctx(Arc::new(Inner {
             cache: Cache::new(
                 Arc::clone(&redis),
@@ -85,6 +89,7 @@ impl Ctx {
             personal,
             fanout,
             adjuntos,
+            geocoder,
         }))
     }
 }

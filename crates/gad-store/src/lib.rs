@@ -11,6 +11,7 @@ pub mod error;
 pub mod evidencia;
 pub mod gdpr;
 pub mod geo;
+pub mod lugares;
 pub mod nearest;
 pub mod person_keys;
 pub mod pool;

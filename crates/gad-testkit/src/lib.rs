@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chaos;
 pub mod cli;
 pub mod db;
+pub mod fake_geocoder;
 pub mod fake_telegram;
 pub mod ws;
 

@@ -13,6 +13,7 @@ pub mod evidencia;
 pub mod fixes;
 pub mod gdpr;
 pub mod geo;
+pub mod geo_search;
 pub mod health;
 pub mod stats;
 pub mod tasks;

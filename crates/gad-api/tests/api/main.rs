@@ -14,6 +14,7 @@ mod emergency;
 mod foundation;
 mod gdpr;
 mod geo;
+mod geo_search;
 mod hardening;
 mod incident_timeline;
 mod jobs;
