@@ -136,6 +136,7 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
     c.execute("INSERT INTO audit_logs (event_type) VALUES ('a'), ('b'), ('c')")
         .await
         .unwrap();
+    gad_testkit::audit::seal(&url).await;
     let out = gad(&url).args(["audit", "keygen"]).output().unwrap();
     assert!(out.status.success());
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
