@@ -22,8 +22,9 @@ BEGIN
         END LOOP;
         INSERT INTO seal_window VALUES (rid, extract(epoch FROM clock_timestamp() - t0) * 1000);
         COMMIT;
-        -- Spread the probes over the sealer's period.
-        PERFORM pg_sleep(0.05 + random() * 0.2);
+        -- A random pause over two periods, so probes land at random phases of the sealer's
+        -- period (a fixed pause would lock them to one phase).
+        PERFORM pg_sleep(random() * 1.0);
     END LOOP;
 END $$;
 CALL seal_probe(:n);

@@ -59,11 +59,13 @@ async fn audited_transactions_do_not_wait_for_each_other_and_all_end_up_in_one_c
             conn.execute("SET ROLE gad_app").await.unwrap();
             for round in 0..ROUNDS {
                 let mut tx = conn.begin().await.unwrap();
-                sqlx::query("INSERT INTO audit_logs (event_type, resource_id) VALUES ('concurrente', $1)")
-                    .bind(format!("{i}-{round}"))
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
+                sqlx::query(
+                    "INSERT INTO audit_logs (event_type, resource_id) VALUES ('concurrente', $1)",
+                )
+                .bind(format!("{i}-{round}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
                 barrier.wait().await;
                 if (i + round) % 4 == 0 {
                     tx.rollback().await.unwrap();
@@ -85,12 +87,9 @@ async fn audited_transactions_do_not_wait_for_each_other_and_all_end_up_in_one_c
             }
         })
     };
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        futures::future::join_all(writers),
-    )
-    .await
-    .expect("audited transactions waited for each other");
+    tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(writers))
+        .await
+        .expect("audited transactions waited for each other");
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     racer.await.unwrap();
 
@@ -126,12 +125,11 @@ async fn a_row_of_a_long_transaction_that_commits_after_later_rows_is_still_chai
     let before = head_seq(&app).await;
     // A long transaction takes the lower id first and stays open…
     let mut long = app.pool.begin().await.unwrap();
-    let early_id: i64 = sqlx::query_scalar(
-        "INSERT INTO audit_logs (event_type) VALUES ('larga') RETURNING id",
-    )
-    .fetch_one(&mut *long)
-    .await
-    .unwrap();
+    let early_id: i64 =
+        sqlx::query_scalar("INSERT INTO audit_logs (event_type) VALUES ('larga') RETURNING id")
+            .fetch_one(&mut *long)
+            .await
+            .unwrap();
     // …while later rows commit (without waiting for it) and are sealed.
     let later = tokio::time::timeout(Duration::from_secs(5), async {
         let mut ids = Vec::new();
@@ -157,7 +155,10 @@ async fn a_row_of_a_long_transaction_that_commits_after_later_rows_is_still_chai
         .await
         .unwrap()
         .flatten();
-    assert_eq!(early, None, "an uncommitted row is not visible, let alone sealed");
+    assert_eq!(
+        early, None,
+        "an uncommitted row is not visible, let alone sealed"
+    );
     // The long transaction commits: its row, with the lowest id, is chained next, not skipped.
     long.commit().await.unwrap();
     gad_testkit::audit::seal(&app.db_url).await;
@@ -176,10 +177,9 @@ async fn a_row_of_a_long_transaction_that_commits_after_later_rows_is_still_chai
 
 #[tokio::test]
 async fn rows_committed_while_the_sealer_is_down_are_sealed_on_its_next_pass() {
-    let app = TestApp::spawn_with(
-        gad_testkit::Options::default().env("AUDIT_SEAL_INTERVAL_MS", "100"),
-    )
-    .await;
+    let app =
+        TestApp::spawn_with(gad_testkit::Options::default().env("AUDIT_SEAL_INTERVAL_MS", "100"))
+            .await;
     let u = app.create_user(1).await;
     gad_testkit::audit::seal(&app.db_url).await;
     let before = head_seq(&app).await;
