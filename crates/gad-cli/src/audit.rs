@@ -98,7 +98,15 @@ async fn verify(
     let mut conn = pool.acquire().await?;
     // Rows committed before now join the chain first (waiting for a server's pass in progress),
     // so the walk covers them; rows committing meanwhile are counted as not sealed yet.
-    let sealed = audit::seal_pending(&mut conn, std::time::Duration::from_secs(10)).await?;
+    // A pass that fails (a waiting row no longer matches its content hash) seals nothing: the
+    // walk below names the row.
+    let sealed = match audit::seal_pending(&mut conn, std::time::Duration::from_secs(10)).await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("warning: the rows waiting were not sealed: {e}");
+            0
+        }
+    };
     let report = audit::verify(&mut conn).await?;
     if let Some(p) = report.problem {
         anyhow::bail!(
