@@ -30,6 +30,15 @@ async fn verify_passes_then_names_the_row_edited_by_hand_and_export_writes_the_p
     )
     .await
     .unwrap();
+    // No server runs here (as after a crash): the rows wait with their content hash only, and
+    // verify seals them before it walks the chain.
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE chain_seq IS NULL AND content_hash IS NOT NULL",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 4);
     let out = gad(&url).args(["audit", "verify"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -38,6 +47,7 @@ async fn verify_passes_then_names_the_row_edited_by_hand_and_export_writes_the_p
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("audit chain ok: 4 rows"), "{stdout}");
+    assert!(stdout.contains("chain_seq 1..=4, 4 sealed now"), "{stdout}");
 
     // Export of a period, CSV and JSON.
     let dir = std::env::temp_dir().join(format!("gad-audit-{}", uuid::Uuid::new_v4()));
@@ -136,6 +146,7 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
     c.execute("INSERT INTO audit_logs (event_type) VALUES ('a'), ('b'), ('c')")
         .await
         .unwrap();
+    gad_testkit::audit::seal(&url).await;
     let out = gad(&url).args(["audit", "keygen"]).output().unwrap();
     assert!(out.status.success());
     let printed = String::from_utf8_lossy(&out.stdout).to_string();

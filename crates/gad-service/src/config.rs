@@ -211,6 +211,11 @@ pub struct Vars {
     pub audit_witness_interval_seconds: u64,
     #[serde_inline_default(crate::witness::DEFAULT_FILE.into())]
     pub audit_witness_file: String,
+    /// Period of the audit sealer (ms): at most one second between a commit and its row's
+    /// place in the hash chain.
+    #[serde_inline_default(crate::sealer::DEFAULT_INTERVAL_MS)]
+    #[serde(deserialize_with = "Range::<10, 1000>::de")]
+    pub audit_seal_interval_ms: u64,
 
     /// Level (1–3) from which users must enrol a second factor (TOTP); unset: nobody must.
     #[serde(default, deserialize_with = "optional_level")]
@@ -384,6 +389,9 @@ pub struct Config {
     /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
     /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
     pub audit_witness: AuditWitness,
+    /// `AUDIT_SEAL_INTERVAL_MS` (500, 10–1000): how often `gad serve` links committed audit rows
+    /// into the hash chain (`crate::sealer`).
+    pub audit_seal_interval: std::time::Duration,
     /// Where the attachments of tasks are kept and how big one may be (`ADJUNTO_MAX_MB`,
     /// `ADJUNTOS_DIR`, `ADJUNTOS_S3_URL`).
     pub adjuntos: Adjuntos,
@@ -628,6 +636,7 @@ impl Config {
                 interval_seconds: v.audit_witness_interval_seconds,
                 file: v.audit_witness_file.clone().into(),
             },
+            audit_seal_interval: std::time::Duration::from_millis(v.audit_seal_interval_ms),
             totp_required_level: v.totp_required_level,
             adjuntos: Adjuntos {
                 max_bytes: v.adjunto_max_mb * 1024 * 1024,
@@ -1108,6 +1117,10 @@ mod tests {
         );
     }
 
+    fn d_seal(c: &Config) -> u128 {
+        c.audit_seal_interval.as_millis()
+    }
+
     #[test]
     fn the_audit_witness_is_off_without_a_key_and_a_bad_key_is_refused() {
         let with = |pairs: &[(&str, &str)]| {
@@ -1127,7 +1140,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.audit_witness.key, Some(key));
         assert_eq!(c.audit_witness.interval_seconds, 60);
+        assert_eq!(d_seal(&with(&[]).unwrap()), 500);
+        assert_eq!(
+            d_seal(&with(&[("AUDIT_SEAL_INTERVAL_MS", "200")]).unwrap()),
+            200
+        );
         for (var, value) in [
+            ("AUDIT_SEAL_INTERVAL_MS", "0"),
+            ("AUDIT_SEAL_INTERVAL_MS", "1001"),
             ("AUDIT_SIGNING_KEY", "not-a-key"),
             ("AUDIT_WITNESS_INTERVAL_SECONDS", "0"),
         ] {

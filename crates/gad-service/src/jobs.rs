@@ -96,6 +96,7 @@ pub fn every<T, E, F, Fut>(
 /// Starts the periodic purge and the position-history partition maintenance.
 pub fn spawn(state: Ctx) {
     crate::partitions::spawn(state.clone());
+    crate::sealer::spawn(state.clone());
     crate::witness::spawn(state.clone());
     every(
         state,

@@ -35,6 +35,7 @@ pub mod password;
 pub mod personal_keys;
 pub mod realtime;
 pub mod redis_conn;
+pub mod sealer;
 pub mod stats;
 pub mod task_json;
 pub mod tasks;

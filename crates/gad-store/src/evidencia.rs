@@ -161,7 +161,7 @@ pub async fn audited_adjuntos<'e, E: PgExecutor<'e>>(
                 (SELECT l.new_values->>'sha256' FROM audit_logs l
                  WHERE l.event_type = 'task_attachment_added' AND l.resource_type = 'tarea_adjunto'
                    AND l.resource_id = a.id::text
-                 ORDER BY l.chain_seq LIMIT 1) AS audited_sha256
+                 ORDER BY l.chain_seq NULLS LAST, l.id LIMIT 1) AS audited_sha256
          FROM tarea_adjuntos a ORDER BY a.id",
     )
     .fetch_all(exec)

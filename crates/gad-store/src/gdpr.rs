@@ -296,7 +296,7 @@ pub fn auditoria(
             OR (a.resource_type = 'usuario' AND a.resource_id = $1::text)
             OR (a.resource_type = 'efectivo' AND a.resource_id IN
                     (SELECT id::text FROM efectivos WHERE usuario_id = $1))
-         ORDER BY a.chain_seq",
+         ORDER BY a.chain_seq NULLS LAST, a.id",
     )
     .bind(user_id)
     .fetch(db)

@@ -5,6 +5,7 @@
 mod admin;
 mod alerts;
 mod audit_chain;
+mod audit_sealer;
 mod auth;
 mod cache;
 mod dispatch_abuse;

@@ -258,6 +258,12 @@ pub fn looks_personal(columna: &str) -> bool {
         .any(|part| PERSONAL_TOKENS.contains(&part))
 }
 
+/// A column whose name looks personal but that was reviewed and holds no personal data (public
+/// place and street names of the gazetteer, for instance) carries `gdpr:no_personal` and a reason.
+pub fn reviewed_not_personal(comment: &str) -> bool {
+    comment.trim().starts_with("gdpr:no_personal")
+}
+
 /// Parses `gdpr:categoria=…;finalidad=…;retencion=…` (codes checked against the tables above).
 pub fn parse(comment: &str) -> Option<Result<(String, String, String), String>> {
     let spec = comment.trim().strip_prefix("gdpr:")?;
@@ -308,6 +314,9 @@ pub fn build(columns: &[ColumnInfo], config: Option<&Config>) -> DataMap {
     };
     for c in columns {
         let name = format!("{}.{}", c.tabla, c.columna);
+        if c.comentario.as_deref().is_some_and(reviewed_not_personal) {
+            continue;
+        }
         match c.comentario.as_deref().and_then(parse) {
             Some(Ok((cat, fin, ret))) => {
                 let (_, cat_es, cat_en) = CATEGORIAS
