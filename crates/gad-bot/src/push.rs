@@ -325,6 +325,8 @@ mod tests {
             updated_at: now,
             deleted_at: None,
             es_emergencia,
+            nro_incidente: None,
+            incidente: None,
         }
     }
 
@@ -367,6 +369,7 @@ mod tests {
                 ack_deadline: deadline,
                 lat: Some(-34.6),
                 lng: Some(-58.38),
+                incidente: None,
             })),
         );
         let n = notice(&alert, None).unwrap();

@@ -471,6 +471,8 @@ mod tests {
             updated_at: t0(),
             deleted_at: None,
             es_emergencia: false,
+            nro_incidente: None,
+            incidente: None,
         }
     }
 
@@ -620,6 +622,7 @@ mod tests {
                     descripcion: None,
                     reported_by: 2,
                     created_at: t0(),
+                    incidente: None,
                 })),
                 json!({"title": "Emergencia", "level": "critical", "task_id": 7, "codigo": "EMG-7",
                        "efectivo_id": 11, "usuario_id": 5, "distance_m": 12.34, "lat": -34.6,
@@ -637,6 +640,7 @@ mod tests {
                     ack_deadline: t0(),
                     lat: None,
                     lng: Some(-58.38),
+                    incidente: None,
                 })),
                 json!({"title": "Refuerzo solicitado", "level": "critical", "task_id": 7,
                        "codigo": "EMG-7", "efectivo_id": 11, "usuario_id": 5, "distance_m": 12.34,
