@@ -64,6 +64,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::emergency::router())
         .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
+        .merge(routes::incidents::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
         .merge(routes::trail::router())

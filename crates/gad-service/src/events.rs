@@ -169,8 +169,23 @@ impl Event {
         }
     }
 
-    /// This event for `audience` (no topic yet).
-    pub fn to(self, audience: Audience) -> DomainEvent {
+    /// The task this event carries, if any.
+    fn tarea_mut(&mut self) -> Option<&mut Tarea> {
+        match self {
+            Event::TaskCreated(t) | Event::TaskUpdated(TaskUpdated::Changed(t)) => Some(t),
+            Event::TaskUpdated(TaskUpdated::Deleted(d)) => Some(&mut d.tarea),
+            Event::TaskStatusChanged(TaskStatusChanged::Transition(t)) => Some(&mut t.tarea),
+            Event::TaskAssigned(TaskAssigned::Officers(a)) => Some(&mut a.tarea),
+            _ => None,
+        }
+    }
+
+    /// This event for `audience` (no topic yet). Events reach officers, so a task they carry
+    /// loses what only level 2+ may read (the incident's caller).
+    pub fn to(mut self, audience: Audience) -> DomainEvent {
+        if let Some(t) = self.tarea_mut() {
+            t.hide_personal();
+        }
         DomainEvent {
             event: self,
             audience,

@@ -704,6 +704,33 @@ pub async fn write_transition<'e, E: PgExecutor<'e>>(
         .await
 }
 
+/// Records an incident's closure on its (locked, just finished) task: the code, the summary,
+/// when, and a history row `evento = 'cierre'` (nota = the summary) for the timeline.
+pub async fn close_incident<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    codigo_cierre: &str,
+    resumen: Option<&str>,
+    usuario_id: i64,
+) -> Result<Tarea, sqlx::Error> {
+    let sql = format!(
+        "WITH t AS (
+            UPDATE tareas SET codigo_cierre = $2, resumen_cierre = $3, cerrada_at = now()
+            WHERE id = $1 RETURNING *),
+         h AS (
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
+            SELECT t.id, t.estado, t.estado, $4, COALESCE($3, 'cierre: ' || $2), 'cierre' FROM t RETURNING 1)
+         SELECT {TAREA_COLUMNS} FROM t"
+    );
+    sqlx::query_as::<_, Tarea>(&sql)
+        .bind(id)
+        .bind(codigo_cierre)
+        .bind(resumen)
+        .bind(usuario_id)
+        .fetch_one(exec)
+        .await
+}
+
 /// An efectivo returned to `disponible`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Released {

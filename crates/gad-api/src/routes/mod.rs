@@ -13,6 +13,7 @@ pub mod fixes;
 pub mod gdpr;
 pub mod geo;
 pub mod health;
+pub mod incidents;
 pub mod stats;
 pub mod tasks;
 pub mod trail;
