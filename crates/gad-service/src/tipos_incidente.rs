@@ -141,8 +141,16 @@ pub async fn get(ctx: &Ctx, _me: &Actor, codigo: &str) -> ServiceResult<TipoInci
         .ok_or_else(|| ServiceError::NotFound(TYPE_NOT_FOUND.into()))
 }
 
+/// A type as its audit rows record it. Its `nombre` is a label, not a person's name: it is
+/// recorded as `tipo_nombre`, since the audit seals any `nombre` as personal data.
 fn to_value(t: &TipoIncidente) -> ServiceResult<Value> {
-    serde_json::to_value(t).map_err(ServiceError::internal)
+    let mut v = serde_json::to_value(t).map_err(ServiceError::internal)?;
+    if let Value::Object(m) = &mut v
+        && let Some(n) = m.remove("nombre")
+    {
+        m.insert("tipo_nombre".into(), n);
+    }
+    Ok(v)
 }
 
 /// Adds a type (level 3); a taken code is 409 at `codigo`.

@@ -99,7 +99,7 @@ pub fn dispatch_sql(order: Order, plan: bool) -> String {
         ),
         near AS (
             SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m,
-                   COALESCE(e.especialidad = ANY((SELECT esp FROM tipo)), false) AS esp
+                   COALESCE(e.especialidad = ANY(COALESCE((SELECT esp FROM tipo), '{{}}'::text[])), false) AS esp
             FROM efectivos e
             WHERE {eligible}
               AND ST_DWithin(e.geom, {pt}, $3::float8)
@@ -112,7 +112,7 @@ pub fn dispatch_sql(order: Order, plan: bool) -> String {
             FROM efectivos e
             WHERE {eligible}
               AND ST_DWithin(e.geom, {pt}, $3::float8)
-              AND e.especialidad = ANY((SELECT esp FROM tipo))
+              AND e.especialidad = ANY(COALESCE((SELECT esp FROM tipo), '{{}}'::text[]))
             ORDER BY {nearest}
             LIMIT COALESCE((SELECT n FROM tipo), 0)
             FOR UPDATE OF e SKIP LOCKED

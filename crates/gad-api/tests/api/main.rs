@@ -15,6 +15,7 @@ mod foundation;
 mod gdpr;
 mod geo;
 mod hardening;
+mod incidents;
 mod jobs;
 mod login_trust;
 mod matrix;
