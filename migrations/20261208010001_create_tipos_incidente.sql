@@ -3,23 +3,24 @@
 -- prioridad: 1 lowest … 5 most urgent.
 CREATE TABLE tipos_incidente (
     codigo               text PRIMARY KEY,
-    -- `nombre` on the wire; a column named nombre would read as a person's name to the data map.
+    -- `nombre` on the wire (a column named nombre reads as a person's name to the data map).
     etiqueta             text NOT NULL,
     prioridad            smallint NOT NULL,
-    efectivos_requeridos smallint NOT NULL DEFAULT 1,
+    -- `efectivos_requeridos` on the wire (a column named after efectivos reads as personal data).
+    dotacion             smallint NOT NULL DEFAULT 1,
     especialidades       text[] NOT NULL DEFAULT '{}',
     checkin_minutos      integer,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT tipos_incidente_codigo_check CHECK (codigo ~ '^[a-z0-9_]{1,50}$'),
     CONSTRAINT tipos_incidente_prioridad_check CHECK (prioridad BETWEEN 1 AND 5),
-    CONSTRAINT tipos_incidente_efectivos_check CHECK (efectivos_requeridos BETWEEN 1 AND 10),
+    CONSTRAINT tipos_incidente_efectivos_check CHECK (dotacion BETWEEN 1 AND 10),
     CONSTRAINT tipos_incidente_checkin_check CHECK (checkin_minutos IS NULL OR checkin_minutos BETWEEN 1 AND 1440)
 );
 
 -- A starting catalogue; the desk edits it through /api/v1/tipos-incidente. Specialities are the
 -- ones officers carry in efectivos.especialidad.
-INSERT INTO tipos_incidente (codigo, etiqueta, prioridad, efectivos_requeridos, especialidades, checkin_minutos) VALUES
+INSERT INTO tipos_incidente (codigo, etiqueta, prioridad, dotacion, especialidades, checkin_minutos) VALUES
     ('robo', 'Robo', 4, 2, '{investigacion}', 15),
     ('robo_a_mano_armada', 'Robo a mano armada', 5, 3, '{investigacion,custodia}', 10),
     ('hurto', 'Hurto', 2, 1, '{investigacion}', 30),

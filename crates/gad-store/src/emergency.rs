@@ -94,7 +94,7 @@ pub fn dispatch_sql(order: Order, plan: bool) -> String {
     let pick = if plan {
         format!(
             "tipo AS (
-            SELECT efectivos_requeridos::int8 AS n, especialidades AS esp, prioridad, etiqueta
+            SELECT dotacion::int8 AS n, especialidades AS esp, prioridad, etiqueta
             FROM tipos_incidente WHERE codigo = $14::text
         ),
         near AS (

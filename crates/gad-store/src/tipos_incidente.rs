@@ -33,7 +33,7 @@ pub struct TipoFields<'a> {
     pub checkin_minutos: Option<i32>,
 }
 
-const COLUMNS: &str = "codigo, etiqueta AS nombre, prioridad, efectivos_requeridos, especialidades,
+const COLUMNS: &str = "codigo, etiqueta AS nombre, prioridad, dotacion AS efectivos_requeridos, especialidades,
     checkin_minutos, created_at, updated_at";
 
 pub async fn list<'e, E: PgExecutor<'e>>(exec: E) -> Result<Vec<TipoIncidente>, sqlx::Error> {
@@ -63,7 +63,7 @@ pub async fn insert<'e, E: PgExecutor<'e>>(
     f: &TipoFields<'_>,
 ) -> Result<TipoIncidente, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO tipos_incidente (codigo, etiqueta, prioridad, efectivos_requeridos, especialidades,
+        "INSERT INTO tipos_incidente (codigo, etiqueta, prioridad, dotacion, especialidades,
             checkin_minutos)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
     ))
@@ -84,7 +84,7 @@ pub async fn update<'e, E: PgExecutor<'e>>(
     f: &TipoFields<'_>,
 ) -> Result<Option<TipoIncidente>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE tipos_incidente SET etiqueta = $2, prioridad = $3, efectivos_requeridos = $4,
+        "UPDATE tipos_incidente SET etiqueta = $2, prioridad = $3, dotacion = $4,
             especialidades = $5, checkin_minutos = $6, updated_at = now()
          WHERE codigo = $1 RETURNING {COLUMNS}"
     ))
