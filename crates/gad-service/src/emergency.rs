@@ -16,11 +16,11 @@ use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
 use gad_store::audit::{self, AuditEntry};
 use gad_store::dispatch as store;
+use gad_store::dispatch::{Assigned, Site};
 use gad_store::emergency;
 /// One nearby officer as `suggestions` answers it.
 pub use gad_store::emergency::Suggestion;
 use gad_store::nearest::{self, Order};
-use gad_store::dispatch::{Assigned, Site};
 use gad_store::tareas::{Incidente, Tarea};
 use serde::Deserialize;
 use serde_json::{Value, json};

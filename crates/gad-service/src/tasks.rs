@@ -406,15 +406,18 @@ async fn transition_locked(
     let mut t =
         tareas::write_transition(&mut *conn, cur.id, cur.estado, to, &next, me.id, nota).await?;
     if let Some(c) = cierre {
-        t = tareas::close_incident(&mut *conn, cur.id, c.codigo.as_wire(), c.resumen, me.id).await?;
+        t = tareas::close_incident(&mut *conn, cur.id, c.codigo.as_wire(), c.resumen, me.id)
+            .await?;
         audit::record(
             &mut *conn,
             &AuditEntry::new("incident_closed", Some(me.id))
                 .resource("tarea", cur.id)
                 .values(
                     None,
-                    Some(json!({"nro_incidente": t.nro_incidente, "codigo_cierre": c.codigo,
-                                "resumen": c.resumen})),
+                    Some(
+                        json!({"nro_incidente": t.nro_incidente, "codigo_cierre": c.codigo,
+                                "resumen": c.resumen}),
+                    ),
                 )
                 .status(200)
                 .context(origin),
@@ -585,16 +588,7 @@ pub async fn close(
         resumen: body.resumen.as_deref(),
     };
     let to = EstadoTarea::Finalizada;
-    let (t, tr) = transition_locked(
-        &mut tx,
-        me,
-        origin,
-        &cur,
-        to,
-        None,
-        Some(&cierre),
-    )
-    .await?;
+    let (t, tr) = transition_locked(&mut tx, me, origin, &cur, to, None, Some(&cierre)).await?;
     let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
     tx.commit().await?;
 
@@ -618,8 +612,16 @@ pub async fn change_status(
         .await?
         .ok_or_else(not_found)?;
     let cierre = body.cierre()?;
-    let (t, tr) =
-        transition_locked(&mut tx, me, origin, &cur, body.estado, nota, cierre.as_ref()).await?;
+    let (t, tr) = transition_locked(
+        &mut tx,
+        me,
+        origin,
+        &cur,
+        body.estado,
+        nota,
+        cierre.as_ref(),
+    )
+    .await?;
     let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
     tx.commit().await?;
 

@@ -5,9 +5,9 @@ use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel};
 use gad_store::audit::{self, AuditEntry};
-use gad_store::tipos_incidente::{self as store, TipoFields};
 /// An incident type on the wire.
 pub use gad_store::tipos_incidente::TipoIncidente;
+use gad_store::tipos_incidente::{self as store, TipoFields};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

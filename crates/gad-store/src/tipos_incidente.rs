@@ -33,7 +33,8 @@ pub struct TipoFields<'a> {
     pub checkin_minutos: Option<i32>,
 }
 
-const COLUMNS: &str = "codigo, etiqueta AS nombre, prioridad, dotacion AS efectivos_requeridos, especialidades,
+const COLUMNS: &str =
+    "codigo, etiqueta AS nombre, prioridad, dotacion AS efectivos_requeridos, especialidades,
     checkin_minutos, created_at, updated_at";
 
 pub async fn list<'e, E: PgExecutor<'e>>(exec: E) -> Result<Vec<TipoIncidente>, sqlx::Error> {

@@ -252,9 +252,7 @@ async fn a_speciality_is_preferred_within_the_slack_and_not_beyond() {
     )
     .await;
     // ≈ 111 m: the nearest, no speciality; ≈ 890 m: a specialist, within 1 000 m of it.
-    let near = app
-        .create_efectivo(Some((SITE.0 + STEP, SITE.1)))
-        .await;
+    let near = app.create_efectivo(Some((SITE.0 + STEP, SITE.1))).await;
     let spec = app
         .create_efectivo(Some((SITE.0 + 8.0 * STEP, SITE.1)))
         .await;
@@ -364,7 +362,12 @@ async fn unknown_type_and_unresolved_address_are_422_at_their_field() {
         let r = app
             .post("/api/v1/tasks/emergency", Some(&sup.token), body.clone())
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.text
+        );
         assert_eq!(loc(&r), at, "{body}");
     }
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tareas")
@@ -506,7 +509,10 @@ async fn cierre_finishes_the_incident_releases_its_officers_and_closes_its_dispa
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!((evento.as_str(), nota.as_str()), ("cierre", "Dos personas detenidas"));
+    assert_eq!(
+        (evento.as_str(), nota.as_str()),
+        ("cierre", "Dos personas detenidas")
+    );
     let audited: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_logs WHERE event_type = 'incident_closed' AND resource_id = $1",
     )
@@ -577,13 +583,22 @@ async fn tipos_incidente_crud_with_levels_and_audit() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     for (bad, at) in [
-        (json!({"codigo": "Mal Código", "nombre": "x", "prioridad": 3}), "codigo"),
-        (json!({"codigo": "ok", "nombre": "x", "prioridad": 6}), "prioridad"),
+        (
+            json!({"codigo": "Mal Código", "nombre": "x", "prioridad": 3}),
+            "codigo",
+        ),
+        (
+            json!({"codigo": "ok", "nombre": "x", "prioridad": 6}),
+            "prioridad",
+        ),
         (
             json!({"codigo": "ok", "nombre": "x", "prioridad": 3, "efectivos_requeridos": 11}),
             "efectivos_requeridos",
         ),
-        (json!({"codigo": "ok", "nombre": " ", "prioridad": 3}), "nombre"),
+        (
+            json!({"codigo": "ok", "nombre": " ", "prioridad": 3}),
+            "nombre",
+        ),
     ] {
         let r = app
             .post("/api/v1/tipos-incidente", Some(&admin.token), bad)
@@ -593,11 +608,19 @@ async fn tipos_incidente_crud_with_levels_and_audit() {
     }
     let put = json!({"nombre": "Riña", "prioridad": 4, "efectivos_requeridos": 3});
     let r = app
-        .put("/api/v1/tipos-incidente/pelea", Some(&sup.token), put.clone())
+        .put(
+            "/api/v1/tipos-incidente/pelea",
+            Some(&sup.token),
+            put.clone(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = app
-        .put("/api/v1/tipos-incidente/pelea", Some(&admin.token), put.clone())
+        .put(
+            "/api/v1/tipos-incidente/pelea",
+            Some(&admin.token),
+            put.clone(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["nombre"], "Riña");
