@@ -65,6 +65,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
         .merge(routes::evidencia::router())
+        .merge(routes::incidents::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
         .merge(routes::trail::router())

@@ -736,6 +736,8 @@ impl Handler {
                                     &StatusChange {
                                         estado,
                                         nota: Some("desde Telegram".into()),
+                                        codigo_cierre: None,
+                                        resumen: None,
                                     },
                                 ),
                             )
@@ -821,11 +823,16 @@ async fn raise_emergency(
     key: &str,
 ) -> Result<Value, ServiceError> {
     let body = validated(EmergencyBody {
-        lat: bounded("lat", lat, Lat::new)?,
-        lng: bounded("lng", lng, Lng::new)?,
+        lat: Some(bounded("lat", lat, Lat::new)?),
+        lng: Some(bounded("lng", lng, Lng::new)?),
         telegram_id: Some(o.telegram_id),
         descripcion: Some(texts::emergencia_descripcion(&o.nombre)),
         radius_m: None,
+        tipo_incidente: None,
+        prioridad: None,
+        direccion: None,
+        referencia: None,
+        denunciante: None,
     })?;
     match emergency::raise(state, &o.actor, ctx, &body, Some(key)).await? {
         Raised::Assigned(d) => Ok(d.body),

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gad_service::Ctx as AppState;
 use gad_service::events::{
-    Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, TaskAssigned, TaskStatusChanged,
-    TaskUpdated,
+    Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, IncidentSummary, TaskAssigned,
+    TaskStatusChanged, TaskUpdated,
 };
 use gad_service::evidencia::Origen;
 use tokio::sync::mpsc;
@@ -67,6 +67,14 @@ fn to_users(kind: &'static str, text: String, users: Vec<i64>) -> Notice {
     }
 }
 
+/// An emergency's push with what the desk recorded about the incident, when it did.
+fn with_incident(text: String, incidente: Option<&IncidentSummary>) -> String {
+    match incidente {
+        Some(i) => format!("{text}\n{}", texts::push_incidente(i)),
+        None => text,
+    }
+}
+
 /// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
 pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
     let users = involved(&ev.audience);
@@ -82,12 +90,15 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
         // Every dispatch waits for the officer's answer: Aceptar / Rechazar.
         Event::Alert(Alert::Emergency(a)) => Notice {
             kind: "emergency",
-            text: texts::push_emergencia(
-                &a.codigo,
-                a.distance_m,
-                a.lat,
-                a.lng,
-                a.descripcion.as_deref(),
+            text: with_incident(
+                texts::push_emergencia(
+                    &a.codigo,
+                    a.distance_m,
+                    a.lat,
+                    a.lng,
+                    a.descripcion.as_deref(),
+                ),
+                a.incidente.as_ref(),
             ),
             users: vec![a.usuario_id],
             ack_task: Some(a.task_id),
@@ -95,12 +106,15 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
         },
         Event::Alert(Alert::Called(a)) => Notice {
             kind: "emergency",
-            text: texts::push_emergencia(
-                &a.codigo,
-                a.distance_m,
-                a.lat.unwrap_or_default(),
-                a.lng.unwrap_or_default(),
-                None,
+            text: with_incident(
+                texts::push_emergencia(
+                    &a.codigo,
+                    a.distance_m,
+                    a.lat.unwrap_or_default(),
+                    a.lng.unwrap_or_default(),
+                    None,
+                ),
+                a.incidente.as_ref(),
             ),
             users: vec![a.usuario_id],
             ack_task: Some(a.task_id),
@@ -353,6 +367,8 @@ mod tests {
             updated_at: now,
             deleted_at: None,
             es_emergencia,
+            nro_incidente: None,
+            incidente: None,
         }
     }
 
@@ -395,6 +411,7 @@ mod tests {
                 ack_deadline: deadline,
                 lat: Some(-34.6),
                 lng: Some(-58.38),
+                incidente: None,
             })),
         );
         let n = notice(&alert, None).unwrap();
@@ -406,6 +423,32 @@ mod tests {
             n.text,
             texts::push_emergencia("EMG-9", 120.0, -34.6, -58.38, None)
         );
+
+        // A typed incident: the push also carries its case number, type, priority, address
+        // and reference.
+        let Event::Alert(Alert::Called(mut called)) = alert.event else {
+            unreachable!()
+        };
+        called.incidente = Some(IncidentSummary {
+            nro_incidente: Some("2026-000123".into()),
+            tipo_incidente: Some("robo".into()),
+            tipo_nombre: Some("Robo".into()),
+            prioridad: 4,
+            direccion: Some("Av. Corrientes 1234".into()),
+            referencia: Some("entre Uruguay y Talcahuano".into()),
+        });
+        let n = notice(&to(&[5], Event::Alert(Alert::Called(called))), None).unwrap();
+        assert_eq!(n.ack_task, Some(9));
+        for part in [
+            "EMG-9",
+            "Caso N.º 2026-000123",
+            "Tipo: Robo",
+            "Prioridad: 4/5 (alta)",
+            "Dirección: Av. Corrientes 1234",
+            "Referencia: entre Uruguay y Talcahuano",
+        ] {
+            assert!(n.text.contains(part), "{part:?} in {:?}", n.text);
+        }
     }
 
     #[test]

@@ -261,6 +261,41 @@ pub fn push_emergencia(
     s
 }
 
+/// Words for an incident's priority (1–5, 5 most urgent).
+pub fn prioridad_incidente(p: i16) -> &'static str {
+    match p {
+        5 => "crítica",
+        4 => "alta",
+        3 => "media",
+        2 => "baja",
+        _ => "muy baja",
+    }
+}
+
+/// What a dispatched officer reads about the incident, under the emergency's first lines: case
+/// number, type, priority, address and reference (each only when known).
+pub fn push_incidente(i: &gad_service::events::IncidentSummary) -> String {
+    let mut lines = Vec::new();
+    if let Some(n) = &i.nro_incidente {
+        lines.push(format!("📁 Caso N.º {n}"));
+    }
+    if let Some(t) = i.tipo_nombre.as_ref().or(i.tipo_incidente.as_ref()) {
+        lines.push(format!("Tipo: {t}"));
+    }
+    lines.push(format!(
+        "Prioridad: {}/5 ({})",
+        i.prioridad,
+        prioridad_incidente(i.prioridad)
+    ));
+    if let Some(d) = i.direccion.as_deref().filter(|d| !d.is_empty()) {
+        lines.push(format!("📍 Dirección: {d}"));
+    }
+    if let Some(r) = i.referencia.as_deref().filter(|r| !r.is_empty()) {
+        lines.push(format!("Referencia: {r}"));
+    }
+    lines.join("\n")
+}
+
 // Acknowledgement of an emergency dispatched to the officer.
 pub const ACEPTAR: &str = "✅ Aceptar";
 pub const RECHAZAR: &str = "❌ Rechazar";

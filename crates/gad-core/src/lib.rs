@@ -17,5 +17,5 @@ pub mod time;
 pub mod validate;
 
 pub use actor::Actor;
-pub use enums::{EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};
+pub use enums::{CodigoCierre, EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};
 pub use field_error::FieldError;

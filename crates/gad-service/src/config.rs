@@ -152,6 +152,9 @@ pub struct Vars {
     #[serde_inline_default(6)]
     #[serde(deserialize_with = "Range::<1, 100>::de")]
     pub backup_max_per_task: i64,
+    #[serde_inline_default(1000)]
+    #[serde(deserialize_with = "Range::<0, 100000>::de")]
+    pub dispatch_specialty_slack_m: i64,
     #[serde_inline_default(10)]
     #[serde(deserialize_with = "Range::<1, 1000>::de")]
     pub emergency_max_per_hour: i64,
@@ -188,6 +191,9 @@ pub struct Vars {
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<1, 36500>::de")]
     pub login_failure_retention_days: i32,
+    #[serde_inline_default(365)]
+    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    pub denunciante_retention_days: i32,
     #[serde_inline_default(10_000)]
     #[serde(deserialize_with = "Range::<1, 1000000>::de")]
     pub retention_batch_size: i64,
@@ -356,6 +362,9 @@ pub struct Config {
     pub dispatch_max_attempts: i32,
     /// Backup officers one emergency may call in all (every request counted, whoever asks).
     pub backup_max_per_task: i64,
+    /// A typed incident prefers officers with one of its type's specialities when they are at
+    /// most this many metres farther than the nearest eligible officer (never beyond).
+    pub dispatch_specialty_slack_m: i64,
     /// Emergencies one level-1 user may raise in any rolling hour (API and Telegram alike);
     /// beyond, the request is refused with 429 and supervisors are alerted.
     pub emergency_max_per_hour: i64,
@@ -459,6 +468,9 @@ pub struct Retention {
     pub idempotency_key_hours: i32,
     /// `LOGIN_FAILURE_RETENTION_DAYS` (30): failed-login counters of unknown e-mails.
     pub login_failure_days: i32,
+    /// `DENUNCIANTE_RETENTION_DAYS` (365): an incident's caller (name, phone) is cleared this
+    /// long after the incident was closed.
+    pub denunciante_days: i32,
     /// `RETENTION_BATCH_SIZE` (10 000): rows per DELETE.
     pub batch_size: i64,
 }
@@ -613,6 +625,7 @@ impl Config {
             dispatch_ack_timeout_seconds: v.dispatch_ack_timeout_seconds,
             dispatch_max_attempts: v.dispatch_max_attempts,
             backup_max_per_task: v.backup_max_per_task,
+            dispatch_specialty_slack_m: v.dispatch_specialty_slack_m,
             emergency_max_per_hour: v.emergency_max_per_hour,
             request_timeout_seconds: v.request_timeout_seconds,
             header_read_timeout_seconds: v.header_read_timeout_seconds,
@@ -625,6 +638,7 @@ impl Config {
                 telegram_link_code_hours: v.telegram_link_code_retention_hours,
                 idempotency_key_hours: v.idempotency_key_retention_hours,
                 login_failure_days: v.login_failure_retention_days,
+                denunciante_days: v.denunciante_retention_days,
                 batch_size: v.retention_batch_size,
             },
             db_app_role,

@@ -182,8 +182,23 @@ impl Event {
         }
     }
 
-    /// This event for `audience` (no topic yet).
-    pub fn to(self, audience: Audience) -> DomainEvent {
+    /// The task this event carries, if any.
+    fn tarea_mut(&mut self) -> Option<&mut Tarea> {
+        match self {
+            Event::TaskCreated(t) | Event::TaskUpdated(TaskUpdated::Changed(t)) => Some(t),
+            Event::TaskUpdated(TaskUpdated::Deleted(d)) => Some(&mut d.tarea),
+            Event::TaskStatusChanged(TaskStatusChanged::Transition(t)) => Some(&mut t.tarea),
+            Event::TaskAssigned(TaskAssigned::Officers(a)) => Some(&mut a.tarea),
+            _ => None,
+        }
+    }
+
+    /// This event for `audience` (no topic yet). Events reach officers, so a task they carry
+    /// loses what only level 2+ may read (the incident's caller).
+    pub fn to(mut self, audience: Audience) -> DomainEvent {
+        if let Some(t) = self.tarea_mut() {
+            t.hide_personal();
+        }
         DomainEvent {
             event: self,
             audience,
@@ -484,6 +499,8 @@ mod tests {
             updated_at: t0(),
             deleted_at: None,
             es_emergencia: false,
+            nro_incidente: None,
+            incidente: None,
         }
     }
 
@@ -633,6 +650,7 @@ mod tests {
                     descripcion: None,
                     reported_by: 2,
                     created_at: t0(),
+                    incidente: None,
                 })),
                 json!({"title": "Emergencia", "level": "critical", "task_id": 7, "codigo": "EMG-7",
                        "efectivo_id": 11, "usuario_id": 5, "distance_m": 12.34, "lat": -34.6,
@@ -650,6 +668,7 @@ mod tests {
                     ack_deadline: t0(),
                     lat: None,
                     lng: Some(-58.38),
+                    incidente: None,
                 })),
                 json!({"title": "Refuerzo solicitado", "level": "critical", "task_id": 7,
                        "codigo": "EMG-7", "efectivo_id": 11, "usuario_id": 5, "distance_m": 12.34,

@@ -41,6 +41,7 @@ pub mod task_json;
 pub mod tasks;
 pub mod telegram;
 pub mod telegram_link;
+pub mod tipos_incidente;
 
 pub mod totp;
 pub mod trail;

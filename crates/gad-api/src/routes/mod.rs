@@ -15,6 +15,7 @@ pub mod gdpr;
 pub mod geo;
 pub mod geo_search;
 pub mod health;
+pub mod incidents;
 pub mod stats;
 pub mod tasks;
 pub mod trail;

@@ -18,6 +18,7 @@ mod geo;
 mod geo_search;
 mod hardening;
 mod incident_timeline;
+mod incidents;
 mod jobs;
 mod login_trust;
 mod matrix;

@@ -159,6 +159,13 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "Operational record: kept; after erasure it points at the pseudonymised person and its text no longer holds the person's values",
     ),
     (
+        "denunciante",
+        Some("DENUNCIANTE_RETENTION_DAYS"),
+        "365 días",
+        "plazo desde el cierre del incidente; luego se borra (el incidente se conserva sin el denunciante). Lo leen sólo supervisores y administradores",
+        "period from the incident's closure; then deleted (the incident is kept without its caller). Read by supervisors and administrators only",
+    ),
+    (
         "clave_persona",
         None,
         "",
@@ -300,6 +307,7 @@ fn configured(setting: &str, config: &Config) -> Option<String> {
         "TELEGRAM_LINK_CODE_RETENTION_HOURS" => format!("{} horas", r.telegram_link_code_hours),
         "IDEMPOTENCY_KEY_RETENTION_HOURS" => format!("{} horas", r.idempotency_key_hours),
         "LOGIN_FAILURE_RETENTION_DAYS" => format!("{} días", r.login_failure_days),
+        "DENUNCIANTE_RETENTION_DAYS" => format!("{} días", r.denunciante_days),
         _ => return None,
     })
 }
