@@ -1289,7 +1289,7 @@ async fn a_note_written_at_the_desk_reaches_the_officers_chat() {
         .app
         .get(&format!("/api/v1/tasks/{task}"), Some(&sup.token))
         .await
-        .body["codigo"]
+        .body["nro_incidente"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1319,4 +1319,34 @@ async fn a_note_written_at_the_desk_reaches_the_officers_chat() {
     .await
     .unwrap();
     assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn the_dispatch_push_carries_the_case_number_type_priority_and_address() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &officer).await;
+    let desk = e.app.create_user(2).await;
+    let r = e
+        .app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&desk.token),
+            json!({"lat": SOL.0, "lng": SOL.1, "tipo_incidente": "robo", "prioridad": 5,
+                   "direccion": "Av. Corrientes 1234", "referencia": "entre Talcahuano y Libertad"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let nro = r.body["nro_incidente"].as_str().unwrap().to_string();
+    let push = e.fake.wait_text(tg, "EMERGENCIA asignada a vos").await;
+    let text = push["text"].as_str().unwrap();
+    for part in [
+        nro.as_str(),
+        "Robo",
+        "5",
+        "Av. Corrientes 1234",
+        "entre Talcahuano y Libertad",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
 }

@@ -215,7 +215,7 @@ pub async fn add_note(
 
     let event = Event::TaskNoteAdded(NoteAdded {
         task_id: t.id,
-        codigo: t.codigo.clone(),
+        codigo: t.nro_incidente.clone().unwrap_or_else(|| t.codigo.clone()),
         nota: nota.clone(),
     });
     publish(ctx, event, &t).await;
@@ -373,7 +373,7 @@ pub async fn add_attachment(
 
     let event = Event::TaskAttachmentAdded(AttachmentAdded {
         task_id: t.id,
-        codigo: t.codigo.clone(),
+        codigo: t.nro_incidente.clone().unwrap_or_else(|| t.codigo.clone()),
         adjunto: adjunto.clone(),
     });
     publish(ctx, event, &t).await;
@@ -534,7 +534,8 @@ fn from_history(rows: Vec<HistoriaRow>, out: &mut Vec<Entrada>) {
         } else if evento == Some("cierre") {
             (
                 TipoEntrada::Cierre,
-                json!({"estado": estado_wire(&h.estado_nuevo), "resumen": h.nota}),
+                json!({"estado": estado_wire(&h.estado_nuevo), "resumen": h.nota,
+                       "codigo_cierre": h.codigo_cierre}),
             )
         } else if evento.is_some_and(|e| DISPATCH_EVENTOS.contains(&e)) {
             continue;
@@ -650,7 +651,8 @@ pub async fn current_task(ctx: &Ctx, me: &Actor) -> ServiceResult<Option<i64>> {
 
 /// The code of a task `me` may see (what a confirmation shows).
 pub async fn task_code(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<String> {
-    Ok(visible(ctx, me, task_id).await?.codigo)
+    let t = visible(ctx, me, task_id).await?;
+    Ok(t.nro_incidente.unwrap_or(t.codigo))
 }
 
 /// Remembers that the bot sent `message_id` in `chat_id` about this task.

@@ -182,6 +182,8 @@ pub struct HistoriaRow {
     pub nota: Option<String>,
     pub evento: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The task's closing code (the same on every row; the closure entry shows it).
+    pub codigo_cierre: Option<String>,
 }
 
 pub async fn historia<'e, E: PgExecutor<'e>>(
@@ -190,8 +192,10 @@ pub async fn historia<'e, E: PgExecutor<'e>>(
 ) -> Result<Vec<HistoriaRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT h.id, h.estado_anterior::text AS estado_anterior, h.estado_nuevo::text AS estado_nuevo,
-                h.usuario_id, {AUTOR_NOMBRE} AS usuario_nombre, h.nota, h.evento, h.created_at
+                h.usuario_id, {AUTOR_NOMBRE} AS usuario_nombre, h.nota, h.evento, h.created_at,
+                t.codigo_cierre
          FROM historial_estados h LEFT JOIN usuarios u ON u.id = h.usuario_id
+         JOIN tareas t ON t.id = h.tarea_id
          WHERE h.tarea_id = $1 ORDER BY h.id"
     ))
     .bind(tarea_id)

@@ -513,6 +513,20 @@ async fn cierre_finishes_the_incident_releases_its_officers_and_closes_its_dispa
         (evento.as_str(), nota.as_str()),
         ("cierre", "Dos personas detenidas")
     );
+    // The timeline ends with the closure, its code and its summary.
+    let tl = app
+        .get(&format!("/api/v1/tasks/{task}/timeline"), Some(&sup.token))
+        .await;
+    assert_eq!(tl.status, StatusCode::OK, "{}", tl.text);
+    let last = tl.body["entradas"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["tipo"], "cierre", "{last}");
+    assert_eq!(last["datos"]["codigo_cierre"], "detenidos");
+    assert_eq!(last["datos"]["resumen"], "Dos personas detenidas");
     let audited: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_logs WHERE event_type = 'incident_closed' AND resource_id = $1",
     )

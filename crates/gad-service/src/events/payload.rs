@@ -34,7 +34,7 @@ pub enum AlertLevel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NoteAdded {
     pub task_id: i64,
-    /// The task's code (what a person reads).
+    /// The case number of an incident, else the task's code (what a person reads).
     pub codigo: String,
     /// The note exactly as `GET /api/v1/tasks/{id}/notas` lists it.
     pub nota: crate::evidencia::Nota,
