@@ -1,6 +1,8 @@
 -- wrk script: POST /api/v1/tasks/emergency at random points within ~10 km of a centre.
 -- Usage: wrk ... -s emergency.lua <BASE>/api/v1/tasks/emergency -- <TOKEN> [LAT] [LNG] [RADIUS_KM]
 -- KEYED=1 in the environment: each request with its own Idempotency-Key.
+-- TIPO=<codigo> in the environment: every emergency is a typed incident of that type (its
+-- response plan and specialty preference apply); a binary that predates types ignores the field.
 -- Counts every response status (wrk's "Non-2xx" ignores 404 = none available, which matters
 -- here) and prints them in done().
 
@@ -28,6 +30,7 @@ function init(args)
   statuses = {}
   -- KEYED=1: every request carries its own Idempotency-Key (the keyed dispatch path).
   keyed = os.getenv("KEYED") == "1"
+  tipo = os.getenv("TIPO")
   run = os.time()
   sent = 0
 end
@@ -38,7 +41,13 @@ function request()
   local theta = 2 * math.pi * math.random()
   local lat = lat0 + (r * math.cos(theta)) / 111320
   local lng = lng0 + (r * math.sin(theta)) / (111320 * math.cos(math.rad(lat0)))
-  local body = string.format('{"lat":%.6f,"lng":%.6f,"descripcion":"wrk bench"}', lat, lng)
+  local body
+  if tipo ~= nil and tipo ~= "" then
+    body = string.format('{"lat":%.6f,"lng":%.6f,"descripcion":"wrk bench","tipo_incidente":"%s"}',
+      lat, lng, tipo)
+  else
+    body = string.format('{"lat":%.6f,"lng":%.6f,"descripcion":"wrk bench"}', lat, lng)
+  end
   if keyed then
     -- A fresh Idempotency-Key per request: the dispatch runs in the transaction that claims it.
     sent = sent + 1
