@@ -30,7 +30,8 @@ fi
 
 echo "==> building gad"
 cargo build -q --locked -p gad-cli
-GAD="$ROOT/target/debug/gad"
+# Where cargo put it (CARGO_TARGET_DIR when set).
+GAD="${CARGO_TARGET_DIR:-$ROOT/target}/debug/gad"
 
 DB="gad_browser_$$_${RANDOM}"
 PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
@@ -65,7 +66,8 @@ echo "==> browser tests against http://127.0.0.1:${PORT}"
 export GAD_BASE_URL="http://127.0.0.1:${PORT}" GAD_ROOT="$ROOT"
 SERVER_LOG="${TMPDIR:-/tmp}/gad-browser-${DB}.log"
 # On a failure CI shows what the server said too (the log file does not outlive the machine).
-if ! (cd web-tests && node --test tests/live-parts.test.js tests/command-centre.test.js); then
+# One file at a time: every file drives the same server and its officers.
+if ! (cd web-tests && node --test --test-concurrency=1 tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js); then
   echo "==> browser tests failed; the server's log (last 60 lines):"
   tail -n 60 "$SERVER_LOG"
   exit 1
