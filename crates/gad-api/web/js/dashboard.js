@@ -316,6 +316,8 @@
         map.fitBounds(encuadre, { padding: [20, 20], animate: false });
       }
       performance.mark('gad-interactive');
+      // The intake form's catalogue is asked for after the map is usable, not before.
+      llenarTipos();
     }
     enriquecer();
   }
@@ -549,10 +551,13 @@
     dirTimer = setTimeout(sugerirDirecciones, DEMORA_DIRECCION);
   }
 
-  function llenarSelects() {
+  function llenarPrioridades() {
     var prio = document.getElementById('nueva-prioridad');
     prio.replaceChildren(el('option', { value: '', text: t('dash.nueva.prioridad_tipo') }));
     PRIORIDADES.forEach(function (p) { prio.appendChild(el('option', { value: p, text: t('prioridad.' + p) })); });
+  }
+
+  function llenarTipos() {
     var tipo = document.getElementById('nueva-tipo');
     tipo.replaceChildren(el('option', { value: '', text: t('dash.nueva.tipo_ninguno') }));
     GAD.api('GET', '/api/v1/tipos-incidente').then(function (r) {
@@ -670,7 +675,7 @@
     dir.addEventListener('keydown', function (e) {
       if (e.key === 'Escape') document.getElementById('dir-sugerencias').replaceChildren();
     });
-    llenarSelects();
+    llenarPrioridades();
     GAD.incidente.iniciar({
       emergencia: function (id) { return emergencias.get(id); },
       asignadoA: function (id) { pedirNombre(id); return asignadoA(id); },
