@@ -66,6 +66,7 @@
     'dash.emergencia.asignado': 'efectivo #{id}',
     'dash.emergencia.asignado_nombre': '{nombre} (#{id})',
     'dash.emergencia.sin_asignar': 'sin asignar',
+    'dash.emergencia.faltantes': 'Dotación incompleta en {nro}: faltan {n} efectivos.',
     'dash.emergencia.rechazada': 'Emergencia rechazada: el usuario #{usuario} superó el límite de {limite} por hora. Comuníquese con él.',
     'ack.pendiente_confirmacion': 'esperando confirmación',
     'ack.aceptado': 'aceptada, en camino',

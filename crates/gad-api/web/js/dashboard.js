@@ -343,14 +343,27 @@
           // An emergency refused by its caller's hourly bound: the desk must see it.
           GAD.aviso(t('dash.emergencia.rechazada', { usuario: d.reported_by, limite: d.limite }));
         } else if (d.task_id) {
-          ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, efectivo_id: d.efectivo_id, lat: d.lat, lng: d.lng,
-            ack: d.ack_deadline ? 'pendiente_confirmacion' : primerAck(d.task_id, d.efectivo_id) });
+          var inc = d.incidente || {};
+          var prev = emergencias.get(d.task_id);
+          // A backup's call (announced by its task_assigned just before) leaves the row's
+          // primary officer and acknowledgement as they are.
+          var deRefuerzo = prev && prev.refuerzos && prev.refuerzos.has(d.efectivo_id);
+          ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, lat: d.lat, lng: d.lng,
+            nro: inc.nro_incidente || d.nro_incidente || undefined, tipo: inc.tipo_incidente || undefined,
+            prioridad: inc.prioridad || undefined, direccion: inc.direccion || undefined,
+            efectivo_id: deRefuerzo ? undefined : d.efectivo_id,
+            ack: deRefuerzo || !d.efectivo_id ? undefined : (d.ack_deadline ? 'pendiente_confirmacion' : primerAck(d.task_id, d.efectivo_id)) });
+          if (d.faltantes > 0) {
+            GAD.aviso(t('dash.emergencia.faltantes', { nro: inc.nro_incidente || d.nro_incidente || d.codigo, n: d.faltantes }), 'error');
+          }
         }
         break;
       case 'task_assigned':
         // A (re-)dispatch or a backup waits for the officer's answer; the officer is en_tarea.
         if (d.task_id && d.efectivo_id && d.ack_status) cambiarEstado(d.efectivo_id, 'en_tarea');
         if (d.task_id && emergencias.has(d.task_id)) {
+          var m2 = emergencias.get(d.task_id);
+          if (d.refuerzo) (m2.refuerzos = m2.refuerzos || new Set()).add(d.efectivo_id);
           ponerEmergencia({ id: d.task_id, efectivo_id: d.refuerzo ? undefined : d.efectivo_id, ack: d.refuerzo ? 'refuerzo' : d.ack_status });
         }
         break;
@@ -611,6 +624,7 @@
             created_at: new Date().toISOString(), lat: body.lat, lng: body.lng, direccion: body.direccion,
             tipo: body.tipo_incidente, prioridad: body.prioridad, ack: primerAck(b.task_id, id) });
           if (id) cambiarEstado(id, 'en_tarea');
+          (b.despachados || []).forEach(function (x) { if (x && x.efectivo_id) cambiarEstado(x.efectivo_id, 'en_tarea'); });
           GAD.api('GET', '/api/v1/tasks/' + b.task_id).then(function (rt) {
             if (rt.status === 200 && rt.body && emergencias.has(b.task_id) && !CERRADAS[rt.body.estado]) ponerEmergencia(desdeTarea(rt.body));
           });

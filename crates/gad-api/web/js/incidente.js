@@ -118,14 +118,16 @@
     var nota = d.nota && typeof d.nota === 'object' ? d.nota : null;
     var adj = d.adjunto && typeof d.adjunto === 'object' ? d.adjunto : null;
     var ef = d.efectivo_id || (d.efectivo && d.efectivo.id);
-    if (ef) partes.push(ctx.asignadoA(ef));
-    if (typeof d.distance_m === 'number') partes.push(Math.round(d.distance_m) + ' m');
+    // A dispatch entry names its officer (`nombre`); elsewhere `nombre` is a file's name.
+    if (ef) partes.push(d.nombre ? d.nombre + ' (#' + ef + ')' : ctx.asignadoA(ef));
+    var metros = typeof d.distancia_m === 'number' ? d.distancia_m : d.distance_m;
+    if (typeof metros === 'number') partes.push(Math.round(metros) + ' m');
     if (d.estado_nuevo && e.tipo === 'estado') {
       partes.push((d.estado_anterior ? t('tarea.estado.' + d.estado_anterior) + ' → ' : '') + t('tarea.estado.' + d.estado_nuevo));
     }
     if (d.codigo_cierre) partes.push(t('cierre.' + d.codigo_cierre));
     if (d.tipo_incidente) partes.push(ctx.tipo(d.tipo_incidente));
-    [d.direccion, d.texto, nota && nota.texto, d.resumen, d.motivo, adj && adj.nombre, d.nombre,
+    [d.direccion, d.texto, nota && nota.texto, d.resumen, d.motivo, adj && adj.nombre, ef ? null : d.nombre,
       typeof d.nota === 'string' ? d.nota : null].forEach(function (v) {
       var s = texto(v);
       if (s && partes.indexOf(s) < 0) partes.push(s);
