@@ -364,7 +364,10 @@
         if (d.task_id && emergencias.has(d.task_id)) {
           var m2 = emergencias.get(d.task_id);
           if (d.refuerzo) (m2.refuerzos = m2.refuerzos || new Set()).add(d.efectivo_id);
-          ponerEmergencia({ id: d.task_id, efectivo_id: d.refuerzo ? undefined : d.efectivo_id, ack: d.refuerzo ? 'refuerzo' : d.ack_status });
+          // A backup called while the primary officer has not answered yet (a response plan
+          // of several officers) leaves the row waiting for that answer.
+          var ackRefuerzo = m2.ack === 'pendiente_confirmacion' ? undefined : 'refuerzo';
+          ponerEmergencia({ id: d.task_id, efectivo_id: d.refuerzo ? undefined : d.efectivo_id, ack: d.refuerzo ? ackRefuerzo : d.ack_status });
         }
         break;
       case 'task_created':
@@ -476,6 +479,8 @@
 
   function pintarLugar() {
     document.getElementById('nueva-lugar').textContent = lugar ? t('dash.nueva.lugar', lugar) : t('dash.nueva.sin_lugar');
+    // The nearest officers are known only for a point.
+    document.getElementById('nueva-cercanos').hidden = !lugar;
   }
 
   function cerrarNueva() {
