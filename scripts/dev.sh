@@ -26,6 +26,9 @@ GAD=./target/release/gad
 $GAD check-config
 $GAD migrate
 $GAD seed --quiet
+# The address search's demo gazetteer (streets with house numbers, places) around the seed's
+# centre; GAD_DEV_LUGARES names another file (GeoJSON or CSV), replacing it on every start.
+$GAD lugares import "${GAD_DEV_LUGARES:-deploy/demo/lugares.geojson}" --reemplazar
 cat <<TXT
 
 GAD is starting on http://localhost:${PORT}

@@ -64,11 +64,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::emergency::router())
         .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
+        .merge(routes::evidencia::router())
+        .merge(routes::incidents::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
         .merge(routes::trail::router())
         .merge(routes::fixes::router())
         .merge(routes::geo::router())
+        .merge(routes::geo_search::router())
         .merge(routes::cache_admin::router())
         .merge(routes::admin::router())
         .merge(routes::alerts::router())
@@ -108,10 +111,18 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::web::router())
         .route_layer(axum::middleware::from_fn(middleware::record_matched_path));
 
+    // The outer bound: contract §1's 10 MiB, or an attachment upload when ADJUNTO_MAX_MB is
+    // larger (each route's own bound is set by the gateway).
+    let outer = routes::evidencia::upload_body_limit(
+        &Method::POST,
+        "/api/v1/tasks/0/adjuntos",
+        state.config.adjuntos.max_bytes,
+    )
+    .map_or(BODY_LIMIT, |upload| upload.max(BODY_LIMIT));
     router
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(outer))
+        .layer(RequestBodyLimitLayer::new(outer))
         .layer(cors_layer(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

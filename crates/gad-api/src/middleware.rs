@@ -68,7 +68,12 @@ pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next
 
     let client = ratelimit::client_ip(&state.config, peer, req.headers());
     req.extensions_mut().insert(ClientIp(client));
-    let limit = body_limit(req.method(), &path);
+    let limit = crate::routes::evidencia::upload_body_limit(
+        req.method(),
+        &path,
+        state.config.adjuntos.max_bytes,
+    )
+    .unwrap_or_else(|| body_limit(req.method(), &path));
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -13,6 +13,7 @@ use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel};
 use gad_service::efectivos::{self, DisponibilidadBody, UbicacionBody};
 use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
 use gad_service::error::{bounded, validated};
+use gad_service::evidencia::{self, Origen, Upload};
 use gad_service::stats::{self, UserStatsQuery};
 use gad_service::tasks::{self, StatusChange};
 use gad_service::telegram::{self as field, LinkedOfficer as Officer};
@@ -162,6 +163,13 @@ impl Handler {
                 .await;
             return;
         }
+        if m.photo().is_some() || m.document().is_some() {
+            self.metrics.update("file");
+            if self.allowed(chat).await {
+                self.on_file(update_id, &m).await;
+            }
+            return;
+        }
         let Some(text) = m.text().map(str::trim) else {
             self.metrics.update("other_message");
             return;
@@ -176,7 +184,23 @@ impl Handler {
         }
         let (cmd, arg) = command(text);
         let ctx = context(update_id);
+        // A text answering one of the bot's messages about an incident is a note on it.
+        if cmd.is_empty()
+            && let Some(r) = m.reply_to_message()
+            && let Ok(Some(task_id)) =
+                evidencia::task_of_message(&self.state, chat, i64::from(r.id.0)).await
+        {
+            if let Some(o) = self.officer(chat, from).await {
+                self.note(chat, &o, &ctx, Some(task_id), text).await;
+            }
+            return;
+        }
         match cmd.as_str() {
+            "nota" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    self.note(chat, &o, &ctx, None, &arg).await;
+                }
+            }
             "start" | "vincular" if !arg.is_empty() => self.link(chat, from, &arg).await,
             "vincular" => {
                 self.tg.send(chat, texts::VINCULAR_USO, None).await;
@@ -420,6 +444,184 @@ impl Handler {
         )
     }
 
+    /// The incident a note or file goes to: the one named (a reply), else the officer's current
+    /// one; the chat is told when there is none.
+    async fn incident_for(&self, chat: i64, o: &Officer, named: Option<i64>) -> Option<i64> {
+        if named.is_some() {
+            return named;
+        }
+        match evidencia::current_task(&self.state, &o.actor).await {
+            Ok(Some(t)) => Some(t),
+            Ok(None) => {
+                self.metrics.error("no_incident");
+                self.tg.send(chat, texts::SIN_INCIDENTE, None).await;
+                None
+            }
+            Err(f) => {
+                self.fail(Reply::New(chat), &f).await;
+                None
+            }
+        }
+    }
+
+    /// `/nota TEXTO` or a reply: a note (origen telegram) on the incident.
+    async fn note(
+        &self,
+        chat: i64,
+        o: &Officer,
+        ctx: &RequestContext,
+        named: Option<i64>,
+        texto: &str,
+    ) {
+        if texto.trim().is_empty() {
+            self.tg.send(chat, texts::NOTA_USO, None).await;
+            return;
+        }
+        let Some(task_id) = self.incident_for(chat, o, named).await else {
+            return;
+        };
+        let r = self
+            .timed(
+                "add_note",
+                evidencia::add_note(&self.state, &o.actor, ctx, task_id, texto, Origen::Telegram),
+            )
+            .await;
+        match r {
+            Ok(_) => {
+                let codigo = evidencia::task_code(&self.state, &o.actor, task_id)
+                    .await
+                    .unwrap_or_default();
+                self.tg
+                    .send(chat, &texts::nota_agregada(&codigo), None)
+                    .await;
+            }
+            Err(f) if f.code() == 422 => {
+                self.metrics.error("refused_422");
+                self.tg.send(chat, texts::NOTA_INVALIDA, None).await;
+            }
+            Err(f) => self.fail(Reply::New(chat), &f).await,
+        }
+    }
+
+    /// A photo (its largest size) or a document: an attachment of the incident the message
+    /// answers, or — with a caption — of the officer's current incident.
+    async fn on_file(&self, update_id: u32, m: &Message) {
+        let chat = m.chat.id.0;
+        let Some(from) = sender_id(m) else { return };
+        let Some(o) = self.officer(chat, from).await else {
+            return;
+        };
+        let named = match m.reply_to_message() {
+            Some(r) => evidencia::task_of_message(&self.state, chat, i64::from(r.id.0))
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        if named.is_none() && m.caption().is_none() {
+            self.metrics.error("no_incident");
+            self.tg.send(chat, texts::SIN_INCIDENTE, None).await;
+            return;
+        }
+        let Some(task_id) = self.incident_for(chat, &o, named).await else {
+            return;
+        };
+        let (meta, nombre, declarado) = if let Some(sizes) = m.photo() {
+            let Some(big) = sizes
+                .iter()
+                .max_by_key(|p| u64::from(p.width) * u64::from(p.height))
+            else {
+                return;
+            };
+            (big.file.clone(), format!("foto-{}.jpg", m.id.0), None)
+        } else if let Some(d) = m.document() {
+            (
+                d.file.clone(),
+                d.file_name.clone().unwrap_or_default(),
+                d.mime_type.as_ref().map(ToString::to_string),
+            )
+        } else {
+            return;
+        };
+        let max = self.state.config.adjuntos.max_bytes;
+        if meta.size as usize > max {
+            self.metrics.error("refused_413");
+            let text = texts::adjunto_muy_grande(max / (1024 * 1024));
+            self.tg.send(chat, &text, None).await;
+            return;
+        }
+        let Some(bytes) = self.download(&meta.id, max).await else {
+            self.tg.send(chat, texts::ADJUNTO_NO_DESCARGADO, None).await;
+            return;
+        };
+        let upload = Upload {
+            nombre,
+            declarado,
+            bytes,
+        };
+        let ctx = context(update_id);
+        let r = self
+            .timed(
+                "add_attachment",
+                evidencia::add_attachment(
+                    &self.state,
+                    &o.actor,
+                    &ctx,
+                    task_id,
+                    upload,
+                    Origen::Telegram,
+                ),
+            )
+            .await;
+        match r {
+            Ok(a) => {
+                let codigo = evidencia::task_code(&self.state, &o.actor, task_id)
+                    .await
+                    .unwrap_or_default();
+                let text = texts::adjunto_agregado(&codigo, &a.sha256);
+                self.tg.send(chat, &text, None).await;
+            }
+            Err(f) if f.code() == 422 => {
+                self.metrics.error("refused_422");
+                self.tg.send(chat, texts::ADJUNTO_TIPO_INVALIDO, None).await;
+            }
+            Err(f) if f.code() == 413 => {
+                self.metrics.error("refused_413");
+                let text = texts::adjunto_muy_grande(max / (1024 * 1024));
+                self.tg.send(chat, &text, None).await;
+            }
+            Err(f) => self.fail(Reply::New(chat), &f).await,
+        }
+    }
+
+    /// A file from Telegram (getFile, then its download URL), at most `max` bytes.
+    async fn download(&self, file_id: &str, max: usize) -> Option<axum::body::Bytes> {
+        use futures::StreamExt;
+        use teloxide::net::Download;
+        use teloxide::prelude::{Request, Requester};
+        let file = self
+            .tg
+            .call("getFile", || {
+                self.tg.bot.get_file(file_id.to_string()).send()
+            })
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "telegram: getFile failed"))
+            .ok()?;
+        let mut stream = self.tg.bot.download_file_stream(&file.path);
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk
+                .map_err(|e| tracing::warn!(error = %e, "telegram: file download failed"))
+                .ok()?;
+            if buf.len() + chunk.len() > max {
+                return None;
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        self.metrics.api_call("downloadFile", 0.0);
+        Some(buf.into())
+    }
+
     async fn on_live_location(&self, _update_id: u32, m: &Message, first: bool) {
         let chat = m.chat.id.0;
         let (Some(from), Some(loc)) = (sender_id(m), m.location()) else {
@@ -534,6 +736,8 @@ impl Handler {
                                     &StatusChange {
                                         estado,
                                         nota: Some("desde Telegram".into()),
+                                        codigo_cierre: None,
+                                        resumen: None,
                                     },
                                 ),
                             )
@@ -619,11 +823,16 @@ async fn raise_emergency(
     key: &str,
 ) -> Result<Value, ServiceError> {
     let body = validated(EmergencyBody {
-        lat: bounded("lat", lat, Lat::new)?,
-        lng: bounded("lng", lng, Lng::new)?,
+        lat: Some(bounded("lat", lat, Lat::new)?),
+        lng: Some(bounded("lng", lng, Lng::new)?),
         telegram_id: Some(o.telegram_id),
         descripcion: Some(texts::emergencia_descripcion(&o.nombre)),
         radius_m: None,
+        tipo_incidente: None,
+        prioridad: None,
+        direccion: None,
+        referencia: None,
+        denunciante: None,
     })?;
     match emergency::raise(state, &o.actor, ctx, &body, Some(key)).await? {
         Raised::Assigned(d) => Ok(d.body),

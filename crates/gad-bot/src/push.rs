@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gad_service::Ctx as AppState;
 use gad_service::events::{
-    Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, TaskAssigned, TaskStatusChanged,
-    TaskUpdated,
+    Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, IncidentSummary, TaskAssigned,
+    TaskStatusChanged, TaskUpdated,
 };
+use gad_service::evidencia::Origen;
 use tokio::sync::mpsc;
 
 use teloxide::types::{InlineKeyboardMarkup, ReplyMarkup};
@@ -66,6 +67,14 @@ fn to_users(kind: &'static str, text: String, users: Vec<i64>) -> Notice {
     }
 }
 
+/// An emergency's push with what the desk recorded about the incident, when it did.
+fn with_incident(text: String, incidente: Option<&IncidentSummary>) -> String {
+    match incidente {
+        Some(i) => format!("{text}\n{}", texts::push_incidente(i)),
+        None => text,
+    }
+}
+
 /// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
 pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
     let users = involved(&ev.audience);
@@ -81,12 +90,15 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
         // Every dispatch waits for the officer's answer: Aceptar / Rechazar.
         Event::Alert(Alert::Emergency(a)) => Notice {
             kind: "emergency",
-            text: texts::push_emergencia(
-                &a.codigo,
-                a.distance_m,
-                a.lat,
-                a.lng,
-                a.descripcion.as_deref(),
+            text: with_incident(
+                texts::push_emergencia(
+                    &a.codigo,
+                    a.distance_m,
+                    a.lat,
+                    a.lng,
+                    a.descripcion.as_deref(),
+                ),
+                a.incidente.as_ref(),
             ),
             users: vec![a.usuario_id],
             ack_task: Some(a.task_id),
@@ -94,12 +106,15 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
         },
         Event::Alert(Alert::Called(a)) => Notice {
             kind: "emergency",
-            text: texts::push_emergencia(
-                &a.codigo,
-                a.distance_m,
-                a.lat.unwrap_or_default(),
-                a.lng.unwrap_or_default(),
-                None,
+            text: with_incident(
+                texts::push_emergencia(
+                    &a.codigo,
+                    a.distance_m,
+                    a.lat.unwrap_or_default(),
+                    a.lng.unwrap_or_default(),
+                    None,
+                ),
+                a.incidente.as_ref(),
             ),
             users: vec![a.usuario_id],
             ack_task: Some(a.task_id),
@@ -136,9 +151,27 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             texts::push_estado(&t.codigo, t.estado_nuevo),
             without(users, Some(t.usuario_id)),
         ),
+        // Notes from the desk reach the officers on the incident; a note written in Telegram
+        // is already in the chat it came from.
+        Event::TaskNoteAdded(n) if n.nota.origen != Origen::Telegram => to_users(
+            "task_note_added",
+            texts::nota_de_la_central(&n.codigo, &n.nota.texto),
+            without(users, n.nota.autor.as_ref().map(|a| a.usuario_id)),
+        ),
         _ => return None,
     };
     (!n.users.is_empty() || !n.chats.is_empty()).then_some(n)
+}
+
+/// The task a pushed message is about: a reply to it (a note, a photo) goes to that task.
+fn task_of(ev: &Event) -> Option<i64> {
+    match ev {
+        Event::Alert(Alert::Emergency(a)) => Some(a.task_id),
+        Event::Alert(Alert::Called(a)) => Some(a.task_id),
+        Event::TaskAssigned(TaskAssigned::Officers(a)) => Some(a.task_id),
+        Event::TaskNoteAdded(n) => Some(n.task_id),
+        _ => None,
+    }
 }
 
 /// Forwards the bot's own events when there is no Redis channel to read them from.
@@ -184,14 +217,14 @@ pub fn spawn(
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             if let Some(n) = notice(&ev, admin_chat) {
-                deliver(&state, &tg, &metrics, n).await;
+                deliver(&state, &tg, &metrics, n, task_of(&ev.event)).await;
             }
         }
     });
     ready
 }
 
-async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
+async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, task: Option<i64>) {
     let users: Vec<i64> = n
         .users
         .iter()
@@ -230,8 +263,17 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice) {
         ]]))
     });
     for chat in chats {
-        if tg.send(chat, &n.text, markup.clone()).await.is_some() {
-            metrics.push(n.kind);
+        let Some(sent) = tg.send(chat, &n.text, markup.clone()).await else {
+            continue;
+        };
+        metrics.push(n.kind);
+        if let Some(task_id) = task {
+            let id = i64::from(sent.0);
+            if let Err(e) = gad_service::evidencia::remember_message(state, chat, id, task_id).await
+            {
+                metrics.error("push_database");
+                tracing::warn!(error = %e, "push: message of a task not remembered");
+            }
         }
     }
 }
@@ -325,6 +367,8 @@ mod tests {
             updated_at: now,
             deleted_at: None,
             es_emergencia,
+            nro_incidente: None,
+            incidente: None,
         }
     }
 
@@ -367,6 +411,7 @@ mod tests {
                 ack_deadline: deadline,
                 lat: Some(-34.6),
                 lng: Some(-58.38),
+                incidente: None,
             })),
         );
         let n = notice(&alert, None).unwrap();
@@ -378,6 +423,32 @@ mod tests {
             n.text,
             texts::push_emergencia("EMG-9", 120.0, -34.6, -58.38, None)
         );
+
+        // A typed incident: the push also carries its case number, type, priority, address
+        // and reference.
+        let Event::Alert(Alert::Called(mut called)) = alert.event else {
+            unreachable!()
+        };
+        called.incidente = Some(IncidentSummary {
+            nro_incidente: Some("2026-000123".into()),
+            tipo_incidente: Some("robo".into()),
+            tipo_nombre: Some("Robo".into()),
+            prioridad: 4,
+            direccion: Some("Av. Corrientes 1234".into()),
+            referencia: Some("entre Uruguay y Talcahuano".into()),
+        });
+        let n = notice(&to(&[5], Event::Alert(Alert::Called(called))), None).unwrap();
+        assert_eq!(n.ack_task, Some(9));
+        for part in [
+            "EMG-9",
+            "Caso N.º 2026-000123",
+            "Tipo: Robo",
+            "Prioridad: 4/5 (alta)",
+            "Dirección: Av. Corrientes 1234",
+            "Referencia: entre Uruguay y Talcahuano",
+        ] {
+            assert!(n.text.contains(part), "{part:?} in {:?}", n.text);
+        }
     }
 
     #[test]

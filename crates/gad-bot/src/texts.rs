@@ -261,6 +261,41 @@ pub fn push_emergencia(
     s
 }
 
+/// Words for an incident's priority (1–5, 5 most urgent).
+pub fn prioridad_incidente(p: i16) -> &'static str {
+    match p {
+        5 => "crítica",
+        4 => "alta",
+        3 => "media",
+        2 => "baja",
+        _ => "muy baja",
+    }
+}
+
+/// What a dispatched officer reads about the incident, under the emergency's first lines: case
+/// number, type, priority, address and reference (each only when known).
+pub fn push_incidente(i: &gad_service::events::IncidentSummary) -> String {
+    let mut lines = Vec::new();
+    if let Some(n) = &i.nro_incidente {
+        lines.push(format!("📁 Caso N.º {n}"));
+    }
+    if let Some(t) = i.tipo_nombre.as_ref().or(i.tipo_incidente.as_ref()) {
+        lines.push(format!("Tipo: {t}"));
+    }
+    lines.push(format!(
+        "Prioridad: {}/5 ({})",
+        i.prioridad,
+        prioridad_incidente(i.prioridad)
+    ));
+    if let Some(d) = i.direccion.as_deref().filter(|d| !d.is_empty()) {
+        lines.push(format!("📍 Dirección: {d}"));
+    }
+    if let Some(r) = i.referencia.as_deref().filter(|r| !r.is_empty()) {
+        lines.push(format!("Referencia: {r}"));
+    }
+    lines.join("\n")
+}
+
 // Acknowledgement of an emergency dispatched to the officer.
 pub const ACEPTAR: &str = "✅ Aceptar";
 pub const RECHAZAR: &str = "❌ Rechazar";
@@ -283,6 +318,7 @@ pub const COMANDOS: &[(&str, &str)] = &[
     ("estado", "Disponible / No disponible / Fuera de servicio"),
     ("vincular", "Vincular la cuenta con un código"),
     ("desvincular", "Desvincular esta cuenta"),
+    ("nota", "Agregar una nota a mi incidente actual"),
     ("ayuda", "Ayuda"),
 ];
 
@@ -301,3 +337,30 @@ pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
         None => format!("🚨 {title}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notes and evidence of an incident
+
+/// A note written at the desk, pushed to the officers on the incident.
+pub fn nota_de_la_central(codigo: &str, texto: &str) -> String {
+    format!(
+        "📝 Nota de la central sobre {codigo}: {texto}\n(Respondé a este mensaje para agregar una nota.)"
+    )
+}
+pub fn nota_agregada(codigo: &str) -> String {
+    format!("📝 Nota agregada a {codigo}.")
+}
+pub fn adjunto_agregado(codigo: &str, sha256: &str) -> String {
+    let corto: String = sha256.chars().take(12).collect();
+    format!("📎 Archivo agregado a {codigo} (SHA-256 {corto}…).")
+}
+pub const NOTA_USO: &str =
+    "Escribí la nota después del comando, por ejemplo:\n/nota Llegamos al lugar, todo tranquilo.";
+pub const SIN_INCIDENTE: &str = "No tenés un incidente en curso: la nota o el archivo se agregan al incidente al que te despacharon o asignaron. Respondé al mensaje del incidente para elegir otro.";
+pub const NOTA_INVALIDA: &str = "La nota debe tener entre 1 y 2000 caracteres.";
+pub const ADJUNTO_TIPO_INVALIDO: &str = "Solo se aceptan fotos (JPEG, PNG) y documentos PDF.";
+pub fn adjunto_muy_grande(max_mb: usize) -> String {
+    format!("El archivo supera el máximo de {max_mb} MB.")
+}
+pub const ADJUNTO_NO_DESCARGADO: &str =
+    "No pude descargar el archivo de Telegram. Probá de nuevo en un momento.";

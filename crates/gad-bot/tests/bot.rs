@@ -1127,3 +1127,196 @@ async fn an_sos_beyond_the_hourly_bound_is_refused_with_the_reason_in_spanish() 
         .unwrap();
     assert_eq!(n, 1, "the second SOS dispatched nobody");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notes and evidence from the field, desk notes to the field
+
+/// An emergency at SOL raised through the API; returns its task id and the push the officer
+/// at SOL (chat `tg`) got, once the bot has remembered that message as the incident's.
+async fn dispatched(e: &Env, tg: i64) -> (i64, Value) {
+    let reporter = e.app.create_user(1).await;
+    let r = e
+        .app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&reporter.token),
+            json!({"lat": SOL.0, "lng": SOL.1, "descripcion": "Disturbios"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let task = r.body["task_id"].as_i64().unwrap();
+    let push = e.fake.wait_text(tg, "EMERGENCIA asignada a vos").await;
+    remembered(e, tg, &push, task).await;
+    (task, push)
+}
+
+/// Waits until the bot has remembered `msg` (sent to chat `tg`) as a message about `task`: the
+/// fake records a send before the bot hears Telegram's answer.
+async fn remembered(e: &Env, tg: i64, msg: &Value, task: i64) {
+    let started = Instant::now();
+    loop {
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT tarea_id FROM telegram_mensajes_tarea WHERE chat_id = $1 AND message_id = $2",
+        )
+        .bind(tg)
+        .bind(message_id(msg))
+        .fetch_optional(&e.app.pool)
+        .await
+        .unwrap();
+        if known == Some(task) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "message not remembered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn jpeg_bytes() -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x10];
+    v.extend((0..4000u32).map(|i| (i % 251) as u8));
+    v.extend([0xFF, 0xD9]);
+    v
+}
+
+#[tokio::test]
+async fn a_reply_to_the_dispatch_push_and_nota_become_notes_the_dashboard_shows() {
+    let e = env().await;
+    let sup = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &officer).await;
+    let mut ws = WsClient::connect(&e.app, Some(&sup.token)).await;
+    ws.handshake().await;
+    let (task, push) = dispatched(&e, tg).await;
+
+    e.fake
+        .reply_text(tg, &push, "Voy en camino, llego en 5 minutos");
+    e.fake.wait_text(tg, "Nota agregada").await;
+    let f = ws
+        .wait_for("task_note_added", Duration::from_secs(5))
+        .await
+        .expect("the dashboard gets the note");
+    assert_eq!(f["data"]["task_id"], task);
+    assert_eq!(
+        f["data"]["nota"]["texto"],
+        "Voy en camino, llego en 5 minutos"
+    );
+    assert_eq!(f["data"]["nota"]["origen"], "telegram");
+    assert_eq!(f["data"]["nota"]["autor"]["usuario_id"], officer.id);
+
+    // /nota goes to the officer's current incident.
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/nota Hay dos heridos leves");
+    next_message(&e, tg, before, "Nota agregada").await;
+    let r = e
+        .app
+        .get(&format!("/api/v1/tasks/{task}/timeline"), Some(&sup.token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let notas: Vec<&str> = r.body["entradas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["tipo"] == "nota")
+        .map(|x| x["datos"]["texto"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        notas,
+        ["Voy en camino, llego en 5 minutos", "Hay dos heridos leves"]
+    );
+
+    // Nothing to attach a note to: told so in Spanish.
+    let idle = e.app.create_efectivo(None).await;
+    let tg_idle = linked(&e, &idle).await;
+    e.fake.send_text(tg_idle, "/nota hola");
+    e.fake
+        .wait_text(tg_idle, "No tenés un incidente en curso")
+        .await;
+}
+
+#[tokio::test]
+async fn a_photo_in_reply_to_the_incident_becomes_an_attachment_hashed_in_the_audit() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &officer).await;
+    let (task, push) = dispatched(&e, tg).await;
+
+    let photo = jpeg_bytes();
+    e.fake.send_photo(tg, photo.clone(), Some(&push), None);
+    e.fake.wait_text(tg, "Archivo agregado").await;
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&photo))
+    };
+    let (stored, origen): (String, String) =
+        sqlx::query_as("SELECT sha256, origen FROM tarea_adjuntos WHERE tarea_id = $1")
+            .bind(task)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, sha, "the largest size was kept");
+    assert_eq!(origen, "telegram");
+    let audited: String = sqlx::query_scalar(
+        "SELECT new_values->>'sha256' FROM audit_logs WHERE event_type = 'task_attachment_added'",
+    )
+    .fetch_one(&e.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, sha);
+
+    // A document that is not a JPEG, PNG or PDF is refused in Spanish.
+    e.fake.send_document(
+        tg,
+        b"<html>no</html>".to_vec(),
+        "x.html",
+        "text/html",
+        Some(&push),
+        None,
+    );
+    e.fake.wait_text(tg, "Solo se aceptan fotos").await;
+}
+
+#[tokio::test]
+async fn a_note_written_at_the_desk_reaches_the_officers_chat() {
+    let e = env().await;
+    let sup = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &officer).await;
+    let (task, _) = dispatched(&e, tg).await;
+    let codigo = e
+        .app
+        .get(&format!("/api/v1/tasks/{task}"), Some(&sup.token))
+        .await
+        .body["codigo"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/tasks/{task}/notas"),
+            Some(&sup.token),
+            json!({"texto": "El sospechoso viste campera roja"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let m = e.fake.wait_text(tg, "Nota de la central sobre").await;
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains(&codigo), "{text}");
+    assert!(text.contains("El sospechoso viste campera roja"), "{text}");
+
+    // Answering that message is a note on the same incident.
+    remembered(&e, tg, &m, task).await;
+    e.fake.reply_text(tg, &m, "Recibido");
+    e.fake.wait_text(tg, "Nota agregada").await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tarea_notas WHERE tarea_id = $1 AND origen = 'telegram'",
+    )
+    .bind(task)
+    .fetch_one(&e.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+}

@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod backup;
 mod gdpr;
+mod lugares;
 mod seed;
 mod smoke;
 
@@ -67,6 +68,11 @@ enum Command {
     Gdpr {
         #[command(subcommand)]
         command: gdpr::GdprCommand,
+    },
+    /// The address-search gazetteer: import places and street segments.
+    Lugares {
+        #[command(subcommand)]
+        command: lugares::LugaresCommand,
     },
 }
 
@@ -175,12 +181,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config()?;
             let pool = connect(&config).await?;
             let master = gad_service::personal_keys::MasterKey::derive(&config.audit_master_secret);
-            audit::run(&pool, &master, config.audit_witness.key.as_ref(), command).await
+            audit::run(
+                &pool,
+                &master,
+                config.audit_witness.key.as_ref(),
+                &config.adjuntos,
+                command,
+            )
+            .await
         }
         Command::Gdpr { command } => {
             let config = load_config()?;
             let pool = connect(&config).await?;
             gdpr::run(&pool, command).await
+        }
+        Command::Lugares { command } => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            let ctx = gad_service::Ctx::new(config, pool);
+            lugares::run(&ctx, command).await
         }
     }
 }

@@ -30,6 +30,15 @@ async fn verify_passes_then_names_the_row_edited_by_hand_and_export_writes_the_p
     )
     .await
     .unwrap();
+    // No server runs here (as after a crash): the rows wait with their content hash only, and
+    // verify seals them before it walks the chain.
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE chain_seq IS NULL AND content_hash IS NOT NULL",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 4);
     let out = gad(&url).args(["audit", "verify"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -38,6 +47,7 @@ async fn verify_passes_then_names_the_row_edited_by_hand_and_export_writes_the_p
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("audit chain ok: 4 rows"), "{stdout}");
+    assert!(stdout.contains("chain_seq 1..=4, 4 sealed now"), "{stdout}");
 
     // Export of a period, CSV and JSON.
     let dir = std::env::temp_dir().join(format!("gad-audit-{}", uuid::Uuid::new_v4()));
@@ -136,6 +146,7 @@ async fn verify_with_a_witness_names_the_first_head_a_superuser_rewrote_and_acce
     c.execute("INSERT INTO audit_logs (event_type) VALUES ('a'), ('b'), ('c')")
         .await
         .unwrap();
+    gad_testkit::audit::seal(&url).await;
     let out = gad(&url).args(["audit", "keygen"]).output().unwrap();
     assert!(out.status.success());
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
@@ -292,4 +303,74 @@ async fn gdpr_data_map_markdown_is_the_committed_privacy_md() {
         String::from_utf8_lossy(&out.stdout) == committed,
         "docs/PRIVACY.md is not the output of `gad gdpr data-map --markdown`"
     );
+}
+
+#[tokio::test]
+async fn verify_adjuntos_reads_every_stored_file_and_names_a_tampered_one() {
+    let dir = std::env::temp_dir().join(format!("gad-adjuntos-cli-{}", uuid::Uuid::new_v4()));
+    let dir_s = dir.display().to_string();
+    let app = gad_testkit::TestApp::spawn_with(
+        gad_testkit::Options::default().env("ADJUNTOS_DIR", &dir_s),
+    )
+    .await;
+    let sup = app.create_user(2).await;
+    let r = app.create_task(&sup, sup.id, serde_json::json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let task = r.body["id"].as_i64().unwrap();
+    let me = gad_core::Actor {
+        id: sup.id,
+        nivel: gad_core::Nivel::Supervisor,
+        efectivo_id: None,
+    };
+    let photo = b"\xff\xd8\xff\xe0 una foto de la escena".to_vec();
+    let a = gad_service::evidencia::add_attachment(
+        &app.state.ctx,
+        &me,
+        &gad_core::request_context::RequestContext::default(),
+        task,
+        gad_service::evidencia::Upload {
+            nombre: "escena.jpg".into(),
+            declarado: Some("image/jpeg".into()),
+            bytes: photo.into(),
+        },
+        gad_service::evidencia::Origen::Api,
+    )
+    .await
+    .unwrap();
+
+    let verify = || {
+        gad(&app.db_url)
+            .env("ADJUNTOS_DIR", &dir_s)
+            .args(["audit", "verify", "--adjuntos"])
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 stored attachments match"), "{stdout}");
+
+    let clave: String = sqlx::query_scalar("SELECT clave FROM tarea_adjuntos WHERE id = $1")
+        .bind(a.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    std::fs::write(dir.join(&clave), b"\xff\xd8\xff\xe0 otra foto").unwrap();
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a changed file must fail");
+    assert!(
+        stderr.contains(&clave) && stderr.contains("audited"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(dir.join(&clave)).unwrap();
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("file missing"), "{stderr}");
 }

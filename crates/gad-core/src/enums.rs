@@ -102,6 +102,18 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// How an incident was closed (`tareas.codigo_cierre`; DB label = wire value).
+    CodigoCierre {
+        Resuelto => "resuelto", "resuelto";
+        FalsaAlarma => "falsa_alarma", "falsa_alarma";
+        Derivado => "derivado", "derivado";
+        SinNovedad => "sin_novedad", "sin_novedad";
+        Detenidos => "detenidos", "detenidos";
+        Otro => "otro", "otro";
+    }
+);
+
 impl EstadoDisponibilidad {
     /// May an officer (or a supervisor through `PUT /efectivos/{id}/disponibilidad`) move the
     /// unit from `self` to `to`? `en_tarea` and `en_camino` are entered only by dispatch and

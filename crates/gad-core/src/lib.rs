@@ -3,9 +3,11 @@
 //! property-tested without a database.
 
 pub mod actor;
+pub mod adjunto;
 pub mod enums;
 pub mod field_error;
 pub mod geo;
+pub mod lugares;
 pub mod permissions;
 pub mod positions;
 pub mod request_context;
@@ -15,5 +17,5 @@ pub mod time;
 pub mod validate;
 
 pub use actor::Actor;
-pub use enums::{EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};
+pub use enums::{CodigoCierre, EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};
 pub use field_error::FieldError;

@@ -130,6 +130,44 @@ text_value!(
 );
 text_value!(Email, min = None, max = Email::MAX_BYTES);
 
+/// An address-search query: surrounding white space trimmed, then `MIN_CHARS..=MAX_CHARS`
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Consulta(String);
+
+impl Consulta {
+    pub const MIN_CHARS: usize = 2;
+    pub const MAX_CHARS: usize = crate::lugares::MAX_CHARS;
+    /// At least two characters that are neither white space nor NUL.
+    pub const PATTERN: &str = r"^[^\x00]*[^\s\x00\x85][^\x00]*[^\s\x00\x85][^\x00]*$";
+    const DESCRIPTION: &str =
+        "Search text: 2 to 200 characters once surrounding white space is trimmed.";
+
+    /// The query `raw` holds, trimmed; the refusal echoes the trimmed text.
+    pub fn parse(raw: &str) -> Result<Consulta, Refusal> {
+        let v = rules::trim(raw);
+        match rules::length_problem(v, Self::MIN_CHARS, Self::MAX_CHARS) {
+            None => Ok(Consulta(v.to_string())),
+            Some((kind, msg)) => Err(Refusal {
+                kind: kind.into(),
+                msg,
+                input: Value::String(v.to_string()),
+                stand_in: Value::String("XX".into()),
+            }),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+text_value!(
+    Consulta,
+    min = Some(Consulta::MIN_CHARS),
+    max = Consulta::MAX_CHARS
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

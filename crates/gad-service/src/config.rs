@@ -152,6 +152,9 @@ pub struct Vars {
     #[serde_inline_default(6)]
     #[serde(deserialize_with = "Range::<1, 100>::de")]
     pub backup_max_per_task: i64,
+    #[serde_inline_default(1000)]
+    #[serde(deserialize_with = "Range::<0, 100000>::de")]
+    pub dispatch_specialty_slack_m: i64,
     #[serde_inline_default(10)]
     #[serde(deserialize_with = "Range::<1, 1000>::de")]
     pub emergency_max_per_hour: i64,
@@ -188,6 +191,9 @@ pub struct Vars {
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<1, 36500>::de")]
     pub login_failure_retention_days: i32,
+    #[serde_inline_default(365)]
+    #[serde(deserialize_with = "Range::<1, 36500>::de")]
+    pub denunciante_retention_days: i32,
     #[serde_inline_default(10_000)]
     #[serde(deserialize_with = "Range::<1, 1000000>::de")]
     pub retention_batch_size: i64,
@@ -211,10 +217,40 @@ pub struct Vars {
     pub audit_witness_interval_seconds: u64,
     #[serde_inline_default(crate::witness::DEFAULT_FILE.into())]
     pub audit_witness_file: String,
+    /// Period of the audit sealer (ms): at most one second between a commit and its row's
+    /// place in the hash chain.
+    #[serde_inline_default(crate::sealer::DEFAULT_INTERVAL_MS)]
+    #[serde(deserialize_with = "Range::<10, 1000>::de")]
+    pub audit_seal_interval_ms: u64,
 
     /// Level (1–3) from which users must enrol a second factor (TOTP); unset: nobody must.
     #[serde(default, deserialize_with = "optional_level")]
     pub totp_required_level: Option<i16>,
+
+    /// Largest attachment (evidence file) a task takes, in MiB.
+    #[serde_inline_default(10)]
+    #[serde(deserialize_with = "Range::<1, 100>::de")]
+    pub adjunto_max_mb: usize,
+    /// Directory of the attachments when no S3-compatible store is configured (created at start).
+    #[serde_inline_default("./data/adjuntos".into())]
+    pub adjuntos_dir: String,
+    /// `s3://bucket` of an S3-compatible store for the attachments (credentials, region and
+    /// endpoint from the usual AWS_* variables); unset: ADJUNTOS_DIR.
+    pub adjuntos_s3_url: Option<String>,
+    // Address search.
+    /// Nominatim- or Photon-compatible geocoder asked before the local gazetteer; unset: only
+    /// the gazetteer.
+    pub geocoder_url: Option<String>,
+    /// nominatim or photon: the paths and answers GEOCODER_URL speaks.
+    #[serde_inline_default("nominatim".into())]
+    pub geocoder_kind: String,
+    #[serde_inline_default(2000)]
+    #[serde(deserialize_with = "Range::<100, 30000>::de")]
+    pub geocoder_timeout_ms: u64,
+    /// How long an address-search answer is reused (0: never).
+    #[serde_inline_default(300)]
+    #[serde(deserialize_with = "Range::<0, 86400>::de")]
+    pub geocoder_cache_seconds: u64,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -326,6 +362,9 @@ pub struct Config {
     pub dispatch_max_attempts: i32,
     /// Backup officers one emergency may call in all (every request counted, whoever asks).
     pub backup_max_per_task: i64,
+    /// A typed incident prefers officers with one of its type's specialities when they are at
+    /// most this many metres farther than the nearest eligible officer (never beyond).
+    pub dispatch_specialty_slack_m: i64,
     /// Emergencies one level-1 user may raise in any rolling hour (API and Telegram alike);
     /// beyond, the request is refused with 429 and supervisors are alerted.
     pub emergency_max_per_hour: i64,
@@ -359,6 +398,45 @@ pub struct Config {
     /// The witness of the audit chain's head (`AUDIT_SIGNING_KEY`,
     /// `AUDIT_WITNESS_INTERVAL_SECONDS`, `AUDIT_WITNESS_FILE`).
     pub audit_witness: AuditWitness,
+    /// `AUDIT_SEAL_INTERVAL_MS` (500, 10–1000): how often `gad serve` links committed audit rows
+    /// into the hash chain (`crate::sealer`).
+    pub audit_seal_interval: std::time::Duration,
+    /// Where the attachments of tasks are kept and how big one may be (`ADJUNTO_MAX_MB`,
+    /// `ADJUNTOS_DIR`, `ADJUNTOS_S3_URL`).
+    pub adjuntos: Adjuntos,
+    /// The external geocoder of the address search and the answers' cache (`GEOCODER_*`).
+    pub geocoder: GeocoderConfig,
+}
+
+/// Where the attachments (evidence files) of tasks are stored (`crate::almacen`).
+#[derive(Debug, Clone)]
+pub struct Adjuntos {
+    /// Largest file, in bytes.
+    pub max_bytes: usize,
+    /// Local directory (used when `s3_url` is None).
+    pub dir: std::path::PathBuf,
+    /// `s3://bucket` of an S3-compatible store.
+    pub s3_url: Option<String>,
+}
+
+/// Which protocol an external geocoder speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeocoderKind {
+    /// `/search?q=&format=jsonv2`, `/reverse?lat=&lon=&format=jsonv2`.
+    Nominatim,
+    /// `/api?q=`, `/reverse?lat=&lon=` (GeoJSON answers).
+    Photon,
+}
+
+/// The external geocoder (`GEOCODER_URL`, `GEOCODER_KIND`, `GEOCODER_TIMEOUT_MS`) and how long
+/// an address-search answer is cached (`GEOCODER_CACHE_SECONDS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeocoderConfig {
+    /// Base URL without a trailing `/`; None: only the local gazetteer.
+    pub url: Option<String>,
+    pub kind: GeocoderKind,
+    pub timeout: std::time::Duration,
+    pub cache_seconds: u64,
 }
 
 /// Where and how often the server witnesses the audit chain's head (`crate::witness`).
@@ -390,6 +468,9 @@ pub struct Retention {
     pub idempotency_key_hours: i32,
     /// `LOGIN_FAILURE_RETENTION_DAYS` (30): failed-login counters of unknown e-mails.
     pub login_failure_days: i32,
+    /// `DENUNCIANTE_RETENTION_DAYS` (365): an incident's caller (name, phone) is cleared this
+    /// long after the incident was closed.
+    pub denunciante_days: i32,
     /// `RETENTION_BATCH_SIZE` (10 000): rows per DELETE.
     pub batch_size: i64,
 }
@@ -544,6 +625,7 @@ impl Config {
             dispatch_ack_timeout_seconds: v.dispatch_ack_timeout_seconds,
             dispatch_max_attempts: v.dispatch_max_attempts,
             backup_max_per_task: v.backup_max_per_task,
+            dispatch_specialty_slack_m: v.dispatch_specialty_slack_m,
             emergency_max_per_hour: v.emergency_max_per_hour,
             request_timeout_seconds: v.request_timeout_seconds,
             header_read_timeout_seconds: v.header_read_timeout_seconds,
@@ -556,6 +638,7 @@ impl Config {
                 telegram_link_code_hours: v.telegram_link_code_retention_hours,
                 idempotency_key_hours: v.idempotency_key_retention_hours,
                 login_failure_days: v.login_failure_retention_days,
+                denunciante_days: v.denunciante_retention_days,
                 batch_size: v.retention_batch_size,
             },
             db_app_role,
@@ -567,7 +650,14 @@ impl Config {
                 interval_seconds: v.audit_witness_interval_seconds,
                 file: v.audit_witness_file.clone().into(),
             },
+            audit_seal_interval: std::time::Duration::from_millis(v.audit_seal_interval_ms),
             totp_required_level: v.totp_required_level,
+            adjuntos: Adjuntos {
+                max_bytes: v.adjunto_max_mb * 1024 * 1024,
+                dir: v.adjuntos_dir.clone().into(),
+                s3_url: v.adjuntos_s3_url.clone().filter(|u| !u.trim().is_empty()),
+            },
+            geocoder: geocoder_config(v)?,
         })
     }
 
@@ -741,6 +831,41 @@ fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
 /// OpenStreetMap's public tiles unless `MAP_TILE_URL` names another server (absolute http(s)
 /// or a path on this host) with the `{z}`, `{x}` and `{y}` placeholders.
 pub const DEFAULT_MAP_TILE_URL: &str = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png";
+
+/// GEOCODER_URL must be a plain http:// URL: this build's HTTP client has no TLS (a geocoder
+/// runs beside GAD on the internal network, or behind a local proxy that speaks TLS outward).
+fn geocoder_config(v: &Vars) -> Result<GeocoderConfig, String> {
+    let kind = match v.geocoder_kind.to_lowercase().as_str() {
+        "nominatim" => GeocoderKind::Nominatim,
+        "photon" => GeocoderKind::Photon,
+        other => {
+            return Err(format!(
+                "GEOCODER_KIND must be nominatim or photon (got '{other}')"
+            ));
+        }
+    };
+    let url = match v.geocoder_url.as_deref() {
+        None => None,
+        Some(u)
+            if u.starts_with("http://")
+                && u.len() > "http://".len()
+                && !u.chars().any(|c| c.is_whitespace()) =>
+        {
+            Some(u.trim_end_matches('/').to_string())
+        }
+        Some(u) => {
+            return Err(format!(
+                "GEOCODER_URL must be an http:// URL (no TLS client in this build: use a geocoder on the internal network or a local proxy) (got '{u}')"
+            ));
+        }
+    };
+    Ok(GeocoderConfig {
+        url,
+        kind,
+        timeout: std::time::Duration::from_millis(v.geocoder_timeout_ms),
+        cache_seconds: v.geocoder_cache_seconds,
+    })
+}
 
 fn map_tile_url(url: &str) -> Result<String, String> {
     let scheme_ok =
@@ -1006,6 +1131,10 @@ mod tests {
         );
     }
 
+    fn d_seal(c: &Config) -> u128 {
+        c.audit_seal_interval.as_millis()
+    }
+
     #[test]
     fn the_audit_witness_is_off_without_a_key_and_a_bad_key_is_refused() {
         let with = |pairs: &[(&str, &str)]| {
@@ -1025,7 +1154,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.audit_witness.key, Some(key));
         assert_eq!(c.audit_witness.interval_seconds, 60);
+        assert_eq!(d_seal(&with(&[]).unwrap()), 500);
+        assert_eq!(
+            d_seal(&with(&[("AUDIT_SEAL_INTERVAL_MS", "200")]).unwrap()),
+            200
+        );
         for (var, value) in [
+            ("AUDIT_SEAL_INTERVAL_MS", "0"),
+            ("AUDIT_SEAL_INTERVAL_MS", "1001"),
             ("AUDIT_SIGNING_KEY", "not-a-key"),
             ("AUDIT_WITNESS_INTERVAL_SECONDS", "0"),
         ] {
@@ -1163,5 +1299,47 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*"),
         ]));
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn geocoder_settings_default_off_and_refuse_what_cannot_work() {
+        let base = [("DATABASE_URL", "postgres://x/y")];
+        let c = Config::from_map(&env(&base)).unwrap();
+        assert_eq!(
+            c.geocoder,
+            GeocoderConfig {
+                url: None,
+                kind: GeocoderKind::Nominatim,
+                timeout: std::time::Duration::from_millis(2000),
+                cache_seconds: 300,
+            }
+        );
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_map(&env(&pairs))
+        };
+        let c = with(&[
+            ("GEOCODER_URL", "http://photon.internal:2322/"),
+            ("GEOCODER_KIND", "Photon"),
+            ("GEOCODER_TIMEOUT_MS", "500"),
+            ("GEOCODER_CACHE_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.geocoder.url.as_deref(),
+            Some("http://photon.internal:2322")
+        );
+        assert_eq!(c.geocoder.kind, GeocoderKind::Photon);
+        assert_eq!(c.geocoder.cache_seconds, 0);
+        let e = with(&[("GEOCODER_URL", "https://nominatim.openstreetmap.org")]).unwrap_err();
+        assert!(e.starts_with("GEOCODER_URL must be an http:// URL"), "{e}");
+        let e = with(&[("GEOCODER_KIND", "google")]).unwrap_err();
+        assert!(
+            e.starts_with("GEOCODER_KIND must be nominatim or photon"),
+            "{e}"
+        );
+        let e = with(&[("GEOCODER_TIMEOUT_MS", "10")]).unwrap_err();
+        assert!(e.contains("GEOCODER_TIMEOUT_MS"), "{e}");
     }
 }

@@ -34,6 +34,10 @@ pub struct Inner {
     pub personal: crate::personal_keys::MasterKey,
     /// Signs and checks every message between processes on the Redis fan-out channel.
     pub fanout: crate::events::FanoutKey,
+    /// Where the tasks' evidence files are stored.
+    pub adjuntos: crate::almacen::Almacen,
+    /// The address search's external geocoder (`GEOCODER_URL`); None: only the gazetteer.
+    pub geocoder: Option<crate::geocoder::Geocoder>,
 }
 
 #[derive(Clone)]
@@ -57,6 +61,9 @@ impl Ctx {
         let instance_id = uuid::Uuid::new_v4().to_string();
         let personal = crate::personal_keys::MasterKey::derive(&config.audit_master_secret);
         let fanout = crate::events::FanoutKey::derive(&config.jwt_secret);
+        let adjuntos = crate::almacen::Almacen::open(&config.adjuntos);
+        let geocoder =
+            crate::geocoder::Geocoder::from_config(&config.geocoder, &config.project_version);
         Ctx(Arc::new(Inner {
             cache: Cache::new(
                 Arc::clone(&redis),
@@ -81,6 +88,8 @@ impl Ctx {
             instance_id,
             personal,
             fanout,
+            adjuntos,
+            geocoder,
         }))
     }
 }

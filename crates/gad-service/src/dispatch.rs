@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::ctx::Ctx;
 use crate::events::{
     AckPending, Alert, AlertLevel, Audience, CalledAlert, DispatchCall, DispatchEvento,
-    DispatchStep, DomainEvent, EfectivoStatusChanged, Event, TaskAssigned, TaskStatusChanged,
-    UnassignedAlert, UnitStatus,
+    DispatchStep, DomainEvent, EfectivoStatusChanged, Event, IncidentSummary, TaskAssigned,
+    TaskStatusChanged, UnassignedAlert, UnitStatus,
 };
 use chrono::Utc;
 use gad_core::EstadoDisponibilidad;
@@ -99,6 +99,7 @@ pub fn assigned_events(site: &Site, a: &Assigned, refuerzo: bool) -> Vec<DomainE
         ack_deadline: a.vence_at,
         lat: site.lat,
         lng: site.lng,
+        incidente: summary(site),
     };
     let to_officer = involved(&[Some(a.usuario_id)]);
     vec![
@@ -110,6 +111,22 @@ pub fn assigned_events(site: &Site, a: &Assigned, refuerzo: bool) -> Vec<DomainE
             .topic("emergencias")
             .topic(format!("task:{}", site.id)),
     ]
+}
+
+/// What the called officer is told about the incident (nothing for emergencies raised before
+/// case numbers existed).
+pub(crate) fn summary(site: &Site) -> Option<IncidentSummary> {
+    site.nro_incidente.as_ref()?;
+    Some(IncidentSummary {
+        nro_incidente: site.nro_incidente.clone(),
+        tipo_incidente: site.tipo_incidente.clone(),
+        tipo_nombre: site.tipo_nombre.clone(),
+        prioridad: site
+            .prioridad_incidente
+            .unwrap_or(gad_store::tareas::PRIORIDAD_INCIDENTE_DEFECTO),
+        direccion: site.direccion.clone(),
+        referencia: site.referencia.clone(),
+    })
 }
 
 /// `task_status_changed` for a step of the dispatch; `motivo` is `Some` (maybe `Some(None)`)

@@ -16,11 +16,12 @@ use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
 use gad_store::audit::{self, AuditEntry};
 use gad_store::dispatch as store;
+use gad_store::dispatch::{Assigned, Site};
 use gad_store::emergency;
 /// One nearby officer as `suggestions` answers it.
 pub use gad_store::emergency::Suggestion;
 use gad_store::nearest::{self, Order};
-use gad_store::tareas::Tarea;
+use gad_store::tareas::{Incidente, Tarea};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -29,7 +30,9 @@ use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::dispatch::{self, Answer};
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Alert, AlertLevel, Audience, EmergencyAlert, EmergencyRefusedAlert, Event};
+use crate::events::{
+    Alert, AlertLevel, Audience, EmergencyAlert, EmergencyRefusedAlert, Event, ShortfallAlert,
+};
 use crate::metrics::Metrics;
 use crate::stats;
 use crate::wire::{AckAnswer, BackupAnswer, Llamado, Refuerzo};
@@ -48,18 +51,93 @@ lugar: aceptá primero el despacho (POST /api/v1/tasks/{id}/ack con {\"accept\":
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmergencyBody {
-    pub lat: Lat,
-    pub lng: Lng,
+    /// With `lng`; either both, or `direccion` (geocoded).
+    pub lat: Option<Lat>,
+    /// With `lat`.
+    pub lng: Option<Lng>,
     pub telegram_id: Option<i64>,
     #[schema(max_length = 1000)]
     pub descripcion: Option<String>,
     /// Default 10 000 metres.
     pub radius_m: Option<RadiusM>,
+    /// A code of `/api/v1/tipos-incidente`: its response plan decides how many officers are
+    /// dispatched and which specialities are preferred.
+    #[schema(max_length = 50)]
+    pub tipo_incidente: Option<String>,
+    /// 1–5, 5 most urgent (default: the type's, else 3).
+    #[schema(minimum = 1, maximum = 5)]
+    pub prioridad: Option<i64>,
+    /// The address as the caller said it; without `lat`/`lng` it is geocoded.
+    #[schema(max_length = 200)]
+    pub direccion: Option<String>,
+    /// e.g. "entre Lavalle y Tucumán".
+    #[schema(max_length = 200)]
+    pub referencia: Option<String>,
+    /// Who called (personal data: level 2+ reads it back).
+    pub denunciante: Option<DenuncianteBody>,
+}
+
+/// The caller of an incident.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DenuncianteBody {
+    #[schema(max_length = 200)]
+    pub nombre: Option<String>,
+    #[schema(max_length = 200)]
+    pub telefono: Option<String>,
+}
+
+/// Longest free text of an incident's intake fields.
+const INTAKE_MAX: usize = 200;
+
+fn missing_point(field: &str) -> FieldError {
+    FieldError::body(
+        field,
+        "missing",
+        "Field required: give lat and lng, or direccion",
+        Value::Null,
+    )
 }
 
 impl Validate for EmergencyBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         rules::opt_len(errors, "descripcion", &self.descripcion, 0, 1000);
+        rules::opt_len(errors, "tipo_incidente", &self.tipo_incidente, 1, 50);
+        rules::opt_len(errors, "direccion", &self.direccion, 1, INTAKE_MAX);
+        rules::opt_len(errors, "referencia", &self.referencia, 0, INTAKE_MAX);
+        if let Some(p) = self.prioridad
+            && !(1..=5).contains(&p)
+        {
+            errors.push(FieldError::body(
+                "prioridad",
+                "value_error",
+                "Input should be between 1 and 5",
+                json!(p),
+            ));
+        }
+        if let Some(d) = &self.denunciante {
+            for (field, v) in [("nombre", &d.nombre), ("telefono", &d.telefono)] {
+                if let Some(v) = v
+                    && let Some((kind, msg)) = rules::length_problem(v, 0, INTAKE_MAX)
+                {
+                    errors.push(FieldError::new(
+                        kind,
+                        &["body", "denunciante", field],
+                        msg,
+                        Value::String(v.clone()),
+                    ));
+                }
+            }
+        }
+        match (self.lat, self.lng) {
+            (Some(_), Some(_)) => {}
+            (Some(_), None) => errors.push(missing_point("lng")),
+            (None, Some(_)) => errors.push(missing_point("lat")),
+            (None, None) if self.direccion.is_none() => {
+                errors.push(missing_point("lat"));
+                errors.push(missing_point("lng"));
+            }
+            (None, None) => {}
+        }
     }
 }
 
@@ -67,30 +145,123 @@ impl EmergencyBody {
     fn radius(&self) -> f64 {
         self.radius_m.unwrap_or(RadiusM::DEFAULT).get()
     }
+    fn intake(&self) -> emergency::Intake<'_> {
+        let d = self.denunciante.as_ref();
+        emergency::Intake {
+            tipo_incidente: self.tipo_incidente.as_deref(),
+            prioridad: self.prioridad.and_then(|p| i16::try_from(p).ok()),
+            direccion: self.direccion.as_deref(),
+            referencia: self.referencia.as_deref(),
+            denunciante_nombre: d.and_then(|d| d.nombre.as_deref()),
+            denunciante_telefono: d.and_then(|d| d.telefono.as_deref()),
+        }
+    }
+    /// Any of the incident's intake fields given.
+    fn has_intake(&self) -> bool {
+        self.tipo_incidente.is_some()
+            || self.prioridad.is_some()
+            || self.direccion.is_some()
+            || self.referencia.is_some()
+            || self.denunciante.is_some()
+    }
     /// Fingerprint of the request, to tell a retry from a different request under the same key.
+    /// A request without intake fields hashes as it always did.
     fn fingerprint(&self) -> String {
-        let canonical = json!([
-            self.lat.get(),
-            self.lng.get(),
+        let mut canonical = json!([
+            self.lat.map(Lat::get),
+            self.lng.map(Lng::get),
             self.radius(),
             self.descripcion,
             self.telegram_id
         ]);
+        if self.has_intake()
+            && let Value::Array(a) = &mut canonical
+        {
+            let d = self.denunciante.as_ref();
+            a.push(json!([
+                self.tipo_incidente,
+                self.prioridad,
+                self.direccion,
+                self.referencia,
+                d.map(|d| &d.nombre),
+                d.map(|d| &d.telefono)
+            ]));
+        }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 }
 
+/// Where the incident is: the body's point, or its `direccion` geocoded.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    lat: f64,
+    lng: f64,
+}
+
+/// Geocodes an address as the caller said it (the address search's best answer: the external
+/// geocoder when configured, else the gazetteer): `None` when no place matches.
+pub async fn resolve_address(ctx: &Ctx, direccion: &str) -> ServiceResult<Option<(f64, f64)>> {
+    Ok(crate::lugares::geocode_first(ctx, direccion)
+        .await?
+        .map(|l| (l.lat, l.lng)))
+}
+
+const ADDRESS_NOT_FOUND: &str = "no se encontró la dirección";
+
+async fn locate(ctx: &Ctx, b: &EmergencyBody) -> ServiceResult<Point> {
+    if let (Some(lat), Some(lng)) = (b.lat, b.lng) {
+        return Ok(Point {
+            lat: lat.get(),
+            lng: lng.get(),
+        });
+    }
+    let direccion = b.direccion.as_deref().unwrap_or_default();
+    match resolve_address(ctx, direccion).await? {
+        Some((lat, lng)) => Ok(Point { lat, lng }),
+        None => Err(ServiceError::validation(FieldError::body(
+            "direccion",
+            "value_error",
+            ADDRESS_NOT_FOUND,
+            Value::String(direccion.to_string()),
+        ))),
+    }
+}
+
+const UNKNOWN_TYPE: &str = "Tipo de incidente desconocido: ver GET /api/v1/tipos-incidente";
+
+fn unknown_type(codigo: &str) -> ServiceError {
+    ServiceError::validation(FieldError::body(
+        "tipo_incidente",
+        "value_error",
+        UNKNOWN_TYPE,
+        Value::String(codigo.to_string()),
+    ))
+}
+
+/// A type deleted while its incident was being dispatched meets the foreign key: 422 at
+/// `tipo_incidente` like any unknown type.
+fn db_error(e: gad_store::DbError, b: &EmergencyBody) -> ServiceError {
+    match b.tipo_incidente.as_deref() {
+        Some(codigo) if gad_store::violates(&e, "tareas_tipo_incidente_fkey") => {
+            unknown_type(codigo)
+        }
+        _ => e.into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn request<'a>(
     ctx: &Ctx,
     me: &Actor,
     origin: &'a RequestContext,
     b: &'a EmergencyBody,
+    at: Point,
     key: Option<&'a str>,
     received_at: &'a str,
 ) -> emergency::DispatchRequest<'a> {
     emergency::DispatchRequest {
-        lat: b.lat.get(),
-        lng: b.lng.get(),
+        lat: at.lat,
+        lng: at.lng,
         radius_m: b.radius(),
         caller_id: me.id,
         descripcion: b.descripcion.as_deref(),
@@ -102,6 +273,8 @@ fn request<'a>(
         request_id: origin.request_id.as_deref(),
         max_position_age_minutes: ctx.config.dispatch_max_position_age_minutes,
         ack_timeout_seconds: ctx.config.dispatch_ack_timeout_seconds as f64,
+        intake: b.intake(),
+        specialty_slack_m: ctx.config.dispatch_specialty_slack_m as f64,
     }
 }
 
@@ -118,20 +291,23 @@ async fn dispatch(
     me: &Actor,
     origin: &RequestContext,
     b: &EmergencyBody,
+    at: Point,
     key: Option<&str>,
     received_at: &str,
 ) -> ServiceResult<Option<Raised>> {
     if key.is_none() && !capped(me) {
         // The desk without a key: one statement, one implicit transaction, one round trip.
-        let req = request(ctx, me, origin, b, None, received_at);
-        let dispatched = emergency::dispatch(&ctx.db, &req).await?;
+        let req = request(ctx, me, origin, b, at, None, received_at);
+        let dispatched = emergency::dispatch(&ctx.db, &req)
+            .await
+            .map_err(|e| db_error(e, b))?;
         return Ok(dispatched.map(|d| Raised::Assigned(Box::new(d))));
     }
     // With a key, or a capped caller: claim the key, count and dispatch in one transaction. If
     // PostGIS refuses the index's order (store::nearest), the whole transaction runs again
     // with the exact order.
     for order in [Order::Index, Order::Exact] {
-        match dispatch_keyed(ctx, me, origin, b, key, received_at, order).await? {
+        match dispatch_keyed(ctx, me, origin, b, at, key, received_at, order).await? {
             Keyed::Done(outcome) => return Ok(outcome),
             Keyed::Refused => nearest::log_fallback(),
         }
@@ -209,11 +385,13 @@ async fn claim(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn dispatch_keyed(
     ctx: &Ctx,
     me: &Actor,
     origin: &RequestContext,
     b: &EmergencyBody,
+    at: Point,
     key: Option<&str>,
     received_at: &str,
     order: Order,
@@ -226,13 +404,13 @@ async fn dispatch_keyed(
         return Ok(Keyed::Done(Some(replay)));
     }
     check_cap(ctx, me, &mut tx).await?;
-    let req = request(ctx, me, origin, b, key, received_at);
+    let req = request(ctx, me, origin, b, at, key, received_at);
     let dispatched = match emergency::dispatch_in(&mut tx, &req, order).await {
         Err(e) if order == Order::Index && nearest::refused(&e) => {
             tx.rollback().await?;
             return Ok(Keyed::Refused);
         }
-        other => other?,
+        other => other.map_err(|e| db_error(e, b))?,
     };
     Ok(Keyed::Done(match dispatched {
         Some(d) => {
@@ -259,18 +437,25 @@ pub async fn raise(
 ) -> ServiceResult<Raised> {
     let started = Instant::now();
     let received_at = gad_core::time::now_rfc3339();
-    let outcome = dispatch(ctx, me, origin, b, key, &received_at).await;
+    let at = locate(ctx, b).await?;
+    let outcome = dispatch(ctx, me, origin, b, at, key, &received_at).await;
     let elapsed = started.elapsed().as_secs_f64();
     match outcome {
         Ok(Some(Raised::Assigned(d))) => {
             ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
             Metrics::inc(&ctx.metrics.emergency_dispatch, "assigned");
-            publish(ctx, me, b, &d);
+            publish(ctx, me, b, at, &d);
             // The officer now delegates an open emergency: their statistics changed.
             stats::invalidate(ctx, [d.usuario_id, me.id]).await;
             Ok(Raised::Assigned(d))
         }
         Ok(None) => {
+            // A typed incident that found nobody: an unknown type is the caller's mistake.
+            if let Some(codigo) = b.tipo_incidente.as_deref()
+                && !gad_store::tipos_incidente::exists(&ctx.db, codigo).await?
+            {
+                return Err(unknown_type(codigo));
+            }
             ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
             Metrics::inc(&ctx.metrics.emergency_dispatch, "none_available");
             Err(ServiceError::NotFound(NONE_AVAILABLE.into()))
@@ -278,7 +463,7 @@ pub async fn raise(
         Ok(Some(replay)) => Ok(replay),
         Err(e @ ServiceError::RateLimited { .. }) => {
             Metrics::inc(&ctx.metrics.emergency_dispatch, "rate_limited");
-            publish_refused(ctx, me, b, &e);
+            publish_refused(ctx, me, at, b, &e);
             Err(e)
         }
         Err(e) => {
@@ -292,7 +477,7 @@ pub async fn raise(
 
 /// `alert` to supervisors for an emergency refused by the caller's hourly bound: the refusal is
 /// seen by people at the desk, who can call the officer back.
-fn publish_refused(ctx: &Ctx, me: &Actor, b: &EmergencyBody, e: &ServiceError) {
+fn publish_refused(ctx: &Ctx, me: &Actor, at: Point, b: &EmergencyBody, e: &ServiceError) {
     let ServiceError::RateLimited {
         limit,
         window_seconds,
@@ -311,8 +496,8 @@ fn publish_refused(ctx: &Ctx, me: &Actor, b: &EmergencyBody, e: &ServiceError) {
             title: "Emergencia rechazada por límite".into(),
             level: AlertLevel::Critical,
             reported_by: me.id,
-            lat: b.lat.get(),
-            lng: b.lng.get(),
+            lat: at.lat,
+            lng: at.lng,
             descripcion: b.descripcion.clone(),
             limite: limit,
             window_seconds,
@@ -323,12 +508,30 @@ fn publish_refused(ctx: &Ctx, me: &Actor, b: &EmergencyBody, e: &ServiceError) {
     );
 }
 
-/// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; only after
-/// the dispatch transaction committed.
-fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) {
-    let involved = Audience::Involved {
-        user_ids: vec![d.usuario_id],
+/// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; the plan's
+/// backup officers' calls; a shortfall `alert` to supervisors. Only after the dispatch
+/// transaction committed.
+fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::Dispatched) {
+    let site = Site {
+        id: d.task_id,
+        codigo: d.codigo.clone(),
+        lng: Some(at.lng),
+        lat: Some(at.lat),
+        radius_m: b.radius(),
+        creado_por: Some(me.id),
+        delegado: Some(d.usuario_id),
+        open: true,
+        nro_incidente: Some(d.nro_incidente.clone()),
+        tipo_incidente: b.tipo_incidente.clone(),
+        tipo_nombre: d.tipo_nombre.clone(),
+        prioridad_incidente: Some(d.prioridad_incidente),
+        direccion: b.direccion.clone(),
+        referencia: b.referencia.clone(),
     };
+    let refuerzos: Vec<Assigned> = serde_json::from_value(d.refuerzos.clone()).unwrap_or_default();
+    let mut users = vec![d.usuario_id];
+    users.extend(refuerzos.iter().map(|a| a.usuario_id));
+    let involved = Audience::Involved { user_ids: users };
     ctx.events.publish(
         Event::Alert(Alert::Emergency(EmergencyAlert {
             title: "Emergencia".into(),
@@ -338,18 +541,24 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) 
             efectivo_id: d.efectivo_id,
             usuario_id: d.usuario_id,
             distance_m: round2(d.distance_m),
-            lat: b.lat.get(),
-            lng: b.lng.get(),
+            lat: at.lat,
+            lng: at.lng,
             descripcion: b.descripcion.clone(),
             reported_by: me.id,
             created_at: d.created_at,
+            incidente: dispatch::summary(&site),
         }))
-        .to(involved.clone())
+        .to(Audience::Involved {
+            user_ids: vec![d.usuario_id],
+        })
         .topic("emergencias")
         .topic(format!("task:{}", d.task_id)),
     );
     // The same wire object as every other task_created: what the dispatch statement inserted
-    // (inicio_programado, inicio_real, created_at and updated_at are all its `now()`).
+    // (inicio_programado, inicio_real, created_at and updated_at are all its `now()`). The
+    // caller's personal data stays out of events (officers receive them).
+    let mut efectivos_asignados = vec![d.efectivo_id];
+    efectivos_asignados.extend(refuerzos.iter().map(|a| a.efectivo_id));
     let tarea = Tarea {
         id: d.task_id,
         uuid: d.task_uuid,
@@ -368,21 +577,65 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, d: &emergency::Dispatched) 
         duracion_real_horas: None,
         delegado_usuario_id: d.usuario_id,
         creado_por_usuario_id: Some(me.id),
-        efectivos_asignados: vec![d.efectivo_id],
-        ubicacion_lat: Some(b.lat.get()),
-        ubicacion_lon: Some(b.lng.get()),
+        efectivos_asignados,
+        ubicacion_lat: Some(at.lat),
+        ubicacion_lon: Some(at.lng),
         ubicacion_descripcion: None,
         notas: json!({}),
         created_at: d.created_at,
         updated_at: d.created_at,
         deleted_at: None,
         es_emergencia: true,
+        nro_incidente: Some(d.nro_incidente.clone()),
+        incidente: Some(Incidente {
+            tipo_incidente: b.tipo_incidente.clone(),
+            prioridad: d.prioridad_incidente,
+            direccion: b.direccion.clone(),
+            referencia: b.referencia.clone(),
+            denunciante: None,
+            codigo_cierre: None,
+            resumen_cierre: None,
+            cerrada_at: None,
+        }),
     };
     ctx.events.publish(
         Event::TaskCreated(tarea)
             .to(involved)
             .topic(format!("task:{}", d.task_id)),
     );
+    for a in &refuerzos {
+        for e in dispatch::assigned_events(&site, a, true) {
+            ctx.events.publish(e);
+        }
+    }
+    if d.faltantes > 0
+        && let Some(tipo) = &b.tipo_incidente
+    {
+        let despachados = 1 + refuerzos.len() as i64;
+        tracing::warn!(
+            task_id = d.task_id,
+            faltantes = d.faltantes,
+            "emergency: response plan short of officers"
+        );
+        ctx.events.publish(
+            Event::Alert(Alert::Shortfall(ShortfallAlert {
+                title: "Dotación incompleta".into(),
+                level: AlertLevel::Warning,
+                task_id: d.task_id,
+                codigo: d.codigo.clone(),
+                nro_incidente: Some(d.nro_incidente.clone()),
+                tipo_incidente: tipo.clone(),
+                requeridos: despachados + d.faltantes,
+                despachados,
+                faltantes: d.faltantes,
+                lat: at.lat,
+                lng: at.lng,
+            }))
+            .to(Audience::Supervisors)
+            .topic("emergencias")
+            .topic(format!("task:{}", d.task_id)),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

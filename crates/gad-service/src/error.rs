@@ -56,6 +56,9 @@ pub enum ServiceError {
         /// When the same request may succeed again (at least 1).
         retry_after_seconds: i64,
     },
+    /// 413 with only a `detail` (an uploaded file over its bound).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("Service temporarily unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -95,6 +98,7 @@ impl ServiceError {
             | ServiceError::Refused(_)
             | ServiceError::ConflictBody(_) => 409,
             ServiceError::Locked { .. } => 423,
+            ServiceError::PayloadTooLarge(_) => 413,
             ServiceError::Validation(_) => 422,
             ServiceError::TooManyRequests(_) | ServiceError::RateLimited { .. } => 429,
             ServiceError::Unavailable => 503,

@@ -40,10 +40,12 @@ pub enum EventType {
     ConnectionAck,
     Ping,
     Pong,
+    TaskNoteAdded,
+    TaskAttachmentAdded,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         EventType::SystemStatus,
         EventType::UserActivity,
         EventType::DashboardUpdate,
@@ -61,6 +63,8 @@ impl EventType {
         EventType::ConnectionAck,
         EventType::Ping,
         EventType::Pong,
+        EventType::TaskNoteAdded,
+        EventType::TaskAttachmentAdded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,8 @@ impl EventType {
             EventType::ConnectionAck => "connection_ack",
             EventType::Ping => "ping",
             EventType::Pong => "pong",
+            EventType::TaskNoteAdded => "task_note_added",
+            EventType::TaskAttachmentAdded => "task_attachment_added",
         }
     }
 
@@ -146,6 +152,11 @@ pub enum Event {
     Pong(Pong),
     /// A client message refused; the socket stays open.
     Error(ErrorFrame),
+    /// A note added to a task (desk or field): to supervisors and the task's officers.
+    TaskNoteAdded(NoteAdded),
+    /// A file attached to a task (its record, not its bytes): to supervisors and the task's
+    /// officers.
+    TaskAttachmentAdded(AttachmentAdded),
 }
 
 impl Event {
@@ -166,11 +177,28 @@ impl Event {
             Event::Ping(_) => EventType::Ping,
             Event::Pong(_) => EventType::Pong,
             Event::Error(_) => EventType::Error,
+            Event::TaskNoteAdded(_) => EventType::TaskNoteAdded,
+            Event::TaskAttachmentAdded(_) => EventType::TaskAttachmentAdded,
         }
     }
 
-    /// This event for `audience` (no topic yet).
-    pub fn to(self, audience: Audience) -> DomainEvent {
+    /// The task this event carries, if any.
+    fn tarea_mut(&mut self) -> Option<&mut Tarea> {
+        match self {
+            Event::TaskCreated(t) | Event::TaskUpdated(TaskUpdated::Changed(t)) => Some(t),
+            Event::TaskUpdated(TaskUpdated::Deleted(d)) => Some(&mut d.tarea),
+            Event::TaskStatusChanged(TaskStatusChanged::Transition(t)) => Some(&mut t.tarea),
+            Event::TaskAssigned(TaskAssigned::Officers(a)) => Some(&mut a.tarea),
+            _ => None,
+        }
+    }
+
+    /// This event for `audience` (no topic yet). Events reach officers, so a task they carry
+    /// loses what only level 2+ may read (the incident's caller).
+    pub fn to(mut self, audience: Audience) -> DomainEvent {
+        if let Some(t) = self.tarea_mut() {
+            t.hide_personal();
+        }
         DomainEvent {
             event: self,
             audience,
@@ -471,6 +499,8 @@ mod tests {
             updated_at: t0(),
             deleted_at: None,
             es_emergencia: false,
+            nro_incidente: None,
+            incidente: None,
         }
     }
 
@@ -620,6 +650,7 @@ mod tests {
                     descripcion: None,
                     reported_by: 2,
                     created_at: t0(),
+                    incidente: None,
                 })),
                 json!({"title": "Emergencia", "level": "critical", "task_id": 7, "codigo": "EMG-7",
                        "efectivo_id": 11, "usuario_id": 5, "distance_m": 12.34, "lat": -34.6,
@@ -637,6 +668,7 @@ mod tests {
                     ack_deadline: t0(),
                     lat: None,
                     lng: Some(-58.38),
+                    incidente: None,
                 })),
                 json!({"title": "Refuerzo solicitado", "level": "critical", "task_id": 7,
                        "codigo": "EMG-7", "efectivo_id": 11, "usuario_id": 5, "distance_m": 12.34,

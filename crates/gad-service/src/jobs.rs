@@ -49,6 +49,8 @@ pub struct PurgeCounts {
     pub telegram_link_codes: u64,
     pub login_failures: u64,
     pub audit_logs: u64,
+    /// Incidents whose caller (name, phone) was cleared.
+    pub denunciantes: u64,
 }
 
 impl PurgeCounts {
@@ -59,6 +61,7 @@ impl PurgeCounts {
             + self.telegram_link_codes
             + self.login_failures
             + self.audit_logs
+            + self.denunciantes
     }
 }
 
@@ -96,6 +99,7 @@ pub fn every<T, E, F, Fut>(
 /// Starts the periodic purge and the position-history partition maintenance.
 pub fn spawn(state: Ctx) {
     crate::partitions::spawn(state.clone());
+    crate::sealer::spawn(state.clone());
     crate::witness::spawn(state.clone());
     every(
         state,
@@ -177,6 +181,14 @@ pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
         }
     }
     counts.login_failures += device_failures;
+    match clear_denunciantes(state).await {
+        Ok(n) => counts.denunciantes = n,
+        Err(e) => {
+            tracing::warn!(table = "tareas", error = %e, "maintenance purge of callers failed");
+            failed.push("tareas");
+            first_err.get_or_insert(e);
+        }
+    }
     counts.ws_tickets += totp_challenges;
     match purge_audit(state).await {
         Ok(n) => counts.audit_logs = n,
@@ -206,6 +218,21 @@ pub async fn run_once(state: &Ctx) -> Result<PurgeCounts, gad_store::DbError> {
         Some(e) => Err(e),
         None => Ok(counts),
     }
+}
+
+/// Callers of incidents closed more than `DENUNCIANTE_RETENTION_DAYS` ago, in batches.
+async fn clear_denunciantes(state: &Ctx) -> Result<u64, gad_store::DbError> {
+    let r = &state.config.retention;
+    let mut total = 0u64;
+    for _ in 0..MAX_BATCHES {
+        let n = retention::clear_denunciantes(&state.db, r.denunciante_days, r.batch_size).await?;
+        total += n;
+        if n < r.batch_size as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(total)
 }
 
 /// Audit rows past retention, oldest first, in batches (see `store::audit::purge_expired`).

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod almacen;
 pub mod audit;
 pub mod auth;
 pub mod authorize;
@@ -19,23 +20,28 @@ pub mod efectivos;
 pub mod emergency;
 pub mod error;
 pub mod events;
+pub mod evidencia;
 pub mod fixes;
 pub mod gdpr;
 pub mod geo;
+pub mod geocoder;
 pub mod hashing;
 pub mod ingest;
 pub mod jobs;
+pub mod lugares;
 pub mod metrics;
 pub mod partitions;
 pub mod password;
 pub mod personal_keys;
 pub mod realtime;
 pub mod redis_conn;
+pub mod sealer;
 pub mod stats;
 pub mod task_json;
 pub mod tasks;
 pub mod telegram;
 pub mod telegram_link;
+pub mod tipos_incidente;
 
 pub mod totp;
 pub mod trail;

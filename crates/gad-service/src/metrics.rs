@@ -463,6 +463,12 @@ pub struct Metrics {
     pub dispatch_escalations: TotalsBy,
     /// Fan-out messages dropped (unsigned, badly signed, unreadable).
     pub fanout_dropped: TotalsBy,
+    /// Committed audit rows waiting for the sealer, at the start of the last pass.
+    pub audit_unsealed_rows: Level,
+    /// Age of the oldest of them (seconds): the sealer's lag.
+    pub audit_seal_lag_seconds: Gauge<f64, AtomicU64>,
+    /// Audit rows this instance linked into the chain.
+    pub audit_sealed_rows: Total,
 }
 
 impl Metrics {
@@ -495,6 +501,9 @@ impl Metrics {
             dispatch_arrival_seconds: Histogram::new(ARRIVAL_BUCKETS.into_iter()),
             dispatch_escalations: TotalsBy::new("cause", &ESCALATION_CAUSES),
             fanout_dropped: TotalsBy::new("reason", &crate::events::Dropped::ALL),
+            audit_unsealed_rows: Level::default(),
+            audit_seal_lag_seconds: Gauge::default(),
+            audit_sealed_rows: Total::default(),
         };
         m.register(env, roles)
     }
@@ -552,6 +561,21 @@ impl Metrics {
             "fanout_messages_dropped_total",
             "Messages from the Redis fan-out channel dropped, by reason (unsigned, bad_signature, unreadable)",
             self.fanout_dropped.family.clone(),
+        );
+        r.register(
+            "audit_unsealed_rows",
+            "Committed audit rows not yet linked into the hash chain (start of the last seal pass)",
+            self.audit_unsealed_rows.clone(),
+        );
+        r.register(
+            "audit_seal_lag_seconds",
+            "Age of the oldest audit row not yet linked into the hash chain (start of the last seal pass)",
+            self.audit_seal_lag_seconds.clone(),
+        );
+        r.register(
+            "audit_sealed_rows_total",
+            "Audit rows this instance linked into the hash chain",
+            self.audit_sealed_rows.clone(),
         );
         r.register(
             "dispatch_escalations_total",

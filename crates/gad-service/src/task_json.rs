@@ -92,10 +92,20 @@ fn write_task(out: &mut Vec<u8>, t: &Tarea) -> Result<(), serde_json::Error> {
     out.extend_from_slice(b",\"deleted_at\":");
     opt_time(out, t.deleted_at.as_ref());
     out.extend_from_slice(if t.es_emergencia {
-        b",\"es_emergencia\":true}"
+        b",\"es_emergencia\":true"
     } else {
-        b",\"es_emergencia\":false}"
+        b",\"es_emergencia\":false"
     });
+    out.extend_from_slice(b",\"nro_incidente\":");
+    match &t.nro_incidente {
+        // `YYYY-NNNNNN`: digits and a dash, nothing to escape.
+        Some(n) => plain_str(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
+    // Emergencies only, a minority of any list: serde's writer is fine here.
+    out.extend_from_slice(b",\"incidente\":");
+    value(out, &t.incidente)?;
+    out.push(b'}');
     Ok(())
 }
 
@@ -179,6 +189,20 @@ mod tests {
             updated_at: at(1_796_000_000_999),
             deleted_at: (i % 3 == 0).then(|| at(1_796_000_001_000)),
             es_emergencia: i % 5 == 0,
+            nro_incidente: (i % 5 == 0).then(|| format!("2026-{i:06}")),
+            incidente: (i % 5 == 0).then(|| gad_store::tareas::Incidente {
+                tipo_incidente: some.then(|| "robo".to_string()),
+                prioridad: 4,
+                direccion: Some("Av. \"Corrientes\" 1234".into()),
+                referencia: None,
+                denunciante: some.then(|| gad_store::tareas::Denunciante {
+                    nombre: Some("Ana ñ".into()),
+                    telefono: None,
+                }),
+                codigo_cierre: None,
+                resumen_cierre: some.then(|| "línea\n2".to_string()),
+                cerrada_at: some.then(|| at(1_796_000_002_000)),
+            }),
         }
     }
 

@@ -14,7 +14,9 @@ use gad_core::geo::{Lat, Lng};
 use gad_core::request_context::RequestContext;
 use gad_core::text::Codigo;
 use gad_core::validate::{Validate, rules};
-use gad_core::{Actor, EstadoDisponibilidad, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea};
+use gad_core::{
+    Actor, CodigoCierre, EstadoDisponibilidad, EstadoTarea, FieldError, Nivel, Prioridad, TipoTarea,
+};
 use gad_core::{permissions, state_machine};
 use gad_store::Conn as PgConnection;
 use gad_store::audit::{self, AuditEntry};
@@ -380,11 +382,18 @@ async fn transition_locked(
     cur: &Tarea,
     to: EstadoTarea,
     nota: Option<&str>,
+    cierre: Option<&Cierre<'_>>,
 ) -> ServiceResult<(Tarea, Transitioned)> {
     if !permissions::can_set_task_state(me.nivel, cur.es_emergencia, to) {
         return Err(ServiceError::Forbidden(
             EMERGENCIA_LA_CIERRA_LA_CENTRAL.into(),
         ));
+    }
+    let closing = cur.es_emergencia && to == EstadoTarea::Finalizada;
+    match cierre {
+        None if closing => return Err(cierre_required()),
+        Some(c) if !closing => return Err(cierre_misplaced(c.codigo)),
+        _ => {}
     }
     let next =
         state_machine::transition(cur.estado, to, &cur.clock(), Utc::now()).map_err(|e| {
@@ -394,8 +403,28 @@ async fn transition_locked(
                 allowed: e.allowed.to_vec(),
             }
         })?;
-    let t =
+    let mut t =
         tareas::write_transition(&mut *conn, cur.id, cur.estado, to, &next, me.id, nota).await?;
+    if let Some(c) = cierre {
+        t = tareas::close_incident(&mut *conn, cur.id, c.codigo.as_wire(), c.resumen, me.id)
+            .await?;
+        audit::record(
+            &mut *conn,
+            &AuditEntry::new("incident_closed", Some(me.id))
+                .resource("tarea", cur.id)
+                .values(
+                    None,
+                    Some(
+                        json!({"nro_incidente": t.nro_incidente, "codigo_cierre": c.codigo,
+                                "resumen": c.resumen}),
+                    ),
+                )
+                .status(200)
+                .context(origin),
+        )
+        .await?;
+    }
+    Scope::of(me).redact(&mut t);
     let released = if state_machine::is_terminal(to) {
         tareas::release_efectivos(&mut *conn, cur.id).await?
     } else {
@@ -459,12 +488,114 @@ pub struct StatusChange {
     pub estado: EstadoTarea,
     #[schema(max_length = 2000)]
     pub nota: Option<String>,
+    /// Required to finish an emergency (`estado: finalizada`); then the same as
+    /// `POST /api/v1/tasks/{id}/cierre`. Refused anywhere else.
+    pub codigo_cierre: Option<CodigoCierre>,
+    /// The closure's summary (with `codigo_cierre`).
+    #[schema(max_length = 2000)]
+    pub resumen: Option<String>,
 }
 
 impl Validate for StatusChange {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         rules::opt_len(errors, "nota", &self.nota, 0, 2000);
+        rules::opt_len(errors, "resumen", &self.resumen, 0, 2000);
     }
+}
+
+impl StatusChange {
+    fn cierre(&self) -> ServiceResult<Option<Cierre<'_>>> {
+        match (self.codigo_cierre, &self.resumen) {
+            (Some(codigo), resumen) => Ok(Some(Cierre {
+                codigo,
+                resumen: resumen.as_deref(),
+            })),
+            (None, Some(r)) => Err(ServiceError::validation(FieldError::body(
+                "resumen",
+                "value_error",
+                "resumen goes with codigo_cierre",
+                json!(r),
+            ))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// How an incident is closed.
+pub struct Cierre<'a> {
+    pub codigo: CodigoCierre,
+    pub resumen: Option<&'a str>,
+}
+
+fn cierre_required() -> ServiceError {
+    ServiceError::validation(FieldError::body(
+        "codigo_cierre",
+        "missing",
+        format!(
+            "Una emergencia se finaliza con un código de cierre: {}",
+            CodigoCierre::allowed_message()
+        ),
+        Value::Null,
+    ))
+}
+
+fn cierre_misplaced(c: CodigoCierre) -> ServiceError {
+    ServiceError::validation(FieldError::body(
+        "codigo_cierre",
+        "value_error",
+        "codigo_cierre only finishes an emergency (estado finalizada)",
+        json!(c),
+    ))
+}
+
+/// `POST /tasks/{id}/cierre`: the body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CierreBody {
+    pub codigo_cierre: CodigoCierre,
+    /// What happened, in a few lines (≤ 2000 characters).
+    #[schema(max_length = 2000)]
+    pub resumen: Option<String>,
+}
+
+impl Validate for CierreBody {
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        rules::opt_len(errors, "resumen", &self.resumen, 0, 2000);
+    }
+}
+
+const NOT_AN_INCIDENT: &str = "Solo una emergencia se cierra con código de cierre: \
+finalizá esta tarea con POST /api/v1/tasks/{id}/status";
+
+/// Closes an incident (level 2+): finished with its closing code and summary, its officers
+/// released and its pending dispatches closed, in one transaction.
+pub async fn close(
+    ctx: &Ctx,
+    me: &Actor,
+    origin: &RequestContext,
+    task_id: i64,
+    body: &CierreBody,
+) -> ServiceResult<Tarea> {
+    require(me, Nivel::Supervisor)?;
+    let mut tx = ctx.db.begin().await?;
+    let cur = tareas::find(&mut *tx, Scope::of(me), Key::Id(task_id), true)
+        .await?
+        .ok_or_else(not_found)?;
+    if !cur.es_emergencia {
+        return Err(ServiceError::Refused(NOT_AN_INCIDENT.into()));
+    }
+    let cierre = Cierre {
+        codigo: body.codigo_cierre,
+        resumen: body.resumen.as_deref(),
+    };
+    let to = EstadoTarea::Finalizada;
+    let (t, tr) = transition_locked(&mut tx, me, origin, &cur, to, None, Some(&cierre)).await?;
+    let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
+    tx.commit().await?;
+
+    let users = involved(&[t.delegado_usuario_id], &efectivo_usuarios);
+    publish_transition(ctx, me, &t, &tr, None, &users);
+    stats::invalidate(ctx, users.iter().copied().chain(t.creado_por_usuario_id)).await;
+    Ok(t)
 }
 
 /// Moves a task through the state machine (level 1: own tasks only; level 2+: any).
@@ -480,7 +611,17 @@ pub async fn change_status(
     let cur = tareas::find(&mut *tx, Scope::of(me), Key::Id(task_id), true)
         .await?
         .ok_or_else(not_found)?;
-    let (t, tr) = transition_locked(&mut tx, me, origin, &cur, body.estado, nota).await?;
+    let cierre = body.cierre()?;
+    let (t, tr) = transition_locked(
+        &mut tx,
+        me,
+        origin,
+        &cur,
+        body.estado,
+        nota,
+        cierre.as_ref(),
+    )
+    .await?;
     let efectivo_usuarios = tareas::usuarios_of_efectivos(&mut *tx, &t.efectivos_asignados).await?;
     tx.commit().await?;
 
@@ -655,7 +796,7 @@ pub async fn update(
     let mut transitioned = None;
     if let Some(to) = body.estado {
         let (t, tr) =
-            transition_locked(&mut tx, me, origin, &cur, to, body.nota.as_deref()).await?;
+            transition_locked(&mut tx, me, origin, &cur, to, body.nota.as_deref(), None).await?;
         cur = t;
         transitioned = Some(tr);
     }

@@ -120,4 +120,21 @@ pub struct EmergencyAssigned {
     pub ack_status: String,
     /// When the call passes to the next officer if unanswered (RFC 3339).
     pub ack_deadline: String,
+    /// The incident's case number (`2026-000123`).
+    pub nro_incidente: String,
+    /// Every officer dispatched, the primary first (the rest are backup dispatches).
+    pub despachados: Vec<Despachado>,
+    /// Officers the incident type's response plan requires and nobody could fill (0 when fully
+    /// staffed; an `alert` tells supervisors otherwise).
+    pub faltantes: i64,
+}
+
+/// One officer an emergency dispatched.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Despachado {
+    pub efectivo_id: i64,
+    /// Metres from the incident, 2 decimals.
+    pub distance_m: f64,
+    /// A backup dispatch (response plan), not the primary unit.
+    pub refuerzo: bool,
 }

@@ -1,9 +1,10 @@
 //! The audit trail: the append-only insert, the hash-chain walk behind
 //! `gad audit verify`, the export behind `gad audit export`, and the retention purge.
 //!
-//! The chain itself is built by the database (trigger `zz_audit_logs_chain`, migration
-//! 20261201001801); [`verify`] recomputes every hash here, in Rust, from the raw columns, so a
-//! replaced SQL function cannot vouch for altered rows.
+//! The chain itself is built by the database: the insert trigger (`zz_audit_logs_chain`) fixes
+//! each row's content hash, and the sealer (`audit_seal`, migration 20261208050001, run by
+//! [`seal`]) links committed rows into the chain in batches. [`verify`] recomputes every hash
+//! here, in Rust, from the raw columns, so a replaced SQL function cannot vouch for altered rows.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -125,7 +126,8 @@ pub fn clear_personal_field(e: &AuditEntry) -> Option<&'static str> {
         })
 }
 
-/// Inserts one audit row (the chain fields are filled by the trigger). Refuses an entry that
+/// Inserts one audit row (its content hash is fixed by the trigger, its chain fields by the
+/// sealer once it has committed). Refuses an entry that
 /// would store a personal value in clear: such an entry goes through
 /// `gad_service::audit::record`, which encrypts it first.
 pub async fn insert<'e, E: PgExecutor<'e>>(exec: E, e: &AuditEntry) -> Result<(), sqlx::Error> {
@@ -168,6 +170,8 @@ pub struct ChainRow {
     pub chain_seq: i64,
     pub prev_hash: String,
     pub row_hash: String,
+    /// The content hash fixed at insert (NULL on rows chained before the sealer existed).
+    pub content_hash: Option<String>,
     /// The hashed fields, in the canonical order (NULL = None).
     pub uuid: Option<String>,
     pub event_type: Option<String>,
@@ -187,23 +191,59 @@ pub struct ChainRow {
     pub created_at: Option<String>,
 }
 
-const CHAIN_COLUMNS: &str =
-    "id, chain_seq, prev_hash, row_hash, uuid::text AS uuid, event_type, severity,
+/// The hashed fields of a row, each rendered to text as the SQL hash functions render it.
+const CONTENT_COLUMNS: &str = "uuid::text AS uuid, event_type, severity,
     user_id::text AS user_id, ip_address::text AS ip_address, user_agent, request_id, resource_type,
     resource_id, action_description, old_values::text AS old_values, new_values::text AS new_values,
     success::text AS success, response_status::text AS response_status,
     to_char(retention_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS retention_until,
     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS created_at";
 
+/// Feeds `fields` in the canonical form: each as '-' (NULL) or '<octets>:<text>', joined by '|'.
+fn hash_fields<'a>(h: &mut Sha256, fields: impl IntoIterator<Item = Option<&'a str>>) {
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            h.update(b"|");
+        }
+        match f {
+            None => h.update(b"-"),
+            Some(v) => {
+                h.update(v.len().to_string().as_bytes());
+                h.update(b":");
+                h.update(v.as_bytes());
+            }
+        }
+    }
+}
+
 impl ChainRow {
     /// sha256(prev_hash | canonical content), hex: the same rule as `audit_row_hash` in SQL.
     pub fn compute_hash(&self, prev: &str) -> String {
         let id = self.id.to_string();
         let seq = self.chain_seq.to_string();
-        let fields: [Option<&str>; 18] = [
-            Some(&id),
-            self.uuid.as_deref(),
-            Some(&seq),
+        let mut h = Sha256::new();
+        h.update(prev.as_bytes());
+        h.update(b"|");
+        hash_fields(&mut h, self.fields(&id, Some(&seq)));
+        hex::encode(h.finalize())
+    }
+
+    /// sha256(canonical content without the chain position), hex: the rule of
+    /// `audit_content_hash` in SQL, fixed at insert.
+    pub fn compute_content_hash(&self) -> String {
+        let id = self.id.to_string();
+        let mut h = Sha256::new();
+        hash_fields(&mut h, self.fields(&id, None));
+        hex::encode(h.finalize())
+    }
+
+    /// The hashed fields in the canonical order; the chain position (third) only when given.
+    fn fields<'a>(&'a self, id: &'a str, seq: Option<&'a str>) -> Vec<Option<&'a str>> {
+        let mut fields = vec![Some(id), self.uuid.as_deref()];
+        if seq.is_some() {
+            fields.push(seq);
+        }
+        fields.extend([
             self.event_type.as_deref(),
             self.severity.as_deref(),
             self.user_id.as_deref(),
@@ -219,21 +259,8 @@ impl ChainRow {
             self.response_status.as_deref(),
             self.retention_until.as_deref(),
             self.created_at.as_deref(),
-        ];
-        let mut h = Sha256::new();
-        h.update(prev.as_bytes());
-        for f in fields {
-            h.update(b"|");
-            match f {
-                None => h.update(b"-"),
-                Some(v) => {
-                    h.update(v.len().to_string().as_bytes());
-                    h.update(b":");
-                    h.update(v.as_bytes());
-                }
-            }
-        }
-        hex::encode(h.finalize())
+        ]);
+        fields
     }
 }
 
@@ -246,6 +273,8 @@ pub struct VerifyReport {
     pub first_seq: i64,
     /// Last chain position recorded by the head.
     pub head_seq: i64,
+    /// Committed rows not sealed into the chain yet (their content hash was checked).
+    pub unsealed: u64,
     /// None: the chain is intact.
     pub problem: Option<ChainProblem>,
 }
@@ -263,6 +292,8 @@ pub enum ChainProblem {
         chain_seq: i64,
         prev_id: Option<i64>,
     },
+    /// A row not sealed yet no longer matches the content hash fixed when it was written.
+    AlteredUnsealed { id: i64 },
     /// Positions `from..=to` are missing (rows deleted by hand); `next_id` is the row after.
     Missing {
         from: i64,
@@ -277,6 +308,10 @@ impl std::fmt::Display for ChainProblem {
             ChainProblem::Altered { id, chain_seq } => write!(
                 f,
                 "row id={id} (chain_seq {chain_seq}) was altered: its content does not match its hash"
+            ),
+            ChainProblem::AlteredUnsealed { id } => write!(
+                f,
+                "row id={id} (not sealed yet) was altered: its content does not match its content hash"
             ),
             ChainProblem::BrokenLink {
                 id,
@@ -306,7 +341,9 @@ impl std::fmt::Display for ChainProblem {
     }
 }
 
-/// Walks the whole chain in order (streamed: constant memory) and reports the first defect.
+/// Walks the whole chain in order (streamed: constant memory), then the rows not sealed yet
+/// (their content hashes), and reports the first defect. Seal first ([`seal_pending`]) to walk
+/// every committed row as part of the chain.
 pub async fn verify(db: &mut PgConnection) -> Result<VerifyReport, sqlx::Error> {
     let (first_after, mut expected_prev): (i64, String) = sqlx::query_as(
         "SELECT purged_through_seq, purged_through_hash FROM audit_chain_anchor WHERE id = 1",
@@ -318,7 +355,10 @@ pub async fn verify(db: &mut PgConnection) -> Result<VerifyReport, sqlx::Error> 
         .fetch_optional(&mut *db)
         .await?
         .unwrap_or(0);
-    let sql = format!("SELECT {CHAIN_COLUMNS} FROM audit_logs ORDER BY chain_seq");
+    let sql = format!(
+        "SELECT id, chain_seq, prev_hash, row_hash, content_hash, {CONTENT_COLUMNS}
+         FROM audit_logs WHERE chain_seq IS NOT NULL ORDER BY chain_seq"
+    );
     let mut rows = sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *db);
     let mut expected_seq = first_after + 1;
     let mut n = 0u64;
@@ -334,6 +374,8 @@ pub async fn verify(db: &mut PgConnection) -> Result<VerifyReport, sqlx::Error> 
             });
             break;
         }
+        // Once sealed, the row hash covers the content: the content hash vouched for the row
+        // only until then (checked for the rows still waiting, below).
         if r.row_hash != r.compute_hash(&r.prev_hash) {
             problem = Some(ChainProblem::Altered {
                 id: r.id,
@@ -361,10 +403,24 @@ pub async fn verify(db: &mut PgConnection) -> Result<VerifyReport, sqlx::Error> 
             next_id: None,
         });
     }
+    let sql = format!(
+        "SELECT id, 0::bigint AS chain_seq, '' AS prev_hash, '' AS row_hash, content_hash,
+                {CONTENT_COLUMNS}
+         FROM audit_logs WHERE chain_seq IS NULL ORDER BY id"
+    );
+    let mut rows = sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *db);
+    let mut unsealed = 0u64;
+    while let Some(r) = rows.try_next().await? {
+        unsealed += 1;
+        if problem.is_none() && r.content_hash.as_deref() != Some(&r.compute_content_hash()) {
+            problem = Some(ChainProblem::AlteredUnsealed { id: r.id });
+        }
+    }
     Ok(VerifyReport {
         rows: n,
         first_seq: first_after + 1,
         head_seq,
+        unsealed,
         problem,
     })
 }
@@ -373,7 +429,8 @@ pub async fn verify(db: &mut PgConnection) -> Result<VerifyReport, sqlx::Error> 
 #[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditExportRow {
     pub id: i64,
-    pub chain_seq: i64,
+    /// None while the row waits for the sealer (at most about a second after its commit).
+    pub chain_seq: Option<i64>,
     pub event_type: String,
     pub severity: String,
     pub user_id: Option<i64>,
@@ -391,7 +448,7 @@ pub struct AuditExportRow {
     pub response_status: Option<i32>,
     #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
-    pub row_hash: String,
+    pub row_hash: Option<String>,
 }
 
 pub const EXPORT_COLUMNS: &str =
@@ -412,7 +469,7 @@ pub fn export_range<'c>(
             "SELECT {EXPORT_COLUMNS} FROM audit_logs
              WHERE ($1::timestamptz IS NULL OR created_at >= $1)
                AND ($2::timestamptz IS NULL OR created_at <= $2)
-             ORDER BY chain_seq"
+             ORDER BY chain_seq NULLS LAST, id"
         )
     });
     sqlx::query_as::<_, AuditExportRow>(sql.as_str())
@@ -430,6 +487,54 @@ pub async fn purge_expired<'e, E: PgExecutor<'e>>(exec: E, batch: i32) -> Result
         .fetch_one(exec)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Rows one sealer pass links at most (`audit_seal`'s batch).
+pub const SEAL_BATCH: i32 = 10_000;
+
+/// One sealer pass: links (at most `batch` of) the committed rows not yet in the chain, in id
+/// order after the head, through the database's `audit_seal` (SECURITY DEFINER: the only way the
+/// server's role can fill the chain columns). Returns the rows sealed, or None when another
+/// pass (another instance) holds the sealer's lock.
+pub async fn seal<'e, E: PgExecutor<'e>>(exec: E, batch: i32) -> Result<Option<u64>, sqlx::Error> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT audit_seal($1)")
+        .bind(batch)
+        .fetch_one(exec)
+        .await?;
+    Ok(n.map(|n| u64::try_from(n).unwrap_or(0)))
+}
+
+/// Committed rows not sealed yet, and the age in seconds of the oldest of them (0 when none):
+/// the sealer's backlog and lag.
+pub async fn unsealed<'e, E: PgExecutor<'e>>(exec: E) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at))::float8, 0)
+         FROM audit_logs WHERE chain_seq IS NULL",
+    )
+    .fetch_one(exec)
+    .await
+}
+
+/// Seals every row committed before the call, waiting (up to about `patience`) for a pass of
+/// another instance that holds the lock. Returns the rows this call sealed.
+pub async fn seal_pending(
+    db: &mut PgConnection,
+    patience: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut total = 0u64;
+    loop {
+        match seal(&mut *db, SEAL_BATCH).await? {
+            Some(n) => {
+                total += n;
+                if n < SEAL_BATCH as u64 {
+                    return Ok(total);
+                }
+            }
+            None if std::time::Instant::now() >= deadline => return Ok(total),
+            None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
 }
 
 /// The retention new audit rows get (`audit_settings`, never below 365 days).
@@ -461,12 +566,13 @@ pub async fn set_retention_days<'e, E: PgExecutor<'e>>(
 pub struct ChainHead {
     pub seq: i64,
     pub hash: String,
-    /// When the head moved to this row (the inserting transaction's time: the row's
-    /// `retention_until` is this plus the retention).
+    /// When the head row was written as its retention knows it (its `retention_until` minus the
+    /// 365-day floor, never later than the seal): its retention cannot end before this plus the
+    /// floor.
     pub at: DateTime<Utc>,
 }
 
-/// The chain's head, as the insert trigger keeps it.
+/// The chain's head, as the sealer keeps it (the last sealed row).
 pub async fn chain_head<'e, E: PgExecutor<'e>>(exec: E) -> Result<ChainHead, sqlx::Error> {
     let (seq, hash, at): (i64, String, DateTime<Utc>) =
         sqlx::query_as("SELECT last_seq, last_hash, updated_at FROM audit_chain_head WHERE id = 1")

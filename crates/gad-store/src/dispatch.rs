@@ -35,18 +35,27 @@ pub struct Site {
     pub creado_por: Option<i64>,
     pub delegado: Option<i64>,
     pub open: bool,
+    /// What an officer's push says about the incident.
+    pub nro_incidente: Option<String>,
+    pub tipo_incidente: Option<String>,
+    pub tipo_nombre: Option<String>,
+    pub prioridad_incidente: Option<i16>,
+    pub direccion: Option<String>,
+    pub referencia: Option<String>,
 }
 
 pub async fn lock_site(db: &mut PgConnection, tarea_id: i64) -> Result<Option<Site>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "SELECT id, codigo, ST_X(geom::geometry) AS lng, ST_Y(geom::geometry) AS lat,
+        "SELECT t.id, t.codigo, ST_X(t.geom::geometry) AS lng, ST_Y(t.geom::geometry) AS lat,
                 COALESCE(CASE WHEN jsonb_typeof(extra_data->'radius_m') = 'number'
                               THEN (extra_data->>'radius_m')::float8 END, 5000) AS radius_m,
-                creado_por_usuario_id AS creado_por, delegado_usuario_id AS delegado,
+                t.creado_por_usuario_id AS creado_por, t.delegado_usuario_id AS delegado,
                 (",
-        crate::open_task!(),
-        ") AS open
-         FROM tareas WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+        crate::open_task!("t"),
+        ") AS open, t.nro_incidente, t.tipo_incidente,
+                (SELECT ti.etiqueta FROM tipos_incidente ti WHERE ti.codigo = t.tipo_incidente) AS tipo_nombre,
+                t.prioridad_incidente, t.direccion, t.referencia
+         FROM tareas t WHERE t.id = $1 AND t.deleted_at IS NULL FOR UPDATE OF t"
     ))
     .bind(tarea_id)
     .fetch_optional(db)
@@ -54,7 +63,7 @@ pub async fn lock_site(db: &mut PgConnection, tarea_id: i64) -> Result<Option<Si
 }
 
 /// An officer just dispatched (pending acknowledgement).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct Assigned {
     pub efectivo_id: i64,
     pub usuario_id: i64,

@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::efectivos::point_sql;
 use crate::nearest::{NearestSql, Order, Query, nearest_first};
 
-/// The result of one dispatch row.
+/// The result of one dispatch: the primary officer's row (backups of a response plan in
+/// `refuerzos`).
 #[derive(Debug, sqlx::FromRow)]
 pub struct Dispatched {
     pub efectivo_id: i64,
@@ -21,6 +22,27 @@ pub struct Dispatched {
     pub codigo: String,
     pub created_at: DateTime<Utc>,
     pub body: Value,
+    pub nro_incidente: String,
+    pub prioridad_incidente: i16,
+    /// The type's name, for a typed incident.
+    pub tipo_nombre: Option<String>,
+    /// Officers the response plan called besides the primary (backup dispatches), nearest
+    /// first: `[{efectivo_id, usuario_id, distance_m, vence_at}]`.
+    pub refuerzos: Value,
+    /// Officers the plan asked for and nobody could fill.
+    pub faltantes: i64,
+}
+
+/// What the dispatch centre recorded at intake.
+#[derive(Default)]
+pub struct Intake<'a> {
+    /// A code of `tipos_incidente`: its response plan decides who is dispatched.
+    pub tipo_incidente: Option<&'a str>,
+    pub prioridad: Option<i16>,
+    pub direccion: Option<&'a str>,
+    pub referencia: Option<&'a str>,
+    pub denunciante_nombre: Option<&'a str>,
+    pub denunciante_telefono: Option<&'a str>,
 }
 
 /// Everything the dispatch statement needs.
@@ -38,40 +60,122 @@ pub struct DispatchRequest<'a> {
     pub request_id: Option<&'a str>,
     pub max_position_age_minutes: i64,
     pub ack_timeout_seconds: f64,
+    pub intake: Intake<'a>,
+    /// DISPATCH_SPECIALTY_SLACK_M: how much farther than the nearest eligible officer a
+    /// specialist may be and still be preferred.
+    pub specialty_slack_m: f64,
+}
+
+impl DispatchRequest<'_> {
+    /// A typed incident is dispatched by its type's response plan.
+    fn plan(&self) -> bool {
+        self.intake.tipo_incidente.is_some()
+    }
 }
 
 /// The dispatch statement. $1 lng, $2 lat, $3 radius_m, $4 caller, $5 descripcion,
 /// $6 telegram_id, $7 idempotency key (or NULL), $8 received_at, $9 ip, $10 user agent,
-/// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds).
+/// $11 request id, $12 maximum position age in minutes, $13 acknowledgement timeout (seconds),
+/// $14 tipo_incidente, $15 prioridad, $16 direccion, $17 referencia, $18 denunciante nombre,
+/// $19 denunciante telefono, $20 specialty slack (metres).
 /// `order`: see `store::nearest`.
-pub fn dispatch_sql(order: Order) -> String {
+///
+/// Without a type (`plan` false) one officer is picked, the nearest, as always. With a type,
+/// its plan: `efectivos_requeridos` distinct officers, the first as the primary unit and the
+/// rest as backup dispatches. Officers with one of the type's specialities within the slack of
+/// the nearest eligible officer's distance come first (nearest first among them), then the
+/// nearest of the rest. Two bounded candidate sets feed the choice — the n nearest, and the n
+/// nearest specialists — so the index's nearest-first scan serves both; an unknown type picks
+/// nobody (the caller then tells an unknown type from an empty map).
+pub fn dispatch_sql(order: Order, plan: bool) -> String {
     let pt = point_sql(1, 2);
     let nearest = order.key("e.geom", &pt);
     let eligible = crate::dispatch::eligible_sql(12, 4);
-    format!(
-        "WITH pick AS (
-            SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m
+    let pick = if plan {
+        format!(
+            "tipo AS (
+            SELECT dotacion::int8 AS n, especialidades AS esp, prioridad, etiqueta
+            FROM tipos_incidente WHERE codigo = $14::text
+        ),
+        near AS (
+            SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m,
+                   COALESCE(e.especialidad = ANY(COALESCE((SELECT esp FROM tipo), '{{}}'::text[])), false) AS esp
+            FROM efectivos e
+            WHERE {eligible}
+              AND ST_DWithin(e.geom, {pt}, $3::float8)
+            ORDER BY {nearest}
+            LIMIT COALESCE((SELECT n FROM tipo), 0)
+            FOR UPDATE OF e SKIP LOCKED
+        ),
+        spec AS (
+            SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m, true AS esp
+            FROM efectivos e
+            WHERE {eligible}
+              AND ST_DWithin(e.geom, {pt}, $3::float8)
+              AND e.especialidad = ANY(COALESCE((SELECT esp FROM tipo), '{{}}'::text[]))
+            ORDER BY {nearest}
+            LIMIT COALESCE((SELECT n FROM tipo), 0)
+            FOR UPDATE OF e SKIP LOCKED
+        ),
+        pick AS (
+            SELECT c.id, c.usuario_id, c.distance_m,
+                   row_number() OVER (ORDER BY c.pref DESC, c.distance_m, c.id) AS rk
+            FROM (SELECT DISTINCT ON (u.id) u.id, u.usuario_id, u.distance_m,
+                         COALESCE(u.esp AND u.distance_m <= (SELECT min(distance_m) FROM near) + $20::float8,
+                                  false) AS pref
+                  FROM (SELECT * FROM near UNION ALL SELECT * FROM spec) u
+                  ORDER BY u.id) c
+            ORDER BY c.pref DESC, c.distance_m, c.id
+            LIMIT COALESCE((SELECT n FROM tipo), 0)
+        ),"
+        )
+    } else {
+        format!(
+            "pick AS (
+            SELECT e.id, e.usuario_id, ST_Distance(e.geom, {pt}) AS distance_m, 1::int8 AS rk
             FROM efectivos e
             WHERE {eligible}
               AND ST_DWithin(e.geom, {pt}, $3::float8)
             ORDER BY {nearest}
             LIMIT 1
             FOR UPDATE OF e SKIP LOCKED
-        ),
+        ),"
+        )
+    };
+    let (requeridos, prioridad, asignados, tipo_nombre) = if plan {
+        (
+            "COALESCE((SELECT n FROM tipo), 1)",
+            "COALESCE($15::int2, (SELECT prioridad FROM tipo), 3::int2)",
+            "ARRAY(SELECT id FROM pick ORDER BY rk)",
+            "(SELECT etiqueta FROM tipo)",
+        )
+    } else {
+        (
+            "1::int8",
+            "COALESCE($15::int2, 3::int2)",
+            "ARRAY[p.id]",
+            "NULL::text",
+        )
+    };
+    format!(
+        "WITH {pick}
         task AS (
             INSERT INTO tareas (codigo, titulo, descripcion, tipo, prioridad, estado, inicio_programado,
                 inicio_real, delegado_usuario_id, creado_por_usuario_id, ubicacion_lat, ubicacion_lon, geom,
-                efectivos_asignados, extra_data, es_emergencia)
+                efectivos_asignados, extra_data, es_emergencia, nro_incidente, tipo_incidente,
+                prioridad_incidente, direccion, referencia, denunciante_nombre, denunciante_telefono)
             SELECT 'EMG-' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-'
                        || lpad(s.n::text, greatest(6, length(s.n::text)), '0'),
                    'Emergencia', $5::text, 'INTERVENCION'::tipo_tarea, 'CRITICAL'::prioridad_tarea,
                    'IN_PROGRESS'::estado_tarea, now(), now(), p.usuario_id, $4::int8, $2::float8, $1::float8,
-                   {pt}, ARRAY[p.id],
+                   {pt}, {asignados},
                    jsonb_strip_nulls(jsonb_build_object('emergency', true,
                        'distance_m', round(p.distance_m::numeric, 2), 'radius_m', $3::float8,
-                       'telegram_id', $6::int8)), true
+                       'telegram_id', $6::int8)), true,
+                   incidente_nro(), $14::text, {prioridad}, $16::text, $17::text, $18::text, $19::text
             FROM pick p CROSS JOIN LATERAL (SELECT nextval('emergency_code_seq') AS n) s
-            RETURNING id, uuid, codigo, created_at
+            WHERE p.rk = 1
+            RETURNING id, uuid, codigo, created_at, nro_incidente, prioridad_incidente
         ),
         link AS (
             INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
@@ -83,24 +187,44 @@ pub fn dispatch_sql(order: Order) -> String {
         ),
         hist AS (
             INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
-            SELECT t.id, NULL, 'IN_PROGRESS'::estado_tarea, $4::int8,
-                   'emergencia', 'despachado'
+            SELECT t.id, CASE WHEN p.rk = 1 THEN NULL ELSE 'IN_PROGRESS'::estado_tarea END,
+                   'IN_PROGRESS'::estado_tarea, CASE WHEN p.rk = 1 THEN $4::int8 END,
+                   CASE WHEN p.rk = 1 THEN 'emergencia'
+                        ELSE 'refuerzo: despachado el efectivo ' || p.id || ' (plan de respuesta)' END,
+                   CASE WHEN p.rk = 1 THEN 'despachado' ELSE 'refuerzo' END
             FROM task t, pick p RETURNING 1
         ),
         desp AS (
-            INSERT INTO despachos (tarea_id, efectivo_id, intento, distancia_m, vence_at)
-            SELECT t.id, p.id, 1, p.distance_m, now() + make_interval(secs => $13::float8)
-            FROM task t, pick p RETURNING vence_at
+            INSERT INTO despachos (tarea_id, efectivo_id, intento, refuerzo, distancia_m, vence_at)
+            SELECT t.id, p.id, CASE WHEN p.rk = 1 THEN 1 ELSE 0 END, p.rk > 1, p.distance_m,
+                   now() + make_interval(secs => $13::float8)
+            FROM task t, pick p RETURNING efectivo_id, vence_at
+        ),
+        sent AS (
+            SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, p.rk, d.vence_at
+            FROM pick p JOIN desp d ON d.efectivo_id = p.id
         ),
         result AS (
-            SELECT p.id AS efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
-                   t.codigo, t.created_at,
-                   jsonb_build_object('assigned_efectivo_id', p.id,
+            SELECT p.efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
+                   t.codigo, t.created_at, t.nro_incidente, t.prioridad_incidente,
+                   {tipo_nombre} AS tipo_nombre,
+                   COALESCE((SELECT jsonb_agg(jsonb_build_object('efectivo_id', s.efectivo_id,
+                                 'usuario_id', s.usuario_id, 'distance_m', s.distance_m,
+                                 'vence_at', s.vence_at) ORDER BY s.rk)
+                             FROM sent s WHERE s.rk > 1), '[]'::jsonb) AS refuerzos,
+                   greatest(0, {requeridos} - (SELECT count(*) FROM sent)) AS faltantes,
+                   jsonb_build_object('assigned_efectivo_id', p.efectivo_id,
                        'distance_m', round(p.distance_m::numeric, 2), 'received_at', $8::text,
                        'status', 'assigned', 'task_id', t.id, 'codigo', t.codigo,
                        'ack_status', 'pendiente_confirmacion',
-                       'ack_deadline', to_char(d.vence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) AS body
-            FROM pick p, task t, desp d
+                       'ack_deadline', to_char(p.vence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                       'nro_incidente', t.nro_incidente,
+                       'despachados', (SELECT jsonb_agg(jsonb_build_object('efectivo_id', s.efectivo_id,
+                                           'distance_m', round(s.distance_m::numeric, 2), 'refuerzo', s.rk > 1)
+                                           ORDER BY s.rk) FROM sent s),
+                       'faltantes', greatest(0, {requeridos} - (SELECT count(*) FROM sent))) AS body
+            FROM sent p, task t
+            WHERE p.rk = 1
         ),
         aud AS (
             INSERT INTO audit_logs (event_type, severity, user_id, ip_address, user_agent, request_id,
@@ -113,7 +237,9 @@ pub fn dispatch_sql(order: Order) -> String {
             UPDATE idempotency_keys k SET response_status = 201, response_body = r.body
             FROM result r WHERE k.user_id = $4::int8 AND k.key = $7::text RETURNING 1
         )
-        SELECT efectivo_id, usuario_id, distance_m, task_id, task_uuid, codigo, created_at, body FROM result"
+        SELECT efectivo_id, usuario_id, distance_m, task_id, task_uuid, codigo, created_at, body,
+               nro_incidente, prioridad_incidente, tipo_nombre, refuerzos, faltantes
+        FROM result"
     )
 }
 
@@ -123,7 +249,8 @@ pub async fn dispatch(
     db: &sqlx::PgPool,
     r: &DispatchRequest<'_>,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
-    let sql = NearestSql::new(dispatch_sql);
+    let plan = r.plan();
+    let sql = NearestSql::new(|order| dispatch_sql(order, plan));
     let rows = nearest_first(db, &sql, |q| bind_request(q, r)).await?;
     Ok(rows.into_iter().next())
 }
@@ -136,7 +263,7 @@ pub async fn dispatch_in(
     r: &DispatchRequest<'_>,
     order: Order,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
-    bind_request(sqlx::query_as(&dispatch_sql(order)), r)
+    bind_request(sqlx::query_as(&dispatch_sql(order, r.plan())), r)
         .fetch_optional(tx)
         .await
 }
@@ -155,6 +282,13 @@ fn bind_request<'q>(q: Query<'q, Dispatched>, r: &DispatchRequest<'q>) -> Query<
         .bind(r.request_id)
         .bind(r.max_position_age_minutes)
         .bind(r.ack_timeout_seconds)
+        .bind(r.intake.tipo_incidente)
+        .bind(r.intake.prioridad)
+        .bind(r.intake.direccion)
+        .bind(r.intake.referencia)
+        .bind(r.intake.denunciante_nombre)
+        .bind(r.intake.denunciante_telefono)
+        .bind(r.specialty_slack_m)
 }
 
 /// Claims an idempotency key for this request (a key older than 24 h is reclaimed). A

@@ -22,6 +22,7 @@ fn constraint_field(constraint: &str) -> Option<&'static str> {
         "tareas_codigo_key" => "codigo",
         "efectivos_codigo_interno_key" => "codigo_interno",
         "efectivos_usuario_id_key" => "usuario_id",
+        "tipos_incidente_pkey" => "codigo",
         _ => return None,
     })
 }
@@ -35,4 +36,10 @@ pub fn classify(e: &DbError) -> DbFailure {
         DbError::PoolTimedOut | DbError::Io(_) | DbError::PoolClosed => DbFailure::Unavailable,
         _ => DbFailure::Other,
     }
+}
+
+/// True when `e` is a violation of the named constraint (for the few a use case answers
+/// itself, e.g. an unknown incident type met by a foreign key).
+pub fn violates(e: &DbError, constraint: &str) -> bool {
+    matches!(e, DbError::Database(db) if db.constraint() == Some(constraint))
 }

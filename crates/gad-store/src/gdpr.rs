@@ -160,6 +160,12 @@ pub struct TareaExport {
     pub ubicacion_lat: Option<f64>,
     pub ubicacion_lon: Option<f64>,
     pub ubicacion_descripcion: Option<String>,
+    /// An incident's case number, type, address and reference (the caller, a third party,
+    /// is not part of an officer's export).
+    pub nro_incidente: Option<String>,
+    pub tipo_incidente: Option<String>,
+    pub direccion: Option<String>,
+    pub referencia: Option<String>,
     /// creada, delegada, asignada (one or more).
     pub relacion: Vec<String>,
     #[serde(serialize_with = "gad_core::time::ser")]
@@ -179,7 +185,8 @@ pub fn tareas(
              SELECT t.id, t.uuid::text AS uuid, t.codigo, t.titulo, t.descripcion, lower(t.tipo::text) AS tipo,
                     {ESTADO_WIRE} AS estado, t.inicio_programado, t.inicio_real, t.fin_real,
                     t.delegado_usuario_id, t.creado_por_usuario_id, t.efectivos_asignados, t.ubicacion_lat,
-                    t.ubicacion_lon, t.ubicacion_descripcion,
+                    t.ubicacion_lon, t.ubicacion_descripcion, t.nro_incidente, t.tipo_incidente,
+                    t.direccion, t.referencia,
                     array_remove(ARRAY[
                         CASE WHEN t.creado_por_usuario_id = $1 THEN 'creada' END,
                         CASE WHEN t.delegado_usuario_id = $1 THEN 'delegada' END,
@@ -296,7 +303,7 @@ pub fn auditoria(
             OR (a.resource_type = 'usuario' AND a.resource_id = $1::text)
             OR (a.resource_type = 'efectivo' AND a.resource_id IN
                     (SELECT id::text FROM efectivos WHERE usuario_id = $1))
-         ORDER BY a.chain_seq",
+         ORDER BY a.chain_seq NULLS LAST, a.id",
     )
     .bind(user_id)
     .fetch(db)
@@ -656,6 +663,30 @@ async fn clear_free_text(
                 OR ($2::int8 IS NOT NULL AND extra_data ->> 'telegram_id' = $2::int8::text))",
     )
     .bind(user_id)
+    .bind(who.telegram_id)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    // The person as the caller of an incident (their phone, e-mail or id number in the
+    // caller's fields, wherever the incident is): the caller is cleared, the incident and its
+    // address stay; their values in the reference and closing summary of linked incidents go.
+    changed += sqlx::query(
+        "UPDATE tareas SET denunciante_nombre = NULL, denunciante_telefono = NULL
+         WHERE denunciante_nombre ~* $1 OR denunciante_telefono ~* $1",
+    )
+    .bind(&unambiguous)
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    changed += sqlx::query(&format!(
+        "UPDATE tareas t
+         SET referencia = regexp_replace(t.referencia, $3, $2, 'gi'),
+             resumen_cierre = regexp_replace(t.resumen_cierre, $3, $2, 'gi')
+         WHERE t.id IN ({LINKED_TASKS}) AND (t.referencia ~* $3 OR t.resumen_cierre ~* $3)"
+    ))
+    .bind(user_id)
+    .bind(&replacement)
+    .bind(&unambiguous)
     .bind(who.telegram_id)
     .execute(&mut *db)
     .await?

@@ -8,8 +8,10 @@ pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
 pub mod error;
+pub mod evidencia;
 pub mod gdpr;
 pub mod geo;
+pub mod lugares;
 pub mod nearest;
 pub mod person_keys;
 pub mod pool;
@@ -20,6 +22,7 @@ pub mod stats;
 pub mod tareas;
 pub mod telegram;
 pub mod tickets;
+pub mod tipos_incidente;
 pub mod tokens;
 pub mod totp;
 pub mod usuarios;
@@ -27,7 +30,7 @@ pub mod usuarios;
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.
 pub use sqlx::{Error as DbError, PgConnection as Conn, PgPool as Pool};
 pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
-pub use error::{DbFailure, classify};
+pub use error::{DbFailure, classify, violates};
 
 /// A user's text made literal inside a LIKE pattern (`%`, `_` and `\\` escaped).
 pub fn escape_like(s: &str) -> String {

@@ -58,6 +58,24 @@ pub const LOGIN_DEVICE_FAILURES: Rule = Rule {
                 AND (bloqueado_hasta IS NULL OR bloqueado_hasta < now())",
 };
 
+/// Clears the caller (name, phone) of up to `batch` incidents ended — closed, or else finished,
+/// cancelled or deleted — more than `days` days ago; the incident itself is kept.
+pub async fn clear_denunciantes(db: &PgPool, days: i32, batch: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE tareas SET denunciante_nombre = NULL, denunciante_telefono = NULL
+         WHERE id IN (
+            SELECT id FROM tareas
+            WHERE (denunciante_nombre IS NOT NULL OR denunciante_telefono IS NOT NULL)
+              AND COALESCE(cerrada_at, fin_real, deleted_at) < now() - make_interval(days => $2::int)
+            LIMIT $1 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(batch)
+    .bind(days)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// Deletes up to `batch` expired rows of `rule`'s table; returns how many.
 pub async fn purge_batch(
     db: &PgPool,

@@ -62,7 +62,42 @@ pub struct Tarea {
     pub deleted_at: Option<DateTime<Utc>>,
     /// Created by an emergency dispatch (`POST /tasks/emergency`).
     pub es_emergencia: bool,
+    /// The incident's case number (`2026-000123`, numbered per year); null for plain tasks and
+    /// for emergencies raised before case numbers existed.
+    pub nro_incidente: Option<String>,
+    /// What the dispatch centre recorded about the incident; null for plain tasks.
+    pub incidente: Option<Incidente>,
 }
+
+/// The incident an emergency records (intake and closure).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Incidente {
+    /// A code of `/api/v1/tipos-incidente`.
+    pub tipo_incidente: Option<String>,
+    /// 1–5, 5 most urgent (default from the type, else 3).
+    pub prioridad: i16,
+    /// The address as the caller said it.
+    pub direccion: Option<String>,
+    /// e.g. "entre Lavalle y Tucumán".
+    pub referencia: Option<String>,
+    /// Who called (level 2+ only; null for level 1 and in live events).
+    pub denunciante: Option<Denunciante>,
+    /// resuelto, falsa_alarma, derivado, sin_novedad, detenidos, otro.
+    pub codigo_cierre: Option<String>,
+    pub resumen_cierre: Option<String>,
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    pub cerrada_at: Option<DateTime<Utc>>,
+}
+
+/// The person who reported an incident (personal data of a third party).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Denunciante {
+    pub nombre: Option<String>,
+    pub telefono: Option<String>,
+}
+
+/// Default incident priority when neither the caller nor the type gives one.
+pub const PRIORIDAD_INCIDENTE_DEFECTO: i16 = 3;
 
 /// Columns read into `Tarea` (table alias `t`), in the order of `TAREA_COLUMN_NAMES`.
 pub const TAREA_COLUMNS: &str = "t.id, t.uuid, t.codigo, t.titulo, t.descripcion, t.tipo::text AS tipo,
@@ -71,12 +106,14 @@ pub const TAREA_COLUMNS: &str = "t.id, t.uuid, t.codigo, t.titulo, t.descripcion
     EXTRACT(EPOCH FROM t.tiempo_pausado)::int8 AS tiempo_pausado_segundos,
     t.duracion_real_horas::float8 AS duracion_real_horas, t.delegado_usuario_id, t.creado_por_usuario_id,
     t.efectivos_asignados, t.ubicacion_lat, t.ubicacion_lon, t.ubicacion_descripcion, t.notas,
-    t.created_at, t.updated_at, t.deleted_at, t.es_emergencia";
+    t.created_at, t.updated_at, t.deleted_at, t.es_emergencia, t.nro_incidente, t.tipo_incidente,
+    t.prioridad_incidente, t.direccion, t.referencia, t.denunciante_nombre, t.denunciante_telefono,
+    t.codigo_cierre, t.resumen_cierre, t.cerrada_at";
 
 /// The names `TAREA_COLUMNS` yields, by position. The positional decoder checks them on the
 /// first row of every result, so a column added to one list and not the other fails loudly
 /// (a decode error naming the column) instead of shifting every field.
-pub const TAREA_COLUMN_NAMES: [&str; 26] = [
+pub const TAREA_COLUMN_NAMES: [&str; 36] = [
     "id",
     "uuid",
     "codigo",
@@ -103,6 +140,16 @@ pub const TAREA_COLUMN_NAMES: [&str; 26] = [
     "updated_at",
     "deleted_at",
     "es_emergencia",
+    "nro_incidente",
+    "tipo_incidente",
+    "prioridad_incidente",
+    "direccion",
+    "referencia",
+    "denunciante_nombre",
+    "denunciante_telefono",
+    "codigo_cierre",
+    "resumen_cierre",
+    "cerrada_at",
 ];
 
 /// The one home of task visibility (contract §4): appends ` AND <caller may see t>` to a query
@@ -191,6 +238,25 @@ impl Tarea {
         let tipo: &str = col(row, 5, checked)?;
         let prioridad: &str = col(row, 6, checked)?;
         let estado: &str = col(row, 7, checked)?;
+        let es_emergencia: bool = col(row, 25, checked)?;
+        let incidente = if es_emergencia {
+            let nombre: Option<String> = col(row, 31, checked)?;
+            let telefono: Option<String> = col(row, 32, checked)?;
+            Some(Incidente {
+                tipo_incidente: col(row, 27, checked)?,
+                prioridad: col::<Option<i16>>(row, 28, checked)?
+                    .unwrap_or(PRIORIDAD_INCIDENTE_DEFECTO),
+                direccion: col(row, 29, checked)?,
+                referencia: col(row, 30, checked)?,
+                denunciante: (nombre.is_some() || telefono.is_some())
+                    .then_some(Denunciante { nombre, telefono }),
+                codigo_cierre: col(row, 33, checked)?,
+                resumen_cierre: col(row, 34, checked)?,
+                cerrada_at: col(row, 35, checked)?,
+            })
+        } else {
+            None
+        };
         Ok(Tarea {
             id: col(row, 0, checked)?,
             uuid: col(row, 1, checked)?,
@@ -218,7 +284,9 @@ impl Tarea {
             created_at: col(row, 22, checked)?,
             updated_at: col(row, 23, checked)?,
             deleted_at: col(row, 24, checked)?,
-            es_emergencia: col(row, 25, checked)?,
+            es_emergencia,
+            nro_incidente: col(row, 26, checked)?,
+            incidente,
         })
     }
 
@@ -238,6 +306,14 @@ impl Tarea {
                 Tarea::decode(row, checked)
             })
             .collect()
+    }
+
+    /// Drops what only level 2+ may read (the caller's personal data): for level 1 readers and
+    /// for live events, whose audience includes officers.
+    pub fn hide_personal(&mut self) {
+        if let Some(i) = self.incidente.as_mut() {
+            i.denunciante = None;
+        }
     }
 
     pub fn to_json(&self) -> Value {
@@ -264,6 +340,13 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// What this scope may not read of a task it sees: level 1 never reads the caller's data.
+    pub fn redact(self, t: &mut Tarea) {
+        if !self.all {
+            t.hide_personal();
+        }
+    }
+
     pub fn of(u: &Actor) -> Scope {
         Scope {
             user_id: u.id,
@@ -298,7 +381,11 @@ pub async fn find<'e, E: PgExecutor<'e>>(
     if lock {
         qb.push(" FOR UPDATE");
     }
-    qb.build_query_as::<Tarea>().fetch_optional(exec).await
+    let mut t = qb.build_query_as::<Tarea>().fetch_optional(exec).await?;
+    if let Some(t) = t.as_mut() {
+        scope.redact(t);
+    }
+    Ok(t)
 }
 
 /// Filters of the task list.
@@ -370,7 +457,9 @@ pub async fn list<'e, E: PgExecutor<'e>>(
         .push(" LIMIT ")
         .push_bind(f.limit);
     let rows = qb.build().fetch_all(exec).await?;
-    Tarea::decode_all(&rows)
+    let mut tasks = Tarea::decode_all(&rows)?;
+    tasks.iter_mut().for_each(|t| scope.redact(t));
+    Ok(tasks)
 }
 
 /// What the reference check of a write found.
@@ -615,6 +704,33 @@ pub async fn write_transition<'e, E: PgExecutor<'e>>(
         .await
 }
 
+/// Records an incident's closure on its (locked, just finished) task: the code, the summary,
+/// when, and a history row `evento = 'cierre'` (nota = the summary) for the timeline.
+pub async fn close_incident<'e, E: PgExecutor<'e>>(
+    exec: E,
+    id: i64,
+    codigo_cierre: &str,
+    resumen: Option<&str>,
+    usuario_id: i64,
+) -> Result<Tarea, sqlx::Error> {
+    let sql = format!(
+        "WITH t AS (
+            UPDATE tareas SET codigo_cierre = $2, resumen_cierre = $3, cerrada_at = now()
+            WHERE id = $1 RETURNING *),
+         h AS (
+            INSERT INTO historial_estados (tarea_id, estado_anterior, estado_nuevo, usuario_id, nota, evento)
+            SELECT t.id, t.estado, t.estado, $4, COALESCE($3, 'cierre: ' || $2), 'cierre' FROM t RETURNING 1)
+         SELECT {TAREA_COLUMNS} FROM t"
+    );
+    sqlx::query_as::<_, Tarea>(&sql)
+        .bind(id)
+        .bind(codigo_cierre)
+        .bind(resumen)
+        .bind(usuario_id)
+        .fetch_one(exec)
+        .await
+}
+
 /// An efectivo returned to `disponible`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Released {
@@ -785,7 +901,8 @@ pub async fn page<'e, E: PgExecutor<'e> + Copy>(
         .push_bind(page * size)
         .push(" LIMIT ")
         .push_bind(size);
-    let tasks = rows.build_query_as::<Tarea>().fetch_all(exec).await?;
+    let mut tasks = rows.build_query_as::<Tarea>().fetch_all(exec).await?;
+    tasks.iter_mut().for_each(|t| scope.redact(t));
     Ok((tasks, page, pages))
 }
 

@@ -52,6 +52,9 @@ struct Inner {
     next_update_id: i64,
     next_message_id: i64,
     errors: HashMap<String, VecDeque<FakeError>>,
+    /// Files a test made available (`getFile` + download), by file id.
+    files: HashMap<String, Vec<u8>>,
+    next_file: i64,
 }
 
 pub struct FakeTelegram {
@@ -85,6 +88,7 @@ impl FakeTelegram {
         });
         let app = Router::new()
             .route("/{bot}/{method}", axum::routing::post(handle).get(handle))
+            .route("/file/{bot}/{*path}", axum::routing::get(download))
             .with_state(Arc::clone(&fake));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -216,6 +220,83 @@ impl FakeTelegram {
         self.push_update(json!({"callback_query": {
             "id": id, "from": user(user_id), "chat_instance": "ci", "message": m, "data": data,
         }}))
+    }
+
+    /// Makes `bytes` downloadable as a Telegram file; returns its file id.
+    pub fn add_file(&self, bytes: Vec<u8>) -> String {
+        let mut g = self.inner.lock();
+        g.next_file += 1;
+        let id = format!("FILE{}", g.next_file);
+        g.files.insert(id.clone(), bytes);
+        id
+    }
+
+    /// A message the bot sent (a recorded sendMessage), as Telegram puts it in `reply_to_message`.
+    fn bot_message(&self, sent: &Value) -> Value {
+        json!({
+            "message_id": message_id(sent),
+            "date": chrono_now(),
+            "chat": {"id": sent["chat_id"], "type": "private", "first_name": "Agente"},
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "GAD", "username": BOT_USERNAME},
+            "text": sent["text"],
+        })
+    }
+
+    /// A text answering one of the bot's messages (`sent`: a recorded sendMessage).
+    pub fn reply_text(&self, user_id: i64, sent: &Value, text: &str) -> i64 {
+        let reply = self.bot_message(sent);
+        let m = self.message_json(user_id, json!({"text": text, "reply_to_message": reply}));
+        self.push_update(json!({"message": m}))
+    }
+
+    /// A photo (Telegram sends several sizes: a small one with other bytes, and `bytes` as the
+    /// largest), optionally answering a bot message and with a caption.
+    pub fn send_photo(
+        &self,
+        user_id: i64,
+        bytes: Vec<u8>,
+        reply_to: Option<&Value>,
+        caption: Option<&str>,
+    ) -> i64 {
+        let size = bytes.len();
+        let small = self.add_file(b"\xff\xd8\xff small thumbnail".to_vec());
+        let big = self.add_file(bytes);
+        let mut extra = json!({"photo": [
+            {"file_id": small, "file_unique_id": format!("u{small}"), "width": 90, "height": 60, "file_size": 20},
+            {"file_id": big, "file_unique_id": format!("u{big}"), "width": 1280, "height": 960, "file_size": size},
+        ]});
+        if let Some(r) = reply_to {
+            extra["reply_to_message"] = self.bot_message(r);
+        }
+        if let Some(c) = caption {
+            extra["caption"] = json!(c);
+        }
+        let m = self.message_json(user_id, extra);
+        self.push_update(json!({"message": m}))
+    }
+
+    /// A document with its file name and declared MIME type.
+    pub fn send_document(
+        &self,
+        user_id: i64,
+        bytes: Vec<u8>,
+        file_name: &str,
+        mime: &str,
+        reply_to: Option<&Value>,
+        caption: Option<&str>,
+    ) -> i64 {
+        let size = bytes.len();
+        let id = self.add_file(bytes);
+        let mut extra = json!({"document": {"file_id": id, "file_unique_id": format!("u{id}"),
+            "file_name": file_name, "mime_type": mime, "file_size": size}});
+        if let Some(r) = reply_to {
+            extra["reply_to_message"] = self.bot_message(r);
+        }
+        if let Some(c) = caption {
+            extra["caption"] = json!(c);
+        }
+        let m = self.message_json(user_id, extra);
+        self.push_update(json!({"message": m}))
     }
 
     /// Every call so far.
@@ -465,6 +546,19 @@ async fn handle(
     }
     fake.record(&method, &recorded, false);
     match method.as_str() {
+        "getfile" => {
+            let id = params["file_id"].as_str().unwrap_or("").to_string();
+            let size = fake.inner.lock().files.get(&id).map(Vec::len);
+            match size {
+                Some(size) => ok(json!({"file_id": id, "file_unique_id": format!("u{id}"),
+                    "file_size": size, "file_path": format!("files/{id}")})),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: invalid file_id",
+                    None,
+                ),
+            }
+        }
         "getme" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "GAD", "username": BOT_USERNAME,
             "can_join_groups": false, "can_read_all_group_messages": false,
@@ -483,6 +577,22 @@ async fn handle(
         | "editmessagereplymarkup"
         | "deletemessage" => ok(json!(true)),
         _ => error(StatusCode::NOT_FOUND, "Not Found: method not found", None),
+    }
+}
+
+/// `GET /file/bot<token>/files/<file_id>`: the bytes of a file a test added.
+async fn download(
+    State(fake): State<Arc<FakeTelegram>>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    if bot != format!("bot{}", fake.token) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
+    }
+    fake.record("downloadfile", &json!({"path": path}), false);
+    let id = path.rsplit('/').next().unwrap_or("");
+    match fake.inner.lock().files.get(id) {
+        Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, "Not Found").into_response(),
     }
 }
 

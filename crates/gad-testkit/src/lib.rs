@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chaos;
 pub mod cli;
 pub mod db;
+pub mod fake_geocoder;
 pub mod fake_telegram;
 pub mod ws;
 
@@ -152,6 +153,11 @@ impl TestApp {
             }
             m.extend(opts.env.clone());
             config = Config::from_map(&m).unwrap_or_else(|e| panic!("test config: {e}"));
+        }
+        // Each deployment keeps its evidence files in its own directory (a sibling instance
+        // given the same ADJUNTOS_DIR shares them).
+        if !opts.env.contains_key("ADJUNTOS_DIR") {
+            config.adjuntos.dir = std::env::temp_dir().join(unique("gad-adjuntos-"));
         }
         config.redis_namespace = opts
             .redis_namespace

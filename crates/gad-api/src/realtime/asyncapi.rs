@@ -432,6 +432,8 @@ mod tests {
             "ping",
             "pong",
             "error",
+            "task_note_added",
+            "task_attachment_added",
         ] {
             assert_eq!(doc["components"]["messages"][camel(t)]["name"], t, "{t}");
         }

@@ -15,7 +15,7 @@ use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
 use gad_service::task_json;
 use gad_service::tasks::{
-    self, CreateTask, Historial, Key, ListQuery, StatusChange, Tarea, UpdateTask,
+    self, CierreBody, CreateTask, Historial, Key, ListQuery, StatusChange, Tarea, UpdateTask,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_task_by_code))
         .routes(routes!(get_task, update_task, delete_task))
         .routes(routes!(change_status))
+        .routes(routes!(close_incident))
         .routes(routes!(task_history))
         .route(
             "/api/v1/tasks/",
@@ -124,11 +125,12 @@ pub async fn task_history(
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/status", tag = "tasks", request_body = StatusChange,
     params(("task_id" = i64, Path, description = "task id")),
-    description = "Level: 1 (own). Moves a task through the state machine (level 1: own tasks only; level 2: any). Invalid transition → 409 with the allowed targets. An emergency is closed (finalizada, cancelada) only by level 2+: level 1 gets 403 and declines the dispatch instead (POST /api/v1/tasks/{task_id}/ack with accept=false).",
+    description = "Level: 1 (own). Moves a task through the state machine (level 1: own tasks only; level 2: any). Invalid transition → 409 with the allowed targets. An emergency is closed (finalizada, cancelada) only by level 2+: level 1 gets 403 and declines the dispatch instead (POST /api/v1/tasks/{task_id}/ack with accept=false). An emergency is finished only with a `codigo_cierre` (and optional `resumen`): without it → 422 at codigo_cierre; with it, the same as POST /api/v1/tasks/{task_id}/cierre.",
     responses((status = 200, description = "task", body = Tarea),
               (status = 403, description = "level 1 closing an emergency (the desk closes it)", body = Value),
               (status = 404, description = "not found", body = Value),
-              (status = 409, description = "invalid transition", body = Value)))]
+              (status = 409, description = "invalid transition", body = Value),
+              (status = 422, description = "validation (an emergency finished without codigo_cierre)", body = Value)))]
 pub async fn change_status(
     State(state): State<AppState>,
     me: AuthUser,
@@ -137,6 +139,24 @@ pub async fn change_status(
     ValidJson(body): ValidJson<StatusChange>,
 ) -> ApiResult<Response> {
     let t = tasks::change_status(&state.ctx, &me, &origin, task_id, &body).await?;
+    json_body(StatusCode::OK, &t)
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks/{task_id}/cierre", tag = "incidents", request_body = CierreBody,
+    params(("task_id" = i64, Path, description = "task id")),
+    description = "Level: 2. Closes an incident: finalizada with its closing code and summary, its officers released, its pending dispatches closed, a `cierre` entry in its history; audited. Not an emergency, or already closed → 409.",
+    responses((status = 200, description = "task", body = Tarea),
+              (status = 404, description = "not found", body = Value),
+              (status = 409, description = "not an emergency, or invalid transition", body = Value),
+              (status = 422, description = "validation", body = Value)))]
+pub async fn close_incident(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    Origin(origin): Origin,
+    ValidPath(task_id): ValidPath<i64>,
+    ValidJson(body): ValidJson<CierreBody>,
+) -> ApiResult<Response> {
+    let t = tasks::close(&state.ctx, &me, &origin, task_id, &body).await?;
     json_body(StatusCode::OK, &t)
 }
 

@@ -13,12 +13,15 @@ async fn owner(app: &TestApp) -> PgConnection {
     PgConnection::connect(&app.db_url).await.unwrap()
 }
 
+/// Seals what has committed (as `gad audit verify` does), then walks the chain.
 async fn check(app: &TestApp) -> gad_store::audit::VerifyReport {
+    gad_testkit::audit::seal(&app.db_url).await;
     let mut c = owner(app).await;
     verify(&mut c).await.unwrap()
 }
 
 async fn events(app: &TestApp) -> Vec<String> {
+    gad_testkit::audit::seal(&app.db_url).await;
     sqlx::query_scalar("SELECT event_type FROM audit_logs ORDER BY chain_seq")
         .fetch_all(&app.pool)
         .await
@@ -186,6 +189,7 @@ async fn verify_passes_on_a_clean_chain_and_names_the_row_after_a_manual_update(
     for _ in 0..4 {
         app2.login(&u.email, &u.password).await;
     }
+    gad_testkit::audit::seal(&app2.db_url).await;
     let ids2: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_logs ORDER BY chain_seq")
         .fetch_all(&app2.pool)
         .await

@@ -135,8 +135,14 @@ async fn a_dispatched_officer_cannot_finish_or_cancel_an_emergency_only_the_desk
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     }
     assert_eq!(estado(&app, task).await, "IN_PROGRESS");
-    // The desk closes it.
-    let r = set_status(&app, task, &sup, "finalizada").await;
+    // The desk closes it (an emergency with its closing code).
+    let r = app
+        .post(
+            &format!("/api/v1/tasks/{task}/status"),
+            Some(&sup.token),
+            json!({"estado": "finalizada", "codigo_cierre": "resuelto"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 

@@ -578,7 +578,7 @@ async fn dispatch_query_uses_the_partial_gist_index() {
         .unwrap();
     let plan: Vec<String> = sqlx::query_scalar(&format!(
         "EXPLAIN {}",
-        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index)
+        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index, false)
     ))
     .bind(SOL.1)
     .bind(SOL.0)
@@ -593,6 +593,13 @@ async fn dispatch_query_uses_the_partial_gist_index() {
     .bind(None::<String>)
     .bind(30i64)
     .bind(60.0f64)
+    .bind(None::<String>)
+    .bind(None::<i16>)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind(1000.0f64)
     .fetch_all(&mut *tx)
     .await
     .unwrap();

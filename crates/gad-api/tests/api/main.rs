@@ -5,6 +5,7 @@
 mod admin;
 mod alerts;
 mod audit_chain;
+mod audit_sealer;
 mod auth;
 mod cache;
 mod dispatch_abuse;
@@ -14,7 +15,10 @@ mod emergency;
 mod foundation;
 mod gdpr;
 mod geo;
+mod geo_search;
 mod hardening;
+mod incident_timeline;
+mod incidents;
 mod jobs;
 mod login_trust;
 mod matrix;

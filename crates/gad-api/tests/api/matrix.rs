@@ -56,6 +56,9 @@ fn fill(path: &str, ids: &Ids) -> String {
                 ids.task.to_string()
             } else if name.contains("efectivo") || (name == "id" && path.contains("/efectivos/")) {
                 ids.efectivo.to_string()
+            } else if name.contains("adjunto") {
+                // An attachment of the task: the task's visibility decides first.
+                "1".to_string()
             } else {
                 "matrix-test".to_string()
             };
@@ -77,10 +80,10 @@ async fn call(
     path: &str,
     token: Option<&str>,
 ) -> (StatusCode, Value) {
-    // A body that passes validation on the object routes (estado/lat/lng), so object-level
+    // A body that passes validation on the object routes (estado/lat/lng/texto), so object-level
     // checks are what decides; other routes answer 422, which is neither 401 nor 403.
     let body = if *method == Method::POST || *method == Method::PUT || *method == Method::PATCH {
-        Some(json!({"estado": "en_curso", "lat": -34.6, "lng": -58.38}))
+        Some(json!({"estado": "en_curso", "lat": -34.6, "lng": -58.38, "texto": "matriz"}))
     } else {
         None
     };

@@ -75,6 +75,8 @@ pub(crate) fn tarea(id: i64, codigo: &str) -> Tarea {
         updated_at: now,
         deleted_at: None,
         es_emergencia: false,
+        nro_incidente: None,
+        incidente: None,
     }
 }
 

@@ -98,8 +98,11 @@ async fn create_is_201_with_location_and_the_contract_object() {
     assert_eq!(t["deleted_at"], Value::Null);
     // Issue 14 added es_emergencia (false for a planned task).
     assert_eq!(t["es_emergencia"], false);
+    // Incidents added nro_incidente and incidente (null for a planned task).
+    assert_eq!(t["nro_incidente"], Value::Null);
+    assert_eq!(t["incidente"], Value::Null);
     let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 26, "{keys:?}");
+    assert_eq!(keys.len(), 28, "{keys:?}");
 
     // Stored as geography too; assignment mirrored in tarea_efectivos; initial history row; audit.
     let (lat, lon): (f64, f64) = sqlx::query_as(

@@ -30,6 +30,25 @@ pub enum AlertLevel {
 // ---------------------------------------------------------------------------------------------
 // Tasks
 
+/// `task_note_added`: a note added to a task (desk or field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NoteAdded {
+    pub task_id: i64,
+    /// The task's code (what a person reads).
+    pub codigo: String,
+    /// The note exactly as `GET /api/v1/tasks/{id}/notas` lists it.
+    pub nota: crate::evidencia::Nota,
+}
+
+/// `task_attachment_added`: a file attached to a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentAdded {
+    pub task_id: i64,
+    pub codigo: String,
+    /// The attachment exactly as `GET /api/v1/tasks/{id}/adjuntos` lists it.
+    pub adjunto: crate::evidencia::Adjunto,
+}
+
 /// `task_updated`: the task after a change, or the deletion of a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
@@ -218,6 +237,8 @@ pub enum Alert {
     Called(CalledAlert),
     Unassigned(UnassignedAlert),
     EmergencyRefused(EmergencyRefusedAlert),
+    // Last: an untagged enum tries its variants in order.
+    Shortfall(ShortfallAlert),
 }
 
 /// An SOS refused because its level-1 caller reached `EMERGENCY_MAX_PER_HOUR` (to supervisors,
@@ -258,6 +279,44 @@ pub struct EmergencyAlert {
     pub reported_by: i64,
     #[serde(serialize_with = "gad_core::time::ser")]
     pub created_at: DateTime<Utc>,
+    /// The incident as recorded at intake (absent on emergencies raised before case numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incidente: Option<IncidentSummary>,
+}
+
+/// What an officer called to an incident is told about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentSummary {
+    /// `2026-000123`.
+    pub nro_incidente: Option<String>,
+    pub tipo_incidente: Option<String>,
+    /// The type's name (`Robo`).
+    pub tipo_nombre: Option<String>,
+    /// 1–5, 5 most urgent.
+    pub prioridad: i16,
+    pub direccion: Option<String>,
+    pub referencia: Option<String>,
+}
+
+/// A typed incident's response plan could not be filled (to supervisors, topic
+/// `emergencias`): fewer officers were available than the type requires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShortfallAlert {
+    /// `Dotación incompleta`.
+    pub title: String,
+    pub level: AlertLevel,
+    pub task_id: i64,
+    pub codigo: String,
+    pub nro_incidente: Option<String>,
+    pub tipo_incidente: String,
+    /// Officers the type requires.
+    pub requeridos: i64,
+    /// Officers dispatched.
+    pub despachados: i64,
+    /// Officers missing.
+    pub faltantes: i64,
+    pub lat: f64,
+    pub lng: f64,
 }
 
 /// An officer called by a re-dispatch (`Emergencia`) or as backup (`Refuerzo solicitado`).
@@ -274,6 +333,9 @@ pub struct CalledAlert {
     pub ack_deadline: DateTime<Utc>,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
+    /// The incident as recorded at intake (absent on emergencies raised before case numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incidente: Option<IncidentSummary>,
 }
 
 /// `Emergencia sin asignar`: attempts exhausted or nobody in range (every level 2+).

@@ -159,6 +159,13 @@ const RETENCIONES: &[(&str, Option<&str>, &str, &str, &str)] = &[
         "Operational record: kept; after erasure it points at the pseudonymised person and its text no longer holds the person's values",
     ),
     (
+        "denunciante",
+        Some("DENUNCIANTE_RETENTION_DAYS"),
+        "365 días",
+        "plazo desde el cierre del incidente; luego se borra (el incidente se conserva sin el denunciante). Lo leen sólo supervisores y administradores",
+        "period from the incident's closure; then deleted (the incident is kept without its caller). Read by supervisors and administrators only",
+    ),
+    (
         "clave_persona",
         None,
         "",
@@ -258,6 +265,12 @@ pub fn looks_personal(columna: &str) -> bool {
         .any(|part| PERSONAL_TOKENS.contains(&part))
 }
 
+/// A column whose name looks personal but that was reviewed and holds no personal data (public
+/// place and street names of the gazetteer, for instance) carries `gdpr:no_personal` and a reason.
+pub fn reviewed_not_personal(comment: &str) -> bool {
+    comment.trim().starts_with("gdpr:no_personal")
+}
+
 /// Parses `gdpr:categoria=…;finalidad=…;retencion=…` (codes checked against the tables above).
 pub fn parse(comment: &str) -> Option<Result<(String, String, String), String>> {
     let spec = comment.trim().strip_prefix("gdpr:")?;
@@ -294,6 +307,7 @@ fn configured(setting: &str, config: &Config) -> Option<String> {
         "TELEGRAM_LINK_CODE_RETENTION_HOURS" => format!("{} horas", r.telegram_link_code_hours),
         "IDEMPOTENCY_KEY_RETENTION_HOURS" => format!("{} horas", r.idempotency_key_hours),
         "LOGIN_FAILURE_RETENTION_DAYS" => format!("{} días", r.login_failure_days),
+        "DENUNCIANTE_RETENTION_DAYS" => format!("{} días", r.denunciante_days),
         _ => return None,
     })
 }
@@ -308,6 +322,9 @@ pub fn build(columns: &[ColumnInfo], config: Option<&Config>) -> DataMap {
     };
     for c in columns {
         let name = format!("{}.{}", c.tabla, c.columna);
+        if c.comentario.as_deref().is_some_and(reviewed_not_personal) {
+            continue;
+        }
         match c.comentario.as_deref().and_then(parse) {
             Some(Ok((cat, fin, ret))) => {
                 let (_, cat_es, cat_en) = CATEGORIAS

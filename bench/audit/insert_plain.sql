@@ -1,0 +1,2 @@
+INSERT INTO audit_plain (event_type, user_id, resource_type, resource_id, action_description, new_values)
+VALUES ('bench', 1, 'tarea', '1', 'pgbench audited insert', '{"estado": "asignada"}');
