@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of the command centre (issue 16): real headless Chromium (Debian's package)
 # driven by playwright-core, axe-core for accessibility. Installs what is missing (idempotent),
-# builds gad, serves it on a random port against a fresh database seeded with 5,000 officers,
+# builds gad, serves it on a random port against a fresh database seeded with 5,000 officers
+# and the demo gazetteer,
 # runs web-tests/, then stops the server and drops the database.
 #   UPDATE_SCREENSHOTS=1 scripts/browser-tests.sh   # also refresh docs/img/*.png
 set -euo pipefail
@@ -53,6 +54,8 @@ trap cleanup EXIT
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"${DB}\""
 "$GAD" migrate >/dev/null
 "$GAD" seed --quiet --usuarios 3 --efectivos 5000 --tareas 300
+# The demo gazetteer: the intake test takes a call by its address.
+"$GAD" lugares import deploy/demo/lugares.geojson --reemplazar >/dev/null
 "$GAD" serve > "${TMPDIR:-/tmp}/gad-browser-${DB}.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
