@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of the command centre (issue 16): real headless Chromium (Debian's package)
 # driven by playwright-core, axe-core for accessibility. Installs what is missing (idempotent),
-# builds gad, serves it on a random port against a fresh database seeded with 5,000 officers,
+# builds gad, serves it on a random port against a fresh database seeded with 5,000 officers
+# and the demo gazetteer,
 # runs web-tests/, then stops the server and drops the database.
 #   UPDATE_SCREENSHOTS=1 scripts/browser-tests.sh   # also refresh docs/img/*.png
 set -euo pipefail
@@ -30,7 +31,8 @@ fi
 
 echo "==> building gad"
 cargo build -q --locked -p gad-cli
-GAD="$ROOT/target/debug/gad"
+# Where cargo put it (CARGO_TARGET_DIR when set).
+GAD="${CARGO_TARGET_DIR:-$ROOT/target}/debug/gad"
 
 DB="gad_browser_$$_${RANDOM}"
 PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
@@ -52,6 +54,8 @@ trap cleanup EXIT
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"${DB}\""
 "$GAD" migrate >/dev/null
 "$GAD" seed --quiet --usuarios 3 --efectivos 5000 --tareas 300
+# The demo gazetteer: the intake test takes a call by its address.
+"$GAD" lugares import deploy/demo/lugares.geojson --reemplazar >/dev/null
 "$GAD" serve > "${TMPDIR:-/tmp}/gad-browser-${DB}.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
@@ -65,7 +69,8 @@ echo "==> browser tests against http://127.0.0.1:${PORT}"
 export GAD_BASE_URL="http://127.0.0.1:${PORT}" GAD_ROOT="$ROOT"
 SERVER_LOG="${TMPDIR:-/tmp}/gad-browser-${DB}.log"
 # On a failure CI shows what the server said too (the log file does not outlive the machine).
-if ! (cd web-tests && node --test tests/live-parts.test.js tests/command-centre.test.js); then
+# One file at a time: every file drives the same server and its officers.
+if ! (cd web-tests && node --test --test-concurrency=1 tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js); then
   echo "==> browser tests failed; the server's log (last 60 lines):"
   tail -n 60 "$SERVER_LOG"
   exit 1

@@ -777,6 +777,7 @@ mod tests {
                         lat: -34.6,
                         lng: -58.38,
                         estado: EstadoDisponibilidad::EnTarea,
+                        nombre: Some("Ana Pérez".into()),
                     }],
                     part: 1,
                     parts: 1,
@@ -784,7 +785,8 @@ mod tests {
                 })),
                 json!({"emergencias_activas": [{"id": 7, "codigo": "EMG-7", "titulo": "Emergencia",
                                                 "estado": "en_curso", "prioridad": 5}],
-                       "efectivos": [{"id": 11, "lat": -34.6, "lng": -58.38, "estado": "en_tarea"}],
+                       "efectivos": [{"id": 11, "lat": -34.6, "lng": -58.38, "estado": "en_tarea",
+                                      "nombre": "Ana Pérez"}],
                        "part": 1, "parts": 1}),
             ),
             (

@@ -120,6 +120,7 @@ async fn supervisor_snapshot(ctx: &Ctx, bbox: Option<BBox>) -> ServiceResult<Vec
             lng: p.lng,
             estado: EstadoDisponibilidad::from_db(&p.estado)
                 .unwrap_or(EstadoDisponibilidad::NoDisponible),
+            nombre: p.nombre,
         })
         .collect();
     Ok(split_parts(emergencies, efectivos))

@@ -319,21 +319,25 @@ pub struct Located {
     pub lat: f64,
     pub lng: f64,
     pub estado: String,
+    /// The officer's first and last name (null when the user row is gone).
+    pub nombre: Option<String>,
 }
 
-/// Every located, live officer (inside `bbox` when given), by id. Reads `efectivos` only —
-/// the current position lives there; the history is never scanned.
+/// Every located, live officer (inside `bbox` when given), by id, with its name. Reads
+/// `efectivos` (and each one's `usuarios` row) — the current position lives there; the history
+/// is never scanned.
 pub async fn located(db: &PgPool, bbox: Option<BBox>) -> Result<Vec<Located>, sqlx::Error> {
     let (w, s, e, n) = match bbox {
         Some(b) => (Some(b.w), Some(b.s), Some(b.e), Some(b.n)),
         None => (None, None, None, None),
     };
     sqlx::query_as(
-        "SELECT id, lat, lng, estado FROM (
-            SELECT id, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng,
-                   estado_disponibilidad::text AS estado
-            FROM efectivos
-            WHERE deleted_at IS NULL AND geom IS NOT NULL) x
+        "SELECT id, lat, lng, estado, nombre FROM (
+            SELECT e.id, ST_Y(e.geom::geometry) AS lat, ST_X(e.geom::geometry) AS lng,
+                   e.estado_disponibilidad::text AS estado,
+                   NULLIF(btrim(concat_ws(' ', u.nombre, u.apellido)), '') AS nombre
+            FROM efectivos e LEFT JOIN usuarios u ON u.id = e.usuario_id
+            WHERE e.deleted_at IS NULL AND e.geom IS NOT NULL) x
          WHERE $1::float8 IS NULL
             OR (lat BETWEEN $2 AND $4
                 AND CASE WHEN $1 <= $3 THEN lng BETWEEN $1 AND $3 ELSE lng >= $1 OR lng <= $3 END)

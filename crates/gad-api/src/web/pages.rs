@@ -54,7 +54,12 @@ impl Page {
     fn scripts(self) -> &'static [&'static str] {
         match self {
             Page::Login => &["js/login.js"],
-            Page::Dashboard => &["vendor/leaflet/leaflet.js", "js/live.js", "js/dashboard.js"],
+            Page::Dashboard => &[
+                "vendor/leaflet/leaflet.js",
+                "js/live.js",
+                "js/incidente.js",
+                "js/dashboard.js",
+            ],
             Page::Tareas => &["js/tareas.js"],
             Page::Estadisticas => &["js/estadisticas.js"],
             Page::Admin => &["js/admin.js"],

@@ -171,6 +171,8 @@ async fn ack_is_first_then_snapshot_of_what_the_user_may_see() {
     assert!((me["lat"].as_f64().unwrap() - 40.4168).abs() < 1e-6);
     assert!((me["lng"].as_f64().unwrap() + 3.7038).abs() < 1e-6);
     assert_eq!(me["estado"], "disponible");
+    // Named, so the unit list needs no request per officer.
+    assert_eq!(me["nombre"], "Test User");
 }
 
 #[tokio::test]

@@ -27,19 +27,23 @@
     });
   };
 
-  /** The 422 body's errors as {field: message}, in Spanish where the type is known. */
+  /** The 422 body's errors as {field: message}, in Spanish where the type is known. A nested
+   *  field is also given by its dotted path (`denunciante.telefono` for
+   *  `["body", "denunciante", "telefono"]`), so forms can name it unambiguously. */
   GAD.erroresDeCampo = function (body) {
     var out = {};
     var list = (body && body.errors) || [];
     list.forEach(function (e) {
       var loc = e.loc || [];
       var field = String(loc[loc.length - 1] || '');
-      if (!field || out[field]) return;
+      if (!field) return;
       var specific = 'validacion.' + field;
       var typed = 'validacion.' + e.type;
       var msg = GAD.textos[specific] && e.type === 'value_error' ? GAD.t(specific)
         : GAD.textos[typed] ? GAD.t(typed) : GAD.t('validacion.invalido');
-      out[field] = msg;
+      if (!out[field]) out[field] = msg;
+      var path = loc.slice(loc[0] === 'body' || loc[0] === 'query' ? 1 : 0).join('.');
+      if (path && path !== field && !out[path]) out[path] = msg;
     });
     return out;
   };

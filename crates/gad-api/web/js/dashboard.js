@@ -1,6 +1,7 @@
 // The live map: every located officer (canvas circle markers, so 5,000 stay smooth), active
-// emergencies and open tasks; the unit and emergency lists; details, trail, and raising an
-// emergency by clicking the map. Live over the WebSocket (see live.js).
+// emergencies and open tasks; the unit and emergency lists; details, trail, and the intake of
+// an emergency (address with suggestions, or a click on the map). Live over the WebSocket (see
+// live.js); the incident panel is incidente.js.
 (function () {
   'use strict';
   var GAD = window.GAD;
@@ -17,12 +18,19 @@
     en_camino: { color: '#8250df', radius: 7, dashArray: '6 2' },
     en_escena: { color: '#1b7c83', radius: 8, dashArray: null }
   };
-  var COLOR_PRIORIDAD = { 1: '#57606a', 2: '#0969da', 3: '#9a6700', 4: '#bc4c00', 5: '#a40e26' };
+  // Red is for emergencies only: an ordinary open task is a grey ring whose size tells its
+  // priority, so a dozen urgent tasks never read as a dozen emergencies.
+  var COLOR_TAREA = '#424a53';
+  var COLOR_EMERGENCIA = '#a40e26';
   var CERRADAS = { finalizada: true, cancelada: true };
+  var PRIORIDADES = ['1', '2', '3', '4', '5'];
+  var DEMORA_DIRECCION = 250; // ms of quiet typing before asking for address suggestions
 
   var map, oficiales, emergCapa, tareasCapa, trayectoCapa, nuevaMarca;
   var efectivos = new Map();   // id → {id, lat, lng, estado, marker, row}
-  var emergencias = new Map(); // tarea id → {id, codigo, created_at, efectivo_id, lat, lng, row, marker}
+  var nombres = new Map();     // efectivo id → name, also for officers without a position
+  var emergencias = new Map(); // tarea id → {id, codigo, nro, tipo, prioridad, direccion, created_at, efectivo_id, ack, lat, lng, row, marker}
+  var tiposIncidente = new Map(); // codigo → catalogue entry
   var tareas = new Map();      // tarea id → Tarea (open, from the API)
   var lista, listaEmerg, cuenta;
   var primerSnapshot = true;
@@ -40,11 +48,40 @@
 
   // ---- officers ---------------------------------------------------------------------------
 
+  /** "Ana Pérez · #62", or "Efectivo #62" while the name is unknown. */
+  function etiquetaEfectivo(id) {
+    var nombre = nombres.get(id);
+    return nombre ? t('dash.efectivo.nombre', { nombre: nombre, id: id }) : t('dash.efectivo', { id: id });
+  }
+
+  /** "Ana Pérez (#62)" for the emergency rows and the panel. */
+  function asignadoA(id) {
+    var nombre = nombres.get(id);
+    return nombre ? t('dash.emergencia.asignado_nombre', { nombre: nombre, id: id }) : t('dash.emergencia.asignado', { id: id });
+  }
+
+  /** Asks once for the name of an officer the snapshot did not name, then repaints. */
+  var pidiendoNombre = new Set();
+  function pedirNombre(id) {
+    if (!id || nombres.has(id) || pidiendoNombre.has(id)) return;
+    pidiendoNombre.add(id);
+    GAD.api('GET', '/api/v1/efectivos/' + id).then(function (r) {
+      if (r.status !== 200 || !r.body) return;
+      var nombre = [r.body.nombre, r.body.apellido].filter(Boolean).join(' ');
+      if (!nombre) return;
+      nombres.set(id, nombre);
+      var e = efectivos.get(id);
+      if (e) pintarFila(e);
+      emergencias.forEach(function (m) { if (m.efectivo_id === id) pintarEmergencia(m); });
+      if (GAD.incidente) GAD.incidente.repintar();
+    });
+  }
+
   function filaEfectivo(e) {
     var li = el('li', { 'data-efectivo-id': e.id, 'data-estado': e.estado, 'data-lat': e.lat, 'data-lng': e.lng });
     var b = el('button', { type: 'button', class: 'fila' }, [
       el('span', { class: 'punto ' + e.estado, 'aria-hidden': 'true' }),
-      el('span', { class: 'nombre', text: t('dash.efectivo', { id: e.id }) }),
+      el('span', { class: 'nombre', text: etiquetaEfectivo(e.id) }),
       el('span', { class: 'estado-txt', text: t('estado.' + e.estado) })
     ]);
     li.appendChild(b);
@@ -57,6 +94,7 @@
     li.setAttribute('data-lat', e.lat);
     li.setAttribute('data-lng', e.lng);
     li.querySelector('.punto').className = 'punto ' + e.estado;
+    li.querySelector('.nombre').textContent = etiquetaEfectivo(e.id);
     li.querySelector('.estado-txt').textContent = t('estado.' + e.estado);
   }
 
@@ -71,6 +109,7 @@
     lista0.slice().sort(function (a, b) { return a.id - b.id; }).forEach(function (p) {
       if (typeof p.lat !== 'number' || typeof p.lng !== 'number') return;
       var e = { id: p.id, lat: p.lat, lng: p.lng, estado: p.estado || 'no_disponible' };
+      if (p.nombre) nombres.set(p.id, p.nombre);
       e.marker = L.circleMarker([e.lat, e.lng], opcionesMarcador(e.estado));
       e.marker.efectivoId = e.id;
       oficiales.addLayer(e.marker);
@@ -96,6 +135,7 @@
       lista.insertBefore(e.row, next ? next.row : null);
       efectivos.set(id, e);
       actualizarCuenta();
+      pedirNombre(id);
       return;
     }
     e.lat = lat; e.lng = lng;
@@ -123,13 +163,33 @@
     return span;
   }
 
-  function textoEmergencia(m) {
-    var txt = t('dash.emergencia.fila', {
-      codigo: m.codigo,
-      edad: GAD.edad(m.created_at),
-      asignado: m.efectivo_id ? t('dash.emergencia.asignado', { id: m.efectivo_id }) : t('dash.emergencia.sin_asignar')
-    });
-    return m.ack ? txt + ' · ' + t('ack.' + m.ack) : txt;
+  function nombreTipo(codigo) {
+    var tipo = codigo ? tiposIncidente.get(codigo) : null;
+    return tipo ? tipo.nombre : (codigo || '');
+  }
+
+  /** The row of an emergency: case number, type, priority; address, age, officer, acknowledgement.
+   *  The task code stays in the row (it is what the officer's message says). */
+  function pintarEmergencia(m) {
+    if (!m.row) return;
+    var cabeza = [el('strong', { class: 'nro', text: m.nro || m.codigo })];
+    if (m.nro && m.codigo) cabeza.push(el('span', { class: 'codigo', text: m.codigo }));
+    if (m.tipo) cabeza.push(el('span', { class: 'tipo', text: nombreTipo(m.tipo) }));
+    if (m.prioridad) cabeza.push(el('span', { class: 'prio p' + m.prioridad, text: t('dash.emergencia.prioridad', { p: m.prioridad }) }));
+    var partes = [
+      m.direccion || t('dash.emergencia.sin_direccion'),
+      t('dash.emergencia.edad', { edad: GAD.edad(m.created_at) }),
+      m.efectivo_id ? asignadoA(m.efectivo_id) : t('dash.emergencia.sin_asignar')
+    ];
+    if (m.ack) partes.push(t('ack.' + m.ack));
+    m.row.firstChild.replaceChildren(
+      el('span', { class: 'linea1' }, cabeza),
+      el('span', { class: 'linea2', text: partes.join(' · ') })
+    );
+    m.row.setAttribute('data-nro', m.nro || '');
+    if (m.ack) m.row.setAttribute('data-ack', m.ack);
+    if (m.efectivo_id) m.row.setAttribute('data-efectivo-id', m.efectivo_id);
+    else m.row.removeAttribute('data-efectivo-id');
   }
 
   /** A new dispatch waits for the officer's confirmation (issue 15): the first news of an
@@ -144,25 +204,34 @@
     Object.keys(m).forEach(function (k) { if (m[k] !== undefined && m[k] !== null) prev[k] = m[k]; });
     m = prev;
     if (!m.row) {
-      m.row = el('li', { 'data-tarea-id': m.id }, [el('button', { type: 'button', class: 'fila' })]);
-      m.row.firstChild.addEventListener('click', function () {
-        if (m.lat !== undefined) map.setView([m.lat, m.lng], Math.max(map.getZoom(), 15));
-      });
+      var id = m.id;
+      m.row = el('li', { 'data-tarea-id': id }, [el('button', { type: 'button', class: 'fila' })]);
+      m.row.firstChild.addEventListener('click', function () { abrirEmergencia(id); });
       listaEmerg.insertBefore(m.row, listaEmerg.firstChild);
     }
-    m.row.firstChild.textContent = textoEmergencia(m);
-    if (m.ack) m.row.setAttribute('data-ack', m.ack);
+    emergencias.set(m.id, m);
+    pintarEmergencia(m);
+    if (m.efectivo_id) pedirNombre(m.efectivo_id);
     if (typeof m.lat === 'number' && typeof m.lng === 'number') {
       if (!m.marker) {
-        m.marker = L.circleMarker([m.lat, m.lng], { radius: 10, color: '#a40e26', weight: 3, fillColor: '#ff8182', fillOpacity: 0.9, bubblingMouseEvents: false });
-        m.marker.bindTooltip(tooltipTexto(m.codigo));
+        m.marker = L.circleMarker([m.lat, m.lng], { radius: 10, color: COLOR_EMERGENCIA, weight: 3, fillColor: '#ff8182', fillOpacity: 0.9, bubblingMouseEvents: false });
+        m.marker.bindTooltip(tooltipTexto(m.nro || m.codigo));
+        m.marker.tareaId = m.id;
         emergCapa.addLayer(m.marker);
       } else {
         m.marker.setLatLng([m.lat, m.lng]);
       }
     }
-    emergencias.set(m.id, m);
     document.getElementById('emerg-vacia').hidden = emergencias.size > 0;
+    if (GAD.incidente) GAD.incidente.repintar();
+  }
+
+  function abrirEmergencia(id) {
+    var m = emergencias.get(id);
+    if (m && typeof m.lat === 'number') map.setView([m.lat, m.lng], Math.max(map.getZoom(), 15));
+    listaEmerg.querySelectorAll('[aria-current]').forEach(function (x) { x.removeAttribute('aria-current'); });
+    if (m && m.row) m.row.firstChild.setAttribute('aria-current', 'true');
+    GAD.incidente.abrir(id);
   }
 
   function quitarEmergencia(id) {
@@ -174,10 +243,16 @@
     document.getElementById('emerg-vacia').hidden = emergencias.size > 0;
   }
 
+  /** An emergency entry from a task as the API returns it (incident fields when present). */
   function desdeTarea(tarea) {
+    var inc = tarea.incidente || {};
     return {
       id: tarea.id,
       codigo: tarea.codigo,
+      nro: tarea.nro_incidente || undefined,
+      tipo: inc.tipo_incidente || undefined,
+      prioridad: inc.prioridad || undefined,
+      direccion: inc.direccion || undefined,
       created_at: tarea.created_at,
       efectivo_id: (tarea.efectivos_asignados || [])[0],
       lat: tarea.ubicacion_lat,
@@ -192,7 +267,7 @@
     if (typeof tarea.ubicacion_lat === 'number' && typeof tarea.ubicacion_lon === 'number') {
       var p = tarea.prioridad || 2;
       tarea.marker = L.circleMarker([tarea.ubicacion_lat, tarea.ubicacion_lon], {
-        radius: 3 + p, color: COLOR_PRIORIDAD[p] || '#57606a', weight: 3, fillColor: '#ffffff', fillOpacity: 0.8,
+        radius: 3 + p, color: COLOR_TAREA, weight: 2, dashArray: '3 2', fillColor: '#ffffff', fillOpacity: 0.8,
         bubblingMouseEvents: false
       });
       tarea.marker.bindTooltip(tooltipTexto(t('dash.tarea', { codigo: tarea.codigo, p: p })));
@@ -241,6 +316,8 @@
         map.fitBounds(encuadre, { padding: [20, 20], animate: false });
       }
       performance.mark('gad-interactive');
+      // The intake form's catalogue is asked for after the map is usable, not before.
+      llenarTipos();
     }
     enriquecer();
   }
@@ -254,27 +331,48 @@
         cambiarEstado(d.efectivo_id, d.estado || d.estado_nuevo || d.estado_disponibilidad);
         break;
       case 'alert':
+        // An emergency's or a backup's call reserves the officer (en_tarea) before any
+        // efectivo_status_changed: the unit list follows it here.
+        if (d.task_id && d.efectivo_id) cambiarEstado(d.efectivo_id, 'en_tarea');
         if (d.task_id && d.intentos !== undefined && !d.efectivo_id) {
           // Acknowledgement (issue 15): nobody left to call.
           ponerEmergencia({ id: d.task_id, codigo: d.codigo, ack: 'sin_asignar' });
           var m0 = emergencias.get(d.task_id);
-          if (m0) { m0.efectivo_id = null; m0.row.firstChild.textContent = textoEmergencia(m0); }
+          if (m0) { m0.efectivo_id = null; pintarEmergencia(m0); }
         } else if (d.task_id === undefined && d.limite !== undefined && d.reported_by !== undefined) {
           // An emergency refused by its caller's hourly bound: the desk must see it.
           GAD.aviso(t('dash.emergencia.rechazada', { usuario: d.reported_by, limite: d.limite }));
         } else if (d.task_id) {
-          ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, efectivo_id: d.efectivo_id, lat: d.lat, lng: d.lng,
-            ack: d.ack_deadline ? 'pendiente_confirmacion' : primerAck(d.task_id, d.efectivo_id) });
+          var inc = d.incidente || {};
+          var prev = emergencias.get(d.task_id);
+          // A backup's call (announced by its task_assigned just before) leaves the row's
+          // primary officer and acknowledgement as they are.
+          var deRefuerzo = prev && prev.refuerzos && prev.refuerzos.has(d.efectivo_id);
+          ponerEmergencia({ id: d.task_id, codigo: d.codigo, created_at: d.created_at, lat: d.lat, lng: d.lng,
+            nro: inc.nro_incidente || d.nro_incidente || undefined, tipo: inc.tipo_incidente || undefined,
+            prioridad: inc.prioridad || undefined, direccion: inc.direccion || undefined,
+            efectivo_id: deRefuerzo ? undefined : d.efectivo_id,
+            ack: deRefuerzo || !d.efectivo_id ? undefined : (d.ack_deadline ? 'pendiente_confirmacion' : primerAck(d.task_id, d.efectivo_id)) });
+          if (d.faltantes > 0) {
+            GAD.aviso(t('dash.emergencia.faltantes', { nro: inc.nro_incidente || d.nro_incidente || d.codigo, n: d.faltantes }), 'error');
+          }
         }
         break;
       case 'task_assigned':
-        // A (re-)dispatch or a backup waits for the officer's answer.
+        // A (re-)dispatch or a backup waits for the officer's answer; the officer is en_tarea.
+        if (d.task_id && d.efectivo_id && d.ack_status) cambiarEstado(d.efectivo_id, 'en_tarea');
         if (d.task_id && emergencias.has(d.task_id)) {
-          ponerEmergencia({ id: d.task_id, efectivo_id: d.refuerzo ? undefined : d.efectivo_id, ack: d.refuerzo ? 'refuerzo' : d.ack_status });
+          var m2 = emergencias.get(d.task_id);
+          if (d.refuerzo) (m2.refuerzos = m2.refuerzos || new Set()).add(d.efectivo_id);
+          // A backup called while the primary officer has not answered yet (a response plan
+          // of several officers) leaves the row waiting for that answer.
+          var ackRefuerzo = m2.ack === 'pendiente_confirmacion' ? undefined : 'refuerzo';
+          ponerEmergencia({ id: d.task_id, efectivo_id: d.refuerzo ? undefined : d.efectivo_id, ack: d.refuerzo ? ackRefuerzo : d.ack_status });
         }
         break;
       case 'task_created':
         if (d.es_emergencia) {
+          if (!CERRADAS[d.estado]) (d.efectivos_asignados || []).forEach(function (ef) { cambiarEstado(ef, 'en_tarea'); });
           var m1 = desdeTarea(d);
           m1.ack = primerAck(d.id, m1.efectivo_id);
           ponerEmergencia(m1);
@@ -292,6 +390,7 @@
         var id = d.task_id || tarea.id;
         var estado = d.estado_nuevo || tarea.estado;
         if (emergencias.has(id) && CERRADAS[estado]) quitarEmergencia(id);
+        else if (emergencias.has(id) && tarea && tarea.es_emergencia) ponerEmergencia(desdeTarea(tarea));
         if (tarea && tarea.codigo) ponerTarea(tarea);
         break;
       case 'notification':
@@ -300,6 +399,7 @@
       default:
         break;
     }
+    GAD.incidente.evento(type, d);
   }
 
   function onState(s) {
@@ -328,7 +428,9 @@
       tareas.forEach(function (tarea) {
         if ((tarea.efectivos_asignados || []).indexOf(id) >= 0 && !CERRADAS[tarea.estado]) actual = tarea;
       });
-      emergencias.forEach(function (m) { if (m.efectivo_id === id) actual = { codigo: m.codigo, titulo: '' }; });
+      emergencias.forEach(function (m) { if (m.efectivo_id === id) actual = { codigo: m.nro || m.codigo, titulo: m.direccion || '' }; });
+      var nombre = [ef.nombre, ef.apellido].filter(Boolean).join(' ');
+      if (nombre && nombres.get(id) !== nombre) { nombres.set(id, nombre); pintarFila(e); }
       var dl = el('dl', { 'data-efectivo-id': id });
       [].concat(
         fila(t('dash.detalle.codigo'), ef.codigo_interno || ''),
@@ -341,7 +443,7 @@
       var nota = el('p', { class: 'nota', role: 'status' });
       var boton = el('button', { type: 'button', 'data-testid': 'trail-button', text: t('dash.detalle.trayecto') });
       boton.addEventListener('click', function () { trayecto(id, nota); });
-      caja.replaceChildren(el('h3', { text: t('dash.efectivo', { id: id }) }), dl, boton, nota);
+      caja.replaceChildren(el('h3', { text: etiquetaEfectivo(id) }), dl, boton, nota);
     });
   }
 
@@ -359,26 +461,51 @@
     });
   }
 
-  // ---- raising an emergency -----------------------------------------------------------------
+  // ---- intake of an emergency -------------------------------------------------------------
 
+  // The point of the incident: from a click on the map, or from an address suggestion (which a
+  // later edit of the address forgets). Without a point the server geocodes `direccion`.
   var lugar = null;
+  var dirPedido = 0;
+  var dirTimer = null;
+
+  function formulario() { return document.getElementById('nueva-form'); }
+
+  function mostrarFormulario(visible) {
+    formulario().hidden = !visible;
+    document.getElementById('nueva-ayuda').hidden = visible;
+    document.getElementById('nueva-abrir').setAttribute('aria-expanded', visible ? 'true' : 'false');
+  }
+
+  function pintarLugar() {
+    document.getElementById('nueva-lugar').textContent = lugar ? t('dash.nueva.lugar', lugar) : t('dash.nueva.sin_lugar');
+    // The nearest officers are known only for a point.
+    document.getElementById('nueva-cercanos').hidden = !lugar;
+  }
 
   function cerrarNueva() {
     lugar = null;
-    document.getElementById('nueva-form').hidden = true;
-    document.getElementById('nueva-ayuda').hidden = false;
+    formulario().reset();
+    GAD.mostrarErrores(formulario(), {});
+    document.getElementById('dir-sugerencias').replaceChildren();
+    document.getElementById('nueva-sugerencias').replaceChildren();
+    mostrarFormulario(false);
     if (nuevaMarca) { map.removeLayer(nuevaMarca); nuevaMarca = null; }
   }
 
-  function abrirNueva(latlng) {
-    lugar = { lat: Math.round(latlng.lat * 1e6) / 1e6, lng: Math.round(latlng.lng * 1e6) / 1e6 };
-    var form = document.getElementById('nueva-form');
-    form.hidden = false;
-    document.getElementById('nueva-ayuda').hidden = true;
-    document.getElementById('nueva-lugar').textContent = t('dash.nueva.lugar', lugar);
-    GAD.mostrarErrores(form, {});
+  function abrirFormulario() {
+    mostrarFormulario(true);
+    pintarLugar();
+    document.getElementById('nueva-direccion').focus();
+  }
+
+  /** Sets the incident's point, marks it and lists the nearest available officers. */
+  function ponerLugar(lat, lng, origen) {
+    lugar = { lat: Math.round(lat * 1e6) / 1e6, lng: Math.round(lng * 1e6) / 1e6, origen: origen };
+    mostrarFormulario(true);
+    pintarLugar();
     if (nuevaMarca) map.removeLayer(nuevaMarca);
-    nuevaMarca = L.circleMarker([lugar.lat, lugar.lng], { radius: 12, color: '#a40e26', weight: 2, dashArray: '4 3', fill: false }).addTo(map);
+    nuevaMarca = L.circleMarker([lugar.lat, lugar.lng], { radius: 12, color: COLOR_EMERGENCIA, weight: 2, dashArray: '4 3', fill: false }).addTo(map);
     var ol = document.getElementById('nueva-sugerencias');
     ol.replaceChildren();
     GAD.api('GET', '/api/v1/tasks/emergency/suggestions?lat=' + lugar.lat + '&lng=' + lugar.lng).then(function (r) {
@@ -389,25 +516,128 @@
       }
       list.slice(0, 5).forEach(function (s) {
         var id = s.efectivo_id || s.id;
-        ol.appendChild(el('li', { 'data-efectivo-id': id, text: t('dash.nueva.sugerencia', { id: id, m: Math.round(s.distance_m || 0) }) }));
+        var nombre = nombres.get(id);
+        var datos = { id: id, nombre: nombre, m: Math.round(s.distance_m || 0) };
+        ol.appendChild(el('li', { 'data-efectivo-id': id, text: t(nombre ? 'dash.nueva.sugerencia_nombre' : 'dash.nueva.sugerencia', datos) }));
       });
     });
   }
 
+  function abrirNueva(latlng) {
+    GAD.mostrarErrores(formulario(), {});
+    ponerLugar(latlng.lat, latlng.lng, 'mapa');
+    var dir = document.getElementById('nueva-direccion');
+    // The nearest known place names the spot, unless the call-taker already wrote an address.
+    GAD.api('GET', '/api/v1/geo/inverso?lat=' + lugar.lat + '&lng=' + lugar.lng).then(function (r) {
+      if (r.status === 200 && r.body && r.body.nombre && !dir.value.trim()) dir.value = r.body.nombre;
+    });
+  }
+
+  function sugerirDirecciones() {
+    var input = document.getElementById('nueva-direccion');
+    var ul = document.getElementById('dir-sugerencias');
+    var q = input.value.trim();
+    var pedido = ++dirPedido;
+    if (q.length < 3) { ul.replaceChildren(); return; }
+    GAD.api('GET', '/api/v1/geo/buscar?q=' + encodeURIComponent(q) + '&limit=5').then(function (r) {
+      if (pedido !== dirPedido) return; // a newer keystroke asked again
+      var list = r.status === 200 && Array.isArray(r.body) ? r.body : null;
+      if (!list) { ul.replaceChildren(); return; }
+      if (!list.length) { ul.replaceChildren(el('li', { class: 'vacio', text: t('dash.nueva.dir_sin_resultados') })); return; }
+      ul.replaceChildren.apply(ul, list.slice(0, 5).map(function (p) {
+        var b = el('button', { type: 'button', class: 'secundario', 'data-lat': p.lat, 'data-lng': p.lng, text: p.nombre });
+        b.addEventListener('click', function () {
+          input.value = p.nombre;
+          ul.replaceChildren();
+          ponerLugar(p.lat, p.lng, 'direccion');
+          map.setView([p.lat, p.lng], Math.max(map.getZoom(), 15));
+          input.focus();
+        });
+        return el('li', {}, [b]);
+      }));
+    }, function () { /* suggestions are a help: a failed one is silent */ });
+  }
+
+  function alEscribirDireccion() {
+    if (lugar && lugar.origen === 'direccion') {
+      lugar = null;
+      pintarLugar();
+      if (nuevaMarca) { map.removeLayer(nuevaMarca); nuevaMarca = null; }
+      document.getElementById('nueva-sugerencias').replaceChildren();
+    }
+    clearTimeout(dirTimer);
+    dirTimer = setTimeout(sugerirDirecciones, DEMORA_DIRECCION);
+  }
+
+  function llenarPrioridades() {
+    var prio = document.getElementById('nueva-prioridad');
+    prio.replaceChildren(el('option', { value: '', text: t('dash.nueva.prioridad_tipo') }));
+    PRIORIDADES.forEach(function (p) { prio.appendChild(el('option', { value: p, text: t('prioridad.' + p) })); });
+  }
+
+  function llenarTipos() {
+    var tipo = document.getElementById('nueva-tipo');
+    tipo.replaceChildren(el('option', { value: '', text: t('dash.nueva.tipo_ninguno') }));
+    GAD.api('GET', '/api/v1/tipos-incidente').then(function (r) {
+      var list = r.status === 200 ? (Array.isArray(r.body) ? r.body : (r.body && r.body.items) || []) : [];
+      list.forEach(function (x) {
+        if (!x || !x.codigo) return;
+        tiposIncidente.set(x.codigo, x);
+        tipo.appendChild(el('option', { value: x.codigo, text: x.nombre || x.codigo }));
+      });
+      if (list.length) emergencias.forEach(pintarEmergencia);
+    });
+  }
+
+  /** The API body from the form: empty fields left out, the caller only when given. */
+  function cuerpoFormulario(form) {
+    var f = form.elements;
+    var body = {};
+    ['direccion', 'referencia', 'tipo_incidente', 'descripcion'].forEach(function (k) {
+      var v = f[k].value.trim();
+      if (v) body[k] = v;
+    });
+    if (f.prioridad.value) body.prioridad = Number(f.prioridad.value);
+    var nombre = f['denunciante.nombre'].value.trim();
+    var telefono = f['denunciante.telefono'].value.trim();
+    if (nombre || telefono) body.denunciante = { nombre: nombre || null, telefono: telefono || null };
+    if (lugar) { body.lat = lugar.lat; body.lng = lugar.lng; }
+    return body;
+  }
+
   function despachar(ev) {
     ev.preventDefault();
-    if (!lugar) return;
     var form = ev.target;
-    var body = { lat: lugar.lat, lng: lugar.lng };
-    var desc = form.elements.descripcion.value.trim();
-    if (desc) body.descripcion = desc;
+    var body = cuerpoFormulario(form);
+    if (!lugar && !body.direccion) {
+      GAD.mostrarErrores(form, { direccion: t('validacion.lugar') });
+      return;
+    }
     GAD.api('POST', '/api/v1/tasks/emergency', body).then(function (r) {
       if (r.status === 201 || r.status === 200) {
         var b = r.body || {};
-        GAD.aviso(t('dash.nueva.ok', { codigo: b.codigo || '', id: b.assigned_efectivo_id || '', m: Math.round(b.distance_m || 0) }));
+        var id = b.assigned_efectivo_id;
+        var nro = b.nro_incidente || b.codigo || '';
+        var m = Math.round(b.distance_m || 0);
+        var msg = id && nombres.get(id) ? t('dash.nueva.ok_nombre', { codigo: nro, nombre: nombres.get(id), id: id, m: m })
+          : t('dash.nueva.ok', { codigo: nro, id: id || '', m: m });
+        if (b.faltantes > 0) msg += ' ' + t('dash.nueva.faltantes', { n: b.faltantes });
+        GAD.aviso(msg);
+        if (b.task_id) {
+          // The socket brings it too; the answer is here first.
+          ponerEmergencia({ id: b.task_id, codigo: b.codigo, nro: b.nro_incidente || undefined, efectivo_id: id || undefined,
+            created_at: new Date().toISOString(), lat: body.lat, lng: body.lng, direccion: body.direccion,
+            tipo: body.tipo_incidente, prioridad: body.prioridad, ack: primerAck(b.task_id, id) });
+          if (id) cambiarEstado(id, 'en_tarea');
+          (b.despachados || []).forEach(function (x) { if (x && x.efectivo_id) cambiarEstado(x.efectivo_id, 'en_tarea'); });
+          GAD.api('GET', '/api/v1/tasks/' + b.task_id).then(function (rt) {
+            if (rt.status === 200 && rt.body && emergencias.has(b.task_id) && !CERRADAS[rt.body.estado]) ponerEmergencia(desdeTarea(rt.body));
+          });
+        }
         cerrarNueva();
       } else if (r.status === 422) {
         GAD.mostrarErrores(form, GAD.erroresDeCampo(r.body));
+        GAD.aviso(t('dash.nueva.errores'), 'error');
       } else {
         GAD.aviso((r.body && r.body.detail) ? t('error.generico', { status: r.status }) + ' ' + r.body.detail : t('error.generico', { status: r.status }), 'error');
       }
@@ -453,11 +683,24 @@
       var li = e.target.closest('li[data-efectivo-id]');
       if (li) seleccionar(Number(li.getAttribute('data-efectivo-id')));
     });
+    emergCapa.on('click', function (e) { if (e.layer.tareaId) abrirEmergencia(e.layer.tareaId); });
     document.getElementById('nueva-form').addEventListener('submit', despachar);
     document.getElementById('nueva-cancelar').addEventListener('click', cerrarNueva);
-    setInterval(function () {
-      emergencias.forEach(function (m) { if (m.row) m.row.firstChild.textContent = textoEmergencia(m); });
-    }, 15000);
+    document.getElementById('nueva-abrir').addEventListener('click', function () {
+      if (formulario().hidden) abrirFormulario(); else cerrarNueva();
+    });
+    var dir = document.getElementById('nueva-direccion');
+    dir.addEventListener('input', alEscribirDireccion);
+    dir.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape') document.getElementById('dir-sugerencias').replaceChildren();
+    });
+    llenarPrioridades();
+    GAD.incidente.iniciar({
+      emergencia: function (id) { return emergencias.get(id); },
+      asignadoA: function (id) { pedirNombre(id); return asignadoA(id); },
+      tipo: nombreTipo
+    });
+    setInterval(function () { emergencias.forEach(pintarEmergencia); }, 15000);
 
     live = new GAD.Live({ snapshot: onSnapshot, event: onEvent, state: onState });
     live.start();
@@ -468,7 +711,13 @@
       map: map,
       live: live,
       posicion: function (id) { var e = efectivos.get(id); return e ? [e.marker.getLatLng().lat, e.marker.getLatLng().lng] : null; },
-      cuantos: function () { return efectivos.size; }
+      cuantos: function () { return efectivos.size; },
+      // What the map draws: emergency markers, task markers, and task markers drawn in red.
+      marcas: function () {
+        var rojas = 0;
+        tareasCapa.eachLayer(function (l) { if (l.options.color === COLOR_EMERGENCIA) rojas += 1; });
+        return { emergencias: emergCapa.getLayers().length, tareas: tareasCapa.getLayers().length, tareasRojas: rojas };
+      }
     };
   });
 })();

@@ -474,6 +474,9 @@ pub struct OfficerDot {
     pub lat: f64,
     pub lng: f64,
     pub estado: EstadoDisponibilidad,
+    /// First and last name, so the unit list can name each officer without a request per row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nombre: Option<String>,
 }
 
 /// `metrics_update` (level 2+, on request): request and WebSocket figures of this instance.
