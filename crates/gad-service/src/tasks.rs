@@ -390,10 +390,11 @@ async fn transition_locked(
         ));
     }
     let closing = cur.es_emergencia && to == EstadoTarea::Finalizada;
-    match cierre {
-        None if closing => return Err(cierre_required()),
-        Some(c) if !closing => return Err(cierre_misplaced(c.codigo)),
-        _ => {}
+    // A closing code belongs to the closure of an emergency: anywhere else it has no meaning
+    // and is set aside (documented on the body), so one form can send it with every change.
+    let cierre = if closing { cierre } else { None };
+    if closing && cierre.is_none() {
+        return Err(cierre_required());
     }
     let next =
         state_machine::transition(cur.estado, to, &cur.clock(), Utc::now()).map_err(|e| {
@@ -489,9 +490,9 @@ pub struct StatusChange {
     #[schema(max_length = 2000)]
     pub nota: Option<String>,
     /// Required to finish an emergency (`estado: finalizada`); then the same as
-    /// `POST /api/v1/tasks/{id}/cierre`. Refused anywhere else.
+    /// `POST /api/v1/tasks/{id}/cierre`. Read only then: ignored on any other change.
     pub codigo_cierre: Option<CodigoCierre>,
-    /// The closure's summary (with `codigo_cierre`).
+    /// The closure's summary, read with `codigo_cierre` (ignored without it).
     #[schema(max_length = 2000)]
     pub resumen: Option<String>,
 }
@@ -504,20 +505,11 @@ impl Validate for StatusChange {
 }
 
 impl StatusChange {
-    fn cierre(&self) -> ServiceResult<Option<Cierre<'_>>> {
-        match (self.codigo_cierre, &self.resumen) {
-            (Some(codigo), resumen) => Ok(Some(Cierre {
-                codigo,
-                resumen: resumen.as_deref(),
-            })),
-            (None, Some(r)) => Err(ServiceError::validation(FieldError::body(
-                "resumen",
-                "value_error",
-                "resumen goes with codigo_cierre",
-                json!(r),
-            ))),
-            (None, None) => Ok(None),
-        }
+    fn cierre(&self) -> Option<Cierre<'_>> {
+        self.codigo_cierre.map(|codigo| Cierre {
+            codigo,
+            resumen: self.resumen.as_deref(),
+        })
     }
 }
 
@@ -536,15 +528,6 @@ fn cierre_required() -> ServiceError {
             CodigoCierre::allowed_message()
         ),
         Value::Null,
-    ))
-}
-
-fn cierre_misplaced(c: CodigoCierre) -> ServiceError {
-    ServiceError::validation(FieldError::body(
-        "codigo_cierre",
-        "value_error",
-        "codigo_cierre only finishes an emergency (estado finalizada)",
-        json!(c),
     ))
 }
 
@@ -611,7 +594,7 @@ pub async fn change_status(
     let cur = tareas::find(&mut *tx, Scope::of(me), Key::Id(task_id), true)
         .await?
         .ok_or_else(not_found)?;
-    let cierre = body.cierre()?;
+    let cierre = body.cierre();
     let (t, tr) = transition_locked(
         &mut tx,
         me,

@@ -25,7 +25,11 @@ pub struct TipoBody {
     /// Lower-case letters, digits and `_`, 1–50 (POST only; a PUT's code is in the path).
     #[schema(pattern = "^[a-z0-9_]{1,50}$")]
     pub codigo: Option<String>,
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
     pub nombre: String,
     /// 1–5, 5 most urgent.
     #[schema(minimum = 1, maximum = 5)]
@@ -35,12 +39,29 @@ pub struct TipoBody {
     pub efectivos_requeridos: Option<i64>,
     /// At most 10, each 1–50 characters.
     #[serde(default)]
-    #[schema(max_items = 10)]
+    #[schema(max_items = 10, value_type = Vec<Especialidad>, inline)]
     pub especialidades: Vec<String>,
     /// 1–1440 minutes, or null.
     #[schema(minimum = 1, maximum = 1440)]
     pub checkin_minutos: Option<i64>,
 }
+
+/// One specialty an incident type asks for (e.g. `negociador`): 1–50 characters, not only
+/// blanks. Only a schema: the list is read as strings and checked by `validate`.
+pub struct Especialidad;
+
+impl utoipa::PartialSchema for Especialidad {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .pattern(Some(r"^[^\x00]*[^\s\x00\x85][^\x00]*$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Especialidad {}
 
 fn between(errors: &mut Vec<FieldError>, field: &str, v: i64, min: i64, max: i64) {
     if !(min..=max).contains(&v) {

@@ -1,6 +1,7 @@
 //! An incident's notes, evidence files and timeline: the HTTP face of `gad_service::evidencia`.
 
 use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -94,13 +95,23 @@ pub async fn list_notes(
     )
 }
 
+/// A body that is not well-formed multipart: the file could not be read, so the error is at `archivo`.
+fn malformed_upload(reason: String) -> ApiError {
+    ApiError::validation(FieldError::body(
+        ARCHIVO,
+        "multipart",
+        format!("Malformed multipart body: {reason}"),
+        Value::Null,
+    ))
+}
+
 /// The file of a multipart body: field `archivo` (422 there when absent), 413 past the bound.
 async fn read_upload(mut form: Multipart, max: usize) -> ApiResult<Upload> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
-            ApiError::from(gad_service::ServiceError::BadRequest(e.body_text()))
+            malformed_upload(e.body_text())
         }
     };
     while let Some(mut field) = form.next_field().await.map_err(bad)? {
@@ -135,20 +146,37 @@ async fn read_upload(mut form: Multipart, max: usize) -> ApiResult<Upload> {
     params(("task_id" = i64, Path, description = "task id")),
     description = "Level: 1 (scoped, as the notes). Attaches a file (multipart field `archivo`): JPEG, PNG or PDF as detected from its bytes — another kind, or bytes that are not the declared Content-Type, is 422 at `archivo`; larger than ADJUNTO_MAX_MB (default 10) is 413. Its SHA-256 goes into the audit trail; announced as `task_attachment_added`.",
     responses((status = 201, description = "the attachment (id, sha256, tipo, bytes…)", body = Adjunto), (status = 404, description = "not found", body = Value),
-              (status = 413, description = "file too large", body = crate::openapi::ErrorBody), (status = 422, description = "not a JPEG, PNG or PDF, or not the declared type", body = Value)))]
+              (status = 413, description = "file too large", body = crate::openapi::ErrorBody), (status = 422, description = "not a JPEG, PNG or PDF, not the declared type, or not well-formed multipart", body = Value)))]
 pub async fn add_attachment(
     State(state): State<AppState>,
     me: AuthUser,
     Origin(origin): Origin,
     headers: HeaderMap,
     ValidPath(task_id): ValidPath<i64>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
+    let form = form.map_err(|e| malformed_upload(e.body_text()))?;
     let upload = read_upload(form, state.ctx.config.adjuntos.max_bytes).await?;
     let src = origen(&headers);
     let a = evidencia::add_attachment(&state.ctx, &me, &origin, task_id, upload, src).await?;
     json_ok(StatusCode::CREATED, &a)
 }
+
+/// A file's bytes as the OpenAPI names them (`string`, `binary`), not as an array of integers.
+pub struct Bytes;
+
+impl utoipa::PartialSchema for Bytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Bytes {}
 
 /// The multipart body of an upload.
 #[derive(utoipa::ToSchema)]
@@ -177,7 +205,7 @@ pub async fn list_attachments(
 #[utoipa::path(get, path = "/api/v1/tasks/{task_id}/adjuntos/{adjunto_id}", tag = "incidents",
     params(("task_id" = i64, Path, description = "task id"), ("adjunto_id" = i64, Path, description = "attachment id")),
     description = "Level: 1 (scoped). The file itself, with its stored Content-Type, `Content-Disposition` (inline for images, attachment for PDF) and `X-Content-Type-Options: nosniff`.",
-    responses((status = 200, description = "the bytes", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "not found", body = Value)))]
+    responses((status = 200, description = "the bytes, with the Content-Type detected at upload", content((Bytes = "image/jpeg"), (Bytes = "image/png"), (Bytes = "application/pdf"))), (status = 404, description = "not found", body = Value)))]
 pub async fn get_attachment(
     State(state): State<AppState>,
     me: AuthUser,

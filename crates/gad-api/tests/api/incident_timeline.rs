@@ -341,6 +341,44 @@ async fn bytes_that_are_not_the_declared_type_or_not_an_accepted_kind_are_422_at
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_well_formed_multipart_is_422_at_archivo() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let officer = app.create_efectivo(Some(SITE)).await;
+    let task = emergency(&app, &officer).await;
+    for (ctype, body) in [
+        ("multipart/form-data", "sin límite".to_string()),
+        (
+            "multipart/form-data; boundary=xyz",
+            "--xyz\r\nsin cabeceras".to_string(),
+        ),
+    ] {
+        let r = app
+            .client
+            .post(app.url(&format!("/api/v1/tasks/{task}/adjuntos")))
+            .bearer_auth(&sup.token)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let r = TestApp::read(r).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ctype}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.body["errors"][0]["loc"],
+            json!(["body", "archivo"]),
+            "{}",
+            r.text
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_file_over_adjunto_max_mb_is_413_with_the_contract_body() {
     let app = TestApp::spawn_with(Options::default().env("ADJUNTO_MAX_MB", "1")).await;
     let sup = app.create_user(2).await;

@@ -1157,3 +1157,31 @@ async fn codigo_is_read_as_a_task_code() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["codigo"], "CODE-trim-3");
 }
+
+#[tokio::test]
+async fn a_closing_code_outside_an_emergency_closure_is_set_aside() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let l1 = app.create_user(1).await;
+    let t = create(&app, &sup, l1.id, json!({})).await;
+    let id = t["id"].as_i64().unwrap();
+    let url = format!("/api/v1/tasks/{id}/status");
+    for estado in ["en_curso", "finalizada"] {
+        let r = app
+            .post(
+                &url,
+                Some(&sup.token),
+                json!({"estado": estado, "codigo_cierre": "resuelto", "resumen": "sin novedad"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{estado}: {}", r.text);
+        assert_eq!(r.body["estado"], estado);
+    }
+    let closures = count(
+        &app,
+        "SELECT count(*) FROM historial_estados WHERE tarea_id = $1 AND evento = 'cierre'",
+        id,
+    )
+    .await;
+    assert_eq!(closures, 0, "a plain task has no incident closure");
+}
