@@ -60,6 +60,7 @@ pub struct LugarCercano {
 #[into_params(parameter_in = Query)]
 pub struct BuscarQuery {
     /// "Corrientes 1234", "Corrientes y Florida", "Obelisco"… (2–200 characters).
+    #[param(inline)]
     pub q: Consulta,
     /// Most answers (1–20, default 10).
     #[param(minimum = 1, maximum = 20)]

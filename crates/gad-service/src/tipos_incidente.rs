@@ -10,6 +10,8 @@ pub use gad_store::tipos_incidente::TipoIncidente;
 use gad_store::tipos_incidente::{self as store, TipoFields};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use crate::authorize::require;
 use crate::ctx::Ctx;
@@ -19,7 +21,9 @@ const TYPE_NOT_FOUND: &str = "Tipo de incidente no encontrado";
 const TYPE_IN_USE: &str =
     "El tipo de incidente está en uso por incidentes registrados: no puede eliminarse";
 
-/// `POST` body: a new type. `PUT` takes the same fields but the code (it is in the path).
+/// `POST` and `PUT` body, read as one: `POST` requires `codigo`; `PUT` takes its code from the
+/// path (a different one in the body is 409). The OpenAPI shows each its own view
+/// (`TipoNuevo`, `TipoCambio`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TipoBody {
     /// Lower-case letters, digits and `_`, 1–50 (POST only; a PUT's code is in the path).
@@ -46,14 +50,53 @@ pub struct TipoBody {
     pub checkin_minutos: Option<i64>,
 }
 
+/// `POST /tipos-incidente`'s body as documented: `TipoBody` with `codigo` required.
+pub struct TipoNuevo;
+
+impl utoipa::PartialSchema for TipoNuevo {
+    fn schema() -> RefOr<Schema> {
+        let mut s = <TipoBody as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut s {
+            o.properties.insert(
+                "codigo".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("Lower-case letters, digits and `_`, 1–50."))
+                    .pattern(Some("^[a-z0-9_]{1,50}$"))
+                    .into(),
+            );
+            o.required.insert(0, "codigo".into());
+        }
+        s
+    }
+}
+
+impl utoipa::ToSchema for TipoNuevo {}
+
+/// `PUT /tipos-incidente/{codigo}`'s body as documented: `TipoBody` without `codigo` (the path's).
+pub struct TipoCambio;
+
+impl utoipa::PartialSchema for TipoCambio {
+    fn schema() -> RefOr<Schema> {
+        let mut s = <TipoBody as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut s {
+            o.properties.remove("codigo");
+            o.required.retain(|f| f != "codigo");
+        }
+        s
+    }
+}
+
+impl utoipa::ToSchema for TipoCambio {}
+
 /// One specialty an incident type asks for (e.g. `negociador`): 1–50 characters, not only
 /// blanks. Only a schema: the list is read as strings and checked by `validate`.
 pub struct Especialidad;
 
 impl utoipa::PartialSchema for Especialidad {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(50))
             .pattern(Some(r"^[^\x00]*[^\s\x00\x85][^\x00]*$"))
@@ -199,7 +242,7 @@ pub async fn create(
     Ok(t)
 }
 
-/// Replaces a type's fields (level 3). A `codigo` in the body must be the path's.
+/// Replaces a type's fields (level 3). A `codigo` in the body other than the path's is 409.
 pub async fn update(
     ctx: &Ctx,
     me: &Actor,
@@ -211,12 +254,10 @@ pub async fn update(
     if let Some(c) = &b.codigo
         && c != codigo
     {
-        return Err(ServiceError::validation(FieldError::body(
-            "codigo",
-            "value_error",
-            "The code of a type cannot change (it is the path's)",
-            json!(c),
-        )));
+        return Err(ServiceError::ConflictBody(json!({
+            "detail": "The code of a type cannot change (it is the path's)",
+            "codigo": codigo,
+        })));
     }
     let esp = b.especialidades();
     let mut tx = ctx.db.begin().await?;

@@ -105,7 +105,8 @@ fn malformed_upload(reason: String) -> ApiError {
     ))
 }
 
-/// The file of a multipart body: field `archivo` (422 there when absent), 413 past the bound.
+/// The file of a multipart body: field `archivo` (422 there when absent, 422 at any other part),
+/// 413 past the bound.
 async fn read_upload(mut form: Multipart, max: usize) -> ApiResult<Upload> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -116,7 +117,13 @@ async fn read_upload(mut form: Multipart, max: usize) -> ApiResult<Upload> {
     };
     while let Some(mut field) = form.next_field().await.map_err(bad)? {
         if field.name() != Some(ARCHIVO) {
-            continue;
+            // The form has one part; another is refused rather than silently dropped.
+            return Err(ApiError::validation(FieldError::body(
+                field.name().unwrap_or(""),
+                "extra_forbidden",
+                "Extra inputs are not permitted (the form has one part: archivo)",
+                Value::Null,
+            )));
         }
         let nombre = field.file_name().unwrap_or("").to_string();
         let declarado = field.content_type().map(str::to_string);
@@ -178,8 +185,9 @@ impl utoipa::PartialSchema for Bytes {
 
 impl utoipa::ToSchema for Bytes {}
 
-/// The multipart body of an upload.
-#[derive(utoipa::ToSchema)]
+/// The multipart body of an upload: one part, `archivo`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// The file (JPEG, PNG or PDF).

@@ -11,7 +11,7 @@ use crate::auth::{Admin, AuthUser};
 use crate::error::{ApiResult, json_response};
 use crate::extract::{ValidJson, ValidPath};
 use crate::state::AppState;
-use gad_service::tipos_incidente::{self, TipoBody, TipoIncidente};
+use gad_service::tipos_incidente::{self, TipoBody, TipoCambio, TipoIncidente, TipoNuevo};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,7 +27,7 @@ pub async fn list_types(State(state): State<AppState>, me: AuthUser) -> ApiResul
     Ok(axum::Json(rows).into_response())
 }
 
-#[utoipa::path(post, path = "/api/v1/tipos-incidente", tag = "incidents", request_body = TipoBody,
+#[utoipa::path(post, path = "/api/v1/tipos-incidente", tag = "incidents", request_body = TipoNuevo,
     description = "Level: 3. Adds an incident type (201 + Location); a taken codigo → 409; audited.",
     responses((status = 201, description = "created", body = TipoIncidente),
               (status = 409, description = "codigo taken", body = serde_json::Value),
@@ -60,10 +60,11 @@ pub async fn get_type(
     Ok(axum::Json(t).into_response())
 }
 
-#[utoipa::path(put, path = "/api/v1/tipos-incidente/{codigo}", tag = "incidents", request_body = TipoBody,
+#[utoipa::path(put, path = "/api/v1/tipos-incidente/{codigo}", tag = "incidents", request_body = TipoCambio,
     params(("codigo" = String, Path, description = "type code")),
-    description = "Level: 3. Replaces an incident type's fields (the code stays); unknown → 404; audited. Incidents already raised keep their officers; new ones follow the new plan.",
+    description = "Level: 3. Replaces an incident type's fields (the code stays: a `codigo` in the body other than the path's is 409); unknown → 404; audited. Incidents already raised keep their officers; new ones follow the new plan.",
     responses((status = 200, description = "type", body = TipoIncidente), (status = 404, description = "not found", body = serde_json::Value),
+              (status = 409, description = "a different codigo in the body", body = serde_json::Value),
               (status = 422, description = "validation", body = serde_json::Value)))]
 pub async fn update_type(
     State(state): State<AppState>,

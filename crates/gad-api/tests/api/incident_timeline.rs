@@ -379,6 +379,35 @@ async fn a_body_that_is_not_well_formed_multipart_is_422_at_archivo() {
 }
 
 #[tokio::test]
+async fn a_part_other_than_archivo_is_422_at_its_name() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let officer = app.create_efectivo(Some(SITE)).await;
+    let task = emergency(&app, &officer).await;
+    let b = "gadboundaryX";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"nota\"\r\n\r\nhola\r\n--{b}\r\nContent-Disposition: form-data; name=\"archivo\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nx\r\n--{b}--\r\n"
+    );
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/tasks/{task}/adjuntos")))
+        .bearer_auth(&sup.token)
+        .header("content-type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let r = TestApp::read(r).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        r.body["errors"][0]["loc"],
+        json!(["body", "nota"]),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
 async fn a_file_over_adjunto_max_mb_is_413_with_the_contract_body() {
     let app = TestApp::spawn_with(Options::default().env("ADJUNTO_MAX_MB", "1")).await;
     let sup = app.create_user(2).await;

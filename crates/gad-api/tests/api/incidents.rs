@@ -644,6 +644,17 @@ async fn tipos_incidente_crud_with_levels_and_audit() {
         .put("/api/v1/tipos-incidente/no_hay", Some(&admin.token), put)
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    // The code is the path's: a body naming another one is a conflict, not a rename.
+    let rename = json!({"codigo": "rina", "nombre": "Riña", "prioridad": 4});
+    let r = app
+        .put("/api/v1/tipos-incidente/pelea", Some(&admin.token), rename)
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let same = json!({"codigo": "pelea", "nombre": "Riña", "prioridad": 4});
+    let r = app
+        .put("/api/v1/tipos-incidente/pelea", Some(&admin.token), same)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     // A type in use stays; an unused one goes.
     app.create_efectivo(Some((SITE.0 + STEP, SITE.1))).await;
     let r = raise(&app, &admin, json!({"tipo_incidente": "hurto"})).await;
@@ -674,6 +685,7 @@ async fn tipos_incidente_crud_with_levels_and_audit() {
         audited,
         vec![
             "incident_type_created",
+            "incident_type_updated",
             "incident_type_updated",
             "incident_type_deleted"
         ]
