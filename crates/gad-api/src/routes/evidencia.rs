@@ -115,37 +115,37 @@ async fn read_upload(mut form: Multipart, max: usize) -> ApiResult<Upload> {
             malformed_upload(e.body_text())
         }
     };
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        if field.name() != Some(ARCHIVO) {
-            // The form has one part; another is refused rather than silently dropped.
-            return Err(ApiError::validation(FieldError::body(
-                field.name().unwrap_or(""),
-                "extra_forbidden",
-                "Extra inputs are not permitted (the form has one part: archivo)",
-                Value::Null,
-            )));
-        }
-        let nombre = field.file_name().unwrap_or("").to_string();
-        let declarado = field.content_type().map(str::to_string);
-        let mut buf = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if buf.len() + chunk.len() > max {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        return Ok(Upload {
-            nombre,
-            declarado,
-            bytes: buf.into(),
-        });
+    let Some(mut field) = form.next_field().await.map_err(bad)? else {
+        return Err(ApiError::validation(FieldError::body(
+            ARCHIVO,
+            "missing",
+            "Field required",
+            Value::Null,
+        )));
+    };
+    if field.name() != Some(ARCHIVO) {
+        // The form has one part; another is refused rather than silently dropped.
+        return Err(ApiError::validation(FieldError::body(
+            field.name().unwrap_or(""),
+            "extra_forbidden",
+            "Extra inputs are not permitted (the form has one part: archivo)",
+            Value::Null,
+        )));
     }
-    Err(ApiError::validation(FieldError::body(
-        ARCHIVO,
-        "missing",
-        "Field required",
-        Value::Null,
-    )))
+    let nombre = field.file_name().unwrap_or("").to_string();
+    let declarado = field.content_type().map(str::to_string);
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(bad)? {
+        if buf.len() + chunk.len() > max {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Upload {
+        nombre,
+        declarado,
+        bytes: buf.into(),
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_id}/adjuntos", tag = "incidents",
