@@ -271,24 +271,26 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
             ),
         ]]))
     });
-    let markup = checkin.or_else(|| n.ack_task.map(|task_id| {
-        ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
-            button(
-                texts::ACEPTAR,
-                &Callback::Ack {
-                    task_id,
-                    accept: true,
-                },
-            ),
-            button(
-                texts::RECHAZAR,
-                &Callback::Ack {
-                    task_id,
-                    accept: false,
-                },
-            ),
-        ]]))
-    }));
+    let markup = checkin.or_else(|| {
+        n.ack_task.map(|task_id| {
+            ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
+                button(
+                    texts::ACEPTAR,
+                    &Callback::Ack {
+                        task_id,
+                        accept: true,
+                    },
+                ),
+                button(
+                    texts::RECHAZAR,
+                    &Callback::Ack {
+                        task_id,
+                        accept: false,
+                    },
+                ),
+            ]]))
+        })
+    });
     for chat in chats {
         let Some(sent) = tg.send(chat, &n.text, markup.clone()).await else {
             continue;

@@ -379,7 +379,9 @@ pub fn checkin_ok(codigo: &str) -> String {
 }
 pub fn checkin_apoyo(codigo: &str, refuerzos: usize) -> String {
     if refuerzos > 0 {
-        format!("🆘 Pedido de apoyo registrado ({codigo}): se avisó a la central y se despachó un refuerzo.")
+        format!(
+            "🆘 Pedido de apoyo registrado ({codigo}): se avisó a la central y se despachó un refuerzo."
+        )
     } else {
         format!(
             "🆘 Pedido de apoyo registrado ({codigo}): se avisó a la central. No se pudo despachar \
@@ -387,4 +389,5 @@ un refuerzo automáticamente; la central se comunicará."
         )
     }
 }
-pub const CHECKIN_NO_CORRESPONDE: &str = "Ese control ya no corresponde: no estás en ese incidente.";
+pub const CHECKIN_NO_CORRESPONDE: &str =
+    "Ese control ya no corresponde: no estás en ese incidente.";

@@ -1391,11 +1391,22 @@ async fn todo_bien_is_asked_once_across_two_instances_and_both_buttons_work() {
         .fake
         .calls_of("sendMessage")
         .iter()
-        .filter(|c| c.params["text"].as_str().is_some_and(|t| t.contains("Todo bien")))
+        .filter(|c| {
+            c.params["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Todo bien"))
+        })
         .count();
     assert_eq!(sends, 1, "one sendMessage for the question");
 
-    press(&e, tg, &ask, &format!("ck:{task}:1"), "Registrado: estás bien").await;
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("ck:{task}:1"),
+        "Registrado: estás bien",
+    )
+    .await;
     let ok: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM checkins WHERE tarea_id = $1 AND paso = 'ok' AND usuario_id = $2",
     )
@@ -1413,15 +1424,29 @@ async fn todo_bien_is_asked_once_across_two_instances_and_both_buttons_work() {
             .fake
             .messages_to(tg)
             .into_iter()
-            .filter(|m| m["text"].as_str().is_some_and(|t| t.contains("¿Todo bien?")))
+            .filter(|m| {
+                m["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("¿Todo bien?"))
+            })
             .collect();
         if asks.len() >= 2 {
             break asks[1].clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "no second question");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no second question"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    press(&e, tg, &ask2, &format!("ck:{task}:0"), "Pedido de apoyo registrado").await;
+    press(
+        &e,
+        tg,
+        &ask2,
+        &format!("ck:{task}:0"),
+        "Pedido de apoyo registrado",
+    )
+    .await;
     // Backup is dispatched: the nearest other officer gets the call with its buttons.
     let call = e.fake.wait_text(tg_backup, "asignada a vos").await;
     assert!(buttons(&call).iter().any(|(t, _)| t.contains("Aceptar")));

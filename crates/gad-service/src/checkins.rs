@@ -249,6 +249,18 @@ pub struct CheckinAnswer {
     pub refuerzo_motivo: Option<String>,
 }
 
+/// The officer `me` is on this task (dispatched or assigned): their efectivo id; the task's 404
+/// otherwise.
+pub async fn on_task(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<i64> {
+    let Some(efectivo_id) = me.efectivo_id else {
+        return Err(task_not_found());
+    };
+    if !officer_on_task(&ctx.db, task_id, efectivo_id).await? {
+        return Err(task_not_found());
+    }
+    Ok(efectivo_id)
+}
+
 /// The officer `me` answers the check-in of a task they are on (404 otherwise, as the task).
 pub async fn answer(
     ctx: &Ctx,
@@ -257,12 +269,7 @@ pub async fn answer(
     task_id: i64,
     respuesta: Respuesta,
 ) -> ServiceResult<CheckinAnswer> {
-    let Some(efectivo_id) = me.efectivo_id else {
-        return Err(task_not_found());
-    };
-    if !officer_on_task(&ctx.db, task_id, efectivo_id).await? {
-        return Err(task_not_found());
-    }
+    let efectivo_id = on_task(ctx, me, task_id).await?;
     let codigo = crate::evidencia::task_code(ctx, me, task_id).await?;
     let (refuerzos, refuerzo_motivo) = match respuesta {
         Respuesta::Ok => (Vec::new(), None),
@@ -314,8 +321,10 @@ pub async fn answer(
             .resource("tarea", task_id)
             .values(
                 None,
-                Some(json!({"checkin_id": row.id, "efectivo_id": efectivo_id, "paso": paso,
-                            "alerta_id": alerta.as_ref().map(|a| a.id), "refuerzos": refuerzos})),
+                Some(
+                    json!({"checkin_id": row.id, "efectivo_id": efectivo_id, "paso": paso,
+                            "alerta_id": alerta.as_ref().map(|a| a.id), "refuerzos": refuerzos}),
+                ),
             )
             .status(201)
             .context(origin),

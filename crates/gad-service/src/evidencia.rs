@@ -650,7 +650,9 @@ pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Time
         };
         // The question and the silence are the system's; the answers are the officer's.
         let actor = match tipo {
-            TipoEntrada::CheckinOk | TipoEntrada::CheckinApoyo => autor(k.usuario_id, k.usuario_nombre),
+            TipoEntrada::CheckinOk | TipoEntrada::CheckinApoyo => {
+                autor(k.usuario_id, k.usuario_nombre)
+            }
             _ => None,
         };
         entradas.push(Entrada {

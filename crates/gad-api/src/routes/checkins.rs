@@ -7,13 +7,11 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::Origin;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Supervisor};
 use crate::error::ApiResult;
-use crate::extract::{ValidJson, ValidPath, ValidQuery};
+use crate::extract::{RawBody, ValidPath, ValidQuery, parse_json_body};
 use crate::state::AppState;
-use gad_service::checkins::{
-    self, Alerta, AlertasQuery, Checkin, CheckinAnswer, CheckinBody,
-};
+use gad_service::checkins::{self, Alerta, AlertasQuery, Checkin, CheckinAnswer, CheckinBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,8 +43,11 @@ pub async fn answer_checkin(
     me: AuthUser,
     Origin(origin): Origin,
     ValidPath(task_id): ValidPath<i64>,
-    ValidJson(body): ValidJson<CheckinBody>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    // Someone not on the task gets its 404 before the body is read.
+    checkins::on_task(&state.ctx, &me, task_id).await?;
+    let body: CheckinBody = parse_json_body(&body)?;
     let a = checkins::answer(&state.ctx, &me, &origin, task_id, body.respuesta).await?;
     Ok((StatusCode::CREATED, axum::Json(a)).into_response())
 }
@@ -57,7 +58,7 @@ pub async fn answer_checkin(
     responses((status = 200, description = "alerts", body = [Alerta]), (status = 422, description = "bad filter", body = Value)))]
 pub async fn list_alertas(
     State(state): State<AppState>,
-    me: AuthUser,
+    Supervisor(me): Supervisor,
     ValidQuery(q): ValidQuery<AlertasQuery>,
 ) -> ApiResult<Response> {
     let rows = checkins::list_alertas(&state.ctx, &me, &q).await?;
@@ -70,7 +71,7 @@ pub async fn list_alertas(
     responses((status = 200, description = "the alert", body = Alerta), (status = 404, description = "not found", body = Value)))]
 pub async fn mark_seen(
     State(state): State<AppState>,
-    me: AuthUser,
+    Supervisor(me): Supervisor,
     Origin(origin): Origin,
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {

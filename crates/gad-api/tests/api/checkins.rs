@@ -110,7 +110,11 @@ async fn silence_is_asked_once_and_alerted_once_across_two_instances_until_seen(
         .get("/api/v1/alertas?pendientes=true", Some(&sup.token))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(kinds(&r.body), ["checkin_sin_respuesta"], "exactly one alert");
+    assert_eq!(
+        kinds(&r.body),
+        ["checkin_sin_respuesta"],
+        "exactly one alert"
+    );
     let alerta = &r.body[0];
     assert_eq!(alerta["severity"], "critical");
     assert_eq!(alerta["tarea_id"], task);
@@ -122,19 +126,35 @@ async fn silence_is_asked_once_and_alerted_once_across_two_instances_until_seen(
     let r = a.get("/api/v1/alertas", Some(&officer.token)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = a
-        .post(&format!("/api/v1/alertas/{id}/visto"), Some(&officer.token), json!({}))
+        .post(
+            &format!("/api/v1/alertas/{id}/visto"),
+            Some(&officer.token),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 
     // Seen: who and when; the first supervisor is kept.
     let r = a
-        .post(&format!("/api/v1/alertas/{id}/visto"), Some(&sup.token), json!({}))
+        .post(
+            &format!("/api/v1/alertas/{id}/visto"),
+            Some(&sup.token),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["visto_por"], sup.id);
-    assert!(r.body["visto_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        r.body["visto_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
     let r = b
-        .post(&format!("/api/v1/alertas/{id}/visto"), Some(&sup2.token), json!({}))
+        .post(
+            &format!("/api/v1/alertas/{id}/visto"),
+            Some(&sup2.token),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["visto_por"], sup.id);
@@ -145,7 +165,11 @@ async fn silence_is_asked_once_and_alerted_once_across_two_instances_until_seen(
     let r = a.get("/api/v1/alertas", Some(&sup.token)).await;
     assert_eq!(kinds(&r.body), ["checkin_sin_respuesta"]);
     let r = a
-        .post("/api/v1/alertas/999999999/visto", Some(&sup.token), json!({}))
+        .post(
+            "/api/v1/alertas/999999999/visto",
+            Some(&sup.token),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let seen: i64 = sqlx::query_scalar(
@@ -171,7 +195,10 @@ async fn silence_is_asked_once_and_alerted_once_across_two_instances_until_seen(
         .collect();
     assert_eq!(tipos, ["checkin_pregunta", "checkin_sin_respuesta"]);
     let r = a
-        .get(&format!("/api/v1/tasks/{task}/checkins"), Some(&officer.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/checkins"),
+            Some(&officer.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body[1]["paso"], "sin_respuesta");
@@ -241,7 +268,8 @@ async fn estoy_bien_resets_the_clock_and_necesito_apoyo_dispatches_backup() {
     let r = a
         .get(&format!("/api/v1/tasks/{task}/checkins"), Some(&sup.token))
         .await;
-    let got: Vec<&str> = r.body
+    let got: Vec<&str> = r
+        .body
         .as_array()
         .unwrap()
         .iter()
@@ -259,7 +287,10 @@ async fn estoy_bien_resets_the_clock_and_necesito_apoyo_dispatches_backup() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = a
-        .get(&format!("/api/v1/tasks/{task}/checkins"), Some(&stranger.token))
+        .get(
+            &format!("/api/v1/tasks/{task}/checkins"),
+            Some(&stranger.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = a
