@@ -65,6 +65,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::dispatch::router())
         .merge(routes::tasks::router())
         .merge(routes::evidencia::router())
+        .merge(routes::checkins::router())
         .merge(routes::incidents::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
@@ -97,6 +98,7 @@ pub fn start(config: crate::Config, db: gad_service::Pool) -> AppState {
     let state = AppState::new(config, db);
     gad_service::jobs::spawn(state.ctx.clone());
     gad_service::dispatch::spawn(state.ctx.clone());
+    gad_service::checkins::spawn(state.ctx.clone());
     state
 }
 

@@ -67,6 +67,8 @@ pub enum Callback {
     /// Answers "¿Vincular esta cuenta?" for the code this Telegram account redeemed. It names
     /// no code: the pending claim is looked up by the sender's Telegram id.
     Link { confirm: bool },
+    /// Answers "¿Todo bien?" for a task: "Estoy bien" (`ok`) or "Necesito apoyo".
+    Checkin { task_id: i64, ok: bool },
 }
 
 impl Callback {
@@ -80,6 +82,7 @@ impl Callback {
             Callback::Availability(e) => format!("ds:{}", e.as_wire()),
             Callback::Ack { task_id, accept } => format!("ak:{task_id}:{}", u8::from(*accept)),
             Callback::Link { confirm } => format!("lk:{}", u8::from(*confirm)),
+            Callback::Checkin { task_id, ok } => format!("ck:{task_id}:{}", u8::from(*ok)),
         };
         debug_assert!(s.len() <= MAX_BYTES);
         s
@@ -118,6 +121,14 @@ impl Callback {
                     _ => return None,
                 },
             }),
+            ["ck", id, a] => Some(Callback::Checkin {
+                task_id: id.parse().ok()?,
+                ok: match *a {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            }),
             ["lk", "1"] => Some(Callback::Link { confirm: true }),
             ["lk", "0"] => Some(Callback::Link { confirm: false }),
             _ => None,
@@ -145,6 +156,14 @@ mod tests {
             },
             Callback::Link { confirm: true },
             Callback::Link { confirm: false },
+            Callback::Checkin {
+                task_id: i64::MAX,
+                ok: true,
+            },
+            Callback::Checkin {
+                task_id: i64::MAX,
+                ok: false,
+            },
         ];
         for to in EstadoTarea::ALL {
             all.push(Callback::Ask {
@@ -180,6 +199,8 @@ mod tests {
             "ds:en_tarea",
             "ds:en_camino",
             "ak:1:2",
+            "ck:1:2",
+            "ck:x:1",
             "hp:z:0",
             "tc:1",
             "lk:2",

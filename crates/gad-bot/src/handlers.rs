@@ -10,6 +10,7 @@ use gad_core::permissions::can_set_task_state;
 use gad_core::request_context::RequestContext;
 use gad_core::state_machine::allowed_targets;
 use gad_core::{EstadoDisponibilidad, EstadoTarea, Nivel};
+use gad_service::checkins;
 use gad_service::efectivos::{self, DisponibilidadBody, UbicacionBody};
 use gad_service::emergency::{self, AckBody, EmergencyBody, Raised};
 use gad_service::error::{bounded, validated};
@@ -773,6 +774,37 @@ impl Handler {
                     Err(f) if f.code() == 409 || f.code() == 404 => {
                         self.metrics.error(&format!("refused_{}", f.code()));
                         self.reply(to, texts::ACK_YA_RESPONDIDA, None).await;
+                    }
+                    Err(f) => self.fail(to, &f).await,
+                }
+            }
+            Callback::Checkin { task_id, ok } => {
+                let respuesta = if ok {
+                    checkins::Respuesta::Ok
+                } else {
+                    checkins::Respuesta::Apoyo
+                };
+                match self
+                    .timed(
+                        "checkin",
+                        checkins::answer(&self.state, &o.actor, &ctx, task_id, respuesta),
+                    )
+                    .await
+                {
+                    Ok(a) => {
+                        let codigo = evidencia::task_code(&self.state, &o.actor, task_id)
+                            .await
+                            .unwrap_or_default();
+                        let text = if ok {
+                            texts::checkin_ok(&codigo)
+                        } else {
+                            texts::checkin_apoyo(&codigo, a.refuerzos.len())
+                        };
+                        self.reply(to, &text, None).await;
+                    }
+                    Err(f) if f.code() == 404 => {
+                        self.metrics.error("refused_404");
+                        self.reply(to, texts::CHECKIN_NO_CORRESPONDE, None).await;
                     }
                     Err(f) => self.fail(to, &f).await,
                 }

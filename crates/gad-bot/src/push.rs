@@ -40,6 +40,8 @@ pub struct Notice {
     pub users: Vec<i64>,
     /// Emergency to acknowledge: Aceptar / Rechazar buttons for this task.
     pub ack_task: Option<i64>,
+    /// Check-in to answer: Estoy bien / Necesito apoyo buttons for this task.
+    pub checkin_task: Option<i64>,
     /// Chats addressed directly (the operators' chat), besides the users' own.
     pub chats: Vec<i64>,
 }
@@ -63,6 +65,7 @@ fn to_users(kind: &'static str, text: String, users: Vec<i64>) -> Notice {
         text,
         users,
         ack_task: None,
+        checkin_task: None,
         chats: Vec::new(),
     }
 }
@@ -85,8 +88,20 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             text: texts::push_monitoreo(&a.title, a.description.as_deref()),
             users: Vec::new(),
             ack_task: None,
+            checkin_task: None,
             chats: admin_chat.into_iter().collect(),
         },
+        // "¿Todo bien?" goes to the officer asked (never to the supervisors in the audience).
+        Event::Alert(Alert::Checkin(a)) if a.kind == gad_service::checkins::KIND_PREGUNTA => {
+            Notice {
+                kind: "checkin",
+                text: texts::checkin_pregunta(&a.codigo),
+                users: vec![a.usuario_id],
+                ack_task: None,
+                checkin_task: Some(a.task_id),
+                chats: Vec::new(),
+            }
+        }
         // Every dispatch waits for the officer's answer: Aceptar / Rechazar.
         Event::Alert(Alert::Emergency(a)) => Notice {
             kind: "emergency",
@@ -102,6 +117,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             ),
             users: vec![a.usuario_id],
             ack_task: Some(a.task_id),
+            checkin_task: None,
             chats: Vec::new(),
         },
         Event::Alert(Alert::Called(a)) => Notice {
@@ -118,6 +134,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             ),
             users: vec![a.usuario_id],
             ack_task: Some(a.task_id),
+            checkin_task: None,
             chats: Vec::new(),
         },
         // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
@@ -168,6 +185,7 @@ fn task_of(ev: &Event) -> Option<i64> {
     match ev {
         Event::Alert(Alert::Emergency(a)) => Some(a.task_id),
         Event::Alert(Alert::Called(a)) => Some(a.task_id),
+        Event::Alert(Alert::Checkin(a)) => Some(a.task_id),
         Event::TaskAssigned(TaskAssigned::Officers(a)) => Some(a.task_id),
         Event::TaskNoteAdded(n) => Some(n.task_id),
         _ => None,
@@ -244,23 +262,34 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
             return;
         }
     };
-    let markup = n.ack_task.map(|task_id| {
+    let checkin = n.checkin_task.map(|task_id| {
         ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
+            button(texts::ESTOY_BIEN, &Callback::Checkin { task_id, ok: true }),
             button(
-                texts::ACEPTAR,
-                &Callback::Ack {
-                    task_id,
-                    accept: true,
-                },
-            ),
-            button(
-                texts::RECHAZAR,
-                &Callback::Ack {
-                    task_id,
-                    accept: false,
-                },
+                texts::NECESITO_APOYO,
+                &Callback::Checkin { task_id, ok: false },
             ),
         ]]))
+    });
+    let markup = checkin.or_else(|| {
+        n.ack_task.map(|task_id| {
+            ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
+                button(
+                    texts::ACEPTAR,
+                    &Callback::Ack {
+                        task_id,
+                        accept: true,
+                    },
+                ),
+                button(
+                    texts::RECHAZAR,
+                    &Callback::Ack {
+                        task_id,
+                        accept: false,
+                    },
+                ),
+            ]]))
+        })
     });
     for chat in chats {
         let Some(sent) = tg.send(chat, &n.text, markup.clone()).await else {

@@ -364,3 +364,30 @@ pub fn adjunto_muy_grande(max_mb: usize) -> String {
 }
 pub const ADJUNTO_NO_DESCARGADO: &str =
     "No pude descargar el archivo de Telegram. Probá de nuevo en un momento.";
+
+// Officer-safety check-ins.
+pub fn checkin_pregunta(codigo: &str) -> String {
+    format!(
+        "🛡️ ¿Todo bien? Control de seguridad del incidente {codigo}.\n\
+Respondé con un botón; si no respondés en unos minutos se avisa a la central."
+    )
+}
+pub const ESTOY_BIEN: &str = "👍 Estoy bien";
+pub const NECESITO_APOYO: &str = "🆘 Necesito apoyo";
+pub fn checkin_ok(codigo: &str) -> String {
+    format!("👍 Registrado: estás bien ({codigo}). Gracias.")
+}
+pub fn checkin_apoyo(codigo: &str, refuerzos: usize) -> String {
+    if refuerzos > 0 {
+        format!(
+            "🆘 Pedido de apoyo registrado ({codigo}): se avisó a la central y se despachó un refuerzo."
+        )
+    } else {
+        format!(
+            "🆘 Pedido de apoyo registrado ({codigo}): se avisó a la central. No se pudo despachar \
+un refuerzo automáticamente; la central se comunicará."
+        )
+    }
+}
+pub const CHECKIN_NO_CORRESPONDE: &str =
+    "Ese control ya no corresponde: no estás en ese incidente.";

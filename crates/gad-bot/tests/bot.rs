@@ -1350,3 +1350,112 @@ async fn the_dispatch_push_carries_the_case_number_type_priority_and_address() {
         assert!(text.contains(part), "{part:?} missing from {text}");
     }
 }
+
+/// Messages to `chat` whose text contains `needle`.
+fn count_texts(fake: &FakeTelegram, chat: i64, needle: &str) -> usize {
+    texts_to(fake, chat)
+        .iter()
+        .filter(|t| t.contains(needle))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn todo_bien_is_asked_once_across_two_instances_and_both_buttons_work() {
+    let opts = Options::with_redis()
+        .env("CHECKIN_MINUTOS", "0.02")
+        .env("CHECKIN_GRACIA_MINUTOS", "0.1");
+    let app = TestApp::spawn_with(opts).await;
+    let second = TestApp::spawn_with(Options::sibling_of(&app)).await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let backup = e.app.create_efectivo(Some((SOL.0 + 0.002, SOL.1))).await;
+    let tg = linked(&e, &officer).await;
+    let tg_backup = linked(&e, &backup).await;
+    let (task, push) = dispatched(&e, tg).await;
+    press(&e, tg, &push, &format!("ak:{task}:1"), "Aceptaste").await;
+
+    // About 1.2 s later, the question with its two buttons, sent once although three
+    // processes (two API instances and the bot) run the check-in job.
+    let ask = e.fake.wait_text(tg, "¿Todo bien?").await;
+    let labels: Vec<String> = buttons(&ask).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(labels, ["👍 Estoy bien", "🆘 Necesito apoyo"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count_texts(&e.fake, tg, "¿Todo bien?"), 1, "asked once");
+    let sends = e
+        .fake
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| {
+            c.params["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Todo bien"))
+        })
+        .count();
+    assert_eq!(sends, 1, "one sendMessage for the question");
+
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("ck:{task}:1"),
+        "Registrado: estás bien",
+    )
+    .await;
+    let ok: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM checkins WHERE tarea_id = $1 AND paso = 'ok' AND usuario_id = $2",
+    )
+    .bind(task)
+    .bind(officer.id)
+    .fetch_one(&e.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(ok, 1, "Estoy bien is recorded");
+
+    // The clock started again: the next question, answered "Necesito apoyo".
+    let started = Instant::now();
+    let ask2 = loop {
+        let asks: Vec<Value> = e
+            .fake
+            .messages_to(tg)
+            .into_iter()
+            .filter(|m| {
+                m["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("¿Todo bien?"))
+            })
+            .collect();
+        if asks.len() >= 2 {
+            break asks[1].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no second question"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    press(
+        &e,
+        tg,
+        &ask2,
+        &format!("ck:{task}:0"),
+        "Pedido de apoyo registrado",
+    )
+    .await;
+    // Backup is dispatched: the nearest other officer gets the call with its buttons.
+    let call = e.fake.wait_text(tg_backup, "asignada a vos").await;
+    assert!(buttons(&call).iter().any(|(t, _)| t.contains("Aceptar")));
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM alertas WHERE tarea_id = $1 ORDER BY id")
+            .bind(task)
+            .fetch_all(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kinds, ["checkin_apoyo"]);
+    drop(second);
+}

@@ -158,6 +158,16 @@ pub struct Vars {
     #[serde_inline_default(10)]
     #[serde(deserialize_with = "Range::<1, 1000>::de")]
     pub emergency_max_per_hour: i64,
+    /// Minutes without a report from an officer on scene before the bot asks "¿Todo bien?",
+    /// when the incident's type sets none. Fractions are accepted (0.01–1440) so tests run in
+    /// seconds.
+    #[serde_inline_default(20.0)]
+    #[serde(deserialize_with = "minutes")]
+    pub checkin_minutos: f64,
+    /// Minutes the officer has to answer before supervisors get a red alert (0.01–1440).
+    #[serde_inline_default(5.0)]
+    #[serde(deserialize_with = "minutes")]
+    pub checkin_gracia_minutos: f64,
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<1, 3600>::de")]
     pub request_timeout_seconds: u64,
@@ -368,6 +378,8 @@ pub struct Config {
     /// Emergencies one level-1 user may raise in any rolling hour (API and Telegram alike);
     /// beyond, the request is refused with 429 and supervisors are alerted.
     pub emergency_max_per_hour: i64,
+    /// Officer-safety check-ins (`CHECKIN_MINUTOS`, `CHECKIN_GRACIA_MINUTOS`).
+    pub checkin: Checkin,
     /// Time allowed for a non-WebSocket request, headers to last byte of the response.
     pub request_timeout_seconds: u64,
     /// Time allowed for a client to send its request headers; a slower client is disconnected.
@@ -406,6 +418,15 @@ pub struct Config {
     pub adjuntos: Adjuntos,
     /// The external geocoder of the address search and the answers' cache (`GEOCODER_*`).
     pub geocoder: GeocoderConfig,
+}
+
+/// Officer-safety check-ins (`crate::checkins`).
+#[derive(Debug, Clone, Copy)]
+pub struct Checkin {
+    /// Time without a report before the question, when the incident's type sets none.
+    pub intervalo: std::time::Duration,
+    /// Time to answer before the silence is alerted.
+    pub gracia: std::time::Duration,
 }
 
 /// Where the attachments (evidence files) of tasks are stored (`crate::almacen`).
@@ -627,6 +648,10 @@ impl Config {
             backup_max_per_task: v.backup_max_per_task,
             dispatch_specialty_slack_m: v.dispatch_specialty_slack_m,
             emergency_max_per_hour: v.emergency_max_per_hour,
+            checkin: Checkin {
+                intervalo: std::time::Duration::from_secs_f64(v.checkin_minutos * 60.0),
+                gracia: std::time::Duration::from_secs_f64(v.checkin_gracia_minutos * 60.0),
+            },
             request_timeout_seconds: v.request_timeout_seconds,
             header_read_timeout_seconds: v.header_read_timeout_seconds,
             max_connections: v.max_connections,
@@ -761,6 +786,19 @@ impl<const MIN: i64, const MAX: i64> Range<MIN, MAX> {
                 ))
             })
     }
+}
+
+/// `deserialize_with` for a number of minutes in 0.01–1440, fractions allowed.
+fn minutes<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let raw = String::deserialize(d)?;
+    raw.parse::<f64>()
+        .ok()
+        .filter(|m| (0.01..=1440.0).contains(m))
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "must be a number of minutes between 0.01 and 1440 (got '{raw}')"
+            ))
+        })
 }
 
 fn optional_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i16>, D::Error> {

@@ -480,6 +480,14 @@ pub enum TipoEntrada {
     Estado,
     Nota,
     Adjunto,
+    /// The bot asked an officer on scene "¿Todo bien?".
+    CheckinPregunta,
+    /// The officer answered "Estoy bien".
+    CheckinOk,
+    /// The officer answered "Necesito apoyo" (backup called, supervisors alerted).
+    CheckinApoyo,
+    /// No answer within the grace period (red alert to supervisors).
+    CheckinSinRespuesta,
     /// The closure with its code (history row with evento `cierre`).
     Cierre,
 }
@@ -605,11 +613,12 @@ fn from_dispatches(rows: Vec<DespachoRow>, out: &mut Vec<Entrada>) {
 /// Everything that happened to a task `me` may see, in order: four queries, whatever its size.
 pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Timeline> {
     visible(ctx, me, task_id).await?;
-    let (historia, despachos, notas, adjuntos) = tokio::try_join!(
+    let (historia, despachos, notas, adjuntos, checkins) = tokio::try_join!(
         store::historia(&ctx.db, task_id),
         store::despachos(&ctx.db, task_id),
         store::list_notas(&ctx.db, task_id),
         store::list_adjuntos(&ctx.db, task_id),
+        crate::checkins::rows(ctx, task_id),
     )?;
     let mut entradas =
         Vec::with_capacity(historia.len() + 2 * despachos.len() + notas.len() + adjuntos.len());
@@ -630,6 +639,28 @@ pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Time
             actor: a.autor.clone(),
             datos: json!({"adjunto_id": a.id, "nombre": a.nombre, "tipo": a.tipo,
                           "bytes": a.bytes, "sha256": a.sha256, "origen": a.origen}),
+        });
+    }
+    for k in checkins {
+        let tipo = match k.paso.as_str() {
+            "pregunta" => TipoEntrada::CheckinPregunta,
+            "ok" => TipoEntrada::CheckinOk,
+            "apoyo" => TipoEntrada::CheckinApoyo,
+            _ => TipoEntrada::CheckinSinRespuesta,
+        };
+        // The question and the silence are the system's; the answers are the officer's.
+        let actor = match tipo {
+            TipoEntrada::CheckinOk | TipoEntrada::CheckinApoyo => {
+                autor(k.usuario_id, k.usuario_nombre)
+            }
+            _ => None,
+        };
+        entradas.push(Entrada {
+            tipo,
+            at: k.created_at,
+            actor,
+            datos: json!({"checkin_id": k.id, "efectivo_id": k.efectivo_id,
+                          "usuario_id": k.usuario_id, "alerta_id": k.alerta_id}),
         });
     }
     // Stable: rows of one source keep their own order at the same instant.

@@ -4,6 +4,7 @@
 //! structs; routes and realtime turn them into wire objects.
 
 pub mod audit;
+pub mod checkins;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;

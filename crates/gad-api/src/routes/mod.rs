@@ -5,6 +5,7 @@ pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod cache_admin;
+pub mod checkins;
 pub mod dispatch;
 pub mod docs;
 pub mod efectivos;

@@ -8,6 +8,7 @@ mod audit_chain;
 mod audit_sealer;
 mod auth;
 mod cache;
+mod checkins;
 mod dispatch_abuse;
 mod dispatch_ack;
 mod efectivos;

@@ -318,6 +318,7 @@
       performance.mark('gad-interactive');
       // The intake form's catalogue is asked for after the map is usable, not before.
       llenarTipos();
+      cargarAlertas();
     }
     enriquecer();
   }
@@ -331,6 +332,13 @@
         cambiarEstado(d.efectivo_id, d.estado || d.estado_nuevo || d.estado_disponibilidad);
         break;
       case 'alert':
+        // Officer-safety check-ins: the question is the officer's; the alerts stay until seen.
+        if (d.kind === 'checkin_pregunta') break;
+        if (d.alerta_id && d.kind) {
+          ponerAlerta({ id: d.alerta_id, kind: d.kind, severity: d.level, tarea_id: d.task_id,
+            efectivo_id: d.efectivo_id, payload: { codigo: d.codigo } }, true);
+          break;
+        }
         // An emergency's or a backup's call reserves the officer (en_tarea) before any
         // efectivo_status_changed: the unit list follows it here.
         if (d.task_id && d.efectivo_id) cambiarEstado(d.efectivo_id, 'en_tarea');
@@ -573,6 +581,63 @@
     var prio = document.getElementById('nueva-prioridad');
     prio.replaceChildren(el('option', { value: '', text: t('dash.nueva.prioridad_tipo') }));
     PRIORIDADES.forEach(function (p) { prio.appendChild(el('option', { value: p, text: t('prioridad.' + p) })); });
+  }
+
+  /** Alerts kept until a supervisor marks them seen (GET /api/v1/alertas?pendientes=true). */
+  var alertas = new Map();
+  var listaAlertas = document.getElementById('alertas-lista');
+
+  function sonar() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      var ctx = new Ctx();
+      var o = ctx.createOscillator();
+      o.frequency.value = 880;
+      o.connect(ctx.destination);
+      o.start();
+      o.stop(ctx.currentTime + 0.4);
+    } catch (e) { /* no sound: the row is still shown */ }
+  }
+
+  function ponerAlerta(a, nueva) {
+    if (alertas.has(a.id)) return;
+    var p = a.payload || {};
+    var clave = 'dash.alerta.' + a.kind;
+    var texto = GAD.textos[clave]
+      ? t(clave, { efectivo: a.efectivo_id, codigo: p.codigo || a.tarea_id })
+      : t('dash.alerta.otra', { kind: a.kind });
+    var boton = el('button', { type: 'button', class: 'secundario', 'data-testid': 'alerta-visto', text: t('dash.alerta.visto') });
+    var row = el('li', { 'data-alerta-id': a.id, 'data-kind': a.kind, 'data-severity': a.severity,
+      'data-testid': a.kind.indexOf('checkin_') === 0 ? 'alerta-checkin' : 'alerta',
+      class: 'alerta ' + (a.severity === 'critical' ? 'critica' : 'aviso') }, [
+      el('span', { text: texto }), boton
+    ]);
+    boton.addEventListener('click', function () {
+      boton.disabled = true;
+      GAD.api('POST', '/api/v1/alertas/' + a.id + '/visto', {}).then(function (r) {
+        if (r.status === 200) quitarAlerta(a.id);
+        else { boton.disabled = false; GAD.aviso(t('dash.alerta.visto_error'), 'error'); }
+      });
+    });
+    alertas.set(a.id, row);
+    listaAlertas.insertBefore(row, listaAlertas.firstChild);
+    document.getElementById('alertas').hidden = false;
+    if (nueva && a.severity === 'critical') sonar();
+  }
+
+  function quitarAlerta(id) {
+    var row = alertas.get(id);
+    if (row) row.remove();
+    alertas.delete(id);
+    document.getElementById('alertas').hidden = alertas.size === 0;
+  }
+
+  function cargarAlertas() {
+    GAD.api('GET', '/api/v1/alertas?pendientes=true').then(function (r) {
+      if (r.status !== 200 || !Array.isArray(r.body)) return;
+      r.body.slice().reverse().forEach(function (a) { ponerAlerta(a, false); });
+    });
   }
 
   function llenarTipos() {

@@ -237,8 +237,29 @@ pub enum Alert {
     Called(CalledAlert),
     Unassigned(UnassignedAlert),
     EmergencyRefused(EmergencyRefusedAlert),
+    Checkin(CheckinAlert),
     // Last: an untagged enum tries its variants in order.
     Shortfall(ShortfallAlert),
+}
+
+/// An officer-safety check-in step: `checkin_pregunta` ("¿Todo bien?", to the officer, level
+/// `info`), `checkin_apoyo` (the officer asked for help, `warning`) and `checkin_sin_respuesta`
+/// (no answer within the grace period, `critical`), both to supervisors and kept in
+/// `GET /api/v1/alertas` (`alerta_id`) until one of them marks it seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CheckinAlert {
+    pub title: String,
+    pub level: AlertLevel,
+    /// `checkin_pregunta`, `checkin_apoyo` or `checkin_sin_respuesta`.
+    pub kind: String,
+    /// The persisted alert to mark seen (`POST /api/v1/alertas/{id}/visto`); null for a question.
+    pub alerta_id: Option<i64>,
+    pub task_id: i64,
+    pub codigo: String,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub at: DateTime<Utc>,
 }
 
 /// An SOS refused because its level-1 caller reached `EMERGENCY_MAX_PER_HOUR` (to supervisors,
