@@ -24,6 +24,7 @@ pub mod telegram;
 pub mod tickets;
 pub mod tipos_incidente;
 pub mod tokens;
+pub mod turnos;
 pub mod totp;
 pub mod usuarios;
 

@@ -578,7 +578,7 @@ async fn dispatch_query_uses_the_partial_gist_index() {
         .unwrap();
     let plan: Vec<String> = sqlx::query_scalar(&format!(
         "EXPLAIN {}",
-        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index, false)
+        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index, false, gad_store::turnos::Duty::Libre)
     ))
     .bind(SOL.1)
     .bind(SOL.0)
