@@ -120,6 +120,13 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             ack_task: Some(a.task_id),
             chats: Vec::new(),
         },
+        // The officer still clocked in long after the shift's end is reminded; the missed
+        // clock-in alert is for the supervisors' dashboard only.
+        Event::Alert(Alert::Shift(a)) if a.motivo == "sin_egreso" => to_users(
+            "shift_reminder",
+            texts::push_turno_sin_egreso(a.fin),
+            vec![a.usuario_id],
+        ),
         // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
         Event::TaskAssigned(TaskAssigned::Dispatch(_)) => return None,
         Event::TaskAssigned(TaskAssigned::Officers(a)) => to_users(

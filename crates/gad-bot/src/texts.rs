@@ -338,6 +338,20 @@ pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
     }
 }
 
+/// A shift's time as officers read it (UTC, the roster's time).
+pub fn hora_turno(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%d/%m %H:%M UTC").to_string()
+}
+
+/// Reminder to an officer still clocked in 2 h after their shift ended.
+pub fn push_turno_sin_egreso(fin: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "⏰ Tu turno terminó el {} y seguís con el ingreso registrado. Si ya terminaste, \
+         registrá el egreso con /turno.",
+        hora_turno(fin)
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Notes and evidence of an incident
 

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
+use crate::events::{Alert, AlertLevel, Audience, Event, ShiftAlert};
 
 const NOT_FOUND: &str = "Turno no encontrado";
 const LIC_NOT_FOUND: &str = "Licencia no encontrada";
@@ -43,7 +44,11 @@ pub struct TurnoBody {
     /// RFC 3339, after `inicio`, at most 24 h later.
     pub fin: DateTime<Utc>,
     /// Mobile or post (free text), 1–100.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
     pub unidad: Option<String>,
     /// Zone of the shift (checked against zones once they exist).
     pub zona_id: Option<i64>,
@@ -323,7 +328,11 @@ pub struct PlantillaBody {
     #[schema(minimum = 1, maximum = 24)]
     pub duracion_horas: Option<i64>,
     pub patron: Patron,
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
     pub unidad: Option<String>,
     pub zona_id: Option<i64>,
     #[schema(max_length = 1000)]
@@ -345,12 +354,27 @@ fn bad(errors: &mut Vec<FieldError>, field: &str, msg: &str, input: Value) {
 impl Validate for PlantillaBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         if self.efectivo_ids.is_empty() || self.efectivo_ids.len() > 200 {
-            bad(errors, "efectivo_ids", "List should have 1 to 200 items", json!(self.efectivo_ids.len()));
+            bad(
+                errors,
+                "efectivo_ids",
+                "List should have 1 to 200 items",
+                json!(self.efectivo_ids.len()),
+            );
         }
         if self.hasta < self.desde {
-            bad(errors, "hasta", "hasta must not be before desde", json!(self.hasta.to_string()));
+            bad(
+                errors,
+                "hasta",
+                "hasta must not be before desde",
+                json!(self.hasta.to_string()),
+            );
         } else if (self.hasta - self.desde).num_days() > MAX_PATTERN_DAYS {
-            bad(errors, "hasta", "A pattern covers at most 92 days", json!(self.hasta.to_string()));
+            bad(
+                errors,
+                "hasta",
+                "A pattern covers at most 92 days",
+                json!(self.hasta.to_string()),
+            );
         }
         if hora(&self.hora_inicio).is_none() {
             errors.push(FieldError::body(
@@ -363,12 +387,22 @@ impl Validate for PlantillaBody {
         if let Some(h) = self.duracion_horas
             && !(1..=24).contains(&h)
         {
-            bad(errors, "duracion_horas", "Input should be between 1 and 24", json!(h));
+            bad(
+                errors,
+                "duracion_horas",
+                "Input should be between 1 and 24",
+                json!(h),
+            );
         }
         match &self.patron {
             Patron::DiasSemana { dias } => {
                 if self.duracion_horas.is_none() {
-                    errors.push(FieldError::body("duracion_horas", "missing", "Field required", Value::Null));
+                    errors.push(FieldError::body(
+                        "duracion_horas",
+                        "missing",
+                        "Field required",
+                        Value::Null,
+                    ));
                 }
                 if dias.is_empty() || dias.len() > 7 || dias.iter().any(|d| !(1..=7).contains(d)) {
                     errors.push(FieldError::at(
@@ -379,7 +413,10 @@ impl Validate for PlantillaBody {
                     ));
                 }
             }
-            Patron::Ciclo { trabajo_horas, descanso_horas } => {
+            Patron::Ciclo {
+                trabajo_horas,
+                descanso_horas,
+            } => {
                 if !(1..=24).contains(trabajo_horas) {
                     errors.push(FieldError::at(
                         "value_error",
@@ -424,7 +461,10 @@ pub fn expand(b: &PlantillaBody) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
                 d += Duration::days(1);
             }
         }
-        Patron::Ciclo { trabajo_horas, descanso_horas } => {
+        Patron::Ciclo {
+            trabajo_horas,
+            descanso_horas,
+        } => {
             let work = Duration::hours(*trabajo_horas);
             let step = work + Duration::hours(*descanso_horas);
             let mut start = b.desde.and_time(h).and_utc();
@@ -586,10 +626,14 @@ pub async fn clock_in(
     may_clock(me, &t)?;
     let now = Utc::now();
     if t.cancelado_por_licencia.is_some() {
-        return Err(ServiceError::Refused("El turno fue cancelado por una licencia".into()));
+        return Err(ServiceError::Refused(
+            "El turno fue cancelado por una licencia".into(),
+        ));
     }
     if t.ingreso_at.is_some() {
-        return Err(ServiceError::Refused("Ya se registró el ingreso a este turno".into()));
+        return Err(ServiceError::Refused(
+            "Ya se registró el ingreso a este turno".into(),
+        ));
     }
     if now >= t.fin {
         return Err(ServiceError::Refused("El turno ya terminó".into()));
@@ -603,7 +647,10 @@ pub async fn clock_in(
         &mut *tx,
         &AuditEntry::new("shift_clock_in", Some(me.id))
             .resource("turno", &id.to_string())
-            .values(None, Some(json!({"efectivo_id": t.efectivo_id, "ingreso_tarde": tarde})))
+            .values(
+                None,
+                Some(json!({"efectivo_id": t.efectivo_id, "ingreso_tarde": tarde})),
+            )
             .status(200)
             .context(origin),
     )
@@ -625,10 +672,14 @@ pub async fn clock_out(
         .ok_or_else(|| ServiceError::NotFound(NOT_FOUND.into()))?;
     may_clock(me, &t)?;
     if t.ingreso_at.is_none() {
-        return Err(ServiceError::Refused("No se registró el ingreso a este turno".into()));
+        return Err(ServiceError::Refused(
+            "No se registró el ingreso a este turno".into(),
+        ));
     }
     if t.egreso_at.is_some() {
-        return Err(ServiceError::Refused("Ya se registró el egreso de este turno".into()));
+        return Err(ServiceError::Refused(
+            "Ya se registró el egreso de este turno".into(),
+        ));
     }
     let t = store::clock_out(&mut *tx, id, me.id).await?;
     audit::record(
@@ -701,9 +752,19 @@ pub struct LicenciaBody {
 impl Validate for LicenciaBody {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         if self.hasta < self.desde {
-            bad(errors, "hasta", "hasta must not be before desde", json!(self.hasta.to_string()));
+            bad(
+                errors,
+                "hasta",
+                "hasta must not be before desde",
+                json!(self.hasta.to_string()),
+            );
         } else if (self.hasta - self.desde).num_days() >= MAX_LEAVE_DAYS {
-            bad(errors, "hasta", "A leave lasts at most 366 days", json!(self.hasta.to_string()));
+            bad(
+                errors,
+                "hasta",
+                "A leave lasts at most 366 days",
+                json!(self.hasta.to_string()),
+            );
         }
         if let Some(m) = &self.motivo {
             rules::len(errors, "motivo", m, 0, 1000);
@@ -714,7 +775,11 @@ impl Validate for LicenciaBody {
 /// `aprobar` / `rechazar` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResolverBody {
-    #[schema(min_length = 1, max_length = 1000, pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
+    )]
     pub motivo: String,
 }
 
@@ -786,16 +851,30 @@ pub async fn request_leave(
     let efectivo_id = me
         .efectivo_id
         .ok_or_else(|| ServiceError::Forbidden(NOT_OFFICER.into()))?;
-    let motivo = b.motivo.as_deref().map(rules::trim).filter(|m| !m.is_empty());
+    let motivo = b
+        .motivo
+        .as_deref()
+        .map(rules::trim)
+        .filter(|m| !m.is_empty());
     let mut tx = ctx.db.begin().await?;
-    let l = store::insert_licencia(&mut *tx, efectivo_id, b.tipo.as_str(), b.desde, b.hasta, motivo)
-        .await?;
+    let l = store::insert_licencia(
+        &mut *tx,
+        efectivo_id,
+        b.tipo.as_str(),
+        b.desde,
+        b.hasta,
+        motivo,
+    )
+    .await?;
     audit::record(
         &mut *tx,
         &AuditEntry::new("leave_requested", Some(me.id))
             .resource("licencia", &l.id.to_string())
-            .values(None, Some(json!({"efectivo_id": efectivo_id, "tipo": l.tipo,
-                "desde": l.desde.to_string(), "hasta": l.hasta.to_string()})))
+            .values(
+                None,
+                Some(json!({"efectivo_id": efectivo_id, "tipo": l.tipo,
+                "desde": l.desde.to_string(), "hasta": l.hasta.to_string()})),
+            )
             .status(201)
             .context(origin),
     )
@@ -830,7 +909,10 @@ pub async fn resolve_leave(
         .await?
         .ok_or_else(|| ServiceError::NotFound(LIC_NOT_FOUND.into()))?;
     if l.estado != "pendiente" {
-        return Err(ServiceError::Refused(format!("La licencia ya está {}", l.estado)));
+        return Err(ServiceError::Refused(format!(
+            "La licencia ya está {}",
+            l.estado
+        )));
     }
     let estado = if aprobar { "aprobada" } else { "rechazada" };
     let l = store::resolve_licencia(&mut *tx, id, estado, me.id, rules::trim(&b.motivo)).await?;
@@ -841,15 +923,22 @@ pub async fn resolve_leave(
     };
     audit::record(
         &mut *tx,
-        &AuditEntry::new(if aprobar { "leave_approved" } else { "leave_rejected" }, Some(me.id))
-            .resource("licencia", &id.to_string())
-            .values(
-                Some(json!({"estado": "pendiente"})),
-                Some(json!({"estado": estado, "efectivo_id": l.efectivo_id,
+        &AuditEntry::new(
+            if aprobar {
+                "leave_approved"
+            } else {
+                "leave_rejected"
+            },
+            Some(me.id),
+        )
+        .resource("licencia", &id.to_string())
+        .values(
+            Some(json!({"estado": "pendiente"})),
+            Some(json!({"estado": estado, "efectivo_id": l.efectivo_id,
                     "turnos_cancelados": cancelados})),
-            )
-            .status(200)
-            .context(origin),
+        )
+        .status(200)
+        .context(origin),
     )
     .await?;
     tx.commit().await?;
@@ -857,6 +946,91 @@ pub async fn resolve_leave(
         licencia: l,
         turnos_cancelados: cancelados,
     })
+}
+
+// ---- The watch: missed clock-ins and forgotten clock-outs ----
+
+/// A shift not clocked in this long after its start raises one alert to supervisors.
+pub const MISSED_CLOCK_IN_AFTER: Duration = Duration::minutes(15);
+/// An officer still clocked in this long after the end is reminded (once).
+pub const OVERDUE_CLOCK_OUT_AFTER: Duration = Duration::hours(2);
+/// How often each instance looks.
+pub const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+/// Shifts claimed per statement.
+const WATCH_BATCH: i64 = 500;
+
+/// What one pass raised.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Watched {
+    pub sin_ingreso: usize,
+    pub sin_egreso: usize,
+}
+
+fn shift_alert(v: &store::Vigilado, motivo: &str, title: &str, level: AlertLevel) -> Event {
+    Event::Alert(Alert::Shift(ShiftAlert {
+        title: title.into(),
+        level,
+        motivo: motivo.into(),
+        turno_id: v.turno_id,
+        efectivo_id: v.efectivo_id,
+        usuario_id: v.usuario_id,
+        codigo_interno: v.codigo_interno.clone(),
+        unidad: v.unidad.clone(),
+        inicio: v.inicio,
+        fin: v.fin,
+    }))
+}
+
+/// One pass of the watch. Each shift is claimed by the statement that marks it
+/// (`FOR UPDATE SKIP LOCKED`, committed before the event goes out), so however many instances
+/// run it, a missed clock-in raises exactly one alert and a forgotten clock-out one reminder.
+pub async fn watch_once(ctx: &Ctx) -> ServiceResult<Watched> {
+    let missed =
+        store::claim_missed_clock_in(&ctx.db, MISSED_CLOCK_IN_AFTER.num_seconds(), WATCH_BATCH)
+            .await?;
+    for v in &missed {
+        tracing::warn!(
+            turno_id = v.turno_id,
+            efectivo_id = v.efectivo_id,
+            "shift not clocked in"
+        );
+        ctx.events.publish(
+            shift_alert(v, "sin_ingreso", "Turno sin ingreso", AlertLevel::Warning)
+                .to(Audience::Supervisors)
+                .topic("turnos"),
+        );
+    }
+    let overdue =
+        store::claim_overdue_clock_out(&ctx.db, OVERDUE_CLOCK_OUT_AFTER.num_seconds(), WATCH_BATCH)
+            .await?;
+    for v in &overdue {
+        ctx.events.publish(
+            shift_alert(v, "sin_egreso", "Turno sin egreso", AlertLevel::Info)
+                .to(Audience::Involved {
+                    user_ids: vec![v.usuario_id],
+                })
+                .topic("turnos"),
+        );
+    }
+    Ok(Watched {
+        sin_ingreso: missed.len(),
+        sin_egreso: overdue.len(),
+    })
+}
+
+/// Starts the watch (every [`WATCH_PERIOD`]) on this instance.
+pub fn spawn_watch(state: Ctx) {
+    crate::jobs::every(
+        state,
+        WATCH_PERIOD,
+        WATCH_PERIOD,
+        |state| async move { watch_once(&state).await },
+        |pass| match pass {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "roster watch failed"),
+            Err(e) => tracing::error!(error = %e, "roster watch task aborted"),
+        },
+    );
 }
 
 #[cfg(test)]
@@ -880,7 +1054,14 @@ mod tests {
     #[test]
     fn weekdays_pick_the_named_days() {
         // 2026-12-07 is a Monday: two weeks of Mon/Wed/Fri are 6 shifts.
-        let b = body(Patron::DiasSemana { dias: vec![1, 3, 5] }, "2026-12-07", "2026-12-20", Some(8));
+        let b = body(
+            Patron::DiasSemana {
+                dias: vec![1, 3, 5],
+            },
+            "2026-12-07",
+            "2026-12-20",
+            Some(8),
+        );
         let s = expand(&b);
         assert_eq!(s.len(), 6);
         assert_eq!(s[0].0.to_rfc3339(), "2026-12-07T07:00:00+00:00");
@@ -890,7 +1071,10 @@ mod tests {
     #[test]
     fn a_12x36_cycle_starts_every_two_days() {
         let b = body(
-            Patron::Ciclo { trabajo_horas: 12, descanso_horas: 36 },
+            Patron::Ciclo {
+                trabajo_horas: 12,
+                descanso_horas: 36,
+            },
             "2026-12-01",
             "2026-12-10",
             None,

@@ -27,8 +27,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::efectivos::point_sql;
-pub use super::turnos::Duty;
 use super::nearest::{NearestSql, Order, nearest_first_in};
+pub use super::turnos::Duty;
 
 /// Where an emergency is and who raised it: what re-dispatch and backup need. Loaded with the
 /// task row locked, so two answers about one emergency are handled one after the other.

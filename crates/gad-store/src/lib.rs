@@ -24,8 +24,8 @@ pub mod telegram;
 pub mod tickets;
 pub mod tipos_incidente;
 pub mod tokens;
-pub mod turnos;
 pub mod totp;
+pub mod turnos;
 pub mod usuarios;
 
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.

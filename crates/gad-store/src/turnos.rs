@@ -132,10 +132,7 @@ pub async fn update<'e, E: PgExecutor<'e>>(
     .await
 }
 
-pub async fn delete<'e, E: PgExecutor<'e>>(
-    exec: E,
-    id: i64,
-) -> Result<Option<Turno>, sqlx::Error> {
+pub async fn delete<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<Option<Turno>, sqlx::Error> {
     sqlx::query_as(&format!(
         "DELETE FROM turnos AS t WHERE t.id = $1 RETURNING {COLUMNS}"
     ))
@@ -503,8 +500,10 @@ pub async fn lock_officer_roster(
         .bind(efectivo_id)
         .execute(&mut *db)
         .await?;
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM efectivos WHERE id = $1 AND deleted_at IS NULL)")
-        .bind(efectivo_id)
-        .fetch_one(&mut *db)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM efectivos WHERE id = $1 AND deleted_at IS NULL)",
+    )
+    .bind(efectivo_id)
+    .fetch_one(&mut *db)
+    .await
 }
