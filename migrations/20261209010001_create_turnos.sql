@@ -44,3 +44,4 @@ COMMENT ON COLUMN turnos.notas IS 'gdpr:categoria=laboral;finalidad=despacho;ret
 COMMENT ON COLUMN turnos.ingreso_at IS 'gdpr:categoria=laboral;finalidad=despacho;retencion=cuenta';
 COMMENT ON COLUMN turnos.ingreso_tarde IS 'gdpr:categoria=laboral;finalidad=despacho;retencion=cuenta';
 COMMENT ON COLUMN turnos.egreso_at IS 'gdpr:categoria=laboral;finalidad=despacho;retencion=cuenta';
+COMMENT ON COLUMN turnos.creado_por IS 'gdpr:categoria=laboral;finalidad=despacho;retencion=cuenta';
