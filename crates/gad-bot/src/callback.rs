@@ -67,6 +67,8 @@ pub enum Callback {
     /// Answers "¿Vincular esta cuenta?" for the code this Telegram account redeemed. It names
     /// no code: the pending claim is looked up by the sender's Telegram id.
     Link { confirm: bool },
+    /// Clocks in to (`ingreso`) or out of a shift of the officer's.
+    Turno { id: i64, ingreso: bool },
 }
 
 impl Callback {
@@ -80,6 +82,7 @@ impl Callback {
             Callback::Availability(e) => format!("ds:{}", e.as_wire()),
             Callback::Ack { task_id, accept } => format!("ak:{task_id}:{}", u8::from(*accept)),
             Callback::Link { confirm } => format!("lk:{}", u8::from(*confirm)),
+            Callback::Turno { id, ingreso } => format!("tu:{id}:{}", u8::from(*ingreso)),
         };
         debug_assert!(s.len() <= MAX_BYTES);
         s
@@ -120,6 +123,14 @@ impl Callback {
             }),
             ["lk", "1"] => Some(Callback::Link { confirm: true }),
             ["lk", "0"] => Some(Callback::Link { confirm: false }),
+            ["tu", id, i] => Some(Callback::Turno {
+                id: id.parse().ok()?,
+                ingreso: match *i {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            }),
             _ => None,
         }
     }
@@ -133,6 +144,10 @@ mod tests {
     fn every_payload_round_trips_within_64_bytes() {
         let mut all = vec![
             Callback::TasksPage(9_999),
+            Callback::Turno {
+                id: i64::MAX,
+                ingreso: false,
+            },
             Callback::Dismiss,
             Callback::History(HistFilter::Finalizadas, 9_999),
             Callback::Ack {

@@ -76,6 +76,10 @@ fn with_incident(text: String, incidente: Option<&IncidentSummary>) -> String {
 }
 
 /// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
+///
+/// TODO(messages): with `DUTY_MODE=turnos`, pushes other than a dispatch (task notices,
+/// broadcasts) should skip off-duty officers, except an explicit call-back (convocatoria, level
+/// 2+). The rule to reuse is `gad_store::turnos::on_duty_sql`; the messages feature owns it.
 pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
     let users = involved(&ev.audience);
     let n = match &ev.event {
