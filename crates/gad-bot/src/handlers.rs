@@ -381,7 +381,10 @@ impl Handler {
 
     /// `/turno`: the shift under way or next, with the button that clocks in or out of it.
     async fn show_shift(&self, chat: i64, o: &Officer) {
-        let t = match self.timed("shift_mine", turnos::mine(&self.state, &o.actor)).await {
+        let t = match self
+            .timed("shift_mine", turnos::mine(&self.state, &o.actor))
+            .await
+        {
             Ok(Some(t)) => t,
             Ok(None) => {
                 self.tg.send(chat, texts::TURNO_NINGUNO, None).await;
@@ -399,7 +402,13 @@ impl Handler {
             label,
             &Callback::Turno { id: t.id, ingreso },
         )]]);
-        let text = texts::turno(t.inicio, t.fin, t.unidad.as_deref(), fichado, t.ingreso_tarde);
+        let text = texts::turno(
+            t.inicio,
+            t.fin,
+            t.unidad.as_deref(),
+            fichado,
+            t.ingreso_tarde,
+        );
         self.reply(Reply::New(chat), &text, Some(kb)).await;
     }
 
@@ -433,7 +442,10 @@ impl Handler {
             }
         };
         match self
-            .timed("leave_request", turnos::request_leave(&self.state, &o.actor, ctx, &body))
+            .timed(
+                "leave_request",
+                turnos::request_leave(&self.state, &o.actor, ctx, &body),
+            )
             .await
         {
             Ok(l) => {
@@ -776,11 +788,17 @@ impl Handler {
             Callback::Link { .. } => {} // answered above
             Callback::Turno { id, ingreso } => {
                 let done = if ingreso {
-                    self.timed("shift_clock_in", turnos::clock_in(&self.state, &o.actor, &ctx, id))
-                        .await
+                    self.timed(
+                        "shift_clock_in",
+                        turnos::clock_in(&self.state, &o.actor, &ctx, id),
+                    )
+                    .await
                 } else {
-                    self.timed("shift_clock_out", turnos::clock_out(&self.state, &o.actor, &ctx, id))
-                        .await
+                    self.timed(
+                        "shift_clock_out",
+                        turnos::clock_out(&self.state, &o.actor, &ctx, id),
+                    )
+                    .await
                 };
                 match done {
                     Ok(t) if ingreso => {

@@ -1389,9 +1389,13 @@ async fn turno_clocks_in_and_out_and_licencia_asks_for_leave() {
     let before = e.fake.messages_to(tg).len();
     e.fake.send_text(tg, "/licencia");
     next_message(&e, tg, before, "/licencia <tipo>").await;
+    e.fake.send_text(
+        tg,
+        "/licencia vacaciones 2027-02-01 2027-02-05 viaje familiar",
+    );
     e.fake
-        .send_text(tg, "/licencia vacaciones 2027-02-01 2027-02-05 viaje familiar");
-    e.fake.wait_text(tg, "Pediste licencia por vacaciones").await;
+        .wait_text(tg, "Pediste licencia por vacaciones")
+        .await;
     let (tipo, motivo): (String, Option<String>) = sqlx::query_as(
         "SELECT tipo, motivo FROM licencias WHERE efectivo_id = $1 AND estado = 'pendiente'",
     )

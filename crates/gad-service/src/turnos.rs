@@ -207,7 +207,7 @@ pub async fn create(
     audit::record(
         &mut *tx,
         &AuditEntry::new("shift_created", Some(me.id))
-            .resource("turno", &t.id.to_string())
+            .resource("turno", t.id.to_string())
             .values(None, Some(to_value(&t)?))
             .status(201)
             .context(origin),
@@ -258,7 +258,7 @@ pub async fn update(
     audit::record(
         &mut *tx,
         &AuditEntry::new("shift_updated", Some(me.id))
-            .resource("turno", &id.to_string())
+            .resource("turno", id.to_string())
             .values(Some(to_value(&old)?), Some(to_value(&t)?))
             .status(200)
             .context(origin),
@@ -278,7 +278,7 @@ pub async fn delete(ctx: &Ctx, me: &Actor, origin: &RequestContext, id: i64) -> 
     audit::record(
         &mut *tx,
         &AuditEntry::new("shift_deleted", Some(me.id))
-            .resource("turno", &id.to_string())
+            .resource("turno", id.to_string())
             .values(Some(to_value(&t)?), None)
             .status(204)
             .context(origin),
@@ -646,7 +646,7 @@ pub async fn clock_in(
     audit::record(
         &mut *tx,
         &AuditEntry::new("shift_clock_in", Some(me.id))
-            .resource("turno", &id.to_string())
+            .resource("turno", id.to_string())
             .values(
                 None,
                 Some(json!({"efectivo_id": t.efectivo_id, "ingreso_tarde": tarde})),
@@ -685,7 +685,7 @@ pub async fn clock_out(
     audit::record(
         &mut *tx,
         &AuditEntry::new("shift_clock_out", Some(me.id))
-            .resource("turno", &id.to_string())
+            .resource("turno", id.to_string())
             .values(None, Some(json!({"efectivo_id": t.efectivo_id})))
             .status(200)
             .context(origin),
@@ -850,7 +850,7 @@ pub async fn request_leave(
 ) -> ServiceResult<Licencia> {
     let efectivo_id = me
         .efectivo_id
-        .ok_or_else(|| ServiceError::Forbidden(NOT_OFFICER.into()))?;
+        .ok_or_else(|| ServiceError::Refused(NOT_OFFICER.into()))?;
     let motivo = b
         .motivo
         .as_deref()
@@ -869,7 +869,7 @@ pub async fn request_leave(
     audit::record(
         &mut *tx,
         &AuditEntry::new("leave_requested", Some(me.id))
-            .resource("licencia", &l.id.to_string())
+            .resource("licencia", l.id.to_string())
             .values(
                 None,
                 Some(json!({"efectivo_id": efectivo_id, "tipo": l.tipo,
@@ -931,7 +931,7 @@ pub async fn resolve_leave(
             },
             Some(me.id),
         )
-        .resource("licencia", &id.to_string())
+        .resource("licencia", id.to_string())
         .values(
             Some(json!({"estado": "pendiente"})),
             Some(json!({"estado": estado, "efectivo_id": l.efectivo_id,

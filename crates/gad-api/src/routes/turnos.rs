@@ -139,7 +139,7 @@ pub async fn delete_shift(
 
 #[utoipa::path(post, path = "/api/v1/turnos/{id}/ingreso", tag = "turnos",
     params(("id" = i64, Path, description = "shift id")),
-    description = "Level: 1 (own; level 2+ for any officer). Clocks in, from TURNO_TOLERANCIA_MINUTOS before the start until the end; later than the tolerance after the start is recorded and flagged `ingreso_tarde: true`. Already clocked in, cancelled by leave, ended or too early → 409; audited.",
+    description = "Level: 1 (own). The officer themself, or level 2+ for any officer. Clocks in, from TURNO_TOLERANCIA_MINUTOS before the start until the end; later than the tolerance after the start is recorded and flagged `ingreso_tarde: true`. Already clocked in, cancelled by leave, ended or too early → 409; audited.",
     responses((status = 200, description = "shift", body = Turno),
               (status = 404, description = "not found", body = serde_json::Value),
               (status = 409, description = "refused", body = serde_json::Value)))]
@@ -154,7 +154,7 @@ pub async fn clock_in(
 
 #[utoipa::path(post, path = "/api/v1/turnos/{id}/egreso", tag = "turnos",
     params(("id" = i64, Path, description = "shift id")),
-    description = "Level: 1 (own; level 2+ for any officer). Clocks out of a shift clocked in to; not clocked in or already out → 409; audited.",
+    description = "Level: 1 (own). The officer themself, or level 2+ for any officer. Clocks out of a shift clocked in to; not clocked in or already out → 409; audited.",
     responses((status = 200, description = "shift", body = Turno),
               (status = 404, description = "not found", body = serde_json::Value),
               (status = 409, description = "refused", body = serde_json::Value)))]
@@ -180,9 +180,9 @@ pub async fn list_leave(
 }
 
 #[utoipa::path(post, path = "/api/v1/licencias", tag = "turnos", request_body = LicenciaBody,
-    description = "Level: 1. The caller (an officer) asks for leave for themself: tipo, desde/hasta (YYYY-MM-DD, inclusive); pending until a supervisor resolves it (201 + Location). Not an officer → 403; audited.",
+    description = "Level: 1. The caller (an officer) asks for leave for themself: tipo, desde/hasta (YYYY-MM-DD, inclusive); pending until a supervisor resolves it (201 + Location). A caller without an efectivo record → 409; audited.",
     responses((status = 201, description = "requested", body = Licencia),
-              (status = 403, description = "not an officer", body = serde_json::Value),
+              (status = 409, description = "not an officer", body = serde_json::Value),
               (status = 422, description = "validation", body = serde_json::Value)))]
 pub async fn request_leave(
     State(state): State<AppState>,

@@ -409,7 +409,7 @@ async fn leave_is_asked_by_the_officer_and_approval_cancels_covered_shifts() {
             json!({"tipo": "vacaciones", "desde": "2027-01-02", "hasta": "2027-01-03"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let r = app
         .post(
             "/api/v1/licencias",
