@@ -94,7 +94,7 @@ pub async fn on_duty(
 
 #[utoipa::path(get, path = "/api/v1/turnos/{id}", tag = "turnos",
     params(("id" = i64, Path, description = "shift id")),
-    description = "Level: 1 (own). One shift; another officer's or unknown → 404.",
+    description = "Level: 1. One shift: level 1 reads only their own (another officer's → 404, as unknown); level 2+ any.",
     responses((status = 200, description = "shift", body = Turno),
               (status = 404, description = "not found", body = serde_json::Value)))]
 pub async fn get_shift(
@@ -139,7 +139,7 @@ pub async fn delete_shift(
 
 #[utoipa::path(post, path = "/api/v1/turnos/{id}/ingreso", tag = "turnos",
     params(("id" = i64, Path, description = "shift id")),
-    description = "Level: 1 (own). The officer themself, or level 2+ for any officer. Clocks in, from TURNO_TOLERANCIA_MINUTOS before the start until the end; later than the tolerance after the start is recorded and flagged `ingreso_tarde: true`. Already clocked in, cancelled by leave, ended or too early → 409; audited.",
+    description = "Level: 1. The officer themself (another officer's shift → 404), or level 2+ for any officer. Clocks in, from TURNO_TOLERANCIA_MINUTOS before the start until the end; later than the tolerance after the start is recorded and flagged `ingreso_tarde: true`. Already clocked in, cancelled by leave, ended or too early → 409; audited.",
     responses((status = 200, description = "shift", body = Turno),
               (status = 404, description = "not found", body = serde_json::Value),
               (status = 409, description = "refused", body = serde_json::Value)))]
@@ -154,7 +154,7 @@ pub async fn clock_in(
 
 #[utoipa::path(post, path = "/api/v1/turnos/{id}/egreso", tag = "turnos",
     params(("id" = i64, Path, description = "shift id")),
-    description = "Level: 1 (own). The officer themself, or level 2+ for any officer. Clocks out of a shift clocked in to; not clocked in or already out → 409; audited.",
+    description = "Level: 1. The officer themself (another officer's shift → 404), or level 2+ for any officer. Clocks out of a shift clocked in to; not clocked in or already out → 409; audited.",
     responses((status = 200, description = "shift", body = Turno),
               (status = 404, description = "not found", body = serde_json::Value),
               (status = 409, description = "refused", body = serde_json::Value)))]
