@@ -1388,4 +1388,25 @@ mod tests {
         let e = with(&[("GEOCODER_TIMEOUT_MS", "10")]).unwrap_err();
         assert!(e.contains("GEOCODER_TIMEOUT_MS"), "{e}");
     }
+
+    #[test]
+    fn duty_mode_is_libre_by_default_and_turnos_reads_the_clock_in_rule() {
+        use gad_store::turnos::Duty;
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = env(&[("DATABASE_URL", "postgres://x/y")]);
+            m.extend(env(pairs));
+            Config::from_map(&m)
+        };
+        let c = with(&[]).unwrap();
+        assert_eq!(c.duty, Duty::Libre);
+        assert_eq!(c.turno_tolerancia_minutos, 30);
+        let c = with(&[("DUTY_MODE", "turnos")]).unwrap();
+        assert_eq!(c.duty, Duty::Turnos { clock_in: true });
+        let c = with(&[("DUTY_MODE", "Turnos"), ("DUTY_REQUIRES_CLOCK_IN", "false")]).unwrap();
+        assert_eq!(c.duty, Duty::Turnos { clock_in: false });
+        let e = with(&[("DUTY_MODE", "siempre")]).unwrap_err();
+        assert!(e.contains("DUTY_MODE"), "{e}");
+        let e = with(&[("TURNO_TOLERANCIA_MINUTOS", "-1")]).unwrap_err();
+        assert!(e.contains("TURNO_TOLERANCIA_MINUTOS"), "{e}");
+    }
 }
