@@ -16,6 +16,8 @@ export ENVIRONMENT="${ENVIRONMENT:-development}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${DB_NAME}}"
 if redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"; fi
 export PORT HOST="${HOST:-0.0.0.0}"
+# The demo runs with the roster deciding who may be called (DUTY_MODE=libre to compare).
+export DUTY_MODE="${DUTY_MODE:-turnos}"
 
 psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='${DB_NAME}'" | grep -q 1 ||
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"${DB_NAME}\""
@@ -29,6 +31,21 @@ $GAD seed --quiet
 # The address search's demo gazetteer (streets with house numbers, places) around the seed's
 # centre; GAD_DEV_LUGARES names another file (GeoJSON or CSV), replacing it on every start.
 $GAD lugares import "${GAD_DEV_LUGARES:-deploy/demo/lugares.geojson}" --reemplazar
+# Demo roster: a 12-hour shift under way for every demo officer (unit = the officer's), two of
+# three clocked in; the rest are planned but absent, so in turnos mode only the clocked-in ones are
+# dispatched. Officers who already have a shift overlapping the next 12 hours are left alone, so
+# restarting does not stack shifts.
+psql "${DATABASE_URL}" -qv ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO turnos (efectivo_id, inicio, fin, unidad, notas, ingreso_at, ingreso_tarde)
+SELECT e.id, date_trunc('hour', now()) - interval '1 hour', date_trunc('hour', now()) + interval '11 hours',
+       e.unidad, 'turno de demostración',
+       CASE WHEN e.id % 3 <> 0 THEN date_trunc('hour', now()) - interval '1 hour' END, false
+FROM efectivos e
+WHERE e.deleted_at IS NULL AND e.codigo_interno LIKE 'EF-%'
+  AND NOT EXISTS (SELECT 1 FROM turnos t WHERE t.efectivo_id = e.id AND t.cancelado_por_licencia IS NULL
+                  AND tstzrange(t.inicio, t.fin) && tstzrange(date_trunc('hour', now()) - interval '1 hour',
+                                                             date_trunc('hour', now()) + interval '11 hours'));
+SQL
 cat <<TXT
 
 GAD is starting on http://localhost:${PORT}
@@ -39,5 +56,7 @@ GAD is starting on http://localhost:${PORT}
   Metrics                http://localhost:${PORT}/metrics
   WebSocket              ws://localhost:${PORT}/ws/connect
 Demo logins: see the seed output above (admin@gad.local / GadAdmin2026!).
+Roster: DUTY_MODE=${DUTY_MODE}; every demo officer has a shift now, two of three clocked in
+  (GET /api/v1/turnos/actual). DUTY_MODE=libre scripts/dev.sh to call everyone available.
 TXT
 exec $GAD serve

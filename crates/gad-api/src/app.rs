@@ -69,6 +69,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::incidents::router())
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
+        .merge(routes::turnos::router())
         .merge(routes::trail::router())
         .merge(routes::fixes::router())
         .merge(routes::geo::router())

@@ -69,6 +69,8 @@ pub enum Callback {
     Link { confirm: bool },
     /// Answers "¿Todo bien?" for a task: "Estoy bien" (`ok`) or "Necesito apoyo".
     Checkin { task_id: i64, ok: bool },
+    /// Clocks in to (`ingreso`) or out of a shift of the officer's.
+    Turno { id: i64, ingreso: bool },
 }
 
 impl Callback {
@@ -83,6 +85,7 @@ impl Callback {
             Callback::Ack { task_id, accept } => format!("ak:{task_id}:{}", u8::from(*accept)),
             Callback::Link { confirm } => format!("lk:{}", u8::from(*confirm)),
             Callback::Checkin { task_id, ok } => format!("ck:{task_id}:{}", u8::from(*ok)),
+            Callback::Turno { id, ingreso } => format!("tu:{id}:{}", u8::from(*ingreso)),
         };
         debug_assert!(s.len() <= MAX_BYTES);
         s
@@ -131,6 +134,14 @@ impl Callback {
             }),
             ["lk", "1"] => Some(Callback::Link { confirm: true }),
             ["lk", "0"] => Some(Callback::Link { confirm: false }),
+            ["tu", id, i] => Some(Callback::Turno {
+                id: id.parse().ok()?,
+                ingreso: match *i {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            }),
             _ => None,
         }
     }
@@ -144,6 +155,10 @@ mod tests {
     fn every_payload_round_trips_within_64_bytes() {
         let mut all = vec![
             Callback::TasksPage(9_999),
+            Callback::Turno {
+                id: i64::MAX,
+                ingreso: false,
+            },
             Callback::Dismiss,
             Callback::History(HistFilter::Finalizadas, 9_999),
             Callback::Ack {

@@ -19,6 +19,7 @@ use gad_service::stats::{self, UserStatsQuery};
 use gad_service::tasks::{self, StatusChange};
 use gad_service::telegram::{self as field, LinkedOfficer as Officer};
 use gad_service::telegram_link::{self as linking, Confirmed, Redeemed};
+use gad_service::turnos;
 use gad_service::{Ctx, ServiceError};
 use serde_json::Value;
 use teloxide::types::{
@@ -246,6 +247,16 @@ impl Handler {
                     self.show_availability(chat, &o).await;
                 }
             }
+            "turno" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    self.show_shift(chat, &o).await;
+                }
+            }
+            "licencia" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    self.ask_leave(chat, &o, &ctx, &arg).await;
+                }
+            }
             "emergencia" => {
                 if self.officer(chat, from).await.is_some() {
                     self.tg
@@ -366,6 +377,88 @@ impl Handler {
                 self.reply(to, &text, Some(kb)).await;
             }
             Err(fail) => self.fail(to, &fail).await,
+        }
+    }
+
+    /// `/turno`: the shift under way or next, with the button that clocks in or out of it.
+    async fn show_shift(&self, chat: i64, o: &Officer) {
+        let t = match self
+            .timed("shift_mine", turnos::mine(&self.state, &o.actor))
+            .await
+        {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                self.tg.send(chat, texts::TURNO_NINGUNO, None).await;
+                return;
+            }
+            Err(f) => return self.fail(Reply::New(chat), &f).await,
+        };
+        let fichado = t.ingreso_at.is_some();
+        let (label, ingreso) = if fichado {
+            (texts::BTN_EGRESO, false)
+        } else {
+            (texts::BTN_INGRESO, true)
+        };
+        let kb = InlineKeyboardMarkup::new(vec![vec![button(
+            label,
+            &Callback::Turno { id: t.id, ingreso },
+        )]]);
+        let text = texts::turno(
+            t.inicio,
+            t.fin,
+            t.unidad.as_deref(),
+            fichado,
+            t.ingreso_tarde,
+        );
+        self.reply(Reply::New(chat), &text, Some(kb)).await;
+    }
+
+    /// `/licencia <tipo> <desde> <hasta> [motivo]`: one line, checked by the same rules as the API.
+    async fn ask_leave(&self, chat: i64, o: &Officer, ctx: &RequestContext, arg: &str) {
+        let mut words = arg.split_whitespace();
+        let (Some(tipo), Some(desde), Some(hasta)) = (words.next(), words.next(), words.next())
+        else {
+            self.tg.send(chat, texts::LICENCIA_USO, None).await;
+            return;
+        };
+        let motivo = words.collect::<Vec<_>>().join(" ");
+        let (Some(tipo), Ok(desde), Ok(hasta)) = (
+            turnos::TipoLicencia::parse(&tipo.to_lowercase()),
+            desde.parse::<chrono::NaiveDate>(),
+            hasta.parse::<chrono::NaiveDate>(),
+        ) else {
+            self.tg.send(chat, texts::LICENCIA_USO, None).await;
+            return;
+        };
+        let body = match validated(turnos::LicenciaBody {
+            tipo,
+            desde,
+            hasta,
+            motivo: (!motivo.is_empty()).then_some(motivo),
+        }) {
+            Ok(b) => b,
+            Err(_) => {
+                self.tg.send(chat, texts::LICENCIA_USO, None).await;
+                return;
+            }
+        };
+        match self
+            .timed(
+                "leave_request",
+                turnos::request_leave(&self.state, &o.actor, ctx, &body),
+            )
+            .await
+        {
+            Ok(l) => {
+                let text = texts::licencia_pedida(
+                    l.id,
+                    &l.tipo,
+                    &l.desde.to_string(),
+                    &l.hasta.to_string(),
+                );
+                self.tg.send(chat, &text, None).await;
+            }
+            Err(f) => self.fail(Reply::New(chat), &f).await,
         }
     }
 
@@ -694,6 +787,31 @@ impl Handler {
         };
         match cb {
             Callback::Link { .. } => {} // answered above
+            Callback::Turno { id, ingreso } => {
+                let done = if ingreso {
+                    self.timed(
+                        "shift_clock_in",
+                        turnos::clock_in(&self.state, &o.actor, &ctx, id),
+                    )
+                    .await
+                } else {
+                    self.timed(
+                        "shift_clock_out",
+                        turnos::clock_out(&self.state, &o.actor, &ctx, id),
+                    )
+                    .await
+                };
+                match done {
+                    Ok(t) if ingreso => {
+                        self.reply(to, texts::ingreso_registrado(t.ingreso_tarde), None)
+                            .await
+                    }
+                    Ok(_) => self.reply(to, texts::EGRESO_REGISTRADO, None).await,
+                    // The roster's refusals are already sentences for the officer.
+                    Err(ServiceError::Refused(m)) => self.reply(to, &m, None).await,
+                    Err(f) => self.fail(to, &f).await,
+                }
+            }
             Callback::TasksPage(p) => self.show_tasks(to, &o, p).await,
             Callback::History(f, p) => self.show_history(to, &o, f, p).await,
             Callback::Dismiss => self.reply(to, texts::OPERACION_CANCELADA, None).await,

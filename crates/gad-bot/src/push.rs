@@ -79,6 +79,10 @@ fn with_incident(text: String, incidente: Option<&IncidentSummary>) -> String {
 }
 
 /// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
+///
+/// TODO(messages): with `DUTY_MODE=turnos`, pushes other than a dispatch (task notices,
+/// broadcasts) should skip off-duty officers, except an explicit call-back (convocatoria, level
+/// 2+). The rule to reuse is `gad_store::turnos::on_duty_sql`; the messages feature owns it.
 pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
     let users = involved(&ev.audience);
     let n = match &ev.event {
@@ -137,6 +141,13 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             checkin_task: None,
             chats: Vec::new(),
         },
+        // The officer still clocked in long after the shift's end is reminded; the missed
+        // clock-in alert is for the supervisors' dashboard only.
+        Event::Alert(Alert::Shift(a)) if a.motivo == "sin_egreso" => to_users(
+            "shift_reminder",
+            texts::push_turno_sin_egreso(a.fin),
+            vec![a.usuario_id],
+        ),
         // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
         Event::TaskAssigned(TaskAssigned::Dispatch(_)) => return None,
         Event::TaskAssigned(TaskAssigned::Officers(a)) => to_users(

@@ -319,6 +319,8 @@ pub const COMANDOS: &[(&str, &str)] = &[
     ("vincular", "Vincular la cuenta con un código"),
     ("desvincular", "Desvincular esta cuenta"),
     ("nota", "Agregar una nota a mi incidente actual"),
+    ("turno", "Mi turno: registrar ingreso o egreso"),
+    ("licencia", "Pedir una licencia"),
     ("ayuda", "Ayuda"),
 ];
 
@@ -336,6 +338,70 @@ pub fn push_monitoreo(title: &str, description: Option<&str>) -> String {
         Some(d) => format!("🚨 {title}\n{d}"),
         None => format!("🚨 {title}"),
     }
+}
+
+/// A shift's time as officers read it (UTC, the roster's time).
+pub fn hora_turno(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%d/%m %H:%M UTC").to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roster: /turno and /licencia
+
+pub const TURNO_NINGUNO: &str = "No tenés turnos en curso ni próximos.";
+pub const BTN_INGRESO: &str = "✅ Registrar ingreso";
+pub const BTN_EGRESO: &str = "🏁 Registrar egreso";
+pub const EGRESO_REGISTRADO: &str = "🏁 Egreso registrado. ¡Buen descanso!";
+pub const LICENCIA_USO: &str = "Para pedir una licencia escribí:\n\
+/licencia <tipo> <desde> <hasta> [motivo]\n\
+Tipos: vacaciones, enfermedad, estudio, otra. Fechas AAAA-MM-DD (inclusive).\n\
+Ejemplo: /licencia vacaciones 2026-12-20 2026-12-24 viaje familiar";
+
+/// The officer's shift under way or next (`/turno`).
+pub fn turno(
+    inicio: chrono::DateTime<chrono::Utc>,
+    fin: chrono::DateTime<chrono::Utc>,
+    unidad: Option<&str>,
+    fichado: bool,
+    tarde: bool,
+) -> String {
+    let unidad = unidad.map(|u| format!(" — {u}")).unwrap_or_default();
+    let estado = match (fichado, tarde) {
+        (true, true) => "ingreso registrado (tarde)",
+        (true, false) => "ingreso registrado",
+        (false, _) => "sin ingreso registrado",
+    };
+    format!(
+        "🕒 Tu turno: {} → {}{unidad}\nEstado: {estado}.",
+        hora_turno(inicio),
+        hora_turno(fin)
+    )
+}
+
+/// Clock-in done.
+pub fn ingreso_registrado(tarde: bool) -> &'static str {
+    if tarde {
+        "✅ Ingreso registrado, fuera de la tolerancia: queda marcado como tarde."
+    } else {
+        "✅ Ingreso registrado. ¡Buen turno!"
+    }
+}
+
+/// Leave asked.
+pub fn licencia_pedida(id: i64, tipo: &str, desde: &str, hasta: &str) -> String {
+    format!(
+        "📝 Pediste licencia por {tipo} del {desde} al {hasta} (n.º {id}). \
+         Queda pendiente hasta que la apruebe un supervisor."
+    )
+}
+
+/// Reminder to an officer still clocked in 2 h after their shift ended.
+pub fn push_turno_sin_egreso(fin: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "⏰ Tu turno terminó el {} y seguís con el ingreso registrado. Si ya terminaste, \
+         registrá el egreso con /turno.",
+        hora_turno(fin)
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

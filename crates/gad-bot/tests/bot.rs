@@ -1459,3 +1459,59 @@ async fn todo_bien_is_asked_once_across_two_instances_and_both_buttons_work() {
     assert_eq!(kinds, ["checkin_apoyo"]);
     drop(second);
 }
+
+#[tokio::test]
+async fn turno_clocks_in_and_out_and_licencia_asks_for_leave() {
+    let e = env().await;
+    let officer = e.app.create_efectivo(None).await;
+    let sup = e.app.create_user(2).await;
+    let tg = linked(&e, &officer).await;
+    e.fake.send_text(tg, "/turno");
+    e.fake.wait_text(tg, "No tenés turnos").await;
+    let now = chrono::Utc::now();
+    let r = e
+        .app
+        .post(
+            "/api/v1/turnos",
+            Some(&sup.token),
+            json!({"efectivo_id": officer.efectivo_id,
+                   "inicio": gad_core::time::rfc3339(now - chrono::Duration::minutes(45)),
+                   "fin": gad_core::time::rfc3339(now + chrono::Duration::hours(7)),
+                   "unidad": "Móvil 3"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    e.fake.send_text(tg, "/turno");
+    let m = e.fake.wait_text(tg, "Tu turno").await;
+    press(&e, tg, &m, "tu:", "marcado como tarde").await;
+    let tarde: bool = sqlx::query_scalar("SELECT ingreso_tarde FROM turnos WHERE efectivo_id = $1")
+        .bind(officer.efectivo_id.unwrap())
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap();
+    assert!(tarde);
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/turno");
+    let m = next_message(&e, tg, before, "ingreso registrado (tarde)").await;
+    press(&e, tg, &m, "tu:", "Egreso registrado").await;
+
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/licencia");
+    next_message(&e, tg, before, "/licencia <tipo>").await;
+    e.fake.send_text(
+        tg,
+        "/licencia vacaciones 2027-02-01 2027-02-05 viaje familiar",
+    );
+    e.fake
+        .wait_text(tg, "Pediste licencia por vacaciones")
+        .await;
+    let (tipo, motivo): (String, Option<String>) = sqlx::query_as(
+        "SELECT tipo, motivo FROM licencias WHERE efectivo_id = $1 AND estado = 'pendiente'",
+    )
+    .bind(officer.efectivo_id.unwrap())
+    .fetch_one(&e.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(tipo, "vacaciones");
+    assert_eq!(motivo.as_deref(), Some("viaje familiar"));
+}

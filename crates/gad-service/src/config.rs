@@ -56,6 +56,26 @@ impl TryFrom<String> for Environment {
     }
 }
 
+/// Who may be called (`DUTY_MODE`): `libre` (everyone available) or `turnos` (only officers on
+/// duty by the roster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DutyMode {
+    Libre,
+    Turnos,
+}
+
+impl TryFrom<String> for DutyMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.trim().to_lowercase().as_str() {
+            "libre" => Ok(DutyMode::Libre),
+            "turnos" => Ok(DutyMode::Turnos),
+            other => Err(format!("must be libre or turnos (got '{other}')")),
+        }
+    }
+}
+
 /// The server's variables (the bot reads them too): one field per variable, named as it. Unset or
 /// blank is the default (DB_APP_ROLE excepted: blank there means "no role switch"). Numbers
 /// outside their range, booleans other than true/false/yes/no/on/off/1/0 and malformed lists
@@ -261,6 +281,19 @@ pub struct Vars {
     #[serde_inline_default(300)]
     #[serde(deserialize_with = "Range::<0, 86400>::de")]
     pub geocoder_cache_seconds: u64,
+
+    // Roster.
+    /// libre (default: everyone available may be called) or turnos (only officers on duty).
+    #[serde_inline_default(DutyMode::Libre)]
+    pub duty_mode: DutyMode,
+    /// In turnos mode, whether an officer must have clocked in to be called (else being within
+    /// a planned current shift is enough).
+    #[serde_inline_default(true)]
+    pub duty_requires_clock_in: bool,
+    /// Minutes after a shift's planned start from which a clock-in is flagged late.
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<0, 1440>::de")]
+    pub turno_tolerancia_minutos: i64,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -418,6 +451,12 @@ pub struct Config {
     pub adjuntos: Adjuntos,
     /// The external geocoder of the address search and the answers' cache (`GEOCODER_*`).
     pub geocoder: GeocoderConfig,
+    /// Who may be called (`DUTY_MODE`, `DUTY_REQUIRES_CLOCK_IN`): the dispatch rule's roster
+    /// condition.
+    pub duty: gad_store::turnos::Duty,
+    /// `TURNO_TOLERANCIA_MINUTOS` (30): a clock-in later than this after the planned start is
+    /// flagged `ingreso_tarde`.
+    pub turno_tolerancia_minutos: i64,
 }
 
 /// Officer-safety check-ins (`crate::checkins`).
@@ -683,6 +722,13 @@ impl Config {
                 s3_url: v.adjuntos_s3_url.clone().filter(|u| !u.trim().is_empty()),
             },
             geocoder: geocoder_config(v)?,
+            duty: match v.duty_mode {
+                DutyMode::Libre => gad_store::turnos::Duty::Libre,
+                DutyMode::Turnos => gad_store::turnos::Duty::Turnos {
+                    clock_in: v.duty_requires_clock_in,
+                },
+            },
+            turno_tolerancia_minutos: v.turno_tolerancia_minutos,
         })
     }
 
@@ -1379,5 +1425,26 @@ mod tests {
         );
         let e = with(&[("GEOCODER_TIMEOUT_MS", "10")]).unwrap_err();
         assert!(e.contains("GEOCODER_TIMEOUT_MS"), "{e}");
+    }
+
+    #[test]
+    fn duty_mode_is_libre_by_default_and_turnos_reads_the_clock_in_rule() {
+        use gad_store::turnos::Duty;
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = env(&[("DATABASE_URL", "postgres://x/y")]);
+            m.extend(env(pairs));
+            Config::from_map(&m)
+        };
+        let c = with(&[]).unwrap();
+        assert_eq!(c.duty, Duty::Libre);
+        assert_eq!(c.turno_tolerancia_minutos, 30);
+        let c = with(&[("DUTY_MODE", "turnos")]).unwrap();
+        assert_eq!(c.duty, Duty::Turnos { clock_in: true });
+        let c = with(&[("DUTY_MODE", "Turnos"), ("DUTY_REQUIRES_CLOCK_IN", "false")]).unwrap();
+        assert_eq!(c.duty, Duty::Turnos { clock_in: false });
+        let e = with(&[("DUTY_MODE", "siempre")]).unwrap_err();
+        assert!(e.contains("DUTY_MODE"), "{e}");
+        let e = with(&[("TURNO_TOLERANCIA_MINUTOS", "-1")]).unwrap_err();
+        assert!(e.contains("TURNO_TOLERANCIA_MINUTOS"), "{e}");
     }
 }

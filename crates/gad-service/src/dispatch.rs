@@ -254,6 +254,7 @@ pub async fn answer(
             false,
             cfg.dispatch_max_position_age_minutes,
             cfg.dispatch_ack_timeout_seconds,
+            cfg.duty,
         )
         .await?;
         if found.is_empty() {

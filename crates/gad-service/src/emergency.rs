@@ -275,6 +275,7 @@ fn request<'a>(
         ack_timeout_seconds: ctx.config.dispatch_ack_timeout_seconds as f64,
         intake: b.intake(),
         specialty_slack_m: ctx.config.dispatch_specialty_slack_m as f64,
+        duty: ctx.config.duty,
     }
 }
 
@@ -863,6 +864,7 @@ pub async fn backup(
         true,
         cfg.dispatch_max_position_age_minutes,
         cfg.dispatch_ack_timeout_seconds,
+        cfg.duty,
     )
     .await?;
     if added.is_empty() {
@@ -962,6 +964,7 @@ pub async fn suggestions(
             limit: q.limit.unwrap_or(5),
             max_position_age_minutes: ctx.config.dispatch_max_position_age_minutes,
             caller_id: me.id,
+            duty: ctx.config.duty,
         },
     )
     .await?;

@@ -78,6 +78,7 @@ pub async fn map_view(ctx: &Ctx, me: &Actor, q: &MapQuery) -> ServiceResult<MapV
         only_available: q.disponibles.unwrap_or(false),
         max_position_age_minutes: ctx.config.dispatch_max_position_age_minutes,
         caller_id: me.id,
+        duty: ctx.config.duty,
     };
     let (efectivos, tareas) = tokio::try_join!(
         store::efectivos_around(&ctx.db, &around),

@@ -101,6 +101,7 @@ pub fn spawn(state: Ctx) {
     crate::partitions::spawn(state.clone());
     crate::sealer::spawn(state.clone());
     crate::witness::spawn(state.clone());
+    crate::turnos::spawn_watch(state.clone());
     every(
         state,
         FIRST_RUN,

@@ -46,6 +46,7 @@ pub mod tipos_incidente;
 
 pub mod totp;
 pub mod trail;
+pub mod turnos;
 pub mod users;
 pub mod wire;
 pub mod witness;

@@ -7,12 +7,18 @@
 /// of available, located, live officers: the user check is a correlated scalar subquery on
 /// purpose, so the planner keeps the KNN index scan and checks each candidate by primary key
 /// (an `EXISTS` is flattened into a join that starts from `usuarios` and sorts every officer).
-pub fn eligible_sql(age_param: usize, caller_param: usize) -> String {
+/// With `Duty::Turnos` the officer must also be on duty (`turnos::on_duty_sql`, checked the
+/// same way, per candidate).
+pub fn eligible_sql(age_param: usize, caller_param: usize, duty: Duty) -> String {
+    let on_duty = match duty {
+        Duty::Libre => String::new(),
+        Duty::Turnos { clock_in } => format!(" AND {}", crate::turnos::on_duty_sql(clock_in)),
+    };
     format!(
         "e.estado_disponibilidad = 'DISPONIBLE' AND e.deleted_at IS NULL AND e.geom IS NOT NULL
          AND e.ubicacion_updated_at > now() - make_interval(mins => ${age_param}::int)
          AND e.usuario_id IS DISTINCT FROM ${caller_param}::int8
-         AND COALESCE((SELECT {active} FROM usuarios du WHERE du.id = e.usuario_id), false)",
+         AND COALESCE((SELECT {active} FROM usuarios du WHERE du.id = e.usuario_id), false){on_duty}",
         active = crate::active_user!("du"),
     )
 }
@@ -22,6 +28,7 @@ use sqlx::PgConnection;
 
 use super::efectivos::point_sql;
 use super::nearest::{NearestSql, Order, nearest_first_in};
+pub use super::turnos::Duty;
 
 /// Where an emergency is and who raised it: what re-dispatch and backup need. Loaded with the
 /// task row locked, so two answers about one emergency are handled one after the other.
@@ -83,12 +90,13 @@ pub async fn assign_nearest(
     refuerzo: bool,
     max_age_minutes: i64,
     ack_secs: i64,
+    duty: Duty,
 ) -> Result<Vec<Assigned>, sqlx::Error> {
     let (Some(lng), Some(lat)) = (site.lng, site.lat) else {
         return Ok(Vec::new());
     };
     let pt = point_sql(1, 2);
-    let eligible = eligible_sql(4, 5);
+    let eligible = eligible_sql(4, 5, duty);
     let sql = NearestSql::new(|order: Order| {
         let nearest = order.key("e.geom", &pt);
         format!(

@@ -64,6 +64,8 @@ pub struct DispatchRequest<'a> {
     /// DISPATCH_SPECIALTY_SLACK_M: how much farther than the nearest eligible officer a
     /// specialist may be and still be preferred.
     pub specialty_slack_m: f64,
+    /// Who may be called (DUTY_MODE).
+    pub duty: crate::turnos::Duty,
 }
 
 impl DispatchRequest<'_> {
@@ -87,10 +89,10 @@ impl DispatchRequest<'_> {
 /// nearest of the rest. Two bounded candidate sets feed the choice — the n nearest, and the n
 /// nearest specialists — so the index's nearest-first scan serves both; an unknown type picks
 /// nobody (the caller then tells an unknown type from an empty map).
-pub fn dispatch_sql(order: Order, plan: bool) -> String {
+pub fn dispatch_sql(order: Order, plan: bool, duty: crate::turnos::Duty) -> String {
     let pt = point_sql(1, 2);
     let nearest = order.key("e.geom", &pt);
-    let eligible = crate::dispatch::eligible_sql(12, 4);
+    let eligible = crate::dispatch::eligible_sql(12, 4, duty);
     let pick = if plan {
         format!(
             "tipo AS (
@@ -250,7 +252,8 @@ pub async fn dispatch(
     r: &DispatchRequest<'_>,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
     let plan = r.plan();
-    let sql = NearestSql::new(|order| dispatch_sql(order, plan));
+    let duty = r.duty;
+    let sql = NearestSql::new(|order| dispatch_sql(order, plan, duty));
     let rows = nearest_first(db, &sql, |q| bind_request(q, r)).await?;
     Ok(rows.into_iter().next())
 }
@@ -263,7 +266,7 @@ pub async fn dispatch_in(
     r: &DispatchRequest<'_>,
     order: Order,
 ) -> Result<Option<Dispatched>, sqlx::Error> {
-    bind_request(sqlx::query_as(&dispatch_sql(order, r.plan())), r)
+    bind_request(sqlx::query_as(&dispatch_sql(order, r.plan(), r.duty)), r)
         .fetch_optional(tx)
         .await
 }
@@ -355,6 +358,7 @@ pub struct SuggestionFilter<'a> {
     pub limit: i64,
     pub max_position_age_minutes: i64,
     pub caller_id: i64,
+    pub duty: crate::turnos::Duty,
 }
 
 /// The nearest efectivos an emergency would reach (the dispatch rule), nearest first.
@@ -363,7 +367,7 @@ pub async fn suggestions(
     f: &SuggestionFilter<'_>,
 ) -> Result<Vec<Suggestion>, sqlx::Error> {
     let pt = point_sql(1, 2);
-    let eligible = crate::dispatch::eligible_sql(7, 8);
+    let eligible = crate::dispatch::eligible_sql(7, 8, f.duty);
     let sql = NearestSql::new(|order: Order| {
         let nearest = order.key("e.geom", &pt);
         format!(

@@ -38,6 +38,8 @@ pub struct Around {
     pub only_available: bool,
     pub max_position_age_minutes: i64,
     pub caller_id: i64,
+    /// Who may be called (DUTY_MODE), for `only_available`.
+    pub duty: crate::turnos::Duty,
 }
 
 /// Located efectivos within the radius, nearest first.
@@ -47,7 +49,7 @@ pub async fn efectivos_around(
 ) -> Result<Vec<EfectivoMarker>, sqlx::Error> {
     let pt = point_sql(1, 2);
     let filter = if a.only_available {
-        crate::dispatch::eligible_sql(5, 6)
+        crate::dispatch::eligible_sql(5, 6, a.duty)
     } else {
         "e.deleted_at IS NULL AND e.geom IS NOT NULL AND $5::int8 IS NOT NULL AND $6::int8 IS NOT NULL"
             .to_string()

@@ -26,6 +26,7 @@ pub mod tickets;
 pub mod tipos_incidente;
 pub mod tokens;
 pub mod totp;
+pub mod turnos;
 pub mod usuarios;
 
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.

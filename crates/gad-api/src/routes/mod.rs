@@ -20,6 +20,7 @@ pub mod incidents;
 pub mod stats;
 pub mod tasks;
 pub mod trail;
+pub mod turnos;
 pub mod user_totp;
 pub mod user_unlock;
 pub mod users;

@@ -569,47 +569,57 @@ async fn dispatch_query_uses_the_partial_gist_index() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let mut tx = app.pool.begin().await.unwrap();
-    // Small tables make a sequential scan cheaper; forbid it to check the index *can* serve
-    // the exact statement (KNN ordering + DWithin + partial predicate).
-    sqlx::query("SET LOCAL enable_seqscan = off")
-        .execute(&mut *tx)
+    // The roster's condition (DUTY_MODE=turnos) is checked per candidate: the same index scan.
+    for duty in [
+        gad_store::turnos::Duty::Libre,
+        gad_store::turnos::Duty::Turnos { clock_in: true },
+        gad_store::turnos::Duty::Turnos { clock_in: false },
+    ] {
+        let mut tx = app.pool.begin().await.unwrap();
+        // Small tables make a sequential scan cheaper; forbid it to check the index *can* serve
+        // the exact statement (KNN ordering + DWithin + partial predicate).
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN {}",
+            gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index, false, duty)
+        ))
+        .bind(SOL.1)
+        .bind(SOL.0)
+        .bind(10_000.0f64)
+        .bind(1i64)
+        .bind(None::<String>)
+        .bind(None::<i64>)
+        .bind(None::<String>)
+        .bind("2026-11-28T00:00:00.000Z")
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(30i64)
+        .bind(60.0f64)
+        .bind(None::<String>)
+        .bind(None::<i16>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(1000.0f64)
+        .fetch_all(&mut *tx)
         .await
         .unwrap();
-    let plan: Vec<String> = sqlx::query_scalar(&format!(
-        "EXPLAIN {}",
-        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index, false)
-    ))
-    .bind(SOL.1)
-    .bind(SOL.0)
-    .bind(10_000.0f64)
-    .bind(1i64)
-    .bind(None::<String>)
-    .bind(None::<i64>)
-    .bind(None::<String>)
-    .bind("2026-11-28T00:00:00.000Z")
-    .bind(None::<String>)
-    .bind(None::<String>)
-    .bind(None::<String>)
-    .bind(30i64)
-    .bind(60.0f64)
-    .bind(None::<String>)
-    .bind(None::<i16>)
-    .bind(None::<String>)
-    .bind(None::<String>)
-    .bind(None::<String>)
-    .bind(None::<String>)
-    .bind(1000.0f64)
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    let plan = plan.join("\n");
-    assert!(plan.contains("efectivos_disponibles_geom_gist"), "{plan}");
-    assert!(
-        plan.contains("Order By"),
-        "KNN ordering by the index: {plan}"
-    );
-    assert!(plan.contains("LockRows"), "{plan}");
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("efectivos_disponibles_geom_gist"),
+            "{duty:?}: {plan}"
+        );
+        assert!(
+            plan.contains("Order By"),
+            "KNN ordering by the index: {plan}"
+        );
+        assert!(plan.contains("LockRows"), "{plan}");
+    }
 }
 
 /// The app's connections plan prepared statements generically: with the point folded into a

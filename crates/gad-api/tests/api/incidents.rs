@@ -712,7 +712,11 @@ async fn typed_dispatch_query_uses_the_partial_gist_index() {
         .unwrap();
     let plan: Vec<String> = sqlx::query_scalar(&format!(
         "EXPLAIN {}",
-        gad_store::emergency::dispatch_sql(gad_store::nearest::Order::Index, true)
+        gad_store::emergency::dispatch_sql(
+            gad_store::nearest::Order::Index,
+            true,
+            gad_store::turnos::Duty::Libre
+        )
     ))
     .bind(SITE.1)
     .bind(SITE.0)

@@ -31,5 +31,6 @@ mod realtime_producers;
 mod stats;
 mod tasks;
 mod telegram_link;
+mod turnos;
 mod users;
 mod web;

@@ -238,6 +238,7 @@ pub enum Alert {
     Unassigned(UnassignedAlert),
     EmergencyRefused(EmergencyRefusedAlert),
     Checkin(CheckinAlert),
+    Shift(ShiftAlert),
     // Last: an untagged enum tries its variants in order.
     Shortfall(ShortfallAlert),
 }
@@ -260,6 +261,26 @@ pub struct CheckinAlert {
     pub usuario_id: i64,
     #[serde(serialize_with = "gad_core::time::ser")]
     pub at: DateTime<Utc>,
+}
+
+/// The roster's watch (to supervisors, topic `turnos`): `Turno sin ingreso` (a shift not
+/// clocked in 15 minutes after its start), or `Turno sin egreso` (an officer still clocked in
+/// 2 h after the end; to that officer too, whom the bot reminds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShiftAlert {
+    pub title: String,
+    pub level: AlertLevel,
+    /// `sin_ingreso` | `sin_egreso`.
+    pub motivo: String,
+    pub turno_id: i64,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub codigo_interno: String,
+    pub unidad: Option<String>,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub inicio: DateTime<Utc>,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub fin: DateTime<Utc>,
 }
 
 /// An SOS refused because its level-1 caller reached `EMERGENCY_MAX_PER_HOUR` (to supervisors,
