@@ -369,6 +369,8 @@ mod tests {
             es_emergencia,
             nro_incidente: None,
             incidente: None,
+            zona_id: None,
+            comisaria_id: None,
         }
     }
 

@@ -597,6 +597,8 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::D
             resumen_cierre: None,
             cerrada_at: None,
         }),
+        zona_id: d.zona_id,
+        comisaria_id: d.comisaria_id,
     };
     ctx.events.publish(
         Event::TaskCreated(tarea)

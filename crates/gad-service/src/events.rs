@@ -501,6 +501,8 @@ mod tests {
             es_emergencia: false,
             nro_incidente: None,
             incidente: None,
+            zona_id: None,
+            comisaria_id: None,
         }
     }
 

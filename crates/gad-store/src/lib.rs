@@ -26,6 +26,7 @@ pub mod tipos_incidente;
 pub mod tokens;
 pub mod totp;
 pub mod usuarios;
+pub mod zonas;
 
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.
 pub use sqlx::{Error as DbError, PgConnection as Conn, PgPool as Pool};

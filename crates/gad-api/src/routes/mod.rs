@@ -22,3 +22,4 @@ pub mod trail;
 pub mod user_totp;
 pub mod user_unlock;
 pub mod users;
+pub mod zonas;
