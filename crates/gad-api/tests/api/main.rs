@@ -31,4 +31,5 @@ mod stats;
 mod tasks;
 mod telegram_link;
 mod users;
+mod zonas;
 mod web;
