@@ -444,7 +444,8 @@ pub async fn raise(
         Ok(Some(Raised::Assigned(d))) => {
             ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
             Metrics::inc(&ctx.metrics.emergency_dispatch, "assigned");
-            publish(ctx, me, b, at, &d);
+            let fuera = crate::jurisdiccion::supervisors_elsewhere(ctx, d.comisaria_id).await;
+            publish(ctx, me, b, at, &d, fuera);
             // The officer now delegates an open emergency: their statistics changed.
             stats::invalidate(ctx, [d.usuario_id, me.id]).await;
             Ok(Raised::Assigned(d))
@@ -511,7 +512,14 @@ fn publish_refused(ctx: &Ctx, me: &Actor, at: Point, b: &EmergencyBody, e: &Serv
 /// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; the plan's
 /// backup officers' calls; a shortfall `alert` to supervisors. Only after the dispatch
 /// transaction committed.
-fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::Dispatched) {
+fn publish(
+    ctx: &Ctx,
+    me: &Actor,
+    b: &EmergencyBody,
+    at: Point,
+    d: &emergency::Dispatched,
+    supervisors_elsewhere: Vec<i64>,
+) {
     let site = Site {
         id: d.task_id,
         codigo: d.codigo.clone(),
@@ -548,8 +556,9 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::D
             created_at: d.created_at,
             incidente: dispatch::summary(&site),
         }))
-        .to(Audience::Involved {
+        .to(Audience::Jurisdiccion {
             user_ids: vec![d.usuario_id],
+            excepto: supervisors_elsewhere.clone(),
         })
         .topic("emergencias")
         .topic(format!("task:{}", d.task_id)),
@@ -633,7 +642,10 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::D
                 lat: at.lat,
                 lng: at.lng,
             }))
-            .to(Audience::Supervisors)
+            .to(Audience::Jurisdiccion {
+                user_ids: Vec::new(),
+                excepto: supervisors_elsewhere,
+            })
             .topic("emergencias")
             .topic(format!("task:{}", d.task_id)),
         );

@@ -62,6 +62,23 @@ pub async fn default_comisarias(
     Ok((!zones.is_empty()).then_some(zones))
 }
 
+/// The level-2 users who must not receive the alerts of an incident in `comisaria_id`: those
+/// with assignments that leave it out. Empty when the incident is outside every zone or no
+/// supervisor is assigned its comisaría, so every supervisor is alerted. A failed read also
+/// answers empty: an emergency alert reaching too many is better than reaching nobody.
+pub async fn supervisors_elsewhere(ctx: &Ctx, comisaria_id: Option<i64>) -> Vec<i64> {
+    let Some(c) = comisaria_id else {
+        return Vec::new();
+    };
+    match store::supervisors_elsewhere(&ctx.db, c).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "jurisdiction lookup failed: alerting every supervisor");
+            Vec::new()
+        }
+    }
+}
+
 /// A user's comisarías (level 3).
 pub async fn get(ctx: &Ctx, me: &Actor, usuario_id: i64) -> ServiceResult<UserZonas> {
     require(me, Nivel::Administrador)?;

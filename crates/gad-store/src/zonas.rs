@@ -282,3 +282,24 @@ pub async fn is_assigned<'e, E: PgExecutor<'e>>(exec: E, id: i64) -> Result<bool
         .fetch_one(exec)
         .await
 }
+
+/// Level-2 users with assignments that leave `comisaria_id` out, when some active level-2 user
+/// is assigned it (otherwise none: the incident is nobody's, so everybody's).
+pub async fn supervisors_elsewhere<'e, E: PgExecutor<'e>>(
+    exec: E,
+    comisaria_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH sup AS (
+            SELECT uz.usuario_id, bool_or(uz.zona_id = $1) AS cubre
+              FROM usuario_zonas uz JOIN usuarios u ON u.id = uz.usuario_id
+             WHERE u.nivel = 'LEVEL_2' AND u.deleted_at IS NULL
+             GROUP BY uz.usuario_id)
+         SELECT usuario_id FROM sup
+          WHERE NOT cubre AND EXISTS (SELECT 1 FROM sup WHERE cubre)
+          ORDER BY usuario_id",
+    )
+    .bind(comisaria_id)
+    .fetch_all(exec)
+    .await
+}

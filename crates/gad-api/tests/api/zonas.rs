@@ -307,3 +307,66 @@ async fn a_supervisor_with_comisarias_sees_their_tasks_by_default() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let _ = m.b;
 }
+
+#[tokio::test]
+async fn emergency_alerts_reach_the_supervisors_of_their_comisaria_and_unzoned_ones_reach_all() {
+    use gad_testkit::ws::WsClient;
+    use std::time::Duration;
+    const T: Duration = Duration::from_secs(5);
+
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let sup_a = app.create_user(2).await;
+    let sup_b = app.create_user(2).await;
+    let sup_city = app.create_user(2).await;
+    let caller = app.create_user(2).await;
+    let m = mapa(&app, &admin).await;
+    for (u, z) in [(&sup_a, m.a), (&sup_b, m.b)] {
+        let r = app
+            .put(&format!("/api/v1/users/{}/zonas", u.id), Some(&admin.token), json!({"zona_ids": [z]}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    app.create_efectivo(Some((EN_A1.0 + 0.001, EN_A1.1))).await;
+    app.create_efectivo(Some((FUERA.0 + 0.001, FUERA.1))).await;
+    let mut ws = Vec::new();
+    for u in [&sup_a, &sup_b, &sup_city, &admin] {
+        let mut c = WsClient::connect(&app, Some(&u.token)).await;
+        c.wait_for("system_status", T).await.unwrap();
+        ws.push(c);
+    }
+    // Let every snapshot part arrive before the alerts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let raise = |at: (f64, f64)| {
+        let app = &app;
+        let caller = &caller;
+        async move {
+            let r = app
+                .post(
+                    "/api/v1/tasks/emergency",
+                    Some(&caller.token),
+                    json!({"lat": at.0, "lng": at.1, "descripcion": "auxilio"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            r.body["task_id"].as_i64().unwrap()
+        }
+    };
+    let in_a = raise(EN_A1).await;
+    let outside = raise(FUERA).await;
+    let mut first = Vec::new();
+    for c in ws.iter_mut() {
+        let a = c.wait_for("alert", T).await.expect("an alert");
+        first.push(a["data"]["task_id"].as_i64().unwrap());
+    }
+    // A's supervisor, the unassigned one and level 3 get A's emergency first; B's supervisor
+    // gets only the one outside every zone.
+    assert_eq!(first, vec![in_a, outside, in_a, in_a]);
+    for (i, c) in ws.iter_mut().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let a = c.wait_for("alert", T).await.expect("the second alert");
+        assert_eq!(a["data"]["task_id"], outside, "socket {i}");
+    }
+}
