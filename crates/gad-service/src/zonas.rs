@@ -207,10 +207,10 @@ fn fields<'a>(b: &'a ZonaBody, geojson: &'a str) -> ZonaFields<'a> {
 }
 
 /// Inserts a zone in `conn`'s transaction (checks and audit included): the one path of the API
-/// and the import.
-pub async fn create_in(
+/// and the import (`actor_id` None: an operator's command).
+async fn create_in(
     conn: &mut gad_store::Conn,
-    me: &Actor,
+    actor_id: Option<i64>,
     origin: &RequestContext,
     b: &ZonaBody,
 ) -> ServiceResult<Zona> {
@@ -218,7 +218,7 @@ pub async fn create_in(
     let z = store::insert(&mut *conn, &fields(b, &geojson)).await?;
     audit::record(
         &mut *conn,
-        &AuditEntry::new("zone_created", Some(me.id))
+        &AuditEntry::new("zone_created", actor_id)
             .resource("zona", &z.id.to_string())
             .values(None, Some(to_value(&z)?))
             .status(201)
@@ -237,7 +237,7 @@ pub async fn create(
 ) -> ServiceResult<Zona> {
     require(me, Nivel::Administrador)?;
     let mut tx = ctx.db.begin().await?;
-    let z = create_in(&mut tx, me, origin, b).await?;
+    let z = create_in(&mut tx, Some(me.id), origin, b).await?;
     tx.commit().await?;
     Ok(z)
 }
@@ -303,4 +303,79 @@ pub async fn delete(ctx: &Ctx, me: &Actor, origin: &RequestContext, id: i64) -> 
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// GIS office: FeatureCollection in and out
+
+/// Reads a FeatureCollection of zones (properties `nombre`, `tipo`, optional `padre`: the name
+/// of a comisaría in the same file or already stored) and inserts them all in one transaction,
+/// comisarías first so a parent always precedes its children. Any refused feature aborts the
+/// whole import, named by its index. Answers how many zones were created.
+pub async fn import(ctx: &Ctx, text: &str) -> ServiceResult<usize> {
+    let fc: Value = serde_json::from_str(text)
+        .map_err(|e| ServiceError::BadRequest(format!("JSON inválido: {e}")))?;
+    if fc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(ServiceError::BadRequest(
+            "se esperaba un FeatureCollection".into(),
+        ));
+    }
+    let features = fc
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ServiceError::BadRequest("FeatureCollection sin features".into()))?;
+    let mut order: Vec<(usize, &Value)> = features.iter().enumerate().collect();
+    let is_comisaria = |f: &Value| f["properties"]["tipo"].as_str() == Some("comisaria");
+    order.sort_by_key(|(_, f)| !is_comisaria(f));
+    let origin = RequestContext::default();
+    let mut by_name: std::collections::HashMap<String, i64> = Default::default();
+    let mut tx = ctx.db.begin().await?;
+    for (i, f) in order {
+        let refuse = |msg: String| ServiceError::BadRequest(format!("feature {i}: {msg}"));
+        let props = &f["properties"];
+        let nombre = props["nombre"]
+            .as_str()
+            .ok_or_else(|| refuse("falta properties.nombre".into()))?;
+        let tipo = props["tipo"]
+            .as_str()
+            .and_then(TipoZona::from_wire)
+            .ok_or_else(|| refuse(format!("properties.tipo: {}", TipoZona::allowed_message())))?;
+        let padre_id = match props["padre"].as_str() {
+            None => None,
+            Some(p) => Some(match by_name.get(p) {
+                Some(id) => *id,
+                None => store::id_by_name(&mut *tx, p)
+                    .await?
+                    .ok_or_else(|| refuse(format!("la zona padre {p:?} no existe")))?,
+            }),
+        };
+        let b = ZonaBody {
+            nombre: nombre.to_string(),
+            tipo,
+            padre_id,
+            geometria: f["geometry"].clone(),
+        };
+        if let Err(errors) = gad_core::validate::check(&b) {
+            return Err(refuse(describe(&errors)));
+        }
+        let z = match create_in(&mut tx, None, &origin, &b).await {
+            Ok(z) => z,
+            Err(ServiceError::Validation(errors)) => return Err(refuse(describe(&errors))),
+            Err(e) => return Err(e),
+        };
+        by_name.insert(z.nombre.clone(), z.id);
+    }
+    tx.commit().await?;
+    Ok(features.len())
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            let field = e.loc.get(1).and_then(Value::as_str).unwrap_or_default();
+            format!("{field}: {}", e.msg)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
