@@ -29,6 +29,9 @@ $GAD seed --quiet
 # The address search's demo gazetteer (streets with house numbers, places) around the seed's
 # centre; GAD_DEV_LUGARES names another file (GeoJSON or CSV), replacing it on every start.
 $GAD lugares import "${GAD_DEV_LUGARES:-deploy/demo/lugares.geojson}" --reemplazar
+# Two comisarías with four cuadrantes each over the same area, loaded once (zones may be edited
+# and assigned to supervisors afterwards, so a later start leaves them alone).
+$GAD zonas import deploy/demo/zonas.geojson --si-vacio
 cat <<TXT
 
 GAD is starting on http://localhost:${PORT}

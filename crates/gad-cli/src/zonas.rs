@@ -10,6 +10,9 @@ pub enum ZonasCommand {
     Import {
         /// The .geojson file.
         file: PathBuf,
+        /// Only when no zone exists yet (the demo seed, on every start).
+        #[arg(long)]
+        si_vacio: bool,
     },
     /// Export every zone as a FeatureCollection, comisarías first.
     Export {
@@ -21,7 +24,11 @@ pub enum ZonasCommand {
 
 pub async fn run(ctx: &gad_service::Ctx, cmd: ZonasCommand) -> anyhow::Result<()> {
     match cmd {
-        ZonasCommand::Import { file } => {
+        ZonasCommand::Import { file, si_vacio } => {
+            if si_vacio && gad_store::zonas::count(&ctx.db).await? > 0 {
+                println!("ya hay zonas: nada importado");
+                return Ok(());
+            }
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let n = gad_service::zonas::import(ctx, &text)

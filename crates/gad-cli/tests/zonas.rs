@@ -134,6 +134,14 @@ async fn zonas_round_trip_of_500_zones_is_lossless() {
         }
     }
 
+    // The demo seed: loaded once, left alone on the next start.
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/demo/zonas.geojson");
+    let stdout = run_ok(gad(&db2).args(["zonas", "import", demo, "--si-vacio"]));
+    assert!(stdout.contains("nada importado"), "{stdout}");
+    let db3 = gad_testkit::db::fresh_database().await;
+    let stdout = run_ok(gad(&db3).args(["zonas", "import", demo, "--si-vacio"]));
+    assert!(stdout.contains("10 zonas importadas"), "{stdout}");
+
     // One bad feature refuses the whole file.
     let bad = json!({"type": "FeatureCollection", "features": [
         feature("Nueva", "comisaria", None, json!({"type": "Polygon", "coordinates": [ring(0.0, 0.0, 1.0, 1.0)]})),

@@ -303,3 +303,8 @@ pub async fn supervisors_elsewhere<'e, E: PgExecutor<'e>>(
     .fetch_all(exec)
     .await
 }
+
+/// How many zones exist.
+pub async fn count<'e, E: PgExecutor<'e>>(exec: E) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM zonas").fetch_one(exec).await
+}
