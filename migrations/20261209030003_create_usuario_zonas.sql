@@ -7,3 +7,6 @@ CREATE TABLE usuario_zonas (
     PRIMARY KEY (usuario_id, zona_id)
 );
 CREATE INDEX usuario_zonas_zona_id ON usuario_zonas (zona_id);
+
+-- Which jurisdiction a supervisor works in: employment data, kept while the account exists.
+COMMENT ON COLUMN usuario_zonas.usuario_id IS 'gdpr:categoria=laboral;finalidad=despacho;retencion=cuenta';

@@ -5,9 +5,9 @@ mod audit;
 mod backup;
 mod gdpr;
 mod lugares;
-mod zonas;
 mod seed;
 mod smoke;
+mod zonas;
 
 use clap::{Parser, Subcommand};
 

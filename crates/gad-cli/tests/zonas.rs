@@ -91,8 +91,7 @@ async fn zonas_round_trip_of_500_zones_is_lossless() {
     run_ok(gad(&db1).args(["zonas", "export", "--out", exported.to_str().unwrap()]));
     run_ok(gad(&db2).args(["zonas", "import", exported.to_str().unwrap()]));
     let again: Value = serde_json::from_str(&run_ok(gad(&db2).args(["zonas", "export"]))).unwrap();
-    let out1: Value =
-        serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    let out1: Value = serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
     assert_eq!(again["features"].as_array().unwrap().len(), 500);
     // Parents first in the export.
     assert_eq!(again["features"][0]["properties"]["tipo"], "comisaria");
@@ -135,7 +134,10 @@ async fn zonas_round_trip_of_500_zones_is_lossless() {
     }
 
     // The demo seed: loaded once, left alone on the next start.
-    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/demo/zonas.geojson");
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/demo/zonas.geojson"
+    );
     let stdout = run_ok(gad(&db2).args(["zonas", "import", demo, "--si-vacio"]));
     assert!(stdout.contains("nada importado"), "{stdout}");
     let db3 = gad_testkit::db::fresh_database().await;
@@ -155,7 +157,10 @@ async fn zonas_round_trip_of_500_zones_is_lossless() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("feature 1: geometria: Self-intersection"), "{stderr}");
+    assert!(
+        stderr.contains("feature 1: geometria: Self-intersection"),
+        "{stderr}"
+    );
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM zonas")
         .fetch_one(&pool)
         .await

@@ -54,7 +54,9 @@ pub fn geometry_problem(g: &Value) -> Option<String> {
                 }
             }
             if parsed.first() != parsed.last() {
-                return Some("GeoJSON inválido: un anillo debe cerrarse (primera posición = última)".into());
+                return Some(
+                    "GeoJSON inválido: un anillo debe cerrarse (primera posición = última)".into(),
+                );
             }
         }
     }
@@ -82,7 +84,10 @@ mod tests {
     #[test]
     fn well_formed_outlines_pass_and_broken_ones_say_why() {
         let sq = json!([[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]);
-        assert_eq!(geometry_problem(&json!({"type": "Polygon", "coordinates": sq})), None);
+        assert_eq!(
+            geometry_problem(&json!({"type": "Polygon", "coordinates": sq})),
+            None
+        );
         assert_eq!(
             geometry_problem(&json!({"type": "MultiPolygon", "coordinates": [sq]})),
             None

@@ -112,7 +112,10 @@ pub enum Audience {
     Involved { user_ids: Vec<i64> },
     /// These users plus every level 2+ but `excepto`: the supervisors whose assigned
     /// comisarías do not include the incident's (an incident no supervisor covers has none).
-    Jurisdiccion { user_ids: Vec<i64>, excepto: Vec<i64> },
+    Jurisdiccion {
+        user_ids: Vec<i64>,
+        excepto: Vec<i64>,
+    },
 }
 
 /// Everything the server sends on `/ws/connect`: one variant per event type, serialised as the

@@ -8,9 +8,9 @@ use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel, TipoZona};
 use gad_store::audit::{self, AuditEntry};
-use gad_store::zonas::{self as store, ZonaFields};
 /// A zone on the wire.
 pub use gad_store::zonas::Zona;
+use gad_store::zonas::{self as store, ZonaFields};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,8 +19,7 @@ use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
 
 const ZONE_NOT_FOUND: &str = "Zona no encontrada";
-const ZONE_IN_USE: &str =
-    "La zona tiene zonas hijas o supervisores asignados: no puede eliminarse ni dejar de ser comisaría";
+const ZONE_IN_USE: &str = "La zona tiene zonas hijas o supervisores asignados: no puede eliminarse ni dejar de ser comisaría";
 
 /// `POST`/`PUT` body: a zone.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -133,11 +132,7 @@ fn to_value(z: &Zona) -> ServiceResult<Value> {
 /// The rules a write must meet, checked in its transaction: the parent's kind, PostGIS
 /// validity, a cuadrante inside its comisaría, and (for an update) the zone's children still
 /// inside it. Answers the GeoJSON text to store.
-async fn check(
-    conn: &mut gad_store::Conn,
-    b: &ZonaBody,
-    id: Option<i64>,
-) -> ServiceResult<String> {
+async fn check(conn: &mut gad_store::Conn, b: &ZonaBody, id: Option<i64>) -> ServiceResult<String> {
     match (b.tipo, b.padre_id) {
         (TipoZona::Comisaria, Some(p)) => {
             return Err(padre_error("Una comisaría no tiene zona padre", Some(p)));
@@ -153,7 +148,10 @@ async fn check(
         _ => {}
     }
     if id.is_some() && id == b.padre_id {
-        return Err(padre_error("Una zona no puede ser su propia padre", b.padre_id));
+        return Err(padre_error(
+            "Una zona no puede ser su propia padre",
+            b.padre_id,
+        ));
     }
     let geojson = serde_json::to_string(&b.geometria).map_err(ServiceError::internal)?;
     // The geometry is the only free input of this read: a database error here is PostGIS

@@ -49,7 +49,8 @@ impl<'r> FromRow<'r, PgRow> for Zona {
     }
 }
 
-const COLUMNS: &str = "z.id, z.nombre, z.tipo, z.padre_id, ST_AsGeoJSON(z.geom, 15)::json AS geometria,
+const COLUMNS: &str =
+    "z.id, z.nombre, z.tipo, z.padre_id, ST_AsGeoJSON(z.geom, 15)::json AS geometria,
     z.area_m2, z.created_at, z.updated_at";
 
 /// The input geometry as stored: a MultiPolygon in SRID 4326.
@@ -236,7 +237,10 @@ pub async fn id_by_name<'e, E: PgExecutor<'e>>(
 // Supervisors' jurisdictions
 
 /// The zones assigned to a user, by id.
-pub async fn of_user<'e, E: PgExecutor<'e>>(exec: E, usuario_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn of_user<'e, E: PgExecutor<'e>>(
+    exec: E,
+    usuario_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT zona_id FROM usuario_zonas WHERE usuario_id = $1 ORDER BY zona_id")
         .bind(usuario_id)
         .fetch_all(exec)
@@ -306,5 +310,7 @@ pub async fn supervisors_elsewhere<'e, E: PgExecutor<'e>>(
 
 /// How many zones exist.
 pub async fn count<'e, E: PgExecutor<'e>>(exec: E) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM zonas").fetch_one(exec).await
+    sqlx::query_scalar("SELECT count(*) FROM zonas")
+        .fetch_one(exec)
+        .await
 }

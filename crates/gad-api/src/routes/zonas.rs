@@ -66,7 +66,10 @@ pub async fn list_zones(
 pub async fn zones_geojson(State(state): State<AppState>, me: AuthUser) -> ApiResult<Response> {
     let text = zonas::feature_collection(&state.ctx, &me).await?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         text,
     )
         .into_response())

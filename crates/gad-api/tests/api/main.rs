@@ -31,5 +31,5 @@ mod stats;
 mod tasks;
 mod telegram_link;
 mod users;
-mod zonas;
 mod web;
+mod zonas;

@@ -56,9 +56,33 @@ pub(crate) const EN_B: (f64, f64) = (-34.60, -58.34);
 pub(crate) const FUERA: (f64, f64) = (-34.70, -58.50);
 
 pub(crate) async fn mapa(app: &TestApp, admin: &TestUser) -> Mapa {
-    let a = zona_id(app, admin, "Comisaría 1ª", "comisaria", None, rect(-58.40, -34.62, -58.36, -34.58)).await;
-    let a1 = zona_id(app, admin, "Cuadrante 1-A", "cuadrante", Some(a), rect(-58.39, -34.61, -58.37, -34.59)).await;
-    let b = zona_id(app, admin, "Comisaría 2ª", "comisaria", None, rect(-58.36, -34.62, -58.32, -34.58)).await;
+    let a = zona_id(
+        app,
+        admin,
+        "Comisaría 1ª",
+        "comisaria",
+        None,
+        rect(-58.40, -34.62, -58.36, -34.58),
+    )
+    .await;
+    let a1 = zona_id(
+        app,
+        admin,
+        "Cuadrante 1-A",
+        "cuadrante",
+        Some(a),
+        rect(-58.39, -34.61, -58.37, -34.59),
+    )
+    .await;
+    let b = zona_id(
+        app,
+        admin,
+        "Comisaría 2ª",
+        "comisaria",
+        None,
+        rect(-58.36, -34.62, -58.32, -34.58),
+    )
+    .await;
     Mapa { a, a1, b }
 }
 
@@ -76,7 +100,10 @@ async fn invalid_and_malformed_geometries_are_422_at_geometria_with_the_reason()
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(loc(&r), json!(["body", "geometria"]));
     assert!(
-        r.body["errors"][0]["msg"].as_str().unwrap().starts_with("Self-intersection"),
+        r.body["errors"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Self-intersection"),
         "{}",
         r.text
     );
@@ -87,7 +114,14 @@ async fn invalid_and_malformed_geometries_are_422_at_geometria_with_the_reason()
     let r = zona(&app, &admin, "Agujero", "otra", None, hole_outside).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(loc(&r), json!(["body", "geometria"]));
-    assert!(r.body["errors"][0]["msg"].as_str().unwrap().contains("Hole"), "{}", r.text);
+    assert!(
+        r.body["errors"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("Hole"),
+        "{}",
+        r.text
+    );
     for malformed in [
         json!({"type": "Point", "coordinates": [-58.4, -34.6]}),
         json!({"type": "Polygon", "coordinates": [[[-58.40, -34.60], [-58.38, -34.58], [-58.38, -34.60], [-58.41, -34.61]]]}),
@@ -96,7 +130,12 @@ async fn invalid_and_malformed_geometries_are_422_at_geometria_with_the_reason()
         json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 95], [0, 0]]]}),
     ] {
         let r = zona(&app, &admin, "Mal", "otra", None, malformed.clone()).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{malformed}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{malformed}: {}",
+            r.text
+        );
         assert_eq!(loc(&r), json!(["body", "geometria"]), "{malformed}");
     }
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM zonas")
@@ -117,33 +156,79 @@ async fn zones_crud_with_parents_lookup_smallest_first_and_audit() {
     let m = mapa(&app, &admin).await;
 
     // A cuadrante outside its comisaría, without one, or under a cuadrante: 422.
-    let r = zona(&app, &admin, "Fuera", "cuadrante", Some(m.a), rect(-58.35, -34.61, -58.33, -34.59)).await;
+    let r = zona(
+        &app,
+        &admin,
+        "Fuera",
+        "cuadrante",
+        Some(m.a),
+        rect(-58.35, -34.61, -58.33, -34.59),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(loc(&r), json!(["body", "geometria"]));
-    let r = zona(&app, &admin, "Huérfano", "cuadrante", None, rect(-58.39, -34.61, -58.38, -34.60)).await;
+    let r = zona(
+        &app,
+        &admin,
+        "Huérfano",
+        "cuadrante",
+        None,
+        rect(-58.39, -34.61, -58.38, -34.60),
+    )
+    .await;
     assert_eq!(loc(&r), json!(["body", "padre_id"]), "{}", r.text);
-    let r = zona(&app, &admin, "Nieto", "cuadrante", Some(m.a1), rect(-58.385, -34.605, -58.38, -34.60)).await;
+    let r = zona(
+        &app,
+        &admin,
+        "Nieto",
+        "cuadrante",
+        Some(m.a1),
+        rect(-58.385, -34.605, -58.38, -34.60),
+    )
+    .await;
     assert_eq!(loc(&r), json!(["body", "padre_id"]), "{}", r.text);
-    let r = zona(&app, &admin, "Sin padre", "comisaria", Some(m.b), rect(-58.35, -34.61, -58.34, -34.60)).await;
+    let r = zona(
+        &app,
+        &admin,
+        "Sin padre",
+        "comisaria",
+        Some(m.b),
+        rect(-58.35, -34.61, -58.34, -34.60),
+    )
+    .await;
     assert_eq!(loc(&r), json!(["body", "padre_id"]), "{}", r.text);
 
     // The point lookup: smallest first; level 1 may read.
     let r = app
-        .get(&format!("/api/v1/zonas?lat={}&lng={}", EN_A1.0, EN_A1.1), Some(&l1.token))
+        .get(
+            &format!("/api/v1/zonas?lat={}&lng={}", EN_A1.0, EN_A1.1),
+            Some(&l1.token),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let ids: Vec<i64> = r.body.as_array().unwrap().iter().map(|z| z["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, vec![m.a1, m.a]);
     assert_eq!(r.body[0]["tipo"], "cuadrante");
     assert_eq!(r.body[0]["padre_id"], m.a);
     assert_eq!(r.body[0]["geometria"]["type"], "MultiPolygon");
     let r = app
-        .get(&format!("/api/v1/zonas?lat={}&lng={}", FUERA.0, FUERA.1), Some(&l1.token))
+        .get(
+            &format!("/api/v1/zonas?lat={}&lng={}", FUERA.0, FUERA.1),
+            Some(&l1.token),
+        )
         .await;
     assert_eq!(r.body, json!([]));
     let r = app.get("/api/v1/zonas?lat=-34.6", Some(&l1.token)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.get("/api/v1/zonas?tipo=comisaria", Some(&l1.token)).await;
+    let r = app
+        .get("/api/v1/zonas?tipo=comisaria", Some(&l1.token))
+        .await;
     assert_eq!(r.body.as_array().unwrap().len(), 2);
 
     // The layer.
@@ -165,7 +250,9 @@ async fn zones_crud_with_parents_lookup_smallest_first_and_audit() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    let r = app.delete(&format!("/api/v1/zonas/{}", m.a), Some(&admin.token)).await;
+    let r = app
+        .delete(&format!("/api/v1/zonas/{}", m.a), Some(&admin.token))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let r = app
         .put(
@@ -176,11 +263,17 @@ async fn zones_crud_with_parents_lookup_smallest_first_and_audit() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["nombre"], "Comisaría Primera");
-    let r = app.delete(&format!("/api/v1/zonas/{}", m.a1), Some(&admin.token)).await;
+    let r = app
+        .delete(&format!("/api/v1/zonas/{}", m.a1), Some(&admin.token))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = app.get(&format!("/api/v1/zonas/{}", m.a1), Some(&l1.token)).await;
+    let r = app
+        .get(&format!("/api/v1/zonas/{}", m.a1), Some(&l1.token))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = app.delete(&format!("/api/v1/zonas/{}", m.a), Some(&admin.token)).await;
+    let r = app
+        .delete(&format!("/api/v1/zonas/{}", m.a), Some(&admin.token))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
 
     let events: Vec<String> = sqlx::query_scalar(
@@ -191,7 +284,14 @@ async fn zones_crud_with_parents_lookup_smallest_first_and_audit() {
     .unwrap();
     assert_eq!(
         events,
-        ["zone_created", "zone_created", "zone_created", "zone_updated", "zone_deleted", "zone_deleted"]
+        [
+            "zone_created",
+            "zone_created",
+            "zone_created",
+            "zone_updated",
+            "zone_deleted",
+            "zone_deleted"
+        ]
     );
 }
 
@@ -211,12 +311,18 @@ async fn tasks_and_emergencies_carry_their_zone_and_lists_filter_by_it() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let emg = r.body["task_id"].as_i64().unwrap();
-    let t = app.get(&format!("/api/v1/tasks/{emg}"), Some(&sup.token)).await;
+    let t = app
+        .get(&format!("/api/v1/tasks/{emg}"), Some(&sup.token))
+        .await;
     assert_eq!(t.body["zona_id"], m.a1, "{}", t.text);
     assert_eq!(t.body["comisaria_id"], m.a);
 
     let r = app
-        .create_task(&sup, sup.id, json!({"ubicacion_lat": EN_B.0, "ubicacion_lon": EN_B.1}))
+        .create_task(
+            &sup,
+            sup.id,
+            json!({"ubicacion_lat": EN_B.0, "ubicacion_lon": EN_B.1}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["zona_id"], m.b);
@@ -239,13 +345,24 @@ async fn tasks_and_emergencies_carry_their_zone_and_lists_filter_by_it() {
     assert_eq!(r.body["comisaria_id"], m.a);
 
     let ids = |r: &Resp| -> Vec<i64> {
-        r.body.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
     };
-    let r = app.get(&format!("/api/v1/tasks?zona_id={}", m.a), Some(&sup.token)).await;
+    let r = app
+        .get(&format!("/api/v1/tasks?zona_id={}", m.a), Some(&sup.token))
+        .await;
     assert_eq!(ids(&r), vec![tb, emg]);
-    let r = app.get(&format!("/api/v1/tasks?zona_id={}", m.a1), Some(&sup.token)).await;
+    let r = app
+        .get(&format!("/api/v1/tasks?zona_id={}", m.a1), Some(&sup.token))
+        .await;
     assert_eq!(ids(&r), vec![emg]);
-    let r = app.get(&format!("/api/v1/tasks?zona_id={}", m.b), Some(&sup.token)).await;
+    let r = app
+        .get(&format!("/api/v1/tasks?zona_id={}", m.b), Some(&sup.token))
+        .await;
     assert_eq!(ids(&r), Vec::<i64>::new());
 }
 
@@ -258,21 +375,40 @@ async fn a_supervisor_with_comisarias_sees_their_tasks_by_default() {
     let m = mapa(&app, &admin).await;
 
     let r = app
-        .put(&format!("/api/v1/users/{}/zonas", sup_a.id), Some(&sup_a.token), json!({"zona_ids": [m.a]}))
+        .put(
+            &format!("/api/v1/users/{}/zonas", sup_a.id),
+            Some(&sup_a.token),
+            json!({"zona_ids": [m.a]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
-        .put(&format!("/api/v1/users/{}/zonas", sup_a.id), Some(&admin.token), json!({"zona_ids": [m.a, m.a1]}))
+        .put(
+            &format!("/api/v1/users/{}/zonas", sup_a.id),
+            Some(&admin.token),
+            json!({"zona_ids": [m.a, m.a1]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(loc(&r), json!(["body", "zona_ids", 1]));
     let r = app
-        .put(&format!("/api/v1/users/{}/zonas", sup_a.id), Some(&admin.token), json!({"zona_ids": [m.a]}))
+        .put(
+            &format!("/api/v1/users/{}/zonas", sup_a.id),
+            Some(&admin.token),
+            json!({"zona_ids": [m.a]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = app.get(&format!("/api/v1/users/{}/zonas", sup_a.id), Some(&admin.token)).await;
+    let r = app
+        .get(
+            &format!("/api/v1/users/{}/zonas", sup_a.id),
+            Some(&admin.token),
+        )
+        .await;
     assert_eq!(r.body, json!({"usuario_id": sup_a.id, "zona_ids": [m.a]}));
-    let r = app.get("/api/v1/users/999999/zonas", Some(&admin.token)).await;
+    let r = app
+        .get("/api/v1/users/999999/zonas", Some(&admin.token))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     let task = |at: (f64, f64)| {
@@ -280,7 +416,11 @@ async fn a_supervisor_with_comisarias_sees_their_tasks_by_default() {
         let admin = &admin;
         async move {
             let r = app
-                .create_task(admin, admin.id, json!({"ubicacion_lat": at.0, "ubicacion_lon": at.1}))
+                .create_task(
+                    admin,
+                    admin.id,
+                    json!({"ubicacion_lat": at.0, "ubicacion_lon": at.1}),
+                )
                 .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
             r.body["id"].as_i64().unwrap()
@@ -290,20 +430,35 @@ async fn a_supervisor_with_comisarias_sees_their_tasks_by_default() {
     let tb = task(EN_B).await;
     let tf = task(FUERA).await;
     let ids = |r: &Resp| -> Vec<i64> {
-        r.body.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
     };
     let r = app.get("/api/v1/tasks", Some(&sup_a.token)).await;
-    assert_eq!(ids(&r), vec![tf, ta], "A's and those outside every zone, not B's");
-    let r = app.get("/api/v1/tasks?toda_la_ciudad=true", Some(&sup_a.token)).await;
+    assert_eq!(
+        ids(&r),
+        vec![tf, ta],
+        "A's and those outside every zone, not B's"
+    );
+    let r = app
+        .get("/api/v1/tasks?toda_la_ciudad=true", Some(&sup_a.token))
+        .await;
     assert_eq!(ids(&r), vec![tf, tb, ta]);
     let r = app.get("/api/v1/tasks", Some(&sup_all.token)).await;
     assert_eq!(ids(&r), vec![tf, tb, ta]);
     let r = app.get("/api/v1/tasks", Some(&admin.token)).await;
     assert_eq!(ids(&r), vec![tf, tb, ta]);
     // A comisaría assigned to a supervisor cannot be deleted (its cuadrante gone first).
-    let r = app.delete(&format!("/api/v1/zonas/{}", m.a1), Some(&admin.token)).await;
+    let r = app
+        .delete(&format!("/api/v1/zonas/{}", m.a1), Some(&admin.token))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = app.delete(&format!("/api/v1/zonas/{}", m.a), Some(&admin.token)).await;
+    let r = app
+        .delete(&format!("/api/v1/zonas/{}", m.a), Some(&admin.token))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let _ = m.b;
 }
@@ -323,7 +478,11 @@ async fn emergency_alerts_reach_the_supervisors_of_their_comisaria_and_unzoned_o
     let m = mapa(&app, &admin).await;
     for (u, z) in [(&sup_a, m.a), (&sup_b, m.b)] {
         let r = app
-            .put(&format!("/api/v1/users/{}/zonas", u.id), Some(&admin.token), json!({"zona_ids": [z]}))
+            .put(
+                &format!("/api/v1/users/{}/zonas", u.id),
+                Some(&admin.token),
+                json!({"zona_ids": [z]}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     }
