@@ -130,7 +130,7 @@ pub async fn set(
     audit::record(
         &mut *tx,
         &AuditEntry::new("user_zones_updated", Some(me.id))
-            .resource("usuario", &usuario_id.to_string())
+            .resource("usuario", usuario_id.to_string())
             .values(
                 Some(json!({ "zona_ids": old })),
                 Some(json!({ "zona_ids": ids })),

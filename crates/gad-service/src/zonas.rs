@@ -217,7 +217,7 @@ async fn create_in(
     audit::record(
         &mut *conn,
         &AuditEntry::new("zone_created", actor_id)
-            .resource("zona", &z.id.to_string())
+            .resource("zona", z.id.to_string())
             .values(None, Some(to_value(&z)?))
             .status(201)
             .context(origin),
@@ -266,7 +266,7 @@ pub async fn update(
     audit::record(
         &mut *tx,
         &AuditEntry::new("zone_updated", Some(me.id))
-            .resource("zona", &id.to_string())
+            .resource("zona", id.to_string())
             .values(Some(to_value(&old)?), Some(to_value(&z)?))
             .status(200)
             .context(origin),
@@ -293,7 +293,7 @@ pub async fn delete(ctx: &Ctx, me: &Actor, origin: &RequestContext, id: i64) -> 
     audit::record(
         &mut *tx,
         &AuditEntry::new("zone_deleted", Some(me.id))
-            .resource("zona", &id.to_string())
+            .resource("zona", id.to_string())
             .values(Some(to_value(&z)?), None)
             .status(204)
             .context(origin),
