@@ -46,6 +46,9 @@ WHERE e.deleted_at IS NULL AND e.codigo_interno LIKE 'EF-%'
                   AND tstzrange(t.inicio, t.fin) && tstzrange(date_trunc('hour', now()) - interval '1 hour',
                                                              date_trunc('hour', now()) + interval '11 hours'));
 SQL
+# Two comisarías with four cuadrantes each over the same area, loaded once (zones may be edited
+# and assigned to supervisors afterwards, so a later start leaves them alone).
+$GAD zonas import deploy/demo/zonas.geojson --si-vacio
 cat <<TXT
 
 GAD is starting on http://localhost:${PORT}

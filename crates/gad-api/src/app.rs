@@ -78,6 +78,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::admin::router())
         .merge(routes::alerts::router())
         .merge(routes::gdpr::router())
+        .merge(routes::zonas::router())
         .merge(crate::realtime::api_router())
 }
 

@@ -48,7 +48,9 @@ pub struct Notice {
 
 fn involved(a: &Audience) -> Vec<i64> {
     match a {
-        Audience::Involved { user_ids } | Audience::Unidad { user_ids, .. } => user_ids.clone(),
+        Audience::Involved { user_ids }
+        | Audience::Unidad { user_ids, .. }
+        | Audience::Jurisdiccion { user_ids, .. } => user_ids.clone(),
         // Broadcasts (everyone, all supervisors…) are dashboard material, not pushes.
         _ => Vec::new(),
     }
@@ -409,6 +411,8 @@ mod tests {
             es_emergencia,
             nro_incidente: None,
             incidente: None,
+            zona_id: None,
+            comisaria_id: None,
         }
     }
 

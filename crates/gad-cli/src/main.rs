@@ -7,6 +7,7 @@ mod gdpr;
 mod lugares;
 mod seed;
 mod smoke;
+mod zonas;
 
 use clap::{Parser, Subcommand};
 
@@ -73,6 +74,11 @@ enum Command {
     Lugares {
         #[command(subcommand)]
         command: lugares::LugaresCommand,
+    },
+    /// Jurisdictions (comisarías, cuadrantes): import and export a GeoJSON FeatureCollection.
+    Zonas {
+        #[command(subcommand)]
+        command: zonas::ZonasCommand,
     },
 }
 
@@ -200,6 +206,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = connect(&config).await?;
             let ctx = gad_service::Ctx::new(config, pool);
             lugares::run(&ctx, command).await
+        }
+        Command::Zonas { command } => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            let ctx = gad_service::Ctx::new(config, pool);
+            zonas::run(&ctx, command).await
         }
     }
 }

@@ -249,3 +249,12 @@ mod tests {
         );
     }
 }
+
+wire_enum!(
+    /// What a zone is (`zonas.tipo`; DB label = wire value).
+    TipoZona {
+        Comisaria => "comisaria", "comisaria";
+        Cuadrante => "cuadrante", "cuadrante";
+        Otra => "otra", "otra";
+    }
+);

@@ -15,7 +15,10 @@ pub mod state_machine;
 pub mod text;
 pub mod time;
 pub mod validate;
+pub mod zonas;
 
 pub use actor::Actor;
-pub use enums::{CodigoCierre, EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea};
+pub use enums::{
+    CodigoCierre, EstadoDisponibilidad, EstadoTarea, Nivel, Prioridad, TipoTarea, TipoZona,
+};
 pub use field_error::FieldError;

@@ -445,7 +445,8 @@ pub async fn raise(
         Ok(Some(Raised::Assigned(d))) => {
             ctx.metrics.emergency_dispatch_seconds.observe(elapsed);
             Metrics::inc(&ctx.metrics.emergency_dispatch, "assigned");
-            publish(ctx, me, b, at, &d);
+            let fuera = crate::jurisdiccion::supervisors_elsewhere(ctx, d.comisaria_id).await;
+            publish(ctx, me, b, at, &d, fuera);
             // The officer now delegates an open emergency: their statistics changed.
             stats::invalidate(ctx, [d.usuario_id, me.id]).await;
             Ok(Raised::Assigned(d))
@@ -512,7 +513,14 @@ fn publish_refused(ctx: &Ctx, me: &Actor, at: Point, b: &EmergencyBody, e: &Serv
 /// `alert` (assigned officer + supervisors, topic `emergencias`) and `task_created`; the plan's
 /// backup officers' calls; a shortfall `alert` to supervisors. Only after the dispatch
 /// transaction committed.
-fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::Dispatched) {
+fn publish(
+    ctx: &Ctx,
+    me: &Actor,
+    b: &EmergencyBody,
+    at: Point,
+    d: &emergency::Dispatched,
+    supervisors_elsewhere: Vec<i64>,
+) {
     let site = Site {
         id: d.task_id,
         codigo: d.codigo.clone(),
@@ -549,8 +557,9 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::D
             created_at: d.created_at,
             incidente: dispatch::summary(&site),
         }))
-        .to(Audience::Involved {
+        .to(Audience::Jurisdiccion {
             user_ids: vec![d.usuario_id],
+            excepto: supervisors_elsewhere.clone(),
         })
         .topic("emergencias")
         .topic(format!("task:{}", d.task_id)),
@@ -598,6 +607,8 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::D
             resumen_cierre: None,
             cerrada_at: None,
         }),
+        zona_id: d.zona_id,
+        comisaria_id: d.comisaria_id,
     };
     ctx.events.publish(
         Event::TaskCreated(tarea)
@@ -632,7 +643,10 @@ fn publish(ctx: &Ctx, me: &Actor, b: &EmergencyBody, at: Point, d: &emergency::D
                 lat: at.lat,
                 lng: at.lng,
             }))
-            .to(Audience::Supervisors)
+            .to(Audience::Jurisdiccion {
+                user_ids: Vec::new(),
+                excepto: supervisors_elsewhere,
+            })
             .topic("emergencias")
             .topic(format!("task:{}", d.task_id)),
         );

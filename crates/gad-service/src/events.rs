@@ -110,6 +110,12 @@ pub enum Audience {
     Unidad { name: String, user_ids: Vec<i64> },
     /// These users (delegado, assigned officers…) plus every level 2+.
     Involved { user_ids: Vec<i64> },
+    /// These users plus every level 2+ but `excepto`: the supervisors whose assigned
+    /// comisarías do not include the incident's (an incident no supervisor covers has none).
+    Jurisdiccion {
+        user_ids: Vec<i64>,
+        excepto: Vec<i64>,
+    },
 }
 
 /// Everything the server sends on `/ws/connect`: one variant per event type, serialised as the
@@ -501,6 +507,8 @@ mod tests {
             es_emergencia: false,
             nro_incidente: None,
             incidente: None,
+            zona_id: None,
+            comisaria_id: None,
         }
     }
 

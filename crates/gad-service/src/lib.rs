@@ -29,6 +29,7 @@ pub mod geocoder;
 pub mod hashing;
 pub mod ingest;
 pub mod jobs;
+pub mod jurisdiccion;
 pub mod lugares;
 pub mod metrics;
 pub mod partitions;
@@ -50,6 +51,7 @@ pub mod turnos;
 pub mod users;
 pub mod wire;
 pub mod witness;
+pub mod zonas;
 
 pub use config::Config;
 pub use ctx::Ctx;

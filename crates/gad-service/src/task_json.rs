@@ -105,6 +105,10 @@ fn write_task(out: &mut Vec<u8>, t: &Tarea) -> Result<(), serde_json::Error> {
     // Emergencies only, a minority of any list: serde's writer is fine here.
     out.extend_from_slice(b",\"incidente\":");
     value(out, &t.incidente)?;
+    out.extend_from_slice(b",\"zona_id\":");
+    opt_int(out, t.zona_id);
+    out.extend_from_slice(b",\"comisaria_id\":");
+    opt_int(out, t.comisaria_id);
     out.push(b'}');
     Ok(())
 }
@@ -116,6 +120,13 @@ fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), serde_js
 
 fn int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn opt_int(out: &mut Vec<u8>, n: Option<i64>) {
+    match n {
+        Some(n) => int(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// A string known to need no escaping (enum wire values: ASCII letters and `_`).
@@ -203,6 +214,8 @@ mod tests {
                 resumen_cierre: some.then(|| "línea\n2".to_string()),
                 cerrada_at: some.then(|| at(1_796_000_002_000)),
             }),
+            zona_id: some.then_some(i),
+            comisaria_id: (i % 3 == 0).then_some(i + 1),
         }
     }
 

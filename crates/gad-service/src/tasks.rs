@@ -69,6 +69,11 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// Only emergencies (true) or only ordinary tasks (false).
     pub es_emergencia: Option<bool>,
+    /// Only tasks in this zone: its `zona_id` or its `comisaria_id` is this id.
+    pub zona_id: Option<i64>,
+    /// A supervisor with assigned comisarías sees theirs (and tasks outside every zone) by
+    /// default; true shows the whole city.
+    pub toda_la_ciudad: Option<bool>,
 }
 
 impl Validate for ListQuery {
@@ -103,6 +108,8 @@ pub async fn list(ctx: &Ctx, me: &Actor, q: &ListQuery) -> ServiceResult<Vec<Tar
         hasta: q.hasta,
         q: pattern.as_deref(),
         es_emergencia: q.es_emergencia,
+        zona_id: q.zona_id,
+        comisarias: crate::jurisdiccion::default_comisarias(ctx, me, q.toda_la_ciudad).await?,
         skip: q.skip.unwrap_or(0),
         limit: q.limit.unwrap_or(100),
     };

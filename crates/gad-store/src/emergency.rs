@@ -31,6 +31,10 @@ pub struct Dispatched {
     pub refuerzos: Value,
     /// Officers the plan asked for and nobody could fill.
     pub faltantes: i64,
+    /// The smallest zone containing the location and its comisaría (set by the insert's
+    /// trigger).
+    pub zona_id: Option<i64>,
+    pub comisaria_id: Option<i64>,
 }
 
 /// What the dispatch centre recorded at intake.
@@ -177,7 +181,7 @@ pub fn dispatch_sql(order: Order, plan: bool, duty: crate::turnos::Duty) -> Stri
                    incidente_nro(), $14::text, {prioridad}, $16::text, $17::text, $18::text, $19::text
             FROM pick p CROSS JOIN LATERAL (SELECT nextval('emergency_code_seq') AS n) s
             WHERE p.rk = 1
-            RETURNING id, uuid, codigo, created_at, nro_incidente, prioridad_incidente
+            RETURNING id, uuid, codigo, created_at, nro_incidente, prioridad_incidente, zona_id, comisaria_id
         ),
         link AS (
             INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
@@ -208,7 +212,7 @@ pub fn dispatch_sql(order: Order, plan: bool, duty: crate::turnos::Duty) -> Stri
         ),
         result AS (
             SELECT p.efectivo_id, p.usuario_id, p.distance_m, t.id AS task_id, t.uuid AS task_uuid,
-                   t.codigo, t.created_at, t.nro_incidente, t.prioridad_incidente,
+                   t.codigo, t.created_at, t.nro_incidente, t.prioridad_incidente, t.zona_id, t.comisaria_id,
                    {tipo_nombre} AS tipo_nombre,
                    COALESCE((SELECT jsonb_agg(jsonb_build_object('efectivo_id', s.efectivo_id,
                                  'usuario_id', s.usuario_id, 'distance_m', s.distance_m,
@@ -240,7 +244,7 @@ pub fn dispatch_sql(order: Order, plan: bool, duty: crate::turnos::Duty) -> Stri
             FROM result r WHERE k.user_id = $4::int8 AND k.key = $7::text RETURNING 1
         )
         SELECT efectivo_id, usuario_id, distance_m, task_id, task_uuid, codigo, created_at, body,
-               nro_incidente, prioridad_incidente, tipo_nombre, refuerzos, faltantes
+               nro_incidente, prioridad_incidente, tipo_nombre, refuerzos, faltantes, zona_id, comisaria_id
         FROM result"
     )
 }

@@ -28,6 +28,7 @@ pub mod tokens;
 pub mod totp;
 pub mod turnos;
 pub mod usuarios;
+pub mod zonas;
 
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.
 pub use sqlx::{Error as DbError, PgConnection as Conn, PgPool as Pool};

@@ -67,6 +67,13 @@ pub struct Tarea {
     pub nro_incidente: Option<String>,
     /// What the dispatch centre recorded about the incident; null for plain tasks.
     pub incidente: Option<Incidente>,
+    /// The smallest zone containing the task's location (null: no location, or outside every
+    /// zone), set when the task is placed or moved.
+    #[serde(default)]
+    pub zona_id: Option<i64>,
+    /// The comisaría whose jurisdiction the location falls in.
+    #[serde(default)]
+    pub comisaria_id: Option<i64>,
 }
 
 /// The incident an emergency records (intake and closure).
@@ -108,12 +115,12 @@ pub const TAREA_COLUMNS: &str = "t.id, t.uuid, t.codigo, t.titulo, t.descripcion
     t.efectivos_asignados, t.ubicacion_lat, t.ubicacion_lon, t.ubicacion_descripcion, t.notas,
     t.created_at, t.updated_at, t.deleted_at, t.es_emergencia, t.nro_incidente, t.tipo_incidente,
     t.prioridad_incidente, t.direccion, t.referencia, t.denunciante_nombre, t.denunciante_telefono,
-    t.codigo_cierre, t.resumen_cierre, t.cerrada_at";
+    t.codigo_cierre, t.resumen_cierre, t.cerrada_at, t.zona_id, t.comisaria_id";
 
 /// The names `TAREA_COLUMNS` yields, by position. The positional decoder checks them on the
 /// first row of every result, so a column added to one list and not the other fails loudly
 /// (a decode error naming the column) instead of shifting every field.
-pub const TAREA_COLUMN_NAMES: [&str; 36] = [
+pub const TAREA_COLUMN_NAMES: [&str; 38] = [
     "id",
     "uuid",
     "codigo",
@@ -150,6 +157,8 @@ pub const TAREA_COLUMN_NAMES: [&str; 36] = [
     "codigo_cierre",
     "resumen_cierre",
     "cerrada_at",
+    "zona_id",
+    "comisaria_id",
 ];
 
 /// The one home of task visibility (contract §4): appends ` AND <caller may see t>` to a query
@@ -287,6 +296,8 @@ impl Tarea {
             es_emergencia,
             nro_incidente: col(row, 26, checked)?,
             incidente,
+            zona_id: col(row, 36, checked)?,
+            comisaria_id: col(row, 37, checked)?,
         })
     }
 
@@ -401,6 +412,10 @@ pub struct ListFilter<'a> {
     pub q: Option<&'a str>,
     /// Only emergencies (true) or only ordinary tasks (false).
     pub es_emergencia: Option<bool>,
+    /// Tasks whose `zona_id` or `comisaria_id` is this zone.
+    pub zona_id: Option<i64>,
+    /// A supervisor's jurisdiction: tasks of these comisarías and tasks outside every one.
+    pub comisarias: Option<Vec<i64>>,
     pub skip: i64,
     pub limit: i64,
 }
@@ -451,6 +466,18 @@ pub async fn list<'e, E: PgExecutor<'e>>(
     }
     if let Some(e) = f.es_emergencia {
         qb.push(" AND t.es_emergencia = ").push_bind(e);
+    }
+    if let Some(z) = f.zona_id {
+        qb.push(" AND (t.zona_id = ")
+            .push_bind(z)
+            .push(" OR t.comisaria_id = ")
+            .push_bind(z)
+            .push(")");
+    }
+    if let Some(c) = &f.comisarias {
+        qb.push(" AND (t.comisaria_id IS NULL OR t.comisaria_id = ANY(")
+            .push_bind(c.clone())
+            .push("))");
     }
     qb.push(" ORDER BY t.created_at DESC, t.id DESC OFFSET ")
         .push_bind(f.skip)

@@ -124,6 +124,10 @@ impl Conn {
             Audience::Unidad { user_ids, .. } | Audience::Involved { user_ids } => {
                 supervisor || self.user_id.is_some_and(|u| user_ids.contains(&u))
             }
+            Audience::Jurisdiccion { user_ids, excepto } => {
+                self.user_id.is_some_and(|u| user_ids.contains(&u))
+                    || (supervisor && !self.user_id.is_some_and(|u| excepto.contains(&u)))
+            }
         };
         if !audience_ok {
             return false;
@@ -489,7 +493,7 @@ impl Hub {
             _ => None,
         };
         let target_role = match &event.audience {
-            Audience::Everyone | Audience::Involved { .. } => None,
+            Audience::Everyone | Audience::Involved { .. } | Audience::Jurisdiccion { .. } => None,
             Audience::Supervisors => Some("supervisor".to_string()),
             Audience::Efectivos => Some("efectivo".to_string()),
             Audience::Unidad { name, .. } => Some(format!("unidad:{name}")),

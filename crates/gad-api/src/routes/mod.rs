@@ -24,3 +24,4 @@ pub mod turnos;
 pub mod user_totp;
 pub mod user_unlock;
 pub mod users;
+pub mod zonas;

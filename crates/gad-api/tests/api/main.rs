@@ -34,3 +34,4 @@ mod telegram_link;
 mod turnos;
 mod users;
 mod web;
+mod zonas;

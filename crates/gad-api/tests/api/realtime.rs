@@ -77,6 +77,8 @@ pub(crate) fn tarea(id: i64, codigo: &str) -> Tarea {
         es_emergencia: false,
         nro_incidente: None,
         incidente: None,
+        zona_id: None,
+        comisaria_id: None,
     }
 }
 

@@ -101,8 +101,11 @@ async fn create_is_201_with_location_and_the_contract_object() {
     // Incidents added nro_incidente and incidente (null for a planned task).
     assert_eq!(t["nro_incidente"], Value::Null);
     assert_eq!(t["incidente"], Value::Null);
+    // Jurisdictions added zona_id and comisaria_id (null: no zones in this database).
+    assert_eq!(t["zona_id"], Value::Null);
+    assert_eq!(t["comisaria_id"], Value::Null);
     let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 28, "{keys:?}");
+    assert_eq!(keys.len(), 30, "{keys:?}");
 
     // Stored as geography too; assignment mirrored in tarea_efectivos; initial history row; audit.
     let (lat, lon): (f64, f64) = sqlx::query_as(

@@ -56,6 +56,7 @@
 
     'dash.titulo': 'Mapa en vivo',
     'dash.mapa': 'Mapa de efectivos, emergencias y tareas',
+    'dash.capa.zonas': 'Comisarías y cuadrantes',
     'dash.unidades': 'Efectivos ubicados',
     'dash.unidades.cuenta': '{n} efectivos',
     'dash.emergencias': 'Emergencias activas',

@@ -276,6 +276,29 @@
     tareas.set(tarea.id, tarea);
   }
 
+  /** The jurisdictions layer (comisarías solid, cuadrantes dashed, name on hover), with a
+   * toggle in the layers control. Names go in through textContent, never as HTML. */
+  function ponerZonas() {
+    var capa = L.geoJSON(null, {
+      style: function (f) {
+        return f.properties.tipo === 'comisaria'
+          ? { color: '#0969da', weight: 2, fill: false }
+          : { color: '#8250df', weight: 1, dashArray: '4 3', fill: false };
+      },
+      onEachFeature: function (f, layer) {
+        var nombre = document.createElement('span');
+        nombre.textContent = f.properties.nombre;
+        layer.bindTooltip(nombre, { sticky: true });
+      }
+    }).addTo(map);
+    var overlays = {};
+    overlays[GAD.t('dash.capa.zonas')] = capa;
+    L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+    GAD.api('GET', '/api/v1/zonas/geojson').then(function (r) {
+      if (r.status === 200 && r.body && Array.isArray(r.body.features)) capa.addData(r.body);
+    });
+  }
+
   /** Creation time, assigned officer and place of the active emergencies, and open tasks. */
   function enriquecer() {
     GAD.api('GET', '/api/v1/tasks?es_emergencia=true&limit=500').then(function (r) {
@@ -742,6 +765,7 @@
     tareasCapa = L.featureGroup().addTo(map);
     emergCapa = L.featureGroup().addTo(map);
     trayectoCapa = L.featureGroup().addTo(map);
+    ponerZonas();
     map.on('click', function (e) { abrirNueva(e.latlng); });
 
     lista.addEventListener('click', function (e) {
