@@ -251,6 +251,16 @@ pub struct Vars {
     #[serde_inline_default(300)]
     #[serde(deserialize_with = "Range::<0, 86400>::de")]
     pub geocoder_cache_seconds: u64,
+    /// How long an instance reuses a token's authenticated user without reading it from the
+    /// database again (0: never). Invalidation crosses instances through Redis; without Redis
+    /// this bound is the staleness of a logout or a level change elsewhere, hence at most 5.
+    #[serde_inline_default(5)]
+    #[serde(deserialize_with = "Range::<0, 5>::de")]
+    pub auth_cache_ttl_seconds: u64,
+    /// Most sessions an instance keeps in that cache.
+    #[serde_inline_default(100_000)]
+    #[serde(deserialize_with = "Range::<1, 10_000_000>::de")]
+    pub auth_cache_max: u64,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -406,6 +416,16 @@ pub struct Config {
     pub adjuntos: Adjuntos,
     /// The external geocoder of the address search and the answers' cache (`GEOCODER_*`).
     pub geocoder: GeocoderConfig,
+    /// The per-instance cache of authenticated sessions (`AUTH_CACHE_TTL_SECONDS`,
+    /// `AUTH_CACHE_MAX`); a zero TTL turns it off.
+    pub auth_cache: AuthCacheConfig,
+}
+
+/// How long and how many authenticated sessions an instance keeps (see `gad_api::auth_cache`).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthCacheConfig {
+    pub ttl: std::time::Duration,
+    pub max_entries: u64,
 }
 
 /// Where the attachments (evidence files) of tasks are stored (`crate::almacen`).
@@ -658,6 +678,10 @@ impl Config {
                 s3_url: v.adjuntos_s3_url.clone().filter(|u| !u.trim().is_empty()),
             },
             geocoder: geocoder_config(v)?,
+            auth_cache: AuthCacheConfig {
+                ttl: std::time::Duration::from_secs(v.auth_cache_ttl_seconds),
+                max_entries: v.auth_cache_max,
+            },
         })
     }
 
