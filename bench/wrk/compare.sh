@@ -60,7 +60,7 @@ run_one() {
     return
   fi
   DATABASE_URL="$DB" PORT="$PORT" JWT_SECRET_KEY="${JWT_SECRET_KEY:-compare-compare-compare-compare-compare}" \
-    ENVIRONMENT="${ENVIRONMENT:-development}" ${REDIS_URL:+REDIS_URL="$REDIS_URL"} \
+    ENVIRONMENT="${ENVIRONMENT:-development}" REDIS_URL="${REDIS_URL:-}" \
     RATE_LIMITING_ENABLED=false LOG_LEVEL=warn "$bin" serve >/dev/null 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
