@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth_cache::CachedSession;
 use crate::error::ApiError;
 use crate::state::AppState;
 use gad_service::ServiceError;
@@ -136,8 +137,9 @@ pub fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bo
     !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
 }
 
-/// An authenticated, active user, loaded fresh from the database on every request so that a
-/// demotion, deletion or logout takes effect at once on every instance.
+/// An authenticated, active user, read from the database or from this instance's session cache
+/// (`crate::auth_cache`: a few seconds at most, forgotten on every instance when a demotion,
+/// deletion or logout happens anywhere).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     /// Who acts, as every use case sees it (`me.id`, `me.nivel`… read through it).
@@ -194,7 +196,19 @@ async fn authenticate_token_owing_enrolment(
         .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
     let jti = Uuid::parse_str(&claims.jti)
         .map_err(|_| ApiError::from(ServiceError::InvalidCredentials))?;
-    let session = gad_service::auth::session(&state.ctx, user_id, jti, claims.iat).await?;
+    let session = match state.auth_cache.get(jti, user_id).await {
+        Some(s) => s,
+        None => {
+            let ticket = state.auth_cache.ticket();
+            let s = gad_service::auth::session(&state.ctx, user_id, jti, claims.iat).await?;
+            let s = CachedSession {
+                actor: s.actor,
+                totp_enrolment_required: s.totp_enrolment_required,
+            };
+            state.auth_cache.put(ticket, jti, user_id, s).await;
+            s
+        }
+    };
     Ok(AuthUser {
         actor: session.actor,
         jti,

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod auth_cache;
 pub mod db;
 pub mod error;
 pub mod extract;

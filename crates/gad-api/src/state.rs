@@ -8,12 +8,16 @@ use std::sync::Arc;
 use gad_service::config::Config;
 use gad_service::{Ctx, Pool};
 
+use crate::auth_cache::AuthCache;
 use crate::realtime::Hub;
 
 pub struct Inner {
     pub ctx: Ctx,
     pub hub: Arc<Hub>,
     pub ratelimit: crate::ratelimit_state::LimiterState,
+    /// Authenticated sessions reused for a few seconds (shared with the hub, which forgets them
+    /// when another instance says so).
+    pub auth_cache: Arc<AuthCache>,
 }
 
 #[derive(Clone)]
@@ -38,12 +42,18 @@ impl AppState {
     /// started: Redis fan-out) and the gateway's limiter.
     pub fn new(config: Config, db: Pool) -> AppState {
         let ctx = Ctx::new(config, db);
+        let auth_cache = Arc::new(AuthCache::new(
+            ctx.config.auth_cache,
+            ctx.redis.configured(),
+            Arc::clone(&ctx.metrics),
+        ));
         let hub = Hub::new(
             Arc::clone(&ctx.metrics),
             Arc::clone(&ctx.redis),
             ctx.instance_id.clone(),
             ctx.config.environment.as_str(),
             ctx.fanout.clone(),
+            Arc::clone(&auth_cache),
         );
         ctx.events.register(hub.clone());
         hub.start(ctx.db.clone(), &ctx.config.redis_namespace);
@@ -52,6 +62,7 @@ impl AppState {
             ctx,
             hub,
             ratelimit,
+            auth_cache,
         }))
     }
 }

@@ -352,8 +352,8 @@ async fn subscribe(
                 return true;
             }
         };
-        if r.end_user.is_some() {
-            return true; // a session ended: nothing to push
+        if r.end_user.is_some() || r.auth_user.is_some() {
+            return true; // a session ended or changed: nothing to push
         }
         let Some(event) = r.event() else {
             metrics.error("push_unreadable");

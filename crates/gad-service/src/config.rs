@@ -294,6 +294,16 @@ pub struct Vars {
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<0, 1440>::de")]
     pub turno_tolerancia_minutos: i64,
+    /// How long an instance reuses a token's authenticated user without reading it from the
+    /// database again (0: never). Invalidation crosses instances through Redis; without Redis
+    /// this bound is the staleness of a logout or a level change elsewhere, hence at most 5.
+    #[serde_inline_default(5)]
+    #[serde(deserialize_with = "Range::<0, 5>::de")]
+    pub auth_cache_ttl_seconds: u64,
+    /// Most sessions an instance keeps in that cache.
+    #[serde_inline_default(100_000)]
+    #[serde(deserialize_with = "Range::<1, 10_000_000>::de")]
+    pub auth_cache_max: u64,
 }
 
 /// The variables only `gad bot` reads, declared as [`Vars`] (checked by
@@ -457,6 +467,16 @@ pub struct Config {
     /// `TURNO_TOLERANCIA_MINUTOS` (30): a clock-in later than this after the planned start is
     /// flagged `ingreso_tarde`.
     pub turno_tolerancia_minutos: i64,
+    /// The per-instance cache of authenticated sessions (`AUTH_CACHE_TTL_SECONDS`,
+    /// `AUTH_CACHE_MAX`); a zero TTL turns it off.
+    pub auth_cache: AuthCacheConfig,
+}
+
+/// How long and how many authenticated sessions an instance keeps (see `gad_api::auth_cache`).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthCacheConfig {
+    pub ttl: std::time::Duration,
+    pub max_entries: u64,
 }
 
 /// Officer-safety check-ins (`crate::checkins`).
@@ -729,6 +749,10 @@ impl Config {
                 },
             },
             turno_tolerancia_minutos: v.turno_tolerancia_minutos,
+            auth_cache: AuthCacheConfig {
+                ttl: std::time::Duration::from_secs(v.auth_cache_ttl_seconds),
+                max_entries: v.auth_cache_max,
+            },
         })
     }
 

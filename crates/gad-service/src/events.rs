@@ -314,6 +314,11 @@ impl EventBus {
 /// The version of [`Envelope`] this build writes; a reader drops a newer one it cannot know.
 pub const ENVELOPE_VERSION: u8 = 1;
 
+/// The version of a message that only tells the other instances to forget a user's cached
+/// authentication (`Envelope::auth_user`): a reader of version 1 drops it instead of taking it
+/// for an event.
+pub const AUTH_ENVELOPE_VERSION: u8 = 2;
+
 /// One message on the Redis fan-out channel, the same for every process that publishes or reads
 /// it (API instances, the bot): the event's routing and its serialised wire envelope.
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -334,6 +339,10 @@ pub struct Envelope {
     /// Control: close every socket of this user (session ended on some instance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<i64>,
+    /// Control: forget the cached authentication of this user (what their sessions carry
+    /// changed; the sessions live on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_user: Option<i64>,
     /// (lat, lng) of a location event, for the receivers' bounding boxes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g: Option<(f64, f64)>,
@@ -348,13 +357,13 @@ impl Envelope {
     pub fn decode(payload: &[u8]) -> Option<Envelope> {
         serde_json::from_slice::<Envelope>(payload)
             .ok()
-            .filter(|e| e.v <= ENVELOPE_VERSION)
+            .filter(|e| e.v <= AUTH_ENVELOPE_VERSION)
     }
 
     /// The event the frame carries; `None` for a control message or a frame this build cannot
     /// read.
     pub fn event(&self) -> Option<Event> {
-        if self.end_user.is_some() {
+        if self.end_user.is_some() || self.auth_user.is_some() {
             return None;
         }
         serde_json::from_str::<Event>(&self.p).ok()
@@ -875,6 +884,7 @@ mod tests {
             ts: 1,
             p: String::new(),
             end_user: Some(7),
+            auth_user: None,
             g: None,
         };
         let sealed = key.seal(&envelope).unwrap();
@@ -927,6 +937,7 @@ mod tests {
                 ts: 0,
                 p: text,
                 end_user: None,
+                auth_user: None,
                 g: event.position(),
             };
             let wire = serde_json::to_vec(&envelope).unwrap();

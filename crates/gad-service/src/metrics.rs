@@ -469,6 +469,10 @@ pub struct Metrics {
     pub audit_seal_lag_seconds: Gauge<f64, AtomicU64>,
     /// Audit rows this instance linked into the chain.
     pub audit_sealed_rows: Total,
+    /// Authenticated requests answered from this instance's session cache, and those that read
+    /// the session from the database.
+    pub auth_cache_hits: Total,
+    pub auth_cache_misses: Total,
 }
 
 impl Metrics {
@@ -504,6 +508,8 @@ impl Metrics {
             audit_unsealed_rows: Level::default(),
             audit_seal_lag_seconds: Gauge::default(),
             audit_sealed_rows: Total::default(),
+            auth_cache_hits: Total::default(),
+            auth_cache_misses: Total::default(),
         };
         m.register(env, roles)
     }
@@ -522,6 +528,16 @@ impl Metrics {
             self.rate_limit_rejected.family.clone(),
         );
         r.register("cache_hits_total", "Cache hits", self.cache_hits.clone());
+        r.register(
+            "auth_cache_hits_total",
+            "Authenticated requests whose session came from this instance's cache",
+            self.auth_cache_hits.clone(),
+        );
+        r.register(
+            "auth_cache_misses_total",
+            "Authenticated requests whose session was read from the database",
+            self.auth_cache_misses.clone(),
+        );
         r.register(
             "cache_misses_total",
             "Cache misses",

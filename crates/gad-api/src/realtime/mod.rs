@@ -34,9 +34,10 @@ use tokio::sync::{Notify, mpsc};
 
 use gad_core::positions::BBox;
 
+use crate::auth_cache::AuthCache;
 use gad_service::events::{
-    Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink, EventType, FanoutKey,
-    Frame, Ping,
+    AUTH_ENVELOPE_VERSION, Audience, DomainEvent, ENVELOPE_VERSION, Envelope, Event, EventSink,
+    EventType, FanoutKey, Frame, Ping,
 };
 use gad_service::metrics::Metrics;
 use gad_service::realtime::{Overview, Pool};
@@ -266,6 +267,8 @@ pub struct Hub {
     /// instance (at most `DASHBOARD_INTERVAL` old).
     dashboard: tokio::sync::Mutex<Option<(Instant, Overview)>>,
     coalesce: Mutex<Coalesce>,
+    /// The instance's session cache: a session ended or changed elsewhere is forgotten here.
+    auth_cache: Arc<AuthCache>,
 }
 
 impl Hub {
@@ -275,8 +278,10 @@ impl Hub {
         instance_id: String,
         env: &str,
         fanout: FanoutKey,
+        auth_cache: Arc<AuthCache>,
     ) -> Arc<Hub> {
         Arc::new(Hub {
+            auth_cache,
             metrics,
             fanout,
             redis,
@@ -514,6 +519,7 @@ impl Hub {
                 ts: Utc::now().timestamp_micros(),
                 p: text.as_str().to_string(),
                 end_user: None,
+                auth_user: None,
                 g: event.event.position(),
             })
         });
@@ -631,7 +637,12 @@ impl Hub {
             return; // own echo: already delivered locally
         }
         if let Some(user_id) = r.end_user {
+            self.auth_cache.forget_user(user_id);
             self.close_user_local(user_id);
+            return;
+        }
+        if let Some(user_id) = r.auth_user {
+            self.auth_cache.forget_user(user_id);
             return;
         }
         let age_us = (Utc::now().timestamp_micros() - r.ts).max(0) as u64;
@@ -657,6 +668,7 @@ impl Hub {
     /// `user_id` on this instance now and on the others through the fan-out channel. Called
     /// after logout, password change, deactivation, deletion and level change.
     pub fn end_user_sessions(&self, user_id: i64) -> usize {
+        self.auth_cache.forget_user(user_id);
         let n = self.close_user_local(user_id);
         if let Some(tx) = self.publish_tx.get() {
             let remote = Envelope {
@@ -670,6 +682,7 @@ impl Hub {
                 ts: Utc::now().timestamp_micros(),
                 p: String::new(),
                 end_user: Some(user_id),
+                auth_user: None,
                 g: None,
             };
             if let Some(s) = self.fanout.seal(&remote)
@@ -682,6 +695,37 @@ impl Hub {
             }
         }
         n
+    }
+
+    /// Makes every instance read `user_id`'s sessions afresh on their next request (what they
+    /// carry changed: second factor, officer link…) without ending them: forgets them in this
+    /// instance's session cache now and in the others' through the fan-out channel.
+    pub fn refresh_user_auth(&self, user_id: i64) {
+        self.auth_cache.forget_user(user_id);
+        if let Some(tx) = self.publish_tx.get() {
+            let remote = Envelope {
+                v: AUTH_ENVELOPE_VERSION,
+                o: self.instance_id.clone(),
+                e: EventType::Notification,
+                a: Audience::Involved {
+                    user_ids: vec![user_id],
+                },
+                t: Vec::new(),
+                ts: Utc::now().timestamp_micros(),
+                p: String::new(),
+                end_user: None,
+                auth_user: Some(user_id),
+                g: None,
+            };
+            if let Some(s) = self.fanout.seal(&remote)
+                && tx.try_send(s).is_err()
+            {
+                tracing::warn!(
+                    user_id,
+                    "realtime: publish queue full; cached authentication forgotten locally only"
+                );
+            }
+        }
     }
 
     fn close_user_local(&self, user_id: i64) -> usize {
@@ -836,6 +880,9 @@ async fn subscriber_loop(hub: Arc<Hub>, url: String, channel: String) {
         channel,
         move |up| {
             state.fanout_up.store(up, Ordering::Relaxed);
+            // While unsubscribed, another instance's "forget this user" may have been missed:
+            // what was cached before is not trusted once the channel is back.
+            state.auth_cache.forget_all();
             if up {
                 tracing::info!("realtime: redis fan-out subscribed");
             } else {

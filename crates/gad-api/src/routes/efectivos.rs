@@ -51,6 +51,8 @@ pub async fn create_efectivo(
     ValidJson(b): ValidJson<CreateEfectivo>,
 ) -> ApiResult<Response> {
     let row = efectivos::create(&state.ctx, &me, &origin, &b).await?;
+    // The user's sessions now act as this officer: every instance reads them afresh.
+    state.hub.refresh_user_auth(row.usuario_id);
     let mut resp = json_response(StatusCode::CREATED, &row.to_json());
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/efectivos/{}", row.id)) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -98,6 +100,8 @@ pub async fn delete_efectivo(
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let row = efectivos::delete(&state.ctx, &me, &origin, id).await?;
+    // The user's sessions no longer act as an officer: every instance reads them afresh.
+    state.hub.refresh_user_auth(row.usuario_id);
     Ok(Json(row.to_wire()).into_response())
 }
 

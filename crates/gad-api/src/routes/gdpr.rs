@@ -111,6 +111,7 @@ pub async fn erase_user(
     let sesiones_cerradas = if erased.ends_sessions() {
         state.hub.end_user_sessions(user_id)
     } else {
+        state.hub.refresh_user_auth(user_id);
         0
     };
     Ok(Json(erased.result(user_id, sesiones_cerradas)))

@@ -44,6 +44,8 @@ pub async fn confirm(
     ValidJson(body): ValidJson<CodeBody>,
 ) -> ApiResult<Response> {
     let codes = totp::confirm(&state.ctx, &me, &origin, &body).await?;
+    // The second factor is enrolled: the sessions that owed it reach everything now.
+    state.hub.refresh_user_auth(me.id);
     Ok(Json(codes).into_response())
 }
 
@@ -58,5 +60,7 @@ pub async fn reset(
     ValidPath(user_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let body = totp::reset(&state.ctx, &me, &origin, user_id).await?;
+    // A user who must have a second factor owes it again, on every instance.
+    state.hub.refresh_user_auth(user_id);
     Ok(Json(body).into_response())
 }

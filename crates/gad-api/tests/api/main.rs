@@ -7,6 +7,7 @@ mod alerts;
 mod audit_chain;
 mod audit_sealer;
 mod auth;
+mod auth_cache;
 mod cache;
 mod checkins;
 mod dispatch_abuse;
