@@ -290,6 +290,22 @@ pub async fn delete(ctx: &Ctx, me: &Actor, origin: &RequestContext, id: i64) -> 
 
 // ---- Patterns ----
 
+/// An ISO weekday, 1 (Monday) … 7 (Sunday). Only a schema: `dias` is read as integers and
+/// checked by `validate`.
+pub struct DiaSemana;
+
+impl utoipa::PartialSchema for DiaSemana {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(7))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DiaSemana {}
+
 /// How a pattern repeats.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "tipo", rename_all = "snake_case")]
@@ -297,7 +313,7 @@ pub enum Patron {
     /// One shift on each of these ISO weekdays (1 Monday … 7 Sunday), starting at `hora_inicio`
     /// and lasting `duracion_horas`.
     DiasSemana {
-        #[schema(min_items = 1, max_items = 7, value_type = Vec<i64>)]
+        #[schema(min_items = 1, max_items = 7, value_type = Vec<DiaSemana>, inline)]
         dias: Vec<i64>,
     },
     /// Work `trabajo_horas`, rest `descanso_horas`, again (e.g. 12×36), the first shift at
