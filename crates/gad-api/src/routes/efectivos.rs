@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -53,11 +53,7 @@ pub async fn create_efectivo(
     let row = efectivos::create(&state.ctx, &me, &origin, &b).await?;
     // The user's sessions now act as this officer: every instance reads them afresh.
     state.hub.refresh_user_auth(row.usuario_id);
-    let mut resp = json_response(StatusCode::CREATED, &row.to_json());
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/efectivos/{}", row.id)) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    super::created(&row.to_json(), format!("/api/v1/efectivos/{}", row.id))
 }
 
 #[utoipa::path(get, path = "/api/v1/efectivos/{id}", tag = "efectivos",

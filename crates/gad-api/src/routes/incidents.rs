@@ -2,13 +2,13 @@
 //! `gad_service::tipos_incidente`.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::Origin;
 use crate::auth::{Admin, AuthUser};
-use crate::error::{ApiResult, json_response};
+use crate::error::ApiResult;
 use crate::extract::{ValidJson, ValidPath};
 use crate::state::AppState;
 use gad_service::tipos_incidente::{self, TipoBody, TipoCambio, TipoIncidente, TipoNuevo};
@@ -39,12 +39,7 @@ pub async fn create_type(
     ValidJson(b): ValidJson<TipoBody>,
 ) -> ApiResult<Response> {
     let t = tipos_incidente::create(&state.ctx, &me, &origin, &b).await?;
-    let body = serde_json::to_value(&t).map_err(crate::error::ApiError::internal)?;
-    let mut resp = json_response(StatusCode::CREATED, &body);
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/tipos-incidente/{}", t.codigo)) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    super::created(&t, format!("/api/v1/tipos-incidente/{}", t.codigo))
 }
 
 #[utoipa::path(get, path = "/api/v1/tipos-incidente/{codigo}", tag = "incidents",

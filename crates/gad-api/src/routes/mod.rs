@@ -25,3 +25,16 @@ pub mod user_totp;
 pub mod user_unlock;
 pub mod users;
 pub mod zonas;
+
+/// A 201 answer with `body` and its `Location` (left out when the path is not a header value).
+pub(crate) fn created(
+    body: &impl serde::Serialize,
+    location: String,
+) -> crate::error::ApiResult<axum::response::Response> {
+    let body = serde_json::to_value(body).map_err(crate::error::ApiError::internal)?;
+    let mut resp = crate::error::json_response(axum::http::StatusCode::CREATED, &body);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(resp)
+}

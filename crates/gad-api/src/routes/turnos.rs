@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -30,14 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_leave))
 }
 
-fn created(body: &impl serde::Serialize, location: String) -> ApiResult<Response> {
-    let body = serde_json::to_value(body).map_err(crate::error::ApiError::internal)?;
-    let mut resp = json_response(StatusCode::CREATED, &body);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
-}
+use super::created;
 
 #[utoipa::path(get, path = "/api/v1/turnos", tag = "turnos", params(ListQuery),
     description = "Level: 1 (own). Shifts by start, filtered by efectivo_id, desde/hasta (RFC 3339: shifts ending after desde, starting before hasta) and unidad; skip/limit pagination (limit default 100). Level 1 sees only their own shifts.",

@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::audit::Origin;
 use crate::auth::{Admin, AuthUser};
-use crate::error::{ApiResult, json_response};
+use crate::error::ApiResult;
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
 use gad_service::jurisdiccion::{self, UserZonas, UserZonasBody};
@@ -86,12 +86,7 @@ pub async fn create_zone(
     ValidJson(b): ValidJson<ZonaBody>,
 ) -> ApiResult<Response> {
     let z = zonas::create(&state.ctx, &me, &origin, &b).await?;
-    let body = serde_json::to_value(&z).map_err(crate::error::ApiError::internal)?;
-    let mut resp = json_response(StatusCode::CREATED, &body);
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/zonas/{}", z.id)) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    super::created(&z, format!("/api/v1/zonas/{}", z.id))
 }
 
 #[utoipa::path(get, path = "/api/v1/zonas/{id}", tag = "zonas",
