@@ -294,6 +294,10 @@ pub struct Vars {
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<0, 1440>::de")]
     pub turno_tolerancia_minutos: i64,
+    /// The IANA time zone in which people read dates and times of day: leave days, the start
+    /// time of a shift pattern, report times.
+    #[serde_inline_default("America/Argentina/Buenos_Aires".into())]
+    pub zona_horaria: String,
     /// How long an instance reuses a token's authenticated user without reading it from the
     /// database again (0: never). Invalidation crosses instances through Redis; without Redis
     /// this bound is the staleness of a logout or a level change elsewhere, hence at most 5.
@@ -467,6 +471,9 @@ pub struct Config {
     /// `TURNO_TOLERANCIA_MINUTOS` (30): a clock-in later than this after the planned start is
     /// flagged `ingreso_tarde`.
     pub turno_tolerancia_minutos: i64,
+    /// `ZONA_HORARIA` (America/Argentina/Buenos_Aires): the calendar of leave days, pattern
+    /// start times and reports.
+    pub zona_horaria: chrono_tz::Tz,
     /// The per-instance cache of authenticated sessions (`AUTH_CACHE_TTL_SECONDS`,
     /// `AUTH_CACHE_MAX`); a zero TTL turns it off.
     pub auth_cache: AuthCacheConfig,
@@ -749,6 +756,12 @@ impl Config {
                 },
             },
             turno_tolerancia_minutos: v.turno_tolerancia_minutos,
+            zona_horaria: v.zona_horaria.trim().parse().map_err(|_| {
+                format!(
+                    "ZONA_HORARIA must be an IANA time zone such as America/Argentina/Buenos_Aires (got '{}')",
+                    v.zona_horaria
+                )
+            })?,
             auth_cache: AuthCacheConfig {
                 ttl: std::time::Duration::from_secs(v.auth_cache_ttl_seconds),
                 max_entries: v.auth_cache_max,
@@ -1470,5 +1483,10 @@ mod tests {
         assert!(e.contains("DUTY_MODE"), "{e}");
         let e = with(&[("TURNO_TOLERANCIA_MINUTOS", "-1")]).unwrap_err();
         assert!(e.contains("TURNO_TOLERANCIA_MINUTOS"), "{e}");
+        assert_eq!(c.zona_horaria, chrono_tz::America::Argentina::Buenos_Aires);
+        let c = with(&[("ZONA_HORARIA", "Europe/Madrid")]).unwrap();
+        assert_eq!(c.zona_horaria, chrono_tz::Europe::Madrid);
+        let e = with(&[("ZONA_HORARIA", "Buenos Aires")]).unwrap_err();
+        assert!(e.contains("ZONA_HORARIA"), "{e}");
     }
 }

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
 use gad_core::{Actor, FieldError, Nivel};
@@ -337,7 +338,7 @@ pub struct PlantillaBody {
     /// Last day a shift may start (YYYY-MM-DD, inclusive), at most 92 days after `desde`.
     #[schema(value_type = String, format = Date)]
     pub hasta: NaiveDate,
-    /// Start time of day, `HH:MM`, UTC.
+    /// Start time of day, `HH:MM`, in `ZONA_HORARIA` (the local time people plan in).
     #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub hora_inicio: String,
     /// Length of each shift (1–24), for `dias_semana` (a cycle's shift lasts `trabajo_horas`).
@@ -459,8 +460,9 @@ impl Validate for PlantillaBody {
 }
 
 /// The `(inicio, fin)` of each shift a pattern makes for one officer, in order (pure: the body
-/// is already valid).
-pub fn expand(b: &PlantillaBody) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+/// is already valid). Days and `hora_inicio` are read in `tz`; a start time that a daylight-saving
+/// change skips moves to the first instant after the gap, so no planned day is lost.
+pub fn expand(b: &PlantillaBody, tz: Tz) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let Some(h) = hora(&b.hora_inicio) else {
         return Vec::new();
     };
@@ -471,7 +473,7 @@ pub fn expand(b: &PlantillaBody) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
             let mut d = b.desde;
             while d <= b.hasta {
                 if dias.contains(&i64::from(d.weekday().number_from_monday())) {
-                    let start = d.and_time(h).and_utc();
+                    let start = local_instant(tz, d, h);
                     out.push((start, start + len));
                 }
                 d += Duration::days(1);
@@ -483,14 +485,26 @@ pub fn expand(b: &PlantillaBody) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         } => {
             let work = Duration::hours(*trabajo_horas);
             let step = work + Duration::hours(*descanso_horas);
-            let mut start = b.desde.and_time(h).and_utc();
-            while start.date_naive() <= b.hasta {
+            let mut start = local_instant(tz, b.desde, h);
+            while start.with_timezone(&tz).date_naive() <= b.hasta {
                 out.push((start, start + work));
                 start += step;
             }
         }
     }
     out
+}
+
+/// The instant a wall-clock time of a day in `tz` names (the earlier one when a clock change
+/// repeats it; the first one after the gap when it skips it).
+fn local_instant(tz: Tz, day: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
+    let mut local = day.and_time(at);
+    loop {
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        local += Duration::minutes(15);
+    }
 }
 
 /// What a pattern created.
@@ -509,7 +523,7 @@ pub async fn create_pattern(
     b: &PlantillaBody,
 ) -> ServiceResult<PlantillaCreada> {
     require(me, Nivel::Supervisor)?;
-    let slots = expand(b);
+    let slots = expand(b, ctx.config.zona_horaria);
     let mut ids = b.efectivo_ids.clone();
     ids.sort_unstable();
     ids.dedup();
@@ -880,6 +894,7 @@ pub async fn request_leave(
         b.desde,
         b.hasta,
         motivo,
+        ctx.config.zona_horaria.name(),
     )
     .await?;
     audit::record(
@@ -1078,9 +1093,12 @@ mod tests {
             "2026-12-20",
             Some(8),
         );
-        let s = expand(&b);
+        let s = expand(&b, chrono_tz::UTC);
         assert_eq!(s.len(), 6);
         assert_eq!(s[0].0.to_rfc3339(), "2026-12-07T07:00:00+00:00");
+        // 07:00 in Buenos Aires (UTC-3) is 10:00 UTC.
+        let s = expand(&b, chrono_tz::America::Argentina::Buenos_Aires);
+        assert_eq!(s[0].0.to_rfc3339(), "2026-12-07T10:00:00+00:00");
         assert_eq!((s[0].1 - s[0].0).num_hours(), 8);
     }
 
@@ -1095,8 +1113,28 @@ mod tests {
             "2026-12-10",
             None,
         );
-        let s = expand(&b);
+        let s = expand(&b, chrono_tz::UTC);
         assert_eq!(s.len(), 5);
         assert_eq!(s[1].0.to_rfc3339(), "2026-12-03T07:00:00+00:00");
+    }
+
+    #[test]
+    fn a_start_time_a_clock_change_skips_moves_past_the_gap() {
+        // Madrid skipped 02:00–03:00 on 2027-03-28; the shift of that day is kept.
+        let b = body(
+            Patron::DiasSemana {
+                dias: vec![1, 2, 3, 4, 5, 6, 7],
+            },
+            "2027-03-27",
+            "2027-03-29",
+            Some(8),
+        );
+        let mut b = b;
+        b.hora_inicio = "02:30".into();
+        let s = expand(&b, chrono_tz::Europe::Madrid);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].0.to_rfc3339(), "2027-03-27T01:30:00+00:00");
+        assert_eq!(s[1].0.to_rfc3339(), "2027-03-28T01:00:00+00:00");
+        assert_eq!(s[2].0.to_rfc3339(), "2027-03-29T00:30:00+00:00");
     }
 }

@@ -15,7 +15,7 @@ pub enum Duty {
     #[default]
     Libre,
     /// Only officers on a current shift (clocked in to it when `clock_in`) and not on approved
-    /// leave today.
+    /// leave now (its days read in `ZONA_HORARIA`).
     Turnos { clock_in: bool },
 }
 
@@ -35,8 +35,7 @@ pub fn on_duty_sql(clock_in: bool) -> String {
         "COALESCE((SELECT true FROM turnos tu WHERE tu.efectivo_id = e.id
                    AND tu.cancelado_por_licencia IS NULL AND {shift} LIMIT 1), false)
          AND NOT COALESCE((SELECT true FROM licencias li WHERE li.efectivo_id = e.id
-                   AND li.estado = 'aprobada' AND li.desde <= (now() AT TIME ZONE 'UTC')::date
-                   AND li.hasta >= (now() AT TIME ZONE 'UTC')::date LIMIT 1), false)"
+                   AND li.estado = 'aprobada' AND li.vigencia @> now() LIMIT 1), false)"
     )
 }
 
@@ -398,16 +397,20 @@ pub async fn insert_licencia<'e, E: PgExecutor<'e>>(
     desde: NaiveDate,
     hasta: NaiveDate,
     motivo: Option<&str>,
+    zona_horaria: &str,
 ) -> Result<Licencia, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO licencias AS l (efectivo_id, tipo, desde, hasta, motivo)
-         VALUES ($1, $2, $3, $4, $5) RETURNING {LIC_COLUMNS}"
+        "INSERT INTO licencias AS l (efectivo_id, tipo, desde, hasta, motivo, vigencia)
+         VALUES ($1, $2, $3, $4, $5,
+                 tstzrange($3::timestamp AT TIME ZONE $6, ($4 + 1)::timestamp AT TIME ZONE $6))
+         RETURNING {LIC_COLUMNS}"
     ))
     .bind(efectivo_id)
     .bind(tipo)
     .bind(desde)
     .bind(hasta)
     .bind(motivo)
+    .bind(zona_horaria)
     .fetch_one(exec)
     .await
 }
@@ -468,7 +471,7 @@ pub async fn resolve_licencia<'e, E: PgExecutor<'e>>(
     .await
 }
 
-/// Marks the officer's shifts that touch the leave's days (UTC) and were not clocked in as
+/// Marks the officer's shifts that touch the leave's days (`vigencia`) and were not clocked in as
 /// `cancelado_por_licencia`; returns their ids.
 pub async fn cancel_covered<'e, E: PgExecutor<'e>>(
     exec: E,
@@ -477,14 +480,11 @@ pub async fn cancel_covered<'e, E: PgExecutor<'e>>(
     sqlx::query_scalar(
         "UPDATE turnos SET cancelado_por_licencia = $1, updated_at = now()
          WHERE efectivo_id = $2 AND cancelado_por_licencia IS NULL AND ingreso_at IS NULL
-           AND tstzrange(inicio, fin) && tstzrange(($3::date)::timestamp AT TIME ZONE 'UTC',
-                                                   ($4::date + 1)::timestamp AT TIME ZONE 'UTC')
+           AND tstzrange(inicio, fin) && (SELECT vigencia FROM licencias WHERE id = $1)
          RETURNING id",
     )
     .bind(l.id)
     .bind(l.efectivo_id)
-    .bind(l.desde)
-    .bind(l.hasta)
     .fetch_all(exec)
     .await
 }

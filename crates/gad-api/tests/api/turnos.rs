@@ -211,13 +211,26 @@ async fn late_clock_in_is_allowed_and_flagged() {
 }
 
 /// Approved leave today for this officer (asked by them, approved by `sup`).
+/// A leave from yesterday to tomorrow (UTC dates): whatever ZONA_HORARIA and the time of day,
+/// it covers now and the next hours.
 async fn approved_leave(app: &TestApp, sup: &TestUser, off: &TestUser) -> Value {
-    let today = Utc::now().date_naive().to_string();
+    let today = Utc::now().date_naive();
+    let (desde, hasta) = (today - Duration::days(1), today + Duration::days(1));
+    approved_leave_on(app, sup, off, &desde.to_string(), &hasta.to_string()).await
+}
+
+async fn approved_leave_on(
+    app: &TestApp,
+    sup: &TestUser,
+    off: &TestUser,
+    desde: &str,
+    hasta: &str,
+) -> Value {
     let r = app
         .post(
             "/api/v1/licencias",
             Some(&off.token),
-            json!({"tipo": "enfermedad", "desde": today, "hasta": today, "motivo": "gripe"}),
+            json!({"tipo": "enfermedad", "desde": desde, "hasta": hasta, "motivo": "gripe"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -420,6 +433,51 @@ async fn leave_is_asked_by_the_officer_and_approval_cancels_covered_shifts() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     let r = app.get("/api/v1/licencias", Some(&off.token)).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+}
+
+#[tokio::test]
+async fn leave_days_are_calendar_days_of_the_local_zone() {
+    // ZONA_HORARIA defaults to Buenos Aires (UTC-3): 01:00–02:00 UTC on 10 March is the evening
+    // of 9 March there, so a leave of the 10th leaves it alone and a leave of the 9th cancels it.
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let off = app.create_efectivo(None).await;
+    let r = app
+        .post(
+            "/api/v1/turnos",
+            Some(&sup.token),
+            json!({"efectivo_id": off.efectivo_id.unwrap(), "inicio": "2027-03-10T01:00:00Z",
+                   "fin": "2027-03-10T02:00:00Z", "unidad": "Móvil 1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let turno = r.body["id"].clone();
+    let l = approved_leave_on(&app, &sup, &off, "2027-03-10", "2027-03-10").await;
+    assert_eq!(l["turnos_cancelados"], json!([]), "{l}");
+    let l = approved_leave_on(&app, &sup, &off, "2027-03-09", "2027-03-09").await;
+    assert_eq!(l["turnos_cancelados"], json!([turno]), "{l}");
+}
+
+#[tokio::test]
+async fn a_pattern_starts_at_its_local_time() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let off = app.create_efectivo(None).await;
+    let r = app
+        .post(
+            "/api/v1/turnos/plantilla",
+            Some(&sup.token),
+            json!({"efectivo_ids": [off.efectivo_id.unwrap()], "desde": "2027-03-01",
+                   "hasta": "2027-03-01", "hora_inicio": "07:00", "duracion_horas": 8,
+                   "patron": {"tipo": "dias_semana", "dias": [1]}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.body["turnos"][0]["inicio"], "2027-03-01T10:00:00.000Z",
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
