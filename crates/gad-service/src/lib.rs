@@ -36,6 +36,7 @@ pub mod partitions;
 pub mod password;
 pub mod personal_keys;
 pub mod realtime;
+pub mod reportes;
 pub mod redis_conn;
 pub mod sealer;
 pub mod stats;
