@@ -36,6 +36,7 @@ fn verify(db_url: &str, file: &std::path::Path) -> (bool, String) {
 async fn a_fresh_report_verifies_and_an_edited_one_does_not() {
     let app = TestApp::spawn().await;
     let sup = app.create_user(2).await;
+    app.create_efectivo(Some((-34.6027, -58.3816))).await;
     let r = app
         .post(
             "/api/v1/tasks/emergency",
@@ -100,7 +101,10 @@ async fn a_fresh_report_verifies_and_an_edited_one_does_not() {
     std::fs::write(&file, &edited).unwrap();
     let (ok, out) = verify(&app.db_url, &file);
     assert!(!ok, "{out}");
-    assert!(out.contains("no verificado") && out.contains("modificados"), "{out}");
+    assert!(
+        out.contains("no verificado") && out.contains("modificados"),
+        "{out}"
+    );
 
     // Data and footer hash changed together: no report was generated with that hash.
     let at = edited.find("\n#").unwrap() + 1;

@@ -1115,9 +1115,17 @@ fn parse_sla(raw: &str) -> Result<[i32; 5], String> {
     };
     let mut out = [0i32; 5];
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (p, m) = pair.split_once(':').ok_or_else(|| bad("a pair without ':'"))?;
-        let p: usize = p.trim().parse().map_err(|_| bad("a priority that is not a number"))?;
-        let m: i32 = m.trim().parse().map_err(|_| bad("minutes that are not a number"))?;
+        let (p, m) = pair
+            .split_once(':')
+            .ok_or_else(|| bad("a pair without ':'"))?;
+        let p: usize = p
+            .trim()
+            .parse()
+            .map_err(|_| bad("a priority that is not a number"))?;
+        let m: i32 = m
+            .trim()
+            .parse()
+            .map_err(|_| bad("minutes that are not a number"))?;
         if !(1..=5).contains(&p) {
             return Err(bad("a priority outside 1-5"));
         }
@@ -1538,8 +1546,14 @@ mod tests {
         assert_eq!(with(&[]).unwrap().sla_llegada_minutos, [30, 20, 15, 10, 8]);
         let c = with(&[("SLA_LLEGADA_MINUTOS", "5:4, 4:5,3:6,2:7,1:60")]).unwrap();
         assert_eq!(c.sla_llegada_minutos, [60, 7, 6, 5, 4]);
-        for bad in ["1:30,2:20,3:15,4:10", "1:30,1:20,3:15,4:10,5:8", "0:3,1:30,2:20,3:15,4:10,5:8",
-                    "1:0,2:20,3:15,4:10,5:8", "1:30,2:20,3:15,4:10,5:x", "1=30"] {
+        for bad in [
+            "1:30,2:20,3:15,4:10",
+            "1:30,1:20,3:15,4:10,5:8",
+            "0:3,1:30,2:20,3:15,4:10,5:8",
+            "1:0,2:20,3:15,4:10,5:8",
+            "1:30,2:20,3:15,4:10,5:x",
+            "1=30",
+        ] {
             let e = with(&[("SLA_LLEGADA_MINUTOS", bad)]).unwrap_err();
             assert!(e.contains("SLA_LLEGADA_MINUTOS"), "{bad}: {e}");
         }

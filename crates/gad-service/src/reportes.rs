@@ -10,7 +10,6 @@
 //! report from an edited one ([`verify_text`] does the file's half, `gad_store::reportes` the
 //! trail's).
 
-
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -19,8 +18,8 @@ use gad_core::request_context::RequestContext;
 use gad_core::validate::Validate;
 use gad_core::{Actor, FieldError, Nivel};
 use gad_store::audit::{self, AuditEntry, ChainHead};
-use gad_store::reportes::{self as store, Agregado, Filtro};
 pub use gad_store::reportes::FilaRespuesta;
+use gad_store::reportes::{self as store, Agregado, Filtro};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -125,16 +124,36 @@ impl RespuestaQuery {
         let hasta = bound(tz, &self.hasta, true);
         let msg = "must be a date YYYY-MM-DD or an RFC 3339 time";
         if desde.is_none() {
-            errors.push(FieldError::query("desde", "value_error", format!("desde {msg}"), json!(self.desde)));
+            errors.push(FieldError::query(
+                "desde",
+                "value_error",
+                format!("desde {msg}"),
+                json!(self.desde),
+            ));
         }
         if hasta.is_none() {
-            errors.push(FieldError::query("hasta", "value_error", format!("hasta {msg}"), json!(self.hasta)));
+            errors.push(FieldError::query(
+                "hasta",
+                "value_error",
+                format!("hasta {msg}"),
+                json!(self.hasta),
+            ));
         }
         if let (Some(d), Some(h)) = (desde, hasta) {
             if h <= d {
-                errors.push(FieldError::query("hasta", "value_error", "hasta must be after desde", json!(self.hasta)));
+                errors.push(FieldError::query(
+                    "hasta",
+                    "value_error",
+                    "hasta must be after desde",
+                    json!(self.hasta),
+                ));
             } else if h - d > Duration::days(MAX_DAYS) {
-                errors.push(FieldError::query("hasta", "value_error", "A report covers at most 366 days", json!(self.hasta)));
+                errors.push(FieldError::query(
+                    "hasta",
+                    "value_error",
+                    "A report covers at most 366 days",
+                    json!(self.hasta),
+                ));
             }
         }
         match (desde, hasta) {
@@ -409,7 +428,10 @@ pub fn csv_line(r: &FilaRespuesta, tz: Tz) -> String {
         csv_num(r.seg_recibida_llegada),
         csv_num(r.seg_recibida_cerrada),
         csv_cell(&r.efectivos.join(", ")),
-        r.tipo_incidente.as_deref().map(csv_cell).unwrap_or_default(),
+        r.tipo_incidente
+            .as_deref()
+            .map(csv_cell)
+            .unwrap_or_default(),
         csv_num(r.prioridad),
         csv_num(r.zona_id),
         r.codigo_cierre.as_deref().map(csv_cell).unwrap_or_default(),
@@ -506,7 +528,11 @@ async fn write_csv(
         }
     }
     let sha = hex::encode(hasher.finalize());
-    audit::record(&ctx.db, &audit_entry(me, origin, "csv", f, n, Some((&sha, head)))).await?;
+    audit::record(
+        &ctx.db,
+        &audit_entry(me, origin, "csv", f, n, Some((&sha, head))),
+    )
+    .await?;
     buf.push_str(&csv_footer(Utc::now(), tz, f, n, head, &sha));
     tx.send(Ok(Bytes::from(buf)))
         .await
@@ -549,7 +575,8 @@ pub fn verify_text(text: &str) -> Result<Footer, String> {
             .map(str::trim)
     };
     let sha256 = field("sha256").ok_or("al pie le falta la línea «# sha256:»")?;
-    let cadena = field("cadena_auditoria").ok_or("al pie le falta la línea «# cadena_auditoria:»")?;
+    let cadena =
+        field("cadena_auditoria").ok_or("al pie le falta la línea «# cadena_auditoria:»")?;
     let mut seq = None;
     let mut hash = None;
     for part in cadena.split_whitespace() {
@@ -591,11 +618,15 @@ mod tests {
     fn bounds_are_local_days_or_instants() {
         let tz: Tz = "America/Argentina/Buenos_Aires".parse().unwrap();
         assert_eq!(
-            bound(tz, "2026-12-20", false).map(gad_core::time::rfc3339).as_deref(),
+            bound(tz, "2026-12-20", false)
+                .map(gad_core::time::rfc3339)
+                .as_deref(),
             Some("2026-12-20T03:00:00Z")
         );
         assert_eq!(
-            bound(tz, "2026-12-20", true).map(gad_core::time::rfc3339).as_deref(),
+            bound(tz, "2026-12-20", true)
+                .map(gad_core::time::rfc3339)
+                .as_deref(),
             Some("2026-12-21T03:00:00Z")
         );
         assert!(bound(tz, "2026-12-20T10:00:00Z", false).is_some());
@@ -607,7 +638,9 @@ mod tests {
     fn the_footer_is_read_and_an_edit_changes_the_digest() {
         let data = "Tarea;X\n1;2\n";
         let sha = data_digest(data);
-        let file = format!("{BOM}{data}# generado: x\n# cadena_auditoria: secuencia=7 hash=ab\n# sha256: {sha}\n");
+        let file = format!(
+            "{BOM}{data}# generado: x\n# cadena_auditoria: secuencia=7 hash=ab\n# sha256: {sha}\n"
+        );
         let f = verify_text(&file).unwrap();
         assert_eq!(f.sha256, f.recomputed);
         assert_eq!((f.chain_seq, f.chain_hash.as_str()), (7, "ab"));
