@@ -35,6 +35,8 @@ pub const MAX_DAYS: i64 = 366;
 pub const SEP: char = ';';
 /// Byte order mark: spreadsheets read the file as UTF-8.
 pub const BOM: &str = "\u{feff}";
+/// Longest a CSV report may take to stream (its connection is held meanwhile).
+const MAX_CSV_SECONDS: u64 = 600;
 /// Bytes gathered before a chunk of the CSV is sent.
 const CHUNK: usize = 64 * 1024;
 
@@ -477,12 +479,25 @@ pub async fn respuesta_csv(
     let head = audit::chain_head(&ctx.db).await?;
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let ctx = ctx.clone();
-    let me = me.clone();
+    let me = *me;
     let origin = origin.clone();
     tokio::spawn(async move {
-        if let Err(e) = write_csv(&ctx, &me, &origin, &f, &head, tz, &tx).await {
-            tracing::error!(error = %e, "response report CSV failed mid-stream");
-            let _ = tx.send(Err(std::io::Error::other("report cut"))).await;
+        // A reader too slow to take the report in time gets a cut transfer (no footer), and
+        // the connection goes back to the pool.
+        let run = write_csv(&ctx, &me, &origin, &f, &head, tz, &tx);
+        match tokio::time::timeout(std::time::Duration::from_secs(MAX_CSV_SECONDS), run).await {
+            Ok(Ok(())) | Ok(Err(CsvError::Gone)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "response report CSV failed mid-stream");
+                let _ = tx.send(Err(std::io::Error::other("report cut"))).await;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    seconds = MAX_CSV_SECONDS,
+                    "response report CSV cut at its deadline"
+                );
+                let _ = tx.send(Err(std::io::Error::other("report cut"))).await;
+            }
         }
     });
     Ok(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
@@ -621,13 +636,13 @@ mod tests {
             bound(tz, "2026-12-20", false)
                 .map(gad_core::time::rfc3339)
                 .as_deref(),
-            Some("2026-12-20T03:00:00Z")
+            Some("2026-12-20T03:00:00.000Z")
         );
         assert_eq!(
             bound(tz, "2026-12-20", true)
                 .map(gad_core::time::rfc3339)
                 .as_deref(),
-            Some("2026-12-21T03:00:00Z")
+            Some("2026-12-21T03:00:00.000Z")
         );
         assert!(bound(tz, "2026-12-20T10:00:00Z", false).is_some());
         assert!(bound(tz, "20-12-2026", false).is_none());
