@@ -79,6 +79,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::alerts::router())
         .merge(routes::gdpr::router())
         .merge(routes::zonas::router())
+        .merge(routes::reportes::router())
         .merge(crate::realtime::api_router())
 }
 

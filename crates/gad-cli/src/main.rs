@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod gdpr;
 mod lugares;
+mod reportes;
 mod seed;
 mod smoke;
 mod zonas;
@@ -79,6 +80,11 @@ enum Command {
     Zonas {
         #[command(subcommand)]
         command: zonas::ZonasCommand,
+    },
+    /// Reports: verify a CSV report against its footer and the audit trail.
+    Reportes {
+        #[command(subcommand)]
+        command: reportes::ReportesCommand,
     },
 }
 
@@ -212,6 +218,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = connect(&config).await?;
             let ctx = gad_service::Ctx::new(config, pool);
             zonas::run(&ctx, command).await
+        }
+        Command::Reportes { command } => {
+            let config = load_config()?;
+            let pool = connect(&config).await?;
+            reportes::run(&pool, command).await
         }
     }
 }

@@ -298,6 +298,10 @@ pub struct Vars {
     /// time of a shift pattern, report times.
     #[serde_inline_default("America/Argentina/Buenos_Aires".into())]
     pub zona_horaria: String,
+    /// Arrival target per incident priority for the response report, `prioridad:minutos`
+    /// pairs for priorities 1 to 5 (each once, 1–1440 minutes).
+    #[serde_inline_default("1:30,2:20,3:15,4:10,5:8".into())]
+    pub sla_llegada_minutos: String,
     /// How long an instance reuses a token's authenticated user without reading it from the
     /// database again (0: never). Invalidation crosses instances through Redis; without Redis
     /// this bound is the staleness of a logout or a level change elsewhere, hence at most 5.
@@ -474,6 +478,9 @@ pub struct Config {
     /// `ZONA_HORARIA` (America/Argentina/Buenos_Aires): the calendar of leave days, pattern
     /// start times and reports.
     pub zona_horaria: chrono_tz::Tz,
+    /// `SLA_LLEGADA_MINUTOS` (1:30,2:20,3:15,4:10,5:8): the arrival target in minutes of
+    /// priorities 1 to 5 (index 0 is priority 1), the response report's SLA share.
+    pub sla_llegada_minutos: [i32; 5],
     /// The per-instance cache of authenticated sessions (`AUTH_CACHE_TTL_SECONDS`,
     /// `AUTH_CACHE_MAX`); a zero TTL turns it off.
     pub auth_cache: AuthCacheConfig,
@@ -762,6 +769,7 @@ impl Config {
                     v.zona_horaria
                 )
             })?,
+            sla_llegada_minutos: parse_sla(&v.sla_llegada_minutos)?,
             auth_cache: AuthCacheConfig {
                 ttl: std::time::Duration::from_secs(v.auth_cache_ttl_seconds),
                 max_entries: v.auth_cache_max,
@@ -1095,6 +1103,44 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// `SLA_LLEGADA_MINUTOS`: `1:30,2:20,3:15,4:10,5:8` — every priority 1 to 5 exactly once, each
+/// target 1–1440 minutes.
+fn parse_sla(raw: &str) -> Result<[i32; 5], String> {
+    let bad = |why: &str| {
+        format!(
+            "SLA_LLEGADA_MINUTOS must list prioridad:minutos for priorities 1 to 5, each once, minutes 1-1440, such as 1:30,2:20,3:15,4:10,5:8 ({why}; got '{raw}')"
+        )
+    };
+    let mut out = [0i32; 5];
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (p, m) = pair
+            .split_once(':')
+            .ok_or_else(|| bad("a pair without ':'"))?;
+        let p: usize = p
+            .trim()
+            .parse()
+            .map_err(|_| bad("a priority that is not a number"))?;
+        let m: i32 = m
+            .trim()
+            .parse()
+            .map_err(|_| bad("minutes that are not a number"))?;
+        if !(1..=5).contains(&p) {
+            return Err(bad("a priority outside 1-5"));
+        }
+        if !(1..=1440).contains(&m) {
+            return Err(bad("minutes outside 1-1440"));
+        }
+        if out[p - 1] != 0 {
+            return Err(bad("a priority given twice"));
+        }
+        out[p - 1] = m;
+    }
+    if out.contains(&0) {
+        return Err(bad("a priority missing"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -1488,5 +1534,28 @@ mod tests {
         assert_eq!(c.zona_horaria, chrono_tz::Europe::Madrid);
         let e = with(&[("ZONA_HORARIA", "Buenos Aires")]).unwrap_err();
         assert!(e.contains("ZONA_HORARIA"), "{e}");
+    }
+
+    #[test]
+    fn sla_targets_are_parsed_and_checked() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = env(&[("DATABASE_URL", "postgres://x/y")]);
+            m.extend(env(pairs));
+            Config::from_map(&m)
+        };
+        assert_eq!(with(&[]).unwrap().sla_llegada_minutos, [30, 20, 15, 10, 8]);
+        let c = with(&[("SLA_LLEGADA_MINUTOS", "5:4, 4:5,3:6,2:7,1:60")]).unwrap();
+        assert_eq!(c.sla_llegada_minutos, [60, 7, 6, 5, 4]);
+        for bad in [
+            "1:30,2:20,3:15,4:10",
+            "1:30,1:20,3:15,4:10,5:8",
+            "0:3,1:30,2:20,3:15,4:10,5:8",
+            "1:0,2:20,3:15,4:10,5:8",
+            "1:30,2:20,3:15,4:10,5:x",
+            "1=30",
+        ] {
+            let e = with(&[("SLA_LLEGADA_MINUTOS", bad)]).unwrap_err();
+            assert!(e.contains("SLA_LLEGADA_MINUTOS"), "{bad}: {e}");
+        }
     }
 }

@@ -37,6 +37,7 @@ pub mod password;
 pub mod personal_keys;
 pub mod realtime;
 pub mod redis_conn;
+pub mod reportes;
 pub mod sealer;
 pub mod stats;
 pub mod task_json;

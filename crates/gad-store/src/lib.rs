@@ -18,6 +18,7 @@ pub mod person_keys;
 pub mod pool;
 pub mod positions;
 pub mod predicates;
+pub mod reportes;
 pub mod retention;
 pub mod stats;
 pub mod tareas;

@@ -29,6 +29,7 @@ mod positions;
 mod ratelimit;
 mod realtime;
 mod realtime_producers;
+mod reportes;
 mod stats;
 mod tasks;
 mod telegram_link;
