@@ -24,7 +24,10 @@ async function launch() {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     // No background traffic: the network is closed except for the server under test.
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // The console's alarms must be observable as sounds started; a desk browser gets the
+      // same after its first click (the alarm bar offers one when sound is blocked).
+      '--autoplay-policy=no-user-gesture-required']
   });
 }
 

@@ -506,6 +506,7 @@ mod tests {
                 intentos: 3,
                 lat: None,
                 lng: None,
+                alerta_id: None,
             })),
             audience: Audience::Supervisors,
         };

@@ -293,6 +293,17 @@ pub async fn answer(
             )
             .await?;
             out.sin_asignar = true;
+            // Kept until someone at the desk marks it seen: an emergency nobody took must not
+            // scroll away unnoticed.
+            let alarma = gad_store::checkins::insert_alerta(
+                db,
+                "sin_asignar",
+                "critical",
+                Some(site.id),
+                None,
+                &serde_json::json!({"codigo": site.codigo, "intentos": attempts}),
+            )
+            .await?;
             out.events.push(
                 Event::Alert(Alert::Unassigned(UnassignedAlert {
                     title: "Emergencia sin asignar".into(),
@@ -302,6 +313,7 @@ pub async fn answer(
                     intentos: attempts,
                     lat: site.lat,
                     lng: site.lng,
+                    alerta_id: Some(alarma.id),
                 }))
                 .to(Audience::Supervisors)
                 .topic("emergencias")

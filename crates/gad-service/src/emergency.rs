@@ -556,6 +556,7 @@ fn publish(
             reported_by: me.id,
             created_at: d.created_at,
             incidente: dispatch::summary(&site),
+            alerta_id: d.alerta_id,
         }))
         .to(Audience::Jurisdiccion {
             user_ids: vec![d.usuario_id],

@@ -35,6 +35,9 @@ pub struct Dispatched {
     /// trigger).
     pub zona_id: Option<i64>,
     pub comisaria_id: Option<i64>,
+    /// The console alarm (`alertas`, kind `emergencia_nueva`) that stays on the dashboards
+    /// until someone marks it seen.
+    pub alerta_id: Option<i64>,
 }
 
 /// What the dispatch centre recorded at intake.
@@ -242,9 +245,16 @@ pub fn dispatch_sql(order: Order, plan: bool, duty: crate::turnos::Duty) -> Stri
         idem AS (
             UPDATE idempotency_keys k SET response_status = 201, response_body = r.body
             FROM result r WHERE k.user_id = $4::int8 AND k.key = $7::text RETURNING 1
+        ),
+        alarma AS (
+            INSERT INTO alertas (kind, severity, tarea_id, payload)
+            SELECT 'emergencia_nueva', 'critical', t.id,
+                   jsonb_build_object('codigo', t.codigo, 'nro_incidente', t.nro_incidente)
+            FROM task t RETURNING id
         )
         SELECT efectivo_id, usuario_id, distance_m, task_id, task_uuid, codigo, created_at, body,
-               nro_incidente, prioridad_incidente, tipo_nombre, refuerzos, faltantes, zona_id, comisaria_id
+               nro_incidente, prioridad_incidente, tipo_nombre, refuerzos, faltantes, zona_id, comisaria_id,
+               (SELECT id FROM alarma) AS alerta_id
         FROM result"
     )
 }

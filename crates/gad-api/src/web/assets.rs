@@ -82,6 +82,7 @@ fn content_type(path: &str) -> &'static str {
         "png" => "image/png",
         "svg" => "image/svg+xml",
         "ico" => "image/x-icon",
+        "wav" => "audio/wav",
         _ => "application/octet-stream",
     }
 }

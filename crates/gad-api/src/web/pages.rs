@@ -58,6 +58,7 @@ impl Page {
                 "vendor/leaflet/leaflet.js",
                 "js/live.js",
                 "js/incidente.js",
+                "js/alarmas.js",
                 "js/dashboard.js",
             ],
             Page::Tareas => &["js/tareas.js"],
@@ -207,7 +208,8 @@ pub fn tile_source(url: &str) -> Option<String> {
 }
 
 /// No inline script or style anywhere; scripts, styles and fonts from this origin only; the
-/// socket to this host; images from here, `data:` (Leaflet) and the tile server.
+/// socket to this host; images from here, `data:` (Leaflet) and the tile server; the alarm
+/// sounds from here.
 pub fn csp(state: &AppState, headers: &HeaderMap) -> String {
     let tiles = tile_source(&state.config.map_tile_url).unwrap_or_default();
     let host = headers
@@ -221,8 +223,8 @@ pub fn csp(state: &AppState, headers: &HeaderMap) -> String {
         .unwrap_or_default();
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: {tiles}; \
-         connect-src 'self'{host}; font-src 'self'; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'"
+         connect-src 'self'{host}; font-src 'self'; media-src 'self'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
     )
 }
 

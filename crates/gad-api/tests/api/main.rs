@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod alarmas;
 mod alerts;
 mod audit_chain;
 mod audit_sealer;

@@ -91,6 +91,7 @@ fn alert(title: &str) -> Event {
         intentos: 3,
         lat: None,
         lng: None,
+        alerta_id: None,
     }))
 }
 

@@ -362,6 +362,13 @@
             efectivo_id: d.efectivo_id, payload: { codigo: d.codigo } }, true);
           break;
         }
+        // Console alarms of emergencies: a new one, and one nobody could take. The rows below
+        // are handled as before; the alarm stays in the bar until someone marks it seen.
+        if (d.alerta_id && d.task_id) {
+          var sinAsignar = d.intentos !== undefined && !d.efectivo_id;
+          ponerAlerta({ id: d.alerta_id, kind: sinAsignar ? 'sin_asignar' : 'emergencia_nueva',
+            severity: 'critical', tarea_id: d.task_id, payload: { codigo: d.codigo } }, true);
+        }
         // An emergency's or a backup's call reserves the officer (en_tarea) before any
         // efectivo_status_changed: the unit list follows it here.
         if (d.task_id && d.efectivo_id) cambiarEstado(d.efectivo_id, 'en_tarea');
@@ -610,19 +617,6 @@
   var alertas = new Map();
   var listaAlertas = document.getElementById('alertas-lista');
 
-  function sonar() {
-    try {
-      var Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) return;
-      var ctx = new Ctx();
-      var o = ctx.createOscillator();
-      o.frequency.value = 880;
-      o.connect(ctx.destination);
-      o.start();
-      o.stop(ctx.currentTime + 0.4);
-    } catch (e) { /* no sound: the row is still shown */ }
-  }
-
   function ponerAlerta(a, nueva) {
     if (alertas.has(a.id)) return;
     var p = a.payload || {};
@@ -632,6 +626,7 @@
       : t('dash.alerta.otra', { kind: a.kind });
     var boton = el('button', { type: 'button', class: 'secundario', 'data-testid': 'alerta-visto', text: t('dash.alerta.visto') });
     var row = el('li', { 'data-alerta-id': a.id, 'data-kind': a.kind, 'data-severity': a.severity,
+      'data-tarea-id': a.tarea_id || '',
       'data-testid': a.kind.indexOf('checkin_') === 0 ? 'alerta-checkin' : 'alerta',
       class: 'alerta ' + (a.severity === 'critical' ? 'critica' : 'aviso') }, [
       el('span', { text: texto }), boton
@@ -646,7 +641,7 @@
     alertas.set(a.id, row);
     listaAlertas.insertBefore(row, listaAlertas.firstChild);
     document.getElementById('alertas').hidden = false;
-    if (nueva && a.severity === 'critical') sonar();
+    if (nueva) GAD.Alarmas.avisar(a.kind, a.severity, texto);
   }
 
   function quitarAlerta(id) {

@@ -324,6 +324,9 @@ pub struct EmergencyAlert {
     /// The incident as recorded at intake (absent on emergencies raised before case numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incidente: Option<IncidentSummary>,
+    /// The console alarm (`emergencia_nueva`) to mark seen with `POST /api/v1/alertas/{id}/visto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerta_id: Option<i64>,
 }
 
 /// What an officer called to an incident is told about it.
@@ -391,6 +394,9 @@ pub struct UnassignedAlert {
     pub intentos: i64,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
+    /// The console alarm (`sin_asignar`) to mark seen with `POST /api/v1/alertas/{id}/visto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerta_id: Option<i64>,
 }
 
 /// One alert of an Alertmanager webhook, to levels 2 and 3 (topic `monitoreo`).
