@@ -245,3 +245,85 @@ async fn an_officer_out_of_the_shift_cuadrante_is_alerted_once_across_two_instan
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(kinds(&a, bystander.efectivo_id.unwrap()).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_cuadrante_watches_its_officers_and_the_exit_is_on_its_timeline() {
+    let app = TestApp::spawn_with(Options::default().env("ZONA_SALIDA_MINUTOS", "0.02")).await;
+    let admin = app.create_user(3).await;
+    let sup = app.create_user(2).await;
+    let officer = app.create_efectivo(Some(EN_A1)).await;
+    let m = mapa(&app, &admin).await;
+    let ef = officer.efectivo_id.unwrap();
+
+    // Only a cuadrante: the comisaría or an unknown id is 422 at cuadrante_id.
+    for bad in [m.a, m.a1 + 1000] {
+        let r = app
+            .create_task(
+                &sup,
+                sup.id,
+                json!({"cuadrante_id": bad, "efectivos_asignados": [ef]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.body["errors"][0]["loc"], json!(["body", "cuadrante_id"]));
+    }
+    let r = app
+        .create_task(
+            &sup,
+            sup.id,
+            json!({"cuadrante_id": m.a1, "efectivos_asignados": [ef]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["cuadrante_id"], m.a1);
+    let task = r.body["id"].as_i64().unwrap();
+    let r = app
+        .put(
+            &format!("/api/v1/tasks/{task}"),
+            Some(&sup.token),
+            json!({"cuadrante_id": m.a}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+    wait_watched(&app, &officer).await;
+    fix(&app, &officer, EN_A).await;
+    wait_kinds((&app, &app), &officer, None, &["zona_salida"]).await;
+    let tarea: Option<i64> =
+        sqlx::query_scalar("SELECT tarea_id FROM alertas WHERE kind = 'zona_salida'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(tarea, Some(task));
+    wait_kinds(
+        (&app, &app),
+        &officer,
+        Some(EN_A1),
+        &["zona_salida", "zona_entrada"],
+    )
+    .await;
+
+    let r = app
+        .get(&format!("/api/v1/tasks/{task}/timeline"), Some(&sup.token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let tipos: Vec<&str> = r.body["entradas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tipo"].as_str().unwrap())
+        .filter(|t| t.starts_with("zona_"))
+        .collect();
+    assert_eq!(tipos, ["zona_salida", "zona_entrada"], "{}", r.text);
+
+    // Cleared: no longer watched.
+    let r = app
+        .put(
+            &format!("/api/v1/tasks/{task}"),
+            Some(&sup.token),
+            json!({"cuadrante_id": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["cuadrante_id"], Value::Null);
+}
