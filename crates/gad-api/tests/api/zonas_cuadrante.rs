@@ -327,3 +327,34 @@ async fn a_task_cuadrante_watches_its_officers_and_the_exit_is_on_its_timeline()
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["cuadrante_id"], Value::Null);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_supervisor_clears_their_zones() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let sup = app.create_user(2).await;
+    let other = app.create_user(2).await;
+    let m = mapa(&app, &admin).await;
+    assign(&app, &admin, &sup, m.a).await;
+    assign(&app, &admin, &other, m.a).await;
+    let r = app
+        .post(
+            &format!("/api/v1/gdpr/users/{}/erase", sup.id),
+            Some(&admin.token),
+            json!({"motivo": "baja"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let zonas = |u: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT zona_id FROM usuario_zonas WHERE usuario_id = $1")
+                .bind(u)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(zonas(sup.id).await.is_empty());
+    assert_eq!(zonas(other.id).await, [m.a]);
+}
