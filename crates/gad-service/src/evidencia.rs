@@ -623,7 +623,7 @@ pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Time
         store::list_notas(&ctx.db, task_id),
         store::list_adjuntos(&ctx.db, task_id),
         crate::checkins::rows(ctx, task_id),
-        async { Ok(gad_store::zona_vigilancias::of_task(&ctx.db, task_id).await?) },
+        gad_store::zona_vigilancias::of_task(&ctx.db, task_id),
     )?;
     let mut entradas =
         Vec::with_capacity(historia.len() + 2 * despachos.len() + notas.len() + adjuntos.len());
