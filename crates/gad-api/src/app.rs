@@ -102,6 +102,7 @@ pub fn start(config: crate::Config, db: gad_service::Pool) -> AppState {
     gad_service::jobs::spawn(state.ctx.clone());
     gad_service::dispatch::spawn(state.ctx.clone());
     gad_service::checkins::spawn(state.ctx.clone());
+    gad_service::zona_vigilancia::spawn(state.ctx.clone());
     state
 }
 

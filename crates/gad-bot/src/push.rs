@@ -413,6 +413,7 @@ mod tests {
             incidente: None,
             zona_id: None,
             comisaria_id: None,
+            cuadrante_id: None,
         }
     }
 

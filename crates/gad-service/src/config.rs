@@ -188,6 +188,11 @@ pub struct Vars {
     #[serde_inline_default(5.0)]
     #[serde(deserialize_with = "minutes")]
     pub checkin_gracia_minutos: f64,
+    /// Minutes an officer on a cuadrante assignment may be outside it before supervisors get a
+    /// `zona_salida` alert (0.01–1440; fractions so tests run in seconds).
+    #[serde_inline_default(5.0)]
+    #[serde(deserialize_with = "minutes")]
+    pub zona_salida_minutos: f64,
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<1, 3600>::de")]
     pub request_timeout_seconds: u64,
@@ -431,6 +436,9 @@ pub struct Config {
     pub emergency_max_per_hour: i64,
     /// Officer-safety check-ins (`CHECKIN_MINUTOS`, `CHECKIN_GRACIA_MINUTOS`).
     pub checkin: Checkin,
+    /// `ZONA_SALIDA_MINUTOS` (5): how long an officer may be outside the cuadrante of their
+    /// shift or task before the `zona_salida` alert.
+    pub zona_salida: std::time::Duration,
     /// Time allowed for a non-WebSocket request, headers to last byte of the response.
     pub request_timeout_seconds: u64,
     /// Time allowed for a client to send its request headers; a slower client is disconnected.
@@ -721,6 +729,7 @@ impl Config {
             backup_max_per_task: v.backup_max_per_task,
             dispatch_specialty_slack_m: v.dispatch_specialty_slack_m,
             emergency_max_per_hour: v.emergency_max_per_hour,
+            zona_salida: std::time::Duration::from_secs_f64(v.zona_salida_minutos * 60.0),
             checkin: Checkin {
                 intervalo: std::time::Duration::from_secs_f64(v.checkin_minutos * 60.0),
                 gracia: std::time::Duration::from_secs_f64(v.checkin_gracia_minutos * 60.0),

@@ -38,6 +38,8 @@ pub struct Inner {
     pub adjuntos: crate::almacen::Almacen,
     /// The address search's external geocoder (`GEOCODER_URL`); None: only the gazetteer.
     pub geocoder: Option<crate::geocoder::Geocoder>,
+    /// The officers whose position the zone watch checks (`crate::zona_vigilancia`).
+    pub vigilados: crate::zona_vigilancia::Vigilados,
 }
 
 #[derive(Clone)]
@@ -90,6 +92,7 @@ impl Ctx {
             fanout,
             adjuntos,
             geocoder,
+            vigilados: Default::default(),
         }))
     }
 }

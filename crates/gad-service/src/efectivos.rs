@@ -233,6 +233,7 @@ pub async fn after_applied_fix(
     {
         row = r;
     }
+    crate::zona_vigilancia::on_fix(ctx, id, fix.lat, fix.lng, fix.recorded_at).await;
     ctx.events.publish(
         Event::EfectivoLocationUpdate(EfectivoLocation {
             efectivo_id: row.id,

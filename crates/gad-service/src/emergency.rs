@@ -610,6 +610,7 @@ fn publish(
         }),
         zona_id: d.zona_id,
         comisaria_id: d.comisaria_id,
+        cuadrante_id: None,
     };
     ctx.events.publish(
         Event::TaskCreated(tarea)

@@ -488,6 +488,10 @@ pub enum TipoEntrada {
     CheckinApoyo,
     /// No answer within the grace period (red alert to supervisors).
     CheckinSinRespuesta,
+    /// An officer of the task outside its cuadrante longer than `ZONA_SALIDA_MINUTOS`.
+    ZonaSalida,
+    /// That officer back inside the cuadrante.
+    ZonaEntrada,
     /// The closure with its code (history row with evento `cierre`).
     Cierre,
 }
@@ -613,12 +617,13 @@ fn from_dispatches(rows: Vec<DespachoRow>, out: &mut Vec<Entrada>) {
 /// Everything that happened to a task `me` may see, in order: four queries, whatever its size.
 pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Timeline> {
     visible(ctx, me, task_id).await?;
-    let (historia, despachos, notas, adjuntos, checkins) = tokio::try_join!(
+    let (historia, despachos, notas, adjuntos, checkins, zonas) = tokio::try_join!(
         store::historia(&ctx.db, task_id),
         store::despachos(&ctx.db, task_id),
         store::list_notas(&ctx.db, task_id),
         store::list_adjuntos(&ctx.db, task_id),
         crate::checkins::rows(ctx, task_id),
+        gad_store::zona_vigilancias::of_task(&ctx.db, task_id),
     )?;
     let mut entradas =
         Vec::with_capacity(historia.len() + 2 * despachos.len() + notas.len() + adjuntos.len());
@@ -661,6 +666,21 @@ pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Time
             actor,
             datos: json!({"checkin_id": k.id, "efectivo_id": k.efectivo_id,
                           "usuario_id": k.usuario_id, "alerta_id": k.alerta_id}),
+        });
+    }
+    for z in zonas {
+        let mut datos = z.payload;
+        datos["alerta_id"] = json!(z.id);
+        datos["efectivo_id"] = json!(z.efectivo_id);
+        entradas.push(Entrada {
+            tipo: if z.kind == crate::zona_vigilancia::KIND_SALIDA {
+                TipoEntrada::ZonaSalida
+            } else {
+                TipoEntrada::ZonaEntrada
+            },
+            at: z.created_at,
+            actor: None,
+            datos,
         });
     }
     // Stable: rows of one source keep their own order at the same instant.

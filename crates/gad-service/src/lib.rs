@@ -52,6 +52,7 @@ pub mod turnos;
 pub mod users;
 pub mod wire;
 pub mod witness;
+pub mod zona_vigilancia;
 pub mod zonas;
 
 pub use config::Config;

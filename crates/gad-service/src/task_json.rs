@@ -109,6 +109,8 @@ fn write_task(out: &mut Vec<u8>, t: &Tarea) -> Result<(), serde_json::Error> {
     opt_int(out, t.zona_id);
     out.extend_from_slice(b",\"comisaria_id\":");
     opt_int(out, t.comisaria_id);
+    out.extend_from_slice(b",\"cuadrante_id\":");
+    opt_int(out, t.cuadrante_id);
     out.push(b'}');
     Ok(())
 }
@@ -216,6 +218,7 @@ mod tests {
             }),
             zona_id: some.then_some(i),
             comisaria_id: (i % 3 == 0).then_some(i + 1),
+            cuadrante_id: (i % 2 == 0).then_some(i + 2),
         }
     }
 

@@ -158,6 +158,9 @@ pub struct CreateTask {
     pub ubicacion_descripcion: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub notas: Option<Value>,
+    /// The cuadrante (a zone of `tipo` `cuadrante`, else 422) the assigned officers patrol
+    /// while the task is open; outside it longer than `ZONA_SALIDA_MINUTOS` raises `zona_salida`.
+    pub cuadrante_id: Option<i64>,
 }
 
 const MAX_EFECTIVOS: usize = 200;
@@ -303,6 +306,7 @@ pub async fn create(
     let notas = body.notas.clone().unwrap_or_else(|| json!({}));
     let mut tx = ctx.db.begin().await?;
     let efectivo_usuarios = check_refs(&mut tx, body.delegado_usuario_id, &efectivos).await?;
+    check_cuadrante(&mut tx, body.cuadrante_id).await?;
     let new = NewTarea {
         codigo: body.codigo.as_str(),
         titulo: body.titulo.trim(),
@@ -318,6 +322,7 @@ pub async fn create(
         lon: body.ubicacion_lon.map(Lng::get),
         ubicacion_descripcion: body.ubicacion_descripcion.as_deref(),
         notas: &notas,
+        cuadrante_id: body.cuadrante_id,
     };
     let tarea = tareas::insert(&mut *tx, &new).await?;
     let task_json = tarea.to_json();
@@ -348,6 +353,22 @@ pub async fn create(
     stats::invalidate(ctx, involved.iter().copied().chain([me.id])).await;
 
     Ok(tarea)
+}
+
+/// A task's cuadrante must be one: 422 at `cuadrante_id` otherwise.
+async fn check_cuadrante(db: &mut PgConnection, zona_id: Option<i64>) -> ServiceResult<()> {
+    let Some(z) = zona_id else {
+        return Ok(());
+    };
+    if gad_store::zona_vigilancias::is_cuadrante(&mut *db, z).await? {
+        return Ok(());
+    }
+    Err(ServiceError::validation(FieldError::body(
+        "cuadrante_id",
+        "value_error",
+        "cuadrante_id must name an existing zone of tipo cuadrante",
+        json!(z),
+    )))
 }
 
 /// The users an event about a task concerns: delegado(s) + assigned officers' users.
@@ -669,6 +690,10 @@ pub struct UpdateTask {
     /// Note for the history row when `estado` changes.
     #[schema(max_length = 2000)]
     pub nota: Option<String>,
+    /// The cuadrante the assigned officers patrol (null clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub cuadrante_id: Option<Option<i64>>,
 }
 
 impl UpdateTask {
@@ -687,6 +712,7 @@ impl UpdateTask {
             || self.ubicacion_lon.is_some()
             || self.ubicacion_descripcion.is_some()
             || self.notas.is_some()
+            || self.cuadrante_id.is_some()
     }
 }
 
@@ -752,6 +778,9 @@ pub async fn update(
             new_efectivo_usuarios = Some(users);
         }
     }
+    if let Some(c) = body.cuadrante_id {
+        check_cuadrante(&mut tx, c).await?;
+    }
     let inicio = body.inicio_programado.unwrap_or(old.inicio_programado);
     let fin = body.fin_programado.unwrap_or(old.fin_programado);
     if let Some(fin) = fin
@@ -777,6 +806,7 @@ pub async fn update(
         },
         ubicacion_descripcion: body.ubicacion_descripcion.as_ref().map(|d| d.as_deref()),
         notas: body.notas.as_ref(),
+        cuadrante_id: body.cuadrante_id,
     };
     let mut cur = if patch.is_empty() {
         old.clone()

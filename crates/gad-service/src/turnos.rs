@@ -51,7 +51,8 @@ pub struct TurnoBody {
         pattern = r"^[^\x00]*[^\s\x00\x85][^\x00]*$"
     )]
     pub unidad: Option<String>,
-    /// Zone of the shift (checked against zones once they exist).
+    /// The cuadrante the shift patrols (a zone of `tipo` `cuadrante`, else 422): an officer
+    /// outside it during the shift raises `zona_salida`.
     pub zona_id: Option<i64>,
     #[schema(max_length = 1000)]
     pub notas: Option<String>,
@@ -186,6 +187,22 @@ async fn officer_exists(db: &mut gad_store::Conn, id: i64) -> ServiceResult<bool
     Ok(store::lock_officer_roster(db, id).await?)
 }
 
+/// A shift's zone must be a cuadrante: 422 at `zona_id` otherwise.
+async fn check_cuadrante(db: &mut gad_store::Conn, zona_id: Option<i64>) -> ServiceResult<()> {
+    let Some(z) = zona_id else {
+        return Ok(());
+    };
+    if gad_store::zona_vigilancias::is_cuadrante(&mut *db, z).await? {
+        return Ok(());
+    }
+    Err(ServiceError::validation(FieldError::body(
+        "zona_id",
+        "value_error",
+        "zona_id must name an existing zone of tipo cuadrante",
+        json!(z),
+    )))
+}
+
 /// Adds a shift (level 2+); an overlap with another shift of the officer is 409 with it.
 pub async fn create(
     ctx: &Ctx,
@@ -198,6 +215,7 @@ pub async fn create(
     if !officer_exists(&mut tx, b.efectivo_id).await? {
         return Err(unknown_officer(b.efectivo_id));
     }
+    check_cuadrante(&mut tx, b.zona_id).await?;
     let t = match store::insert(&mut *tx, &b.fields(), me.id).await {
         Err(e) if gad_store::violates(&e, "turnos_sin_solapamiento") => {
             drop(tx);
@@ -249,6 +267,7 @@ pub async fn update(
     if !officer_exists(&mut tx, b.efectivo_id).await? {
         return Err(unknown_officer(b.efectivo_id));
     }
+    check_cuadrante(&mut tx, b.zona_id).await?;
     let t = match store::update(&mut *tx, id, &b.fields()).await {
         Err(e) if gad_store::violates(&e, "turnos_sin_solapamiento") => {
             drop(tx);
@@ -543,6 +562,7 @@ pub async fn create_pattern(
             return Err(unknown_officer(*id));
         }
     }
+    check_cuadrante(&mut tx, b.zona_id).await?;
     let mut conflicts = Vec::new();
     for id in &ids {
         for (inicio, fin) in &slots {

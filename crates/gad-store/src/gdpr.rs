@@ -784,6 +784,18 @@ pub async fn anonymise(
         .bind(target.id)
         .execute(&mut *db)
         .await?;
+    // A jurisdiction is a role of the account that no longer exists as such; the officer's
+    // cuadrante watch goes with the officer.
+    sqlx::query("DELETE FROM usuario_zonas WHERE usuario_id = $1")
+        .bind(target.id)
+        .execute(&mut *db)
+        .await?;
+    if let Some(ef) = target.efectivo_id {
+        sqlx::query("DELETE FROM zona_vigilancias WHERE efectivo_id = $1")
+            .bind(ef)
+            .execute(&mut *db)
+            .await?;
+    }
     counts.clave_auditoria_destruida = crate::person_keys::destroy(db, target.id).await?;
     // Every token issued until now is refused (`tokens_valid_after` above).
     counts.tokens_revocados = true;

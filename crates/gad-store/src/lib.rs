@@ -29,6 +29,7 @@ pub mod tokens;
 pub mod totp;
 pub mod turnos;
 pub mod usuarios;
+pub mod zona_vigilancias;
 pub mod zonas;
 
 /// The handles other layers hold without naming sqlx: a pool, one connection, a transaction.

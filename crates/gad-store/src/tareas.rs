@@ -74,6 +74,10 @@ pub struct Tarea {
     /// The comisaría whose jurisdiction the location falls in.
     #[serde(default)]
     pub comisaria_id: Option<i64>,
+    /// The cuadrante the task's officers patrol (set by the desk): one of them outside it for
+    /// longer than `ZONA_SALIDA_MINUTOS` while the task is open raises `zona_salida`.
+    #[serde(default)]
+    pub cuadrante_id: Option<i64>,
 }
 
 /// The incident an emergency records (intake and closure).
@@ -115,12 +119,12 @@ pub const TAREA_COLUMNS: &str = "t.id, t.uuid, t.codigo, t.titulo, t.descripcion
     t.efectivos_asignados, t.ubicacion_lat, t.ubicacion_lon, t.ubicacion_descripcion, t.notas,
     t.created_at, t.updated_at, t.deleted_at, t.es_emergencia, t.nro_incidente, t.tipo_incidente,
     t.prioridad_incidente, t.direccion, t.referencia, t.denunciante_nombre, t.denunciante_telefono,
-    t.codigo_cierre, t.resumen_cierre, t.cerrada_at, t.zona_id, t.comisaria_id";
+    t.codigo_cierre, t.resumen_cierre, t.cerrada_at, t.zona_id, t.comisaria_id, t.cuadrante_id";
 
 /// The names `TAREA_COLUMNS` yields, by position. The positional decoder checks them on the
 /// first row of every result, so a column added to one list and not the other fails loudly
 /// (a decode error naming the column) instead of shifting every field.
-pub const TAREA_COLUMN_NAMES: [&str; 38] = [
+pub const TAREA_COLUMN_NAMES: [&str; 39] = [
     "id",
     "uuid",
     "codigo",
@@ -159,6 +163,7 @@ pub const TAREA_COLUMN_NAMES: [&str; 38] = [
     "cerrada_at",
     "zona_id",
     "comisaria_id",
+    "cuadrante_id",
 ];
 
 /// The one home of task visibility (contract §4): appends ` AND <caller may see t>` to a query
@@ -298,6 +303,7 @@ impl Tarea {
             incidente,
             zona_id: col(row, 36, checked)?,
             comisaria_id: col(row, 37, checked)?,
+            cuadrante_id: col(row, 38, checked)?,
         })
     }
 
@@ -550,6 +556,7 @@ pub struct NewTarea<'a> {
     pub lon: Option<f64>,
     pub ubicacion_descripcion: Option<&'a str>,
     pub notas: &'a Value,
+    pub cuadrante_id: Option<i64>,
 }
 
 /// Inserts the task, its `tarea_efectivos` rows and the initial history row (NULL → programada)
@@ -562,12 +569,12 @@ pub async fn insert<'e, E: PgExecutor<'e>>(
         "WITH t AS (
             INSERT INTO tareas (codigo, titulo, descripcion, tipo, prioridad, estado, inicio_programado,
                 fin_programado, delegado_usuario_id, creado_por_usuario_id, efectivos_asignados,
-                ubicacion_lat, ubicacion_lon, ubicacion_descripcion, geom, notas)
+                ubicacion_lat, ubicacion_lon, ubicacion_descripcion, geom, notas, cuadrante_id)
             VALUES ($1, $2, $3, $4::tipo_tarea, $5::prioridad_tarea, 'PROGRAMMED', $6, $7, $8, $9, $10,
                 $11, $12, $13,
                 CASE WHEN $11::float8 IS NULL OR $12::float8 IS NULL THEN NULL
                      ELSE ST_SetSRID(ST_MakePoint($12::float8, $11::float8), 4326)::geography END,
-                $14)
+                $14, $15)
             RETURNING *),
          te AS (
             INSERT INTO tarea_efectivos (tarea_id, efectivo_id)
@@ -592,6 +599,7 @@ pub async fn insert<'e, E: PgExecutor<'e>>(
         .bind(n.lon)
         .bind(n.ubicacion_descripcion)
         .bind(n.notas)
+        .bind(n.cuadrante_id)
         .fetch_one(exec)
         .await
 }
@@ -612,6 +620,7 @@ pub struct Patch<'a> {
     pub ubicacion: Option<Option<(f64, f64)>>,
     pub ubicacion_descripcion: Option<Option<&'a str>>,
     pub notas: Option<&'a Value>,
+    pub cuadrante_id: Option<Option<i64>>,
 }
 
 impl Patch<'_> {
@@ -628,6 +637,7 @@ impl Patch<'_> {
             && self.ubicacion.is_none()
             && self.ubicacion_descripcion.is_none()
             && self.notas.is_none()
+            && self.cuadrante_id.is_none()
     }
 }
 
@@ -660,7 +670,8 @@ pub async fn apply_patch<'e, E: PgExecutor<'e>>(
                             WHEN $14::float8 IS NULL OR $15::float8 IS NULL THEN NULL
                             ELSE ST_SetSRID(ST_MakePoint($15::float8, $14::float8), 4326)::geography END,
                 ubicacion_descripcion = CASE WHEN $16 THEN $17 ELSE ubicacion_descripcion END,
-                notas = COALESCE($18, notas)
+                notas = COALESCE($18, notas),
+                cuadrante_id = CASE WHEN $19 THEN $20 ELSE cuadrante_id END
             WHERE id = $1 RETURNING *),
          del AS (
             DELETE FROM tarea_efectivos te
@@ -691,6 +702,8 @@ pub async fn apply_patch<'e, E: PgExecutor<'e>>(
         .bind(p.ubicacion_descripcion.is_some())
         .bind(p.ubicacion_descripcion.flatten())
         .bind(p.notas)
+        .bind(p.cuadrante_id.is_some())
+        .bind(p.cuadrante_id.flatten())
         .fetch_one(exec)
         .await
 }

@@ -38,3 +38,4 @@ mod turnos;
 mod users;
 mod web;
 mod zonas;
+mod zonas_cuadrante;

@@ -79,6 +79,7 @@ pub(crate) fn tarea(id: i64, codigo: &str) -> Tarea {
         incidente: None,
         zona_id: None,
         comisaria_id: None,
+        cuadrante_id: None,
     }
 }
 

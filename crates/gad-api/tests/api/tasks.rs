@@ -104,8 +104,10 @@ async fn create_is_201_with_location_and_the_contract_object() {
     // Jurisdictions added zona_id and comisaria_id (null: no zones in this database).
     assert_eq!(t["zona_id"], Value::Null);
     assert_eq!(t["comisaria_id"], Value::Null);
+    // Patrols kept in their cuadrante added cuadrante_id (null: none named).
+    assert_eq!(t["cuadrante_id"], Value::Null);
     let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 30, "{keys:?}");
+    assert_eq!(keys.len(), 31, "{keys:?}");
 
     // Stored as geography too; assignment mirrored in tarea_efectivos; initial history row; audit.
     let (lat, lon): (f64, f64) = sqlx::query_as(

@@ -239,6 +239,7 @@ pub enum Alert {
     EmergencyRefused(EmergencyRefusedAlert),
     Checkin(CheckinAlert),
     Shift(ShiftAlert),
+    Zona(ZonaAlert),
     // Last: an untagged enum tries its variants in order.
     Shortfall(ShortfallAlert),
 }
@@ -259,6 +260,35 @@ pub struct CheckinAlert {
     pub codigo: String,
     pub efectivo_id: i64,
     pub usuario_id: i64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub at: DateTime<Utc>,
+}
+
+/// A patrol outside its cuadrante (to the supervisors of the cuadrante's comisaría, topic
+/// `alertas`, and the task's topic when a task names the cuadrante): `zona_salida` (outside
+/// longer than `ZONA_SALIDA_MINUTOS`, `warning`, kept in `GET /api/v1/alertas` until seen) and
+/// `zona_entrada` (back inside after an exit, `info`, recorded already seen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ZonaAlert {
+    pub title: String,
+    pub level: AlertLevel,
+    /// `zona_salida` | `zona_entrada`.
+    pub kind: String,
+    /// The persisted alert (`POST /api/v1/alertas/{id}/visto`).
+    pub alerta_id: i64,
+    /// The cuadrante.
+    pub zona_id: i64,
+    pub zona_nombre: String,
+    pub efectivo_id: i64,
+    pub usuario_id: i64,
+    pub codigo_interno: String,
+    /// The task that names the cuadrante (null: the shift does).
+    pub task_id: Option<i64>,
+    /// The shift that names the cuadrante (null: a task does).
+    pub turno_id: Option<i64>,
+    /// When the officer was first seen outside.
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub fuera_desde: DateTime<Utc>,
     #[serde(serialize_with = "gad_core::time::ser")]
     pub at: DateTime<Utc>,
 }
