@@ -56,7 +56,13 @@ async fn root_and_pages_redirect_by_session_and_level() {
     let r = page(&app, "/login", Some(&l1.token)).await;
     assert_eq!(r.status(), StatusCode::OK, "level 1 sees the login page");
 
-    for p in ["/dashboard", "/tareas", "/estadisticas", "/turnos", "/admin"] {
+    for p in [
+        "/dashboard",
+        "/tareas",
+        "/estadisticas",
+        "/turnos",
+        "/admin",
+    ] {
         let r = page(&app, p, None).await;
         assert_eq!(location(&r), "/login", "{p} without session");
         let r = page(&app, p, Some(&l1.token)).await;
