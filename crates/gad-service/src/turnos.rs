@@ -714,7 +714,8 @@ impl Validate for PlanillaQuery {
     fn validate(&self, _errors: &mut Vec<FieldError>) {}
 }
 
-/// The state of a shift now (`tol`: TURNO_TOLERANCIA_MINUTOS, used for `ingreso_tarde` already).
+/// The state of a shift now (lateness past TURNO_TOLERANCIA_MINUTOS is `ingreso_tarde`, set at
+/// clock-in).
 pub fn estado_de(t: &store::TurnoDelDia, now: DateTime<Utc>) -> EstadoTurno {
     if t.cancelado_por_licencia.is_some() {
         return EstadoTurno::Licencia;
@@ -742,7 +743,7 @@ fn pick(shifts: &[store::TurnoDelDia], now: DateTime<Utc>) -> Option<&store::Tur
                 || (t.ingreso_at.is_some() && t.egreso_at.is_none() && now < t.fin)
         })
         .or_else(|| shifts.iter().filter(live).find(|t| t.inicio > now))
-        .or_else(|| shifts.iter().filter(live).next_back())
+        .or_else(|| shifts.iter().rfind(live))
         .or_else(|| shifts.last())
 }
 
