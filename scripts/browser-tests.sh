@@ -70,7 +70,7 @@ export GAD_BASE_URL="http://127.0.0.1:${PORT}" GAD_ROOT="$ROOT"
 SERVER_LOG="${TMPDIR:-/tmp}/gad-browser-${DB}.log"
 # On a failure CI shows what the server said too (the log file does not outlive the machine).
 # One file at a time: every file drives the same server and its officers.
-if ! (cd web-tests && node --test --test-concurrency=1 tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js tests/alarms.test.js); then
+if ! (cd web-tests && node --test --test-concurrency=1 tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js tests/alarms.test.js tests/turnos.test.js); then
   echo "==> browser tests failed; the server's log (last 60 lines):"
   tail -n 60 "$SERVER_LOG"
   exit 1

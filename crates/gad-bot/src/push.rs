@@ -44,6 +44,8 @@ pub struct Notice {
     pub checkin_task: Option<i64>,
     /// Chats addressed directly (the operators' chat), besides the users' own.
     pub chats: Vec<i64>,
+    /// A notice, not a call: in `DUTY_MODE=turnos` it skips officers off duty.
+    pub on_duty_only: bool,
 }
 
 fn involved(a: &Audience) -> Vec<i64> {
@@ -69,6 +71,7 @@ fn to_users(kind: &'static str, text: String, users: Vec<i64>) -> Notice {
         ack_task: None,
         checkin_task: None,
         chats: Vec::new(),
+        on_duty_only: true,
     }
 }
 
@@ -82,9 +85,9 @@ fn with_incident(text: String, incidente: Option<&IncidentSummary>) -> String {
 
 /// Which events reach Telegram, and how they read. `admin_chat`: where monitoring alerts go.
 ///
-/// TODO(messages): with `DUTY_MODE=turnos`, pushes other than a dispatch (task notices,
-/// broadcasts) should skip off-duty officers, except an explicit call-back (convocatoria, level
-/// 2+). The rule to reuse is `gad_store::turnos::on_duty_sql`; the messages feature owns it.
+/// With `DUTY_MODE=turnos`, task notices (`on_duty_only`) skip officers off duty, by the one
+/// rule (`gad_service::turnos::reachable`, i.e. `gad_store::turnos::on_duty_sql`); dispatch
+/// calls, check-in questions, monitoring and the clock-out reminder do not.
 pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
     let users = involved(&ev.audience);
     let n = match &ev.event {
@@ -96,6 +99,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             ack_task: None,
             checkin_task: None,
             chats: admin_chat.into_iter().collect(),
+            on_duty_only: false,
         },
         // "¿Todo bien?" goes to the officer asked (never to the supervisors in the audience).
         Event::Alert(Alert::Checkin(a)) if a.kind == gad_service::checkins::KIND_PREGUNTA => {
@@ -106,6 +110,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
                 ack_task: None,
                 checkin_task: Some(a.task_id),
                 chats: Vec::new(),
+                on_duty_only: false,
             }
         }
         // Every dispatch waits for the officer's answer: Aceptar / Rechazar.
@@ -125,6 +130,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             ack_task: Some(a.task_id),
             checkin_task: None,
             chats: Vec::new(),
+            on_duty_only: false,
         },
         Event::Alert(Alert::Called(a)) => Notice {
             kind: "emergency",
@@ -142,14 +148,19 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             ack_task: Some(a.task_id),
             checkin_task: None,
             chats: Vec::new(),
+            on_duty_only: false,
         },
         // The officer still clocked in long after the shift's end is reminded; the missed
         // clock-in alert is for the supervisors' dashboard only.
-        Event::Alert(Alert::Shift(a)) if a.motivo == "sin_egreso" => to_users(
-            "shift_reminder",
-            texts::push_turno_sin_egreso(a.fin),
-            vec![a.usuario_id],
-        ),
+        // Past the shift's end the officer is off duty by the rule, and still must hear it.
+        Event::Alert(Alert::Shift(a)) if a.motivo == "sin_egreso" => Notice {
+            on_duty_only: false,
+            ..to_users(
+                "shift_reminder",
+                texts::push_turno_sin_egreso(a.fin),
+                vec![a.usuario_id],
+            )
+        },
         // A dispatch (re-dispatch, backup) is announced by its alert, with the answer buttons.
         Event::TaskAssigned(TaskAssigned::Dispatch(_)) => return None,
         Event::TaskAssigned(TaskAssigned::Officers(a)) => to_users(
@@ -263,6 +274,18 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let users = if n.on_duty_only {
+        match gad_service::turnos::reachable(state, &users).await {
+            Ok(u) => u,
+            Err(e) => {
+                metrics.error("push_database");
+                tracing::warn!(error = %e, "push: duty of the recipients not loaded");
+                return;
+            }
+        }
+    } else {
+        users
+    };
     let chats = gad_service::telegram::chats_of(state, &users).await;
     let chats = match chats {
         Ok(mut c) => {

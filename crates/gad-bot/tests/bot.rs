@@ -1515,3 +1515,64 @@ async fn turno_clocks_in_and_out_and_licencia_asks_for_leave() {
     assert_eq!(tipo, "vacaciones");
     assert_eq!(motivo.as_deref(), Some("viaje familiar"));
 }
+
+/// In DUTY_MODE=turnos a task notice reaches only the officers on duty; the off-duty one
+/// assigned with them hears nothing (a dispatch call is another matter: the rule already keeps
+/// them from being called).
+#[tokio::test]
+async fn in_turnos_mode_task_pushes_skip_officers_off_duty() {
+    let app = TestApp::spawn_with(Options::with_redis().env("DUTY_MODE", "turnos")).await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let sup = e.app.create_user(2).await;
+    let on = e.app.create_efectivo(None).await;
+    let off = e.app.create_efectivo(None).await;
+    let tg_on = linked(&e, &on).await;
+    let tg_off = linked(&e, &off).await;
+    let now = chrono::Utc::now();
+    let r = e
+        .app
+        .post(
+            "/api/v1/turnos",
+            Some(&sup.token),
+            json!({"efectivo_id": on.efectivo_id,
+                   "inicio": gad_core::time::rfc3339(now - chrono::Duration::minutes(5)),
+                   "fin": gad_core::time::rfc3339(now + chrono::Duration::hours(2))}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/turnos/{}/ingreso", r.body["id"]),
+            Some(&on.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = e
+        .app
+        .create_task(
+            &sup,
+            sup.id,
+            json!({"titulo": "Custodia", "efectivos_asignados": [on.efectivo_id, off.efectivo_id]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let codigo = r.body["codigo"].as_str().unwrap().to_string();
+    e.fake.wait_text(tg_on, "Te asignaron la tarea").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        texts_to(&e.fake, tg_off)
+            .iter()
+            .all(|t| !t.contains(&codigo)),
+        "{:?}",
+        texts_to(&e.fake, tg_off)
+    );
+}

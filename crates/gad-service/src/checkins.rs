@@ -30,7 +30,7 @@ use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::emergency::BackupBody;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Alert, AlertLevel, Audience, CheckinAlert, DomainEvent, Event};
+use crate::events::{Alert, AlertLevel, AlertSeen, Audience, CheckinAlert, DomainEvent, Event};
 use crate::evidencia::Autor;
 
 /// Kinds of the check-in alerts (the `kind` of the event and of the `alertas` row).
@@ -477,5 +477,18 @@ pub async fn mark_seen(
         .await?;
     }
     tx.commit().await?;
+    // Every dashboard drops the alert, whoever marked it (only the first marking announces it).
+    if changed && let (Some(visto_por), Some(visto_at)) = (row.visto_por, row.visto_at) {
+        ctx.events.publish(
+            Event::AlertSeen(AlertSeen {
+                alerta_id: row.id,
+                kind: row.kind.clone(),
+                visto_por,
+                visto_at,
+            })
+            .to(Audience::Supervisors)
+            .topic("alertas"),
+        );
+    }
     Ok(Alerta::from(row))
 }

@@ -42,10 +42,12 @@ pub enum EventType {
     Pong,
     TaskNoteAdded,
     TaskAttachmentAdded,
+    ShiftClock,
+    AlertSeen,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 21] = [
         EventType::SystemStatus,
         EventType::UserActivity,
         EventType::DashboardUpdate,
@@ -65,6 +67,8 @@ impl EventType {
         EventType::Pong,
         EventType::TaskNoteAdded,
         EventType::TaskAttachmentAdded,
+        EventType::ShiftClock,
+        EventType::AlertSeen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +92,8 @@ impl EventType {
             EventType::Pong => "pong",
             EventType::TaskNoteAdded => "task_note_added",
             EventType::TaskAttachmentAdded => "task_attachment_added",
+            EventType::ShiftClock => "shift_clock",
+            EventType::AlertSeen => "alert_seen",
         }
     }
 
@@ -163,6 +169,12 @@ pub enum Event {
     /// A file attached to a task (its record, not its bytes): to supervisors and the task's
     /// officers.
     TaskAttachmentAdded(AttachmentAdded),
+    /// An officer clocked in to or out of a shift (to supervisors, topic `turnos`): the roster
+    /// page follows it.
+    ShiftClock(ShiftClock),
+    /// A persisted alert marked seen by a supervisor (to supervisors, topic `alertas`): every
+    /// dashboard drops it.
+    AlertSeen(AlertSeen),
 }
 
 impl Event {
@@ -185,6 +197,8 @@ impl Event {
             Event::Error(_) => EventType::Error,
             Event::TaskNoteAdded(_) => EventType::TaskNoteAdded,
             Event::TaskAttachmentAdded(_) => EventType::TaskAttachmentAdded,
+            Event::ShiftClock(_) => EventType::ShiftClock,
+            Event::AlertSeen(_) => EventType::AlertSeen,
         }
     }
 
@@ -815,6 +829,27 @@ mod tests {
                     error: Some("snapshot unavailable".into()),
                 })),
                 json!({"tareas_abiertas": [], "error": "snapshot unavailable"}),
+            ),
+            (
+                Event::ShiftClock(ShiftClock {
+                    accion: "ingreso".into(),
+                    turno_id: 3,
+                    efectivo_id: 11,
+                    ingreso_tarde: false,
+                    at: t0(),
+                }),
+                json!({"accion": "ingreso", "turno_id": 3, "efectivo_id": 11,
+                       "ingreso_tarde": false, "at": T0}),
+            ),
+            (
+                Event::AlertSeen(AlertSeen {
+                    alerta_id: 4,
+                    kind: "checkin_sin_respuesta".into(),
+                    visto_por: 2,
+                    visto_at: t0(),
+                }),
+                json!({"alerta_id": 4, "kind": "checkin_sin_respuesta", "visto_por": 2,
+                       "visto_at": T0}),
             ),
             (
                 Event::Ping(Ping { server_time: t0() }),

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
-use crate::events::{Alert, AlertLevel, Audience, Event, ShiftAlert};
+use crate::events::{Alert, AlertLevel, Audience, Event, ShiftAlert, ShiftClock};
 
 const NOT_FOUND: &str = "Turno no encontrado";
 const LIC_NOT_FOUND: &str = "Licencia no encontrada";
@@ -649,6 +649,229 @@ pub async fn on_duty(ctx: &Ctx, me: &Actor) -> ServiceResult<Vec<UnidadEnTurno>>
         .collect())
 }
 
+// ---- The day's roster ----
+
+/// Where an officer stands on the roster of a day, judged now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EstadoTurno {
+    /// Clocked in (not out) to the shift, on time.
+    EnTurno,
+    /// Clocked in (not out) later than TURNO_TOLERANCIA_MINUTOS, or the shift started less
+    /// than 15 minutes ago and they have not clocked in yet.
+    Tarde,
+    /// Not clocked in 15 minutes or more after the start (what raises the missed clock-in
+    /// alert), including a shift that ended without any clock-in.
+    Ausente,
+    /// On approved leave that day (or the shift was cancelled by one).
+    Licencia,
+    /// Not working now: the shift has not started, or was worked and is over.
+    Libre,
+}
+
+/// One officer's line of the roster.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FilaPlanilla {
+    pub efectivo_id: i64,
+    pub codigo_interno: String,
+    pub nombre: String,
+    pub estado_turno: EstadoTurno,
+    /// The shift the line is about (the one under way, else the next, else the last of the
+    /// day); null for an officer on leave with no shift that day.
+    pub turno_id: Option<i64>,
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub inicio: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub fin: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ingreso_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "gad_core::time::ser_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub egreso_at: Option<DateTime<Utc>>,
+    pub ingreso_tarde: bool,
+    /// Shifts the officer has that day.
+    pub turnos: usize,
+    /// The approved leave covering the day, if any.
+    pub licencia_id: Option<i64>,
+    /// vacaciones | enfermedad | estudio | otra
+    pub licencia_tipo: Option<String>,
+}
+
+/// The officers of one unit on the roster.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnidadPlanilla {
+    /// The shift's unit (or the officer's); null: none.
+    pub unidad: Option<String>,
+    pub efectivos: Vec<FilaPlanilla>,
+}
+
+/// `GET /api/v1/turnos/planilla`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Planilla {
+    /// The day (YYYY-MM-DD) in `zona_horaria`.
+    #[schema(value_type = String, format = Date)]
+    pub fecha: NaiveDate,
+    pub zona_horaria: String,
+    /// The instant the states were judged at.
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub generado_at: DateTime<Utc>,
+    pub unidades: Vec<UnidadPlanilla>,
+}
+
+/// `GET /api/v1/turnos/planilla` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlanillaQuery {
+    /// The day (YYYY-MM-DD) in ZONA_HORARIA; default today there.
+    #[param(value_type = Option<String>, format = Date)]
+    pub fecha: Option<NaiveDate>,
+}
+
+impl Validate for PlanillaQuery {
+    fn validate(&self, _errors: &mut Vec<FieldError>) {}
+}
+
+/// The state of a shift now (lateness past TURNO_TOLERANCIA_MINUTOS is `ingreso_tarde`, set at
+/// clock-in).
+pub fn estado_de(t: &store::TurnoDelDia, now: DateTime<Utc>) -> EstadoTurno {
+    if t.cancelado_por_licencia.is_some() {
+        return EstadoTurno::Licencia;
+    }
+    match (t.ingreso_at, t.egreso_at) {
+        (Some(_), Some(_)) => EstadoTurno::Libre,
+        (Some(_), None) if now >= t.fin => EstadoTurno::Libre,
+        (Some(_), None) if t.ingreso_tarde => EstadoTurno::Tarde,
+        (Some(_), None) => EstadoTurno::EnTurno,
+        (None, _) if now < t.inicio => EstadoTurno::Libre,
+        (None, _) if now - t.inicio < MISSED_CLOCK_IN_AFTER => EstadoTurno::Tarde,
+        (None, _) => EstadoTurno::Ausente,
+    }
+}
+
+/// The shift an officer's line is about: the one under way (started, or clocked in and not
+/// out), else the next to start, else the last.
+fn pick(shifts: &[store::TurnoDelDia], now: DateTime<Utc>) -> Option<&store::TurnoDelDia> {
+    let live = |t: &&store::TurnoDelDia| t.cancelado_por_licencia.is_none();
+    shifts
+        .iter()
+        .filter(live)
+        .find(|t| {
+            (t.inicio <= now && now < t.fin && t.egreso_at.is_none())
+                || (t.ingreso_at.is_some() && t.egreso_at.is_none() && now < t.fin)
+        })
+        .or_else(|| shifts.iter().filter(live).find(|t| t.inicio > now))
+        .or_else(|| shifts.iter().rfind(live))
+        .or_else(|| shifts.last())
+}
+
+/// The roster of a day in ZONA_HORARIA (level 2+): every officer with a shift touching that day
+/// or on approved leave on it, by unit, each with where they stand now.
+pub async fn planilla(ctx: &Ctx, me: &Actor, q: &PlanillaQuery) -> ServiceResult<Planilla> {
+    require(me, Nivel::Supervisor)?;
+    let tz = ctx.config.zona_horaria;
+    let now = Utc::now();
+    let fecha = q
+        .fecha
+        .unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let desde = local_instant(tz, fecha, NaiveTime::MIN);
+    let hasta = local_instant(tz, fecha + Duration::days(1), NaiveTime::MIN);
+    let shifts = store::shifts_between(&ctx.db, desde, hasta).await?;
+    let leaves = store::leaves_between(&ctx.db, desde, hasta).await?;
+
+    let mut by_officer: BTreeMap<i64, Vec<store::TurnoDelDia>> = BTreeMap::new();
+    for t in shifts {
+        by_officer.entry(t.efectivo_id).or_default().push(t);
+    }
+    let mut rows: Vec<(Option<String>, FilaPlanilla)> = Vec::new();
+    for (efectivo_id, list) in &by_officer {
+        let Some(t) = pick(list, now) else { continue };
+        let leave = leaves.iter().find(|l| l.efectivo_id == *efectivo_id);
+        let estado = match leave {
+            Some(_) if t.ingreso_at.is_none() => EstadoTurno::Licencia,
+            _ => estado_de(t, now),
+        };
+        rows.push((
+            t.unidad.clone(),
+            FilaPlanilla {
+                efectivo_id: *efectivo_id,
+                codigo_interno: t.codigo_interno.clone(),
+                nombre: t.nombre.clone(),
+                estado_turno: estado,
+                turno_id: Some(t.turno_id),
+                inicio: Some(t.inicio),
+                fin: Some(t.fin),
+                ingreso_at: t.ingreso_at,
+                egreso_at: t.egreso_at,
+                ingreso_tarde: t.ingreso_tarde,
+                turnos: list.len(),
+                licencia_id: leave.map(|l| l.licencia_id),
+                licencia_tipo: leave.map(|l| l.tipo.clone()),
+            },
+        ));
+    }
+    for l in &leaves {
+        if by_officer.contains_key(&l.efectivo_id)
+            || rows.iter().any(|(_, r)| r.efectivo_id == l.efectivo_id)
+        {
+            continue;
+        }
+        rows.push((
+            l.unidad.clone(),
+            FilaPlanilla {
+                efectivo_id: l.efectivo_id,
+                codigo_interno: l.codigo_interno.clone(),
+                nombre: l.nombre.clone(),
+                estado_turno: EstadoTurno::Licencia,
+                turno_id: None,
+                inicio: None,
+                fin: None,
+                ingreso_at: None,
+                egreso_at: None,
+                ingreso_tarde: false,
+                turnos: 0,
+                licencia_id: Some(l.licencia_id),
+                licencia_tipo: Some(l.tipo.clone()),
+            },
+        ));
+    }
+    let mut by_unit: BTreeMap<Option<String>, Vec<FilaPlanilla>> = BTreeMap::new();
+    for (unidad, r) in rows {
+        by_unit.entry(unidad).or_default().push(r);
+    }
+    let unidades = by_unit
+        .into_iter()
+        .map(|(unidad, mut efectivos)| {
+            efectivos.sort_by(|a, b| {
+                a.inicio
+                    .cmp(&b.inicio)
+                    .then(a.efectivo_id.cmp(&b.efectivo_id))
+            });
+            UnidadPlanilla { unidad, efectivos }
+        })
+        .collect();
+    Ok(Planilla {
+        fecha,
+        zona_horaria: tz.name().to_string(),
+        generado_at: now,
+        unidades,
+    })
+}
+
+/// Of these users, the ones a push other than a dispatch call may reach: everyone in
+/// `DUTY_MODE=libre`; in `turnos`, users who are not officers and officers on duty now (the
+/// one rule, `gad_store::turnos::on_duty_sql`).
+pub async fn reachable(ctx: &Ctx, users: &[i64]) -> ServiceResult<Vec<i64>> {
+    match ctx.config.duty {
+        store::Duty::Libre => Ok(users.to_vec()),
+        store::Duty::Turnos { clock_in } => {
+            Ok(store::reachable_users(&ctx.db, users, clock_in).await?)
+        }
+    }
+}
+
 // ---- Clock-in ----
 
 /// The officer themself, or level 2+ for them; anyone else does not see the shift (404).
@@ -706,7 +929,23 @@ pub async fn clock_in(
     )
     .await?;
     tx.commit().await?;
+    publish_clock(ctx, "ingreso", &t, t.ingreso_at.unwrap_or(now));
     Ok(t)
+}
+
+/// The roster page follows clock-ins and clock-outs live.
+fn publish_clock(ctx: &Ctx, accion: &str, t: &Turno, at: DateTime<Utc>) {
+    ctx.events.publish(
+        Event::ShiftClock(ShiftClock {
+            accion: accion.into(),
+            turno_id: t.id,
+            efectivo_id: t.efectivo_id,
+            ingreso_tarde: t.ingreso_tarde,
+            at,
+        })
+        .to(Audience::Supervisors)
+        .topic("turnos"),
+    );
 }
 
 /// Clocks out of a shift clocked in to.
@@ -742,6 +981,7 @@ pub async fn clock_out(
     )
     .await?;
     tx.commit().await?;
+    publish_clock(ctx, "egreso", &t, t.egreso_at.unwrap_or_else(Utc::now));
     Ok(t)
 }
 

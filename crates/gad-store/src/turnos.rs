@@ -507,3 +507,93 @@ pub async fn lock_officer_roster(
     .fetch_one(&mut *db)
     .await
 }
+
+// ---- The day's roster ----
+
+/// A shift touching a day, with its officer (`GET /turnos/planilla`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TurnoDelDia {
+    pub turno_id: i64,
+    pub efectivo_id: i64,
+    pub codigo_interno: String,
+    pub nombre: String,
+    /// The shift's unit, else the officer's.
+    pub unidad: Option<String>,
+    pub inicio: DateTime<Utc>,
+    pub fin: DateTime<Utc>,
+    pub ingreso_at: Option<DateTime<Utc>>,
+    pub ingreso_tarde: bool,
+    pub egreso_at: Option<DateTime<Utc>>,
+    pub cancelado_por_licencia: Option<i64>,
+}
+
+/// Shifts of live officers overlapping `[desde, hasta)`, by officer then start.
+pub async fn shifts_between<'e, E: PgExecutor<'e>>(
+    exec: E,
+    desde: DateTime<Utc>,
+    hasta: DateTime<Utc>,
+) -> Result<Vec<TurnoDelDia>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id AS turno_id, t.efectivo_id, e.codigo_interno,
+                concat_ws(' ', u.nombre, u.apellido) AS nombre,
+                COALESCE(t.unidad, e.unidad) AS unidad, t.inicio, t.fin, t.ingreso_at,
+                t.ingreso_tarde, t.egreso_at, t.cancelado_por_licencia
+         FROM turnos t JOIN efectivos e ON e.id = t.efectivo_id JOIN usuarios u ON u.id = e.usuario_id
+         WHERE tstzrange(t.inicio, t.fin) && tstzrange($1, $2) AND e.deleted_at IS NULL
+         ORDER BY t.efectivo_id, t.inicio, t.id",
+    )
+    .bind(desde)
+    .bind(hasta)
+    .fetch_all(exec)
+    .await
+}
+
+/// An approved leave touching a day, with its officer.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LicenciaDelDia {
+    pub licencia_id: i64,
+    pub efectivo_id: i64,
+    pub codigo_interno: String,
+    pub nombre: String,
+    pub unidad: Option<String>,
+    pub tipo: String,
+}
+
+/// Approved leaves of live officers whose days overlap `[desde, hasta)`.
+pub async fn leaves_between<'e, E: PgExecutor<'e>>(
+    exec: E,
+    desde: DateTime<Utc>,
+    hasta: DateTime<Utc>,
+) -> Result<Vec<LicenciaDelDia>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT l.id AS licencia_id, l.efectivo_id, e.codigo_interno,
+                concat_ws(' ', u.nombre, u.apellido) AS nombre, e.unidad, l.tipo
+         FROM licencias l JOIN efectivos e ON e.id = l.efectivo_id JOIN usuarios u ON u.id = e.usuario_id
+         WHERE l.estado = 'aprobada' AND l.vigencia && tstzrange($1, $2) AND e.deleted_at IS NULL
+         ORDER BY l.efectivo_id, l.id",
+    )
+    .bind(desde)
+    .bind(hasta)
+    .fetch_all(exec)
+    .await
+}
+
+/// Of these users, the ones a push may reach in `DUTY_MODE=turnos`: users without an officer
+/// record (supervisors, administrators), and officers on duty now by the one rule
+/// ([`on_duty_sql`]).
+pub async fn reachable_users<'e, E: PgExecutor<'e>>(
+    exec: E,
+    users: &[i64],
+    clock_in: bool,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT u.id FROM unnest($1::int8[]) AS u(id)
+         WHERE NOT EXISTS (SELECT 1 FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL)
+            OR EXISTS (SELECT 1 FROM efectivos e WHERE e.usuario_id = u.id AND e.deleted_at IS NULL
+                       AND {})",
+        on_duty_sql(clock_in)
+    ))
+    .bind(users)
+    .fetch_all(exec)
+    .await
+}

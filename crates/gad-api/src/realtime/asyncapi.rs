@@ -434,6 +434,8 @@ mod tests {
             "error",
             "task_note_added",
             "task_attachment_added",
+            "shift_clock",
+            "alert_seen",
         ] {
             assert_eq!(doc["components"]["messages"][camel(t)]["name"], t, "{t}");
         }

@@ -13,8 +13,8 @@ use crate::error::{ApiResult, json_response};
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::state::AppState;
 use gad_service::turnos::{
-    self, Licencia, LicenciaBody, LicenciaQuery, LicenciaResuelta, ListQuery, PlantillaBody,
-    PlantillaCreada, ResolverBody, Turno, TurnoBody, UnidadEnTurno,
+    self, Licencia, LicenciaBody, LicenciaQuery, LicenciaResuelta, ListQuery, Planilla,
+    PlanillaQuery, PlantillaBody, PlantillaCreada, ResolverBody, Turno, TurnoBody, UnidadEnTurno,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_shifts, create_shift))
         .routes(routes!(create_pattern))
         .routes(routes!(on_duty))
+        .routes(routes!(roster))
         .routes(routes!(get_shift, update_shift, delete_shift))
         .routes(routes!(clock_in))
         .routes(routes!(clock_out))
@@ -83,6 +84,18 @@ pub async fn on_duty(
     Supervisor(me): Supervisor,
 ) -> ApiResult<Response> {
     Ok(Json(turnos::on_duty(&state.ctx, &me).await?).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/turnos/planilla", tag = "turnos", params(PlanillaQuery),
+    description = "Level: 2. The roster of a day (`fecha`, YYYY-MM-DD in ZONA_HORARIA; default today there): every officer with a shift touching that day or on approved leave on it, grouped by unit, each with `estado_turno` judged now: en_turno (clocked in on time, not out), tarde (clocked in late, or the shift started less than 15 minutes ago without a clock-in), ausente (no clock-in 15 minutes or more after the start), licencia (approved leave that day), libre (not started, or worked and over).",
+    responses((status = 200, description = "the day's roster", body = Planilla),
+              (status = 422, description = "validation", body = serde_json::Value)))]
+pub async fn roster(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ValidQuery(q): ValidQuery<PlanillaQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(turnos::planilla(&state.ctx, &me, &q).await?).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/turnos/{id}", tag = "turnos",

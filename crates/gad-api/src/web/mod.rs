@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(|s, h| page(s, h, Page::Dashboard)))
         .route("/tareas", get(|s, h| page(s, h, Page::Tareas)))
         .route("/estadisticas", get(|s, h| page(s, h, Page::Estadisticas)))
+        .route("/turnos", get(|s, h| page(s, h, Page::Turnos)))
         .route("/admin", get(|s, h| page(s, h, Page::Admin)))
         .route("/assets/{*path}", get(asset))
 }

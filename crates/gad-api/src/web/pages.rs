@@ -22,6 +22,7 @@ pub enum Page {
     Dashboard,
     Tareas,
     Estadisticas,
+    Turnos,
     Admin,
     Prohibido,
 }
@@ -34,6 +35,7 @@ impl Page {
             Page::Dashboard => "dashboard.html",
             Page::Tareas => "tareas.html",
             Page::Estadisticas => "estadisticas.html",
+            Page::Turnos => "turnos.html",
             Page::Admin => "admin.html",
             Page::Prohibido => "prohibido.html",
         }
@@ -45,6 +47,7 @@ impl Page {
             Page::Dashboard => "dashboard",
             Page::Tareas => "tareas",
             Page::Estadisticas => "estadisticas",
+            Page::Turnos => "turnos",
             Page::Admin => "admin",
             Page::Prohibido => "prohibido",
         }
@@ -63,6 +66,7 @@ impl Page {
             ],
             Page::Tareas => &["js/tareas.js"],
             Page::Estadisticas => &["js/estadisticas.js"],
+            Page::Turnos => &["js/live.js", "js/turnos.js"],
             Page::Admin => &["js/admin.js"],
             Page::Prohibido => &[],
         }
@@ -85,12 +89,13 @@ macro_rules! template {
 
 /// Every template (the pages never read a file at run time): the layout, and the page markup
 /// it includes as `main`.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     template!("layout.html"),
     template!("login.html"),
     template!("dashboard.html"),
     template!("tareas.html"),
     template!("estadisticas.html"),
+    template!("turnos.html"),
     template!("admin.html"),
     template!("prohibido.html"),
 ];
@@ -155,7 +160,7 @@ fn nav(page: Page, nivel: Option<Nivel>) -> Vec<&'static str> {
     let Some(nivel) = nivel.filter(|_| page != Page::Login) else {
         return Vec::new();
     };
-    let mut links = vec!["dashboard", "tareas", "estadisticas"];
+    let mut links = vec!["dashboard", "tareas", "turnos", "estadisticas"];
     if nivel >= Nivel::Administrador {
         links.push("admin");
     }
@@ -256,11 +261,12 @@ pub fn render(
 mod tests {
     use super::*;
 
-    const ALL: [Page; 6] = [
+    const ALL: [Page; 7] = [
         Page::Login,
         Page::Dashboard,
         Page::Tareas,
         Page::Estadisticas,
+        Page::Turnos,
         Page::Admin,
         Page::Prohibido,
     ];

@@ -149,6 +149,14 @@ async fn silence_is_asked_once_and_alerted_once_across_two_instances_until_seen(
             .as_str()
             .is_some_and(|t| t.ends_with('Z'))
     );
+    // Every dashboard drops it live, on the other instance too.
+    let seen = ws
+        .wait_for("alert_seen", Duration::from_secs(2))
+        .await
+        .expect("the supervisors are told the alert was seen");
+    assert_eq!(seen["data"]["alerta_id"], id);
+    assert_eq!(seen["data"]["kind"], "checkin_sin_respuesta");
+    assert_eq!(seen["data"]["visto_por"], sup.id);
     let r = b
         .post(
             &format!("/api/v1/alertas/{id}/visto"),

@@ -515,3 +515,141 @@ async fn missed_clock_in_raises_exactly_one_alert() {
             .unwrap();
     assert_eq!(alerted, vec![missed.efectivo_id.unwrap()]);
 }
+
+/// The officer's line of the roster (panics when absent).
+fn line(planilla: &Value, efectivo_id: i64) -> Value {
+    planilla["unidades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["efectivos"].as_array().unwrap().iter())
+        .find(|r| r["efectivo_id"] == efectivo_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("officer {efectivo_id} not on the roster: {planilla}"))
+}
+
+#[tokio::test]
+async fn the_days_roster_says_who_is_on_late_absent_on_leave_or_off_and_follows_clock_ins_live() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let mut ws = gad_testkit::ws::WsClient::connect(&app, Some(&sup.token)).await;
+    ws.handshake().await;
+    let on_time = app.create_efectivo(None).await;
+    let late_in = app.create_efectivo(None).await;
+    let not_yet = app.create_efectivo(None).await;
+    let absent = app.create_efectivo(None).await;
+    let later = app.create_efectivo(None).await;
+    let on_leave = app.create_efectivo(None).await;
+    let t_on_time = shift(&app, &sup, &on_time, -5, 60).await["id"]
+        .as_i64()
+        .unwrap();
+    let t_late = shift(&app, &sup, &late_in, -45, 60).await["id"]
+        .as_i64()
+        .unwrap();
+    shift(&app, &sup, &not_yet, -5, 60).await;
+    shift(&app, &sup, &absent, -20, 60).await;
+    shift(&app, &sup, &later, 30, 90).await;
+
+    // Today in ZONA_HORARIA, as the server reads it: the leave is asked for that day.
+    let r = app.get("/api/v1/turnos/planilla", Some(&sup.token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let fecha = r.body["fecha"].as_str().unwrap().to_string();
+    let l = app
+        .post(
+            "/api/v1/licencias",
+            Some(&on_leave.token),
+            json!({"tipo": "enfermedad", "desde": fecha, "hasta": fecha}),
+        )
+        .await;
+    assert_eq!(l.status, StatusCode::CREATED, "{}", l.text);
+    let r = app
+        .post(
+            &format!("/api/v1/licencias/{}/aprobar", l.body["id"]),
+            Some(&sup.token),
+            json!({"motivo": "certificado"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // The supervisor clocks in for two of them: the socket tells the roster page.
+    assert_eq!(clock_in(&app, &sup, t_on_time).await.status, StatusCode::OK);
+    let ev = ws
+        .wait_for("shift_clock", std::time::Duration::from_secs(2))
+        .await
+        .expect("clock-in announced");
+    assert_eq!(ev["data"]["accion"], "ingreso");
+    assert_eq!(ev["data"]["turno_id"], t_on_time);
+    assert_eq!(ev["data"]["efectivo_id"], on_time.efectivo_id.unwrap());
+    assert_eq!(ev["data"]["ingreso_tarde"], false);
+    assert_eq!(clock_in(&app, &sup, t_late).await.status, StatusCode::OK);
+
+    let r = app
+        .get(
+            &format!("/api/v1/turnos/planilla?fecha={fecha}"),
+            Some(&sup.token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let p = r.body;
+    assert_eq!(p["fecha"], fecha.as_str());
+    for (who, want) in [
+        (&on_time, "en_turno"),
+        (&late_in, "tarde"),
+        (&not_yet, "tarde"),
+        (&absent, "ausente"),
+        (&later, "libre"),
+        (&on_leave, "licencia"),
+    ] {
+        let row = line(&p, who.efectivo_id.unwrap());
+        assert_eq!(row["estado_turno"], want, "{row}");
+    }
+    assert_eq!(
+        line(&p, on_leave.efectivo_id.unwrap())["licencia_tipo"],
+        "enfermedad"
+    );
+    assert_eq!(p["unidades"][0]["unidad"], "Móvil 1");
+
+    // Clocked out: off duty for the rest of the day.
+    let r = app
+        .post(
+            &format!("/api/v1/turnos/{t_on_time}/egreso"),
+            Some(&on_time.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let ev = ws
+        .wait_for("shift_clock", std::time::Duration::from_secs(2))
+        .await
+        .expect("second clock-in");
+    assert_eq!(ev["data"]["accion"], "ingreso");
+    let ev = ws
+        .wait_for("shift_clock", std::time::Duration::from_secs(2))
+        .await
+        .expect("clock-out announced");
+    assert_eq!(ev["data"]["accion"], "egreso");
+    let r = app
+        .get(
+            &format!("/api/v1/turnos/planilla?fecha={fecha}"),
+            Some(&sup.token),
+        )
+        .await;
+    assert_eq!(
+        line(&r.body, on_time.efectivo_id.unwrap())["estado_turno"],
+        "libre"
+    );
+
+    // A far day has nobody; officers do not read the roster; a bad date is 422.
+    let r = app
+        .get("/api/v1/turnos/planilla?fecha=2031-02-03", Some(&sup.token))
+        .await;
+    assert_eq!(r.body["unidades"], json!([]));
+    let r = app
+        .get("/api/v1/turnos/planilla", Some(&on_time.token))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = app
+        .get("/api/v1/turnos/planilla?fecha=2031-02-30", Some(&sup.token))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+}

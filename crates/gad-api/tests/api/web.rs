@@ -56,13 +56,19 @@ async fn root_and_pages_redirect_by_session_and_level() {
     let r = page(&app, "/login", Some(&l1.token)).await;
     assert_eq!(r.status(), StatusCode::OK, "level 1 sees the login page");
 
-    for p in ["/dashboard", "/tareas", "/estadisticas", "/admin"] {
+    for p in [
+        "/dashboard",
+        "/tareas",
+        "/estadisticas",
+        "/turnos",
+        "/admin",
+    ] {
         let r = page(&app, p, None).await;
         assert_eq!(location(&r), "/login", "{p} without session");
         let r = page(&app, p, Some(&l1.token)).await;
         assert_eq!(location(&r), "/login?motivo=supervisores", "{p} as level 1");
     }
-    for p in ["/dashboard", "/tareas", "/estadisticas"] {
+    for p in ["/dashboard", "/tareas", "/estadisticas", "/turnos"] {
         let r = page(&app, p, Some(&l2.token)).await;
         assert_eq!(r.status(), StatusCode::OK, "{p} as level 2");
         let html = r.text().await.unwrap();
@@ -240,7 +246,7 @@ async fn assets_are_versioned_gzipped_and_cacheable() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{p}");
     }
     // Every asset a page names exists.
-    for page_path in ["/dashboard", "/tareas", "/estadisticas"] {
+    for page_path in ["/dashboard", "/tareas", "/estadisticas", "/turnos"] {
         let html = page(&app, page_path, Some(&l2.token))
             .await
             .text()

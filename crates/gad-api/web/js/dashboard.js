@@ -434,6 +434,10 @@
       case 'notification':
         GAD.aviso(t('notificacion', { titulo: d.title || '' }));
         break;
+      case 'alert_seen':
+        // Another supervisor marked it seen: every dashboard drops it.
+        quitarAlerta(d.alerta_id);
+        break;
       default:
         break;
     }

@@ -224,6 +224,30 @@ pub struct EfectivoLocation {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// `shift_clock`: an officer clocked in to (`ingreso`) or out of (`egreso`) a shift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShiftClock {
+    /// `ingreso` | `egreso`.
+    pub accion: String,
+    pub turno_id: i64,
+    pub efectivo_id: i64,
+    /// Clocked in more than TURNO_TOLERANCIA_MINUTOS after the planned start.
+    pub ingreso_tarde: bool,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub at: DateTime<Utc>,
+}
+
+/// `alert_seen`: a persisted alert (`GET /api/v1/alertas`) marked seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertSeen {
+    pub alerta_id: i64,
+    pub kind: String,
+    /// The supervisor who marked it seen first.
+    pub visto_por: i64,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub visto_at: DateTime<Utc>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Alerts and notifications
 
