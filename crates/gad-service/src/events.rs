@@ -42,10 +42,11 @@ pub enum EventType {
     Pong,
     TaskNoteAdded,
     TaskAttachmentAdded,
+    Message,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         EventType::SystemStatus,
         EventType::UserActivity,
         EventType::DashboardUpdate,
@@ -65,6 +66,7 @@ impl EventType {
         EventType::Pong,
         EventType::TaskNoteAdded,
         EventType::TaskAttachmentAdded,
+        EventType::Message,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +90,7 @@ impl EventType {
             EventType::Pong => "pong",
             EventType::TaskNoteAdded => "task_note_added",
             EventType::TaskAttachmentAdded => "task_attachment_added",
+            EventType::Message => "message",
         }
     }
 
@@ -163,6 +166,9 @@ pub enum Event {
     /// A file attached to a task (its record, not its bytes): to supervisors and the task's
     /// officers.
     TaskAttachmentAdded(AttachmentAdded),
+    /// A message between the desk and officers written, or a recipient's delivery state
+    /// changed: to its sender and every level 2+.
+    Message(MessageEvent),
 }
 
 impl Event {
@@ -185,6 +191,7 @@ impl Event {
             Event::Error(_) => EventType::Error,
             Event::TaskNoteAdded(_) => EventType::TaskNoteAdded,
             Event::TaskAttachmentAdded(_) => EventType::TaskAttachmentAdded,
+            Event::Message(_) => EventType::Message,
         }
     }
 
