@@ -191,9 +191,9 @@ async fn levels_destinos_and_validation() {
             r.text
         );
         assert!(
-            r.body["detail"]
+            r.body["errors"]
                 .as_array()
-                .unwrap()
+                .unwrap_or_else(|| panic!("{body}: {}", r.text))
                 .iter()
                 .any(|d| d["loc"] == loc),
             "{body}: {}",
@@ -215,7 +215,8 @@ async fn with_duty_mode_turnos_officers_off_duty_are_left_out_unless_called_back
     let on = app.create_efectivo(None).await;
     let off = app.create_efectivo(None).await;
     sqlx::query(
-        "INSERT INTO turnos (efectivo_id, inicio, fin) VALUES ($1, now() - interval '1 hour', now() + interval '2 hours')",
+        "INSERT INTO turnos (efectivo_id, inicio, fin, ingreso_at)
+         VALUES ($1, now() - interval '1 hour', now() + interval '2 hours', now() - interval '1 hour')",
     )
     .bind(on.efectivo_id.unwrap())
     .execute(&app.pool)
