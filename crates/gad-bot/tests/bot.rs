@@ -1672,8 +1672,9 @@ async fn an_officers_reply_and_slash_mensaje_reach_the_desks_socket() {
     assert_eq!(f["data"]["centro"], true);
     assert_eq!(f["data"]["en_respuesta_a"], id);
     assert_eq!(f["data"]["autor_usuario_id"], off.id);
+    let before = e.fake.messages_to(tg).len();
     e.fake.send_text(tg, "/mensaje Necesito combustible");
-    e.fake.wait_text(tg, "llegó a la central").await;
+    next_message(&e, tg, before, "llegó a la central").await;
     let l = e.app.get("/api/v1/mensajes", Some(&sup.token)).await;
     assert!(
         l.body.as_array().unwrap().iter().any(

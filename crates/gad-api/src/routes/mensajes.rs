@@ -48,7 +48,7 @@ pub async fn list_messages(
 
 #[utoipa::path(get, path = "/api/v1/mensajes/{id}", tag = "mensajes",
     params(("id" = i64, Path, description = "message id")),
-    description = "Level: 1 (own). One message with `destinatarios` (efectivo_id, estado, message_id, enviado_at, confirmado_at, motivo) and `totales` per estado: level 1 only one they sent or received (another → 404, as unknown); level 2+ any.",
+    description = "Level: 1. One message with `destinatarios` (efectivo_id, estado, message_id, enviado_at, confirmado_at, motivo) and `totales` per estado: level 1 only one they sent or received (another → 404, as unknown); level 2+ any.",
     responses((status = 200, description = "message", body = Mensaje),
               (status = 404, description = "not found", body = serde_json::Value)))]
 pub async fn get_message(
