@@ -70,6 +70,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::stats::router())
         .merge(routes::efectivos::router())
         .merge(routes::turnos::router())
+        .merge(routes::mensajes::router())
         .merge(routes::trail::router())
         .merge(routes::fixes::router())
         .merge(routes::geo::router())

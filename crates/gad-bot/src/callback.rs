@@ -71,6 +71,8 @@ pub enum Callback {
     Checkin { task_id: i64, ok: bool },
     /// Clocks in to (`ingreso`) or out of a shift of the officer's.
     Turno { id: i64, ingreso: bool },
+    /// "Recibido": the officer confirms a message from the desk.
+    Recibido { mensaje_id: i64 },
 }
 
 impl Callback {
@@ -86,6 +88,7 @@ impl Callback {
             Callback::Link { confirm } => format!("lk:{}", u8::from(*confirm)),
             Callback::Checkin { task_id, ok } => format!("ck:{task_id}:{}", u8::from(*ok)),
             Callback::Turno { id, ingreso } => format!("tu:{id}:{}", u8::from(*ingreso)),
+            Callback::Recibido { mensaje_id } => format!("mr:{mensaje_id}"),
         };
         debug_assert!(s.len() <= MAX_BYTES);
         s
@@ -131,6 +134,9 @@ impl Callback {
                     "0" => false,
                     _ => return None,
                 },
+            }),
+            ["mr", id] => Some(Callback::Recibido {
+                mensaje_id: id.parse().ok()?,
             }),
             ["lk", "1"] => Some(Callback::Link { confirm: true }),
             ["lk", "0"] => Some(Callback::Link { confirm: false }),

@@ -27,6 +27,10 @@ pub struct BotConfig {
     /// TELEGRAM_ADMIN_CHAT_ID: the operators' chat (a group or a person) that receives the
     /// monitoring alerts forwarded from Alertmanager (issue 19); absent = not forwarded.
     pub admin_chat_id: Option<i64>,
+    /// BOT_MENSAJES_POR_SEGUNDO: sends per second of this process, all chats together.
+    pub mensajes_por_segundo: u32,
+    /// BOT_MENSAJES_INTERVALO_CHAT_MS: least time between two sends to one chat.
+    pub mensajes_intervalo_chat_ms: u32,
 }
 
 impl BotConfig {
@@ -86,6 +90,8 @@ impl BotConfig {
             poll_timeout_s: v.telegram_poll_timeout,
             rate_limit_per_minute: v.bot_rate_limit_per_minute,
             admin_chat_id: v.telegram_admin_chat_id,
+            mensajes_por_segundo: v.bot_mensajes_por_segundo,
+            mensajes_intervalo_chat_ms: v.bot_mensajes_intervalo_chat_ms,
         })
     }
 

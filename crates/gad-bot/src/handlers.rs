@@ -186,6 +186,18 @@ impl Handler {
         }
         let (cmd, arg) = command(text);
         let ctx = context(update_id);
+        // A text answering a message from the desk is an answer to the desk.
+        if cmd.is_empty()
+            && let Some(r) = m.reply_to_message()
+            && let Ok(true) =
+                gad_service::mensajes::delivered_in(&self.state, chat, i64::from(r.id.0)).await
+        {
+            if let Some(o) = self.officer(chat, from).await {
+                self.to_desk(chat, &o, &ctx, Some(i64::from(r.id.0)), text)
+                    .await;
+            }
+            return;
+        }
         // A text answering one of the bot's messages about an incident is a note on it.
         if cmd.is_empty()
             && let Some(r) = m.reply_to_message()
@@ -198,6 +210,14 @@ impl Handler {
             return;
         }
         match cmd.as_str() {
+            "mensaje" if arg.trim().is_empty() => {
+                self.tg.send(chat, texts::MENSAJE_USO, None).await;
+            }
+            "mensaje" => {
+                if let Some(o) = self.officer(chat, from).await {
+                    self.to_desk(chat, &o, &ctx, None, &arg).await;
+                }
+            }
             "nota" => {
                 if let Some(o) = self.officer(chat, from).await {
                     self.note(chat, &o, &ctx, None, &arg).await;
@@ -271,6 +291,33 @@ impl Handler {
                         .await;
                 }
             }
+        }
+    }
+
+    /// An officer's answer to the desk (a reply to its message, or `/mensaje`).
+    async fn to_desk(
+        &self,
+        chat: i64,
+        o: &Officer,
+        ctx: &RequestContext,
+        reply_to: Option<i64>,
+        text: &str,
+    ) {
+        match self
+            .timed(
+                "message_answer",
+                gad_service::mensajes::answer(&self.state, &o.actor, ctx, chat, reply_to, text),
+            )
+            .await
+        {
+            Ok(_) => {
+                self.tg.send(chat, texts::MENSAJE_ENVIADO, None).await;
+            }
+            Err(f) if f.code() == 422 => {
+                self.metrics.error("refused_422");
+                self.tg.send(chat, texts::MENSAJE_INVALIDO, None).await;
+            }
+            Err(f) => self.fail(Reply::New(chat), &f).await,
         }
     }
 
@@ -787,6 +834,23 @@ impl Handler {
         };
         match cb {
             Callback::Link { .. } => {} // answered above
+            Callback::Recibido { mensaje_id } => {
+                let original = msg
+                    .regular_message()
+                    .and_then(|m| m.text())
+                    .unwrap_or_default()
+                    .to_string();
+                match gad_service::mensajes::confirm(&self.state, o.actor.id, mensaje_id).await {
+                    Ok(Some(_)) => {
+                        self.reply(to, &texts::mensaje_confirmado(&original), None)
+                            .await
+                    }
+                    Ok(None) => {
+                        self.tg.send(chat, texts::MENSAJE_YA_CONFIRMADO, None).await;
+                    }
+                    Err(f) => self.fail(Reply::New(chat), &f).await,
+                }
+            }
             Callback::Turno { id, ingreso } => {
                 let done = if ingreso {
                     self.timed(

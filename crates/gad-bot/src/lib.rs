@@ -11,6 +11,7 @@
 pub mod callback;
 pub mod config;
 pub mod handlers;
+pub mod mensajes;
 pub mod metrics;
 pub mod notices;
 pub mod push;
@@ -135,6 +136,7 @@ pub async fn start(
     if let Some(chat) = cfg.admin_chat_id {
         witness_to_chat(&state, &tg, chat);
     }
+    let state_for_sender = state.clone();
     let push_ready = push::spawn(state, tg.clone(), Arc::clone(&metrics), cfg.admin_chat_id);
     let addr = listener.local_addr()?;
     let http = Http {
@@ -156,7 +158,15 @@ pub async fn start(
             })
             .await;
     });
-    let mut tasks = vec![server, link_notices];
+    let sender = mensajes::spawn(
+        state_for_sender,
+        tg.clone(),
+        Arc::clone(&metrics),
+        cfg.mensajes_por_segundo,
+        cfg.mensajes_intervalo_chat_ms,
+        stop_rx.clone(),
+    );
+    let mut tasks = vec![server, link_notices, sender];
     match &cfg.webhook_url {
         Some(url) => {
             let secret = cfg.webhook_secret.clone().unwrap_or_default();

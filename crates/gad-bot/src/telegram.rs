@@ -102,6 +102,27 @@ impl Tg {
         }
     }
 
+    /// Sends a message once, with no retry: the caller decides what a failure means (the
+    /// message queue reschedules a 429 after its `retry_after` instead of waiting here).
+    pub async fn try_send(
+        &self,
+        chat: i64,
+        text: &str,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<MessageId, RequestError> {
+        let started = Instant::now();
+        let req = self.bot.send_message(ChatId(chat), text);
+        let req = match markup {
+            Some(m) => req.reply_markup(m),
+            None => req,
+        };
+        let r = req.send().await;
+        self.metrics
+            .api_call("sendMessage", started.elapsed().as_secs_f64());
+        r.map(|m| m.id)
+            .inspect_err(|e| self.metrics.error(cause(e)))
+    }
+
     /// Replaces a message's text and inline keyboard.
     pub async fn edit(
         &self,

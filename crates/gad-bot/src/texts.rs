@@ -321,6 +321,7 @@ pub const COMANDOS: &[(&str, &str)] = &[
     ("nota", "Agregar una nota a mi incidente actual"),
     ("turno", "Mi turno: registrar ingreso o egreso"),
     ("licencia", "Pedir una licencia"),
+    ("mensaje", "Escribir a la central"),
     ("ayuda", "Ayuda"),
 ];
 
@@ -457,3 +458,24 @@ un refuerzo automáticamente; la central se comunicará."
 }
 pub const CHECKIN_NO_CORRESPONDE: &str =
     "Ese control ya no corresponde: no estás en ese incidente.";
+
+// Messages from the desk (`/api/v1/mensajes`).
+
+pub const RECIBIDO: &str = "✅ Recibido";
+const PIE_CONFIRMAR: &str = "\n\nTocá «Recibido» para confirmar la lectura.";
+pub fn mensaje(texto: &str, confirmar: bool) -> String {
+    let pie = if confirmar { PIE_CONFIRMAR } else { "" };
+    format!("📨 Mensaje de la central:\n{texto}{pie}")
+}
+pub fn mensaje_urgente(texto: &str, confirmar: bool) -> String {
+    let pie = if confirmar { PIE_CONFIRMAR } else { "" };
+    format!("🚨 URGENTE — Mensaje de la central:\n{texto}{pie}")
+}
+pub fn mensaje_confirmado(original: &str) -> String {
+    format!("{original}\n\n✅ Recibido (confirmado)")
+}
+pub const MENSAJE_YA_CONFIRMADO: &str = "Ese mensaje ya estaba confirmado.";
+pub const MENSAJE_USO: &str =
+    "Escribí /mensaje seguido del texto para la central, o respondé a un mensaje de la central.";
+pub const MENSAJE_ENVIADO: &str = "📨 Tu mensaje llegó a la central.";
+pub const MENSAJE_INVALIDO: &str = "El mensaje debe tener entre 1 y 2000 caracteres.";

@@ -1576,3 +1576,267 @@ async fn in_turnos_mode_task_pushes_skip_officers_off_duty() {
         texts_to(&e.fake, tg_off)
     );
 }
+// ---------------------------------------------------------------------------------------------
+// Messages from the desk (`/api/v1/mensajes`) delivered through the bot.
+
+/// Links `u` to a Telegram chat directly (the linking dialogue is tested above).
+async fn linked_sql(app: &TestApp, u: &TestUser) -> i64 {
+    let tg = tg_id();
+    sqlx::query("UPDATE usuarios SET telegram_id = $1 WHERE id = $2")
+        .bind(tg)
+        .bind(u.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    tg
+}
+
+async fn send_message(app: &TestApp, by: &TestUser, body: Value) -> i64 {
+    let r = app.post("/api/v1/mensajes", Some(&by.token), body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_i64().unwrap()
+}
+
+/// Waits until no recipient of the message is pending; returns the message.
+async fn settled(app: &TestApp, by: &TestUser, id: i64, within: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let r = app
+            .get(&format!("/api/v1/mensajes/{id}"), Some(&by.token))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        if r.body["totales"]["pendiente"] == 0 {
+            return r.body;
+        }
+        assert!(
+            started.elapsed() < within,
+            "still pending: {}",
+            r.body["totales"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn estado_of(m: &Value, efectivo_id: i64) -> Value {
+    m["destinatarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["efectivo_id"] == efectivo_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{efectivo_id} not a recipient of {m:#}"))
+}
+
+#[tokio::test]
+async fn a_message_to_a_unit_reaches_exactly_its_linked_officers_blocked_fail_and_recibido_confirms()
+ {
+    let e = env().await;
+    let sup = e.app.create_user(2).await;
+    let mut ws = WsClient::connect(&e.app, Some(&sup.token)).await;
+    let a = e.app.create_efectivo(None).await;
+    let blocked = e.app.create_efectivo(None).await;
+    let unlinked = e.app.create_efectivo(None).await;
+    let other = e.app.create_efectivo(None).await;
+    for u in [&a, &blocked, &unlinked] {
+        sqlx::query("UPDATE efectivos SET unidad = 'Móvil 9' WHERE id = $1")
+            .bind(u.efectivo_id.unwrap())
+            .execute(&e.app.pool)
+            .await
+            .unwrap();
+    }
+    let tg_a = linked_sql(&e.app, &a).await;
+    let tg_blocked = linked_sql(&e.app, &blocked).await;
+    let tg_other = linked_sql(&e.app, &other).await;
+    e.fake.block_chat(tg_blocked);
+    let id = send_message(
+        &e.app,
+        &sup,
+        json!({"destino": {"unidad": "Móvil 9"}, "texto": "Todos reporten estado",
+               "prioridad": "urgente", "requiere_confirmacion": true}),
+    )
+    .await;
+    let m = settled(&e.app, &sup, id, Duration::from_secs(10)).await;
+    let got = estado_of(&m, a.efectivo_id.unwrap());
+    assert_eq!(got["estado"], "enviado", "{m:#}");
+    assert!(got["message_id"].as_i64().is_some() && got["enviado_at"].is_string());
+    let b = estado_of(&m, blocked.efectivo_id.unwrap());
+    assert_eq!(
+        (b["estado"].as_str(), b["motivo"].as_str()),
+        (Some("fallido"), Some("bloqueó el bot"))
+    );
+    let u = estado_of(&m, unlinked.efectivo_id.unwrap());
+    assert_eq!(
+        (u["estado"].as_str(), u["motivo"].as_str()),
+        (Some("fallido"), Some("sin vincular"))
+    );
+    assert_eq!(m["totales"]["total"], 3);
+    // Exactly the linked officer of the unit got it, marked urgent, with the button.
+    let sent = e.fake.wait_text(tg_a, "URGENTE").await;
+    assert!(
+        sent["text"]
+            .as_str()
+            .unwrap()
+            .contains("Todos reporten estado")
+    );
+    assert!(texts_to(&e.fake, tg_other).is_empty());
+    assert_eq!(e.fake.messages_to(tg_a).len(), 1);
+    // "Recibido" → confirmado, with its time; the desk sees each change live.
+    press(&e, tg_a, &sent, "mr:", "Recibido (confirmado)").await;
+    let m = e
+        .app
+        .get(&format!("/api/v1/mensajes/{id}"), Some(&sup.token))
+        .await
+        .body;
+    let got = estado_of(&m, a.efectivo_id.unwrap());
+    assert_eq!(got["estado"], "confirmado");
+    assert!(got["confirmado_at"].is_string());
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while !seen.contains(&"confirmado".to_string()) && started.elapsed() < Duration::from_secs(5) {
+        if let Some(f) = ws.wait_for("message", Duration::from_secs(5)).await
+            && f["data"]["kind"] == "estado"
+        {
+            seen.push(f["data"]["estado"].as_str().unwrap_or("").to_string());
+        }
+    }
+    assert!(seen.contains(&"enviado".to_string()), "{seen:?}");
+    assert!(seen.contains(&"confirmado".to_string()), "{seen:?}");
+}
+
+#[tokio::test]
+async fn an_officers_reply_and_slash_mensaje_reach_the_desks_socket() {
+    let e = env().await;
+    let sup = e.app.create_user(2).await;
+    let off = e.app.create_efectivo(None).await;
+    let tg = linked_sql(&e.app, &off).await;
+    let id = send_message(
+        &e.app,
+        &sup,
+        json!({"destino": {"efectivos": [off.efectivo_id]}, "texto": "¿Cómo está la zona?"}),
+    )
+    .await;
+    let sent = e.fake.wait_text(tg, "¿Cómo está la zona?").await;
+    let mut ws = WsClient::connect(&e.app, Some(&sup.token)).await;
+    e.fake.reply_text(tg, &sent, "Todo tranquilo");
+    e.fake.wait_text(tg, "llegó a la central").await;
+    let f = loop {
+        let f = ws
+            .wait_for("message", Duration::from_secs(5))
+            .await
+            .expect("no message frame");
+        if f["data"]["kind"] == "nuevo" {
+            break f;
+        }
+    };
+    assert_eq!(f["data"]["texto"], "Todo tranquilo");
+    assert_eq!(f["data"]["centro"], true);
+    assert_eq!(f["data"]["en_respuesta_a"], id);
+    assert_eq!(f["data"]["autor_usuario_id"], off.id);
+    let before = e.fake.messages_to(tg).len();
+    e.fake.send_text(tg, "/mensaje Necesito combustible");
+    next_message(&e, tg, before, "llegó a la central").await;
+    let l = e.app.get("/api/v1/mensajes", Some(&sup.token)).await;
+    assert!(
+        l.body.as_array().unwrap().iter().any(
+            |m| m["texto"] == "Necesito combustible" && m["destino"] == json!({"centro": true})
+        ),
+        "{}",
+        l.text
+    );
+}
+
+#[tokio::test]
+async fn telegrams_429_retry_after_is_honoured() {
+    let e = env().await;
+    let sup = e.app.create_user(2).await;
+    let off = e.app.create_efectivo(None).await;
+    let tg = linked_sql(&e.app, &off).await;
+    e.fake.fail_next("sendMessage", FakeError::RetryAfter(2));
+    let id = send_message(
+        &e.app,
+        &sup,
+        json!({"destino": {"efectivos": [off.efectivo_id]}, "texto": "Esperar"}),
+    )
+    .await;
+    let m = settled(&e.app, &sup, id, Duration::from_secs(10)).await;
+    assert_eq!(estado_of(&m, off.efectivo_id.unwrap())["estado"], "enviado");
+    let calls: Vec<_> = e
+        .fake
+        .calls_of("sendMessage")
+        .into_iter()
+        .filter(|c| c.params["chat_id"].as_i64() == Some(tg))
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(calls[0].failed && !calls[1].failed);
+    let gap = calls[1].at.duration_since(calls[0].at);
+    assert!(gap >= Duration::from_secs(2), "retried after {gap:?}");
+}
+
+#[tokio::test]
+async fn many_recipients_are_all_delivered_once_across_a_bot_restart_mid_send() {
+    const N: usize = 200;
+    const RATE: u32 = 100;
+    let app = TestApp::spawn_with_redis().await;
+    let fake = FakeTelegram::start().await;
+    let rate = RATE.to_string();
+    let extra = [("BOT_MENSAJES_POR_SEGUNDO", rate.as_str())];
+    let bot = start_bot(&app, &fake, &extra).await;
+    let sup = app.create_user(2).await;
+    let mut ids = Vec::new();
+    for _ in 0..N {
+        let u = app.create_efectivo(None).await;
+        linked_sql(&app, &u).await;
+        ids.push(u.efectivo_id.unwrap());
+    }
+    let started = Instant::now();
+    let id = send_message(
+        &app,
+        &sup,
+        json!({"destino": {"efectivos": ids}, "texto": "Convocatoria general"}),
+    )
+    .await;
+    // Stop the bot part-way, then start another: the queue survives in the database.
+    while fake.calls_of("sendMessage").len() < N / 4 {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bot.stop().await;
+    let bot = start_bot(&app, &fake, &extra).await;
+    let m = settled(&app, &sup, id, Duration::from_secs(30)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(m["totales"]["enviado"], N, "{}", m["totales"]);
+    let sends = fake.calls_of("sendMessage");
+    let mut chats: Vec<i64> = sends
+        .iter()
+        .filter_map(|c| c.params["chat_id"].as_i64())
+        .collect();
+    chats.sort_unstable();
+    chats.dedup();
+    assert_eq!(chats.len(), N);
+    assert_eq!(sends.len(), N, "a chat got the message twice");
+    // Within the configured rate: N sends need at least (N - 1) / RATE seconds.
+    let first = sends.first().unwrap().at;
+    let last = sends.last().unwrap().at;
+    let span = last.duration_since(first).as_secs_f64();
+    let per_s = (N as f64 - 1.0) / span;
+    assert!(per_s <= f64::from(RATE) * 1.1, "{per_s:.1} messages/s");
+    // The figures for docs/PERFORMANCE.md (p99 from the request to `enviado`).
+    let created: chrono::DateTime<chrono::Utc> = m["created_at"].as_str().unwrap().parse().unwrap();
+    let mut lat: Vec<i64> = m["destinatarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let at: chrono::DateTime<chrono::Utc> =
+                d["enviado_at"].as_str().unwrap().parse().unwrap();
+            (at - created).num_milliseconds()
+        })
+        .collect();
+    lat.sort_unstable();
+    let p99 = lat[(lat.len() * 99).div_ceil(100) - 1];
+    eprintln!(
+        "mensajes: {N} recipients, {per_s:.1} messages/s to the fake API, p99 request→enviado {p99} ms, total {elapsed:?} (with a restart)"
+    );
+    bot.stop().await;
+    fake.stop();
+}

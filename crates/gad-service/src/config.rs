@@ -340,6 +340,15 @@ pub struct BotVars {
     #[serde_inline_default(30)]
     #[serde(deserialize_with = "Range::<1, 10000>::de")]
     pub bot_rate_limit_per_minute: u32,
+    /// Messages per second this bot sends to Telegram, all chats together (Telegram's published
+    /// limit is 30). Per bot process: the send queue itself is shared in the database.
+    #[serde_inline_default(30)]
+    #[serde(deserialize_with = "Range::<1, 1000>::de")]
+    pub bot_mensajes_por_segundo: u32,
+    /// Least time between two messages to the same chat, in milliseconds (Telegram: 1 s).
+    #[serde_inline_default(1000)]
+    #[serde(deserialize_with = "Range::<0, 60000>::de")]
+    pub bot_mensajes_intervalo_chat_ms: u32,
 }
 
 /// Names of every variable `gad` reads (the fields of [`Vars`] and [`BotVars`]); deploy files

@@ -44,10 +44,11 @@ pub enum EventType {
     TaskAttachmentAdded,
     ShiftClock,
     AlertSeen,
+    Message,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 21] = [
+    pub const ALL: [EventType; 22] = [
         EventType::SystemStatus,
         EventType::UserActivity,
         EventType::DashboardUpdate,
@@ -69,6 +70,7 @@ impl EventType {
         EventType::TaskAttachmentAdded,
         EventType::ShiftClock,
         EventType::AlertSeen,
+        EventType::Message,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +96,7 @@ impl EventType {
             EventType::TaskAttachmentAdded => "task_attachment_added",
             EventType::ShiftClock => "shift_clock",
             EventType::AlertSeen => "alert_seen",
+            EventType::Message => "message",
         }
     }
 
@@ -175,6 +178,9 @@ pub enum Event {
     /// A persisted alert marked seen by a supervisor (to supervisors, topic `alertas`): every
     /// dashboard drops it.
     AlertSeen(AlertSeen),
+    /// A message between the desk and officers written, or a recipient's delivery state
+    /// changed: to its sender and every level 2+.
+    Message(MessageEvent),
 }
 
 impl Event {
@@ -199,6 +205,7 @@ impl Event {
             Event::TaskAttachmentAdded(_) => EventType::TaskAttachmentAdded,
             Event::ShiftClock(_) => EventType::ShiftClock,
             Event::AlertSeen(_) => EventType::AlertSeen,
+            Event::Message(_) => EventType::Message,
         }
     }
 

@@ -31,6 +31,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod jurisdiccion;
 pub mod lugares;
+pub mod mensajes;
 pub mod metrics;
 pub mod partitions;
 pub mod password;

@@ -13,6 +13,7 @@ pub mod evidencia;
 pub mod gdpr;
 pub mod geo;
 pub mod lugares;
+pub mod mensajes;
 pub mod nearest;
 pub mod person_keys;
 pub mod pool;

@@ -55,6 +55,8 @@ struct Inner {
     /// Files a test made available (`getFile` + download), by file id.
     files: HashMap<String, Vec<u8>>,
     next_file: i64,
+    /// Chats whose user blocked the bot: sendMessage to them answers 403.
+    blocked: std::collections::HashSet<i64>,
 }
 
 pub struct FakeTelegram {
@@ -119,6 +121,11 @@ impl FakeTelegram {
             .entry(method.to_lowercase())
             .or_default()
             .push_back(err);
+    }
+
+    /// The user of `chat_id` blocked the bot: every sendMessage to it answers 403.
+    pub fn block_chat(&self, chat_id: i64) {
+        self.inner.lock().blocked.insert(chat_id);
     }
 
     /// Queues a raw update (an `update_id` is added when missing); returns its id.
@@ -533,6 +540,18 @@ async fn handle(
                 Some(json!({"retry_after": s})),
             ),
         };
+    }
+    if method == "sendmessage"
+        && params["chat_id"]
+            .as_i64()
+            .is_some_and(|c| fake.inner.lock().blocked.contains(&c))
+    {
+        fake.record(&method, &params, true);
+        return error(
+            StatusCode::FORBIDDEN,
+            "Forbidden: bot was blocked by the user",
+            None,
+        );
     }
     let result = match method.as_str() {
         "sendmessage" => fake.sent_message(&params, None),

@@ -17,6 +17,7 @@ pub mod geo;
 pub mod geo_search;
 pub mod health;
 pub mod incidents;
+pub mod mensajes;
 pub mod reportes;
 pub mod stats;
 pub mod tasks;

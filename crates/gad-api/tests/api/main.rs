@@ -25,6 +25,7 @@ mod incidents;
 mod jobs;
 mod login_trust;
 mod matrix;
+mod mensajes;
 mod nearest;
 mod positions;
 mod ratelimit;

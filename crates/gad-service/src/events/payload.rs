@@ -643,3 +643,44 @@ pub struct Pong {
 pub struct ErrorFrame {
     pub error: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Messages (`/api/v1/mensajes`)
+
+/// `message`: a message written (`kind: nuevo`), or one recipient's delivery state changed
+/// (`kind: estado`). To the sender and every level 2+ (a message to the desk: every level 2+
+/// and the sender of the message it answers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageEvent {
+    Nuevo(MessageNew),
+    Estado(MessageState),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MessageNew {
+    pub mensaje_id: i64,
+    /// NULL: a message from the system.
+    pub autor_usuario_id: Option<i64>,
+    pub texto: String,
+    /// `normal` or `urgente`.
+    pub prioridad: String,
+    /// Written to the desk (`{"centro": true}`): an officer's reply or `/mensaje`.
+    pub centro: bool,
+    pub en_respuesta_a: Option<i64>,
+    /// Recipients queued.
+    pub destinatarios: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MessageState {
+    pub mensaje_id: i64,
+    pub efectivo_id: i64,
+    /// `enviado`, `fallido` or `confirmado`.
+    pub estado: String,
+    /// Why it failed (`sin vincular`, `bloqueó el bot`, `error de Telegram…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motivo: Option<String>,
+    #[serde(serialize_with = "gad_core::time::ser")]
+    pub at: DateTime<Utc>,
+}
