@@ -1450,12 +1450,13 @@ async fn todo_bien_is_asked_once_across_two_instances_and_both_buttons_work() {
     // Backup is dispatched: the nearest other officer gets the call with its buttons.
     let call = e.fake.wait_text(tg_backup, "asignada a vos").await;
     assert!(buttons(&call).iter().any(|(t, _)| t.contains("Aceptar")));
-    let kinds: Vec<String> =
-        sqlx::query_scalar("SELECT kind FROM alertas WHERE tarea_id = $1 ORDER BY id")
-            .bind(task)
-            .fetch_all(&e.app.pool)
-            .await
-            .unwrap();
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT kind FROM alertas WHERE tarea_id = $1 AND kind LIKE 'checkin_%' ORDER BY id",
+    )
+    .bind(task)
+    .fetch_all(&e.app.pool)
+    .await
+    .unwrap();
     assert_eq!(kinds, ["checkin_apoyo"]);
     drop(second);
 }
@@ -1716,6 +1717,20 @@ async fn an_officers_reply_and_slash_mensaje_reach_the_desks_socket() {
     )
     .await;
     let sent = e.fake.wait_text(tg, "¿Cómo está la zona?").await;
+    // A reply is matched to the delivery record, written just after Telegram answers the send:
+    // reply once the record says so, as a person (who needs more than those milliseconds) does.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = e
+            .app
+            .get(&format!("/api/v1/mensajes/{id}"), Some(&sup.token))
+            .await;
+        if m.body["destinatarios"][0]["estado"] == "enviado" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", m.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut ws = WsClient::connect(&e.app, Some(&sup.token)).await;
     e.fake.reply_text(tg, &sent, "Todo tranquilo");
     e.fake.wait_text(tg, "llegó a la central").await;

@@ -63,14 +63,38 @@ pub enum Destino {
     /// Officers whose current shift names the zone or whose last position is inside it.
     Zona { zona_id: i64 },
     /// Officers on duty now (`true` only).
-    EnTurno { en_turno: bool },
+    EnTurno {
+        #[schema(value_type = Verdadero, inline)]
+        en_turno: bool,
+    },
     /// Officers assigned or dispatched (pending or accepted) to the incident.
     Tarea { tarea_id: i64 },
     /// Every officer (level 3; `true` only).
-    Todos { todos: bool },
+    Todos {
+        #[schema(value_type = Verdadero, inline)]
+        todos: bool,
+    },
     /// The desk: every level 2+ (`true` only; the only destination level 1 may use).
-    Centro { centro: bool },
+    Centro {
+        #[schema(value_type = Verdadero, inline)]
+        centro: bool,
+    },
 }
+
+/// A switch that only means something on: the schema of `en_turno`, `todos` and `centro`
+/// (`true`; `false` is 422, since "to nobody" is not a destination).
+pub struct Verdadero;
+
+impl utoipa::PartialSchema for Verdadero {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Boolean)
+            .enum_values(Some([true]))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Verdadero {}
 
 /// `normal` (default) or `urgente`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -296,8 +320,10 @@ pub struct Destinatario {
     pub motivo: Option<String>,
 }
 
-/// A message with its delivery totals (and, read by id or just sent, its recipients).
+/// A message with its delivery totals (and, read by id or just sent, its recipients). Named
+/// `MensajeOperativo` in the OpenAPI: `Mensaje` is the plain acknowledgement of older routes.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = MensajeOperativo)]
 pub struct Mensaje {
     pub id: i64,
     /// NULL: a message from the system.

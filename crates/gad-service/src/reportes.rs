@@ -45,9 +45,11 @@ const CHUNK: usize = 64 * 1024;
 #[into_params(parameter_in = Query)]
 pub struct RespuestaQuery {
     /// `YYYY-MM-DD` (from the start of that day in ZONA_HORARIA) or RFC 3339.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?$")]
     pub desde: String,
     /// `YYYY-MM-DD` (through the end of that day in ZONA_HORARIA) or RFC 3339 (excluded);
     /// after `desde`, at most 366 days later.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?$")]
     pub hasta: String,
     pub zona_id: Option<i64>,
     /// A code of `/api/v1/tipos-incidente`.
