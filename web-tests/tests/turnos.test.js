@@ -31,7 +31,9 @@ test('roster: an officer clocked in through the API shows en_turno within 2 s', 
   const [onTime, absent, later, other] = ids;
   const turno = await shift(onTime, -5, 240, 'Móvil 12');
   await shift(absent, -40, 240, 'Móvil 12');
-  await shift(later, 60, 300, 'Puesto Norte');
+  // Not started yet, and still today where the server counts days: a start an hour away would
+  // fall on tomorrow's roster after 23:00 there.
+  await shift(later, 2, 300, 'Puesto Norte');
   const otherTurno = await shift(other, -3, 240, 'Puesto Norte');
   assert.equal((await h.api('POST', `/api/v1/turnos/${otherTurno}/ingreso`, supToken)).status, 200);
   // A pending leave of the seeded officer, for today where the server counts days.
