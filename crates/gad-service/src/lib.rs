@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authorize;
 pub mod cache;
 pub mod cache_admin;
+pub mod calendario;
 pub mod checkins;
 pub mod config;
 pub mod ctx;

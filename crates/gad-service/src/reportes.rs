@@ -11,7 +11,7 @@
 //! trail's).
 
 use bytes::Bytes;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
 use gad_core::request_context::RequestContext;
@@ -107,13 +107,7 @@ fn bound(tz: Tz, raw: &str, end: bool) -> Option<DateTime<Utc>> {
         && raw.len() == 10
     {
         let d = if end { d.succ_opt()? } else { d };
-        // The first instant of that local day (a day starting in a DST gap starts later).
-        let t = d.and_hms_opt(0, 0, 0)?;
-        return tz
-            .from_local_datetime(&t)
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&(t + Duration::hours(1))).earliest())
-            .map(|t| t.with_timezone(&Utc));
+        return Some(crate::calendario::local_instant(tz, d, NaiveTime::MIN));
     }
     DateTime::parse_from_rfc3339(raw)
         .ok()

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use gad_core::request_context::RequestContext;
 use gad_core::validate::{Validate, rules};
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::authorize::require;
+use crate::calendario::local_instant;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::{Alert, AlertLevel, Audience, Event, ShiftAlert, ShiftClock};
@@ -512,18 +513,6 @@ pub fn expand(b: &PlantillaBody, tz: Tz) -> Vec<(DateTime<Utc>, DateTime<Utc>)> 
         }
     }
     out
-}
-
-/// The instant a wall-clock time of a day in `tz` names (the earlier one when a clock change
-/// repeats it; the first one after the gap when it skips it).
-fn local_instant(tz: Tz, day: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
-    let mut local = day.and_time(at);
-    loop {
-        if let Some(t) = tz.from_local_datetime(&local).earliest() {
-            return t.with_timezone(&Utc);
-        }
-        local += Duration::minutes(15);
-    }
 }
 
 /// What a pattern created.
