@@ -79,3 +79,49 @@ test('roster: an officer clocked in through the API shows en_turno within 2 s', 
   h.noProblems(page);
   await page.context().close();
 });
+
+test('map: "Solo en turno" hides officers off duty, keeps those on shift, and is remembered', async () => {
+  const actual = await h.api('GET', '/api/v1/turnos/actual', supToken);
+  assert.equal(actual.status, 200, actual.text);
+  const onDuty = new Set(actual.body.flatMap((u) => u.efectivos.map((e) => e.efectivo_id)));
+  const list = await h.api('GET', '/api/v1/efectivos?limit=80', supToken);
+  assert.equal(list.status, 200, list.text);
+  const free = list.body.map((e) => e.id).filter((id) => !onDuty.has(id)).slice(-12);
+  const onShift = free[0];
+  await shift(onShift, -5, 240, 'Móvil 7');
+
+  const page = await h.newPage(browser);
+  await h.login(page, h.USERS.supervisor);
+  await page.locator('[data-testid="live-status"][data-state="connected"]').waitFor({ timeout: 10000 });
+  const row = (id) => page.locator(`[data-testid="unit-list"] li[data-efectivo-id="${id}"]`);
+  await row(onShift).waitFor({ state: 'attached' });
+  // An officer neither on a shift nor busy: the one the switch must hide.
+  let off;
+  for (const id of free.slice(1)) {
+    if ((await row(id).getAttribute('data-estado')) === 'disponible') { off = id; break; }
+  }
+  assert.ok(off, 'an available officer off duty');
+  const toggle = page.locator('[data-testid="on-duty-toggle"]');
+  // This server runs DUTY_MODE=libre: everyone may be called, so everyone is shown by default.
+  assert.equal(await page.locator('body').getAttribute('data-duty-mode'), 'libre');
+  assert.equal(await toggle.isChecked(), false);
+  assert.equal(await row(off).isHidden(), false);
+
+  await toggle.check();
+  await row(off).waitFor({ state: 'hidden', timeout: 2000 });
+  assert.equal(await row(onShift).isHidden(), false, 'the officer on shift stays');
+  assert.match(await page.locator('#unidades-cuenta').textContent(), /en turno/);
+  await h.axe(page, 'mapa en turno');
+
+  // The choice outlives a reload.
+  await page.reload();
+  await page.locator('[data-testid="live-status"][data-state="connected"]').waitFor({ timeout: 10000 });
+  assert.equal(await toggle.isChecked(), true);
+  await row(off).waitFor({ state: 'hidden', timeout: 5000 });
+  assert.equal(await row(onShift).isHidden(), false);
+
+  await toggle.uncheck();
+  await row(off).waitFor({ state: 'visible', timeout: 2000 });
+  h.noProblems(page);
+  await page.context().close();
+});

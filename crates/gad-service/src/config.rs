@@ -587,6 +587,14 @@ pub struct Retention {
 }
 
 impl Config {
+    /// `DUTY_MODE` as its setting is spelt (`libre` or `turnos`), for the faces that show it.
+    pub fn duty_mode_name(&self) -> &'static str {
+        match self.duty {
+            gad_store::turnos::Duty::Libre => "libre",
+            gad_store::turnos::Duty::Turnos { .. } => "turnos",
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, String> {
         Self::from_vars(&Vars::from_env()?)

@@ -168,7 +168,13 @@ fn nav(page: Page, nivel: Option<Nivel>) -> Vec<&'static str> {
 }
 
 /// The page's HTML: the layout around the page markup, with cache-busting asset URLs.
-pub fn html(tile_url: &str, page: Page, nivel: Option<Nivel>) -> Result<String, ApiError> {
+/// `duty_mode` (`libre` or `turnos`) tells the map whether "on duty" narrows who it shows.
+pub fn html(
+    tile_url: &str,
+    duty_mode: &str,
+    page: Page,
+    nivel: Option<Nivel>,
+) -> Result<String, ApiError> {
     let env = ENV
         .as_ref()
         .map_err(|e| ApiError::internal(format!("page templates: {e}")))?;
@@ -184,6 +190,7 @@ pub fn html(tile_url: &str, page: Page, nivel: Option<Nivel>) -> Result<String, 
                 page => page.name(),
                 nav => nav(page, nivel),
                 tile_url,
+                duty_mode,
                 main => page.template(),
             })
         })
@@ -240,7 +247,8 @@ pub fn render(
     nivel: Option<Nivel>,
     status: StatusCode,
 ) -> Response {
-    let body = match html(&state.config.map_tile_url, page, nivel) {
+    let duty_mode = state.config.duty_mode_name();
+    let body = match html(&state.config.map_tile_url, duty_mode, page, nivel) {
         Ok(body) => body,
         Err(e) => return e.into_response(),
     };
@@ -275,9 +283,10 @@ mod tests {
     fn every_page_renders_with_its_assets() {
         for page in ALL {
             for nivel in [None, Some(Nivel::Supervisor), Some(Nivel::Administrador)] {
-                let out = html("/t/{z}/{x}/{y}.png", page, nivel).expect("page renders");
+                let out = html("/t/{z}/{x}/{y}.png", "turnos", page, nivel).expect("page renders");
                 assert!(out.starts_with("<!DOCTYPE html>\n") && out.ends_with("</html>\n"));
                 assert!(out.contains(&format!("data-page=\"{}\"", page.name())));
+                assert!(out.contains("data-duty-mode=\"turnos\""), "{page:?}");
                 assert!(out.contains(&assets::url("js/layout.js")));
                 assert!(!out.contains("{{") && !out.contains("{%"), "{page:?}");
                 let signed_in = nivel.is_some() && page != Page::Login;
@@ -292,7 +301,7 @@ mod tests {
 
     #[test]
     fn inserted_values_are_escaped() {
-        let out = html("https://t/{z}?a=1&b=\"x'<y>", Page::Login, None).expect("renders");
+        let out = html("https://t/{z}?a=1&b=\"x'<y>", "libre", Page::Login, None).expect("renders");
         assert!(out.contains("data-tile-url=\"https://t/{z}?a=1&amp;b=&quot;x&#39;&lt;y&gt;\""));
     }
 

@@ -61,6 +61,8 @@
     'dash.capa.zonas': 'Comisarías y cuadrantes',
     'dash.unidades': 'Efectivos ubicados',
     'dash.unidades.cuenta': '{n} efectivos',
+    'dash.unidades.cuenta_en_turno': '{n} en turno o en tarea, de {total}',
+    'dash.unidades.solo_en_turno': 'Solo en turno (y en tarea)',
     'dash.emergencias': 'Emergencias activas',
     'dash.alertas': 'Alertas sin ver',
     'dash.alerta.checkin_sin_respuesta': 'Sin respuesta al control de seguridad: efectivo {efectivo} en {codigo}',

@@ -37,6 +37,15 @@
   var encuadre = null;          // bounds of the first snapshot
   var movidoPorUsuario = false;
   var live;
+  // On duty: officers with a shift under way (GET /turnos/actual). With DUTY_MODE=turnos the map
+  // and the unit list show only them by default, since nobody else can be called; a switch shows
+  // everyone, and the choice is remembered per browser. Officers busy on a task stay visible
+  // whatever their roster says: the desk must see who is working an incident.
+  var CLAVE_SOLO_EN_TURNO = 'gad.mapa.soloEnTurno';
+  var OCUPADO = { en_tarea: true, en_camino: true, en_escena: true };
+  var REFRESCO_TURNOS_MS = 60000; // shifts start and end with the clock, not with an event
+  var soloEnTurno = false;
+  var enTurno = new Set();
 
   function estiloDe(estado) { return ESTILO[estado] || ESTILO.no_disponible; }
 
@@ -99,7 +108,54 @@
   }
 
   function actualizarCuenta() {
-    cuenta.textContent = t('dash.unidades.cuenta', { n: efectivos.size });
+    if (!soloEnTurno) {
+      cuenta.textContent = t('dash.unidades.cuenta', { n: efectivos.size });
+      return;
+    }
+    var n = 0;
+    efectivos.forEach(function (e) { if (!e.row.hidden) n++; });
+    cuenta.textContent = t('dash.unidades.cuenta_en_turno', { n: n, total: efectivos.size });
+  }
+
+  // ---- on duty ------------------------------------------------------------------------------
+
+  function seMuestra(e) { return !soloEnTurno || enTurno.has(e.id) || OCUPADO[e.estado] === true; }
+
+  /** Shows or hides one officer's marker and row by the on-duty switch. */
+  function filtrarEfectivo(e) {
+    var ver = seMuestra(e);
+    e.row.hidden = !ver;
+    if (ver && !oficiales.hasLayer(e.marker)) oficiales.addLayer(e.marker);
+    else if (!ver && oficiales.hasLayer(e.marker)) oficiales.removeLayer(e.marker);
+  }
+
+  function filtrarTodos() {
+    efectivos.forEach(filtrarEfectivo);
+    actualizarCuenta();
+  }
+
+  function cargarEnTurno() {
+    if (!soloEnTurno) return;
+    GAD.api('GET', '/api/v1/turnos/actual').then(function (r) {
+      if (r.status !== 200 || !Array.isArray(r.body)) return;
+      enTurno = new Set();
+      r.body.forEach(function (u) { (u.efectivos || []).forEach(function (x) { enTurno.add(x.efectivo_id); }); });
+      filtrarTodos();
+    });
+  }
+
+  function preferenciaSoloEnTurno() {
+    var guardada = null;
+    try { guardada = window.localStorage.getItem(CLAVE_SOLO_EN_TURNO); } catch (e) { /* private mode */ }
+    if (guardada === '1' || guardada === '0') return guardada === '1';
+    return document.body.getAttribute('data-duty-mode') === 'turnos';
+  }
+
+  function ponerSoloEnTurno(valor) {
+    soloEnTurno = valor;
+    try { window.localStorage.setItem(CLAVE_SOLO_EN_TURNO, valor ? '1' : '0'); } catch (e) { /* private mode */ }
+    filtrarTodos();
+    cargarEnTurno();
   }
 
   function cargarEfectivos(lista0) {
@@ -116,6 +172,7 @@
       e.row = filaEfectivo(e);
       frag.appendChild(e.row);
       efectivos.set(e.id, e);
+      if (soloEnTurno) filtrarEfectivo(e);
     });
     lista.replaceChildren(frag);
     actualizarCuenta();
@@ -134,6 +191,7 @@
       efectivos.forEach(function (o) { if (o.id > id && (!next || o.id < next.id)) next = o; });
       lista.insertBefore(e.row, next ? next.row : null);
       efectivos.set(id, e);
+      filtrarEfectivo(e);
       actualizarCuenta();
       pedirNombre(id);
       return;
@@ -143,6 +201,7 @@
     e.marker.setLatLng([lat, lng]);
     e.marker.setStyle(opcionesMarcador(e.estado));
     pintarFila(e);
+    if (soloEnTurno && e.row.hidden === seMuestra(e)) { filtrarEfectivo(e); actualizarCuenta(); }
   }
 
   function cambiarEstado(id, estado) {
@@ -151,6 +210,7 @@
     e.estado = estado;
     e.marker.setStyle(opcionesMarcador(estado));
     pintarFila(e);
+    if (soloEnTurno && e.row.hidden === seMuestra(e)) { filtrarEfectivo(e); actualizarCuenta(); }
   }
 
   // ---- emergencies and tasks ----------------------------------------------------------------
@@ -433,6 +493,10 @@
         break;
       case 'notification':
         GAD.aviso(t('notificacion', { titulo: d.title || '' }));
+        break;
+      case 'shift_clock':
+        // A clock-in or clock-out moves the on-duty set.
+        cargarEnTurno();
         break;
       case 'alert_seen':
         // Another supervisor marked it seen: every dashboard drops it.
@@ -771,6 +835,12 @@
       var li = e.target.closest('li[data-efectivo-id]');
       if (li) seleccionar(Number(li.getAttribute('data-efectivo-id')));
     });
+    var interruptor = document.getElementById('solo-en-turno');
+    soloEnTurno = preferenciaSoloEnTurno();
+    interruptor.checked = soloEnTurno;
+    interruptor.addEventListener('change', function () { ponerSoloEnTurno(interruptor.checked); });
+    cargarEnTurno();
+    window.setInterval(cargarEnTurno, REFRESCO_TURNOS_MS);
     emergCapa.on('click', function (e) { if (e.layer.tareaId) abrirEmergencia(e.layer.tareaId); });
     document.getElementById('nueva-form').addEventListener('submit', despachar);
     document.getElementById('nueva-cancelar').addEventListener('click', cerrarNueva);
