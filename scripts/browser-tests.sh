@@ -5,6 +5,7 @@
 # and the demo gazetteer,
 # runs web-tests/, then stops the server and drops the database.
 #   UPDATE_SCREENSHOTS=1 scripts/browser-tests.sh   # also refresh docs/img/*.png
+#   BROWSER_TESTS=tests/messages.test.js scripts/browser-tests.sh   # only these files
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -70,7 +71,10 @@ export GAD_BASE_URL="http://127.0.0.1:${PORT}" GAD_ROOT="$ROOT"
 SERVER_LOG="${TMPDIR:-/tmp}/gad-browser-${DB}.log"
 # On a failure CI shows what the server said too (the log file does not outlive the machine).
 # One file at a time: every file drives the same server and its officers.
-if ! (cd web-tests && node --test --test-concurrency=1 tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js tests/alarms.test.js tests/turnos.test.js); then
+# BROWSER_TESTS="tests/messages.test.js tests/alarms.test.js" runs only those files.
+FILES="${BROWSER_TESTS:-tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js tests/alarms.test.js tests/messages.test.js tests/turnos.test.js}"
+# shellcheck disable=SC2086 # a list of files, split on purpose
+if ! (cd web-tests && node --test --test-concurrency=1 $FILES); then
   echo "==> browser tests failed; the server's log (last 60 lines):"
   tail -n 60 "$SERVER_LOG"
   exit 1

@@ -1789,8 +1789,9 @@ async fn telegrams_429_retry_after_is_honoured() {
 
 #[tokio::test]
 async fn many_recipients_are_all_delivered_once_across_a_bot_restart_mid_send() {
-    const N: usize = 200;
-    const RATE: u32 = 100;
+    const N: usize = 1000;
+    // Raised from the production 30/s so a thousand sends take about 5 s.
+    const RATE: u32 = 200;
     let app = TestApp::spawn_with_redis().await;
     let fake = FakeTelegram::start().await;
     let rate = RATE.to_string();

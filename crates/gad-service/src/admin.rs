@@ -14,6 +14,7 @@ use crate::authorize::require;
 use crate::ctx::Ctx;
 use crate::error::{ServiceError, ServiceResult};
 use crate::events::{Audience, Event, Notification};
+use crate::mensajes::PrioridadMensaje;
 
 /// One audit row as the listing answers it.
 pub use gad_store::audit::AuditRow;
@@ -213,7 +214,8 @@ pub struct Aceptado {
     pub status: &'static str,
     pub message: String,
     pub timestamp: String,
-    /// What the action did: broadcast → event_type, audience, title, level, unidad_recipients;
+    /// What the action did: broadcast → event_type, audience, title, level, unidad_recipients,
+    /// mensaje_id (the officers' copy, null for `supervisores`);
     /// cache_clear → cleared, backend; audit_purge → deleted_count.
     #[schema(value_type = Object)]
     pub result: Value,
@@ -231,6 +233,7 @@ pub async fn run_command(
     let action = body.action.as_str();
     let mut tx = ctx.db.begin().await?;
     let mut event = None;
+    let mut mensaje_event = None;
     let result = match action {
         "broadcast" => {
             let mut errors = Vec::new();
@@ -249,8 +252,33 @@ pub async fn run_command(
                     (Audience::Unidad { name, user_ids }, Some(n))
                 }
             };
+            // The officers among the audience get it through the bot too, as a message with
+            // a delivery record per recipient; the desk keeps the live notification.
+            let destino = match b.audience.as_str() {
+                "all" | "efectivos" => Some(json!({"todos": true})),
+                "supervisores" => None,
+                other => Some(json!({"unidad": other.trim_start_matches("unidad:").trim()})),
+            };
+            let mensaje_id = match destino {
+                Some(destino) => {
+                    let prioridad = if matches!(b.level.as_str(), "alert" | "critical") {
+                        PrioridadMensaje::Urgente
+                    } else {
+                        PrioridadMensaje::Normal
+                    };
+                    let texto = format!("{}\n\n{}", b.title, b.content);
+                    let (id, e) = crate::mensajes::broadcast_in(
+                        ctx, &mut tx, me, origin, &destino, &texto, prioridad,
+                    )
+                    .await?;
+                    mensaje_event = Some(e);
+                    Some(id)
+                }
+                None => None,
+            };
             let result = json!({"event_type": "notification", "audience": b.audience,
-                   "title": b.title, "level": b.level, "unidad_recipients": recipients});
+                   "title": b.title, "level": b.level, "unidad_recipients": recipients,
+                   "mensaje_id": mensaje_id});
             event = Some(
                 Event::Notification(Notification {
                     title: b.title,
@@ -286,7 +314,7 @@ pub async fn run_command(
         .context(origin);
     audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
-    if let Some(e) = event {
+    for e in event.into_iter().chain(mensaje_event) {
         ctx.events.publish(e);
     }
     Ok(Aceptado {

@@ -411,41 +411,61 @@ pub async fn send(
     if b.convocatoria {
         require(me, Nivel::Supervisor)?;
     }
-    let (m, _, event) = write(
+    let (m, event) = write(
         ctx,
-        Some(me.id),
-        &para,
-        &b.destino,
-        rules::trim(&b.texto),
-        b.prioridad,
-        b.requiere_confirmacion,
-        b.convocatoria,
-        None,
-        Some(origin),
+        &Escrito {
+            autor: Some(me.id),
+            para: &para,
+            destino: &b.destino,
+            texto: rules::trim(&b.texto),
+            prioridad: b.prioridad,
+            requiere_confirmacion: b.requiere_confirmacion,
+            convocatoria: b.convocatoria,
+            en_respuesta_a: None,
+            origin: Some(origin),
+        },
     )
     .await?;
     ctx.events.publish(event);
     get_unchecked(ctx, m.id).await
 }
 
-/// The write of [`send`] (and of an officer's answer), in one transaction with its audit row.
-#[allow(clippy::too_many_arguments)]
-async fn write(
-    ctx: &Ctx,
+/// A message about to be written.
+struct Escrito<'a> {
     autor: Option<i64>,
-    para: &Para,
-    destino: &Value,
-    texto: &str,
+    para: &'a Para,
+    destino: &'a Value,
+    texto: &'a str,
     prioridad: PrioridadMensaje,
     requiere_confirmacion: bool,
     convocatoria: bool,
+    /// The message answered, and its author.
     en_respuesta_a: Option<(i64, Option<i64>)>,
-    origin: Option<&RequestContext>,
-) -> ServiceResult<(MensajeRow, u64, crate::events::DomainEvent)> {
+    origin: Option<&'a RequestContext>,
+}
+
+/// The write of [`send`] (and of an officer's answer), in one transaction with its audit row.
+async fn write(
+    ctx: &Ctx,
+    w: &Escrito<'_>,
+) -> ServiceResult<(MensajeRow, crate::events::DomainEvent)> {
     let mut tx = ctx.db.begin().await?;
-    match para {
+    let out = write_in(ctx, &mut tx, w).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Writes the message, queues its recipients, records the audit row and, for an urgent message
+/// to the desk, its console alarm, all inside the caller's transaction; answers the event to
+/// publish once that transaction commits.
+async fn write_in(
+    ctx: &Ctx,
+    tx: &mut gad_store::Conn,
+    w: &Escrito<'_>,
+) -> ServiceResult<(MensajeRow, crate::events::DomainEvent)> {
+    match w.para {
         Para::Efectivos(Seleccion::Efectivos(ids)) => {
-            let live: BTreeSet<i64> = store::live_efectivos(&mut tx, ids)
+            let live: BTreeSet<i64> = store::live_efectivos(&mut *tx, ids)
                 .await?
                 .into_iter()
                 .collect();
@@ -463,7 +483,7 @@ async fn write(
                 )));
             }
         }
-        Para::Efectivos(Seleccion::Zona(id)) if !store::zona_exists(&mut tx, *id).await? => {
+        Para::Efectivos(Seleccion::Zona(id)) if !store::zona_exists(&mut *tx, *id).await? => {
             return Err(ServiceError::validation(destino_error(
                 &["zona_id"],
                 "value_error",
@@ -471,7 +491,7 @@ async fn write(
                 json!(id),
             )));
         }
-        Para::Efectivos(Seleccion::Tarea(id)) if !store::tarea_exists(&mut tx, *id).await? => {
+        Para::Efectivos(Seleccion::Tarea(id)) if !store::tarea_exists(&mut *tx, *id).await? => {
             return Err(ServiceError::validation(destino_error(
                 &["tarea_id"],
                 "value_error",
@@ -482,23 +502,23 @@ async fn write(
         _ => {}
     }
     let m = store::insert(
-        &mut tx,
+        &mut *tx,
         &NuevoMensaje {
-            autor_usuario_id: autor,
-            destino,
-            texto,
-            prioridad: prioridad.as_str(),
-            requiere_confirmacion,
-            convocatoria,
-            en_respuesta_a: en_respuesta_a.map(|(id, _)| id),
+            autor_usuario_id: w.autor,
+            destino: w.destino,
+            texto: w.texto,
+            prioridad: w.prioridad.as_str(),
+            requiere_confirmacion: w.requiere_confirmacion,
+            convocatoria: w.convocatoria,
+            en_respuesta_a: w.en_respuesta_a.map(|(id, _)| id),
         },
     )
     .await?;
-    let total = match para {
+    let total = match w.para {
         Para::Centro => 0,
         Para::Efectivos(sel) => {
             let on_duty = match (ctx.config.duty, sel) {
-                (gad_store::turnos::Duty::Turnos { clock_in }, _) if !convocatoria => {
+                (gad_store::turnos::Duty::Turnos { clock_in }, _) if !w.convocatoria => {
                     Some(gad_store::turnos::on_duty_sql(clock_in))
                 }
                 (gad_store::turnos::Duty::Turnos { clock_in }, Seleccion::EnTurno) => {
@@ -509,37 +529,80 @@ async fn write(
                 }
                 _ => None,
             };
-            store::queue(&mut tx, m.id, sel, on_duty.as_deref()).await?
+            store::queue(&mut *tx, m.id, sel, on_duty.as_deref()).await?
         }
     };
-    let entry = AuditEntry::new("message_sent", autor)
+    // An urgent message to the desk rings the console until someone marks it seen.
+    let alerta_id = if matches!(w.para, Para::Centro) && w.prioridad == PrioridadMensaje::Urgente {
+        Some(store::insert_alerta_urgente(&mut *tx, &m).await?)
+    } else {
+        None
+    };
+    let entry = AuditEntry::new("message_sent", w.autor)
         .resource("mensaje", m.id.to_string())
-        .describe(format!("Mensaje a {destino} ({total} destinatarios)"))
+        .describe(format!("Mensaje a {} ({total} destinatarios)", w.destino))
         .values(
             None,
-            Some(json!({"destino": destino, "prioridad": prioridad.as_str(),
-                "requiere_confirmacion": requiere_confirmacion, "convocatoria": convocatoria,
-                "en_respuesta_a": m.en_respuesta_a, "destinatarios": total})),
+            Some(
+                json!({"destino": w.destino, "prioridad": w.prioridad.as_str(),
+                "requiere_confirmacion": w.requiere_confirmacion, "convocatoria": w.convocatoria,
+                "en_respuesta_a": m.en_respuesta_a, "destinatarios": total,
+                "alerta_id": alerta_id}),
+            ),
         )
         .status(201);
-    let entry = match origin {
+    let entry = match w.origin {
         Some(o) => entry.context(o),
         None => entry,
     };
     audit::record(&mut *tx, &entry).await?;
-    tx.commit().await?;
     let event = Event::Message(MessageEvent::Nuevo(MessageNew {
         mensaje_id: m.id,
         autor_usuario_id: m.autor_usuario_id,
         texto: m.texto.clone(),
         prioridad: m.prioridad.clone(),
-        centro: matches!(para, Para::Centro),
+        centro: matches!(w.para, Para::Centro),
         en_respuesta_a: m.en_respuesta_a,
         destinatarios: i64::try_from(total).unwrap_or(i64::MAX),
+        alerta_id,
     }))
-    .to(audience(autor, en_respuesta_a.and_then(|(_, a)| a)))
+    .to(audience(w.autor, w.en_respuesta_a.and_then(|(_, a)| a)))
     .topic(format!("mensaje:{}", m.id));
-    Ok((m, total, event))
+    Ok((m, event))
+}
+
+/// The officers' copy of an administrator's broadcast (`POST /api/v1/admin/agent/command`):
+/// a message to `destino` written inside the broadcast's transaction, so the broadcast and its
+/// delivery records commit together. Answers the message id, its recipients queued and the
+/// event to publish after the commit.
+pub async fn broadcast_in(
+    ctx: &Ctx,
+    tx: &mut gad_store::Conn,
+    me: &Actor,
+    origin: &RequestContext,
+    destino: &Value,
+    texto: &str,
+    prioridad: PrioridadMensaje,
+) -> ServiceResult<(i64, crate::events::DomainEvent)> {
+    let para = parse_destino(destino).map_err(ServiceError::validation)?;
+    let texto: String = texto.chars().take(MAX_TEXTO).collect();
+    let (m, event) = write_in(
+        ctx,
+        tx,
+        &Escrito {
+            autor: Some(me.id),
+            para: &para,
+            destino,
+            texto: rules::trim(&texto),
+            prioridad,
+            requiere_confirmacion: false,
+            convocatoria: false,
+            en_respuesta_a: None,
+            origin: Some(origin),
+        },
+    )
+    .await?;
+    Ok((m.id, event))
 }
 
 async fn get_unchecked(ctx: &Ctx, id: i64) -> ServiceResult<Mensaje> {
@@ -706,17 +769,19 @@ pub async fn answer(
         None => None,
     };
     let destino = json!({"centro": true});
-    let (m, _, event) = write(
+    let (m, event) = write(
         ctx,
-        Some(me.id),
-        &Para::Centro,
-        &destino,
-        texto,
-        PrioridadMensaje::Normal,
-        false,
-        false,
-        original.as_ref().map(|o| (o.id, o.autor_usuario_id)),
-        Some(origin),
+        &Escrito {
+            autor: Some(me.id),
+            para: &Para::Centro,
+            destino: &destino,
+            texto,
+            prioridad: PrioridadMensaje::Normal,
+            requiere_confirmacion: false,
+            convocatoria: false,
+            en_respuesta_a: original.as_ref().map(|o| (o.id, o.autor_usuario_id)),
+            origin: Some(origin),
+        },
     )
     .await?;
     ctx.events.publish(event);

@@ -66,6 +66,29 @@ pub async fn insert(
     .await
 }
 
+/// The console alarm of an urgent message to the desk (`alertas`, kind `mensaje_urgente`),
+/// written with the message so there is no urgent message without its alarm. Names the
+/// author's officer record when the author is an officer.
+pub async fn insert_alerta_urgente(
+    db: &mut PgConnection,
+    m: &MensajeRow,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO alertas (kind, severity, efectivo_id, payload)
+         VALUES ('mensaje_urgente', 'warning',
+             (SELECT e.id FROM efectivos e WHERE e.usuario_id = $2 AND e.deleted_at IS NULL
+              ORDER BY e.id LIMIT 1),
+             jsonb_build_object('mensaje_id', $1::int8, 'autor_usuario_id', $2::int8,
+                 'texto', left($3, 200)))
+         RETURNING id",
+    )
+    .bind(m.id)
+    .bind(m.autor_usuario_id)
+    .bind(&m.texto)
+    .fetch_one(db)
+    .await
+}
+
 /// The live efectivos among `ids` (to name the unknown ones).
 pub async fn live_efectivos(db: &mut PgConnection, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM efectivos WHERE id = ANY($1) AND deleted_at IS NULL")

@@ -22,7 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Runs an administrative command and records it in the audit trail.
 #[utoipa::path(post, path = "/api/v1/admin/agent/command", tag = "admin",
-    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}), cache_clear, audit_purge (deletes the audit rows past their retention_until — fixed at insert, AUDIT_RETENTION_DAYS, at least 365 —, oldest first). 202 with the result; unknown action → 422 listing the allowed ones.",
+    description = "Level: 3. Actions: broadcast (payload {title, content, level, audience: all|supervisores|efectivos|unidad:<name>}; live `notification` to dashboards, and for every audience but supervisores a message through the bot with delivery records — all/efectivos → {\"todos\": true}, unidad → {\"unidad\": name} — named by result.mensaje_id), cache_clear, audit_purge (deletes the audit rows past their retention_until — fixed at insert, AUDIT_RETENTION_DAYS, at least 365 —, oldest first). 202 with the result; unknown action → 422 listing the allowed ones.",
     request_body = AdminCommand,
     responses((status = 202, description = "accepted", body = Aceptado), (status = 401, description = "not authenticated", body = Value),
               (status = 403, description = "not level 3", body = Value), (status = 422, description = "unknown action or bad payload", body = Value)))]

@@ -54,7 +54,7 @@ pub async fn answer_checkin(
 
 #[utoipa::path(get, path = "/api/v1/alertas", tag = "monitoring",
     params(AlertasQuery),
-    description = "Level: 2. Alerts kept until a supervisor marks them seen — the console's alarms: `emergencia_nueva` (every emergency raised, critical), `sin_asignar` (an emergency nobody could take, critical), officer-safety check-ins (`checkin_sin_respuesta`, critical; `checkin_apoyo`, warning) — newest first; `pendientes=true` only those nobody saw yet.",
+    description = "Level: 2. Alerts kept until a supervisor marks them seen — the console's alarms: `emergencia_nueva` (every emergency raised, critical), `sin_asignar` (an emergency nobody could take, critical), officer-safety check-ins (`checkin_sin_respuesta`, critical; `checkin_apoyo`, warning), an urgent message to the desk (`mensaje_urgente`, warning) — newest first; `pendientes=true` only those nobody saw yet.",
     responses((status = 200, description = "alerts", body = [Alerta]), (status = 422, description = "bad filter", body = Value)))]
 pub async fn list_alertas(
     State(state): State<AppState>,

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use gad_testkit::TestApp;
+use gad_testkit::{TestApp, TestUser};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const CMD: &str = "/api/v1/admin/agent/command";
 
@@ -213,4 +213,64 @@ async fn audit_filters_by_time_and_paginates() {
     let r = app.get("/api/v1/admin/audit?desde=yesterday", t).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["errors"][0]["loc"], json!(["query", "desde"]));
+}
+
+#[tokio::test]
+async fn a_broadcast_reaches_the_officers_as_a_message_with_delivery_records() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(3).await;
+    let linked = app.create_efectivo(None).await;
+    let unlinked = app.create_efectivo(None).await;
+    sqlx::query("UPDATE usuarios SET telegram_id = 9200001 WHERE id = $1")
+        .bind(linked.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            CMD,
+            Some(&admin.token),
+            json!({"action": "broadcast", "payload": {"title": "Aviso", "content": "Reunión a las 10", "level": "critical"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(r.body["result"]["event_type"], "notification");
+    assert_eq!(r.body["result"]["audience"], "all");
+    let id = r.body["result"]["mensaje_id"]
+        .as_i64()
+        .expect("the broadcast names its message");
+    let m = app
+        .get(&format!("/api/v1/mensajes/{id}"), Some(&admin.token))
+        .await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert_eq!(m.body["destino"], json!({"todos": true}));
+    assert_eq!(m.body["texto"], "Aviso\n\nReunión a las 10");
+    assert_eq!(m.body["prioridad"], "urgente");
+    assert_eq!(m.body["autor_usuario_id"], admin.id);
+    let estado = |ef: &TestUser| {
+        m.body["destinatarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["efectivo_id"] == ef.efectivo_id.unwrap())
+            .map(|d| d["estado"].as_str().unwrap().to_string())
+    };
+    assert_eq!(estado(&linked).as_deref(), Some("pendiente"), "{}", m.text);
+    assert_eq!(estado(&unlinked).as_deref(), Some("fallido"), "{}", m.text);
+
+    // To the supervisors only: the desk's notification, no message to officers.
+    let r = app
+        .post(
+            CMD,
+            Some(&admin.token),
+            json!({"action": "broadcast", "payload": {"title": "Aviso", "content": "Solo mesa", "audience": "supervisores"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(r.body["result"]["mensaje_id"], Value::Null);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mensajes")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
 }

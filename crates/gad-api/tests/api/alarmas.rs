@@ -118,3 +118,76 @@ async fn an_emergency_nobody_takes_leaves_its_own_alarm() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn an_urgent_message_to_the_desk_rings_until_someone_marks_it_seen() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(2).await;
+    let officer = app.create_efectivo(None).await;
+    let mut ws = WsClient::connect(&app, Some(&sup.token)).await;
+    ws.handshake().await;
+    // An ordinary message to the desk leaves no alarm.
+    let r = app
+        .post(
+            "/api/v1/mensajes",
+            Some(&officer.token),
+            json!({"destino": {"centro": true}, "texto": "Todo tranquilo"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let normal = ws.wait_for("message", T).await.expect("message event");
+    assert!(normal["data"].get("alerta_id").is_none(), "{normal}");
+    assert!(pending(&app, &sup).await.is_empty());
+
+    let r = app
+        .post(
+            "/api/v1/mensajes",
+            Some(&officer.token),
+            json!({"destino": {"centro": true}, "texto": "Necesito apoyo ya", "prioridad": "urgente"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let mensaje = r.body["id"].as_i64().unwrap();
+    let live = loop {
+        let m = ws
+            .wait_for("message", T)
+            .await
+            .expect("urgent message event");
+        if m["data"]["mensaje_id"] == mensaje {
+            break m;
+        }
+    };
+    assert_eq!(live["data"]["prioridad"], "urgente");
+    let id = live["data"]["alerta_id"]
+        .as_i64()
+        .expect("alerta_id in the message event");
+    let kept = pending(&app, &sup).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["id"], id);
+    assert_eq!(kept[0]["kind"], "mensaje_urgente");
+    assert_eq!(kept[0]["severity"], "warning");
+    assert_eq!(kept[0]["efectivo_id"], officer.efectivo_id.unwrap());
+    assert_eq!(kept[0]["payload"]["mensaje_id"], mensaje);
+    assert_eq!(kept[0]["payload"]["texto"], "Necesito apoyo ya");
+    // A supervisor's urgent message to officers is not an alarm at the desk.
+    let r = app
+        .post(
+            "/api/v1/mensajes",
+            Some(&sup.token),
+            json!({"destino": {"efectivos": [officer.efectivo_id.unwrap()]}, "texto": "Volvé a base", "prioridad": "urgente"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(pending(&app, &sup).await.len(), 1);
+
+    let r = app
+        .post(
+            &format!("/api/v1/alertas/{id}/visto"),
+            Some(&sup.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["visto_por"], sup.id, "{}", r.text);
+    assert!(pending(&app, &sup).await.is_empty());
+}

@@ -402,6 +402,7 @@
       // The intake form's catalogue is asked for after the map is usable, not before.
       llenarTipos();
       cargarAlertas();
+      if (GAD.mensajes) GAD.mensajes.iniciar();
     }
     enriquecer();
   }
@@ -498,6 +499,13 @@
         // A clock-in or clock-out moves the on-duty set.
         cargarEnTurno();
         break;
+      case 'message':
+        // An urgent message to the desk rings like the other alarms, until marked seen.
+        if (d.kind === 'nuevo' && d.alerta_id) {
+          ponerAlerta({ id: d.alerta_id, kind: 'mensaje_urgente', severity: 'warning',
+            payload: { mensaje_id: d.mensaje_id, texto: d.texto } }, true);
+        }
+        break;
       case 'alert_seen':
         // Another supervisor marked it seen: every dashboard drops it.
         quitarAlerta(d.alerta_id);
@@ -506,6 +514,7 @@
         break;
     }
     GAD.incidente.evento(type, d);
+    if (GAD.mensajes) GAD.mensajes.evento(type, d);
   }
 
   function onState(s) {
@@ -690,7 +699,7 @@
     var p = a.payload || {};
     var clave = 'dash.alerta.' + a.kind;
     var texto = GAD.textos[clave]
-      ? t(clave, { efectivo: a.efectivo_id, codigo: p.codigo || a.tarea_id })
+      ? t(clave, { efectivo: a.efectivo_id, codigo: p.codigo || a.tarea_id, texto: p.texto || '' })
       : t('dash.alerta.otra', { kind: a.kind });
     var boton = el('button', { type: 'button', class: 'secundario', 'data-testid': 'alerta-visto', text: t('dash.alerta.visto') });
     var row = el('li', { 'data-alerta-id': a.id, 'data-kind': a.kind, 'data-severity': a.severity,

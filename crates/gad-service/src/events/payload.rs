@@ -670,6 +670,10 @@ pub struct MessageNew {
     pub en_respuesta_a: Option<i64>,
     /// Recipients queued.
     pub destinatarios: i64,
+    /// An urgent message to the desk: its console alarm (`mensaje_urgente`), kept in
+    /// `GET /api/v1/alertas` until someone marks it seen (`POST /api/v1/alertas/{id}/visto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerta_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
