@@ -62,6 +62,7 @@ impl Page {
                 "js/live.js",
                 "js/incidente.js",
                 "js/alarmas.js",
+                "js/jurisdiccion.js",
                 "js/dashboard.js",
             ],
             Page::Tareas => &["js/tareas.js"],
