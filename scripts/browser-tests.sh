@@ -2,7 +2,7 @@
 # Browser tests of the command centre (issue 16): real headless Chromium (Debian's package)
 # driven by playwright-core, axe-core for accessibility. Installs what is missing (idempotent),
 # builds gad, serves it on a random port against a fresh database seeded with 5,000 officers
-# and the demo gazetteer,
+# and the demo gazetteer and jurisdictions,
 # runs web-tests/, then stops the server and drops the database.
 #   UPDATE_SCREENSHOTS=1 scripts/browser-tests.sh   # also refresh docs/img/*.png
 #   BROWSER_TESTS=tests/messages.test.js scripts/browser-tests.sh   # only these files
@@ -57,6 +57,8 @@ psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"${DB}\""
 "$GAD" seed --quiet --usuarios 3 --efectivos 5000 --tareas 300
 # The demo gazetteer: the intake test takes a call by its address.
 "$GAD" lugares import deploy/demo/lugares.geojson --reemplazar >/dev/null
+# The demo jurisdictions: the zones test scopes a supervisor to one of them.
+"$GAD" zonas import deploy/demo/zonas.geojson >/dev/null
 "$GAD" serve > "${TMPDIR:-/tmp}/gad-browser-${DB}.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
@@ -72,8 +74,8 @@ SERVER_LOG="${TMPDIR:-/tmp}/gad-browser-${DB}.log"
 # On a failure CI shows what the server said too (the log file does not outlive the machine).
 # One file at a time: every file drives the same server and its officers.
 # BROWSER_TESTS="tests/messages.test.js tests/alarms.test.js" runs only those files.
-FILES="${BROWSER_TESTS:-tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js tests/alarms.test.js tests/messages.test.js tests/turnos.test.js}"
-# shellcheck disable=SC2086 # a list of files, split on purpose
+FILES="${BROWSER_TESTS:-tests/live-parts.test.js tests/command-centre.test.js tests/incidents.test.js tests/alarms.test.js tests/messages.test.js tests/turnos.test.js tests/zones.test.js}"
+# shellcheck disable=SC2086 # a list of file names without spaces
 if ! (cd web-tests && node --test --test-concurrency=1 $FILES); then
   echo "==> browser tests failed; the server's log (last 60 lines):"
   tail -n 60 "$SERVER_LOG"

@@ -337,6 +337,10 @@ pub struct AuditQuery {
     pub event_type: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// Only entries about tasks in this zone (a comisaría or any zone: tasks whose `zona_id`
+    /// or `comisaria_id` is it), with those of their notes, attachments and alerts. Unknown
+    /// zone → 422.
+    pub zona_id: Option<i64>,
     #[param(minimum = 0)]
     pub skip: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
@@ -365,6 +369,9 @@ impl Validate for AuditQuery {
 /// once their person was erased).
 pub async fn audit_list(ctx: &Ctx, me: &Actor, q: &AuditQuery) -> ServiceResult<Vec<AuditRow>> {
     require(me, Nivel::Administrador)?;
+    if let Some(z) = q.zona_id {
+        crate::jurisdiccion::known_zone(ctx, "zona_id", z).await?;
+    }
     let mut conn = ctx.db.acquire().await?;
     let mut rows = audit::list(
         &mut *conn,
@@ -375,6 +382,7 @@ pub async fn audit_list(ctx: &Ctx, me: &Actor, q: &AuditQuery) -> ServiceResult<
             event_type: q.event_type.as_deref(),
             resource_type: q.resource_type.as_deref(),
             resource_id: q.resource_id.as_deref(),
+            zona_id: q.zona_id,
             skip: q.skip.unwrap_or(0),
             limit: q.limit.unwrap_or(100),
         },

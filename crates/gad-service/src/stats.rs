@@ -176,11 +176,33 @@ pub async fn invalidate_user(ctx: &Ctx, me: &Actor, user_id: i64) -> ServiceResu
     })
 }
 
+/// `GET /stats/overview` filters: the same jurisdiction switches as the task list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OverviewQuery {
+    /// Only this zone (a comisaría or any zone): tasks whose `zona_id` or `comisaria_id` is it,
+    /// officers whose last position is inside it. Unknown zone → 422.
+    pub zona_id: Option<i64>,
+    /// A supervisor with assigned comisarías counts theirs (and what lies outside every
+    /// comisaría) by default; true counts the whole city.
+    pub toda_la_ciudad: Option<bool>,
+}
+
+impl Validate for OverviewQuery {}
+
 /// The supervisors' overview (level 2+): live tasks by estado, tipo and prioridad; efectivos by
-/// availability and located; emergencies of the last 24 h and their median dispatch distance.
-pub async fn overview(ctx: &Ctx, me: &Actor) -> ServiceResult<Overview> {
+/// availability and located; emergencies of the last 24 h and their median dispatch distance;
+/// of one zone, of the supervisor's comisarías by default, or of the whole city.
+pub async fn overview(ctx: &Ctx, me: &Actor, q: &OverviewQuery) -> ServiceResult<Overview> {
     require(me, Nivel::Supervisor)?;
-    Ok(gad_store::stats::overview(&ctx.db).await?)
+    if let Some(z) = q.zona_id {
+        crate::jurisdiccion::known_zone(ctx, "zona_id", z).await?;
+    }
+    let alcance = gad_store::stats::Alcance {
+        zona_id: q.zona_id,
+        comisarias: crate::jurisdiccion::default_comisarias(ctx, me, q.toda_la_ciudad).await?,
+    };
+    Ok(gad_store::stats::overview_in(&ctx.db, &alcance).await?)
 }
 
 fn may_see(me: &Actor, user_id: i64) -> ServiceResult<()> {

@@ -638,6 +638,9 @@ pub struct ListFilter<'a> {
     pub event_type: Option<&'a str>,
     pub resource_type: Option<&'a str>,
     pub resource_id: Option<&'a str>,
+    /// Only entries about tasks in this zone (`zona_id` or `comisaria_id`): the task's own
+    /// entries and those of its notes, attachments and alerts (which name it in new_values).
+    pub zona_id: Option<i64>,
     pub skip: i64,
     pub limit: i64,
 }
@@ -658,6 +661,11 @@ pub async fn list<'e, E: PgExecutor<'e>>(
            AND ($4::text IS NULL OR event_type = $4)
            AND ($5::text IS NULL OR resource_type = $5)
            AND ($6::text IS NULL OR resource_id = $6)
+           AND ($9::bigint IS NULL OR
+                COALESCE(CASE WHEN resource_type = 'tarea' THEN resource_id END,
+                         new_values->>'task_id', new_values->>'tarea_id',
+                         old_values->>'task_id', old_values->>'tarea_id')
+                IN (SELECT t.id::text FROM tareas t WHERE t.zona_id = $9 OR t.comisaria_id = $9))
          ORDER BY created_at DESC, id DESC
          OFFSET $7 LIMIT $8",
     )
@@ -669,6 +677,7 @@ pub async fn list<'e, E: PgExecutor<'e>>(
     .bind(f.resource_id)
     .bind(f.skip)
     .bind(f.limit)
+    .bind(f.zona_id)
     .fetch_all(exec)
     .await
 }

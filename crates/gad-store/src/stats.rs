@@ -60,14 +60,43 @@ pub struct EfectivosResumen {
 /// Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located;
 /// emergencies of the last 24 h and their median dispatch distance.
 pub async fn overview(db: &PgPool) -> Result<Overview, sqlx::Error> {
+    overview_in(db, &Alcance::default()).await
+}
+
+/// Which part of the city an overview counts. Tasks: `zona_id` keeps those whose `zona_id` or
+/// `comisaria_id` is it; `comisarias` (a supervisor's jurisdiction) keeps theirs and those
+/// outside every comisaría, as the task list does. Officers, by their last position: inside
+/// `zona_id`; with `comisarias`, those not inside another comisaría (theirs, outside every
+/// one, or without a position).
+#[derive(Debug, Clone, Default)]
+pub struct Alcance {
+    pub zona_id: Option<i64>,
+    pub comisarias: Option<Vec<i64>>,
+}
+
+/// The overview of one part of the city.
+pub async fn overview_in(db: &PgPool, alcance: &Alcance) -> Result<Overview, sqlx::Error> {
     let r: OverviewRow = sqlx::query_as(
-        "WITH live AS (SELECT estado, tipo, prioridad FROM tareas WHERE deleted_at IS NULL),
+        "WITH scoped AS (
+                SELECT estado, tipo, prioridad, es_emergencia, created_at, extra_data FROM tareas
+                WHERE deleted_at IS NULL
+                  AND ($1::bigint IS NULL OR zona_id = $1 OR comisaria_id = $1)
+                  AND ($2::bigint[] IS NULL OR comisaria_id IS NULL OR comisaria_id = ANY($2))),
+              live AS (SELECT estado, tipo, prioridad FROM scoped),
               emg AS (
                 SELECT CASE WHEN jsonb_typeof(extra_data->'distance_m') = 'number'
                             THEN (extra_data->>'distance_m')::float8 END AS d
-                FROM tareas
-                WHERE deleted_at IS NULL AND es_emergencia
-                  AND created_at >= now() - interval '24 hours')
+                FROM scoped
+                WHERE es_emergencia AND created_at >= now() - interval '24 hours'),
+              ef AS (
+                SELECT e.estado_disponibilidad, e.geom FROM efectivos e
+                WHERE e.deleted_at IS NULL
+                  AND ($1::bigint IS NULL OR EXISTS (
+                        SELECT 1 FROM zonas z WHERE z.id = $1 AND ST_Covers(z.geom, e.geom::geometry)))
+                  AND ($2::bigint[] IS NULL OR e.geom IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM zonas z
+                        WHERE z.tipo = 'comisaria' AND NOT (z.id = ANY($2))
+                          AND ST_Covers(z.geom, e.geom::geometry))))
          SELECT
            (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
               (SELECT estado::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_estado,
@@ -76,12 +105,13 @@ pub async fn overview(db: &PgPool) -> Result<Overview, sqlx::Error> {
            (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
               (SELECT prioridad::text AS k, count(*) AS n FROM live GROUP BY 1) s) AS por_prioridad,
            (SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM
-              (SELECT estado_disponibilidad::text AS k, count(*) AS n FROM efectivos
-               WHERE deleted_at IS NULL GROUP BY 1) s) AS por_disponibilidad,
-           (SELECT count(*) FROM efectivos WHERE deleted_at IS NULL AND geom IS NOT NULL) AS con_ubicacion,
+              (SELECT estado_disponibilidad::text AS k, count(*) AS n FROM ef GROUP BY 1) s) AS por_disponibilidad,
+           (SELECT count(*) FROM ef WHERE geom IS NOT NULL) AS con_ubicacion,
            (SELECT count(*) FROM emg) AS emergencias_24h,
            (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FROM emg WHERE d IS NOT NULL) AS mediana",
     )
+    .bind(alcance.zona_id)
+    .bind(alcance.comisarias.as_deref())
     .fetch_one(db)
     .await?;
     Ok(Overview {

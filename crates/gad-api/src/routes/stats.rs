@@ -10,7 +10,7 @@ use crate::auth::{AuthUser, Supervisor};
 use crate::error::{ApiResult, json_response};
 use crate::extract::{ValidPath, ValidQuery};
 use crate::state::AppState;
-use gad_service::stats::{self, Invalidated, Overview, UserStats, UserStatsQuery};
+use gad_service::stats::{self, Invalidated, Overview, OverviewQuery, UserStats, UserStatsQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,13 +45,14 @@ pub async fn invalidate_user(
     Ok(json_response(StatusCode::OK, &json!(body)))
 }
 
-#[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats",
-    description = "Level: 2. Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located; emergencies of the last 24 h and their median dispatch distance.",
-    responses((status = 200, description = "overview", body = Overview)))]
+#[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats", params(OverviewQuery),
+    description = "Level: 2. Counts of live tasks by estado, tipo and prioridad; efectivos by availability and located; emergencies of the last 24 h and their median dispatch distance. `zona_id`: one zone (tasks whose zona_id or comisaria_id is it, officers whose last position is inside it). A supervisor with assigned comisarías gets theirs (and what lies outside every comisaría) by default; `toda_la_ciudad=true` counts the whole city.",
+    responses((status = 200, description = "overview", body = Overview), (status = 422, description = "unknown zone", body = Value)))]
 pub async fn overview(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
+    ValidQuery(q): ValidQuery<OverviewQuery>,
 ) -> ApiResult<Response> {
-    let body = stats::overview(&state.ctx, &me).await?;
+    let body = stats::overview(&state.ctx, &me, &q).await?;
     Ok(axum::Json(body).into_response())
 }

@@ -23,11 +23,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/zonas", tag = "zonas",
     params(("user_id" = i64, Path, description = "user id")),
-    description = "Level: 3. The comisarías a supervisor answers for (empty: the whole city); unknown user → 404.",
-    responses((status = 200, description = "assignments", body = UserZonas), (status = 404, description = "not found", body = serde_json::Value)))]
+    description = "Level: 1 (own). The comisarías a supervisor answers for (empty: the whole city); the command centre reads its own to scope the map; level 2+ reads anyone's. Another user's at level 1 → 403; unknown user → 404.",
+    responses((status = 200, description = "assignments", body = UserZonas), (status = 403, description = "another user's at level 1", body = serde_json::Value),
+              (status = 404, description = "not found", body = serde_json::Value)))]
 pub async fn get_user_zones(
     State(state): State<AppState>,
-    Admin(me): Admin,
+    me: AuthUser,
     ValidPath(user_id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     Ok(axum::Json(jurisdiccion::get(&state.ctx, &me, user_id).await?).into_response())

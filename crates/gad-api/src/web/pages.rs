@@ -63,6 +63,7 @@ impl Page {
                 "js/incidente.js",
                 "js/alarmas.js",
                 "js/mensajes.js",
+                "js/jurisdiccion.js",
                 "js/dashboard.js",
             ],
             Page::Tareas => &["js/tareas.js"],

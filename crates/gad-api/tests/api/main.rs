@@ -39,4 +39,5 @@ mod turnos;
 mod users;
 mod web;
 mod zonas;
+mod zonas_alcance;
 mod zonas_cuadrante;

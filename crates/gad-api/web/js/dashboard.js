@@ -49,10 +49,81 @@
 
   function estiloDe(estado) { return ESTILO[estado] || ESTILO.no_disponible; }
 
-  function opcionesMarcador(estado) {
+  /** `zona`: what the jurisdiction makes of the officer (jurisdiccion.js): outside the
+   *  selected zone it is dimmed, inside it outlined in black. */
+  function opcionesMarcador(estado, zona) {
     var s = estiloDe(estado);
     // A click on a marker selects it and does not also reach the map (which raises emergencies).
-    return { radius: s.radius, color: '#ffffff', weight: 1, fillColor: s.color, fillOpacity: 0.9, dashArray: s.dashArray, bubblingMouseEvents: false };
+    var o = { radius: s.radius, color: '#ffffff', weight: 1, opacity: 1, fillColor: s.color, fillOpacity: 0.9, dashArray: s.dashArray, bubblingMouseEvents: false };
+    if (zona === 'atenuado') { o.opacity = 0.3; o.fillOpacity = 0.2; }
+    if (zona === 'destacado') { o.color = '#000000'; o.weight = 2; }
+    return o;
+  }
+
+  // ---- jurisdiction: what each item shows -------------------------------------------------
+
+  /** Keeps a marker on its layer only while its item is shown. */
+  function mostrarMarca(capa, marker, visible) {
+    if (visible && !capa.hasLayer(marker)) capa.addLayer(marker);
+    else if (!visible && capa.hasLayer(marker)) capa.removeLayer(marker);
+  }
+
+  /** A row is listed unless outside the jurisdiction shown or the selected zone. */
+  function mostrarFila(row, zona) {
+    row.hidden = zona === 'oculto' || zona === 'atenuado';
+    if (zona === 'destacado') row.setAttribute('data-zona', 'destacada');
+    else row.removeAttribute('data-zona');
+  }
+
+  /** `estilo`: restyle the marker even if its zone state did not change (a new status). A
+   *  marker is built in the normal style, so 5,000 of them are not restyled at load. */
+  function aplicarEfectivo(e, estilo) {
+    var zona = GAD.jurisdiccion.estado(e);
+    var cambio = zona !== (e.zona || 'normal');
+    e.zona = zona;
+    // The on-duty switch hides an officer off duty whatever the jurisdiction shows.
+    var deTurno = seMuestra(e);
+    mostrarMarca(oficiales, e.marker, zona !== 'oculto' && deTurno);
+    if (estilo || cambio) e.marker.setStyle(opcionesMarcador(e.estado, zona));
+    mostrarFila(e.row, zona);
+    if (!deTurno) e.row.hidden = true;
+  }
+
+  function aplicarEmergencia(m) {
+    var zona = GAD.jurisdiccion.estado(m);
+    if (m.marker) {
+      mostrarMarca(emergCapa, m.marker, zona !== 'oculto');
+      m.marker.setStyle(zona === 'atenuado' ? { opacity: 0.3, fillOpacity: 0.2, weight: 3 }
+        : { opacity: 1, fillOpacity: 0.9, weight: zona === 'destacado' ? 5 : 3 });
+    }
+    if (m.row) mostrarFila(m.row, zona);
+  }
+
+  /** A task's place for the jurisdiction: the zone the server gave it, else its position. */
+  function lugarTarea(tarea) {
+    return { lat: tarea.ubicacion_lat, lng: tarea.ubicacion_lon, zona_id: tarea.zona_id, comisaria_id: tarea.comisaria_id };
+  }
+
+  function aplicarTarea(tarea) {
+    if (!tarea.marker) return;
+    var zona = GAD.jurisdiccion.estado(tarea.lugar || (tarea.lugar = lugarTarea(tarea)));
+    mostrarMarca(tareasCapa, tarea.marker, zona !== 'oculto');
+    tarea.marker.setStyle(zona === 'atenuado' ? { opacity: 0.3, fillOpacity: 0.2 } : { opacity: 1, fillOpacity: 0.8 });
+  }
+
+  function actualizarVacia() {
+    var visibles = 0;
+    emergencias.forEach(function (m) { if (m.row && !m.row.hidden) visibles += 1; });
+    document.getElementById('emerg-vacia').hidden = visibles > 0;
+  }
+
+  /** Repaints everything after the jurisdiction, the switch or the selected zone changed. */
+  function aplicarJurisdiccion() {
+    efectivos.forEach(aplicarEfectivo);
+    emergencias.forEach(aplicarEmergencia);
+    tareas.forEach(aplicarTarea);
+    actualizarCuenta();
+    actualizarVacia();
   }
 
   // ---- officers ---------------------------------------------------------------------------
@@ -108,29 +179,22 @@
   }
 
   function actualizarCuenta() {
-    if (!soloEnTurno) {
-      cuenta.textContent = t('dash.unidades.cuenta', { n: efectivos.size });
-      return;
+    var n = efectivos.size;
+    if (soloEnTurno || GAD.jurisdiccion.activo()) {
+      n = 0;
+      efectivos.forEach(function (e) { if (!e.row.hidden) n += 1; });
     }
-    var n = 0;
-    efectivos.forEach(function (e) { if (!e.row.hidden) n++; });
-    cuenta.textContent = t('dash.unidades.cuenta_en_turno', { n: n, total: efectivos.size });
+    cuenta.textContent = soloEnTurno ? t('dash.unidades.cuenta_en_turno', { n: n, total: efectivos.size })
+      : t('dash.unidades.cuenta', { n: n });
   }
 
   // ---- on duty ------------------------------------------------------------------------------
 
   function seMuestra(e) { return !soloEnTurno || enTurno.has(e.id) || OCUPADO[e.estado] === true; }
 
-  /** Shows or hides one officer's marker and row by the on-duty switch. */
-  function filtrarEfectivo(e) {
-    var ver = seMuestra(e);
-    e.row.hidden = !ver;
-    if (ver && !oficiales.hasLayer(e.marker)) oficiales.addLayer(e.marker);
-    else if (!ver && oficiales.hasLayer(e.marker)) oficiales.removeLayer(e.marker);
-  }
-
+  /** Every officer's marker and row again, after the on-duty switch or set changed. */
   function filtrarTodos() {
-    efectivos.forEach(filtrarEfectivo);
+    efectivos.forEach(function (e) { aplicarEfectivo(e); });
     actualizarCuenta();
   }
 
@@ -168,11 +232,10 @@
       if (p.nombre) nombres.set(p.id, p.nombre);
       e.marker = L.circleMarker([e.lat, e.lng], opcionesMarcador(e.estado));
       e.marker.efectivoId = e.id;
-      oficiales.addLayer(e.marker);
       e.row = filaEfectivo(e);
+      aplicarEfectivo(e);
       frag.appendChild(e.row);
       efectivos.set(e.id, e);
-      if (soloEnTurno) filtrarEfectivo(e);
     });
     lista.replaceChildren(frag);
     actualizarCuenta();
@@ -184,14 +247,13 @@
       e = { id: id, lat: lat, lng: lng, estado: estado || 'no_disponible' };
       e.marker = L.circleMarker([lat, lng], opcionesMarcador(e.estado));
       e.marker.efectivoId = id;
-      oficiales.addLayer(e.marker);
       e.row = filaEfectivo(e);
+      aplicarEfectivo(e);
       // Keep the list ordered by id.
       var next = null;
       efectivos.forEach(function (o) { if (o.id > id && (!next || o.id < next.id)) next = o; });
       lista.insertBefore(e.row, next ? next.row : null);
       efectivos.set(id, e);
-      filtrarEfectivo(e);
       actualizarCuenta();
       pedirNombre(id);
       return;
@@ -199,18 +261,24 @@
     e.lat = lat; e.lng = lng;
     if (estado) e.estado = estado;
     e.marker.setLatLng([lat, lng]);
-    e.marker.setStyle(opcionesMarcador(e.estado));
+    var antes = e.zona;
+    var antesOculta = e.row.hidden;
+    aplicarEfectivo(e, true);
     pintarFila(e);
-    if (soloEnTurno && e.row.hidden === seMuestra(e)) { filtrarEfectivo(e); actualizarCuenta(); }
+    if (antes !== e.zona || antesOculta !== e.row.hidden) actualizarCuenta();
   }
 
   function cambiarEstado(id, estado) {
     var e = efectivos.get(id);
     if (!e || !estado || !ESTILO[estado]) return;
     e.estado = estado;
-    e.marker.setStyle(opcionesMarcador(estado));
+    e.marker.setStyle(opcionesMarcador(estado, e.zona));
     pintarFila(e);
-    if (soloEnTurno && e.row.hidden === seMuestra(e)) { filtrarEfectivo(e); actualizarCuenta(); }
+    if (soloEnTurno) {
+      var oculta = e.row.hidden;
+      aplicarEfectivo(e);
+      if (oculta !== e.row.hidden) actualizarCuenta();
+    }
   }
 
   // ---- emergencies and tasks ----------------------------------------------------------------
@@ -282,7 +350,8 @@
         m.marker.setLatLng([m.lat, m.lng]);
       }
     }
-    document.getElementById('emerg-vacia').hidden = emergencias.size > 0;
+    aplicarEmergencia(m);
+    actualizarVacia();
     if (GAD.incidente) GAD.incidente.repintar();
   }
 
@@ -300,7 +369,7 @@
     if (m.row) m.row.remove();
     if (m.marker) emergCapa.removeLayer(m.marker);
     emergencias.delete(id);
-    document.getElementById('emerg-vacia').hidden = emergencias.size > 0;
+    actualizarVacia();
   }
 
   /** An emergency entry from a task as the API returns it (incident fields when present). */
@@ -316,7 +385,9 @@
       created_at: tarea.created_at,
       efectivo_id: (tarea.efectivos_asignados || [])[0],
       lat: tarea.ubicacion_lat,
-      lng: tarea.ubicacion_lon
+      lng: tarea.ubicacion_lon,
+      zona_id: tarea.zona_id,
+      comisaria_id: tarea.comisaria_id
     };
   }
 
@@ -331,20 +402,16 @@
         bubblingMouseEvents: false
       });
       tarea.marker.bindTooltip(tooltipTexto(t('dash.tarea', { codigo: tarea.codigo, p: p })));
-      tareasCapa.addLayer(tarea.marker);
+      aplicarTarea(tarea);
     }
     tareas.set(tarea.id, tarea);
   }
 
   /** The jurisdictions layer (comisarías solid, cuadrantes dashed, name on hover), with a
-   * toggle in the layers control. Names go in through textContent, never as HTML. */
+   * toggle in the layers control; jurisdiccion.js styles it and selects zones from its list.
+   * Names go in through textContent, never as HTML. */
   function ponerZonas() {
     var capa = L.geoJSON(null, {
-      style: function (f) {
-        return f.properties.tipo === 'comisaria'
-          ? { color: '#0969da', weight: 2, fill: false }
-          : { color: '#8250df', weight: 1, dashArray: '4 3', fill: false };
-      },
       onEachFeature: function (f, layer) {
         var nombre = document.createElement('span');
         nombre.textContent = f.properties.nombre;
@@ -354,20 +421,29 @@
     var overlays = {};
     overlays[GAD.t('dash.capa.zonas')] = capa;
     L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+    GAD.jurisdiccion.iniciar({ capa: capa, cambio: aplicarJurisdiccion });
     GAD.api('GET', '/api/v1/zonas/geojson').then(function (r) {
-      if (r.status === 200 && r.body && Array.isArray(r.body.features)) capa.addData(r.body);
+      if (r.status === 200 && r.body && Array.isArray(r.body.features)) {
+        capa.addData(r.body);
+        // On one canvas the last drawn shape takes the click, and the map canvas tests the
+        // inside of a polygon too: behind everything, so a click on an officer or an emergency
+        // inside a zone reaches it, and one elsewhere still raises an emergency there.
+        capa.bringToBack();
+        GAD.jurisdiccion.cargarZonas(r.body);
+      }
     });
   }
 
   /** Creation time, assigned officer and place of the active emergencies, and open tasks. */
   function enriquecer() {
-    GAD.api('GET', '/api/v1/tasks?es_emergencia=true&limit=500').then(function (r) {
+    // The whole city: the jurisdiction switch filters what is drawn, without asking again.
+    GAD.api('GET', '/api/v1/tasks?es_emergencia=true&limit=500&toda_la_ciudad=true').then(function (r) {
       if (r.status !== 200 || !Array.isArray(r.body)) return;
       r.body.forEach(function (tarea) {
         if (emergencias.has(tarea.id) && !CERRADAS[tarea.estado]) ponerEmergencia(desdeTarea(tarea));
       });
     });
-    GAD.api('GET', '/api/v1/tasks?limit=500').then(function (r) {
+    GAD.api('GET', '/api/v1/tasks?limit=500&toda_la_ciudad=true').then(function (r) {
       if (r.status !== 200 || !Array.isArray(r.body)) return;
       tareasCapa.clearLayers();
       tareas.clear();
@@ -884,6 +960,13 @@
         var rojas = 0;
         tareasCapa.eachLayer(function (l) { if (l.options.color === COLOR_EMERGENCIA) rojas += 1; });
         return { emergencias: emergCapa.getLayers().length, tareas: tareasCapa.getLayers().length, tareasRojas: rojas };
+      },
+      // The jurisdiction: zones loaded, own comisarías, switch, selected zone.
+      jurisdiccion: function () { return GAD.jurisdiccion.resumen(); },
+      // Whether an emergency's marker is drawn, and how (normal, atenuado, destacado).
+      emergencia: function (id) {
+        var m = emergencias.get(id);
+        return m && m.marker ? { dibujada: emergCapa.hasLayer(m.marker), opacidad: m.marker.options.opacity, grosor: m.marker.options.weight } : null;
       }
     };
   });
