@@ -1011,6 +1011,20 @@ async fn erasure_clears_what_the_bot_wrote_about_the_reporter() {
     e.fake
         .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
     e.fake.wait_text(tg, "Emergencia despachada").await;
+    // The responder has no Telegram: their call is passed on at once; the erasure comes after.
+    let started = Instant::now();
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM despachos WHERE estado = 'PENDIENTE'")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap()
+        > 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "call never passed on"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let task = || async {
         sqlx::query_as::<_, (Option<String>, Value)>(
             "SELECT descripcion, extra_data FROM tareas WHERE codigo LIKE 'EMG-%'",

@@ -393,6 +393,23 @@ pub async fn undelivered(
     efectivo_id: i64,
     why: &str,
 ) -> Result<bool, gad_store::DbError> {
+    // Nobody waits on this pass-on: a deadlock with another transaction on the same rows (an
+    // erasure, say) is tried again rather than left to the call's deadline.
+    let mut attempt = 1;
+    loop {
+        match pass_on(state, tarea_id, efectivo_id, why).await {
+            Err(e) if attempt < 3 && gad_store::positions::is_retryable(&e) => attempt += 1,
+            r => return r,
+        }
+    }
+}
+
+async fn pass_on(
+    state: &Ctx,
+    tarea_id: i64,
+    efectivo_id: i64,
+    why: &str,
+) -> Result<bool, gad_store::DbError> {
     let mut tx = state.db.begin().await?;
     let Some(site) = store::lock_site(&mut tx, tarea_id).await? else {
         return Ok(false);
