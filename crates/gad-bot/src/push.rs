@@ -381,7 +381,7 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
             Err(e) => match crate::telegram::permanent(&e) {
                 Some(motivo) => (Resultado::Fallido { motivo }, true),
                 None => {
-                    let motivo = format!("error transitorio de Telegram: {e}");
+                    let motivo = crate::telegram::transient(&e);
                     (Resultado::Fallido { motivo }, false)
                 }
             },

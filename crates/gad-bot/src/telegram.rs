@@ -42,6 +42,19 @@ pub fn permanent(e: &RequestError) -> Option<String> {
     }
 }
 
+/// Why a send failed when trying again might have worked (retries spent), for the record: the
+/// kind of failure, never a URL.
+pub fn transient(e: &RequestError) -> String {
+    let what = match e {
+        RequestError::Api(api) => api.to_string(),
+        RequestError::RetryAfter(_) => "429 reiterado".to_string(),
+        RequestError::Network(_) => "sin conexión".to_string(),
+        RequestError::InvalidJson { .. } => "respuesta ilegible".to_string(),
+        _ => "error de entrada/salida".to_string(),
+    };
+    format!("error transitorio de Telegram: {what}")
+}
+
 /// Telegram's 400 and 403 answers describe themselves "Bad Request: …" and "Forbidden: …".
 fn refused(description: &str) -> Option<String> {
     (description.starts_with("Bad Request") || description.starts_with("Forbidden"))

@@ -2113,3 +2113,52 @@ async fn a_checkin_questions_delivery_and_its_answer_are_on_the_timeline() {
     .await;
     assert!(checkin_of(&entradas).unwrap()["respondido_at"].is_string());
 }
+
+#[tokio::test]
+async fn erasure_keeps_the_delivery_record_but_not_the_chat_it_went_to() {
+    let e = env_with_long_ack().await;
+    let admin = e.app.create_user(3).await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &officer).await;
+    let (task, push) = dispatched(&e, tg).await;
+    press(&e, tg, &push, &format!("ak:{task}:0"), "Rechazaste").await;
+    let chat: Option<i64> =
+        sqlx::query_scalar("SELECT chat_id FROM entregas WHERE usuario_id = $1")
+            .bind(officer.id)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(chat, Some(tg));
+    // Erasure waits for the emergency to be closed.
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/tasks/{task}/cierre"),
+            Some(&admin.token),
+            json!({"codigo_cierre": "sin_novedad", "resumen": null}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/gdpr/users/{}/erase", officer.id),
+            Some(&admin.token),
+            json!({"motivo": "Solicitud del titular"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let kept: Vec<(Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT chat_id, respuesta FROM entregas WHERE usuario_id = $1")
+            .bind(officer.id)
+            .fetch_all(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, [(None, Some("rechazado".to_string()))]);
+    let cols = columns_containing(&e.app, &tg.to_string()).await;
+    assert!(
+        !cols.contains(&"entregas.chat_id".to_string()),
+        "{tg} still in {cols:?}"
+    );
+}

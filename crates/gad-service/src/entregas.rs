@@ -17,7 +17,9 @@ pub const SIN_VINCULAR: &str = crate::mensajes::SIN_VINCULAR;
 pub const BLOQUEADO: &str = crate::mensajes::BLOQUEADO;
 
 /// What a push was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = TipoEntrega)]
 pub enum Tipo {
     /// A dispatch call (first call, re-dispatch, backup) with Aceptar / Rechazar.
     Despacho,
@@ -35,6 +37,21 @@ impl Tipo {
             Tipo::Alerta => "alerta",
         }
     }
+    fn from_db(s: &str) -> Option<Tipo> {
+        [Tipo::Despacho, Tipo::Checkin, Tipo::Alerta]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+/// A send's result on the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EstadoEntrega {
+    /// Telegram accepted it (`message_id`).
+    Enviado,
+    /// Not delivered (`motivo`).
+    Fallido,
 }
 
 /// How a send ended.
@@ -124,14 +141,12 @@ pub struct EntregaDatos {
     pub entrega_id: i64,
     /// `telegram`.
     pub canal: String,
-    /// `despacho`, `checkin` or `alerta`.
-    pub tipo: String,
+    pub tipo: Tipo,
     pub efectivo_id: Option<i64>,
     pub usuario_id: Option<i64>,
     /// The dispatch a call was about.
     pub despacho_id: Option<i64>,
-    /// `enviado` or `fallido`.
-    pub estado: String,
+    pub estado: EstadoEntrega,
     /// Telegram's id of the message sent (null when it failed).
     pub message_id: Option<i64>,
     #[serde(serialize_with = "gad_core::time::ser")]
@@ -140,7 +155,8 @@ pub struct EntregaDatos {
     pub respuesta: Option<RespuestaEntrega>,
     #[serde(serialize_with = "gad_core::time::ser_opt")]
     pub respondido_at: Option<DateTime<Utc>>,
-    /// Why it failed: `sin vincular`, `bloqueó el bot`, `error de Telegram: …`.
+    /// Why it failed: `sin vincular`, `bloqueó el bot`, `error de Telegram: …` (permanent),
+    /// `error transitorio de Telegram: …` (retries spent).
     pub motivo: Option<String>,
 }
 
@@ -149,11 +165,16 @@ impl From<EntregaRow> for EntregaDatos {
         EntregaDatos {
             entrega_id: r.id,
             canal: r.canal,
-            tipo: r.tipo,
+            // The table's check constraint admits only the three kinds.
+            tipo: Tipo::from_db(&r.tipo).unwrap_or(Tipo::Alerta),
             efectivo_id: r.efectivo_id,
             usuario_id: r.usuario_id,
             despacho_id: r.despacho_id,
-            estado: r.estado,
+            estado: if r.estado == "enviado" {
+                EstadoEntrega::Enviado
+            } else {
+                EstadoEntrega::Fallido
+            },
             message_id: r.message_id,
             enviado_at: r.enviado_at,
             respuesta: r.respuesta.as_deref().and_then(RespuestaEntrega::from_db),
