@@ -27,7 +27,7 @@ pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
     info(title = "GRUPO_GAD API", description = "GAD: field operations, tasks, efectivos and emergency dispatch. Each operation states the minimum level (1 efectivo, 2 supervisor, 3 administrador)."),
     external_docs(url = "/api/v1/asyncapi.yaml", description = "The WebSocket route (/ws/connect): auth, frames, close codes (AsyncAPI 3)"),
     modifiers(&SecurityAddon),
-    components(schemas(crate::openapi::ErrorBody, crate::openapi::RateLimitBody, crate::error::FieldError)),
+    components(schemas(crate::openapi::ErrorBody, crate::openapi::RateLimitBody, crate::error::FieldError, gad_service::entregas::EntregaDatos)),
     security(("OAuth2PasswordBearer" = []))
 )]
 struct ApiDoc;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gad_service::Ctx as AppState;
+use gad_service::entregas::{Envio, Resultado, Tipo};
 use gad_service::events::{
     Alert, Audience, DomainEvent, Event, EventSink, FanoutKey, IncidentSummary, TaskAssigned,
     TaskStatusChanged, TaskUpdated,
@@ -46,6 +47,20 @@ pub struct Notice {
     pub chats: Vec<i64>,
     /// A notice, not a call: in `DUTY_MODE=turnos` it skips officers off duty.
     pub on_duty_only: bool,
+    /// A push whose delivery is recorded (calls, check-in questions, alerts).
+    pub entrega: Option<Tracked>,
+}
+
+/// What a recorded push is, and for a call the officer called: a call that cannot reach them
+/// passes to the next officer at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tracked {
+    pub tipo: Tipo,
+    pub llamado: Option<i64>,
+}
+
+fn tracked(tipo: Tipo, llamado: Option<i64>) -> Option<Tracked> {
+    Some(Tracked { tipo, llamado })
 }
 
 fn involved(a: &Audience) -> Vec<i64> {
@@ -72,6 +87,7 @@ fn to_users(kind: &'static str, text: String, users: Vec<i64>) -> Notice {
         checkin_task: None,
         chats: Vec::new(),
         on_duty_only: true,
+        entrega: None,
     }
 }
 
@@ -100,6 +116,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             checkin_task: None,
             chats: admin_chat.into_iter().collect(),
             on_duty_only: false,
+            entrega: tracked(Tipo::Alerta, None),
         },
         // "¿Todo bien?" goes to the officer asked (never to the supervisors in the audience).
         Event::Alert(Alert::Checkin(a)) if a.kind == gad_service::checkins::KIND_PREGUNTA => {
@@ -111,6 +128,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
                 checkin_task: Some(a.task_id),
                 chats: Vec::new(),
                 on_duty_only: false,
+                entrega: tracked(Tipo::Checkin, None),
             }
         }
         // Every dispatch waits for the officer's answer: Aceptar / Rechazar.
@@ -131,6 +149,7 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             checkin_task: None,
             chats: Vec::new(),
             on_duty_only: false,
+            entrega: tracked(Tipo::Despacho, Some(a.efectivo_id)),
         },
         Event::Alert(Alert::Called(a)) => Notice {
             kind: "emergency",
@@ -149,12 +168,14 @@ pub fn notice(ev: &Pushed, admin_chat: Option<i64>) -> Option<Notice> {
             checkin_task: None,
             chats: Vec::new(),
             on_duty_only: false,
+            entrega: tracked(Tipo::Despacho, Some(a.efectivo_id)),
         },
         // The officer still clocked in long after the shift's end is reminded; the missed
         // clock-in alert is for the supervisors' dashboard only.
         // Past the shift's end the officer is off duty by the rule, and still must hear it.
         Event::Alert(Alert::Shift(a)) if a.motivo == "sin_egreso" => Notice {
             on_duty_only: false,
+            entrega: tracked(Tipo::Alerta, None),
             ..to_users(
                 "shift_reminder",
                 texts::push_turno_sin_egreso(a.fin),
@@ -286,18 +307,33 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
     } else {
         users
     };
-    let chats = gad_service::telegram::chats_of(state, &users).await;
-    let chats = match chats {
-        Ok(mut c) => {
-            c.extend(n.chats.iter().copied());
-            c
-        }
+    let linked = match gad_service::entregas::chats_by_user(state, &users).await {
+        Ok(l) => l,
         Err(e) => {
             metrics.error("push_database");
             tracing::warn!(error = %e, "push: recipients not loaded");
             return;
         }
     };
+    // Who gets it: each linked user's chat, then the chats addressed directly.
+    let mut targets: Vec<(Option<i64>, i64)> = linked
+        .iter()
+        .map(|(user, chat)| (Some(*user), *chat))
+        .collect();
+    targets.extend(n.chats.iter().map(|chat| (None, *chat)));
+    if let Some(t) = n.entrega {
+        // A recorded push to someone with no Telegram reaches nobody: that is recorded too
+        // (and a call passes on at once).
+        for user in users
+            .iter()
+            .filter(|u| !linked.iter().any(|(l, _)| l == *u))
+        {
+            let fallido = Resultado::Fallido {
+                motivo: gad_service::entregas::SIN_VINCULAR.to_string(),
+            };
+            recorded(state, metrics, t, task, Some(*user), None, fallido, true).await;
+        }
+    }
     let checkin = n.checkin_task.map(|task_id| {
         ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![vec![
             button(texts::ESTOY_BIEN, &Callback::Checkin { task_id, ok: true }),
@@ -327,18 +363,103 @@ async fn deliver(state: &AppState, tg: &Tg, metrics: &BotMetrics, n: Notice, tas
             ]]))
         })
     });
-    for chat in chats {
-        let Some(sent) = tg.send(chat, &n.text, markup.clone()).await else {
+    for (user, chat) in targets {
+        let Some(t) = n.entrega else {
+            if let Some(sent) = tg.send(chat, &n.text, markup.clone()).await {
+                metrics.push(n.kind);
+                remember(state, metrics, chat, sent, task).await;
+            }
             continue;
         };
-        metrics.push(n.kind);
-        if let Some(task_id) = task {
-            let id = i64::from(sent.0);
-            if let Err(e) = gad_service::evidencia::remember_message(state, chat, id, task_id).await
-            {
-                metrics.error("push_database");
-                tracing::warn!(error = %e, "push: message of a task not remembered");
+        let (resultado, permanent) = match tg.send_recorded(chat, &n.text, markup.clone()).await {
+            Ok(sent) => {
+                metrics.push(n.kind);
+                remember(state, metrics, chat, sent, task).await;
+                let message_id = i64::from(sent.0);
+                (Resultado::Enviado { message_id }, false)
             }
+            Err(e) => match crate::telegram::permanent(&e) {
+                Some(motivo) => (Resultado::Fallido { motivo }, true),
+                None => {
+                    let motivo = crate::telegram::transient(&e);
+                    (Resultado::Fallido { motivo }, false)
+                }
+            },
+        };
+        recorded(
+            state,
+            metrics,
+            t,
+            task,
+            user,
+            Some(chat),
+            resultado,
+            permanent,
+        )
+        .await;
+    }
+}
+
+/// Remembers a message about a task: a reply to it goes to that task.
+async fn remember(
+    state: &AppState,
+    metrics: &BotMetrics,
+    chat: i64,
+    sent: teloxide::types::MessageId,
+    task: Option<i64>,
+) {
+    let Some(task_id) = task else {
+        return;
+    };
+    let id = i64::from(sent.0);
+    if let Err(e) = gad_service::evidencia::remember_message(state, chat, id, task_id).await {
+        metrics.error("push_database");
+        tracing::warn!(error = %e, "push: message of a task not remembered");
+    }
+}
+
+/// Records a push's delivery; a call that failed for good (`permanent`) passes to the next
+/// officer at once (a transient failure, retries spent, leaves the call to its deadline).
+#[allow(clippy::too_many_arguments)]
+async fn recorded(
+    state: &AppState,
+    metrics: &BotMetrics,
+    t: Tracked,
+    task: Option<i64>,
+    usuario_id: Option<i64>,
+    chat_id: Option<i64>,
+    resultado: Resultado,
+    permanent: bool,
+) {
+    let permanent = match &resultado {
+        Resultado::Fallido { motivo } if permanent => Some(motivo.clone()),
+        _ => None,
+    };
+    let envio = Envio {
+        tipo: t.tipo,
+        usuario_id,
+        chat_id,
+        tarea_id: task,
+        resultado,
+    };
+    if let Err(e) = gad_service::entregas::record(state, &envio).await {
+        metrics.error("push_database");
+        tracing::warn!(error = %e, "push: delivery not recorded");
+    }
+    let (Some(why), Some(efectivo_id), Some(task_id)) = (permanent, t.llamado, task) else {
+        return;
+    };
+    match gad_service::dispatch::undelivered(state, task_id, efectivo_id, &why).await {
+        Ok(true) => tracing::info!(
+            task_id,
+            efectivo_id,
+            why,
+            "push: undelivered call passed on"
+        ),
+        Ok(false) => {}
+        Err(e) => {
+            metrics.error("push_database");
+            tracing::warn!(error = %e, "push: undelivered call not passed on");
         }
     }
 }

@@ -21,6 +21,45 @@ use crate::texts;
 const MAX_ATTEMPTS: u32 = 4;
 /// Longest `retry_after` we wait inside one call.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Attempts of a recorded push when the failure is transient (network, Telegram's 5xx).
+const TRANSIENT_ATTEMPTS: u32 = 3;
+/// Pause before the next of those attempts (times the attempt number).
+const TRANSIENT_PAUSE: Duration = Duration::from_millis(300);
+
+/// Why a send can never succeed for this chat (the user blocked the bot, the chat is gone, the
+/// request is refused as such), in the words the delivery record keeps; `None` when trying
+/// again may work (network, Telegram's 5xx, 429).
+pub fn permanent(e: &RequestError) -> Option<String> {
+    let RequestError::Api(api) = e else {
+        return None;
+    };
+    match api {
+        ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::CantInitiateConversation => {
+            Some(gad_service::entregas::BLOQUEADO.to_string())
+        }
+        ApiError::Unknown(d) => refused(d),
+        other => refused(&other.to_string()),
+    }
+}
+
+/// Why a send failed when trying again might have worked (retries spent), for the record: the
+/// kind of failure, never a URL.
+pub fn transient(e: &RequestError) -> String {
+    let what = match e {
+        RequestError::Api(api) => api.to_string(),
+        RequestError::RetryAfter(_) => "429 reiterado".to_string(),
+        RequestError::Network(_) => "sin conexión".to_string(),
+        RequestError::InvalidJson { .. } => "respuesta ilegible".to_string(),
+        _ => "error de entrada/salida".to_string(),
+    };
+    format!("error transitorio de Telegram: {what}")
+}
+
+/// Telegram's 400 and 403 answers describe themselves "Bad Request: …" and "Forbidden: …".
+fn refused(description: &str) -> Option<String> {
+    (description.starts_with("Bad Request") || description.starts_with("Forbidden"))
+        .then(|| format!("error de Telegram: {description}"))
+}
 
 #[derive(Clone)]
 pub struct Tg {
@@ -98,6 +137,45 @@ impl Tg {
             Err(e) => {
                 tracing::warn!(chat, error = %e, "telegram: sendMessage failed");
                 None
+            }
+        }
+    }
+
+    /// Sends a push whose outcome is recorded: a 429 waits its `retry_after` (as every call), a
+    /// transient failure is tried again a few times, a permanent one is answered at once.
+    pub async fn send_recorded(
+        &self,
+        chat: i64,
+        text: &str,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<MessageId, RequestError> {
+        let mut attempt = 1;
+        loop {
+            let r = self
+                .call("sendMessage", || {
+                    let req = self.bot.send_message(ChatId(chat), text);
+                    let req = match &markup {
+                        Some(m) => req.reply_markup(m.clone()),
+                        None => req,
+                    };
+                    req.send()
+                })
+                .await;
+            match r {
+                Ok(m) => return Ok(m.id),
+                Err(e)
+                    if attempt < TRANSIENT_ATTEMPTS
+                        && permanent(&e).is_none()
+                        && !matches!(e, RequestError::RetryAfter(_)) =>
+                {
+                    tracing::warn!(chat, error = %e, attempt, "telegram: push not sent; retrying");
+                    tokio::time::sleep(TRANSIENT_PAUSE * attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(chat, error = %e, "telegram: push not sent");
+                    return Err(e);
+                }
             }
         }
     }

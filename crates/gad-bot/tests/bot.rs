@@ -1011,6 +1011,20 @@ async fn erasure_clears_what_the_bot_wrote_about_the_reporter() {
     e.fake
         .push_update(e.fake.location_update(tg, -34.6040, -58.3820));
     e.fake.wait_text(tg, "Emergencia despachada").await;
+    // The responder has no Telegram: their call is passed on at once; the erasure comes after.
+    let started = Instant::now();
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM despachos WHERE estado = 'PENDIENTE'")
+        .fetch_one(&e.app.pool)
+        .await
+        .unwrap()
+        > 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "call never passed on"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let task = || async {
         sqlx::query_as::<_, (Option<String>, Value)>(
             "SELECT descripcion, extra_data FROM tareas WHERE codigo LIKE 'EMG-%'",
@@ -1855,4 +1869,297 @@ async fn many_recipients_are_all_delivered_once_across_a_bot_restart_mid_send() 
     );
     bot.stop().await;
     fake.stop();
+}
+
+/// An app (Redis) whose dispatch deadline is far away, so only the push's failure can pass a
+/// call on quickly, with the bot running.
+async fn env_with_long_ack() -> Env {
+    let app =
+        TestApp::spawn_with(Options::with_redis().env("DISPATCH_ACK_TIMEOUT_SECONDS", "60")).await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    Env {
+        app,
+        fake,
+        bot: Some(bot),
+    }
+}
+
+async fn raise_emergency(app: &TestApp) -> i64 {
+    let reporter = app.create_user(1).await;
+    let r = app
+        .post(
+            "/api/v1/tasks/emergency",
+            Some(&reporter.token),
+            json!({"lat": SOL.0, "lng": SOL.1, "descripcion": "Disturbios"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["task_id"].as_i64().unwrap()
+}
+
+/// The incident timeline's entries, once `ready` holds for them (deliveries are recorded after
+/// Telegram answers the send).
+async fn timeline_when(
+    app: &TestApp,
+    token: &str,
+    task: i64,
+    ready: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let r = app
+            .get(&format!("/api/v1/tasks/{task}/timeline"), Some(token))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let entradas = r.body["entradas"].as_array().unwrap().clone();
+        if ready(&entradas) {
+            return entradas;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "timeline never ready: {entradas:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn entregas_of(entradas: &[Value], efectivo_id: i64) -> Vec<Value> {
+    entradas
+        .iter()
+        .filter(|e| e["tipo"] == "entrega" && e["datos"]["efectivo_id"] == efectivo_id)
+        .map(|e| e["datos"].clone())
+        .collect()
+}
+
+fn entry<'a>(entradas: &'a [Value], tipo: &str, efectivo_id: i64) -> Option<&'a Value> {
+    entradas
+        .iter()
+        .find(|e| e["tipo"] == tipo && e["datos"]["efectivo_id"] == efectivo_id)
+}
+
+#[tokio::test]
+async fn a_dispatch_push_telegram_refuses_with_403_passes_to_the_next_officer_at_once() {
+    let e = env_with_long_ack().await;
+    let sup = e.app.create_user(2).await;
+    let nearest = e.app.create_efectivo(Some(SOL)).await;
+    let next = e.app.create_efectivo(Some((-34.6100, -58.3900))).await;
+    let tg_nearest = linked(&e, &nearest).await;
+    let tg_next = linked(&e, &next).await;
+    e.fake.block_chat(tg_nearest);
+
+    let started = Instant::now();
+    let task = raise_emergency(&e.app).await;
+    let call = e.fake.wait_text(tg_next, "EMERGENCIA asignada a vos").await;
+    let latency = started.elapsed();
+    eprintln!("the call reached the next officer {latency:?} after the emergency was raised");
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    assert!(buttons(&call).iter().any(|(t, _)| t.contains("Aceptar")));
+
+    let entradas = timeline_when(&e.app, &sup.token, task, |en| {
+        entregas_of(en, next.efectivo_id.unwrap()).len() == 1
+    })
+    .await;
+    let failed = entregas_of(&entradas, nearest.efectivo_id.unwrap());
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["canal"], "telegram");
+    assert_eq!(failed[0]["tipo"], "despacho");
+    assert_eq!(failed[0]["estado"], "fallido");
+    assert_eq!(failed[0]["motivo"], "bloqueó el bot");
+    assert_eq!(failed[0]["message_id"], Value::Null);
+    assert!(failed[0]["despacho_id"].is_i64());
+    let declined = entry(
+        &entradas,
+        "despacho_rechazado",
+        nearest.efectivo_id.unwrap(),
+    )
+    .expect("the blocked officer's call is closed");
+    assert_eq!(declined["datos"]["motivo"], "push fallido: bloqueó el bot");
+    assert_eq!(declined["actor"], Value::Null, "the system declined it");
+    let second = entry(&entradas, "despacho_enviado", next.efectivo_id.unwrap())
+        .expect("the next officer is dispatched");
+    assert_eq!(second["datos"]["intento"], 2);
+    let sent = &entregas_of(&entradas, next.efectivo_id.unwrap())[0];
+    assert_eq!(sent["estado"], "enviado");
+    assert_eq!(sent["message_id"], message_id(&call));
+
+    // Passed on exactly once: one decline, one call to the next officer.
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT efectivo_id, estado FROM despachos WHERE tarea_id = $1 ORDER BY id")
+            .bind(task)
+            .fetch_all(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (nearest.efectivo_id.unwrap(), "RECHAZADO".to_string()),
+            (next.efectivo_id.unwrap(), "PENDIENTE".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_dispatch_to_an_officer_without_telegram_passes_to_the_next_officer_at_once() {
+    let e = env_with_long_ack().await;
+    let sup = e.app.create_user(2).await;
+    let nearest = e.app.create_efectivo(Some(SOL)).await; // never linked
+    let next = e.app.create_efectivo(Some((-34.6100, -58.3900))).await;
+    let tg_next = linked(&e, &next).await;
+
+    let started = Instant::now();
+    let task = raise_emergency(&e.app).await;
+    e.fake.wait_text(tg_next, "EMERGENCIA asignada a vos").await;
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+
+    let entradas = timeline_when(&e.app, &sup.token, task, |en| {
+        entry(en, "despacho_enviado", next.efectivo_id.unwrap()).is_some()
+    })
+    .await;
+    let failed = entregas_of(&entradas, nearest.efectivo_id.unwrap());
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["estado"], "fallido");
+    assert_eq!(failed[0]["motivo"], "sin vincular");
+    let declined = entry(
+        &entradas,
+        "despacho_rechazado",
+        nearest.efectivo_id.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(declined["datos"]["motivo"], "push fallido: sin vincular");
+}
+
+#[tokio::test]
+async fn a_delivered_dispatch_push_records_its_message_id_and_the_officers_answer() {
+    let e = env_with_long_ack().await;
+    let sup = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let efectivo = officer.efectivo_id.unwrap();
+    let tg = linked(&e, &officer).await;
+    let (task, push) = dispatched(&e, tg).await;
+
+    let entradas = timeline_when(&e.app, &sup.token, task, |en| {
+        entregas_of(en, efectivo).len() == 1
+    })
+    .await;
+    let rec = &entregas_of(&entradas, efectivo)[0];
+    assert_eq!(rec["canal"], "telegram");
+    assert_eq!(rec["tipo"], "despacho");
+    assert_eq!(rec["estado"], "enviado");
+    assert_eq!(rec["message_id"], message_id(&push));
+    assert_eq!(rec["usuario_id"], officer.id);
+    assert!(rec["enviado_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(rec["respuesta"], Value::Null, "sin respuesta yet");
+    assert_eq!(rec["respondido_at"], Value::Null);
+    assert_eq!(rec["motivo"], Value::Null);
+
+    press(&e, tg, &push, &format!("ak:{task}:1"), "Aceptaste").await;
+    let entradas = timeline_when(&e.app, &sup.token, task, |en| {
+        entregas_of(en, efectivo)[0]["respuesta"] == "aceptado"
+    })
+    .await;
+    let rec = &entregas_of(&entradas, efectivo)[0];
+    let enviado =
+        chrono::DateTime::parse_from_rfc3339(rec["enviado_at"].as_str().unwrap()).unwrap();
+    let respondido =
+        chrono::DateTime::parse_from_rfc3339(rec["respondido_at"].as_str().unwrap()).unwrap();
+    assert!(respondido >= enviado, "{rec:#}");
+    assert!(entry(&entradas, "despacho_aceptado", efectivo).is_some());
+}
+
+#[tokio::test]
+async fn a_checkin_questions_delivery_and_its_answer_are_on_the_timeline() {
+    let opts = Options::with_redis()
+        .env("CHECKIN_MINUTOS", "0.02")
+        .env("CHECKIN_GRACIA_MINUTOS", "1");
+    let app = TestApp::spawn_with(opts).await;
+    let fake = FakeTelegram::start().await;
+    let bot = start_bot(&app, &fake, &[]).await;
+    let e = Env {
+        app,
+        fake,
+        bot: Some(bot),
+    };
+    let sup = e.app.create_user(2).await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let efectivo = officer.efectivo_id.unwrap();
+    let tg = linked(&e, &officer).await;
+    let (task, push) = dispatched(&e, tg).await;
+    press(&e, tg, &push, &format!("ak:{task}:1"), "Aceptaste").await;
+    let ask = e.fake.wait_text(tg, "¿Todo bien?").await;
+
+    let checkin_of = |en: &[Value]| -> Option<Value> {
+        entregas_of(en, efectivo)
+            .into_iter()
+            .find(|d| d["tipo"] == "checkin")
+    };
+    let entradas = timeline_when(&e.app, &sup.token, task, |en| checkin_of(en).is_some()).await;
+    let rec = checkin_of(&entradas).unwrap();
+    assert_eq!(rec["estado"], "enviado");
+    assert_eq!(rec["message_id"], message_id(&ask));
+    assert_eq!(rec["respuesta"], Value::Null);
+
+    press(
+        &e,
+        tg,
+        &ask,
+        &format!("ck:{task}:1"),
+        "Registrado: estás bien",
+    )
+    .await;
+    let entradas = timeline_when(&e.app, &sup.token, task, |en| {
+        checkin_of(en).is_some_and(|d| d["respuesta"] == "estoy_bien")
+    })
+    .await;
+    assert!(checkin_of(&entradas).unwrap()["respondido_at"].is_string());
+}
+
+#[tokio::test]
+async fn erasure_keeps_the_delivery_record_but_not_the_chat_it_went_to() {
+    let e = env_with_long_ack().await;
+    let admin = e.app.create_user(3).await;
+    let officer = e.app.create_efectivo(Some(SOL)).await;
+    let tg = linked(&e, &officer).await;
+    let (task, push) = dispatched(&e, tg).await;
+    press(&e, tg, &push, &format!("ak:{task}:0"), "Rechazaste").await;
+    let chat: Option<i64> =
+        sqlx::query_scalar("SELECT chat_id FROM entregas WHERE usuario_id = $1")
+            .bind(officer.id)
+            .fetch_one(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(chat, Some(tg));
+    // Erasure waits for the emergency to be closed.
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/tasks/{task}/cierre"),
+            Some(&admin.token),
+            json!({"codigo_cierre": "sin_novedad", "resumen": null}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = e
+        .app
+        .post(
+            &format!("/api/v1/gdpr/users/{}/erase", officer.id),
+            Some(&admin.token),
+            json!({"motivo": "Solicitud del titular"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let kept: Vec<(Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT chat_id, respuesta FROM entregas WHERE usuario_id = $1")
+            .bind(officer.id)
+            .fetch_all(&e.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, [(None, Some("rechazado".to_string()))]);
+    let cols = columns_containing(&e.app, &tg.to_string()).await;
+    assert!(
+        !cols.contains(&"entregas.chat_id".to_string()),
+        "{tg} still in {cols:?}"
+    );
 }

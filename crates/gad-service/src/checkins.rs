@@ -306,6 +306,18 @@ pub async fn answer(
         Respuesta::Ok => "ok",
         Respuesta::Apoyo => "apoyo",
     };
+    let contestada = match respuesta {
+        Respuesta::Ok => crate::entregas::RespuestaEntrega::EstoyBien,
+        Respuesta::Apoyo => crate::entregas::RespuestaEntrega::NecesitoApoyo,
+    };
+    crate::entregas::answered(
+        &mut tx,
+        crate::entregas::Tipo::Checkin,
+        task_id,
+        efectivo_id,
+        contestada,
+    )
+    .await?;
     let row = store::insert(
         &mut tx,
         task_id,

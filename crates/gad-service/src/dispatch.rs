@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::ctx::Ctx;
+use crate::entregas::{self, RespuestaEntrega};
 use crate::events::{
     AckPending, Alert, AlertLevel, Audience, CalledAlert, DispatchCall, DispatchEvento,
     DispatchStep, DomainEvent, EfectivoStatusChanged, Event, IncidentSummary, TaskAssigned,
@@ -24,27 +25,30 @@ pub enum Answer {
     Decline,
     /// No answer before the deadline (the escalation job).
     Timeout,
+    /// The call could not reach the officer (not linked to Telegram, bot blocked, chat gone):
+    /// a decline by the system, at once.
+    Undelivered,
 }
 
 impl Answer {
     fn estado(self) -> &'static str {
         match self {
             Answer::Accept => "ACEPTADO",
-            Answer::Decline => "RECHAZADO",
+            Answer::Decline | Answer::Undelivered => "RECHAZADO",
             Answer::Timeout => "VENCIDO",
         }
     }
     fn evento(self) -> &'static str {
         match self {
             Answer::Accept => "aceptado",
-            Answer::Decline => "rechazado",
+            Answer::Decline | Answer::Undelivered => "rechazado",
             Answer::Timeout => "vencido",
         }
     }
     fn step(self) -> DispatchEvento {
         match self {
             Answer::Accept => DispatchEvento::Aceptado,
-            Answer::Decline => DispatchEvento::Rechazado,
+            Answer::Decline | Answer::Undelivered => DispatchEvento::Rechazado,
             Answer::Timeout => DispatchEvento::Vencido,
         }
     }
@@ -189,7 +193,14 @@ pub async fn answer(
         return Ok(None);
     };
     let m = &state.metrics;
-    if answer != Answer::Timeout {
+    // The officer's own answer is written on the call's delivery record too.
+    let respuesta = match answer {
+        Answer::Accept => Some(RespuestaEntrega::Aceptado),
+        Answer::Decline => Some(RespuestaEntrega::Rechazado),
+        Answer::Timeout | Answer::Undelivered => None,
+    };
+    if let Some(r) = respuesta {
+        entregas::answered(db, entregas::Tipo::Despacho, site.id, efectivo_id, r).await?;
         let secs = (Utc::now() - closed.asignado_at).num_milliseconds().max(0) as f64 / 1e3;
         m.dispatch_ack_seconds.observe(secs);
     }
@@ -218,10 +229,10 @@ pub async fn answer(
         return Ok(Some(out));
     }
     store::release(db, site.id, efectivo_id).await?;
-    m.escalated(if answer == Answer::Timeout {
-        "timeout"
-    } else {
-        "declined"
+    m.escalated(match answer {
+        Answer::Timeout => "timeout",
+        Answer::Undelivered => "undelivered",
+        _ => "declined",
     });
     out.events.push(step_event(
         site,
@@ -368,6 +379,67 @@ pub async fn escalate_due(state: &Ctx) -> Result<usize, gad_store::DbError> {
     // The emergency may have changed hands (the next officer delegates it now).
     crate::stats::invalidate(state, delegates).await;
     Ok(n)
+}
+
+/// A call that cannot reach the officer (not linked to Telegram, the bot blocked, the chat gone)
+/// is a decline by the system, at once: the same path as a decline or a silence (the next
+/// officer is called, or the emergency is left "sin asignar"), with `motivo`
+/// "push fallido: <why>" on the dispatch. The task row is locked and only a pending dispatch is
+/// closed, so with any number of bots and servers the call passes on exactly once; `false` when
+/// the dispatch was already answered or closed.
+pub async fn undelivered(
+    state: &Ctx,
+    tarea_id: i64,
+    efectivo_id: i64,
+    why: &str,
+) -> Result<bool, gad_store::DbError> {
+    // Nobody waits on this pass-on: a deadlock with another transaction on the same rows (an
+    // erasure, say) is tried again rather than left to the call's deadline.
+    let mut attempt = 1;
+    loop {
+        match pass_on(state, tarea_id, efectivo_id, why).await {
+            Err(e) if attempt < 3 && gad_store::positions::is_retryable(&e) => attempt += 1,
+            r => return r,
+        }
+    }
+}
+
+async fn pass_on(
+    state: &Ctx,
+    tarea_id: i64,
+    efectivo_id: i64,
+    why: &str,
+) -> Result<bool, gad_store::DbError> {
+    let mut tx = state.db.begin().await?;
+    let Some(site) = store::lock_site(&mut tx, tarea_id).await? else {
+        return Ok(false);
+    };
+    let motivo = format!("push fallido: {why}");
+    let Some(out) = answer(
+        state,
+        &mut tx,
+        &site,
+        efectivo_id,
+        Answer::Undelivered,
+        None,
+        Some(&motivo),
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    tx.commit().await?;
+    for e in out.events {
+        state.events.publish(e);
+    }
+    crate::stats::invalidate(
+        state,
+        site.delegado
+            .into_iter()
+            .chain(out.next.map(|a| a.usuario_id)),
+    )
+    .await;
+    Ok(true)
 }
 
 /// Starts the escalation job (it ends with the application).

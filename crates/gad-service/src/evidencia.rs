@@ -494,6 +494,9 @@ pub enum TipoEntrada {
     ZonaEntrada,
     /// The closure with its code (history row with evento `cierre`).
     Cierre,
+    /// A push the bot sent about the task (a call, a check-in question): sent or failed, and
+    /// the officer's answer to its buttons (`datos`: `EntregaDatos`).
+    Entrega,
 }
 
 /// One thing that happened to the task.
@@ -504,7 +507,8 @@ pub struct Entrada {
     pub at: DateTime<Utc>,
     /// Who did it; null for the system (a call, an expiry).
     pub actor: Option<Autor>,
-    /// What `tipo` carries: ids, states, texts (see docs/API.md).
+    /// What `tipo` carries: ids, states, texts (see docs/API.md); for `entrega`, an
+    /// `EntregaDatos` (components/schemas).
     #[schema(value_type = Object)]
     pub datos: Value,
 }
@@ -617,13 +621,14 @@ fn from_dispatches(rows: Vec<DespachoRow>, out: &mut Vec<Entrada>) {
 /// Everything that happened to a task `me` may see, in order: four queries, whatever its size.
 pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Timeline> {
     visible(ctx, me, task_id).await?;
-    let (historia, despachos, notas, adjuntos, checkins, zonas) = tokio::try_join!(
+    let (historia, despachos, notas, adjuntos, checkins, zonas, entregas) = tokio::try_join!(
         store::historia(&ctx.db, task_id),
         store::despachos(&ctx.db, task_id),
         store::list_notas(&ctx.db, task_id),
         store::list_adjuntos(&ctx.db, task_id),
         crate::checkins::rows(ctx, task_id),
         gad_store::zona_vigilancias::of_task(&ctx.db, task_id),
+        gad_store::entregas::of_task(&ctx.db, task_id),
     )?;
     let mut entradas =
         Vec::with_capacity(historia.len() + 2 * despachos.len() + notas.len() + adjuntos.len());
@@ -681,6 +686,17 @@ pub async fn timeline(ctx: &Ctx, me: &Actor, task_id: i64) -> ServiceResult<Time
             at: z.created_at,
             actor: None,
             datos,
+        });
+    }
+    for e in entregas
+        .into_iter()
+        .map(crate::entregas::EntregaDatos::from)
+    {
+        entradas.push(Entrada {
+            tipo: TipoEntrada::Entrega,
+            at: e.enviado_at,
+            actor: None,
+            datos: serde_json::to_value(&e).map_err(ServiceError::internal)?,
         });
     }
     // Stable: rows of one source keep their own order at the same instant.

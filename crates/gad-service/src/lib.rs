@@ -20,6 +20,7 @@ pub mod device;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
+pub mod entregas;
 pub mod error;
 pub mod events;
 pub mod evidencia;

@@ -67,7 +67,13 @@ pub const ARRIVAL_BUCKETS: [f64; 9] = [
     60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0,
 ];
 /// Causes of an escalation (the next officer is called, or supervisors are alerted).
-pub const ESCALATION_CAUSES: [&str; 4] = ["declined", "timeout", "max_attempts", "none_available"];
+pub const ESCALATION_CAUSES: [&str; 5] = [
+    "declined",
+    "timeout",
+    "undelivered",
+    "max_attempts",
+    "none_available",
+];
 /// Rate-limit classes (`rate_limit_rejected_total{class}`).
 const RATE_LIMIT_CLASSES: [&str; 5] = [
     "auth",

@@ -766,6 +766,13 @@ pub async fn anonymise(
         .bind(who.telegram_id)
         .execute(&mut *db)
         .await?;
+    // The delivery records of the bot's pushes stay (what the desk was told happened); the chat
+    // they went to does not.
+    sqlx::query("UPDATE entregas SET chat_id = NULL WHERE usuario_id = $1 OR chat_id = $2")
+        .bind(target.id)
+        .bind(who.telegram_id)
+        .execute(&mut *db)
+        .await?;
     counts.tickets_ws_borrados = sqlx::query("DELETE FROM ws_tickets WHERE user_id = $1")
         .bind(target.id)
         .execute(&mut *db)

@@ -8,6 +8,7 @@ pub mod checkins;
 pub mod dispatch;
 pub mod efectivos;
 pub mod emergency;
+pub mod entregas;
 pub mod error;
 pub mod evidencia;
 pub mod gdpr;
