@@ -20,6 +20,11 @@
 #   run.sh floor            AFTER: wrk -c64 10 s on GET /health/live (no auth, no database) and on
 #                           GET /users/me (the authentication query + one read): the ceiling of
 #                           any authenticated one-fix-per-request route on this machine
+#   run.sh zones ROUNDS     AFTER: ingest rate with 10 000 of the officers on a cuadrante assignment
+#                           (a shift naming one of 4 cuadrantes of a bench comisaría, so every fix
+#                           of theirs is tested against it and exits are tracked) against none,
+#                           alternating on the same database (the shifts are removed for "none";
+#                           the zone watch job reloads its set at start)
 #   run.sh crash            AFTER: wrk records every 200; kill -9 the server 10 s in, restart it
 #                           2 s later; then every recorded (officer, recorded_at) must be in history
 set -euo pipefail
@@ -105,7 +110,47 @@ gateway() { # AFTER, B fixes per request: prints requests/s and fixes/s
   stop_server
 }
 
+zones_setup() {
+  psql "$AFTER_DB" -X -Atq -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+INSERT INTO zonas (nombre, tipo, geom, area_m2)
+SELECT 'Bench comisaría', 'comisaria', ST_Multi(ST_MakeEnvelope(-4.01, 40.21, -3.40, 40.62, 4326)),
+       ST_Area(ST_MakeEnvelope(-4.01, 40.21, -3.40, 40.62, 4326)::geography)
+WHERE NOT EXISTS (SELECT 1 FROM zonas WHERE nombre = 'Bench comisaría');
+INSERT INTO zonas (nombre, tipo, padre_id, geom, area_m2)
+SELECT 'Bench cuadrante ' || q, 'cuadrante', c.id, g, ST_Area(g::geography)
+FROM zonas c,
+     LATERAL (VALUES (1, ST_Multi(ST_MakeEnvelope(-4.0, 40.22, -3.71, 40.41, 4326))),
+                     (2, ST_Multi(ST_MakeEnvelope(-3.71, 40.22, -3.41, 40.41, 4326))),
+                     (3, ST_Multi(ST_MakeEnvelope(-4.0, 40.41, -3.71, 40.61, 4326))),
+                     (4, ST_Multi(ST_MakeEnvelope(-3.71, 40.41, -3.41, 40.61, 4326)))) AS v(q, g)
+WHERE c.nombre = 'Bench comisaría'
+  AND NOT EXISTS (SELECT 1 FROM zonas WHERE nombre = 'Bench cuadrante ' || q);
+SQL
+}
+
+zones_watch() { # on | off
+  psql "$AFTER_DB" -X -Atq -v ON_ERROR_STOP=1 -c "DELETE FROM turnos WHERE notas = 'bench zonas'" >/dev/null
+  [ "$1" = on ] || return 0
+  psql "$AFTER_DB" -X -Atq -v ON_ERROR_STOP=1 -c "
+    INSERT INTO turnos (efectivo_id, inicio, fin, unidad, zona_id, notas, ingreso_at)
+    SELECT e.id, now() - interval '1 hour', now() + interval '11 hours', 'Bench',
+           (SELECT id FROM zonas WHERE nombre = 'Bench cuadrante ' || (1 + e.id % 4)), 'bench zonas', now()
+      FROM efectivos e WHERE e.codigo_interno LIKE 'BENCH-%' ORDER BY e.id LIMIT 10000
+    ON CONFLICT DO NOTHING" >/dev/null
+}
+
 case "${1:-}" in
+  zones)
+    zones_setup
+    echo "== ingest, ${2:-3} rounds x ${DURATION}s, none vs 10 000 officers watched in their cuadrante; $(uptime | sed 's/.*load/load/')"
+    for _ in $(seq "${2:-3}"); do
+      zones_watch off
+      ingest none "$AFTER" "$AFTER_DB"
+      zones_watch on
+      ingest watched "$AFTER" "$AFTER_DB"
+      echo "         watched officers: $(psql "$AFTER_DB" -X -Atq -c "SELECT count(*) FROM zona_vigilancias"), of them outside now: $(psql "$AFTER_DB" -X -Atq -c "SELECT count(*) FROM zona_vigilancias WHERE fuera_desde IS NOT NULL")"
+    done
+    zones_watch off ;;
   floor)
     start_server "$AFTER" "$AFTER_DB"
     tok="$(token)"

@@ -3,6 +3,7 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const h = require('./helpers');
 
 // In the demo gazetteer (deploy/demo/lugares.geojson), loaded by browser-tests.sh: house
@@ -160,12 +161,20 @@ test('a call taken through the form by address: listed with its case number, liv
   await timeline.locator('li[data-tipo="despacho_enviado"]').first().waitFor({ timeout: 2000 });
   assert.match(await panel.locator('[data-campo="direccion"]').textContent(), new RegExp(ADDRESS.split(' ')[0]));
   assert.match(await panel.locator('[data-campo="denunciante"]').textContent(), /Marta Gómez/);
+  // The bot's record of the call it pushed (no bot runs beside these tests: written as the bot
+  // writes it), read on the next reload of the timeline.
+  execFileSync('psql', [process.env.DATABASE_URL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c',
+    `INSERT INTO entregas (tipo, usuario_id, efectivo_id, tarea_id, estado, message_id)
+     SELECT 'despacho', usuario_id, id, ${Number(emg.task_id)}, 'enviado', 4242 FROM efectivos WHERE id = ${Number(ef)}`]);
   const nota = 'Llega un patrullero de la comisaría 3';
   const tNota = Date.now();
   const added = await h.api('POST', `/api/v1/tasks/${emg.task_id}/notas`, supToken, { texto: nota });
   assert.equal(added.status, 201, added.text);
   await timeline.locator('li[data-tipo="nota"]', { hasText: nota }).waitFor({ timeout: 2000 });
   console.log(`# note through the API shown after ${Date.now() - tNota} ms`);
+  const entrega = timeline.locator('li[data-tipo="entrega"]');
+  await entrega.waitFor({ timeout: 2000 });
+  assert.match(await entrega.textContent(), /Aviso por Telegram · .*llamado · enviado \d{2}:\d{2}:\d{2} · sin respuesta/);
 
   // A note from the desk's own box.
   await panel.locator('[data-testid="note-input"]').fill('Se pidió ambulancia');

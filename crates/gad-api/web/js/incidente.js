@@ -111,9 +111,27 @@
 
   function texto(v) { return typeof v === 'string' && v.trim() ? v.trim() : null; }
 
+  /** A push's delivery record: to whom, what, whether it arrived and what they answered
+   *  ("Ana Pérez (#62) · llamado · enviado 12:01:03 · sin respuesta"). */
+  function detalleEntrega(d) {
+    var partes = [];
+    if (d.efectivo_id) partes.push(ctx.asignadoA(d.efectivo_id));
+    if (GAD.textos['tl.entrega.' + d.tipo]) partes.push(t('tl.entrega.' + d.tipo));
+    if (d.estado === 'enviado') {
+      partes.push(t('tl.entrega.enviado', { hora: hora(d.enviado_at) }));
+      partes.push(d.respuesta && GAD.textos['tl.entrega.respuesta.' + d.respuesta]
+        ? t('tl.entrega.respuesta.' + d.respuesta, { hora: hora(d.respondido_at) })
+        : t('tl.entrega.sin_respuesta'));
+    } else {
+      partes.push(t('tl.entrega.fallido', { motivo: d.motivo || '' }));
+    }
+    return partes.join(' · ');
+  }
+
   /** What an entry says besides its kind, from whichever fields it carries. */
   function detalle(e) {
     var d = e.datos || {};
+    if (e.tipo === 'entrega') return detalleEntrega(d);
     var partes = [];
     var nota = d.nota && typeof d.nota === 'object' ? d.nota : null;
     var adj = d.adjunto && typeof d.adjunto === 'object' ? d.adjunto : null;
