@@ -174,7 +174,7 @@ test('a call taken through the form by address: listed with its case number, liv
   console.log(`# note through the API shown after ${Date.now() - tNota} ms`);
   const entrega = timeline.locator('li[data-tipo="entrega"]');
   await entrega.waitFor({ timeout: 2000 });
-  assert.match(await entrega.textContent(), /Aviso por Telegram · .*llamado · enviado \d{2}:\d{2}:\d{2} · sin respuesta/);
+  assert.match(await entrega.textContent(), /Aviso por Telegram · .*llamado · enviado \d{2}:\d{2}:\d{2}[^·]* · sin respuesta/);
 
   // A note from the desk's own box.
   await panel.locator('[data-testid="note-input"]').fill('Se pidió ambulancia');
