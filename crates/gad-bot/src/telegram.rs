@@ -115,6 +115,24 @@ impl Tg {
         }
     }
 
+    /// One `sendMessage` (a 429 waits its `retry_after`, as every call).
+    async fn send_once(
+        &self,
+        chat: i64,
+        text: &str,
+        markup: &Option<ReplyMarkup>,
+    ) -> Result<teloxide::types::Message, RequestError> {
+        self.call("sendMessage", || {
+            let req = self.bot.send_message(ChatId(chat), text);
+            let req = match markup {
+                Some(m) => req.reply_markup(m.clone()),
+                None => req,
+            };
+            req.send()
+        })
+        .await
+    }
+
     /// Sends a message; failures are logged (the officer cannot be told about them anyway).
     pub async fn send(
         &self,
@@ -122,17 +140,7 @@ impl Tg {
         text: &str,
         markup: Option<ReplyMarkup>,
     ) -> Option<MessageId> {
-        let r = self
-            .call("sendMessage", || {
-                let req = self.bot.send_message(ChatId(chat), text);
-                let req = match &markup {
-                    Some(m) => req.reply_markup(m.clone()),
-                    None => req,
-                };
-                req.send()
-            })
-            .await;
-        match r {
+        match self.send_once(chat, text, &markup).await {
             Ok(m) => Some(m.id),
             Err(e) => {
                 tracing::warn!(chat, error = %e, "telegram: sendMessage failed");
@@ -151,17 +159,7 @@ impl Tg {
     ) -> Result<MessageId, RequestError> {
         let mut attempt = 1;
         loop {
-            let r = self
-                .call("sendMessage", || {
-                    let req = self.bot.send_message(ChatId(chat), text);
-                    let req = match &markup {
-                        Some(m) => req.reply_markup(m.clone()),
-                        None => req,
-                    };
-                    req.send()
-                })
-                .await;
-            match r {
+            match self.send_once(chat, text, &markup).await {
                 Ok(m) => return Ok(m.id),
                 Err(e)
                     if attempt < TRANSIENT_ATTEMPTS
